@@ -120,7 +120,7 @@ export class Arbiter {
       log: this.log,
       now: this.now,
       stuckStacks: () => this.settings.CORRAL_STUCK_STACKS,
-      taskRefusedSinceFork: (id) => this.deathCauses.taskRefusedSinceFork(id),
+      taskRefusals: () => this.deathCauses.taskRefusals(),
     });
     this.code = o.codeIdentity ?? (() => codeIdentity());
     // The collaborators read and change the state above through what each is handed here.

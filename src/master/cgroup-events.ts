@@ -14,7 +14,8 @@
 // a slice (a user's, a pod's) holds corral too. Synchronous reads of a few small cgroupfs files
 // (tens of microseconds; a file that cannot be read is undefined, never thrown), done at each
 // child's exit, and for pids, from the tick, for each booting child silent since its fork past
-// CORRAL_TIMEOUT (DeathCauses.taskRefusedSinceFork), until it beats or its boot timeout.
+// CORRAL_TIMEOUT (DeathCauses.taskRefusals: once a tick for all of them), until it beats or its boot
+// timeout.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { parentOf, pidsCgroupDir } from '../task-limit.js';

@@ -33,8 +33,11 @@ export interface ChildKillerOptions {
   readonly now: () => number;
   /** CORRAL_STUCK_STACKS as the settings now say (a reload may change it). */
   readonly stuckStacks: () => boolean;
-  /** Whether the cgroup refused a fork or a thread since child `id` was forked (DeathCauses.taskRefusedSinceFork). */
-  readonly taskRefusedSinceFork: (id: number) => boolean;
+  /**
+   * Reads the cgroup's counters and says by child whether it refused a fork or a thread since that
+   * child was forked (DeathCauses.taskRefusals): asked at most once a murder pass.
+   */
+  readonly taskRefusals: () => (id: number) => boolean;
 }
 
 export class ChildKiller {
@@ -55,8 +58,10 @@ export class ChildKiller {
   /** Kills what judgeChild finds stuck or past its deadlines. */
   murder(children: Iterable<ChildRecord>, timeoutMs: number): void {
     const now = this.o.now();
+    // Read only when a child that never beat is silent past CORRAL_TIMEOUT, and once for all of them.
+    let refusals: ((id: number) => boolean) | undefined;
     for (const c of children) {
-      const verdict = judgeChild(c, now, timeoutMs, () => this.o.taskRefusedSinceFork(c.id));
+      const verdict = judgeChild(c, now, timeoutMs, () => (refusals ??= this.o.taskRefusals())(c.id));
       switch (verdict.kind) {
         case 'none':
           break;
@@ -110,10 +115,13 @@ export class ChildKiller {
     c.state = 'killing';
     c.sigkillAt = undefined;
     this.o.log.warn(
-      { event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, reason: 'not beating', drain_reason: reason, seconds_silent: seconds, booting: !serving },
+      { event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, reason: 'not beating', drain_reason: reason, seconds_silent: seconds, booting: !serving, ...(c.beaten ? {} : { never_beat: true }) },
       serving
         ? `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten for ${seconds} s: it cannot drain (${reason}); killing it now rather than at CORRAL_TIMEOUT (its requests in flight are cut)`
-        : `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten for ${seconds} s while booting: it cannot stop (${reason}); killing it now rather than at CORRAL_TIMEOUT (it serves nothing yet)`,
+        : !c.beaten
+          ? // Still starting: it would have had the boot timeout, not CORRAL_TIMEOUT (stuck-judgement.ts).
+            `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten once in ${seconds} s since it was forked, still starting: it cannot stop (${reason}) by itself yet; killing it now (it serves nothing yet)`
+          : `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten for ${seconds} s while booting: it cannot stop (${reason}); killing it now rather than at CORRAL_TIMEOUT (it serves nothing yet)`,
     );
     this.killWithStack(c);
   }

@@ -78,14 +78,18 @@ export class DeathCauses {
   }
 
   /**
-   * Whether the cgroup refused a fork or a thread since child `id` was forked: a booting child
-   * silent since then is likely a node hung for want of a thread (stuck-judgement.ts). Reads the
-   * counters without moving the baseline (only exits do).
+   * Reads the pids counters once and says, by child, whether the cgroup refused a fork or a thread
+   * since that child was forked: a booting child silent since then is likely a node hung for want
+   * of a thread (stuck-judgement.ts). A hedge: the refusal may have been another process's (a
+   * sibling's fork, an export thread), and a limit the cgroup does not count (RLIMIT_NPROC,
+   * ulimit -u) is not seen at all. Leaves the baseline the exits use where it was.
    */
-  taskRefusedSinceFork(id: number): boolean {
-    const atFork = this.pidsAtFork.get(id);
-    const current = atFork ? this.readers.pids() : undefined;
-    return atFork !== undefined && current !== undefined && risenLevel(atFork, current) !== undefined;
+  taskRefusals(): (id: number) => boolean {
+    const current = this.readers.pids();
+    return (id) => {
+      const atFork = this.pidsAtFork.get(id);
+      return atFork !== undefined && current !== undefined && risenLevel(atFork, current) !== undefined;
+    };
   }
 
   /**

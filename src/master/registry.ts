@@ -114,7 +114,8 @@ export function snapshotOf(r: ChildRecord): ChildSnapshot {
     retire: r.retire,
     startedAt: r.startedAt,
     readyAt: r.readyAt,
-    lastBeatAt: r.lastBeatAt,
+    // Before its first beat there is none to be an age of (the views count from its fork).
+    lastBeatAt: r.beaten ? r.lastBeatAt : undefined,
     beatIntervalMs: r.beatIntervalMs,
     figures: r.figures,
   };

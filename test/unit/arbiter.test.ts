@@ -1199,6 +1199,8 @@ test('stop: a booting worker whose event loop is blocked (no beats) gets SIGKILL
   try {
     t.arbiter.tick();
     const [blocked, loading] = t.children;
+    // Both beat once (their own code started); then one's loop blocks, at the app's import.
+    beatAll([blocked!, loading!]);
     t.arbiter.record('stop');
     t.arbiter.tick();
     assert.deepEqual(blocked?.kills, ['SIGTERM']);

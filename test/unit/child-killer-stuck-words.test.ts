@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { ChildKiller, NEVER_BEAT_GUESS } from '../../src/master/child-killer.js';
 import { BOOT_TIMEOUT_FLOOR_MS } from '../../src/master/stuck-judgement.js';
-import { newChildRecord, type ChildRecord } from '../../src/master/registry.js';
+import { newChildRecord, snapshotOf, type ChildRecord } from '../../src/master/registry.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { waitFor } from '../helpers/corral.js';
 
@@ -22,7 +22,7 @@ function stuckWorker(): ChildRecord & { killed: string[] } {
 test('with CORRAL_STUCK_STACKS=false, worker.timeout does not send the operator to a worker.stack line, and the kill is at once', async () => {
   const log = await captureLogger('worker');
   try {
-    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => false, taskRefusedSinceFork: () => false });
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => false, taskRefusals: () => () => false });
     const c = stuckWorker();
     killer.track(c.id, new PassThrough());
     killer.murder([c], TIMEOUT_MS);
@@ -40,7 +40,7 @@ test('with CORRAL_STUCK_STACKS=false, worker.timeout does not send the operator 
 test('with CORRAL_STUCK_STACKS on, worker.timeout says worker.stack shows where, and worker.stack follows before the kill', async () => {
   const log = await captureLogger('worker');
   try {
-    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => true, taskRefusedSinceFork: () => false });
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => true, taskRefusals: () => () => false });
     const c = stuckWorker();
     // A probe that never answers, as a stopped process's: the stack cannot be captured.
     killer.track(c.id, new PassThrough());
@@ -65,7 +65,7 @@ test("a booting worker that never beat is said not to have finished starting, ju
       [true, NOW + TIMEOUT_MS + 1000, /past CORRAL_TIMEOUT, with a fork or thread refused at the cgroup's process and thread limit since it was forked \(pids\.events\)/],
       [false, NOW + BOOT_TIMEOUT_FLOOR_MS + 1000, /past the boot timeout/],
     ] as const) {
-      const killer = new ChildKiller({ log: log.logger, now: () => now, stuckStacks: () => false, taskRefusedSinceFork: () => refused });
+      const killer = new ChildKiller({ log: log.logger, now: () => now, stuckStacks: () => false, taskRefusals: () => () => refused });
       const killed: string[] = [];
       const c = newChildRecord({ id: 4, slot: 0, role: 'worker', generation: 2, handle: { pid: 4444, send: () => true, kill: (s?: NodeJS.Signals | number) => void killed.push(String(s)) }, startedAt: NOW, forkBatch: 1, beatIntervalMs: 1000 });
       killer.murder([c], TIMEOUT_MS);
@@ -79,6 +79,32 @@ test("a booting worker that never beat is said not to have finished starting, ju
       assert.match(String(line?.msg), judged);
       assert.match(String(line?.msg), /^worker 4 \(pid 4444\) has not beaten once in [\d.]+ s since it was forked, .*: node or corral's own modules did not finish starting; killing and replacing it$/);
     }
+  } finally {
+    log.close();
+  }
+});
+
+test("a booting child told to stop before its first beat is said to be still starting, not to have missed CORRAL_TIMEOUT; the views give it no beat's age", async () => {
+  const log = await captureLogger('worker');
+  try {
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW + 4000, stuckStacks: () => false, taskRefusals: () => () => false });
+    const killed: string[] = [];
+    const c = newChildRecord({ id: 5, slot: 0, role: 'worker', generation: 1, handle: { pid: 4545, send: () => true, kill: (s?: NodeJS.Signals | number) => void killed.push(String(s)) }, startedAt: NOW, forkBatch: 1, beatIntervalMs: 1000 });
+    assert.equal(snapshotOf(c).lastBeatAt, undefined, 'no beat yet: last_beat_s_ago is null, not its age since the fork');
+    killer.killNotBeating(c, 'shutdown');
+    assert.deepEqual(killed, ['SIGKILL']);
+    const line = log.lines().find((l) => l.event === 'worker.kill');
+    assert.equal(line?.never_beat, true);
+    assert.equal(line?.booting, true);
+    assert.equal(line?.msg, "worker 5 (pid 4545) has not beaten once in 4 s since it was forked, still starting: it cannot stop (shutdown) by itself yet; killing it now (it serves nothing yet)");
+    // Once it beat, its silence is a blocked loop, and its age is counted from that beat.
+    const beat = newChildRecord({ id: 6, slot: 1, role: 'worker', generation: 1, handle: { pid: 4646, send: () => true, kill: () => {} }, startedAt: NOW, forkBatch: 1, beatIntervalMs: 1000 });
+    Object.assign(beat, { beaten: true, lastBeatAt: NOW + 500 });
+    assert.equal(snapshotOf(beat).lastBeatAt, NOW + 500);
+    killer.killNotBeating(beat, 'shutdown');
+    const second = log.lines().filter((l) => l.event === 'worker.kill').at(-1);
+    assert.equal(second?.never_beat, undefined);
+    assert.match(String(second?.msg), /has not beaten for 3\.5 s while booting: it cannot stop \(shutdown\); killing it now rather than at CORRAL_TIMEOUT/);
   } finally {
     log.close();
   }

@@ -174,7 +174,7 @@ test("a child the master killed silent while booting is the task limit when pids
   }
 });
 
-test('whether the cgroup refused a fork or a thread since a child was forked: read on demand, the baseline of the exits unmoved', () => {
+test('whether the cgroup refused a fork or a thread since a child was forked: the counters read once for all children, the baseline of the exits unmoved', () => {
   const t = tree();
   try {
     t.put('proc/self/cgroup', '0::/system.slice/corral.service\n');
@@ -182,14 +182,18 @@ test('whether the cgroup refused a fork or a thread since a child was forked: re
     t.put('cgroup/system.slice/corral.service/pids.max', '40\n');
     const causes = new DeathCauses(() => 1000, readersOf(t));
     causes.forked(7);
-    assert.equal(causes.taskRefusedSinceFork(7), false, 'the refusal before its fork is not its own');
-    assert.equal(causes.taskRefusedSinceFork(8), false, 'a child not forked by this master');
+    const before = causes.taskRefusals();
+    assert.equal(before(7), false, 'the refusal before its fork is not its own');
+    assert.equal(before(8), false, 'a child not forked by this master');
     t.put('cgroup/system.slice/corral.service/pids.events', 'max 2\n');
-    assert.equal(causes.taskRefusedSinceFork(7), true);
+    causes.forked(9);
+    assert.equal(before(7), false, 'a reading answers as of when it was taken');
+    const after = causes.taskRefusals();
+    assert.deepEqual([after(7), after(9)], [true, false], 'a refusal since the fork of 7, none since that of 9');
     // Asked again, the answer stands: asking moved no baseline.
-    assert.equal(causes.taskRefusedSinceFork(7), true);
+    assert.equal(causes.taskRefusals()(7), true);
     assert.equal(causes.exited('SIGKILL', null, false, 88, { id: 7, hungAtBoot: true })?.kind, 'task_limit');
-    assert.equal(causes.taskRefusedSinceFork(7), false, 'forgotten at its exit');
+    assert.equal(causes.taskRefusals()(7), false, 'forgotten at its exit');
   } finally {
     t.done();
   }
