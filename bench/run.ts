@@ -1,7 +1,7 @@
 // `npm run bench [section...]`: runs the benchmarks in one session and prints ratios against a
 // reference measured in the same run. Sections: daemon, sheets, compare, accept, ratelimit, streams, spread, export-memory, idempotency-memory (default: all).
 
-import { defaultOf } from '../src/config/load.js';
+import { defaultOf } from '../src/config/setting-value.js';
 import { schema } from '../src/config/schema.js';
 import { benchAccept } from './accept.js';
 import { benchCompare } from './compare.js';

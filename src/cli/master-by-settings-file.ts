@@ -7,7 +7,7 @@
 
 import { readdirSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { envFileName } from '../config/load.js';
+import { envFileName } from '../config/env-file.js';
 import { looksLikeMaster, procArgv, procEnviron } from '../master/proc-identity.js';
 import { readParent } from '../port-holder.js';
 

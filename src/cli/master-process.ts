@@ -9,7 +9,7 @@ import { adminUrlOf } from '../admin-url.js';
 import { isLoopbackHost } from '../loopback.js';
 import { loadSettings } from '../config/load.js';
 import type { SettingName, Settings } from '../config/schema.js';
-import type { SettingSource } from '../config/load.js';
+import type { SettingSource } from '../config/setting-value.js';
 import { CorralError } from '../errors.js';
 import { checkPidfile, readMasterRecord, stampFile } from '../master/pidfile.js';
 import { procReaders, type ProcReaders } from '../master/proc-identity.js';

@@ -4,12 +4,12 @@
 // leaves the default in force as if the line were not there; and it ends an unquoted value at its
 // first `#`, so `CORRAL_ADMIN_TOKEN=abc#def` is the token `abc`. Each is named with its line.
 // And it keeps an opening quote that nothing closes as part of the value, so
-// `CORRAL_PIDFILE="/run/corral.pid` is the relative path `"/run/corral.pid`: load.ts refuses that
-// one for a setting it reads, and warns of it for any other name.
+// `CORRAL_PIDFILE="/run/corral.pid` is the relative path `"/run/corral.pid`: setting-value.ts
+// refuses that one for a setting it reads, and lintWarnings warns of it for any other name.
 
 /**
  * dotenv's own LINE pattern, copied from dotenv 18.0.10 (dist/index.cjs: the parser `parse(text)`
- * uses without `{ fast: true }`, as load.ts calls it), which does not export it. Value boundaries
+ * uses without `{ fast: true }`, as env-file.ts calls it), which does not export it. Value boundaries
  * found with anything else disagreed with the parser: an unclosed `"` (dotenv reads it literally,
  * on its one line) made every line after it "part of the value", and `\"` inside a quoted value
  * spanning lines ended it early, so its next line was said to be ignored. With `d` for the value's
@@ -148,4 +148,48 @@ export function lintEnvText(raw: string): EnvLint {
     unclosedQuotes,
     swallowed,
   };
+}
+
+/** A warning about the settings, with the file's line it is of (said in line order), if any. */
+export interface LineWarning {
+  readonly line: number | undefined;
+  readonly text: string;
+}
+
+/**
+ * What `lint` found, as warnings: every kind, with its line. `fileName`: the file as said; `env`:
+ * the environment, whose value wins over a duplicated name's; `said`: the unclosed quotes already
+ * refused with the setting read from them (load.ts), not warned of again.
+ */
+export function lintWarnings(lint: EnvLint, { fileName, env, said }: { fileName: string; env: NodeJS.ProcessEnv; said: ReadonlySet<UnclosedQuote> }): LineWarning[] {
+  const warnings: LineWarning[] = [];
+  const warnAt = (line: number | undefined, text: string): void => {
+    warnings.push({ line, text });
+  };
+  for (const { line, begins } of lint.ignored) {
+    warnAt(line, `line ${line} of ${fileName} is not NAME=value, so it is ignored${begins ? ` (it begins ${begins})` : ''}: write it as NAME=value, or comment it out with #`);
+  }
+  for (const u of lint.unclosedQuotes) {
+    if (said.has(u)) continue;
+    // Not the value of a setting corral reads (another program's name, a line set again later, a
+    // value the environment overrides): the children get it as dotenv read it. Never shown.
+    warnAt(u.line, `line ${u.line} of ${fileName}: the value of ${u.name} begins with ${u.quote}, never closed, so dotenv keeps the ${u.quote} as part of the value: close the quote or remove it`);
+  }
+  for (const w of lint.swallowed) {
+    // Only names: the value and the lines may hold secrets.
+    const held = w.lines.map((l) => `${l.name} on line ${l.line}`).join(', ');
+    warnAt(
+      w.line,
+      `line ${w.line} of ${fileName}: the value of ${w.name} is quoted across lines ${w.line} to ${w.closedAt}, and holds lines that read as settings (${held}): dotenv takes them as part of that value, not as settings. If they are settings, close the quote on line ${w.line}`,
+    );
+  }
+  for (const { line, name } of lint.cutAtHash) {
+    // The value is never shown: it may be a secret (a token cut short is still refused as short).
+    warnAt(line, `line ${line} of ${fileName}: the value of ${name} ends at its "#" (dotenv reads an unquoted value only up to a #), so what follows the # is dropped: if the # is part of the value, quote the value (${name}="..."); if it begins a comment, put a space before it`);
+  }
+  for (const d of lint.duplicates) {
+    const which = env[d.name] !== undefined ? 'and in the environment, whose value is used' : `the last one (line ${d.lines[d.lines.length - 1]}) is used`;
+    warnAt(d.lines[0], `${d.name} is set ${d.lines.length} times in ${fileName} (lines ${d.lines.join(', ')}); ${which}: delete the duplicate lines`);
+  }
+  return warnings;
 }

@@ -1,7 +1,7 @@
 // A path setting naming a shell variable ($HOME, ${STATE_DIRECTORY}) is refused, as one beginning
-// with ~ is (load.ts): nothing expands variables in the settings file (dotenv does not, and the
-// shell never reads the file), so CORRAL_DATA_DIR=$HOME/corral-data was taken literally and start
-// made a directory named "$HOME" under the working directory, with the journal in it.
+// with ~ is (setting-value.ts): nothing expands variables in the settings file (dotenv does not,
+// and the shell never reads the file), so CORRAL_DATA_DIR=$HOME/corral-data was taken literally and
+// start made a directory named "$HOME" under the working directory, with the journal in it.
 
 /** `$NAME` or `${NAME}`, as a shell would expand them. */
 const VARIABLE = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g;

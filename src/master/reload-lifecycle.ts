@@ -5,7 +5,8 @@
 // generations.ts's; the arbiter forks and drains the workers and says when a step is due.
 
 import type { InstallMove } from './code-identity.js';
-import { displayValue, type LoadedSettings } from '../config/load.js';
+import type { LoadedSettings } from '../config/load.js';
+import { displayValue } from '../config/shown-value.js';
 import type { Settings } from '../config/schema.js';
 import { MAX_WORKERS } from '../config/schema-daemon.js';
 import { ConfigError, describeError, codeOf } from '../errors.js';

@@ -6,7 +6,8 @@
 import type { InstallMove } from './code-identity.js';
 import { join } from 'node:path';
 import { JOURNAL_FILE } from '../sheets/keeper/journal-open.js';
-import { displayValue, keepingSetting, type LoadedSettings } from '../config/load.js';
+import { keepingSetting, type LoadedSettings } from '../config/load.js';
+import { displayValue } from '../config/shown-value.js';
 import type { Settings } from '../config/schema.js';
 import { sheetsSchema } from '../config/schema-sheets.js';
 import type { HostPort } from '../config/spec.js';

@@ -62,7 +62,7 @@ describe('serviceAccountKeyProblem', () => {
     assert.equal(serviceAccountKeyProblem({ SHEET_ID: 'abc', GOOGLE_APPLICATION_CREDENTIALS: undefined, GOOGLE_SERVICE_ACCOUNT_JSON: escaped }, undefined), undefined);
     // Inline wins over the file, as in the keeper: a stale path beside it is not read.
     assert.equal(serviceAccountKeyProblem({ SHEET_ID: 'abc', GOOGLE_APPLICATION_CREDENTIALS: '/nonexistent.json', GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(key) }, '/nonexistent.json'), undefined);
-    // API key only: no service-account key to read (SHEET_ID without any credential is load.ts's).
+    // API key only: no service-account key to read (SHEET_ID without any credential is sheet-credentials.ts's).
     assert.equal(serviceAccountKeyProblem({ SHEET_ID: 'abc', GOOGLE_APPLICATION_CREDENTIALS: undefined, GOOGLE_SERVICE_ACCOUNT_JSON: undefined }, undefined), undefined);
   });
 

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { displayValue, loadSettings } from '../../src/config/load.js';
+import { loadSettings } from '../../src/config/load.js';
+import { displayValue } from '../../src/config/shown-value.js';
 import { parseProxyUrl, shownProxyUrl } from '../../src/config/proxy-url.js';
 import { ConfigError, EXIT, exitCodeFor } from '../../src/errors.js';
 

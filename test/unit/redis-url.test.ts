@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { displayValue, loadSettings } from '../../src/config/load.js';
+import { loadSettings } from '../../src/config/load.js';
+import { displayValue } from '../../src/config/shown-value.js';
 import { ConfigError, CorralError } from '../../src/errors.js';
 import { redisTarget, shownRedisUrl } from '../../src/redis/url.js';
 

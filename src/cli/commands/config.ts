@@ -1,6 +1,7 @@
 import { bindHostProblems, bindPortProblems } from '../../config/bind-check.js';
 import { renderEnvExample } from '../../config/env-example.js';
-import { displayValue, loadSettings } from '../../config/load.js';
+import { loadSettings } from '../../config/load.js';
+import { displayValue } from '../../config/shown-value.js';
 import { schema, settingNames, type SettingName, type Settings } from '../../config/schema.js';
 import { ConfigError, CorralError, type ConfigProblem } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';

@@ -1,7 +1,7 @@
 // The answer to POST /api/admin/reload, from what the arbiter made of the reload once it handled
 // it: the client learns at once whether a new generation boots, waits its turn, or was refused.
 
-import type { EnvOverride } from '../../config/load.js';
+import type { EnvOverride } from '../../config/env-overrides.js';
 import { statusOf } from '../../errors.js';
 import type { ReloadOutcome, RestartNeeded } from './view.js';
 

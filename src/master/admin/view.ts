@@ -3,7 +3,7 @@
 
 import type { Settings } from '../../config/schema.js';
 import type { ChildFigures } from '../../ipc/messages.js';
-import type { EnvOverride } from '../../config/load.js';
+import type { EnvOverride } from '../../config/env-overrides.js';
 import type { ExitedSheetsCounts } from '../child-exits.js';
 import type { ExitCounts, SignalDeaths } from '../exit-reasons.js';
 import type { RequestLatencyReader } from '../request-latency.js';
