@@ -183,7 +183,7 @@ export class CorralError extends Error {
 
 /**
  * A failure to try again no sooner than `retryAfterMs` from now: a range the keeper holds in
- * backoff after Google failed (read-tier.ts); the app's 503 says it in Retry-After.
+ * backoff after Google failed (range-failures.ts); the app's 503 says it in Retry-After.
  */
 export class RetryLaterError extends CorralError {
   constructor(

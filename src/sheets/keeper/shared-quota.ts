@@ -357,7 +357,7 @@ export class SharedQuota {
    * was told of frees; and while the window as Redis last told it, with this keeper's grants
    * since, is full, until enough of them leave it. 0 when neither holds. A lower bound: the other
    * hosts' calls since the last answer are not counted, and may take the slot first. The read
-   * tier answers a read with no copy at once when it is over a second (read-tier.ts): the host's
+   * tier answers a read with no copy at once when it is over a second (quota-wait.ts): the host's
    * bucket alone said a token was free while the hosts had spent the window, and such reads were
    * held up to the worker's bound.
    */

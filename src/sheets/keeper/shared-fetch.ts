@@ -1,0 +1,67 @@
+// One fetch of a range for all the sheet's hosts (REDIS_URL), for the read tier (read-tier.ts):
+// another host's copy is taken when it will do; else one host claims the fetch and reads Google,
+// and the others wait for the value it shares, up to a deadline. A file of its own: the claim's
+// protocol and its waits are the hosts' business, while what a copy taken is worth, and how it is
+// installed, stay with the tier (adopt) and shared-copy.ts. Without sharing, the fetch is this
+// host's alone.
+
+import type { CachedValue } from './cached-value.js';
+import { sleepOn, type Clock } from './clock.js';
+import type { Adopted } from './range-state.js';
+import type { SharedRanges } from './shared-ranges.js';
+
+/** How often a host waiting for another's fetch looks for its value. */
+const SHARED_POLL_MS = 50;
+
+export interface HostsFetch {
+  /** Ranges shared with the other hosts of the sheet; absent = this host alone. */
+  readonly shared: SharedRanges | undefined;
+  readonly clock: Clock;
+  /** The tier's close: a wait for another host's fetch ends with it. */
+  readonly signal: AbortSignal;
+  /** Longest wait for another host's fetch of the range before fetching it here. */
+  readonly waitMs: number;
+  /** Another host's copy of the range, installed when newer than this host's (the tier's adoptShared). */
+  readonly adopt: () => Promise<Adopted>;
+  /** Reads the range from Google on this host. */
+  readonly fetchHere: () => Promise<CachedValue>;
+  /** This host waits for another's fetch (counted in the tier's figures). */
+  readonly waiting: () => void;
+}
+
+/** The range's value: another host's copy, or the one this host fetched. */
+export async function fetchAmongHosts(range: string, f: HostsFetch): Promise<CachedValue> {
+  const shared = f.shared;
+  if (!shared) return f.fetchHere();
+  const adopted = await f.adopt();
+  if (adopted === 'not-shared') return f.fetchHere();
+  if (adopted && f.clock.now() < adopted.expiresAt) return adopted;
+  // One host fetches; the others wait for its value, up to the claim's deadline (a holder that
+  // died, or one whose fetch failed, then leaves the fetch to whoever claims it next).
+  const waitUntil = f.clock.now() + f.waitMs;
+  for (;;) {
+    const claim = await shared.claim(range);
+    if (claim.result === 'won') {
+      try {
+        return await f.fetchHere();
+      } finally {
+        // Not awaited: a slow Redis must not hold the answer; the claim lapses by itself anyway.
+        void shared.release(range, claim.token);
+      }
+    }
+    if (claim.result === 'unavailable' || f.clock.now() >= waitUntil) return f.fetchHere();
+    f.waiting();
+    do {
+      await sleepOn(f.clock, SHARED_POLL_MS, f.signal);
+      const got = await f.adopt();
+      if (got === 'not-shared') return f.fetchHere();
+      if (got && f.clock.now() < got.expiresAt) return got;
+    } while ((await shared.claimed(range)) && f.clock.now() < waitUntil);
+    // The claim is gone. A holder that fetched shared its value before it released the claim
+    // (one connection, in order), but the look above may have come before both: one more look,
+    // or this host fetches what it was waiting for a second time.
+    const last = await f.adopt();
+    if (last === 'not-shared') return f.fetchHere();
+    if (last && f.clock.now() < last.expiresAt) return last;
+  }
+}
