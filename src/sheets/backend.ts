@@ -17,7 +17,7 @@ export interface AppendResult {
 /**
  * Told when an attempt of a call failed and the call will try again after Google's backoff (the
  * error of that attempt). The read tier answers, at once, the readers it must not keep waiting
- * through the retries (read-tier.ts).
+ * through the retries (the listener fetch-flight.ts gives each fetch).
  */
 export type RetryListener = (err: Error) => void;
 

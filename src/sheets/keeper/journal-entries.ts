@@ -120,8 +120,8 @@ export class JournalEntries {
 
   /**
    * Whether rows of the tab that reached Google after `t` may have been forgotten: a copy of it
-   * fetched at `t` would then lack them, and reads of it would not show them (read-tier.ts
-   * refuses such a copy from another host).
+   * fetched at `t` would then lack them, and reads of it would not show them (the keeper refuses
+   * such a copy from another host: its acceptShared, which shared-copy.ts asks).
    */
   forgotAfter(sheet: string, t: number): boolean {
     return Math.max(this.forgottenDoneAt.get(sheet) ?? -Infinity, this.forgottenBeforeStart) >= t;
