@@ -51,6 +51,8 @@ function testFiles(dir) {
 // daemon-reload-bound (0.23 of 20 s): beside three Chromiums and two containers one of its workers,
 // whose CORRAL_TIMEOUT is 2 s, was killed as stuck before its first beat (still loading its
 // modules), and the reload it follows was rolled back for that rather than for its boot timeout.
+// A child that never beat has the boot timeout since (stuck-judgement.ts); the file was not tried
+// there again.
 const WAITING_FILES = [
   'sheets-cache',
   'daemon-task-limit',
