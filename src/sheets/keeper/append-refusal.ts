@@ -1,5 +1,5 @@
 // What the flusher makes of an append Google refused for good (retryable: false): whether it may be
-// one row's fault, worth isolating (see Flusher.sendIsolating), and the line an operator reads.
+// one row's fault, worth isolating (see append-halves.ts), and the line an operator reads.
 // A 400 is not always a row's: a spreadsheet at Google's 10 million cell limit (400
 // INVALID_ARGUMENT), a file that is no Google Sheet (400 FAILED_PRECONDITION) or a protected range
 // (400 "You are trying to edit a protected cell or object.") refuses every append alike, and
