@@ -37,6 +37,9 @@ import { JournalRecordFailureLog } from './write-failure-log.js';
 export { appliedOf } from './flush-retry.js';
 export type { HeaderCopy } from './flush-header.js';
 
+/** unsureDelayMs when not given: the tests' and the bench's flushers (the daemon gives SHEETS_UNSURE_DELAY). */
+const UNSURE_DELAY_DEFAULT_MS = 3000;
+
 export interface FlusherOptions {
   readonly journal: Journal;
   /** Paced by the host-wide quotas (see pacing.ts); the buckets are only consulted here. */
@@ -97,7 +100,8 @@ export class Flusher {
 
   constructor(private readonly o: FlusherOptions) {
     this.clock = o.clock ?? systemClock;
-    this.retries = new FlushRetries(this.clock, o.random ?? Math.random, o.unsureDelayMs ?? 3000);
+    const unsureDelayMs = o.unsureDelayMs ?? UNSURE_DELAY_DEFAULT_MS;
+    this.retries = new FlushRetries(this.clock, o.random ?? Math.random, unsureDelayMs);
     this.landing = new LandingCheck(o.logger);
     this.alert = new BacklogAlert(o.logger);
     this.sendFailures = new JournalRecordFailureLog(o.logger, () => this.clock.now(), 'send');
@@ -111,7 +115,7 @@ export class Flusher {
     const signal = this.abort.signal;
     this.halves = new AppendHalves({ logger, now: () => this.clock.now(), isHeld: (id) => this.headerHolds.isHeld(id), signal });
     this.headers = new FlushHeaders({ headerOf: o.headerOf, changes: this.headerChanges, holds: this.headerHolds, signal, journal, retries, appendFailures });
-    this.readBack = new ReadBack({ journal, backend, logger, clock, retries, appendFailures, signal, unsureDelayMs: o.unsureDelayMs ?? 3000 });
+    this.readBack = new ReadBack({ journal, backend, logger, clock, retries, appendFailures, signal, unsureDelayMs });
   }
 
   start(): void {
