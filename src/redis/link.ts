@@ -231,7 +231,7 @@ export class RedisLink {
   /**
    * How long ago Redis stopped answering (the first failure since its last answer: a command that
    * failed, the connection lost), 0 while it answers: the shared quota dates the end of what it
-   * knows of the other hosts' calls by it (shared-quota.ts).
+   * knows of the other hosts' calls by it (own-share.ts).
    */
   get failingForMs(): number {
     return this.failingSinceAt === undefined ? 0 : Math.max(0, this.clock.now() - this.failingSinceAt);

@@ -13,7 +13,7 @@ import { seededRandom } from '../../src/sheets/emulator/faults.js';
 import { QuotaBucket, QUOTA_WINDOW_MS } from '../../src/sheets/keeper/quota.js';
 import { shareCounts, shareOf, type OwnGrant } from '../../src/sheets/keeper/share-counts.js';
 import { HELD_STEP_MS } from '../../src/sheets/keeper/shared-quota-scripts.js';
-import { PRESENCE_INTERVAL_MS } from '../../src/sheets/keeper/shared-quota.js';
+import { PRESENCE_INTERVAL_MS } from '../../src/sheets/keeper/quota-presence.js';
 import { RECENT_PACE_MS, unheardCalls } from '../../src/sheets/keeper/unheard-calls.js';
 import { WindowSeen } from '../../src/sheets/keeper/window-seen.js';
 

@@ -1,5 +1,5 @@
 // The quota buckets' grants of the last minute, kept in the data dir (with REDIS_URL, also the
-// most keepers of the sheet counted present lately: shared-quota.ts). The buckets live in the
+// most keepers of the sheet counted present lately: quota-presence.ts). The buckets live in the
 // keeper's memory; without this file a keeper started after a crash, a kill -9 or a reload that
 // restarts it would hand out a fresh minute of tokens in a minute its predecessor had already
 // spent, and that minute would hold up to twice the quota (the promise is that no 60 s window
@@ -33,7 +33,7 @@ export type SecondCount = readonly [number, number];
 
 /**
  * The most keepers of the sheet a keeper counted present in Redis (REDIS_URL) lately, and when
- * (wall-clock ms): a keeper started while Redis is away takes its share from it (shared-quota.ts).
+ * (wall-clock ms): a keeper started while Redis is away takes its share from it (quota-presence.ts, own-share.ts).
  */
 export interface KeepersSeen {
   readonly keepers: number;

@@ -1,5 +1,5 @@
 // What a keeper counts against its share of the limit while Redis is away (REDIS_URL,
-// shared-quota.ts), each call until it leaves the window: a fresh share on top of the window's
+// own-share.ts), each call until it leaves the window: a fresh share on top of the window's
 // calls would let the hosts spend up to twice the limit that minute.
 //
 // - Every call of the window as Redis last told this keeper of it, every host's and not only its

@@ -48,7 +48,7 @@ local present = redis.call('ZCARD', ${key})`;
 /**
  * Lua: `began(key)`, when the state of a window began (Redis's time in ms, kept in `key`): now,
  * if Redis does not have it (it lost its data, or this is the window's first word). A keeper whose
- * last answer came before it holds what the window held before the loss (shared-quota.ts).
+ * last answer came before it holds what the window held before the loss (heard, quota-kind-state.ts).
  */
 const BEGAN_LUA = `
 local function began(key)

@@ -41,6 +41,11 @@
 // in the minute, three of Google's 429). A keeper that holds no grant of the window has none to
 // write back: saying it is present counts it as written back (or the others would be held to
 // their share for the whole minute, waiting for a keeper that only serves copies).
+//
+// Beside this file: a kind's state and the bookkeeping its parts share (quota-kind-state.ts), an
+// ask of the window and the write-back (window-ask.ts), the presence and the keepers counted
+// (quota-presence.ts), and this keeper's share (own-share.ts, with share-counts.ts and
+// unheard-calls.ts). This file decides whether a call goes, waits or goes alone.
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -48,27 +53,13 @@ import { CorralError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { RedisLink } from '../../redis/link.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
-import { QUOTA_WINDOW_MS, QuotaBucket } from './quota.js';
+import { takeAlone, type AloneContext } from './own-share.js';
+import { QUOTA_WINDOW_MS } from './quota.js';
+import { newKindState, raise, restoreAll, type KindState, type QuotaKind } from './quota-kind-state.js';
 import type { KeepersSeen } from './quota-ledger.js';
-import { shareCounts, shareOf } from './share-counts.js';
-import { MAX_WAIT_MS, PRESENT_SCRIPT, TAKE_SCRIPT, type PresentAnswer, type TakeAnswer } from './shared-quota-scripts.js';
-import { WindowSeen } from './window-seen.js';
-import { RECENT_PACE_MS, unheardCalls } from './unheard-calls.js';
-
-export type QuotaKind = 'read' | 'write';
-
-/**
- * How often a keeper says it is present, calls or not (it stays counted two windows), and so
- * hears what the window holds: what it knows when Redis goes away is at most this old. One short
- * script per keeper every 5 s is nothing to Redis.
- */
-export const PRESENCE_INTERVAL_MS = 5000;
-
-/**
- * A grant this close to leaving the window is not asked after: Redis may have let it go already
- * (its clock and this host's differ a little), which is no loss.
- */
-const PROBE_MARGIN_MS = 5000;
+import { QuotaPresence } from './quota-presence.js';
+import { MAX_WAIT_MS, type TakeAnswer } from './shared-quota-scripts.js';
+import { WindowAsks } from './window-ask.js';
 
 /** What the quota ledger keeps for the shared quota, from one keeper to the next. */
 export interface QuotaMemory {
@@ -91,215 +82,33 @@ export interface SharedQuotaOptions extends QuotaMemory {
   readonly clock?: Clock;
 }
 
-/** The grants a window holds, from a script's counts of them by age (HELD_LUA's). */
-function heldTotal(counts: unknown): number | null {
-  return Array.isArray(counts) ? counts.reduce((sum: number, c: unknown) => sum + (typeof c === 'number' ? c : 0), 0) : null;
-}
-
-/** The most keepers Redis counted in about the last two windows, and when. */
-interface Peak {
-  keepers: number;
-  at: number;
-}
-
-/**
- * Counts `keepers` into `peak`: a higher count at once, a lower one once the peak is two windows
- * old (as long as Redis keeps a silent keeper counted).
- */
-function raise(peak: Peak, keepers: number, now: number): void {
-  if (keepers >= peak.keepers || now - peak.at >= 2 * QUOTA_WINDOW_MS) {
-    peak.keepers = keepers;
-    peak.at = now;
-  }
-}
-
-/** One of this keeper's grants of the last window. */
-interface Grant {
-  /** Its member in the shared window. */
-  readonly member: string;
-  /** When it was made, in this host's clock. */
-  readonly at: number;
-  /** In the shared window: granted there, or written back (made while Redis was away: not yet). */
-  written: boolean;
-}
-
-interface KindState {
-  readonly kind: QuotaKind;
-  readonly key: string;
-  /**
-   * The keepers that made calls of this kind lately, or said they are present holding none of
-   * its window (per kind: a keeper Redis knows from its writes may still have reads of the window
-   * to write back).
-   */
-  readonly keepersKey: string;
-  /** When the window's state began, in Redis (a Redis that lost its data begins it again). */
-  readonly sinceKey: string;
-  /**
-   * The most keepers that made calls of this kind in about the last two windows: while Redis
-   * counts fewer in a state younger than a window, it lost its data and not every keeper has
-   * written its grants back yet.
-   */
-  readonly peak: Peak;
-  readonly perMinute: number;
-  /** This keeper's grants of the last window, about oldest first (concurrent asks may swap two). */
-  recent: Grant[];
-  /**
-   * The previous keeper's grants of the last window (the quota ledger's): they count against the
-   * share; not written back, since which of them the window already holds is not known.
-   */
-  inherited: readonly number[];
-  /** Asks sent and not answered: each may be granted, so each counts against the share. */
-  asking: number;
-  /** When this keeper last made a call of this kind alone (Redis away), in its clock. */
-  aloneAt: number;
-  /** What the shared window held (every host's grants) at Redis's last answer. */
-  readonly seen: WindowSeen;
-  /**
-   * What the window held at Redis's last answer before it lost its data (`since`: when the state
-   * that followed began, Redis's time): the answers since hold only what was written back.
-   */
-  lost: { readonly since: number; readonly at: number; readonly times: readonly number[] } | undefined;
-  /** Redis did not know this keeper, or lacked its newest grant: the next ask writes them all back. */
-  restore: boolean;
-  /**
-   * That write-back is of grants Redis held and lost (it had answered this keeper before), as
-   * opposed to a keeper's first word to Redis (it started, or its login was refused, while Redis
-   * was away or refusing it, and made its calls alone): only a loss is said
-   * (sheets.quota_window_restored). Said of a first word, the warning had operators look into
-   * Redis's persistence after a keeper merely connected late.
-   */
-  restoreIsLoss: boolean;
-  /** When a write-back was last said (concurrent calls may each write back the same grants). */
-  restoreSaidAt: number;
-  /** This host's share while Redis is away; made at an outage's first call, dropped when it ends. */
-  fallback: QuotaBucket | undefined;
-  /** When the last call told to wait was told a slot frees (Redis's window, or this host's share while Redis is away). */
-  slotFreesAt: number;
-}
-
 export class SharedQuota {
   private readonly clock: Clock;
   /** Unique per keeper, not only per host and pid: a grant's member in the window must not repeat. */
   private readonly keeperId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly kinds: Record<QuotaKind, KindState>;
-  private grantSeq = 0;
   private closed = false;
   private counts = { shared: 0, alone: 0, waits: 0 };
   private readonly waiting: Record<QuotaKind, number> = { read: 0, write: 0 };
-  /** Where the keepers present are counted (the key an earlier version counted its keepers under). */
-  private readonly presentKey: string;
-  /** Keepers present at Redis's last answer (1 until it answered once). */
-  private present = 1;
-  /**
-   * The most keepers present lately: the count a share is taken from. After Redis lost its data it
-   * counts only the keepers heard from since, which would make the first of them a share of the whole.
-   */
-  private readonly presentPeak: Peak = { keepers: 1, at: -Infinity };
-  /** The peak as last handed to onKeepersSeen. */
-  private keepersSaid: KeepersSeen | undefined;
-  private readonly presenceTimer: NodeJS.Timeout;
-  private readonly onLinkReady = (): void => void this.sayPresent();
+  /** Asks of the shared window, and write-backs (window-ask.ts). */
+  private readonly asks: WindowAsks;
+  /** This keeper said present every 5 s, and the keepers counted (quota-presence.ts). */
+  private readonly presence: QuotaPresence;
+  /** What a slot of this host's share while Redis is away needs (own-share.ts). */
+  private readonly alone: AloneContext;
 
   constructor(private readonly o: SharedQuotaOptions) {
     this.clock = o.clock ?? systemClock;
-    const state = (kind: QuotaKind): KindState => ({
-      kind,
-      key: `${o.prefix}:quota:${kind}s`,
-      keepersKey: `${o.prefix}:keepers:${kind}s`,
-      sinceKey: `${o.prefix}:quota:${kind}s:since`,
-      peak: { keepers: 1, at: -Infinity },
-      perMinute: o.perMinute[kind],
-      recent: [],
-      inherited: o.before?.grants[kind] ?? [],
-      asking: 0,
-      aloneAt: -Infinity,
-      seen: new WindowSeen(),
-      lost: undefined,
-      restore: false,
-      restoreIsLoss: false,
-      restoreSaidAt: -Infinity,
-      fallback: undefined,
-      slotFreesAt: 0,
-    });
+    const state = (kind: QuotaKind): KindState => newKindState(kind, o.prefix, o.perMinute[kind], o.before?.grants[kind] ?? []);
     this.kinds = { read: state('read'), write: state('write') };
-    const seen = o.before?.keepers;
-    if (seen && this.clock.now() - seen.at < 2 * QUOTA_WINDOW_MS) raise(this.presentPeak, seen.keepers, seen.at);
-    this.presentKey = `${o.prefix}:keepers`;
-    o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 4, lua: TAKE_SCRIPT });
-    o.link.client.defineCommand('corralQuotaPresent', { numberOfKeys: 7, lua: PRESENT_SCRIPT });
-    // Said at every (re)connection and every 5 s, calls or not: a keeper that serves
-    // the others' copies of the ranges counts in every share, its own included.
-    o.link.client.on('ready', this.onLinkReady);
-    this.presenceTimer = setInterval(this.onLinkReady, PRESENCE_INTERVAL_MS).unref();
-    // While Redis fails or refuses writes, the link asks with this rather than PING: a Redis whose
-    // memory is full answers PING and GET, and only a write that works says it is usable again.
-    o.link.probeWith(() => this.announce());
-    if (o.link.ready) this.onLinkReady();
-  }
-
-  /** Says this keeper is present, when Redis is usable; a failure is said as any command's. */
-  private async sayPresent(): Promise<void> {
-    if (this.closed || !this.o.link.usable) return;
-    try {
-      await this.announce();
-    } catch (err) {
-      this.o.link.commandFailed(err);
-    }
-  }
-
-  /** Runs the presence script and takes in its answer; throws what Redis (or its absence) threw. */
-  private async announce(): Promise<void> {
-    if (this.closed) return;
-    const client = this.o.link.client as unknown as { corralQuotaPresent(...args: (string | number)[]): Promise<PresentAnswer> };
-    const { read, write } = this.kinds;
-    const now = this.clock.now();
-    this.prune(read, now);
-    this.prune(write, now);
-    const [present, redisAt, reads, writes, readsSince, writesSince, readsLost, writesLost] = await client.corralQuotaPresent(
-      this.presentKey,
-      read.key,
-      write.key,
-      read.keepersKey,
-      write.keepersKey,
-      read.sinceKey,
-      write.sinceKey,
-      this.keeperId,
-      QUOTA_WINDOW_MS,
-      read.recent.length > 0 ? 1 : 0,
-      write.recent.length > 0 ? 1 : 0,
-      this.newestWritten(read, now),
-      this.newestWritten(write, now),
-    );
-    this.o.link.scriptAnswered();
-    const at = this.clock.now();
-    // Before this answer is heard: whether Redis had answered this keeper before (a loss) or not.
-    const knew = { read: read.seen.known, write: write.seen.known };
-    this.heard(read, redisAt, reads, readsSince, at);
-    this.heard(write, redisAt, writes, writesSince, at);
-    this.countPresent(present);
-    // Debug only (every PRESENCE_INTERVAL_MS per keeper): what this keeper's share is taken from.
-    this.o.logger.debug({ event: 'quota.presence', keepers: this.present, reads: heldTotal(reads), writes: heldTotal(writes) }, 'keepers present and the shared window heard from Redis');
-    // Redis lost this keeper's grants (or it made some alone): written back now, calls or not.
-    // Waiting for its next call left them out of the window up to a minute, the others held to
-    // their share of it meanwhile, or spending on top of them.
-    for (const [st, lost] of [
-      [read, readsLost],
-      [write, writesLost],
-    ] as const) {
-      if (lost === 1) this.restoreAll(st, knew[st.kind]);
-      if (st.restore || st.recent.some((g) => !g.written)) void this.writeBack(st);
-    }
-  }
-
-  private countPresent(present: number): void {
-    this.present = Math.max(1, present);
-    raise(this.presentPeak, this.present, this.clock.now());
-    if (this.closed) return;
-    const peak = this.presentPeak;
-    if (this.keepersSaid?.keepers !== peak.keepers || peak.at - this.keepersSaid.at >= QUOTA_WINDOW_MS) {
-      this.keepersSaid = { keepers: peak.keepers, at: peak.at };
-      this.o.onKeepersSeen?.(this.keepersSaid);
-    }
+    // Where the keepers present are counted (the key an earlier version counted its keepers under).
+    const presentKey = `${o.prefix}:keepers`;
+    const keepersBefore = (st: KindState): number => this.keepersBefore(st);
+    const common = { link: o.link, logger: o.logger, clock: this.clock, keeperId: this.keeperId, presentKey };
+    this.asks = new WindowAsks({ ...common, keepersBefore, closed: () => this.closed });
+    this.alone = { clock: this.clock, link: o.link, keepers: keepersBefore, nextMember: () => this.asks.nextMember() };
+    // Last: it says this keeper is present at once if the link is ready, and writes back by the asks.
+    this.presence = new QuotaPresence({ ...common, kinds: this.kinds, before: o.before?.keepers, onKeepersSeen: o.onKeepersSeen, writeBack: (st) => this.asks.writeBack(st) });
   }
 
   /**
@@ -315,7 +124,7 @@ export class SharedQuota {
       let answer: TakeAnswer | undefined;
       if (this.o.link.usable) {
         try {
-          answer = await this.ask(st);
+          answer = await this.asks.ask(st);
           this.o.link.scriptAnswered();
         } catch (err) {
           // Unreachable, too slow, or refused: said in the log; this call goes on alone.
@@ -323,7 +132,10 @@ export class SharedQuota {
         }
       }
       if (!answer) {
-        if (this.takeAlone(st)) return;
+        if (takeAlone(st, this.alone)) {
+          this.counts.alone++;
+          return;
+        }
         // Not queued on the share: once Redis answers again, a waiting call goes back to the
         // shared window instead of waiting out a share of an outage that has ended.
         const shareWaitMs = Math.max(1, st.fallback?.msUntilFree() ?? 1);
@@ -334,10 +146,10 @@ export class SharedQuota {
       }
       const [granted, waitMs, keepers, present] = answer;
       raise(st.peak, Math.max(1, keepers), this.clock.now());
-      this.countPresent(present);
+      this.presence.count(present);
       st.fallback = undefined;
       if (granted === 2) {
-        this.restoreAll(st, st.seen.known);
+        restoreAll(st, st.seen.known);
         continue;
       }
       if (granted === 1) {
@@ -397,153 +209,7 @@ export class SharedQuota {
 
   /** The most keepers counted lately: present, or making calls of this kind through Redis. */
   private keepersBefore(st: KindState): number {
-    return Math.max(this.presentPeak.keepers, st.peak.keepers);
-  }
-
-  /** This keeper's part of the limit when it cannot count on the shared window: the limit over the keepers present. */
-  private share(st: KindState): number {
-    return shareOf(st.perMinute, this.keepersBefore(st));
-  }
-
-  /**
-   * Records what Redis said the window holds. When its state began after this keeper's last
-   * answer, Redis lost its data in between: what that answer held is kept (`lost`), since the
-   * answers that follow hold only what was written back.
-   */
-  private heard(st: KindState, redisAt: unknown, counts: unknown, since: unknown, at: number): void {
-    if (typeof since === 'number' && st.seen.known && st.seen.redisAt < since && st.lost?.since !== since) {
-      st.lost = { since, at: st.seen.at, times: st.seen.times() };
-    }
-    st.seen.record(redisAt, counts, at);
-  }
-
-  /**
-   * Whether this keeper is under its share of what the window may still hold: the limit less the
-   * window's grants of every keeper at an answer of Redis (each until it leaves the window), over
-   * the keepers present, less this keeper's grants since that answer and its asks in flight. Taken
-   * from the last answer and, for a window after Redis lost its data, from the last one before the
-   * loss too (the smaller): Redis decides by it only while not every keeper has written back.
-   */
-  private underShare(st: KindState, now: number): boolean {
-    const keepers = this.keepersBefore(st);
-    const room = (times: readonly number[], at: number): number => {
-      const held = st.inherited.length + times.filter((t) => now - t < QUOTA_WINDOW_MS).length;
-      return Math.floor((st.perMinute - held) / keepers) - st.recent.filter((g) => g.at > at).length;
-    };
-    let free = room(st.seen.times(), st.seen.at);
-    if (st.lost && now - st.lost.at < QUOTA_WINDOW_MS) free = Math.min(free, room(st.lost.times, st.lost.at));
-    return free - st.asking > 0;
-  }
-
-  /** This keeper's newest grant in the shared window, unless it is about to leave it (''). */
-  private newestWritten(st: KindState, now: number): string {
-    for (let i = st.recent.length - 1; i >= 0; i--) {
-      const g = st.recent[i];
-      if (g?.written) return now - g.at < QUOTA_WINDOW_MS - PROBE_MARGIN_MS ? g.member : '';
-    }
-    return '';
-  }
-
-  private nextMember(): string {
-    return `${this.keeperId}:${++this.grantSeq}`;
-  }
-
-  /** Forgets this keeper's grants, and its predecessor's, that left the window. */
-  private prune(st: KindState, now: number): void {
-    if (st.recent.length > 0 && now - (st.recent[0]?.at ?? now) >= QUOTA_WINDOW_MS) st.recent = st.recent.filter((g) => now - g.at < QUOTA_WINDOW_MS);
-    if (st.inherited.length > 0) st.inherited = st.inherited.filter((at) => now - at < QUOTA_WINDOW_MS);
-  }
-
-  /** Writes back what the window lacks of this keeper's grants, taking none; a failure is said as any command's. */
-  private async writeBack(st: KindState): Promise<void> {
-    if (this.closed || !this.o.link.usable) return;
-    try {
-      // Unknown keeper (2): its grants the window held are sent too, at the second ask.
-      if ((await this.ask(st, false))[0] === 2) {
-        this.restoreAll(st, st.seen.known);
-        await this.ask(st, false);
-      }
-      this.o.link.scriptAnswered();
-    } catch (err) {
-      this.o.link.commandFailed(err);
-    }
-  }
-
-  /**
-   * Has the next ask write back every grant of the window; `loss`: Redis had answered this keeper
-   * before, so it lost them (said when written back), rather than hearing from it the first time.
-   */
-  private restoreAll(st: KindState, loss: boolean): void {
-    st.restore = true;
-    st.restoreIsLoss ||= loss;
-  }
-
-  /** Asks Redis for a slot (`take`), or only writes back (the answer is then a wait of 0). */
-  private async ask(st: KindState, take = true): Promise<TakeAnswer> {
-    const now = this.clock.now();
-    this.prune(st, now);
-    const restoring = st.restore;
-    st.restore = false;
-    const sending = restoring ? st.recent : st.recent.filter((g) => !g.written);
-    const args: (string | number)[] = [];
-    for (const g of sending) args.push(g.member, Math.max(0, now - g.at));
-    const holdsOthers = sending.length < st.recent.length ? 1 : 0;
-    const member = take ? this.nextMember() : '';
-    const client = this.o.link.client as unknown as { corralTakeQuota(...args: (string | number)[]): Promise<TakeAnswer> };
-    let answer: TakeAnswer;
-    try {
-      const underShare = this.underShare(st, now) ? 1 : 0;
-      if (take) st.asking++;
-      const probe = restoring ? '' : this.newestWritten(st, now);
-      answer = await client.corralTakeQuota(st.key, st.keepersKey, st.sinceKey, this.presentKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, member, holdsOthers, this.keepersBefore(st), underShare, probe, ...args);
-    } catch (err) {
-      // Not known to be written: the next ask that reaches Redis writes them back.
-      st.restore ||= restoring;
-      throw err;
-    } finally {
-      if (take) st.asking--;
-    }
-    if (answer[0] === 2) return answer;
-    this.heard(st, answer[4], answer[5], answer[6], this.clock.now());
-    for (const g of sending) g.written = true;
-    const loss = st.restoreIsLoss;
-    if (restoring) st.restoreIsLoss = false;
-    if (restoring && loss && now - st.restoreSaidAt >= QUOTA_WINDOW_MS) {
-      st.restoreSaidAt = now;
-      this.o.logger.warn(
-        { event: 'sheets.quota_window_restored', kind: st.kind, grants: sending.length },
-        `sheets: Redis had lost the shared ${st.kind} quota window (restarted empty, or failed over): this keeper wrote back its ${sending.length} grants of the last minute`,
-      );
-    }
-    if (answer[0] === 1) st.recent.push({ member, at: now, written: true });
-    return answer;
-  }
-
-  /** A slot of this host's share while Redis is away, if one is free now. */
-  private takeAlone(st: KindState): boolean {
-    if (!st.fallback) {
-      // The share is fixed for the outage: the count of keepers is Redis's, and Redis is away.
-      st.fallback = new QuotaBucket({ name: `sheets ${st.kind}s (this host's share while Redis is away)`, perMinute: this.share(st), maxQueue: 0, clock: this.clock });
-      // What the window held before the outage counts against the share, every host's calls
-      // until they leave it, and more (share-counts.ts).
-      st.fallback.restore(shareCounts({ seen: st.seen.times(), heard: st.seen.known, own: st.recent, inherited: st.inherited, unheard: this.unheard(st) }));
-    }
-    if (!st.fallback.tryAcquire()) return false;
-    const now = this.clock.now();
-    st.aloneAt = now;
-    this.prune(st, now);
-    st.recent.push({ member: this.nextMember(), at: now, written: false });
-    this.counts.alone++;
-    return true;
-  }
-
-  /** The others' calls since this keeper's last reading, until Redis went away (unheard-calls.ts). */
-  private unheard(st: KindState): number[] {
-    // The link's clock is the system's; only the difference is taken, so a test's clock works too.
-    const until = this.clock.now() - this.o.link.failingForMs;
-    const at = st.seen.at;
-    const ownRecent = st.recent.filter((g) => g.written && g.at <= at && at - g.at < RECENT_PACE_MS).length;
-    return unheardCalls({ seen: st.seen, perMinute: st.perMinute, keepers: this.keepersBefore(st), ownRecent, until });
+    return Math.max(this.presence.peakKeepers, st.peak.keepers);
   }
 
   /**
@@ -557,15 +223,14 @@ export class SharedQuota {
 
   /** Calls granted through Redis, alone, and waits for a shared slot; and the keepers Redis last counted present. */
   figures(): Record<string, number> {
-    return { sharedQuotaGrants: this.counts.shared, aloneQuotaGrants: this.counts.alone, sharedQuotaWaits: this.counts.waits, sharedKeepers: this.present };
+    return { sharedQuotaGrants: this.counts.shared, aloneQuotaGrants: this.counts.alone, sharedQuotaWaits: this.counts.waits, sharedKeepers: this.presence.present };
   }
 
   /** Idempotent. Waiters for a share are refused; the link is closed by its owner. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.presenceTimer);
-    this.o.link.client.off('ready', this.onLinkReady);
+    this.presence.close();
     for (const st of Object.values(this.kinds)) st.fallback?.close();
   }
 }
