@@ -5,7 +5,7 @@
 import type { Reply } from './client.js';
 import { LoadtestError, LOADTEST_EXIT } from './exit.js';
 import type { ServerSample } from './sampler.js';
-import { CRITERIA, formatPercent } from './verdict.js';
+import { CRITERIA, formatPercent } from './criteria.js';
 
 /** The app's `error` code in a JSON answer (README, HTTP errors), if it carries one. */
 function errorCode(reply: Reply): string | undefined {

@@ -6,7 +6,7 @@ import { CorralError, EXIT, type ErrorCode } from '../errors.js';
 export const LOADTEST_EXIT = {
   /**
    * The run completed, no step that ran failed the criteria, and at least one measured enough
-   * requests other than logins to judge (verdict.ts MIN_APP_REQUESTS; steps cut short by
+   * requests other than logins to judge (criteria.ts MIN_APP_REQUESTS; steps cut short by
    * --duration or with too few requests to judge may be among them).
    */
   PASS: 0,

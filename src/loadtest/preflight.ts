@@ -13,7 +13,7 @@ import { asLockedLogin, describeAnswer, isTokenless, LOGIN_LOCKED, LOGIN_LOCKED_
 import type { Mix } from './mix.js';
 import type { LoadtestOptions } from './options.js';
 import { apiPath, noAnswerReason, prefixHint } from './target.js';
-import { RATE_LIMIT_HINT } from './verdict.js';
+import { RATE_LIMIT_HINT } from './rate-limited.js';
 
 /**
  * How long the checks before the load wait for each answer. Not --timeout: that is the load's

@@ -3,7 +3,7 @@
 // silent.
 
 import { formatClock } from './duration.js';
-import { CRITERIA, formatMs } from './verdict.js';
+import { CRITERIA, formatMs } from './criteria.js';
 
 export interface ProgressState {
   readonly elapsedMs: number;

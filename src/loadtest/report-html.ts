@@ -10,7 +10,7 @@ import { describeFailures } from './sampler.js';
 import { segmentStatus } from './segments.js';
 import type { LoadtestResult, SegmentResult, TallyResult } from './result.js';
 import { escapeHtml, lineChart, type ChartSpec } from './svg-chart.js';
-import { CRITERIA, formatMs, formatPercent } from './verdict.js';
+import { CRITERIA, formatMs, formatPercent } from './criteria.js';
 
 const COLORS = { generator: '#adb5bd', users: '#4c6ef5', rps: '#2b8a3e', p50: '#74c0fc', p95: '#f08c00', p99: '#c92a2a', s5xx: '#c92a2a', s429: '#e8590c', timeouts: '#862e9c', unanswered: '#5f3dc4', connection: '#495057', other: '#f59f00', cpu: '#d6336c', ram: '#1c7ed6', conn: '#0ca678' };
 

@@ -7,7 +7,10 @@ import type { Mix } from './mix.js';
 import type { AdminFailure, ServerSample } from './sampler.js';
 import type { Schedule, SegmentKind } from './schedule.js';
 import { sortedEntries, type Counts, type LatencySummary, type Tally } from './tally.js';
-import { CRITERIA, type Check, type ServerFigures, type Verdict } from './verdict.js';
+import { CRITERIA } from './criteria.js';
+import type { Check } from './segment-judgement.js';
+import type { ServerFigures } from './server-figures.js';
+import type { Verdict } from './verdict.js';
 import type { RunOutcome } from './runner.js';
 
 export const RESULT_SCHEMA = 'corral-loadtest/1';

@@ -1,6 +1,6 @@
 // Before the load: can a time-scaled profile's judged phases send enough requests for a verdict?
 // --time-scale compresses the phases, never a user's pace (pacing.ts), and a pass needs at least
-// MIN_APP_REQUESTS and one per user (verdict.ts); the seeds' profile at --time-scale 0.01 gave its
+// MIN_APP_REQUESTS and one per user (criteria.ts); the seeds' profile at --time-scale 0.01 gave its
 // plateau of 300 users 18 s at one request every ~22 s each, 285 requests where 300 were needed,
 // and the operator learnt it only after the whole load. The expected count is known beforehand.
 
@@ -10,7 +10,7 @@ import { maxOf } from './extremes.js';
 import { DEFAULT_THINK_MS, MAX_RUN_MS, MAX_TIME_SCALE } from './options.js';
 import type { Profile, ProfileAction } from './profile.js';
 import { profileSchedule, segmentPeak, type Schedule, type Segment } from './schedule.js';
-import { MIN_APP_REQUESTS } from './verdict.js';
+import { MIN_APP_REQUESTS } from './criteria.js';
 
 /**
  * How far over the needed count the expected one must be. The count is random (pauses jittered
@@ -37,7 +37,7 @@ export function meanPauseMs(thinkTimeMs: number | undefined, actions: readonly P
   return time / requests;
 }
 
-/** The requests other than logins a verdict needs from a segment (verdict.ts judgeSegment). */
+/** The requests other than logins a verdict needs from a segment (segment-judgement.ts judgeSegment). */
 export function neededRequests(users: number): number {
   return Math.max(MIN_APP_REQUESTS, users);
 }

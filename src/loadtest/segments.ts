@@ -9,7 +9,9 @@ import { tallyResult } from './result.js';
 import { describeFailures, type AdminFailure, type ServerSample } from './sampler.js';
 import { segmentPeak, type Schedule } from './schedule.js';
 import { Tally, throughput } from './tally.js';
-import { briefFigures, CRITERIA, formatMs, judgeSegment, type JudgedSegment, type Verdict } from './verdict.js';
+import { CRITERIA, formatMs } from './criteria.js';
+import { judgeSegment } from './segment-judgement.js';
+import { briefFigures, type JudgedSegment, type Verdict } from './verdict.js';
 
 /** One host measurement of the master, and the moment its CPU figure stands for. */
 interface HostMeasurement {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { chartPoints, MAX_CHART_POINTS } from '../../src/loadtest/chart-points.js';
 import { mixSummary, ranSummary, renderReport, usersSummary } from '../../src/loadtest/report-html.js';
-import { serverFigures } from '../../src/loadtest/verdict.js';
+import { serverFigures } from '../../src/loadtest/server-figures.js';
 import { fakeResult, secondPoint } from '../fixtures/loadtest-result.js';
 
 const run = (stoppedAtMs: number, interrupted = false) => ({ stoppedAtMs, interrupted });

@@ -9,7 +9,8 @@ import { Recorder } from '../../src/loadtest/recorder.js';
 import { parseProfile } from '../../src/loadtest/profile.js';
 import { capSchedule, profileSchedule, stepsSchedule } from '../../src/loadtest/schedule.js';
 import { judgeSegments, printSummary } from '../../src/loadtest/segments.js';
-import { MIN_APP_REQUESTS, overallVerdict } from '../../src/loadtest/verdict.js';
+import { MIN_APP_REQUESTS } from '../../src/loadtest/criteria.js';
+import { overallVerdict } from '../../src/loadtest/verdict.js';
 
 function ok(startMs: number, endMs: number): Sample {
   return { kind: 'read', route: 'GET /api/players', status: 200, outcome: 'ok', latencyUs: (endMs - startMs) * 1000, startMs, endMs, bytes: 100 };

@@ -5,7 +5,9 @@ import { describe, it } from 'node:test';
 import type { ServerSample } from '../../src/loadtest/sampler.js';
 import type { Outcome, Sample } from '../../src/loadtest/client.js';
 import { emptyCounts, Tally, type Counts, type LatencySummary } from '../../src/loadtest/tally.js';
-import { judgeSegment, MIN_APP_REQUESTS, overallVerdict, type JudgedSegment, type SegmentInput } from '../../src/loadtest/verdict.js';
+import { MIN_APP_REQUESTS } from '../../src/loadtest/criteria.js';
+import { judgeSegment, type SegmentInput } from '../../src/loadtest/segment-judgement.js';
+import { overallVerdict, type JudgedSegment } from '../../src/loadtest/verdict.js';
 
 const fast: LatencySummary = { p50: 2, p95: 41.2, p99: 60, max: 80, mean: 10 };
 const cpu = (v: number, ram = 20): ServerSample => ({ t: 0, cpu: v, ram, hostT: 0, hostDated: false, connections: 4, maxConnections: 100, status: 'LOW' });
