@@ -6,10 +6,8 @@
 // more than one of them needs. A file of its own so that they share the one shape without
 // importing the quota.
 
-import { QUOTA_WINDOW_MS, type QuotaBucket } from './quota.js';
+import { QUOTA_WINDOW_MS, type QuotaBucket, type QuotaKind } from './quota.js';
 import { WindowSeen } from './window-seen.js';
-
-export type QuotaKind = 'read' | 'write';
 
 /**
  * A grant this close to leaving the window is not asked after: Redis may have let it go already

@@ -9,9 +9,9 @@
 import type { Logger } from '../../log/logger.js';
 import type { RedisLink } from '../../redis/link.js';
 import type { Clock } from './clock.js';
-import { QUOTA_WINDOW_MS } from './quota.js';
+import { QUOTA_WINDOW_MS, type QuotaKind } from './quota.js';
 import type { KeepersSeen } from './quota-ledger.js';
-import { heard, newestWritten, prune, raise, restoreAll, type KindState, type Peak, type QuotaKind } from './quota-kind-state.js';
+import { heard, newestWritten, prune, raise, restoreAll, type KindState, type Peak } from './quota-kind-state.js';
 import { PRESENT_SCRIPT, type PresentAnswer } from './shared-quota-scripts.js';
 
 /**

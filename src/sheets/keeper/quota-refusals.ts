@@ -27,9 +27,7 @@ import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { backoffMs } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
-import { QUOTA_WINDOW_MS, type QuotaBucket } from './quota.js';
-
-export type QuotaKind = 'read' | 'write';
+import { QUOTA_WINDOW_MS, type QuotaBucket, type QuotaKind } from './quota.js';
 
 /** The ceiling grows back by one call at most this often. */
 const RAISE_EVERY_MS = 1000;

@@ -28,6 +28,9 @@ export const QUOTA_WINDOW_MS = 61_000;
 /** Google's minute, the one `perMinute` counts in: a pace, where QUOTA_WINDOW_MS is how long a token is held. */
 export const QUOTA_MINUTE_MS = 60_000;
 
+/** The two quotas Google counts apart, per minute: reads and writes. */
+export type QuotaKind = 'read' | 'write';
+
 export interface QuotaOptions {
   readonly name: string;
   readonly perMinute: number;
