@@ -8,6 +8,7 @@ import { LOGIN_LOCKED, LOGIN_WITHOUT_TOKEN } from './login-answer.js';
 import { tooManyRequests } from './rate-limited.js';
 import type { ServerSample } from './sampler.js';
 import { displayed, measuredFigures, type ServerFigures } from './server-figures.js';
+import { CPU_UNJUDGED, RAM_UNJUDGED } from './unjudged-line.js';
 import type { Counts, LatencySummary } from './tally.js';
 import { counted } from '../counted.js';
 
@@ -148,14 +149,14 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   // The admin API failed during the step (SegmentInput.serverLost): figures fetched before it
   // stand for part of the step only, and judge nothing.
   const lost = input.serverLost === true;
-  if (lost || raw.cpuMean === null || server.cpuMean === null) add('cpu', null, null, CRITERIA.cpuPercent, `CPU not judged: ${input.serverProblem ?? 'no CPU figure from the admin API'}`);
+  if (lost || raw.cpuMean === null || server.cpuMean === null) add('cpu', null, null, CRITERIA.cpuPercent, `${CPU_UNJUDGED}${input.serverProblem ?? 'no CPU figure from the admin API'}`);
   else {
     const ok = raw.cpuMean < CRITERIA.cpuPercent;
     // Said from the figures shown (one decimal), as the headline, the steps table and the report
     // say them: from the unrounded mean, 91.45 % read "91 %" here and "92 %" (91.5) everywhere else.
     add('cpu', ok, server.cpuMean, CRITERIA.cpuPercent, `CPU ${formatPercent(server.cpuMean, CRITERIA.cpuPercent)} on average (max ${formatPercent(server.cpuMax ?? server.cpuMean, CRITERIA.cpuPercent)}) ${ok ? '<' : '≥'} ${CRITERIA.cpuPercent} %`);
   }
-  if (lost || raw.ramMax === null || server.ramMax === null) add('ram', null, null, CRITERIA.ramPercent, `RAM not judged: ${input.serverProblem ?? 'no RAM figure from the admin API'}`);
+  if (lost || raw.ramMax === null || server.ramMax === null) add('ram', null, null, CRITERIA.ramPercent, `${RAM_UNJUDGED}${input.serverProblem ?? 'no RAM figure from the admin API'}`);
   else {
     const ok = raw.ramMax < CRITERIA.ramPercent;
     add('ram', ok, server.ramMax, CRITERIA.ramPercent, `RAM ${formatPercent(server.ramMax, CRITERIA.ramPercent)} at most ${ok ? '<' : '≥'} ${CRITERIA.ramPercent} %`);

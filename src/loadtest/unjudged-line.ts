@@ -3,8 +3,9 @@
 // steps. A file of its own: text work on the checks' details, apart from what the verdict decides.
 // The prefixes are those judgeSegment (segment-judgement.ts) gives its CPU and RAM checks.
 
-const CPU_UNJUDGED = 'CPU not judged: ';
-const RAM_UNJUDGED = 'RAM not judged: ';
+/** How judgeSegment begins the detail of a CPU or RAM check it could not judge. */
+export const CPU_UNJUDGED = 'CPU not judged: ';
+export const RAM_UNJUDGED = 'RAM not judged: ';
 
 /** Each reason once; CPU and RAM unjudged for the same reason (no admin API) are said together. */
 function joinUnjudged(details: readonly string[]): string {
