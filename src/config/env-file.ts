@@ -1,8 +1,9 @@
 // The settings file itself: which one a process reads (CORRAL_ENV_FILE, or ./.env), reading it
 // as dotenv does without touching process.env, and refusing it whole when it cannot be what the
 // operator meant (a dangling link, a file gone since start, UTF-16 text); and whether it shows the
-// secrets it holds to every user. Apart from the values' judging (load.ts): a command that finds a
-// master by its file (master-by-settings-file.ts) shares the naming rule and nothing else.
+// secrets it holds to every user. Apart from the values' judging (setting-value.ts, load.ts): a
+// command that finds a master by its file (master-by-settings-file.ts) shares the naming rule and
+// nothing else.
 
 import { lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';

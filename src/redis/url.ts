@@ -126,7 +126,7 @@ export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOption
   const shownUrl = new URL(url.href);
   if (shownUrl.password) shownUrl.password = '***';
   // A user with no password is most often a password written without its `:` (redis://secret@h,
-  // read as the user "secret"): masked too, and said where the settings are judged (load.ts).
+  // read as the user "secret"): masked too, and said where the settings are judged (redis-checks.ts).
   else if (shownUrl.username) shownUrl.username = '***';
   // Only the parameters read here are shown: any other is ignored, and may be a misspelt password.
   for (const name of [...shownUrl.searchParams.keys()]) if (!SHOWN_PARAMS.has(name)) shownUrl.searchParams.delete(name);

@@ -2,7 +2,10 @@
 // try, the log lines (per range at the first, then at most once a minute with the count, then
 // once when one works; this host's own full read queue one line for the host), and the
 // background retries. A file of its own: what a failure does to a range is decided here, the
-// tier only reads the outcome (failingSince, nextRetryAt, lastError) when it answers.
+// tier reads the outcome (failingSince, nextRetryAt, lastError) when it answers. Two things are
+// not: a read that asks for the range starts its unasked retries again (the tier's get() resets
+// unaskedRetries, unaskedUncalled, retryingUnasked and unasked), and a fetch's first failed
+// attempt is dated by fetch-flight.ts's retry listener (firstFailedAt, retrying).
 //
 // A failing range is also retried in the background, on the same backoff, but at most
 // UNASKED_RETRIES times after the last read that asked for it: a range only some requests read (the

@@ -2,8 +2,11 @@
 // was told, the look for another host's copy, the failure and its background retries, and what
 // was last served. One plain record per range, kept in the tier's LRU and counted against its
 // budget (cache-budget.ts); the parts that act on it (fetch-flight.ts, range-failures.ts,
-// quota-wait.ts) each read and write their own fields of it. A file of its own so that they share
-// the one shape without importing the tier.
+// quota-wait.ts) each read and write their fields of it, a few of them shared: firstFailedAt is set
+// by fetch-flight.ts's retry listener and by range-failures.ts (which clears it); slotTold is set
+// by fetch-flight.ts from quota-wait.ts's slot listener, which sets slotFreesAt (fetch-flight.ts
+// clears both); and a read resets the unasked retries' fields in the tier's get(). A file of its
+// own so that they share the one shape without importing the tier.
 
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import type { CachedValue } from './cached-value.js';
