@@ -106,7 +106,7 @@ export function cannotDrain(c: Pick<ChildRecord, 'state' | 'drainedReported' | '
 
 /**
  * Ready workers still beating: those that answer a new client, as health counts them
- * (admin/figures.ts workersReadiness). One ready but silent has a blocked loop and serves nobody.
+ * (admin/health.ts workersReadiness). One ready but silent has a blocked loop and serves nobody.
  */
 export function servingWorkers(workers: readonly Pick<ChildRecord, 'state' | 'lastBeatAt' | 'beatIntervalMs'>[], now: number): number {
   return workers.filter((c) => c.state === 'ready' && now - c.lastBeatAt <= lateAfterMs(c.beatIntervalMs)).length;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sheetsFiguresOf, statsOf } from '../../src/master/admin/figures.js';
+import { statsOf } from '../../src/master/admin/figures.js';
+import { sheetsFiguresOf } from '../../src/master/admin/sheets-figures.js';
 import { createAdminMetrics } from '../../src/master/admin/metrics.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
 import { noneServed } from '../../src/master/child-exits.js';

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { keeperStatus, statsOf, workersReadiness } from '../../src/master/admin/figures.js';
+import { statsOf } from '../../src/master/admin/figures.js';
+import { keeperStatus, workersReadiness } from '../../src/master/admin/health.js';
 import { createAdminMetrics } from '../../src/master/admin/metrics.js';
 import { startAdminServer } from '../../src/master/admin/server.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';

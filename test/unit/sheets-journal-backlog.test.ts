@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { sheetsFiguresOf } from '../../src/master/admin/figures.js';
+import { sheetsFiguresOf } from '../../src/master/admin/sheets-figures.js';
 import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';

@@ -3,7 +3,7 @@
 // from cumulative counters per process, so a recycled worker does not make the rate jump backwards.
 
 import type { HostSample } from '../host-monitor.js';
-import { sheetsFiguresOf } from './figures.js';
+import { sheetsFiguresOf } from './sheets-figures.js';
 import { perSecond, servedTotalsOf } from './rates.js';
 import type { AdminView } from './view.js';
 

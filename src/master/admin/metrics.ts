@@ -7,7 +7,8 @@
 
 import { Counter, Gauge, Registry } from 'prom-client';
 import { hostSampleStale, type HostSample } from '../host-monitor.js';
-import { capacityFromView, heartbeatAgeMs, keeperStatus, workersReadiness } from './figures.js';
+import { capacityFromView } from './figures.js';
+import { heartbeatAgeMs, keeperStatus, workersReadiness } from './health.js';
 import { growingCounter, growingLabelledCounter } from './growing-counter.js';
 import { registerSheetsMetrics } from './sheets-metrics.js';
 import { EXIT_REASONS, USUAL_DEATH_SIGNALS } from '../exit-reasons.js';

@@ -12,7 +12,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import { growingCounter } from './growing-counter.js';
 import type { ExitedSheetsCounts } from '../child-exits.js';
-import { sheetsFiguresOf } from './figures.js';
+import { sheetsFiguresOf } from './sheets-figures.js';
 import type { AdminView } from './view.js';
 
 type Extra = Readonly<Record<string, number | string | boolean | null>>;
