@@ -1,8 +1,9 @@
 // The keeper's connection to Redis (REDIS_URL), shared by the hosts of one deployment for the
-// Sheets quota and cache, and the failed logins per name. Redis is a help, never a dependency of serving: every command fails fast
-// while it is unreachable (no offline queue, a short command timeout), and the callers then act
-// for this host alone (shared-quota.ts, shared-ranges.ts, shared-logins.ts). The link reconnects by itself, with a
-// capped backoff, for as long as the keeper runs.
+// Sheets quota and cache, and the failed logins per name. Redis is a help, never a dependency of
+// serving: every command fails fast while it is unreachable (no offline queue, a short command
+// timeout), and the callers then act for this host alone (shared-quota.ts, shared-ranges.ts,
+// shared-logins.ts). The link reconnects by itself, with a capped backoff, for as long as the
+// keeper runs.
 //
 // What it says to the operator, and when, is link-log.ts's; its settings and waits are
 // link-options.ts's; the question it asks while Redis fails, link-probe.ts's. What is left here is
