@@ -125,6 +125,28 @@ export function protectedCell(): ApiError {
   return new ApiError(400, 'You are trying to edit a protected cell or object. Please contact the spreadsheet owner to remove protection if you need to edit.');
 }
 
+/**
+ * Google's 429 body, naming the limit that refused (the project's or the user's): an ErrorInfo
+ * with the quota's metadata, then a Help link, as recorded from the real API in gargle's tests
+ * (r-lib/gargle tests/testthat/_snaps/response_process.md, "Resource exhausted (Sheets, ReadGroup)").
+ */
+export function quotaError(write: boolean, limit: number, of: 'project' | 'user'): ApiError {
+  const kind = write ? 'Write' : 'Read';
+  return new ApiError(
+    429,
+    `Quota exceeded for quota metric '${kind} requests' and limit '${kind} requests per minute${of === 'user' ? ' per user' : ''}' of service 'sheets.googleapis.com' for consumer 'project_number:000000000000'.`,
+    'RATE_LIMIT_EXCEEDED',
+    {
+      quota_location: 'global',
+      quota_metric: `sheets.googleapis.com/${kind.toLowerCase()}_requests`,
+      quota_limit: `${kind}RequestsPerMinutePer${of === 'user' ? 'User' : 'Project'}`,
+      quota_limit_value: String(limit),
+      consumer: 'projects/000000000000',
+    },
+    { description: 'Request a higher quota limit.', url: 'https://cloud.google.com/docs/quota#requesting_higher_quota' },
+  );
+}
+
 export const PERMISSION_DENIED = 'The caller does not have permission';
 export const NOT_FOUND = 'Requested entity was not found.';
 /**

@@ -1,7 +1,8 @@
 // Public surface of the Sheets API emulator.
 
 export { startEmulator } from './server.js';
-export type { Emulator, EmulatorOptions, ReadCall, RegisterOptions } from './server.js';
+export type { Emulator, EmulatorOptions, RegisterOptions } from './emulator.js';
+export type { ReadCall } from './read-log.js';
 export { DEFAULT_FAULTS, parseFaults } from './faults.js';
 export type { EmulatorCounters, EmulatorMethod, Faults } from './faults.js';
 export { defaultSeed, loadSeedFile, parseSeed, DEFAULT_SPREADSHEET_ID } from './seed.js';

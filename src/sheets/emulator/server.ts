@@ -2,95 +2,32 @@
 // token endpoint and of the Sheets v4 values endpoints, with quotas, fault injection and call
 // counters. Usable in-process (startEmulator) and as `corral emulator`. Control endpoints under
 // /__emulator/ let another process read counters and change faults over HTTP.
+//
+// This file is the server and a values call's way through it (latency, injected faults, quotas,
+// then values-api.ts); its neighbours hold the rest: the interface it implements (emulator.ts),
+// the token endpoint (token-endpoint.ts), the control endpoints (control-endpoints.ts), the
+// quotas (quotas.ts), the read log (read-log.ts), where a request's credentials are
+// (request-credentials.ts), the latency's waits (delays.ts).
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServiceAccountKey } from '../google/credentials.js';
-import { Accounts, TokenError } from './accounts.js';
+import { Accounts } from './accounts.js';
 import { ApiError, frontEndErrorPage, serverError } from './api-error.js';
-import { Counters, DEFAULT_FAULTS, MinuteQuota, parseFaults, seededRandom, UserQuotas, type EmulatorCounters, type Faults } from './faults.js';
+import { answerControl } from './control-endpoints.js';
+import { Delays } from './delays.js';
+import type { Emulator, EmulatorOptions, RegisterOptions } from './emulator.js';
+import { Counters, DEFAULT_FAULTS, parseFaults, seededRandom, type EmulatorCounters, type Faults } from './faults.js';
 import { BodyTooLarge, jsonBody, readBody, sendHtml, sendJson, wantsGzip, wantsPrettyPrint } from './http-util.js';
 import { applyFieldMask, fieldMaskOf } from './field-mask.js';
 import { generateServiceAccountKey } from './keys.js';
-import { defaultSeed, type SheetSeed } from './seed.js';
+import { Quotas } from './quotas.js';
+import { ReadLog, type ReadCall } from './read-log.js';
+import { apiKeyOf, credentialHeader } from './request-credentials.js';
+import { defaultSeed } from './seed.js';
 import { Store, type ShareRole } from './store.js';
+import { answerToken } from './token-endpoint.js';
 import { authenticate, authorize, isWrite, matchValuesRoute, runValues, spreadsheetOf, type ValuesRoute } from './values-api.js';
-
-export interface EmulatorOptions {
-  /** 0 (default) = an ephemeral port. */
-  readonly port?: number;
-  /** Default 127.0.0.1: the control endpoints are unauthenticated. */
-  readonly host?: string;
-  readonly seed?: SheetSeed;
-  readonly faults?: Partial<Faults>;
-  /** Clock shared with the token checks and quotas (tests move it). */
-  readonly now?: () => number;
-  /** Seed of the fault-injection PRNG (default: random). */
-  readonly randomSeed?: number;
-  /** Lifetime of issued access tokens in seconds (Google: 3599). */
-  readonly tokenLifetimeS?: number;
-}
-
-export interface RegisterOptions {
-  readonly clientEmail?: string;
-  /** Sharing on `spreadsheetId` (default the seed's): writer (default), reader, or none. */
-  readonly share?: ShareRole | 'none';
-  readonly spreadsheetId?: string;
-}
-
-export interface Emulator {
-  /** Base URL to use as SHEETS_API_URL. */
-  readonly url: string;
-  readonly port: number;
-  /** The token endpoint, as written into generated keys. */
-  readonly tokenUri: string;
-  /** The seed spreadsheet's id. */
-  readonly spreadsheetId: string;
-  /** Creates a service account, shares the sheet with it, returns its key file content. */
-  registerServiceAccount(options?: RegisterOptions): ServiceAccountKey;
-  /** Registers an API key (generated when omitted) and returns it. */
-  registerApiKey(key?: string): string;
-  share(spreadsheetId: string, clientEmail: string, role: ShareRole | 'none'): void;
-  /** "Anyone with the link can view" on or off (reads with an API key or any account's token). */
-  setPublic(spreadsheetId: string, isPublic: boolean): void;
-  /** An Excel file stored in Drive under this id rather than a Google Sheet (every values call: 400 FAILED_PRECONDITION). */
-  setXlsx(spreadsheetId: string, isXlsx: boolean): void;
-  /**
-   * Protects a whole tab (Data > Protect sheets and ranges), `editors` the accounts it lets write
-   * (none: only the owner, no service account); `false` removes the protection. Writes into it by
-   * anyone else get Google's 400 "You are trying to edit a protected cell or object. ...".
-   */
-  protectTab(spreadsheetId: string, title: string, editors: readonly string[] | false): void;
-  setSheet(spreadsheetId: string, title: string, rows: readonly (readonly unknown[])[]): void;
-  getSheet(spreadsheetId: string, title: string): string[][] | undefined;
-  faults(): Faults;
-  setFaults(update: Partial<Faults>): Faults;
-  counters(): EmulatorCounters;
-  resetCounters(): void;
-  /** The read calls that arrived at or after `since` (ms since the epoch), oldest first: of the latest READ_LOG_MAX at most. */
-  reads(since: number): ReadCall[];
-  /**
-   * Google's per-minute quotas (the project's and each user's) as at the start of a minute: a
-   * benchmark's load does not inherit what the load before it spent.
-   */
-  resetQuotas(): void;
-  /** Forgets every issued access token: the next call with one gets 401. */
-  revokeTokens(): void;
-  /** Requests currently hung by fault injection. */
-  hungRequests(): number;
-  close(): Promise<void>;
-}
-
-/** A read call as the emulator received it. */
-export interface ReadCall {
-  /** Arrival, ms since the epoch (the emulator's clock). */
-  readonly at: number;
-  /** The ranges it asked for: values.get's one, values.batchGet's `ranges`. */
-  readonly ranges: readonly string[];
-}
-
-/** Read calls remembered for GET /__emulator/reads. */
-export const READ_LOG_MAX = 100_000;
 
 class EmulatorServer implements Emulator {
   url = '';
@@ -101,15 +38,11 @@ class EmulatorServer implements Emulator {
   readonly #store = new Store();
   readonly #accounts: Accounts;
   readonly #counters = new Counters();
-  /** The latest read calls (values.get, values.batchGet), each with its arrival time and ranges. */
-  readonly #readLog: ReadCall[] = [];
-  readonly #reads: MinuteQuota;
-  readonly #writes: MinuteQuota;
-  readonly #userReads: UserQuotas;
-  readonly #userWrites: UserQuotas;
+  readonly #readLog = new ReadLog();
+  readonly #quotas: Quotas;
   readonly #random: () => number;
   readonly #hung = new Set<ServerResponse>();
-  readonly #timers = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
+  readonly #delays = new Delays();
   readonly #now: () => number;
   #faults: Faults;
   #accountSeq = 0;
@@ -119,10 +52,7 @@ class EmulatorServer implements Emulator {
     const now = options.now ?? Date.now;
     this.#now = now;
     this.#accounts = new Accounts(now, options.tokenLifetimeS ?? 3599);
-    this.#reads = new MinuteQuota(now);
-    this.#writes = new MinuteQuota(now);
-    this.#userReads = new UserQuotas(now);
-    this.#userWrites = new UserQuotas(now);
+    this.#quotas = new Quotas(now);
     this.#random = options.randomSeed === undefined ? Math.random : seededRandom(options.randomSeed);
     this.#faults = { ...DEFAULT_FAULTS, ...parseFaults(options.faults ?? {}) };
     const seed = options.seed ?? defaultSeed();
@@ -215,14 +145,11 @@ class EmulatorServer implements Emulator {
   }
 
   reads(since: number): ReadCall[] {
-    return this.#readLog.filter((r) => r.at >= since);
+    return this.#readLog.since(since);
   }
 
   resetQuotas(): void {
-    this.#reads.reset();
-    this.#writes.reset();
-    this.#userReads.reset();
-    this.#userWrites.reset();
+    this.#quotas.reset();
   }
 
   revokeTokens(): void {
@@ -235,31 +162,13 @@ class EmulatorServer implements Emulator {
 
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
-      for (const t of this.#timers) {
-        clearTimeout(t.timer);
-        t.done();
-      }
-      this.#timers.clear();
+      this.#delays.releaseAll();
       this.#server.close(() => resolve());
       for (const res of this.#hung) res.socket?.destroy();
       this.#hung.clear();
       this.#server.closeAllConnections();
     });
     return this.#closing;
-  }
-
-  #delay(ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => {
-          this.#timers.delete(entry);
-          resolve();
-        }, ms),
-        done: resolve,
-      };
-      this.#timers.add(entry);
-    });
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -275,11 +184,12 @@ class EmulatorServer implements Emulator {
       return;
     }
     if (url.pathname.startsWith('/__emulator/')) {
-      this.#control(req, res, url, body);
+      answerControl(this, req, res, url, body);
       return;
     }
     if (url.pathname === '/token') {
-      this.#token(req, res, body);
+      const endpoint = { accounts: this.#accounts, counters: this.#counters, random: this.#random, tokenErrorRate: this.#faults.tokenErrorRate, tokenUri: this.tokenUri };
+      answerToken(endpoint, req, res, body);
       return;
     }
     let route: ValuesRoute | undefined;
@@ -307,48 +217,14 @@ class EmulatorServer implements Emulator {
     sendJson(res, err.code, err.envelope(), wantsPrettyPrint(query), gzip);
   }
 
-  #token(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
-    this.#counters.calls.token += 1;
-    if (req.method !== 'POST') {
-      this.#counters.status(405);
-      sendJson(res, 405, { error: 'invalid_request', error_description: 'POST required' });
-      return;
-    }
-    if (!/^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) {
-      this.#counters.status(400);
-      sendJson(res, 400, { error: 'invalid_request', error_description: 'Content-Type must be application/x-www-form-urlencoded' });
-      return;
-    }
-    if (this.#faults.tokenErrorRate > 0 && this.#random() < this.#faults.tokenErrorRate) {
-      this.#counters.injectedErrors += 1;
-      this.#counters.status(503);
-      sendJson(res, 503, { error: 'temporarily_unavailable', error_description: 'The service is currently unavailable.' });
-      return;
-    }
-    // The audience must name this token endpoint: as written in the keys, or as the client reached it.
-    const audiences = [this.tokenUri, `http://${req.headers.host ?? ''}/token`];
-    try {
-      const token = this.#accounts.exchange(new URLSearchParams(body.toString('utf8')), audiences);
-      this.#counters.ok.token += 1;
-      this.#counters.status(200);
-      sendJson(res, 200, token);
-    } catch (err) {
-      if (!(err instanceof TokenError)) throw err;
-      this.#counters.status(err.status);
-      sendJson(res, err.status, err.body);
-    }
-  }
-
   async #values(req: IncomingMessage, res: ServerResponse, route: ValuesRoute, query: URLSearchParams, body: Buffer): Promise<void> {
     const f = this.#faults;
     const write = isWrite(route.method);
     this.#counters.calls[route.method] += 1;
     if (route.method === 'values.get' || route.method === 'values.batchGet') {
-      // The oldest tenth dropped at once when full: not a shift of the whole log per call.
-      if (this.#readLog.length >= READ_LOG_MAX) this.#readLog.splice(0, READ_LOG_MAX / 10);
-      this.#readLog.push({ at: this.#now(), ranges: route.method === 'values.get' ? [route.range ?? ''] : query.getAll('ranges') });
+      this.#readLog.record({ at: this.#now(), ranges: route.method === 'values.get' ? [route.range ?? ''] : query.getAll('ranges') });
     }
-    await this.#delay(f.latencyMs + (f.latencyJitterMs > 0 ? this.#random() * f.latencyJitterMs : 0));
+    await this.#delays.wait(f.latencyMs + (f.latencyJitterMs > 0 ? this.#random() * f.latencyJitterMs : 0));
     if (this.#closing) return;
     if (f.hangRate > 0 && this.#random() < f.hangRate) {
       // Never answered: the client's own timeout has to fire. Released on close().
@@ -370,21 +246,11 @@ class EmulatorServer implements Emulator {
     let result;
     try {
       const principal = authenticate(this.#accounts, credentialHeader(req, query), apiKeyOf(req, query), route.method);
-      // Both quotas are checked before either is taken: a call one of them refuses uses neither.
-      const project = write ? this.#writes : this.#reads;
-      const projectLimit = write ? f.writesPerMinute : f.readsPerMinute;
-      const user = principal.kind === 'token' ? (write ? this.#userWrites : this.#userReads).of(principal.token.email) : undefined;
-      const userLimit = write ? f.writesPerMinutePerUser : f.readsPerMinutePerUser;
-      if (!project.has(projectLimit)) {
+      const refused = this.#quotas.take(write, principal.kind === 'token' ? principal.token.email : undefined, f);
+      if (refused) {
         this.#counters.quotaRejections += 1;
-        throw quotaError(write, projectLimit, 'project');
+        throw refused;
       }
-      if (user && !user.has(userLimit)) {
-        this.#counters.quotaRejections += 1;
-        throw quotaError(write, userLimit, 'user');
-      }
-      project.take(projectLimit);
-      user?.take(userLimit);
       const sheet = spreadsheetOf(this.#store, route.spreadsheetId);
       authorize(principal, sheet, route.method);
       // A mask Google cannot expand is refused before the call runs: nothing is written.
@@ -417,82 +283,6 @@ class EmulatorServer implements Emulator {
     if (gzip) this.#counters.gzipped += 1;
     sendJson(res, 200, result.body, wantsPrettyPrint(query), gzip);
   }
-
-  #control(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): void {
-    const path = url.pathname;
-    const method = req.method ?? 'GET';
-    if (path === '/__emulator/counters' && method === 'GET') return sendJson(res, 200, this.counters());
-    if (path === '/__emulator/counters/reset' && method === 'POST') {
-      const before = this.counters();
-      this.resetCounters();
-      return sendJson(res, 200, before);
-    }
-    if (path === '/__emulator/reads' && method === 'GET') {
-      const since = Number(url.searchParams.get('since') ?? '0');
-      return sendJson(res, 200, this.reads(Number.isFinite(since) ? since : 0));
-    }
-    if (path === '/__emulator/quotas/reset' && method === 'POST') {
-      this.resetQuotas();
-      return sendJson(res, 200, { reset: true });
-    }
-    if (path === '/__emulator/faults' && method === 'GET') return sendJson(res, 200, this.faults());
-    if (path === '/__emulator/faults' && method === 'POST') {
-      try {
-        return sendJson(res, 200, this.setFaults(parseFaults(JSON.parse(body.toString('utf8') || '{}') as unknown)));
-      } catch (err) {
-        return sendJson(res, 400, { error: (err as Error).message });
-      }
-    }
-    if (path === '/__emulator/revoke-tokens' && method === 'POST') {
-      this.revokeTokens();
-      return sendJson(res, 200, { revoked: true });
-    }
-    const sheet = /^\/__emulator\/spreadsheets\/([^/]+)\/sheets\/([^/]+)$/.exec(path);
-    if (sheet && method === 'GET') {
-      const rows = this.getSheet(decodeURIComponent(sheet[1] ?? ''), decodeURIComponent(sheet[2] ?? ''));
-      return rows ? sendJson(res, 200, { values: rows }) : sendJson(res, 404, { error: 'no such spreadsheet or tab' });
-    }
-    sendJson(res, 404, { error: `unknown emulator control endpoint ${method} ${path}` });
-  }
-}
-
-/**
- * Google's 429 body, naming the limit that refused (the project's or the user's): an ErrorInfo
- * with the quota's metadata, then a Help link, as recorded from the real API in gargle's tests
- * (r-lib/gargle tests/testthat/_snaps/response_process.md, "Resource exhausted (Sheets, ReadGroup)").
- */
-function quotaError(write: boolean, limit: number, of: 'project' | 'user'): ApiError {
-  const kind = write ? 'Write' : 'Read';
-  return new ApiError(
-    429,
-    `Quota exceeded for quota metric '${kind} requests' and limit '${kind} requests per minute${of === 'user' ? ' per user' : ''}' of service 'sheets.googleapis.com' for consumer 'project_number:000000000000'.`,
-    'RATE_LIMIT_EXCEEDED',
-    {
-      quota_location: 'global',
-      quota_metric: `sheets.googleapis.com/${kind.toLowerCase()}_requests`,
-      quota_limit: `${kind}RequestsPerMinutePer${of === 'user' ? 'User' : 'Project'}`,
-      quota_limit_value: String(limit),
-      consumer: 'projects/000000000000',
-    },
-    { description: 'Request a higher quota limit.', url: 'https://cloud.google.com/docs/quota#requesting_higher_quota' },
-  );
-}
-
-/**
- * The request's OAuth credential as an Authorization header. Google's system parameters carry one
- * in the query as well (`access_token`, and `oauth_token`, its older name, in every API's
- * discovery document), which its client libraries send where a header cannot go; the header wins.
- */
-function credentialHeader(req: IncomingMessage, query: URLSearchParams): string | undefined {
-  if (req.headers.authorization !== undefined) return req.headers.authorization;
-  const token = query.get('access_token') || query.get('oauth_token');
-  return token ? `Bearer ${token}` : undefined;
-}
-
-/** An API key: the `key` system parameter, or its header, `X-Goog-Api-Key` (cloud.google.com/apis/docs/system-parameters). */
-function apiKeyOf(req: IncomingMessage, query: URLSearchParams): string | null {
-  const header = req.headers['x-goog-api-key'];
-  return query.get('key') ?? (typeof header === 'string' ? header : null);
 }
 
 /** Starts an emulator listening on options.port (default ephemeral) of options.host (default 127.0.0.1). */
@@ -501,4 +291,3 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   await emulator.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   return emulator;
 }
-

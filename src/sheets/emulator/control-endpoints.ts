@@ -1,0 +1,50 @@
+// The control endpoints under /__emulator/: counters, read log, quotas, faults, tokens and a tab's
+// rows, over HTTP for another process (bench/lib/emulator-proc.ts, `corral emulator`'s users).
+// Unauthenticated (hence the emulator's default host, 127.0.0.1). Apart from server.ts because
+// they are the Emulator interface's calls again, not Google's wire format: they use nothing else.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Emulator } from './emulator.js';
+import { parseFaults } from './faults.js';
+import { sendJson } from './http-util.js';
+
+/** The calls of the emulator the control endpoints make. */
+export type Controlled = Pick<Emulator, 'counters' | 'resetCounters' | 'reads' | 'resetQuotas' | 'faults' | 'setFaults' | 'revokeTokens' | 'getSheet'>;
+
+/** Answers a request to /__emulator/...; 404 for an endpoint there is not. */
+export function answerControl(emulator: Controlled, req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): void {
+  const path = url.pathname;
+  const method = req.method ?? 'GET';
+  if (path === '/__emulator/counters' && method === 'GET') return sendJson(res, 200, emulator.counters());
+  if (path === '/__emulator/counters/reset' && method === 'POST') {
+    const before = emulator.counters();
+    emulator.resetCounters();
+    return sendJson(res, 200, before);
+  }
+  if (path === '/__emulator/reads' && method === 'GET') {
+    const since = Number(url.searchParams.get('since') ?? '0');
+    return sendJson(res, 200, emulator.reads(Number.isFinite(since) ? since : 0));
+  }
+  if (path === '/__emulator/quotas/reset' && method === 'POST') {
+    emulator.resetQuotas();
+    return sendJson(res, 200, { reset: true });
+  }
+  if (path === '/__emulator/faults' && method === 'GET') return sendJson(res, 200, emulator.faults());
+  if (path === '/__emulator/faults' && method === 'POST') {
+    try {
+      return sendJson(res, 200, emulator.setFaults(parseFaults(JSON.parse(body.toString('utf8') || '{}') as unknown)));
+    } catch (err) {
+      return sendJson(res, 400, { error: (err as Error).message });
+    }
+  }
+  if (path === '/__emulator/revoke-tokens' && method === 'POST') {
+    emulator.revokeTokens();
+    return sendJson(res, 200, { revoked: true });
+  }
+  const sheet = /^\/__emulator\/spreadsheets\/([^/]+)\/sheets\/([^/]+)$/.exec(path);
+  if (sheet && method === 'GET') {
+    const rows = emulator.getSheet(decodeURIComponent(sheet[1] ?? ''), decodeURIComponent(sheet[2] ?? ''));
+    return rows ? sendJson(res, 200, { values: rows }) : sendJson(res, 404, { error: 'no such spreadsheet or tab' });
+  }
+  sendJson(res, 404, { error: `unknown emulator control endpoint ${method} ${path}` });
+}
