@@ -1,5 +1,6 @@
-// The link's settings (link.ts): its waits (each with an override for tests), its clock, and the
-// ioredis options it connects with. A file of its own: these say how long the link waits and how
+// The link's settings (link.ts): its waits (the command timeout, the pause after a failure, the
+// probe's and the settle's with an override for tests; the connect timeout, the reconnection's cap
+// and the refusal's repeat without), its clock, and the ioredis options it connects with. A file of its own: these say how long the link waits and how
 // it connects, and the link, its probe (link-probe.ts) and its log lines (link-log.ts) are given
 // the values they need from here rather than each reading the options.
 

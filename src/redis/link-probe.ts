@@ -2,7 +2,8 @@
 // Redis refuses writes, Redis is asked every REDIS_PROBE_MS whether it answers again, with a write
 // of the keeper's (its presence, probeWith) or PING without one. A file of its own: one timer and
 // one question, which the link answers through a narrow interface (whether to ask, and what an
-// answer or a failure means), so the probe knows nothing of outages or refusals.
+// answer or a failure means), so the probe knows nothing of outages or refusals but one: a PING
+// refused (refusalOf) is an answer all the same.
 
 import type { LinkClock } from './link-options.js';
 import { refusalOf } from './refusal.js';

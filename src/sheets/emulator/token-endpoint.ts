@@ -1,7 +1,8 @@
 // POST /token, Google's OAuth token endpoint: the request's method and content type, the injected
 // OAuth outage (tokenErrorRate), then the JWT exchange (accounts.ts), each answered as Google
 // answers it and counted. Apart from server.ts because it shares with the values calls only the
-// counters and the fault-injection PRNG: no quota, no latency, no other fault.
+// accounts (the tokens they check), the counters and the fault-injection PRNG: no quota, no
+// latency, no other fault.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TokenError, type Accounts } from './accounts.js';
