@@ -5,10 +5,12 @@
 // reader of three: the dashboard history (history.ts) and the /metrics gauges (sheets-metrics.ts)
 // take them too.
 
+import type { ChildFigures } from '../../ipc/messages.js';
 import type { ExitedSheetsCounts } from '../child-exits.js';
 import type { ChildSnapshot } from './view.js';
 
-type Extra = Readonly<Record<string, number | string | boolean | null>>;
+/** A heartbeat's `extra`: the Sheets layer's own figures, by its own names. */
+export type Extra = NonNullable<ChildFigures['extra']>;
 
 function num(extra: Extra | undefined, ...names: string[]): number | undefined {
   if (!extra) return undefined;

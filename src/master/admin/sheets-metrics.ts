@@ -12,10 +12,8 @@
 import { Gauge, type Registry } from 'prom-client';
 import { growingCounter } from './growing-counter.js';
 import type { ExitedSheetsCounts } from '../child-exits.js';
-import { sheetsFiguresOf } from './sheets-figures.js';
+import { sheetsFiguresOf, type Extra, type SheetsFigures } from './sheets-figures.js';
 import type { AdminView } from './view.js';
-
-type Extra = Readonly<Record<string, number | string | boolean | null>>;
 
 function count(extra: Extra | undefined, name: string): number | undefined {
   const v = extra?.[name];
@@ -47,7 +45,7 @@ export function registerSheetsMetrics(view: AdminView, registers: Registry[]): v
 
   // No sample while no keeper reports the figure (none running, another backend): an absent
   // series reads as unknown, where a 0 would read as an empty journal or a full quota.
-  const gauge = (name: string, help: string, pick: (f: ReturnType<typeof sheetsFiguresOf>) => number | null) =>
+  const gauge = (name: string, help: string, pick: (f: SheetsFigures) => number | null) =>
     new Gauge({
       name,
       help,
