@@ -1,7 +1,8 @@
 // What can go wrong upstream, on demand: latency (base + uniform jitter), injected 5xx, hangs
 // (the request is never answered), connections reset mid-answer, writes applied but answered with
-// a 5xx; plus Google's per-minute read and write quotas (per project, and per user: a service
-// account is one user), its cap on a spreadsheet's cells, and counters of every call per method.
+// a 5xx; plus the limits of Google's per-minute read and write quotas (per project, and per user:
+// a service account is one user; quotas.ts spends them), its cap on a spreadsheet's cells, and
+// counters of every call per method.
 
 export interface Faults {
   /** Added before every values call is handled. */
@@ -146,58 +147,6 @@ export class Counters {
     this.quotaRejections = 0;
     this.rowsAppended = 0;
     this.gzipped = 0;
-  }
-}
-
-/** Google refills its per-minute quotas each minute: a fixed window per wall-clock minute. */
-export class MinuteQuota {
-  #window = -1;
-  #used = 0;
-  constructor(private readonly now: () => number) {}
-
-  /** Whether a unit is left this minute under `limit` (0 = unlimited); takes nothing. */
-  has(limit: number): boolean {
-    this.#roll();
-    return limit <= 0 || this.#used < limit;
-  }
-
-  /** Takes one unit; false when `limit` units were already used this minute (limit 0 = unlimited). */
-  take(limit: number): boolean {
-    if (!this.has(limit)) return false;
-    this.#used += 1;
-    return true;
-  }
-
-  /** The minute's calls forgotten: a full quota from now to the minute's end. */
-  reset(): void {
-    this.#used = 0;
-  }
-
-  #roll(): void {
-    const w = Math.floor(this.now() / 60_000);
-    if (w !== this.#window) {
-      this.#window = w;
-      this.#used = 0;
-    }
-  }
-}
-
-/** One MinuteQuota per user (a service account's email), made as users call. */
-export class UserQuotas {
-  readonly #quotas = new Map<string, MinuteQuota>();
-  constructor(private readonly now: () => number) {}
-
-  reset(): void {
-    this.#quotas.clear();
-  }
-
-  of(user: string): MinuteQuota {
-    let q = this.#quotas.get(user);
-    if (!q) {
-      q = new MinuteQuota(this.now);
-      this.#quotas.set(user, q);
-    }
-    return q;
   }
 }
 

@@ -1,10 +1,62 @@
 // Google's per-minute quotas as the values calls spend them: the project's reads and writes, and
 // each user's (a service account is one user; an API key's calls assert none). Apart from server.ts
-// so that how a call is admitted is one call there (take), with the refusal's 429 (api-error.ts);
-// the minute's window itself is faults.ts's MinuteQuota.
+// so that how a call is admitted is one call there (take), with the refusal's 429 (api-error.ts).
+// The limits themselves are faults (faults.ts), which a test may change at any time.
 
 import { quotaError, type ApiError } from './api-error.js';
-import { MinuteQuota, UserQuotas, type Faults } from './faults.js';
+import type { Faults } from './faults.js';
+
+/** Google refills its per-minute quotas each minute: a fixed window per wall-clock minute. */
+class MinuteQuota {
+  #window = -1;
+  #used = 0;
+  constructor(private readonly now: () => number) {}
+
+  /** Whether a unit is left this minute under `limit` (0 = unlimited); takes nothing. */
+  has(limit: number): boolean {
+    this.#roll();
+    return limit <= 0 || this.#used < limit;
+  }
+
+  /** Takes one unit; false when `limit` units were already used this minute (limit 0 = unlimited). */
+  take(limit: number): boolean {
+    if (!this.has(limit)) return false;
+    this.#used += 1;
+    return true;
+  }
+
+  /** The minute's calls forgotten: a full quota from now to the minute's end. */
+  reset(): void {
+    this.#used = 0;
+  }
+
+  #roll(): void {
+    const w = Math.floor(this.now() / 60_000);
+    if (w !== this.#window) {
+      this.#window = w;
+      this.#used = 0;
+    }
+  }
+}
+
+/** One MinuteQuota per user (a service account's email), made as users call. */
+class UserQuotas {
+  readonly #quotas = new Map<string, MinuteQuota>();
+  constructor(private readonly now: () => number) {}
+
+  reset(): void {
+    this.#quotas.clear();
+  }
+
+  of(user: string): MinuteQuota {
+    let q = this.#quotas.get(user);
+    if (!q) {
+      q = new MinuteQuota(this.now);
+      this.#quotas.set(user, q);
+    }
+    return q;
+  }
+}
 
 export class Quotas {
   readonly #reads: MinuteQuota;
