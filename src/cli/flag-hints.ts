@@ -120,11 +120,13 @@ const shellWord = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s
  * settings, the setting the flag names.
  */
 export function unknownOptionHint(unknown: string, argv: readonly string[], options: readonly string[], readsSettings: boolean, own: Readonly<Record<string, string>> = {}): string {
-  const flag = unknown.replace(/^-+/, '').replace(/=.*$/, '');
+  const typed = unknown.replace(/^-+/, '').replace(/=.*$/, '');
+  // A long flag's case is no part of its name (`--Port`, `--WORKERS`); a short one's is (`-D`, `-d`).
+  const flag = typed.length > 1 ? typed.toLowerCase() : typed;
   const longOptions = options.filter((o) => o.length > 1);
-  const near = longOptions.map((o) => ({ o, d: editDistance(flag.toLowerCase(), o) })).sort((a, b) => a.d - b.d)[0];
+  const near = longOptions.map((o) => ({ o, d: editDistance(flag, o) })).sort((a, b) => a.d - b.d)[0];
   if (flag.length > 2 && near && near.d <= 2) return `: did you mean --${near.o}?`;
-  const abbreviates = longOptions.filter((o) => flag.length >= 2 && o.startsWith(flag.toLowerCase()));
+  const abbreviates = longOptions.filter((o) => flag.length >= 2 && o.startsWith(flag));
   if (abbreviates.length === 1) return `: did you mean --${abbreviates[0]}? (options are spelled out in full)`;
   // What the command says of a flag it does not take (reload's --timeout is no CORRAL_TIMEOUT).
   const ownHint = Object.hasOwn(own, flag) ? own[flag] : undefined;
@@ -132,11 +134,11 @@ export function unknownOptionHint(unknown: string, argv: readonly string[], opti
   if (!readsSettings) return '';
   const instead = Object.hasOwn(GUNICORN_ONLY, flag) ? GUNICORN_ONLY[flag] : undefined;
   if (instead) return `: ${instead}`;
-  const bind = bindHint(flag, valueGiven(argv, flag));
+  const bind = bindHint(flag, valueGiven(argv, typed));
   if (bind) return `: ${bind}`;
   const setting = settingForFlag(flag);
   if (!setting) return '';
-  const assignment = `${setting}${shownValue(setting, valueGiven(argv, flag))}`;
+  const assignment = `${setting}${shownValue(setting, valueGiven(argv, typed))}`;
   // The settings file's own path can only come from the environment.
   if (setting === 'CORRAL_ENV_FILE') return `: the settings file is named by the environment: ${assignment} (default ./.env)`;
   return `: corral takes its settings from the environment or its settings file (.env, or CORRAL_ENV_FILE), not from options: set ${assignment} there (\`corral config\` lists every setting)`;

@@ -5,6 +5,7 @@ import { CorralError, EXIT, exitCodeFor } from '../errors.js';
 import { readOpenFilesLimit } from '../fd-limit.js';
 import { commands } from './commands/index.js';
 import { asksForJson, usageRefusal } from './command.js';
+import { unknownOptionHint } from './flag-hints.js';
 
 function usage(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
@@ -33,8 +34,9 @@ const OTHER_SPELLINGS: Readonly<Record<string, string>> = {
 };
 
 /**
- * A typo of a command (`stauts`), a command corral spells another way (`restart`), or an option
- * given before the command (`corral --json status`, `corral -c FILE start`): options follow it.
+ * A typo of a command (`stauts`), a command corral spells another way (`restart`), an option
+ * given before the command (`corral --json status`, `corral -c FILE start`): options follow it, or
+ * a setting's flag given with no command (`corral --port 8000`).
  */
 function unknownCommandHint(name: string, rest: readonly string[]): string {
   const other = OTHER_SPELLINGS[name.toLowerCase()];
@@ -44,6 +46,12 @@ function unknownCommandHint(name: string, rest: readonly string[]): string {
     const options = rest.slice(0, rest.indexOf(command));
     return `: options follow the command, as in corral ${[command, name, ...options].join(' ')}`;
   }
+  // An option with no command (`corral --workers 4`, `corral --port 8000`, as other servers are
+  // started): what start would say of it, the setting it names.
+  // A short flag's value may be attached (`-w4`), as getopt takes it.
+  const option = /^-[^-]/.test(name) ? name.slice(0, 2) : name;
+  const setting = name.startsWith('-') ? unknownOptionHint(option, [name, ...rest], [], true) : '';
+  if (setting) return `${setting}; the command that starts corral is \`corral start\``;
   const near = commands.map((c) => ({ name: c.name, d: editDistance(name.toLowerCase(), c.name) })).sort((a, b) => a.d - b.d)[0];
   return near && near.d <= 2 ? `: did you mean ${near.name}?` : '';
 }

@@ -937,6 +937,9 @@ test('every command answers --help, and an unknown command or flag is a usage er
     for (const [args, says] of [
       [['--json', 'status'], /unknown command "--json": options follow the command, as in corral status --json\n/],
       [['-c', 'corral.env', 'start'], /unknown command "-c": options follow the command, as in corral start -c corral\.env\n/],
+      // No command at all, as other servers are started: the setting the flag names, and the command.
+      [['--port', '8000'], /unknown command "--port": corral takes host and port in one setting, .*set CORRAL_BIND=HOST:8000 there, .*; the command that starts corral is `corral start`\n/],
+      [['-w4'], /unknown command "-w4": .*set CORRAL_WORKERS=4 there .*; the command that starts corral is `corral start`\n/],
     ] as const) {
       const r = await corral(dir, ...args);
       assert.equal(r.code, 64, args.join(' '));

@@ -44,6 +44,11 @@ describe('unknown options', () => {
     assert.throws(() => parseFlags(['--chdir', '/srv/app'], {}, reads), usageError(/WorkingDirectory= in the unit/));
     assert.throws(() => parseFlags(['--reload'], {}, reads), usageError(/corral does not watch files: `corral reload` \(SIGHUP, `systemctl reload corral`\)/));
     assert.throws(() => parseFlags(['--preload'], {}, reads), usageError(/each worker loads the app itself/));
+    // A long flag's case is no part of its name; a short one's is (gunicorn's -w is no -W).
+    assert.throws(() => parseFlags(['--Port', '8000'], {}, reads), usageError(/^Unknown option '--Port': corral takes host and port in one setting, .*: set CORRAL_BIND=HOST:8000 there/));
+    assert.throws(() => parseFlags(['--WORKERS=8'], {}, reads), usageError(/set CORRAL_WORKERS=8 there/));
+    assert.throws(() => parseFlags(['--Daemon'], {}, reads), usageError(/corral runs in the foreground/));
+    assert.throws(() => parseFlags(['-W', '4'], {}, reads), usageError(/^Unknown option '-W'$/));
     // A name inherited by every object is no flag of gunicorn's.
     assert.throws(() => parseFlags(['--constructor'], {}, reads), usageError(/^Unknown option '--constructor'$/));
     // Not for a command whose options are its own (loadtest, emulator): CORRAL_WORKERS is not theirs.
