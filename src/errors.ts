@@ -41,6 +41,8 @@ export const ERROR_CODES = {
     "A worker (or the keeper) stopped sending heartbeats and was killed; with CORRAL_STUCK_STACKS its stack is logged first (worker.stack). One booting that never sent its first (worker.timeout with never_beat: true, boot_error 'no beat in N s since it was forked') had the boot timeout, or CORRAL_TIMEOUT once the cgroup refused a fork or thread since its fork.",
   CORRAL_ERR_REQUEST: 'A request handler threw; the client got a 500.',
   CORRAL_ERR_MASTER_STEP: 'A step of the master failed inside corral (a reconcile tick, a monitoring step): a bug; the master goes on with the next one.',
+  CORRAL_ERR_INTERNAL:
+    "A command (`corral status`, `config`, `check`, ...) failed on an error corral did not foresee: a bug. Its stack is printed on stderr, and with `--json` the error is in the command's JSON answer, so a script never reads an empty one; exit 1. Report it with the stack.",
   CORRAL_ERR_ADMIN_DASHBOARD: 'The /admin dashboard files could not be read; the admin API works without the page.',
   CORRAL_ERR_KEEPER_BOOT: 'The keeper could not start (a previous keeper still holds the data dir, Google unreachable); the master restarts it with its backoff.',
   CORRAL_ERR_UNCAUGHT: 'An exception escaped to the process level; the worker drains and exits.',
@@ -349,7 +351,6 @@ export function exitCodeFor(err: unknown): number {
 /** Exit codes that mean "this worker can never boot as configured"; retries only help if the files change. */
 export const BOOT_FAILURE_EXITS: ReadonlySet<number> = new Set([EXIT.APP_LOAD_ERROR, EXIT.LISTEN_ERROR, EXIT.CONFIG, EXIT.KEEPER_BOOT_ERROR]);
 
-/** Extracts a printable message and code from anything thrown. */
 /**
  * The stable code a log line about `err` carries: its own when it is one of ERROR_CODES, else
  * `fallback`. A node or library code (ECONNRESET, ERR_STREAM_PREMATURE_CLOSE) stays in `err`: the
@@ -361,7 +362,7 @@ export function codeOf(err: unknown, fallback: ErrorCode): ErrorCode {
 }
 
 /**
- * `type`: the error's class (TypeError, CorralError), as pino's serializer says it of an Error; a
+ * A printable message and code from anything thrown. `type`: the error's class (TypeError, CorralError), as pino's serializer says it of an Error; a
  * log line's `err` made from this object said "Object" (log/logger.ts keeps this one's).
  */
 export function describeError(err: unknown): { type?: string; message: string; code?: string; stack?: string } {

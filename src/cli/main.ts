@@ -4,7 +4,7 @@ import { editDistance } from '../edit-distance.js';
 import { CorralError, EXIT, exitCodeFor } from '../errors.js';
 import { readOpenFilesLimit } from '../fd-limit.js';
 import { commands } from './commands/index.js';
-import { asksForJson, usageRefusal } from './command.js';
+import { asksForJson, usageRefusal, type Command } from './command.js';
 import { unknownOptionHint } from './flag-hints.js';
 
 function usage(): string {
@@ -141,18 +141,29 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     process.exitCode = await command.run(rest);
   } catch (err) {
-    if (err instanceof CorralError && command.jsonRefusal !== undefined && asksForJson(rest)) process.stdout.write(`${JSON.stringify(command.jsonRefusal(err), null, 2)}\n`);
-    if (err instanceof CorralError && err.code === 'CORRAL_ERR_USAGE') {
-      process.stderr.write(usageRefusal(command, err.message));
-      process.exitCode = exitCodeFor(err);
-    } else if (err instanceof CorralError) {
-      process.stderr.write(`corral ${command.name}: [${err.code}] ${err.message}\n`);
-      process.exitCode = exitCodeFor(err);
-    } else if (sayOutOfDescriptors(command.name, err)) {
-      // Said.
-    } else {
-      process.stderr.write(`corral ${command.name}: ${(err as Error)?.stack ?? String(err)}\n`);
-      process.exitCode = EXIT.FAILURE;
-    }
+    if (!(err instanceof CorralError) && sayOutOfDescriptors(command.name, err)) return;
+    const said = commandFailure(command, rest, err);
+    if (said.stdout !== undefined) process.stdout.write(said.stdout);
+    process.stderr.write(said.stderr);
+    process.exitCode = said.exitCode;
   }
+}
+
+/**
+ * What a command that threw says, and its exit code: a CorralError with its code (a refused
+ * command line with the command's usage line); anything else is an error corral did not foresee,
+ * said with its stack as CORRAL_ERR_INTERNAL. Asked for JSON, the command's refusal goes on stdout
+ * either way: a script reading `corral status --json` never gets an empty answer.
+ */
+export function commandFailure(command: Pick<Command, 'name' | 'help' | 'jsonRefusal'>, argv: readonly string[], err: unknown): { stdout?: string; stderr: string; exitCode: number } {
+  const known = err instanceof CorralError;
+  const message = err instanceof Error ? err.message : String(err);
+  const refused = known ? err : new CorralError('CORRAL_ERR_INTERNAL', `${message} (an error corral did not foresee: a bug; its stack is on stderr)`);
+  const stdout = command.jsonRefusal !== undefined && asksForJson(argv) ? `${JSON.stringify(command.jsonRefusal(refused), null, 2)}\n` : undefined;
+  if (!known) {
+    const stack = err instanceof Error && err.stack !== undefined ? err.stack : message;
+    return { stdout, stderr: `corral ${command.name}: [CORRAL_ERR_INTERNAL] an error corral did not foresee (a bug: please report it with this stack): ${stack}\n`, exitCode: EXIT.FAILURE };
+  }
+  if (err.code === 'CORRAL_ERR_USAGE') return { stdout, stderr: usageRefusal(command, err.message), exitCode: exitCodeFor(err) };
+  return { stdout, stderr: `corral ${command.name}: [${err.code}] ${err.message}\n`, exitCode: exitCodeFor(err) };
 }

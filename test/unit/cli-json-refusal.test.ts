@@ -80,3 +80,36 @@ test('recommend --json refused answers recommended null: a command line (64), th
   assert.equal(settings.recommended, null);
   assert.equal(settings.error.code, 'CORRAL_ERR_CONFIG_INVALID');
 });
+
+// An error corral did not foresee (a bug) printed its stack on stderr and nothing on stdout, so
+// `corral status --json | jq .running` read an empty answer: each command's JSON answer now says
+// it too, as CORRAL_ERR_INTERNAL, and stderr keeps the stack to report.
+test('an error no command foresaw is CORRAL_ERR_INTERNAL: the stack on stderr, the JSON answer on stdout when asked, exit 1', async () => {
+  const { commandFailure } = await import('../../src/cli/main.js');
+  const { statusCommand } = await import('../../src/cli/commands/status.js');
+  const { configCommand } = await import('../../src/cli/commands/config.js');
+  const { checkCommand } = await import('../../src/cli/commands/check.js');
+  const { recommendCommand } = await import('../../src/cli/commands/recommend.js');
+  const bug = new TypeError("Cannot read properties of undefined (reading 'pid')");
+  for (const [command, answer] of [
+    [statusCommand, { running: null }],
+    [configCommand, { valid: false }],
+    [checkCommand, { ok: false, stage: 'internal' }],
+    [recommendCommand, { recommended: null }],
+  ] as const) {
+    const said = commandFailure(command, ['--json'], bug);
+    assert.equal(said.exitCode, 1, command.name);
+    const json = JSON.parse(said.stdout ?? '') as Record<string, unknown> & { error: { code: string; message: string } };
+    for (const [key, value] of Object.entries(answer)) assert.equal(json[key], value, `${command.name}: ${key}`);
+    assert.equal(json.error.code, 'CORRAL_ERR_INTERNAL', command.name);
+    assert.match(json.error.message, /^Cannot read properties of undefined \(reading 'pid'\) \(an error corral did not foresee: a bug; its stack is on stderr\)$/);
+    assert.match(said.stderr, new RegExp(`^corral ${command.name}: \\[CORRAL_ERR_INTERNAL\\] an error corral did not foresee \\(a bug: please report it with this stack\\): TypeError: Cannot read properties of undefined \\(reading 'pid'\\)\\n    at `));
+    // Without --json, stderr alone.
+    assert.equal(commandFailure(command, [], bug).stdout, undefined, command.name);
+  }
+  // A thrown value that is no Error at all is said as it is.
+  assert.match(commandFailure(statusCommand, [], 'lost').stderr, /\[CORRAL_ERR_INTERNAL\] .*: lost\n$/);
+  // A command with no JSON answer (start) says it on stderr alone, even given --json.
+  const { startCommand } = await import('../../src/cli/commands/start.js');
+  assert.equal(commandFailure(startCommand, ['--json'], bug).stdout, undefined);
+});

@@ -22,7 +22,7 @@ interface Verdict {
   readonly ok: boolean;
   /** Absent when the settings could not be read: which sheet they meant is not known. */
   readonly backend?: 'offline' | 'google';
-  readonly stage?: 'usage' | 'settings' | 'credentials' | 'sheet access' | 'redis';
+  readonly stage?: 'usage' | 'settings' | 'credentials' | 'sheet access' | 'redis' | 'internal';
   readonly spreadsheetId?: string;
   readonly identity?: string;
   readonly tabs?: readonly TabReport[];
@@ -140,9 +140,10 @@ Options:
 Exit codes: 0 corral can read the sheet (OK), 1 it cannot (FAIL; invalid settings and an
 unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option.`,
   // A refused command line (exit 64) as a verdict too: `corral check --json | jq .ok` reads false.
-  // (The settings' own refusals are verdicts of run(); whatever else it throws, it threw reading them.)
+  // (The settings' own refusals are verdicts of run(); whatever else it throws, it threw reading
+  // them, but for an error corral did not foresee: a bug, stage "internal".)
   jsonRefusal: (err) => {
-    const stage = err.code === 'CORRAL_ERR_USAGE' ? 'usage' : 'settings';
+    const stage = err.code === 'CORRAL_ERR_USAGE' ? 'usage' : err.code === 'CORRAL_ERR_INTERNAL' ? 'internal' : 'settings';
     return { ok: false, stage, warnings: [], error: { code: err.code, message: err.message }, line: `FAIL (${stage}): ${err.message} [${err.code}]` } satisfies Verdict;
   },
   async run(argv) {
