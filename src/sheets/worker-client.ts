@@ -1,17 +1,20 @@
 // The SheetsClient a worker hands its app (ctx.sheets): a per-worker L1 cache (l1-cache.ts) in
 // front of the host's keeper, which owns the upstream calls, the quota and the write journal.
 // Concurrent misses of one range inside this worker make one keeper request; the keeper's own
-// single-flight makes them one upstream call across all workers.
+// single-flight makes them one upstream call across all workers. Beside it: what it is made from
+// (worker-client-options.ts), how long a read waits for the keeper (keeper-read-patience.ts), its
+// lines when the keeper did not answer (keeper-read-log.ts), the keeper's times on this worker's
+// clock (keeper-answer-clock.ts).
 
-import type { Settings } from '../config/schema.js';
-import { CorralError, describeError } from '../errors.js';
+import { CorralError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { RepeatedFailures } from '../log/repeated-failure.js';
 import { parseA1 } from './a1.js';
 import { destinationDigest, destinationOf } from './destination.js';
 import { OtherSheetError } from './keeper/other-sheet.js';
+import { onOwnClock } from './keeper-answer-clock.js';
 import { KeeperLink } from './keeper-link.js';
-import type { KeeperRestartWindow } from './keeper-restart-window.js';
+import { FALL_BACK_ON, KEEPER_PATIENCE_MS, keeperAnswerWaitMs, within } from './keeper-read-patience.js';
+import { KeeperReadLog } from './keeper-read-log.js';
 import type { WireLoginCount, WireNotHeld, WireRead, WireReadAnswer, WireReceipt } from './keeper/protocol.js';
 import { dataDirOf, keeperSocketPath, socketOutsideDataDir } from './keeper/socket-path.js';
 import { L1Cache, type L1Entry } from './l1-cache.js';
@@ -19,75 +22,7 @@ import { OtherSheetLog } from './other-sheet-log.js';
 import { toRecords } from './records.js';
 import { WATCH_IDLE_PAUSE_MS, watchKeeper } from './keeper-watch.js';
 import type { AppendOptions, AppendReceipt, SharedLoginCount, SheetRead, SheetRecords, SheetsClient } from './types.js';
-
-export type WorkerSheetsSettings = Pick<Settings, 'SHEET_ID' | 'CORRAL_DATA_DIR' | 'CORRAL_L1_CACHE_MB' | 'SHEET_CACHE_MAX_STALE' | 'SHEETS_TIMEOUT'> & Partial<Pick<Settings, 'SHEETS_API_URL'>>;
-
-export interface WorkerClientOptions {
-  /** Overrides the socket derived from CORRAL_DATA_DIR (tests). */
-  readonly socketPath?: string;
-  readonly retryDelayMs?: number;
-  /** Push invalidation from the keeper (default on). */
-  readonly watch?: boolean;
-  /** Pause after an empty /watch answer that came back at once (default WATCH_IDLE_PAUSE_MS). */
-  readonly watchPauseMs?: number;
-  readonly now?: () => number;
-  /** The master's word on a planned keeper restart (worker/sheets-access.ts keeps it for the worker). */
-  readonly restartWindow?: KeeperRestartWindow;
-  /** How long a read with no copy to serve waits for the keeper (default keeperAnswerWaitMs(SHEETS_TIMEOUT); tests shorten it). */
-  readonly answerWaitMs?: number;
-}
-
-/**
- * The keeper's answer with its times moved onto this worker's clock. The keeper's clock is the
- * wall clock as it was when the keeper started, then monotonic (a step of the system clock moves
- * neither its TTLs nor its quota window); a worker's is Date.now(). After a step back of an hour,
- * the keeper's times were an hour ahead of the worker's, and L1 held every copy an hour past its
- * TTL: stale rows served as fresh, and no read reaching the keeper to refresh them.
- */
-function onOwnClock<T extends WireReadAnswer>(wire: T, now: number): T {
-  // An answer without `now` (a keeper of an older build, during a reload) is taken as it is.
-  const shift = typeof wire.now === 'number' ? now - wire.now : 0;
-  if (shift === 0) return wire;
-  return { ...wire, fetchedAt: wire.fetchedAt + shift, expiresAt: wire.expiresAt + shift, now };
-}
-
-/** Errors after which a stale L1 copy is better than no answer. */
-const FALL_BACK_ON: ReadonlySet<string> = new Set([
-  'CORRAL_ERR_KEEPER_UNAVAILABLE',
-  'CORRAL_ERR_QUEUE_FULL',
-  'CORRAL_ERR_SHEETS_UNAVAILABLE',
-  'CORRAL_ERR_SHEETS_PROXY',
-  'CORRAL_ERR_SHEETS_TIMEOUT',
-  'CORRAL_ERR_SHEETS_QUOTA',
-  'CORRAL_ERR_SHEETS_UPSTREAM',
-  // A tab grown past the size a read may have: the copy from before it still serves.
-  'CORRAL_ERR_SHEETS_TOO_LARGE',
-]);
-
-/**
- * How long a read with an aged copy in L1 waits for the keeper before serving that copy. The keeper
- * answers from its own cache within milliseconds; longer means it is stalled or waiting on Google.
- */
-export const KEEPER_PATIENCE_MS = 1000;
-
-/**
- * How much longer than one Google attempt (SHEETS_TIMEOUT) a read with no copy this worker may
- * serve (none yet, or one from before an acknowledged write) waits for the keeper, before it fails
- * with CORRAL_ERR_KEEPER_SLOW (the app's 503 sheets_unavailable, Retry-After): room for the wait
- * for a read token and a first retry. Without a bound such a read waited as long as the keeper,
- * whose answer may wait for Google's retries (15 s to over a minute) and, after a restart, for the
- * read quota the keeper before it spent: in the chaos soak (SHEETS_TIMEOUT=3), an export read back
- * on a poster's connection after a kill -9 of the keeper and a reload got no answer in 20 s (a new
- * keeper started with 60 of 60 reads spent, and every read waited ~16 s for a token), and
- * requests on a worker a TTOU drained meanwhile were cut at the graceful timeout. The read goes
- * on, so the client's retry finds its answer in L1.
- */
-export const KEEPER_ANSWER_MARGIN_MS = 5000;
-
-/** The longest a read with no copy to serve waits for the keeper: one Google attempt and the margin. */
-export function keeperAnswerWaitMs(sheetsTimeoutS: number): number {
-  return sheetsTimeoutS * 1000 + KEEPER_ANSWER_MARGIN_MS;
-}
+import type { WorkerClientOptions, WorkerSheetsSettings } from './worker-client-options.js';
 
 class WorkerSheetsClient implements SheetsClient {
   readonly backend: 'google' | 'offline';
@@ -100,30 +35,20 @@ class WorkerSheetsClient implements SheetsClient {
   private readonly watchAbort = new AbortController();
   private readonly watchPauseMs: number;
   private closed: Promise<void> | undefined;
-  /**
-   * Reads served from this worker's copy because the keeper did not answer, per range: while the
-   * keeper is down or restarting that is every read of a range past its TTL.
-   */
-  private readonly fallbacks: RepeatedFailures;
-  /** Reads failed with CORRAL_ERR_KEEPER_SLOW, per range (a keeper waiting for quota slows them all). */
-  private readonly slowReads: RepeatedFailures;
+  /** Reads served from this worker's copy, or failed slow, because the keeper did not answer in time. */
+  private readonly readLog: KeeperReadLog;
   private readonly answerWaitMs: number;
   /** Refusals by a keeper of another sheet (two corrals sharing a data dir). */
   private readonly otherSheet: OtherSheetLog;
   private counts = { hits: 0, misses: 0, staleFallbacks: 0, appends: 0, errors: 0, invalidations: 0, unchangedRefreshes: 0 };
   private maxStaleSeen = 0;
 
-  constructor(
-    settings: WorkerSheetsSettings,
-    private readonly logger: Logger,
-    o: WorkerClientOptions,
-  ) {
+  constructor(settings: WorkerSheetsSettings, logger: Logger, o: WorkerClientOptions) {
     // Same rule as create-backend.ts, without loading the backends into every worker.
     this.backend = settings.SHEET_ID ? 'google' : 'offline';
     this.now = o.now ?? Date.now;
-    this.fallbacks = new RepeatedFailures(this.now);
-    this.slowReads = new RepeatedFailures(this.now);
     this.answerWaitMs = o.answerWaitMs ?? keeperAnswerWaitMs(settings.SHEETS_TIMEOUT);
+    this.readLog = new KeeperReadLog(logger, this.answerWaitMs, this.now);
     this.maxStaleMs = settings.SHEET_CACHE_MAX_STALE * 1000;
     this.watchPauseMs = o.watchPauseMs ?? WATCH_IDLE_PAUSE_MS;
     this.l1 = new L1Cache(settings.CORRAL_L1_CACHE_MB * 1024 * 1024);
@@ -217,11 +142,11 @@ class WorkerSheetsClient implements SheetsClient {
       // Google), rather than making the user wait; the read goes on and refills L1. With no such
       // copy the read waits longer, but not for as long as the keeper may take: see
       // KEEPER_ANSWER_MARGIN_MS.
-      const entry = await this.within(flight, servable ? KEEPER_PATIENCE_MS : this.answerWaitMs);
+      const entry = await within(flight, servable ? KEEPER_PATIENCE_MS : this.answerWaitMs);
       if (entry) return this.toRead(entry, this.now());
       flight.catch(() => undefined);
       if (servable) return this.fallBack(range, cached!, new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper did not answer within ${KEEPER_PATIENCE_MS} ms`));
-      throw this.tooSlow(range);
+      throw this.readLog.tooSlow(range);
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       // Judged again: a write or a notice may have come while the read was on its way.
@@ -247,42 +172,9 @@ class WorkerSheetsClient implements SheetsClient {
     }
   }
 
-  /** The fetch's entry if it comes within `ms`, else undefined (it goes on). */
-  private async within(flight: Promise<L1Entry>, ms: number): Promise<L1Entry | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const patience = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), ms);
-    });
-    try {
-      return await Promise.race([flight, patience]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** The error of a read the keeper did not answer within answerWaitMs, said once a minute per range. */
-  private tooSlow(range: string): CorralError {
-    const err = new CorralError('CORRAL_ERR_KEEPER_SLOW', `the keeper did not answer a read of ${range} within ${this.answerWaitMs} ms (waiting for Google or for the read quota); the read goes on`);
-    this.slowReads.failed(range, (reads, total) =>
-      this.logger.warn(
-        { event: 'sheets.keeper_read_slow', code: err.code, range, wait_ms: this.answerWaitMs, reads, reads_total: total },
-        total === 1 ? `sheets: ${err.message}` : `sheets: ${err.message} (${reads} reads of this range failed so since the last such line)`,
-      ),
-    );
-    return err;
-  }
-
   private fallBack(range: string, cached: L1Entry, why: unknown): SheetRead {
     this.counts.staleFallbacks++;
-    this.fallbacks.failed(range, (fallbacks, total) => {
-      const err = describeError(why);
-      this.logger.warn(
-        { event: 'sheets.keeper_read_fallback', range, code: err.code ?? null, err, fallbacks, fallbacks_total: total },
-        total === 1
-          ? "sheets: keeper read failed; serving this worker's last copy"
-          : `sheets: keeper read failed; serving this worker's last copy (${fallbacks} reads of this range served from it since the last such line)`,
-      );
-    });
+    this.readLog.fellBack(range, why);
     return this.toRead(cached, this.now());
   }
 
@@ -312,10 +204,7 @@ class WorkerSheetsClient implements SheetsClient {
       startedAt: performance.now(),
       entry: this.checked(held ? this.link.call<WireReadAnswer>('GET', asked) : this.firstRead(path))
         .then((wire) => {
-          this.slowReads.ended(range, () => undefined);
-          this.fallbacks.ended(range, (total) =>
-            this.logger.info({ event: 'sheets.keeper_read_recovered', range, fallbacks: total }, `sheets: the keeper answers reads of ${range} again; ${total} were served from this worker's copy meanwhile`),
-          );
+          this.readLog.answered(range);
           const now = this.now();
           // A keeper of the build before (a reload's overlap) ignores `have`: its full answer is taken as it is.
           if (!('unchanged' in wire)) return this.l1.set(range, onOwnClock(wire, now), now, version, ownWriteVersion);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startEmulator } from '../../src/sheets/emulator/index.js';
-import { keeperAnswerWaitMs } from '../../src/sheets/worker-client.js';
+import { keeperAnswerWaitMs } from '../../src/sheets/keeper-read-patience.js';
 import { http } from '../helpers/http.js';
 import { startWithEmulator } from '../helpers/sheets-load.js';
 

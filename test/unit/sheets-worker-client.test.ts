@@ -9,7 +9,8 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { WireRead, WireReceipt, WireUnchanged } from '../../src/sheets/keeper/protocol.js';
-import { createWorkerSheetsClient, keeperAnswerWaitMs, KEEPER_PATIENCE_MS } from '../../src/sheets/worker-client.js';
+import { keeperAnswerWaitMs, KEEPER_PATIENCE_MS } from '../../src/sheets/keeper-read-patience.js';
+import { createWorkerSheetsClient } from '../../src/sheets/worker-client.js';
 import type { SheetsClient } from '../../src/sheets/types.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 
