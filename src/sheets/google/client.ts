@@ -1,27 +1,27 @@
 // The Sheets API v4 values calls, over undici, with Google's backoff on 429/5xx/timeouts.
 // Appends are the one non-idempotent call: they are retried only while Google certainly has not
 // applied them (error-map.ts explains how that is decided). values.update and batchUpdate write
-// the same cells on a resend, so they are retried like reads.
+// the same cells on a resend, so they are retried like reads. What each call asks and how its
+// answer is read are values-calls.ts's and values-answers.ts's; this file makes any of them.
 
 import type { Dispatcher } from 'undici';
 import type { ProxyRoute } from './proxy.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
-import { encodeRangeForPath } from '../a1.js';
 import { SheetsError } from '../errors.js';
 import type { RequestAuth } from './auth.js';
 import { mapApiError, mapBadBody, mapTransportError, type ErrorContext, type SheetsOperation } from './error-map.js';
 import { httpCall, TransportError, type HttpResponse } from './http.js';
 import { retryDelay, sleep as defaultSleep, type RetryPolicy } from './retry.js';
+import { BadBody, type StringValueRange } from './values-answers.js';
+import { appendValuesCall, batchGetValuesCall, batchUpdateValuesCall, getValuesCall, updateValuesCall, type CallSpec } from './values-calls.js';
 import type {
   InsertDataOption,
   MajorDimension,
   ValueInputOption,
   WireAppendValuesResponse,
-  WireBatchGetResponse,
   WireBatchUpdateValuesResponse,
   WireUpdateValuesResponse,
-  WireValueRange,
 } from './wire.js';
 
 /**
@@ -62,66 +62,11 @@ export interface SheetsApiClientOptions {
   readonly now?: () => number;
 }
 
-/** A ValueRange whose cells are all strings. */
-export interface StringValueRange {
-  readonly range: string;
-  readonly majorDimension: MajorDimension;
-  readonly values?: string[][];
-}
-
 export interface ClientStats {
   /** HTTP requests sent per operation, retries included (not the attempts whose token fetch failed). */
   readonly attempts: Record<SheetsOperation, number>;
   /** Attempts that were retries. */
   readonly retries: number;
-}
-
-interface CallSpec<T> {
-  readonly operation: SheetsOperation;
-  readonly method: 'GET' | 'POST' | 'PUT';
-  /** Path after `/v4/spreadsheets/{id}`. */
-  readonly suffix: string;
-  readonly query: readonly [string, string][];
-  readonly body?: unknown;
-  readonly ranges: readonly string[];
-  readonly write: boolean;
-  /** False only for append: a resend of an applied request would duplicate rows. */
-  readonly idempotent: boolean;
-  readonly parse: (json: unknown) => T;
-  /** Told of each failed attempt that will be retried after the backoff (SheetsBackend's RetryListener). */
-  readonly onRetry?: ((err: SheetsError) => void) | undefined;
-}
-
-class BadBody extends Error {}
-
-function cellText(cell: unknown): string {
-  if (typeof cell === 'string') return cell;
-  if (cell === null || cell === undefined) return '';
-  return String(cell);
-}
-
-/**
- * The parsed answer as a ValueRange of strings. The rows JSON.parse made are kept and fixed in
- * place (FORMATTED_VALUE cells are strings already): a copy of a tab of 300k rows would be 300k
- * new arrays held next to the originals until the next collection.
- */
-function toValueRange(json: unknown): StringValueRange {
-  if (typeof json !== 'object' || json === null) throw new BadBody('not an object');
-  const o = json as Partial<WireValueRange>;
-  if (typeof o.range !== 'string') throw new BadBody('no "range"');
-  const majorDimension: MajorDimension = o.majorDimension === 'COLUMNS' ? 'COLUMNS' : 'ROWS';
-  if (o.values === undefined) return { range: o.range, majorDimension };
-  if (!Array.isArray(o.values) || !o.values.every(Array.isArray)) throw new BadBody('"values" is not an array of arrays');
-  for (const row of o.values) {
-    for (let i = 0; i < row.length; i++) if (typeof row[i] !== 'string') row[i] = cellText(row[i]);
-  }
-  return { range: o.range, majorDimension, values: o.values as string[][] };
-}
-
-function toUpdate(json: unknown): WireUpdateValuesResponse {
-  const o = json as Partial<WireUpdateValuesResponse> | null;
-  if (typeof o !== 'object' || o === null || typeof o.updatedRange !== 'string') throw new BadBody('no "updatedRange"');
-  return o as WireUpdateValuesResponse;
 }
 
 export class SheetsApiClient {
@@ -162,44 +107,13 @@ export class SheetsApiClient {
 
   /** spreadsheets.values.get; `onRetry` is told of each failed attempt that will be retried. */
   getValues(range: string, signal?: AbortSignal, majorDimension: MajorDimension = 'ROWS', onRetry?: (err: SheetsError) => void): Promise<StringValueRange> {
-    return this.#execute(
-      {
-        operation: 'values.get',
-        method: 'GET',
-        suffix: `/values/${encodeRangeForPath(range)}`,
-        query: [['majorDimension', majorDimension]],
-        ranges: [range],
-        write: false,
-        idempotent: true,
-        parse: toValueRange,
-        onRetry,
-      },
-      signal,
-    );
+    return this.#execute(getValuesCall(range, majorDimension, onRetry), signal);
   }
 
   /** spreadsheets.values.batchGet: one request, one `ranges=` parameter per range. */
   batchGetValues(ranges: readonly string[], signal?: AbortSignal, majorDimension: MajorDimension = 'ROWS'): Promise<StringValueRange[]> {
     if (ranges.length === 0) return Promise.resolve([]);
-    return this.#execute(
-      {
-        operation: 'values.batchGet',
-        method: 'GET',
-        suffix: '/values:batchGet',
-        query: [...ranges.map((r): [string, string] => ['ranges', r]), ['majorDimension', majorDimension]],
-        ranges,
-        write: false,
-        idempotent: true,
-        parse: (json) => {
-          const o = json as Partial<WireBatchGetResponse> | null;
-          if (typeof o !== 'object' || o === null) throw new BadBody('not an object');
-          const list = o.valueRanges ?? [];
-          if (!Array.isArray(list) || list.length !== ranges.length) throw new BadBody(`expected ${ranges.length} valueRanges`);
-          return list.map(toValueRange);
-        },
-      },
-      signal,
-    );
+    return this.#execute(batchGetValuesCall(ranges, majorDimension), signal);
   }
 
   /** spreadsheets.values.append with insertDataOption (INSERT_ROWS by default). Never resent once Google may have applied it. */
@@ -209,47 +123,12 @@ export class SheetsApiClient {
     options: { valueInputOption?: ValueInputOption; insertDataOption?: InsertDataOption } = {},
     signal?: AbortSignal,
   ): Promise<WireAppendValuesResponse> {
-    return this.#execute(
-      {
-        operation: 'values.append',
-        method: 'POST',
-        suffix: `/values/${encodeRangeForPath(range)}:append`,
-        query: [
-          ['valueInputOption', options.valueInputOption ?? 'RAW'],
-          ['insertDataOption', options.insertDataOption ?? 'INSERT_ROWS'],
-          ['includeValuesInResponse', 'false'],
-        ],
-        body: { range, majorDimension: 'ROWS', values: rows },
-        ranges: [range],
-        write: true,
-        idempotent: false,
-        parse: (json) => {
-          const o = json as Partial<WireAppendValuesResponse> | null;
-          if (typeof o !== 'object' || o === null) throw new BadBody('not an object');
-          const updates = toUpdate(o.updates);
-          return { spreadsheetId: String(o.spreadsheetId ?? this.spreadsheetId), ...(typeof o.tableRange === 'string' ? { tableRange: o.tableRange } : {}), updates };
-        },
-      },
-      signal,
-    );
+    return this.#execute(appendValuesCall(this.spreadsheetId, range, rows, options), signal);
   }
 
   /** spreadsheets.values.update (PUT): idempotent, so retried like a read. */
   updateValues(range: string, rows: readonly (readonly string[])[], options: { valueInputOption?: ValueInputOption } = {}, signal?: AbortSignal): Promise<WireUpdateValuesResponse> {
-    return this.#execute(
-      {
-        operation: 'values.update',
-        method: 'PUT',
-        suffix: `/values/${encodeRangeForPath(range)}`,
-        query: [['valueInputOption', options.valueInputOption ?? 'RAW']],
-        body: { range, majorDimension: 'ROWS', values: rows },
-        ranges: [range],
-        write: true,
-        idempotent: true,
-        parse: toUpdate,
-      },
-      signal,
-    );
+    return this.#execute(updateValuesCall(range, rows, options), signal);
   }
 
   /** spreadsheets.values.batchUpdate: several ranges written in one request. */
@@ -258,28 +137,7 @@ export class SheetsApiClient {
     options: { valueInputOption?: ValueInputOption } = {},
     signal?: AbortSignal,
   ): Promise<WireBatchUpdateValuesResponse> {
-    return this.#execute(
-      {
-        operation: 'values.batchUpdate',
-        method: 'POST',
-        suffix: '/values:batchUpdate',
-        query: [],
-        body: {
-          valueInputOption: options.valueInputOption ?? 'RAW',
-          includeValuesInResponse: false,
-          data: data.map((d) => ({ range: d.range, majorDimension: 'ROWS', values: d.values })),
-        },
-        ranges: data.map((d) => d.range),
-        write: true,
-        idempotent: true,
-        parse: (json) => {
-          const o = json as Partial<WireBatchUpdateValuesResponse> | null;
-          if (typeof o !== 'object' || o === null || typeof o.spreadsheetId !== 'string') throw new BadBody('no "spreadsheetId"');
-          return o as WireBatchUpdateValuesResponse;
-        },
-      },
-      signal,
-    );
+    return this.#execute(batchUpdateValuesCall(data, options), signal);
   }
 
   async #execute<T>(spec: CallSpec<T>, signal?: AbortSignal): Promise<T> {
