@@ -141,7 +141,7 @@ class WorkerSheetsClient implements SheetsClient {
       // rows) is, if the keeper is slow to answer (stalled, or refilling a cold cache from
       // Google), rather than making the user wait; the read goes on and refills L1. With no such
       // copy the read waits longer, but not for as long as the keeper may take: see
-      // KEEPER_ANSWER_MARGIN_MS.
+      // KEEPER_ANSWER_MARGIN_MS (keeper-read-patience.ts).
       const entry = await within(flight, servable ? KEEPER_PATIENCE_MS : this.answerWaitMs);
       if (entry) return this.toRead(entry, this.now());
       flight.catch(() => undefined);
