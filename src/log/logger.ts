@@ -1,17 +1,17 @@
 // The only place that creates pino loggers. Every line carries role, worker id, pid and
 // generation; all processes may share one file (O_APPEND, whole lines per write).
+// Its neighbours: the log file's mode and the check that it can be opened (log-file.ts), when a
+// destination's open or reopen has settled (destination-open.ts), and what is said when writes
+// fail (write-failure.ts).
 
 import { once } from 'node:events';
-import { closeSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { CorralError } from '../errors.js';
-import { makeDirsSync } from '../make-dirs.js';
 import { flushBounded } from './bounded-flush.js';
 import { readStdoutJournal } from '../config/identity.js';
-import { stdioLogFileProblem } from '../config/log-file-stdio.js';
 import type { StdoutSink } from '../master/stdout-relay.js';
+import { reopenDestination, reopenFailure, settledOpen, type Destination } from './destination-open.js';
 import { ACCESS_PRIORITY, isJournalFd, priorityOf } from './journal.js';
+import { assertLogFileWritable, LOG_FILE_MODE } from './log-file.js';
 import { relaySink } from './relay-sink.js';
 import { LOG_BUFFER_MAX_BYTES, watchWriteFailures } from './write-failure.js';
 
@@ -109,8 +109,6 @@ function isoTime(): string {
   return isoText;
 }
 
-type Destination = ReturnType<typeof pino.destination>;
-
 export interface LoggerOptions {
   /**
    * Write every line before the logging call returns, access lines included (no batching). For
@@ -125,132 +123,11 @@ export interface LoggerOptions {
   readonly journal?: boolean;
 }
 
-/**
- * The mode of a log file corral creates: the lines hold client addresses and event details, so
- * not for every local user (0644, which a shell's umask left it, outside systemd); group-readable,
- * as Debian's logrotate setups expect for an `adm` group, and as config/logrotate/corral's
- * `create 0640` makes the files after a rotation. A file already there keeps its mode.
- */
-export const LOG_FILE_MODE = 0o640;
-
-/**
- * The mode of a directory corral creates for CORRAL_LOG_FILE: writable by its user alone. Under a
- * umask of 000 it was 0777, where any local user could replace the log file (a symlink to a file
- * of corral's user, appended to at the next reopen) or remove it.
- */
-export const LOG_DIR_MODE = 0o755;
-
 /** How long a deliberate exit waits for the log's write in flight (drained()) before it flushes. */
 export const EXIT_DRAIN_WAIT_MS = 1000;
 
 const accessPriority = (line: string) => ACCESS_PRIORITY + line;
 const withPriority = (line: string) => priorityOf(line) + line;
-
-/**
- * Opens the log file (creating its directory) once, synchronously, so that a path that cannot be
- * written is a clear error up front. pino's destination opens it asynchronously and, failing,
- * crashed the master with an fd of -1 at its first line, leaving the pidfile behind.
- */
-export function assertLogFileWritable(file: string | undefined): void {
-  if (file === undefined) return;
-  // Refused when the settings load; said as well here for a caller that skipped them, since a
-  // child's open of it fails with a bare ENXIO (log-file-stdio.ts).
-  const stdio = stdioLogFileProblem(file, true);
-  if (stdio) throw new CorralError('CORRAL_ERR_LOG_FILE', `CORRAL_LOG_FILE=${file} must be ${stdio}`);
-  try {
-    makeDirsSync(dirname(file), LOG_DIR_MODE);
-    closeSync(openSync(file, 'a', LOG_FILE_MODE));
-  } catch (err) {
-    throw new CorralError('CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${file}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/**
- * Resolves once `d` is open (true), or failed to open (false). Listening for 'error' only until then: a later
- * write error is write-failure.ts's to handle.
- */
-function settledOpen(d: Destination): Promise<boolean> {
-  return new Promise((resolve) => {
-    const settle = (opened: boolean) => () => {
-      d.off('ready', onReady);
-      d.off('error', onError);
-      resolve(opened);
-    };
-    const [onReady, onError] = [settle(true), settle(false)];
-    d.once('ready', onReady);
-    d.once('error', onError);
-  });
-}
-
-/** How long reopen() waits to know whether the file opened. */
-export const REOPEN_WAIT_MS = 5000;
-
-/** reopenSettled's own 'ready' listeners: not sonic-boom's, which reopenDestination removes. */
-const settling = new WeakSet<object>();
-
-/** True when `d`'s reopen in progress opened the file, false when its open failed, undefined after REOPEN_WAIT_MS. */
-function reopenSettled(d: Destination): Promise<boolean | undefined> {
-  return new Promise((resolve) => {
-    const done = (opened: boolean | undefined) => {
-      clearTimeout(timer);
-      d.off('ready', onReady);
-      d.off('error', onError);
-      resolve(opened);
-    };
-    const onReady = () => {
-      // The ready of an open begun before the reopen: sonic-boom's own listener has just begun it.
-      if (!(d as unknown as { _opening?: boolean })._opening) done(true);
-    };
-    const onError = (err: NodeJS.ErrnoException) => {
-      // A failed open (or the mkdir before it) is the reopen's; a write's error is not (write-failure.ts).
-      if (err.syscall === 'open' || err.syscall === 'mkdir') done(false);
-    };
-    const timer = setTimeout(() => done(undefined), REOPEN_WAIT_MS);
-    timer.unref();
-    settling.add(onReady);
-    d.on('ready', onReady);
-    d.on('error', onError);
-  });
-}
-
-/**
- * Reopens `d` (at `path` when given) and resolves as reopenSettled does. sonic-boom's reopen adds a
- * listener that closes the old fd once the new one is ready; when the open fails, the old fd stays
- * the one written to and that listener stays too. Every failed USR1 left one, in every process,
- * for as long as the path could not be opened (a MaxListenersExceededWarning on stderr at the
- * 11th), and the reopen that worked then closed the old fd once per failure before it, the extra
- * closes on the thread pool after the first, when that fd number may be another file's or socket's
- * already. Removed once the open failed: the next reopen adds its own.
- */
-function reopenDestination(d: Destination, path?: string): Promise<boolean | undefined> {
-  // A directory removed since (or a new CORRAL_LOG_FILE's) is made as at start, writable by its
-  // user alone: sonic-boom's own mkdir gives it the umask's mode (0777 under umask 000). Its
-  // failure is left to sonic-boom's open, which reports it as the reopen's.
-  const file = path ?? (d as unknown as { file?: unknown }).file;
-  if (typeof file === 'string') {
-    try {
-      makeDirsSync(dirname(file), LOG_DIR_MODE);
-    } catch {
-      // said by the reopen below
-    }
-  }
-  const before = new Set(d.rawListeners('ready'));
-  d.reopen(path);
-  return reopenSettled(d).then((opened) => {
-    // Those sonic-boom added since: this reopen's, or that of the reopen it makes once the write
-    // in flight is done (a reopen asked during a write waits for it, the usual case when the
-    // process logs much).
-    if (opened === false) for (const l of d.rawListeners('ready')) if (!before.has(l) && !settling.has(l)) d.removeListener('ready', l as () => void);
-    return opened;
-  });
-}
-
-/** Why a reopen failed, in the operator's words where the error's are a syscall's. */
-export function reopenFailure(err: { readonly message: string; readonly code?: string }, file: string | undefined): string {
-  // The destination makes the file's directory first: a file standing at that path fails it so.
-  if (err.code === 'EEXIST' && /\bmkdir\b/.test(err.message) && file !== undefined) return `a file, not a directory, stands at ${dirname(file)}, where the log's directory should be (${err.message})`;
-  return err.message;
-}
 
 export function createLogger(settings: LogSettings, identity: LogIdentity, o: LoggerOptions = {}): CorralLogger {
   let file = settings.CORRAL_LOG_FILE;

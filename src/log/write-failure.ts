@@ -108,9 +108,10 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
       d.on('error', (err) => {
         const syscall = (err as NodeJS.ErrnoException).syscall;
         // A failed reopen leaves sonic-boom's "close the old fd once the new one is ready"
-        // listener in place (logger.ts removes it once it knows the open failed, not when that took
-        // longer than it waits); the next reopen that works adds another, and the second close of
-        // the same fd fails with EBADF. Nothing is lost: the old file is closed either way.
+        // listener in place (destination-open.ts removes it once it knows the open failed, not
+        // when that took longer than it waits); the next reopen that works adds another, and the
+        // second close of the same fd fails with EBADF. Nothing is lost: the old file is closed
+        // either way.
         if (syscall === 'close') return;
         // sonic-boom keeps its old fd when an open fails: writing goes on, to the old file. A
         // reopen creates the directory first (mkdir: true), so its failure (EEXIST: the path is a

@@ -7,7 +7,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createLogger, LOG_FILE_MODE } from '../../src/log/logger.js';
+import { createLogger } from '../../src/log/logger.js';
+import { LOG_FILE_MODE } from '../../src/log/log-file.js';
 import { REPO_ROOT } from '../helpers/corral.js';
 
 const modeOf = (path: string): string => (statSync(path).mode & 0o777).toString(8);

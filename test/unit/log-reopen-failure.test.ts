@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeError } from '../../src/errors.js';
-import { createLogger, reopenFailure } from '../../src/log/logger.js';
+import { reopenFailure } from '../../src/log/destination-open.js';
+import { createLogger } from '../../src/log/logger.js';
 
 test('a file at the log directory\'s path is said as such, other failures as they are', () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-log-reopen-'));
