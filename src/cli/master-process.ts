@@ -1,20 +1,20 @@
 // Finds a running master through the pidfile, for reload/stop/status.
+// Its neighbours: the settings a command finds it with (lookup-settings.ts), whether the pidfile
+// may be believed (pidfile-trust.ts), the admin API that may answer for a master the pidfile does
+// not name (master-admin-api.ts), the settings file it started with (master-by-settings-file.ts),
+// and the signal sent once it is found (master-signal.ts).
 
-import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
-import { get as httpGet } from 'node:http';
-import { isIP } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { adminUrlOf } from '../admin-url.js';
-import { isLoopbackHost } from '../loopback.js';
-import { loadSettings } from '../config/load.js';
-import type { SettingName, Settings } from '../config/schema.js';
-import type { SettingSource } from '../config/setting-value.js';
+import type { Settings } from '../config/schema.js';
 import { CorralError } from '../errors.js';
-import { checkPidfile, readMasterRecord, stampFile } from '../master/pidfile.js';
+import { checkPidfile } from '../master/pidfile.js';
 import { procReaders, type ProcReaders } from '../master/proc-identity.js';
 import { lockOwnerPid } from '../sheets/keeper/lock.js';
+import type { MasterLookup } from './lookup-settings.js';
+import { corralAtAdminApi } from './master-admin-api.js';
 import { mastersOfSettingsFile } from './master-by-settings-file.js';
+import { assertPidfileTrusted } from './pidfile-trust.js';
 
 /**
  * The master's pid, through the pidfile. Throws CORRAL_ERR_NOT_RUNNING when it is certainly not
@@ -56,244 +56,6 @@ export function findMaster(settings: Pick<Settings, 'CORRAL_PIDFILE'>, proc: Pro
   }
   assertPidfileTrusted(file, state.pid, proc);
   return state.pid;
-}
-
-/**
- * Whoever may write the pidfile chooses the process that stop and reload signal. The master's
- * user owns it (under systemd, /run/corral belongs to the service's user), and that user can
- * write any pid and a matching start stamp there: run as root, `corral stop` would then send
- * SIGTERM to a process of root's (sshd) on behalf of a compromised service account. So the
- * pidfile, a symlink at its path and its start stamp must belong to root or to the user the named
- * process runs as (the same check systemd makes of a PIDFile= it does not own), and the pidfile and
- * stamp be writable by their owner alone (openToOthers). Skipped when the process cannot
- * be looked at (another user's, hidden by hidepid): the kernel then refuses a non-root signal
- * to it anyway, and root always sees every process.
- */
-function assertPidfileTrusted(file: string, pid: number, proc: ProcReaders): void {
-  const runsAs = proc.owner?.(pid);
-  if (runsAs === undefined) return;
-  let link: Stats;
-  let target: Stats;
-  try {
-    link = lstatSync(file);
-    target = link.isSymbolicLink() ? statSync(file) : link;
-  } catch {
-    // Gone since it was read (the master exited and removed it): signalMaster then finds no process.
-    return;
-  }
-  // The stamp decides whether a live pid is the master: a stranger's stamp for a reused pid would
-  // make a stale pidfile name that process as running. None: an older corral, or a hand-written
-  // pidfile, whose command line checkPidfile judged.
-  let stamp: Stats | undefined;
-  try {
-    stamp = statSync(stampFile(file));
-  } catch {
-    stamp = undefined;
-  }
-  // A symlink is named as one: "the pidfile belongs to uid 65534" sent the operator to root's
-  // file it pointed at, when the link was the stranger's.
-  const owners = [
-    { path: link.isSymbolicLink() ? `the pidfile ${file}, a symlink,` : `the pidfile ${file}`, uid: link.uid },
-    ...(link.isSymbolicLink() ? [{ path: `the file the pidfile ${file} links to`, uid: target.uid }] : []),
-    ...(stamp ? [{ path: `its start stamp ${stampFile(file)}`, uid: stamp.uid }] : []),
-  ];
-  const stranger = owners.find((o) => o.uid !== 0 && o.uid !== runsAs);
-  if (stranger) {
-    throw new CorralError(
-      'CORRAL_ERR_PIDFILE_UNTRUSTED',
-      `${stranger.path} belongs to uid ${stranger.uid}, but pid ${pid} it names runs as uid ${runsAs}: that user could have named any process, so nothing was signalled. A master writes its pidfile as the user it runs as; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and look at who wrote ${file}`,
-    );
-  }
-  const open = openToOthers([[`the pidfile ${file}`, target.mode], ...(stamp ? [[`its start stamp ${stampFile(file)}`, stamp.mode] as const] : [])]);
-  if (open) {
-    throw new CorralError(
-      'CORRAL_ERR_PIDFILE_UNTRUSTED',
-      `${open}: users other than its owner could have named any process there (with a matching ${stampFile(file)}), so nothing was signalled. A master writes them writable by itself alone; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and make them writable by their owner alone (chmod go-w ${stamp ? `${file} ${stampFile(file)}` : file})`,
-    );
-  }
-}
-
-/**
- * Why others than their owner may have written the pidfile or its stamp (each named, with its
- * mode), or undefined: one of them writable by its group or by everyone (an older corral left them
- * so under a umask of 002 or 000). The owner check alone let root's `corral stop` kill a process
- * of root's that any local user had named in a root-owned 0666 pidfile with a matching stamp.
- */
-function openToOthers(files: readonly (readonly [name: string, mode: number])[]): string | undefined {
-  for (const [name, mode] of files) {
-    if ((mode & 0o022) !== 0) return `${name} is writable by ${(mode & 0o002) !== 0 ? 'every user' : 'its group'} (mode ${(mode & 0o7777).toString(8).padStart(4, '0')})`;
-  }
-  return undefined;
-}
-
-/** The admin API base URL as seen from this host, or undefined when its port is ephemeral. */
-export function adminBaseUrl(settings: Settings): string | undefined {
-  const { host, port } = settings.CORRAL_ADMIN_BIND;
-  return port === 0 ? undefined : adminUrlOf(host, port);
-}
-
-/**
- * Where the master `pid` serves its admin API: the address it recorded beside its pidfile once it
- * listened (its settings may have come from `npm start`'s environment alone, or been edited in
- * .env since), else the one these settings name. `null`: its admin API did not start.
- */
-export function masterAdminUrl(settings: Settings, pid: number): string | null | undefined {
-  const recorded = settings.CORRAL_PIDFILE ? readMasterRecord(settings.CORRAL_PIDFILE, pid)?.adminUrl : undefined;
-  if (typeof recorded === 'string' && !namesThisHost(recorded)) {
-    process.stderr.write(`corral: warning: the admin address recorded beside the pidfile (${recorded}) is no address of this host; not asked (CORRAL_ADMIN_TOKEN is not sent there): asking ${adminBaseUrl(settings) ?? 'nothing'} from the settings instead\n`);
-    return adminBaseUrl(settings);
-  }
-  return recorded !== undefined ? recorded : adminBaseUrl(settings);
-}
-
-/**
- * Whether a recorded admin URL names this host: a loopback address or `localhost`, or an address of
- * one of its interfaces. The stamp beside the pidfile is not checked for its owner as the pidfile
- * is, and whoever may write that directory (the service's user) could have named any host there:
- * `corral status` and `reload --wait`, run by root, sent it CORRAL_ADMIN_TOKEN.
- */
-function namesThisHost(url: string): boolean {
-  let host: string;
-  try {
-    host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-  } catch {
-    return false;
-  }
-  if (isLoopbackHost(host)) return true;
-  return isIP(host) !== 0 && Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address.toLowerCase() === host.toLowerCase()));
-}
-
-/**
- * Sends `signal` to the master. A master run by another user (the service account) refuses with
- * EPERM: say how to reach it instead of a stack trace.
- */
-export function signalMaster(pid: number, signal: NodeJS.Signals): void {
-  sendOrDeny(pid, signal, signal);
-}
-
-/**
- * Throws CORRAL_ERR_SIGNAL_DENIED, as signalMaster(pid, signal) would, when this user may not
- * signal the master; sends nothing (signal 0). For a command that has more to judge before it
- * signals, and whose judgement would be this user's, not the master's.
- */
-export function assertMaySignal(pid: number, signal: NodeJS.Signals): void {
-  sendOrDeny(pid, 0, signal);
-}
-
-function sendOrDeny(pid: number, sent: NodeJS.Signals | 0, named: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sent);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
-    throw new CorralError(
-      'CORRAL_ERR_SIGNAL_DENIED',
-      `not allowed to send ${named} to the master (pid ${pid}): it runs as another user. Run this as that user (sudo -u <user> corral ...) or as root, or use systemctl (systemctl reload|stop corral)`,
-    );
-  }
-}
-
-/**
- * The setting that finds the master; other invalid settings must not keep stop, reload and status
- * from finding it. The admin API's are used best effort (MasterLookup.adminApi). reload judges the
- * master's settings whole once it has found it (a refusal is 78), but "not running" comes first.
- */
-export const MASTER_LOOKUP_SETTINGS = ['CORRAL_PIDFILE'] as const;
-/**
- * status asks the admin API: its address must be valid too. An invalid token stands as unset (a
- * warning, and the summary without per-worker figures): refused, status exited 78 with corral
- * running fine, and a `corral status || alert` alerted on a typo in a setting it can do without.
- * So did an invalid CORRAL_GRACEFUL_TIMEOUT, which status never reads, while it was judged with stop's.
- */
-export const STATUS_SETTINGS = [...MASTER_LOOKUP_SETTINGS, 'CORRAL_ADMIN_BIND'] as const;
-
-export interface MasterLookup {
-  readonly settings: Settings;
-  /**
-   * Whether CORRAL_ADMIN_BIND is valid, so the admin API may be asked whether a corral answers
-   * there (findMasterHere). An invalid one stands at its default, where another corral may answer.
-   * (An invalid token stands as unset: only the master's pid goes unread.)
-   */
-  readonly adminApi: boolean;
-  /** The settings file read (LoadedSettings.envFile); undefined: none (no ./.env, or CORRAL_ENV_FILE=none). */
-  readonly envFile: string | undefined;
-  /** Why no file was read, when none was: CORRAL_ENV_FILE=none (LoadedSettings.envFileNone), or no ./.env. */
-  readonly envFileNone: boolean;
-  /** Where CORRAL_PIDFILE's value came from: the hint of a lookup that found nothing names it. */
-  readonly pidfileSource: SettingSource;
-  /** CORRAL_ADMIN_TOKEN is set but invalid: it stands as unset (said among the warnings). */
-  readonly tokenInvalid: boolean;
-}
-
-/**
- * Loads the settings that find the master (`judge`), printing the warnings unless `quiet` (a
- * broken .env is worth knowing of).
- */
-export function loadLookupSettings(judge: readonly SettingName[] = MASTER_LOOKUP_SETTINGS, quiet = false): MasterLookup {
-  const loaded = loadSettings({ judgeOnly: judge });
-  if (!quiet) for (const w of loaded.warnings) process.stderr.write(`corral: warning: ${w}\n`);
-  return {
-    settings: loaded.settings,
-    adminApi: !loaded.invalidIgnored.includes('CORRAL_ADMIN_BIND'),
-    envFile: loaded.envFile,
-    envFileNone: loaded.envFileNone,
-    pidfileSource: loaded.sources.CORRAL_PIDFILE,
-    tokenInvalid: loaded.invalidIgnored.includes('CORRAL_ADMIN_TOKEN'),
-  };
-}
-
-/** How long a command waits for the admin API to say whether a corral answers there. */
-const ADMIN_PROBE_MS = 1500;
-
-/**
- * GET of an admin API document (with the token when given): its status and parsed JSON body.
- * `timeoutMs` bounds the whole call, connecting included.
- */
-export function getAdminJson(url: string, token: string | undefined, timeoutMs = 3000): Promise<{ status: number; body: unknown }> {
-  // node:http, not undici: importing undici doubled the CPU of each `corral status`, `stop` and
-  // `reload` (a status: 0.65 s against 0.30 s on a 2-core Xeon); nor Node's fetch (0.55 s), which
-  // also refuses the ports browsers block (an admin API on 6000 or 6666 would be a "bad port").
-  return new Promise((resolve, reject) => {
-    const fail = (err: Error) => reject(err.name === 'AbortError' ? new Error(`no answer within ${timeoutMs} ms`) : err);
-    const req = httpGet(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', fail);
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown });
-        } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      });
-    });
-    req.on('error', fail);
-  });
-}
-
-/**
- * Whether a corral master answers the admin API at CORRAL_ADMIN_BIND (its base URL, and its pid
- * when CORRAL_ADMIN_TOKEN lets the figures be read), or undefined: nothing listens, something
- * else does, or the port is ephemeral. Loopback or the host's own address only, as the settings say.
- */
-async function corralAtAdminApi(settings: Settings): Promise<{ url: string; pid: number | undefined } | undefined> {
-  const url = adminBaseUrl(settings);
-  if (url === undefined) return undefined;
-  // Health answers 503 while no worker is ready (a crash loop, every worker stuck, a stop begun):
-  // a master all the same. Taken as nobody there, `stop` said "nothing to stop" and exited 0, and
-  // `status` said not running (3), beside a master whose workers were all stuck.
-  const get = async (path: string, token?: string, statuses: readonly number[] = [200]): Promise<unknown> => {
-    const { status, body } = await getAdminJson(`${url}${path}`, token, ADMIN_PROBE_MS);
-    return statuses.includes(status) ? body : undefined;
-  };
-  try {
-    const health = (await get('/api/admin/health', undefined, [200, 503])) as { status?: unknown; workers_expected?: unknown } | undefined;
-    if (typeof health?.status !== 'string' || typeof health.workers_expected !== 'number') return undefined;
-    const token = settings.CORRAL_ADMIN_TOKEN;
-    const stats = token ? ((await get('/api/admin/stats', token).catch(() => undefined)) as { master?: { pid?: unknown } } | undefined) : undefined;
-    return { url, pid: typeof stats?.master?.pid === 'number' ? stats.master.pid : undefined };
-  } catch {
-    return undefined;
-  }
 }
 
 /**

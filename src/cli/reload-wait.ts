@@ -5,7 +5,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../master/pidfile.js';
-import { getAdminJson } from './master-process.js';
+import { getAdminJson } from './master-admin-api.js';
 
 /** What GET /api/admin/reload answers (figures.ts, reloadOf). */
 export interface ReloadStanding {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, test } from 'node:test';
-import { getAdminJson } from '../../src/cli/master-process.js';
+import { getAdminJson } from '../../src/cli/master-admin-api.js';
 
 const servers: Server[] = [];
 after(() => {

@@ -5,7 +5,10 @@ import { timeoutStartSec } from '../../systemd/timeouts.js';
 import { parseFlags, type Command } from '../command.js';
 import { readMasterRecord, type MasterRecord } from '../../master/pidfile.js';
 import { procEnviron } from '../../master/proc-identity.js';
-import { adminBaseUrl, assertMaySignal, findMasterOrSay, getAdminJson, loadLookupSettings, MASTER_LOOKUP_SETTINGS, masterAdminUrl, signalMaster } from '../master-process.js';
+import { loadLookupSettings, MASTER_LOOKUP_SETTINGS } from '../lookup-settings.js';
+import { adminBaseUrl, getAdminJson, masterAdminUrl } from '../master-admin-api.js';
+import { findMasterOrSay } from '../master-process.js';
+import { assertMaySignal, signalMaster } from '../master-signal.js';
 import { readReloadStanding, waitForReloadEnd, type ReloadStanding } from '../reload-wait.js';
 import { reloadGist, restartNeededText, unfinishedText } from '../reload-words.js';
 

@@ -1,6 +1,8 @@
 import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { findMasterOrSay, getAdminJson, loadLookupSettings, masterAdminUrl, STATUS_SETTINGS, type MasterLookup } from '../master-process.js';
+import { loadLookupSettings, STATUS_SETTINGS, type MasterLookup } from '../lookup-settings.js';
+import { getAdminJson, masterAdminUrl } from '../master-admin-api.js';
+import { findMasterOrSay } from '../master-process.js';
 import { sheetsStatusLine, type SheetsStatus } from './status-sheets.js';
 import { readReloadStanding, type ReloadStanding } from '../reload-wait.js';
 import { reloadGist, restartNeededText } from '../reload-words.js';

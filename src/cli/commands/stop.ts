@@ -3,7 +3,9 @@ import { isAlive, readMasterRecord } from '../../master/pidfile.js';
 import { isStopped } from '../../master/proc-identity.js';
 import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { findMasterHere, loadLookupSettings, signalMaster } from '../master-process.js';
+import { loadLookupSettings } from '../lookup-settings.js';
+import { findMasterHere } from '../master-process.js';
+import { signalMaster } from '../master-signal.js';
 
 /** A bound on the wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
 const WAIT_BOUND = 'stop takes no timeout: it waits for the master to exit, at most its CORRAL_GRACEFUL_TIMEOUT plus 10 s; --fast stops without waiting for requests, --no-wait returns once the master is signalled (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
