@@ -90,7 +90,6 @@ export const ACCESS_FLUSH_MS = 1000;
 let isoMs = -1;
 let isoText = '';
 
-/** pino's isoTime, formatted once per millisecond instead of once per line. */
 /**
  * An Error as pino says it (type, message, stack, its own fields); anything else as given: the
  * plain `{ type, message, code, stack }` of describeError(), whose `type` pino's serializer
@@ -100,6 +99,7 @@ function serializeError(err: unknown): unknown {
   return err instanceof Error ? pino.stdSerializers.err(err) : err;
 }
 
+/** pino's isoTime, formatted once per millisecond instead of once per line. */
 function isoTime(): string {
   const now = Date.now();
   if (now !== isoMs) {
