@@ -8,7 +8,7 @@ import { mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { FileReplacement } from '../../src/sheets/keeper/journal-file.js';
+import type { FileReplacement } from '../../src/sheets/keeper/journal-file-replacement.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
 

@@ -9,16 +9,20 @@
 // before any rewrite can drop skipped lines, open() copies every damaged byte to a quarantine file
 // (journal-quarantine.ts): a damaged line, or a whole line in a bad tail, may have held a row a
 // user was told was saved.
+//
+// This file is the group commit and its handle. Beside it: the open's read, quarantine and cut
+// (journal-file-open.ts), a rewrite's new file (journal-file-rewrite.ts), and the check that the
+// file at the path is still the one written (journal-file-replacement.ts).
 
-import { constants, type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DataDirWriteError } from '../../errors.js';
 import { fsyncDir } from '../../fs-sync.js';
 import { makeDirs } from '../../make-dirs.js';
-import { openNewPrivateFile } from '../../private-file.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
-import { quarantineDamage } from './journal-quarantine.js';
-import { type DamagedPiece, type JournalRecord, encodeRecord, JournalScanner, type ScannedFile } from './journal-scan.js';
+import { openAndRepair } from './journal-file-open.js';
+import { type ReplacementRecovery, replacementOf } from './journal-file-replacement.js';
+import { writeFully, writeRewrittenFile } from './journal-file-rewrite.js';
+import { type DamagedPiece, type JournalRecord, encodeRecord } from './journal-scan.js';
 
 
 /**
@@ -28,18 +32,6 @@ import { type DamagedPiece, type JournalRecord, encodeRecord, JournalScanner, ty
  */
 export const SLOW_SYNC_MS = 1000;
 export { decodeRecord, encodeRecord, type DamagedPiece, type JournalRecord } from './journal-scan.js';
-
-/** About how much of a rewrite is encoded and written at a time (characters; bytes for ASCII). */
-const REWRITE_CHUNK_BYTES = 4 * 1024 * 1024;
-
-/** Writes all of `buf` at the handle's position (O_APPEND: the end), however many calls it takes. */
-async function writeFully(fh: FileHandle, buf: Buffer, path: string): Promise<void> {
-  for (let off = 0; off < buf.length; ) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    if (bytesWritten <= 0) throw new Error(`journal ${path}: a write of ${buf.length - off} bytes wrote nothing`);
-    off += bytesWritten;
-  }
-}
 
 interface Op {
   records: readonly JournalRecord[] | undefined;
@@ -64,50 +56,6 @@ export interface JournalFileOptions {
    * boot heartbeats carry it, so the master sees a long replay advance (keeper-main.ts).
    */
   readonly onProgress?: (readBytes: number, totalBytes: number) => void;
-}
-
-/**
- * How much of the file open() reads and scans at a time: about 0.1 s of the keeper's loop on a
- * 2-core box (the scan checks a SHA-256 and parses the JSON of every line, ~20 ms a MiB), after
- * which its heartbeat timer runs.
- */
-export const OPEN_CHUNK_BYTES = 4 * 1024 * 1024;
-
-/**
- * The file scanned a chunk at a time (JournalScanner), reading on to its end, and its length. The
- * reads are asynchronous, so the event loop turns between chunks; one Buffer of the whole file
- * blocked it for the whole scan, and a file over 2 GiB could not be read into one at all.
- */
-async function readInChunks(fh: FileHandle, onProgress: JournalFileOptions['onProgress']): Promise<{ length: number; scanned: ScannedFile }> {
-  const total = (await fh.stat()).size;
-  const scanner = new JournalScanner();
-  const chunk = Buffer.allocUnsafe(OPEN_CHUNK_BYTES);
-  let length = 0;
-  for (;;) {
-    const { bytesRead } = await fh.read(chunk, 0, chunk.length, length);
-    if (bytesRead === 0) break;
-    scanner.feed(chunk.subarray(0, bytesRead));
-    length += bytesRead;
-    onProgress?.(length, Math.max(total, length));
-  }
-  return { length, scanned: scanner.end() };
-}
-
-/**
- * What happened to the file under the journal's open handle, by something other than corral: it
- * was deleted (an `rm`, a cleanup job, the data dir removed), another file took its path, or it
- * was cut or grown (`truncate -s 0`, `> sheets.journal`, another writer).
- */
-export type FileReplacement = 'deleted' | 'replaced' | 'resized';
-
-/**
- * How the file is put back when it was deleted, replaced or resized under the journal: `snapshot`
- * gives every record it must hold (the journal's memory, as a compaction writes it); `told` hears
- * what happened first, with the size the file should have had and the one found.
- */
-export interface ReplacementRecovery {
-  readonly snapshot: () => readonly JournalRecord[];
-  readonly told: (what: FileReplacement, expectedBytes: number, foundBytes: number | undefined) => void;
 }
 
 export interface OpenedJournalFile {
@@ -167,41 +115,10 @@ export class JournalFile {
    */
   static async open(path: string, options: JournalFileOptions = {}): Promise<OpenedJournalFile> {
     const file = new JournalFile(path, options);
-    // The open, the cut of a bad tail and the fsyncs are writes the keeper cannot start without
-    // (a journal owned by another user, a directory in its place, a read-only or full disk): they
-    // fail as CORRAL_ERR_JOURNAL_UNWRITABLE naming the path and the errno, which the keeper logs
-    // as keeper.boot_failed and exits 7 on, not as a bare EACCES.
-    const unwritable = (err: unknown) => new DataDirWriteError('the journal', path, err);
-    const fh = file.wrapHandle(
-      await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 0o600).catch((err: unknown) => {
-        throw unwritable(err);
-      }),
-      path,
-    );
-    try {
-      const { length, scanned } = await readInChunks(fh, options.onProgress);
-      const { records, validEnd, skippedBytes, skippedLines, damaged } = scanned;
-      // Skipped lines are copied now too, although they stay in the file: the rewrite that drops
-      // them may come any time later (at once, from Journal.open), and may not open the file again.
-      // A start that fails before that rewrite copies them again at the next start: a duplicate
-      // is harmless, a missing copy is not.
-      const quarantine = damaged.length > 0 ? await quarantineDamage(path, damaged, { syncDir: file.syncDir, wrapHandle: file.wrapHandle }) : undefined;
-      try {
-        if (validEnd < length) {
-          await fh.truncate(validEnd);
-          await fh.sync();
-        }
-        if (length === 0) await file.syncDir(dirname(path));
-      } catch (err) {
-        throw unwritable(err);
-      }
-      file.fh = fh;
-      file.size = validEnd;
-      return { file, records, truncatedBytes: length - validEnd, skippedBytes, skippedLines, damaged, quarantine };
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      throw err;
-    }
+    const { fh, validEnd, ...found } = await openAndRepair(path, { syncDir: file.syncDir, wrapHandle: file.wrapHandle }, options.onProgress);
+    file.fh = fh;
+    file.size = validEnd;
+    return { file, ...found };
   }
 
   bytes(): number {
@@ -290,28 +207,11 @@ export class JournalFile {
     this.draining = false;
   }
 
-  /** What happened to the file at `path` since the handle last wrote it; undefined when nothing did. */
-  private async replacement(fh: FileHandle): Promise<{ what: FileReplacement; found: number | undefined } | undefined> {
-    const [own, atPath] = await Promise.all([
-      fh.stat(),
-      stat(this.path).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      }),
-    ]);
-    if (!atPath) return { what: 'deleted', found: undefined };
-    // A file renamed over the journal's unlinks it too: another file at the path says what happened.
-    if (atPath.ino !== own.ino || atPath.dev !== own.dev) return { what: 'replaced', found: atPath.size };
-    if (own.nlink === 0) return { what: 'deleted', found: undefined };
-    if (own.size !== this.size) return { what: 'resized', found: own.size };
-    return undefined;
-  }
-
   /** Puts the journal's memory back at `path` when its file was deleted, replaced or resized. */
   private async recoverIfReplaced(fh: FileHandle): Promise<void> {
     const recovery = this.recovery;
     if (!recovery) return;
-    const found = await this.replacement(fh);
+    const found = await replacementOf(fh, this.path, this.size);
     if (!found) return;
     recovery.told(found.what, this.size, found.found);
     // The data dir itself may be gone (`rm -rf data/`): the rewrite's temporary file goes in it.
@@ -364,35 +264,7 @@ export class JournalFile {
   }
 
   private async doRewrite(records: readonly JournalRecord[]): Promise<void> {
-    const tmp = `${this.path}.tmp`;
-    // The new file is written through the handle later appends use: once the rename is done there
-    // is no step left that could fail and leave `fh` on the old, unlinked file.
-    const out = this.wrapHandle(await openNewPrivateFile(tmp, constants.O_RDWR | constants.O_APPEND), tmp);
-    let bytes = 0;
-    try {
-      // In pieces of about REWRITE_CHUNK_BYTES, each encoded and written before the next: one
-      // string of the whole journal held the keeper's loop (and its heartbeats) for 3.7 s at
-      // 256 MiB, and past about 512 M characters could not be built at all, so the rewrite failed
-      // and the file grew on.
-      let piece = '';
-      const writePiece = async () => {
-        const chunk = Buffer.from(piece, 'utf8');
-        await writeFully(out, chunk, tmp);
-        bytes += chunk.length;
-        piece = '';
-      };
-      for (const record of records) {
-        piece += encodeRecord(record);
-        if (piece.length >= REWRITE_CHUNK_BYTES) await writePiece();
-      }
-      await writePiece();
-      await out.sync();
-      await rename(tmp, this.path);
-    } catch (err) {
-      await out.close().catch(() => undefined);
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    const { out, bytes } = await writeRewrittenFile(this.path, records, this.wrapHandle);
     const old = this.fh;
     this.fh = out;
     this.size = bytes;

@@ -86,7 +86,7 @@ export function scanRecords(buf: Buffer): ScannedFile {
 }
 
 /**
- * scanRecords fed in pieces, so a journal is read a chunk at a time (journal-file.ts): the whole
+ * scanRecords fed in pieces, so a journal is read a chunk at a time (journal-file-open.ts): the whole
  * file in one Buffer stopped the keeper's event loop, and its heartbeats, for as long as the scan
  * took (over a minute for 648 MB: the master killed every keeper as silent while it replayed), and
  * a file over 2 GiB could not be read at all (ERR_FS_FILE_TOO_LARGE: audit F3). The result is the

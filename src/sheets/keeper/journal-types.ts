@@ -1,7 +1,7 @@
 // What the journal is opened with (JournalOptions) and what an append answers (Receipt).
 
 import type { Clock } from './clock.js';
-import type { FileReplacement } from './journal-file.js';
+import type { FileReplacement } from './journal-file-replacement.js';
 
 export interface JournalOptions {
   readonly dir: string;
