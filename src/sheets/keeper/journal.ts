@@ -3,6 +3,7 @@
 //
 // Record kinds and replay: journal-replay.ts; opening: journal-open.ts; the entries in memory and
 // their retention: journal-entries.ts; rewrites: journal-compaction.ts; the file: journal-file.ts.
+// An append, up to its acknowledgement: journal-append.ts.
 //
 // Row identity: the journal relies on the first cell of every appended row being an id unique in
 // its tab (the app's event_id). It is what the read-back matches on, and what makes a client
@@ -13,19 +14,16 @@
 // answer back and journals nothing.
 
 import { randomUUID } from 'node:crypto';
-import { DataDirWriteError, JournalFullError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
-import { IdempotencyKeys, validateClaim, type IdempotencyClaim } from './idempotency-keys.js';
+import { IdempotencyKeys } from './idempotency-keys.js';
+import { JournalAppender, writeFailed } from './journal-append.js';
 import { JournalCompaction, snapshotRecords } from './journal-compaction.js';
 import { JournalEntries, type HeldForOtherSheet } from './journal-entries.js';
 import type { JournalFile } from './journal-file.js';
 import { openJournalRecords, type QuarantinedDamage } from './journal-open.js';
 import type { JournalEntry } from './journal-replay.js';
-import { appendInvalid, sheetKey, validateHeader, validateRows } from './journal-rows.js';
-import { internHeader } from './header-mapping.js';
 import type { JournalOptions, Receipt } from './journal-types.js';
 import type { PendingRow } from './merge.js';
-import type { RowIndex } from './row-index.js';
 
 export type { EntryState, JournalEntry } from './journal-replay.js';
 export type { QuarantinedDamage } from './journal-open.js';
@@ -36,14 +34,13 @@ export { sheetKey, validateRows } from './journal-rows.js';
 export class Journal {
   /** The entries in memory (journal-entries.ts); this class writes their records. */
   private readonly table: JournalEntries;
-  private readonly rowIds: RowIndex;
   private readonly keys: IdempotencyKeys;
   private readonly clock: Clock;
   private readonly compaction: JournalCompaction;
+  /** Appends, up to their acknowledgement (journal-append.ts). */
+  private readonly appender: JournalAppender;
   private readonly unsureDelayMs: number;
   private readonly maxBacklogBytes: number;
-  /** The sheet new entries are for (JournalOptions.destination). */
-  private readonly destination: string;
   private listeners: Array<(sheet: string) => void> = [];
 
   private constructor(
@@ -56,7 +53,6 @@ export class Journal {
       retainDoneRows: options.retainDoneRows ?? 20_000,
       copyOlderThan: options.copyOlderThan,
     });
-    this.rowIds = this.table.rowIds;
     this.unsureDelayMs = options.unsureDelayMs ?? 3000;
     this.maxBacklogBytes = options.maxBacklogBytes ?? Infinity;
     this.keys = new IdempotencyKeys({
@@ -64,7 +60,15 @@ export class Journal {
       max: options.idempotencyKeysMax ?? 100_000,
       ...(options.idempotencyKeysPerOwner !== undefined ? { maxPerOwner: options.idempotencyKeysPerOwner } : {}),
     });
-    this.destination = options.destination;
+    this.appender = new JournalAppender({
+      file,
+      table: this.table,
+      keys: this.keys,
+      clock: this.clock,
+      destination: options.destination,
+      maxBacklogBytes: this.maxBacklogBytes,
+      emit: (sheet) => this.emit(sheet),
+    });
     const snapshot = () => snapshotRecords(this.keys, [...this.table.values(), ...this.table.held()], this.clock.now());
     this.compaction = new JournalCompaction(file, snapshot, {
       baseBytes: options.compactBytes ?? 4 * 1024 * 1024,
@@ -120,104 +124,9 @@ export class Journal {
     this.listeners.push(fn);
   }
 
-  /**
-   * Journals rows for `range`; resolves once they are fsynced. Rows whose id is already journaled
-   * with identical content (a retried request) are acknowledged without a second copy; an id
-   * journaled with different content is refused. With an idempotency claim whose key is held, the
-   * append is answered from the key (or refused: another request's key, or one still in flight).
-   * With `rawHeader`, the header row the rows were built under: they are sent and shown under the
-   * tab's header as it is then (header-mapping.ts).
-   */
-  async add(range: string, rawRows: unknown, rawClaim?: unknown, rawHeader?: unknown): Promise<Receipt> {
-    let sheet: string;
-    try {
-      sheet = sheetKey(range);
-    } catch (err) {
-      throw appendInvalid(`bad range ${JSON.stringify(range)}: ${(err as Error).message}`, err);
-    }
-    const rows = validateRows(rawRows);
-    const header = rawHeader === undefined ? undefined : internHeader(validateHeader(rawHeader, rows));
-    const claim = validateClaim(rawClaim);
-    const now = this.clock.now();
-    if (claim) {
-      const replayed = this.keys.lookup(claim, now);
-      if (replayed !== undefined) return { id: '', rows: rows.length, duplicates: rows.length, replayed };
-    }
-    const { fresh, firstKnown, inFlight } = this.rowIds.match(sheet, rows);
-    if (fresh.length === 0) {
-      if (claim) await this.writeKey(claim, now, inFlight);
-      else await this.awaitSynced(inFlight);
-      return { id: firstKnown ?? '', rows: rows.length, duplicates: rows.length };
-    }
-    // Refused before anything is journaled or acknowledged: the cap bounds what a restart replays
-    // and what the keeper holds in memory (SHEETS_JOURNAL_MAX_MB). Checked against the backlog
-    // before this append, so one append larger than the room left is taken (it overshoots by at
-    // most MAX_APPEND_BYTES) and no append is refused forever. Retries of rows already journaled
-    // and replayed idempotency keys were answered above: they add nothing.
-    const backlog = this.table.backlogBytes();
-    if (backlog >= this.maxBacklogBytes) throw new JournalFullError(this.file.path, backlog, this.maxBacklogBytes);
-    const entry: JournalEntry = {
-      id: randomUUID(),
-      range,
-      sheet,
-      rows: fresh,
-      ...(header ? { header } : {}),
-      at: now,
-      destination: this.destination,
-      state: 'pending',
-      durable: false,
-      attempts: 0,
-      nextAttemptAt: 0,
-      doneAt: undefined,
-    };
-    // Registered before the write so concurrent identical retries are caught; invisible until durable.
-    this.table.add(entry);
-    if (claim) this.keys.reserve(claim, now);
-    // The key rides in the add record itself: no crash can keep the row and lose its key.
-    const record = { k: 'add', id: entry.id, r: range, rows: fresh, at: now, d: this.destination, ...(header ? { h: header } : {}), ...(claim ? { ik: IdempotencyKeys.field(claim) } : {}) };
-    const write = this.file.append([record], () => {
-      entry.durable = true;
-      this.rowIds.written(entry.id);
-      if (claim) this.keys.settle(claim.key);
-    });
-    this.rowIds.writing(entry.id, write);
-    try {
-      await write;
-    } catch (err) {
-      this.table.forget(entry);
-      if (claim) this.keys.release(claim.key);
-      throw this.writeFailed(err);
-    }
-    this.emit(sheet);
-    // Rows of this append that an earlier, still unsynced append holds are only promised once that
-    // one is durable too.
-    await this.awaitSynced(inFlight);
-    return { id: entry.id, rows: rows.length, duplicates: rows.length - fresh.length };
-  }
-
-  /**
-   * A key whose rows were all journaled already (a retry of rows that came without it), written
-   * once those rows are durable. Reserved at once, before any wait: a concurrent request with the
-   * same key must find it in flight.
-   */
-  private async writeKey(claim: IdempotencyClaim, now: number, rowsInFlight: ReadonlySet<Promise<void>>): Promise<void> {
-    this.keys.reserve(claim, now);
-    try {
-      await this.awaitSynced(rowsInFlight);
-      await this.file.append([{ k: 'key', ...IdempotencyKeys.field(claim), at: now }], () => this.keys.settle(claim.key));
-    } catch (err) {
-      this.keys.release(claim.key);
-      throw this.writeFailed(err);
-    }
-  }
-
-  /**
-   * The append was not acknowledged because the journal could not be written: the disk's fault, not
-   * Google's, and said so (its own code, with the path and the errno).
-   */
-  private writeFailed(err: unknown): DataDirWriteError {
-    if (err instanceof DataDirWriteError) return err;
-    return new DataDirWriteError('the journal', this.file.path, err);
+  /** Journals rows for `range`; resolves once they are fsynced (journal-append.ts). */
+  add(range: string, rawRows: unknown, rawClaim?: unknown, rawHeader?: unknown): Promise<Receipt> {
+    return this.appender.add(range, rawRows, rawClaim, rawHeader);
   }
 
   /** Writes state records (send, done, nack, split); a failure names the journal and the errno. */
@@ -225,17 +134,7 @@ export class Journal {
     try {
       await this.file.append(records);
     } catch (err) {
-      throw this.writeFailed(err);
-    }
-  }
-
-  /** Waits for other appends' add records; their failure fails this append too (not acknowledged). */
-  private async awaitSynced(writes: ReadonlySet<Promise<void>>): Promise<void> {
-    if (writes.size === 0) return;
-    try {
-      await Promise.all(writes);
-    } catch (err) {
-      throw this.writeFailed(err);
+      throw writeFailed(this.file.path, err);
     }
   }
 
