@@ -76,6 +76,13 @@ class KindRefusals {
     this.successes.push(now);
     this.inARow = 0;
     this.saidAlone.ended(() => undefined);
+    if (this.ceiling !== undefined && this.successes.length > this.ceiling) {
+      // A call Google accepted before its 429 but answered after it (another connection's answer
+      // overtaken by the refusal's): the last minute let more through than the 429 counted, and
+      // the ceiling is what it let through, whichever answer came first.
+      this.ceiling = this.successes.length;
+      this.bucket.limitTo(this.ceiling);
+    }
     if (this.ceiling === undefined || now - this.lastRefusalAt < QUOTA_WINDOW_MS || now - this.raisedAt < RAISE_EVERY_MS) return;
     // A minute without a 429: a success lets one more call into the window, at most one a second,
     // so a quota that grew back is found a call at a time, and a probe past it costs a refusal or
