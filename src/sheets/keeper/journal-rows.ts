@@ -9,6 +9,15 @@ export function sheetKey(range: string): string {
   return parseA1(range).sheet ?? '';
 }
 
+/** The journal's key of the tab a range reads (the range itself when it does not parse). */
+export function sheetOfRange(range: string): string {
+  try {
+    return sheetKey(range);
+  } catch {
+    return range;
+  }
+}
+
 export function appendInvalid(message: string, cause?: unknown): CorralError {
   return new CorralError('CORRAL_ERR_APPEND_INVALID', message, cause === undefined ? undefined : { cause });
 }

@@ -1,0 +1,71 @@
+// The keeper's two ends of the cache handoff (cache-handoff.ts, its file): at start, the copies a
+// draining keeper handed over taken into the read tier, before the journal opens; at drain, the
+// tier's servable copies written for the next keeper, once the flush is over. Each is said in the
+// log, and neither fails the keeper: a handoff lost costs only the next keeper's first reads. A
+// file of its own: the keeper (keeper.ts) only decides when each runs.
+
+import type { Settings } from '../../config/schema.js';
+import { describeError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import type { SheetsBackend } from '../backend.js';
+import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
+import type { Clock } from './clock.js';
+import type { ReadTier } from './read-tier.js';
+
+/** What either end of the handoff works with. */
+export interface HandoffParts {
+  readonly dataDir: string;
+  readonly backend: SheetsBackend;
+  readonly tier: ReadTier;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** Takes the cache a draining keeper handed over, if it is of this sheet; never fails the start. */
+export async function restoreCache(k: HandoffParts, s: Pick<Settings, 'SHEET_CACHE_TTL' | 'SHEET_CACHE_MAX_STALE'>): Promise<void> {
+  const dataDir = k.dataDir;
+  const now = k.clock.now();
+  let taken: TakenHandoff;
+  try {
+    taken = await takeCacheHandoff(dataDir, k.backend.source, now, (s.SHEET_CACHE_TTL + s.SHEET_CACHE_MAX_STALE) * 1000);
+  } catch (err) {
+    // Unreadable, or its deletion not durable: not used, since a later start could take it again.
+    k.logger.warn({ event: 'sheets.cache_handoff_ignored', dataDir, err: describeError(err) }, `keeper: cannot take the cache the previous keeper handed over in ${dataDir} (${(err as Error).message}); starting with an empty cache`);
+    return;
+  }
+  if (taken.kind === 'none') return;
+  if (taken.kind === 'ignored') {
+    k.logger.info({ event: 'sheets.cache_handoff_ignored', dataDir, reason: taken.reason }, `keeper: not using the cache the previous keeper handed over: ${taken.reason}`);
+    return;
+  }
+  if (taken.values.length === 0) {
+    const reason = `its ${taken.tooOld} range${taken.tooOld === 1 ? ' is' : 's are'} older than SHEET_CACHE_TTL + SHEET_CACHE_MAX_STALE`;
+    k.logger.info({ event: 'sheets.cache_handoff_ignored', dataDir, reason, too_old: taken.tooOld }, `keeper: not using the cache the previous keeper handed over: ${reason}`);
+    return;
+  }
+  const ranges = k.tier.restore(taken.values);
+  const oldest = taken.values.reduce((age, v) => Math.max(age, now - v.fetchedAt), 0);
+  k.logger.info(
+    { event: 'sheets.cache_restored', ranges, too_old: taken.tooOld, oldest_age_s: Math.round(oldest / 1000), handed_over_s_ago: Math.round((now - taken.savedAt) / 1000) },
+    `keeper: serving ${ranges} cached range${ranges === 1 ? '' : 's'} the previous keeper handed over (oldest fetched ${Math.round(oldest / 1000)} s ago), refreshed by their TTL`,
+  );
+}
+
+/** Hands the cache to the next keeper; a failure costs only its first reads (logged). */
+export async function handOverCache(k: HandoffParts): Promise<void> {
+  // The offline sheet is read from local files in milliseconds: nothing to spare, and an
+  // operator who edits its CSV files and restarts reads them at once, as before.
+  if (k.backend.kind === 'offline') return;
+  const dataDir = k.dataDir;
+  const values = k.tier.servableValues();
+  if (values.length === 0) return;
+  try {
+    const bytes = await saveCacheHandoff(dataDir, k.backend.source, values, k.clock.now());
+    k.logger.info({ event: 'sheets.cache_handed_over', ranges: values.length, bytes }, `keeper: ${values.length} cached range${values.length === 1 ? '' : 's'} handed over to the next keeper`);
+  } catch (err) {
+    k.logger.warn(
+      { event: 'sheets.cache_handover_failed', dataDir, err: describeError(err) },
+      `keeper: cannot write the cache for the next keeper in ${dataDir} (${(err as Error).message}); it starts empty, and its first reads wait for Google`,
+    );
+  }
+}
