@@ -105,7 +105,7 @@ export function slotsFull(c: Capacity): boolean {
  * - shared: workers take connections from one socket as they are free, so the spread is uneven
  *   and an even share would refuse early on the busiest worker while others sit idle. With the
  *   host counters' shared table a worker is held to the host's cap alone, through its connection
- *   gauge (worker/connection-gauge.ts; worker/main.ts then uses maxConnectionsOf, not this).
+ *   gauge (worker/connection-gauge.ts; worker/cap-sizes.ts then uses maxConnectionsOf, not this).
  *   Without the table it refuses only over CORRAL_WORKER_CONNECTIONS or the whole host's cap, and
  *   the host-wide count is enforced by the master's FULL broadcast (one heartbeat behind).
  */

@@ -50,7 +50,7 @@ export interface FdLimitShortfall {
  * Judged on a worker's share of the host's cap (CORRAL_WORKER_CONNECTIONS, or its part of
  * CORRAL_MAX_CONNECTIONS), which is what the capacity counts on. With shared accept one worker may
  * be handed more than its share while others hold less; its cap is held under the limit all the
- * same (worker/main.ts), and a client refused there is served on its retry by another worker.
+ * same (worker/cap-sizes.ts), and a client refused there is served on its retry by another worker.
  * Undefined when the limit is unknown, unlimited or high enough.
  */
 export function fdLimitShortfall(s: CapSettings, limit: OpenFilesLimit | undefined): FdLimitShortfall | undefined {

@@ -16,6 +16,9 @@ export interface Heartbeat {
 // Kept here for the worker's callers; the keeper's heartbeat reads its memory the same way.
 export { readMemory };
 
+/** What the worker adds to a beat; the beat itself reads the memory and the loop's lag. */
+export type CollectedFigures = Omit<ChildFigures, 'rssBytes' | 'heapUsedBytes' | 'heapTotalBytes' | 'eventLoopLagMs'>;
+
 export interface HeartbeatOptions {
   /**
    * The memory figures could not be read (EMFILE at the open-files limit): told at the first
@@ -30,7 +33,7 @@ export interface HeartbeatOptions {
 export function startHeartbeat(
   intervalMs: number,
   send: (figures: ChildFigures) => void,
-  collect: () => Omit<ChildFigures, 'rssBytes' | 'heapUsedBytes' | 'heapTotalBytes' | 'eventLoopLagMs'>,
+  collect: () => CollectedFigures,
   options: HeartbeatOptions = {},
 ): Heartbeat {
   const lag = startLoopLag();

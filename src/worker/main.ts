@@ -1,29 +1,29 @@
 // Entry point of a worker process (forked by the master through node:cluster).
+// Its start's parts that are concepts of their own: the shared table (shared-table.ts), the
+// heartbeat's figures (heartbeat-figures.ts), the caps' sizes (cap-sizes.ts), a listen failure's
+// message (listen-failure.ts).
 
-import { closeSync } from 'node:fs';
 import { loadSettings } from '../config/load.js';
-import { readConnectionGauge, readCounterTableFd, readIdentity } from '../config/identity.js';
+import { readIdentity } from '../config/identity.js';
 import type { AppContext } from '../contract.js';
-import { openCounterTable, type CounterTable } from '../counter-table.js';
 import { CorralError, EXIT, describeError, errorHeadline, exitCodeFor, codeOf } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
-import { createLogger, EXIT_DRAIN_WAIT_MS, type Logger } from '../log/logger.js';
+import { createLogger, EXIT_DRAIN_WAIT_MS } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
-import { connectionFdBudget, connectionsWithin, readOpenFilesLimit } from '../fd-limit.js';
-import { maxConnectionsOf, perWorkerCap, workerConnectionsWithin } from '../master/capacity.js';
 import type { SheetsClient } from '../sheets/types.js';
 import { appFailureLasts, loadApp } from './app-loader.js';
 import { listenFailureLasts } from './boot-lasting.js';
-import { hostConnectionGauge, type HostConnectionGauge } from './connection-gauge.js';
+import { capSizes } from './cap-sizes.js';
 import { createCounterClient } from './counter-client.js';
-import { createSharedCounters } from './shared-counters.js';
 import { startHeartbeat } from './heartbeat.js';
+import { workerFigures } from './heartbeat-figures.js';
+import { listenFailure } from './listen-failure.js';
 import { createWorkerServer } from './server.js';
+import { useSharedTable } from './shared-table.js';
 import { createSheetsAccess } from './sheets-access.js';
 import type { OomPreference } from '../oom-score.js';
 import { masterGoneExit, startStackProbe } from '../stack-probe.js';
-import { describeHolder, portHolders } from '../port-holder.js';
 
 /** A master slower than this to count a request lets it through (see the bundled app's rate limit). */
 const COUNTER_TIMEOUT_MS = 2000;
@@ -101,13 +101,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
   const closers: (() => Promise<void> | void)[] = [];
   const sheets = createSheetsAccess(settings, logger);
   const counters = createCounterClient((m) => channel.send(m), { timeoutMs: COUNTER_TIMEOUT_MS });
-  const table = openSharedTable(logger);
-  const hostCounters = table ? createSharedCounters(table, counters) : counters;
-  // Workers that accept on their own are held to the host's cap through their gauges, exactly and
-  // at once; round-robin's even shares of it already add up to it exactly.
-  const gaugeIndex = readConnectionGauge();
-  const gauge: HostConnectionGauge | undefined =
-    table && gaugeIndex !== undefined && gaugeIndex < table.gauges && settings.CORRAL_ACCEPT === 'shared' ? hostConnectionGauge(table, gaugeIndex) : undefined;
+  const { hostCounters, gauge } = useSharedTable(logger, counters, settings.CORRAL_ACCEPT);
   let retireSent = false;
   const jitter = settings.CORRAL_MAX_REQUESTS_JITTER > 0 ? Math.floor(Math.random() * (settings.CORRAL_MAX_REQUESTS_JITTER + 1)) : 0;
   const maxRequests = settings.CORRAL_MAX_REQUESTS > 0 ? settings.CORRAL_MAX_REQUESTS + jitter : 0;
@@ -115,25 +109,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
   const heartbeat = startHeartbeat(
     heartbeatIntervalMs(settings.CORRAL_TIMEOUT),
     (figures) => channel.send({ type: 'heartbeat', figures }),
-    () => {
-      // Over the interval since the last beat, not a sample: see busy-peak.ts.
-      const interval = server?.cap.takeInterval();
-      const latency = server?.stats.takeLatency();
-      return {
-        activeConnections: interval?.active ?? 0,
-        idleConnections: interval?.idle ?? 0,
-        peakBusyConnections: interval?.peakBusy ?? 0,
-        connectionsRefusedInInterval: interval?.refused ?? 0,
-        idleClosedInInterval: interval?.idleClosed ?? 0,
-        requestsServed: server?.stats.served() ?? 0,
-        errorsServed: server?.stats.errors() ?? 0,
-        latencyP99Ms: latency?.p99Ms ?? 0,
-        ...(latency && latency.buckets.length > 0 ? { latencyBuckets: latency.buckets } : {}),
-        connectionsRefused: server?.cap.refused() ?? 0,
-        idleConnectionsClosed: server?.cap.idleClosed() ?? 0,
-        ...(sheets.created() ? { extra: sheets.client()?.figures() ?? {} } : {}),
-      };
-    },
+    () => workerFigures(server, sheets),
     {
       onMemoryUnreadable: (err) =>
         logger.warn(
@@ -252,7 +228,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
       server.cap.setHostMax(m.max);
       // With a gauge the host's cap is the only one: the kernel's spread is uneven, and a worker
       // may hold what others leave free.
-      const workerCap = withinFds(gauge ? m.max : m.workerCap);
+      const workerCap = caps.withinFds(gauge ? m.max : m.workerCap);
       if (server.cap.setLimit(workerCap)) {
         const whose = gauge ? "the host's cap, shared by every worker" : "this worker's share of the host's cap";
         logger.info({ event: 'worker.cap', cap: workerCap }, `connection cap now ${workerCap} (${whose}, from the master's worker count)`);
@@ -283,18 +259,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
     onClose: (fn) => void closers.push(fn),
   };
 
-  // The worker count when the master forked this worker (TTIN/TTOU move it from CORRAL_WORKERS),
-  // which the caps follow until the master says otherwise.
-  const workerCount = identity.workers ?? settings.CORRAL_WORKERS;
-  // The open-files limit inherited from the master: a cap this worker cannot hold under it is
-  // lowered (the master computes the host's the same way, and said so at start: fd_limit.low), so
-  // a connection past it is answered 503 rather than failing accept() with EMFILE.
-  const fdSoft = readOpenFilesLimit()?.soft;
-  const fdCeiling = connectionsWithin(fdSoft);
-  const fdBudget = connectionFdBudget(fdSoft);
-  const withinFds = (cap: number): number => (fdCeiling === undefined ? cap : Math.min(cap, fdCeiling));
-  const workerConnections = workerConnectionsWithin(settings.CORRAL_WORKER_CONNECTIONS, fdCeiling);
-  const hostMax = maxConnectionsOf(workerCount, workerConnections, settings.CORRAL_MAX_CONNECTIONS);
+  const caps = capSizes(settings, identity);
   let listener;
   try {
     listener = await loadApp(settings.CORRAL_APP, ctx);
@@ -312,11 +277,9 @@ export async function runWorker(oom: OomPreference): Promise<void> {
       accessLogger: settings.CORRAL_ACCESS_LOG ? log.access() : undefined,
       workerId: identity.workerId,
       generation: identity.generation,
-      // Until the master's first word (its next tick) a round-robin worker holds the smaller share:
-      // its rank among the workers, which may get one more, is the master's to say.
-      perWorkerCap: withinFds(gauge ? hostMax : perWorkerCap(workerCount, workerConnections, settings.CORRAL_MAX_CONNECTIONS, settings.CORRAL_ACCEPT)),
-      ...(gauge ? { hostGauge: { gauge, max: hostMax } } : {}),
-      ...(fdBudget === undefined ? {} : { fdBudget }),
+      perWorkerCap: caps.firstCap(gauge !== undefined),
+      ...(gauge ? { hostGauge: { gauge, max: caps.hostMax } } : {}),
+      ...(caps.fdBudget === undefined ? {} : { fdBudget: caps.fdBudget }),
       onServed: (served) => {
         if (maxRequests > 0 && served >= maxRequests && !retireSent) {
           retireSent = true;
@@ -339,51 +302,5 @@ export async function runWorker(oom: OomPreference): Promise<void> {
     toldReady = true;
   } catch (err) {
     bootFail(new CorralError('CORRAL_ERR_LISTEN', listenFailure(settings.CORRAL_BIND, err), { cause: err }), EXIT.LISTEN_ERROR, 'worker.listen_failed', listenFailureLasts(err));
-  }
-}
-
-/**
- * Why the workers' address could not be bound, naming the setting: "address in use" alone sent
- * operators looking at the app, when the port's holder may be corral's own admin API.
- */
-function listenFailure(bind: { host: string; port: number }, err: unknown): string {
-  const at = bind.host.includes(':') ? `[${bind.host}]:${bind.port}` : `${bind.host}:${bind.port}`;
-  const code = (err as NodeJS.ErrnoException).code;
-  // Named when /proc shows it (a process of this user, or any as root).
-  const holders = code === 'EADDRINUSE' ? portHolders(bind.port) : [];
-  const fix =
-    code === 'EADDRINUSE' && holders.length > 0
-      ? `; port ${bind.port} is held by ${holders.map(describeHolder).join('; and by ')}: stop it, or point CORRAL_BIND at a free port`
-      : code === 'EADDRINUSE'
-      ? '; another process (or corral\'s admin API, CORRAL_ADMIN_BIND) listens there: stop it, or point CORRAL_BIND at a free port'
-      : code === 'EACCES'
-        ? '; a port below 1024 needs CAP_NET_BIND_SERVICE: use a higher port behind a proxy, or grant the capability'
-        : code === 'EADDRNOTAVAIL'
-          ? '; no interface of this host has that address: point CORRAL_BIND at one of its addresses, or 0.0.0.0'
-          : '';
-  return `cannot listen on ${at} (CORRAL_BIND): ${(err as Error).message}${fix}`;
-}
-
-/**
- * The shared table the master handed this worker: its host counters (the master counting what the
- * table has no room for) and its connection gauge. Without it, every count goes to the master.
- */
-function openSharedTable(logger: Logger): CounterTable | undefined {
-  const fd = readCounterTableFd();
-  if (fd === undefined) return undefined;
-  try {
-    return openCounterTable(fd);
-  } catch (err) {
-    const d = describeError(err);
-    logger.warn({ event: 'counters.table_unavailable', code: codeOf(d, 'CORRAL_ERR_COUNTER_TABLE'), err: d.message }, 'host counters: cannot open the shared table; counting through the master');
-    return undefined;
-  } finally {
-    // The mapping outlives the fd. Left open, it would be inherited by every process the app
-    // spawns (the fd came without close-on-exec), and those could write in the host's counts.
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
   }
 }
