@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Logger } from '../../src/log/logger.js';
 import { SheetsError } from '../../src/sheets/errors.js';
 import { pacer } from '../../src/sheets/keeper/pacing.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
@@ -17,6 +18,14 @@ function quota429(retryAfterMs?: number): SheetsError {
   return new SheetsError('CORRAL_ERR_SHEETS_QUOTA', "Google's Sheets quota is exhausted", { status: 429, reason: 'RESOURCE_EXHAUSTED', applied: 'no', retryable: true, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
 }
 
+/** The keeper's two buckets paced at 60 a minute, and its answer to Google's 429s. */
+function buckets(clock: FakeClock, logger: Logger, alone?: () => boolean) {
+  const reads = new QuotaBucket({ name: 'sheets reads', perMinute: 60, maxQueue: 100, clock });
+  const writes = new QuotaBucket({ name: 'sheets writes', perMinute: 60, maxQueue: 16, clock });
+  const refusals = new QuotaRefusals({ read: reads, write: writes }, logger, clock, () => 0, ...(alone ? [alone] : []));
+  return { reads, writes, refusals };
+}
+
 describe("Google's 429 holds the whole bucket", () => {
   it('a real quota of 20 reads a minute under a setting of 60: after the first 429 the reads wait for the minute, and all are answered', async () => {
     const clock = new FakeClock(Date.now());
@@ -24,9 +33,7 @@ describe("Google's 429 holds the whole bucket", () => {
     try {
       await withHarness(
         async (h) => {
-          const reads = new QuotaBucket({ name: 'sheets reads', perMinute: 60, maxQueue: 100, clock });
-          const writes = new QuotaBucket({ name: 'sheets writes', perMinute: 60, maxQueue: 16, clock });
-          const refusals = new QuotaRefusals({ read: reads, write: writes }, log.logger, clock, () => 0);
+          const { reads, writes, refusals } = buckets(clock, log.logger);
           const b = h.backend({
             now: () => clock.now(),
             beforeAttempt: pacer(reads, writes, new UpstreamMeter(clock)),
@@ -92,9 +99,7 @@ describe("Google's 429 holds the whole bucket", () => {
     const clock = new FakeClock();
     const log = await captureLogger();
     try {
-      const reads = new QuotaBucket({ name: 'sheets reads', perMinute: 60, maxQueue: 100, clock });
-      const writes = new QuotaBucket({ name: 'sheets writes', perMinute: 60, maxQueue: 16, clock });
-      const refusals = new QuotaRefusals({ read: reads, write: writes }, log.logger, clock, () => 0);
+      const { reads, writes, refusals } = buckets(clock, log.logger);
       for (let i = 0; i < 30; i++) {
         assert.ok(reads.tryAcquire());
         refusals.attempted('read', undefined);
@@ -135,9 +140,7 @@ describe("Google's 429 holds the whole bucket", () => {
     const clock = new FakeClock();
     const log = await captureLogger();
     try {
-      const reads = new QuotaBucket({ name: 'sheets reads', perMinute: 60, maxQueue: 100, clock });
-      const writes = new QuotaBucket({ name: 'sheets writes', perMinute: 60, maxQueue: 16, clock });
-      const refusals = new QuotaRefusals({ read: reads, write: writes }, log.logger, clock, () => 0);
+      const { reads, writes, refusals } = buckets(clock, log.logger);
       for (let i = 0; i < 21; i++) assert.ok(reads.tryAcquire());
       for (let i = 0; i < 19; i++) refusals.attempted('read', undefined);
       refusals.attempted('read', quota429());
@@ -163,10 +166,8 @@ describe("Google's 429 holds the whole bucket", () => {
     const clock = new FakeClock();
     const log = await captureLogger();
     try {
-      const reads = new QuotaBucket({ name: 'sheets reads', perMinute: 60, maxQueue: 100, clock });
-      const writes = new QuotaBucket({ name: 'sheets writes', perMinute: 60, maxQueue: 16, clock });
       let alone = true;
-      const refusals = new QuotaRefusals({ read: reads, write: writes }, log.logger, clock, () => 0, () => alone);
+      const { reads, writes, refusals } = buckets(clock, log.logger, () => alone);
       for (let i = 0; i < 7; i++) {
         assert.ok(reads.tryAcquire());
         refusals.attempted('read', undefined);
