@@ -31,9 +31,6 @@ import { databaseRefusal, isSelectRefusal, refusalOf, type Refusal } from './ref
 import { readRedisCa, schemeHint, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
 
-// Where they were declared before link-options.ts, for the link's importers.
-export { CONNECT_TIMEOUT_MS, REDIS_COMMAND_TIMEOUT_MS, REDIS_PAUSE_AFTER_FAILURE_MS, REDIS_PROBE_MS, REDIS_RECOVERED_AFTER_MS, REFUSAL_REPEAT_MS, type LinkClock, type RedisLinkOptions } from './link-options.js';
-
 export class RedisLink {
   readonly client: Redis;
   /** Where it connects, for log lines: the URL without its password. */

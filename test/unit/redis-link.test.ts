@@ -8,7 +8,8 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
-import { REDIS_PROBE_MS, REDIS_RECOVERED_AFTER_MS, RedisLink } from '../../src/redis/link.js';
+import { RedisLink } from '../../src/redis/link.js';
+import { REDIS_PROBE_MS, REDIS_RECOVERED_AFTER_MS } from '../../src/redis/link-options.js';
 import { probeRedis } from '../../src/redis/probe.js';
 import type { SheetsBackend } from '../../src/sheets/backend.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';

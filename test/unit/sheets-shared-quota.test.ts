@@ -6,7 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
-import { REDIS_COMMAND_TIMEOUT_MS, RedisLink, type RedisLinkOptions } from '../../src/redis/link.js';
+import { RedisLink } from '../../src/redis/link.js';
+import { REDIS_COMMAND_TIMEOUT_MS, type RedisLinkOptions } from '../../src/redis/link-options.js';
 import { systemClock, type Clock } from '../../src/sheets/keeper/clock.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import { QUOTA_WINDOW_MS } from '../../src/sheets/keeper/quota.js';

@@ -7,7 +7,8 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { RedisLink, type RedisLinkOptions } from '../../src/redis/link.js';
+import { RedisLink } from '../../src/redis/link.js';
+import type { RedisLinkOptions } from '../../src/redis/link-options.js';
 import { ReadTier, type ReadTierOptions } from '../../src/sheets/keeper/read-tier.js';
 import { SHARED_CLOCK_ALLOWANCE_MS } from '../../src/sheets/keeper/shared-copy.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';

@@ -33,7 +33,7 @@ export class SheetSharing {
   static async open(s: SharingSettings, backend: SheetsBackend, logger: Logger, o: QuotaMemory & { readonly clock?: Clock } = {}): Promise<SheetSharing | undefined> {
     if (s.REDIS_URL === undefined || backend.kind !== 'google') return undefined;
     // Loaded only with REDIS_URL: a keeper without it does not pay for ioredis.
-    const { CONNECT_TIMEOUT_MS, RedisLink } = await import('../../redis/link.js');
+    const [{ RedisLink }, { CONNECT_TIMEOUT_MS }] = await Promise.all([import('../../redis/link.js'), import('../../redis/link-options.js')]);
     const link = new RedisLink({ url: s.REDIS_URL, tlsCaFile: s.REDIS_TLS_CA_FILE, logger });
     const prefix = sharedPrefix(backend.source);
     const sharing = new SheetSharing(
