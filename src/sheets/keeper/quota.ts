@@ -13,9 +13,11 @@
 // wait, not refused. Only reads that clients wait for coming as fast as tokens free could hold
 // them back for long, and each of those fills a range that is then served without Google for the
 // TTL and the max staleness, so that lasts no longer than a cold cache does.
+// The queue itself, who waits and who the next token goes to, is quota-queue.ts.
 
 import { CorralError, RetryLaterError } from '../../errors.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
+import { QuotaQueue } from './quota-queue.js';
 
 /**
  * How long a token is held: Google's minute, and a second more. Google counts a call when it
@@ -39,16 +41,6 @@ export interface QuotaOptions {
   readonly clock?: Clock;
 }
 
-interface Waiter {
-  /** Whether it goes before the waiters that do not (asked when a token frees); undefined: never. */
-  goesFirst: (() => boolean) | undefined;
-  /** With the grant's time. */
-  resolve: (at: number) => void;
-  reject: (err: Error) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
 export class QuotaBucket {
   readonly name: string;
   readonly perMinute: number;
@@ -57,15 +49,13 @@ export class QuotaBucket {
   /** Times of grants, oldest first; entries before `head` have left the window. */
   private grants: number[] = [];
   private head = 0;
-  private readonly waiters: Waiter[] = [];
+  private readonly waiters = new QuotaQueue();
   private timer: unknown;
   private closed = false;
   private granted = 0;
   private refused = 0;
   /** Grants that went ahead of a waiter queued before them (goesFirst). */
   private ahead = 0;
-  /** Waiters with a goesFirst: while none is queued, the head goes without a look at the others. */
-  private ranked = 0;
   private onGrant: ((at: number, movedFrom?: number) => void) | undefined;
   /**
    * Google's 429 said its quota is lower than `perMinute` (quota-refusals.ts): no 60 s window
@@ -217,7 +207,7 @@ export class QuotaBucket {
   msUntilTurn(goesFirst: boolean): number {
     const now = this.clock.now();
     this.prune(now);
-    const ahead = goesFirst ? this.waiters.filter((w) => w.goesFirst?.() === true).length : this.waiters.length;
+    const ahead = goesFirst ? this.waiters.goingFirst() : this.waiters.length;
     const paused = Math.max(0, this.pausedUntil - now);
     const limit = this.limit();
     if (ahead < limit - this.inWindow()) return paused;
@@ -267,24 +257,14 @@ export class QuotaBucket {
     if (this.closed) return Promise.reject(new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket is closed`));
     if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     if (this.tryAcquire()) return Promise.resolve(this.clock.now());
-    if (this.waiters.length >= this.maxQueue && !this.roomGoingFirst(goesFirst)) {
+    if (this.waiters.length >= this.maxQueue && !this.waiters.roomGoingFirst(goesFirst, this.maxQueue)) {
       this.refused++;
       // With the wait for the next token: the app's 503 says it in Retry-After (it said 2 s while
       // the next token was 50 s away, and every retry met the same full queue).
       return Promise.reject(new RetryLaterError('CORRAL_ERR_QUEUE_FULL', `${this.name} queue is full (${this.maxQueue} waiting for the ${this.perMinute}/min quota)`, this.msUntilFree()));
     }
     return new Promise<number>((resolve, reject) => {
-      const waiter: Waiter = { goesFirst, resolve, reject, signal, onAbort: undefined };
-      if (signal) {
-        waiter.onAbort = () => {
-          const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.dequeue(i);
-          reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      this.waiters.push(waiter);
-      if (goesFirst) this.ranked++;
+      this.waiters.add({ goesFirst, resolve, reject, signal, onAbort: undefined });
       this.schedule();
     });
   }
@@ -304,39 +284,14 @@ export class QuotaBucket {
     const now = this.clock.now();
     this.prune(now);
     while (this.waiters.length > 0 && now >= this.pausedUntil && this.inWindow() < this.limit()) {
-      const next = this.nextWaiter();
+      const next = this.waiters.nextWaiter();
       if (next > 0) this.ahead++;
-      const w = this.dequeue(next);
+      const w = this.waiters.dequeue(next);
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
       this.take(now);
       w.resolve(now);
     }
     this.schedule();
-  }
-
-  /**
-   * Whether a waiter that goes first may queue past maxQueue: up to maxQueue of them wait, whatever
-   * the others. Background reads filling the queue (a keeper restarted with the minute spent, many
-   * ranges gone stale) refused a client's read at once, which would have had the next token.
-   */
-  private roomGoingFirst(goesFirst: (() => boolean) | undefined): boolean {
-    if (goesFirst?.() !== true) return false;
-    let first = 0;
-    for (const w of this.waiters) if (w.goesFirst?.() === true) first++;
-    return first < this.maxQueue;
-  }
-
-  /** The index of the waiter the next token goes to: the first that goes first, else the head. */
-  private nextWaiter(): number {
-    if (this.ranked === 0) return 0;
-    const i = this.waiters.findIndex((w) => w.goesFirst?.() === true);
-    return i < 0 ? 0 : i;
-  }
-
-  private dequeue(i: number): Waiter {
-    const [w] = this.waiters.splice(i, 1) as [Waiter];
-    if (w.goesFirst) this.ranked--;
-    return w;
   }
 
   /** Refuses everything still waiting; used on drain. Idempotent. */
@@ -345,8 +300,7 @@ export class QuotaBucket {
     this.closed = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    this.ranked = 0;
-    for (const w of this.waiters.splice(0)) {
+    for (const w of this.waiters.takeAll()) {
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
       w.reject(new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket closed while waiting`));
     }
