@@ -19,49 +19,26 @@
 // Over-cap connections hold descriptors too. Under an open-files limit (fdBudget), those past what
 // it leaves are answered 503 at once, from the raw socket, and closed: a flood of clients that send
 // nothing (or half a request) held one each for 2 s, and ran the worker out of descriptors.
+//
+// What an over-cap connection is answered, and when it is closed, is over-cap-refusal.ts.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { statusOf, type HttpErrorCode } from '../errors.js';
-import { jsonHeaders } from '../http/json.js';
+import { statusOf } from '../errors.js';
 import { lingerOnClose } from '../http/lingering-close.js';
 import { createBurst, type BurstReport } from './burst.js';
 import { createBusyPeak } from './busy-peak.js';
 import type { HostConnectionGauge } from './connection-gauge.js';
-import { createIdleConnections, type TrackedSocket } from './idle-connections.js';
+import { createIdleConnections } from './idle-connections.js';
+import { ANSWERED, OVER_CAP, OVER_CAP_LINGER_MS, overCapDeadline, refusalAnswer, refuseNow, type CappedSocket, type Refusal } from './over-cap-refusal.js';
 
-const OVER_CAP = Symbol('corral.overCap');
-/** Set on an over-cap connection once its 503 is written (from its request, or at its deadline). */
-const ANSWERED = Symbol('corral.overCapAnswered');
 /** How long an over-cap connection may take to send its request headers before it is answered 503 (or closed, if it sent nothing). */
 export const OVER_CAP_IDLE_MS = 2000;
-/**
- * How long an over-cap connection's upload is read and dropped after its 503, so that a client
- * still sending it reads the 503 rather than a reset (lingering-close.ts). Short: the connection
- * holds no slot but does hold a descriptor and the parser's time, and its client is told to retry
- * in a second anyway.
- */
-const OVER_CAP_LINGER_MS = 1000;
 /**
  * How often a worker with a host gauge looks whether another refused a connection for want of
  * room (connection-gauge.ts): one read of shared memory, well within the refused client's
  * Retry-After of 1 s.
  */
 const ROOM_CHECK_MS = 100;
-
-/**
- * What refused a connection, decided as it arrived. Kept on the socket: its 503 is written when
- * its request has been read, and by then other connections have moved the counts (a host-wide
- * refusal was logged as this worker's own cap, "1/20", while its client read "server full (20/20)").
- */
-interface Refusal {
-  /** The count that was at its cap, and that cap: the host's, or this worker's own. */
-  readonly current: number;
-  readonly max: number;
-  /** The whole host was full (its gauge, or the master's FULL), not only this worker. */
-  readonly host: boolean;
-}
-
-type CappedSocket = TrackedSocket & { [OVER_CAP]?: Refusal; [ANSWERED]?: true };
 
 export interface ConnectionCap {
   /** Connections counted against the cap (over-cap ones excluded). */
@@ -216,7 +193,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
         // The other workers may hold idle connections: one of them closes one for the retry.
         host?.gauge.wantRoom(hostMax);
         if (fdBudget !== undefined && counted.size + overCap >= fdBudget) {
-          refuseNow(socket, refusal);
+          refuseNow(socket, refusal, countRefusal);
           return;
         }
         overCap++;
@@ -224,7 +201,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
         // A deadline from its arrival, not an inactivity timeout: socket.setTimeout is pushed back
         // by every byte read, so a client trickling its headers (a slowloris) kept its over-cap
         // connection open until CORRAL_HEADERS_TIMEOUT and was answered 408, never the 503.
-        const deadline = setTimeout(() => overCapDeadline(socket, refusal), OVER_CAP_IDLE_MS);
+        const deadline = setTimeout(() => overCapDeadline(socket, refusal, countRefusal), OVER_CAP_IDLE_MS);
         socket.once('close', () => {
           overCap--;
           clearTimeout(deadline);
@@ -248,56 +225,9 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       idle.remove(socket);
     });
   });
-  /** The 503's body and headers, whether it goes out through node:http or on the raw socket. */
-  function refusalAnswer(refusal: Refusal): { body: string; headers: ReturnType<typeof jsonHeaders> } {
-    const body = JSON.stringify({ error: 'server_full' satisfies HttpErrorCode, message: `server full (${refusal.current}/${refusal.max})`, retry_after: 1 });
-    return { body, headers: jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }) };
-  }
-
-  /** The 503 written on the raw socket, for a connection refused before its request was read. */
-  function rawRefusal(refusal: Refusal): string {
-    const { body, headers } = refusalAnswer(refusal);
-    const head = Object.entries(headers)
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join('');
-    // Date as node:http sends it on every answer (RFC 9110 §6.6.1).
-    return `HTTP/1.1 ${statusOf('server_full')} Service Unavailable\r\ndate: ${new Date().toUTCString()}\r\n${head}\r\n${body}`;
-  }
-
   function countRefusal(refusal: Refusal): void {
     refused++;
     refusals.count(fieldsOf(refusal));
-  }
-
-  /**
-   * No descriptor to spare for reading its request: the 503 goes out before it (HTTP clients read
-   * an answer that comes early), and the connection closes as soon as it is written.
-   */
-  function refuseNow(socket: CappedSocket, refusal: Refusal): void {
-    countRefusal(refusal);
-    socket.end(rawRefusal(refusal));
-    // end() waits for the client's own end, which one that sends nothing never sends.
-    socket.once('finish', () => socket.destroy());
-    socket.setTimeout(OVER_CAP_LINGER_MS, () => socket.destroy());
-  }
-
-  /**
-   * An over-cap connection whose request has not been read whole OVER_CAP_IDLE_MS after it
-   * arrived. One that sent nothing is closed. One still sending its headers gets its 503 now, on
-   * the raw socket, and what it still sends is read and dropped for OVER_CAP_LINGER_MS at most;
-   * if the parser then reads its request whole, screen() leaves it unanswered (it has its 503).
-   */
-  function overCapDeadline(socket: CappedSocket, refusal: Refusal): void {
-    if (socket.destroyed || socket[ANSWERED]) return;
-    if (socket.bytesRead === 0 || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    socket[ANSWERED] = true;
-    countRefusal(refusal);
-    socket.end(rawRefusal(refusal));
-    const cut = setTimeout(() => socket.destroy(), OVER_CAP_LINGER_MS);
-    socket.once('close', () => clearTimeout(cut));
   }
 
   return {
