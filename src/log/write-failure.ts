@@ -85,6 +85,30 @@ function linesIn(data: unknown, ownMark: string | undefined): { lines: number; r
   return { lines, relayed };
 }
 
+/** What sonic-boom (4.x, utf8 mode) holds of the chunk whose write failed, and its count of bytes held. */
+interface HeldChunk {
+  _writingBuf?: unknown;
+  _len?: unknown;
+}
+
+/**
+ * The chunk a failed write holds, written again on a line of its own. Every process appends to
+ * the one file, and the write that filled the disk may have been cut short: another process's
+ * line left without its end, which goes out only when that process writes again. The first
+ * process to write once there is room ran its first held line on from that part, and both were
+ * lost to a JSON reader (a master's `worker.exit`, in a test). A newline first ends the other's
+ * part there: its two pieces are the only lines that are not JSON, and an empty line is all it
+ * costs when no write was cut. Not for a chunk of this destination's own that was cut short
+ * (sonic-boom holds its rest as a Buffer, and that rest continues the line already written),
+ * and once only: each retry that fails again comes here too.
+ */
+function startsOnNewLine(d: WatchedDestination): void {
+  const held = d as unknown as HeldChunk;
+  if (typeof held._writingBuf !== 'string' || held._writingBuf === '' || held._writingBuf.startsWith('\n') || typeof held._len !== 'number') return;
+  held._writingBuf = `\n${held._writingBuf}`;
+  held._len += 1;
+}
+
 /**
  * `ownMark`: text every line this process logs holds and no other process's does (its `"pid":N,`):
  * on stdout the master writes its children's lines too, and log.dropped says whose were lost.
@@ -127,6 +151,7 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
           d.write('');
           return;
         }
+        startsOnNewLine(d);
         if (failingSince !== undefined) return;
         failingSince = now();
         dropped = 0;
