@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ERROR_CODES } from '../../src/errors.js';
-import { mapApiError, mapTokenError, mapTransportError, type ErrorContext } from '../../src/sheets/google/error-map.js';
+import { mapApiError, mapTransportError, type ErrorContext } from '../../src/sheets/google/error-map.js';
+import { mapTokenError } from '../../src/sheets/google/token-error-map.js';
 import { TransportError, type HttpResponse } from '../../src/sheets/google/http.js';
 import { backoffDelay, GOOGLE_BACKOFF, parseRetryAfter, retryDelay } from '../../src/sheets/google/retry.js';
 

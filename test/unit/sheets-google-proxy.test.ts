@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { mapApiError, mapTransportError, mapTokenError, type ErrorContext } from '../../src/sheets/google/error-map.js';
+import { mapApiError, mapTransportError, type ErrorContext } from '../../src/sheets/google/error-map.js';
+import { mapTokenError } from '../../src/sheets/google/token-error-map.js';
 import { httpCall, TransportError } from '../../src/sheets/google/http.js';
 import { proxyText } from '../../src/sheets/google/backend.js';
 import { googleDispatcher, proxyRoute, type ProxySettings } from '../../src/sheets/google/proxy.js';
