@@ -1,5 +1,6 @@
 // `corral loadtest` from validated options to the written report: check the target is allowed
 // and answering, plan the schedule, run the virtual users, judge, write JSON and HTML.
+// The plan (schedule, pacing, the start line) is run-plan.ts's.
 
 import { usersText } from './users-text.js';
 import { setMaxListeners } from 'node:events';
@@ -8,23 +9,23 @@ import { performance } from 'node:perf_hooks';
 import { isLoopbackHost } from '../loopback.js';
 import { TargetClient, type Reply } from './client.js';
 import { loadCredentials, type Credential } from './credentials.js';
-import { formatDuration, formatExactDuration } from './duration.js';
+import { formatExactDuration } from './duration.js';
 import { inputError, LOADTEST_EXIT, targetUnreachable } from './exit.js';
 import { checkFdLimit, readFdState } from './generator-limits.js';
 import { formatMix, withoutExports, type Mix } from './mix.js';
-import { DEFAULT_CONSTANT_MS, DEFAULT_THINK_MS, MAX_RUN_MS, type LoadtestOptions } from './options.js';
-import { ActionPacer, CLOSED_MODEL_NOTE, ThinkTimePacer, type Pacer } from './pacing.js';
+import type { LoadtestOptions } from './options.js';
 import { checkOutput, createOutputDir, OutputFailed, outputFiles, writeResult, type OutputFiles } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { Recorder } from './recorder.js';
 import { renderReport } from './report-html.js';
 import { actionsResult, mapResult, RESULT_SCHEMA, scheduleResult, tallyResult, type LoadtestResult } from './result.js';
 import { judgeSegments, printSummary } from './segments.js';
+import { planPacing, planSchedule, startLine } from './run-plan.js';
 import { runSchedule } from './runner.js';
 import { journalNote } from './journal-note.js';
 import { AdminSampler, type ServerSample } from './sampler.js';
 import { throughput } from './tally.js';
-import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
+import { segmentPeak } from './schedule.js';
 import { overLimit } from './before-load.js';
 import { preflight } from './preflight.js';
 import { checkForecast } from './sample-forecast.js';
@@ -58,58 +59,6 @@ export interface RunReport {
   readonly result: LoadtestResult;
   readonly jsonFile: string;
   readonly htmlFile: string;
-}
-
-/** A number as --time-scale takes it (no exponent: 1e-9 would be refused if typed back). */
-function plainDecimal(n: number): string {
-  return n.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
-}
-
-export function planSchedule(opts: LoadtestOptions): Schedule {
-  let schedule: Schedule;
-  if (opts.mode === 'profile' && opts.profile) schedule = profileSchedule(opts.profile, opts.timeScale);
-  else if (opts.mode === 'constant') schedule = constantSchedule(opts.users ?? 1, opts.durationMs ?? DEFAULT_CONSTANT_MS);
-  else schedule = stepsSchedule(opts.steps, opts.stepDurationMs);
-  if (opts.durationMs !== undefined && opts.mode !== 'constant') schedule = capSchedule(schedule, opts.durationMs);
-  if (schedule.totalMs > MAX_RUN_MS) {
-    throw inputError(`the run would last ${formatExactDuration(schedule.totalMs)}, more than ${formatExactDuration(MAX_RUN_MS)}: shorten it with --time-scale, --step-duration or --duration`);
-  }
-  if (schedule.totalMs <= 0 || schedule.segments.length === 0) {
-    // Only a profile can get here: its phases, times --time-scale, each rounded to 0 ms.
-    throw inputError(`the schedule is empty: --time-scale ${plainDecimal(opts.timeScale)} shortens every phase of the profile to under 1 ms; use a larger --time-scale`);
-  }
-  // A --duration that ends a ramp before it reaches its first user would judge nothing and print
-  // "supports 0 concurrent users".
-  if (schedule.maxUsers < 1) {
-    throw inputError(`--duration ${formatExactDuration(opts.durationMs ?? 0)} ends the run before the first virtual user starts (the profile ramps up from 0 users); give a longer --duration or a smaller --time-scale`);
-  }
-  return schedule;
-}
-
-/** The line that starts the load; its length exact, as given (`--duration 1.5s` is not "2s"). */
-export function startLine(opts: LoadtestOptions, schedule: Schedule): string {
-  const n = schedule.segments.length;
-  const shape = opts.mode === 'steps' ? `${n} ${n === 1 ? 'step' : 'steps'}` : opts.mode === 'profile' ? `${n} ${n === 1 ? 'phase' : 'phases'}` : 'constant load';
-  return `loadtest: ${opts.target.origin}, ${shape}, up to ${schedule.maxUsers} ${schedule.maxUsers === 1 ? 'user' : 'users'}, ${formatExactDuration(schedule.totalMs)}\n`;
-}
-
-/** The pacing every virtual user follows, and a sentence saying so. */
-function pacing(opts: LoadtestOptions, random: () => number): { make: () => Pacer; note: string } {
-  if (opts.thinkTimeMs !== undefined) {
-    return { make: () => new ThinkTimePacer(opts.thinkTimeMs ?? 0, random), note: `think time ${formatExactDuration(opts.thinkTimeMs)} ±50 % between requests (--think-time)` };
-  }
-  const actions = opts.profile?.actions ?? [];
-  if (opts.mode === 'profile' && actions.length > 0) {
-    const described = actions.map((a) => `${a.name}: ${a.requests} requests over ${formatDuration(a.durationMs)} (one every ${formatDuration(a.durationMs / a.requests)}, whatever --time-scale), weight ${a.perHour}/h`);
-    return { make: () => new ActionPacer(actions, random), note: `pacing from the profile's actions, picked by frequency: ${described.join('; ')}` };
-  }
-  return { make: () => new ThinkTimePacer(DEFAULT_THINK_MS, random), note: `think time ${formatExactDuration(DEFAULT_THINK_MS)} ±50 % between requests (default)` };
-}
-
-/** The pacing, and a note saying what it is and what it means for the latency figures. */
-export function planPacing(opts: LoadtestOptions, random: () => number): { make: () => Pacer; note: string } {
-  const plan = pacing(opts, random);
-  return { make: plan.make, note: `${plan.note}; ${CLOSED_MODEL_NOTE}` };
 }
 
 export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<RunReport> {

@@ -8,7 +8,7 @@ import { parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/opti
 import { ActionPacer, ThinkTimePacer } from '../../src/loadtest/pacing.js';
 import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
 import { loadtestRefusal } from '../helpers/loadtest-refusal.js';
-import { planPacing, planSchedule, startLine } from '../../src/loadtest/run.js';
+import { planPacing, planSchedule, startLine } from '../../src/loadtest/run-plan.js';
 import { capSchedule, profileSchedule, segmentIndexAt, stepsSchedule, usersAt } from '../../src/loadtest/schedule.js';
 
 const SEEDS = fileURLToPath(new URL('../../../test/fixtures/profiles/seeds-003.json', import.meta.url));
