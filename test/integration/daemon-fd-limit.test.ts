@@ -98,11 +98,16 @@ test(
       assert.ok(counts.open <= 384 + 64, `no worker holds more than its limit allows: ${JSON.stringify(counts)}`);
       assert.ok(counts.open >= 384, `the workers hold their caps: ${JSON.stringify(counts)}`);
       assert.equal(counts.other, 0);
-      // The workers' counts reach the master at their next heartbeat.
+      // The workers' counts reach the master at their next heartbeat: waited for as long as the
+      // flood's settling above (5 s timed out once beside two other suites), the last reading said.
+      let lastCapacity: unknown;
       await waitFor(async () => {
         const cap = (await http(`${c.adminUrl}/api/admin/capacity`, { headers: auth })).json() as { capacity: { current_connections: number; status: string } };
+        lastCapacity = cap.capacity;
         return cap.capacity.current_connections === 384 && cap.capacity.status === 'FULL';
-      }, 5000, 'capacity FULL at 384');
+      }, 15_000, 'capacity FULL at 384').catch((err: Error) => {
+        throw new Error(`${err.message}; the last reading: ${JSON.stringify(lastCapacity)}; the flood: ${JSON.stringify(flooded.counts())}`);
+      });
 
       // recommend, from this process (a higher limit), sizes on the running master's limit.
       const r = await run(process.execPath, [CORRAL_BIN, 'recommend', '--json'], {
