@@ -1,6 +1,6 @@
-// Opening the journal: the file (journal-file.ts: torn tail cut, damaged bytes quarantined), its
-// records replayed into entries (journal-replay.ts), and what open found damaged, as the keeper
-// reports it.
+// Opening the journal: the file (JournalFile.open, whose read, cut of a torn tail and quarantine of
+// damaged bytes are journal-file-open.ts's), its records replayed into entries (journal-replay.ts),
+// and what open found damaged, as the keeper reports it.
 
 import { join } from 'node:path';
 import { DataDirWriteError } from '../../errors.js';
@@ -60,10 +60,10 @@ export async function openJournalRecords(dir: string, destination: string, onPro
   // never fsynced whole, and the flusher calls Google only once a batch's send record is durable
   // (Flusher.send awaits markSending), so no append left for a send record in it, and no add in it
   // was acknowledged. Its entries stay pending and go out at once: that is every crash mid-write,
-  // too common to pay SHEETS_UNSURE_DELAY and a read-back for. It must still be cut (journal-file.ts:
-  // a record appended behind it would share its line) and copied to the quarantine first. Damage
-  // that took the last newline with it (a zeroed last block) looks the same and is treated the same:
-  // only a whole line is evidence that an fsynced record was lost.
+  // too common to pay SHEETS_UNSURE_DELAY and a read-back for. It must still be cut
+  // (journal-file-open.ts: a record appended behind it would share its line) and copied to the
+  // quarantine first. Damage that took the last newline with it (a zeroed last block) looks the
+  // same and is treated the same: only a whole line is evidence that an fsynced record was lost.
   const mayHoldAcknowledged = damaged.some((p) => !isCutWrite(p));
   if (mayHoldAcknowledged) for (const e of entries.values()) if (e.state === 'pending') e.state = 'unsure';
   return {
