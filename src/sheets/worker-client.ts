@@ -29,7 +29,13 @@ class WorkerSheetsClient implements SheetsClient {
   private readonly link: KeeperLink;
   private readonly l1: L1Cache;
   /** Reads on their way, by range, with the tab's version and the time (performance.now()) each began. */
-  private readonly inflight = new Map<string, { readonly version: string; readonly startedAt: number; readonly entry: Promise<L1Entry> }>();
+  /**
+   * The read of each range the keeper is on. `patienceOver`: a reader waited KEEPER_PATIENCE_MS for
+   * it and was served its copy. The timer that said so counts on the loop's clock, in whole
+   * milliseconds, and may fire before `startedAt` is that old by performance.now(): the next
+   * reader, judged by that alone, was made to wait the patience again.
+   */
+  private readonly inflight = new Map<string, { readonly version: string; readonly startedAt: number; readonly entry: Promise<L1Entry>; patienceOver: boolean }>();
   private readonly now: () => number;
   private readonly maxStaleMs: number;
   private readonly watchAbort = new AbortController();
@@ -117,7 +123,7 @@ class WorkerSheetsClient implements SheetsClient {
     const flight = this.inflight.get(range);
     if (!flight || flight.version !== this.l1.versionOf(range)) return undefined;
     const ms = performance.now() - flight.startedAt;
-    return ms >= KEEPER_PATIENCE_MS ? ms : undefined;
+    return ms >= KEEPER_PATIENCE_MS || flight.patienceOver ? ms : undefined;
   }
 
   async read(range: string): Promise<SheetRead> {
@@ -145,6 +151,8 @@ class WorkerSheetsClient implements SheetsClient {
       const entry = await within(flight, servable ? KEEPER_PATIENCE_MS : this.answerWaitMs);
       if (entry) return this.toRead(entry, this.now());
       flight.catch(() => undefined);
+      const record = this.inflight.get(range);
+      if (servable && record?.entry === flight) record.patienceOver = true;
       if (servable) return this.fallBack(range, cached!, new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper did not answer within ${KEEPER_PATIENCE_MS} ms`));
       throw this.readLog.tooSlow(range);
     } catch (err) {
@@ -202,6 +210,7 @@ class WorkerSheetsClient implements SheetsClient {
     const flight = {
       version,
       startedAt: performance.now(),
+      patienceOver: false,
       entry: this.checked(held ? this.link.call<WireReadAnswer>('GET', asked) : this.firstRead(path))
         .then((wire) => {
           this.readLog.answered(range);
