@@ -9,7 +9,9 @@
 //     succeeded in the last 60 s (at least 1) in any 60 s window, so the next call waits until a
 //     slot of the rolling minute frees, and a minute paced at that never holds more than Google
 //     let through; without a Retry-After, also for Google's backoff, growing with the 429s in a row
-//     (1, 2, 4 ... 32 s) while no call succeeds in between.
+//     (1, 2, 4 ... 32 s) while no call succeeds in between. A call granted before the 429 and
+//     answered while its pause holds counts in that ceiling too (Google accepted it before it
+//     refused); one answered after the pause does not, since it may have been granted after it.
 // A minute after the last 429, a call that succeeds raises that ceiling by one (at most once a
 // second), until it is the
 // setting again (a quota raised on the project, another app's burst over): a probe past the real
@@ -48,6 +50,8 @@ class KindRefusals {
   private inARow = 0;
   private lastRefusalAt = -Infinity;
   private raisedAt = -Infinity;
+  /** The end of the last 429's pause (Retry-After or backoff): no call is granted before it. */
+  private pausedUntil = -Infinity;
   private ceiling: number | undefined;
   private readonly said: RepeatedFailure;
   /** 429s while this host acted alone: said apart, and over at the next call Google accepts. */
@@ -76,11 +80,16 @@ class KindRefusals {
     this.successes.push(now);
     this.inARow = 0;
     this.saidAlone.ended(() => undefined);
-    if (this.ceiling !== undefined && this.successes.length > this.ceiling) {
+    if (this.ceiling !== undefined && now < this.pausedUntil && this.successes.length > this.ceiling) {
       // A call Google accepted before its 429 but answered after it (another connection's answer
       // overtaken by the refusal's): the last minute let more through than the 429 counted, and
-      // the ceiling is what it let through, whichever answer came first.
-      this.ceiling = this.successes.length;
+      // the ceiling is what it let through, whichever answer came first. Only while the 429's
+      // pause holds, when every answer is of a call granted before it: successes are counted when
+      // answered, not when Google counted them, and after the pause one answered late beside one
+      // answered fast put more in a minute of answers than Google's minute held, which raised the
+      // ceiling past the quota within the minute after a 429 (a refusal more a minute, on
+      // answers 0.2 to 3 s long).
+      this.ceiling = Math.min(this.successes.length, this.bucket.perMinute);
       this.bucket.limitTo(this.ceiling);
     }
     if (this.ceiling === undefined || now - this.lastRefusalAt < QUOTA_WINDOW_MS || now - this.raisedAt < RAISE_EVERY_MS) return;
@@ -115,6 +124,7 @@ class KindRefusals {
     this.bucket.limitTo(this.ceiling);
     const waitMs = retryAfterMs ?? backoffMs(this.inARow, this.random);
     this.bucket.pauseUntil(now + waitMs);
+    this.pausedUntil = Math.max(this.pausedUntil, now + waitMs);
     const setting = SETTING[this.kind];
     this.said.failed((refusals, total) =>
       this.logger.warn(
