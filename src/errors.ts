@@ -42,7 +42,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_REQUEST: 'A request handler threw; the client got a 500.',
   CORRAL_ERR_MASTER_STEP: 'A step of the master failed inside corral (a reconcile tick, a monitoring step): a bug; the master goes on with the next one.',
   CORRAL_ERR_INTERNAL:
-    "A command (`corral status`, `config`, `check`, ...) failed on an error corral did not foresee: a bug. Its stack is printed on stderr, and with `--json` the error is in the command's JSON answer, so a script never reads an empty one; exit 1. Report it with the stack.",
+    "A command (`corral status`, `config`, `check`, ...) failed on an error corral did not foresee: a bug. Its stack is printed on stderr, and with `--json` the error is in the command's JSON answer, so a script never reads an empty one; exit 1 (`corral status`: 4, unknown, as LSB has it; its 1 says corral runs). Report it with the stack.",
   CORRAL_ERR_ADMIN_DASHBOARD: 'The /admin dashboard files could not be read; the admin API works without the page.',
   CORRAL_ERR_KEEPER_BOOT: 'The keeper could not start (a previous keeper still holds the data dir, Google unreachable); the master restarts it with its backoff.',
   CORRAL_ERR_UNCAUGHT: 'An exception escaped to the process level; the worker drains and exits.',

@@ -21,6 +21,11 @@ export interface Command {
    * success to `jq`.
    */
   jsonRefusal?(err: CorralError): Record<string, unknown>;
+  /**
+   * The exit code of an error corral did not foresee (CORRAL_ERR_INTERNAL): 1 unless the command's
+   * 1 says something else (status's 1 is "running, but the admin API did not answer").
+   */
+  readonly internalErrorExit?: number;
   /** Returns the process exit code. */
   run(argv: readonly string[]): Promise<number>;
 }

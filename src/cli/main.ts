@@ -155,14 +155,14 @@ export async function main(argv: readonly string[]): Promise<void> {
  * said with its stack as CORRAL_ERR_INTERNAL. Asked for JSON, the command's refusal goes on stdout
  * either way: a script reading `corral status --json` never gets an empty answer.
  */
-export function commandFailure(command: Pick<Command, 'name' | 'help' | 'jsonRefusal'>, argv: readonly string[], err: unknown): { stdout?: string; stderr: string; exitCode: number } {
+export function commandFailure(command: Pick<Command, 'name' | 'help' | 'jsonRefusal' | 'internalErrorExit'>, argv: readonly string[], err: unknown): { stdout?: string; stderr: string; exitCode: number } {
   const known = err instanceof CorralError;
   const message = err instanceof Error ? err.message : String(err);
   const refused = known ? err : new CorralError('CORRAL_ERR_INTERNAL', `${message} (an error corral did not foresee: a bug; its stack is on stderr)`);
   const stdout = command.jsonRefusal !== undefined && asksForJson(argv) ? `${JSON.stringify(command.jsonRefusal(refused), null, 2)}\n` : undefined;
   if (!known) {
     const stack = err instanceof Error && err.stack !== undefined ? err.stack : message;
-    return { stdout, stderr: `corral ${command.name}: [CORRAL_ERR_INTERNAL] an error corral did not foresee (a bug: please report it with this stack): ${stack}\n`, exitCode: EXIT.FAILURE };
+    return { stdout, stderr: `corral ${command.name}: [CORRAL_ERR_INTERNAL] an error corral did not foresee (a bug: please report it with this stack): ${stack}\n`, exitCode: command.internalErrorExit ?? EXIT.FAILURE };
   }
   if (err.code === 'CORRAL_ERR_USAGE') return { stdout, stderr: usageRefusal(command, err.message), exitCode: exitCodeFor(err) };
   return { stdout, stderr: `corral ${command.name}: [${err.code}] ${err.message}\n`, exitCode: exitCodeFor(err) };

@@ -155,10 +155,14 @@ pidfile names a live process without a start stamp that may or may not be corral
 says how to tell), or this user may not read the pidfile (run as the user corral runs as), or
 the pidfile belongs to a user other than root and the one the process it names runs as,
 or CORRAL_PIDFILE is empty (no pidfile is written: use systemctl status corral), or no pidfile
-names a master but a corral answers the admin API (one started with another CORRAL_PIDFILE), 1 running but the admin API did not answer, or answers for another master (its port was
+names a master but a corral answers the admin API (one started with another CORRAL_PIDFILE), or
+corral failed on an error it did not foresee (CORRAL_ERR_INTERNAL, a bug: its stack on stderr), 1 running but the admin API did not answer, or answers for another master (its port was
 taken); and 64 an unknown option, 78 CORRAL_PIDFILE or
 CORRAL_ADMIN_BIND is invalid, or CORRAL_ENV_FILE cannot be read (an invalid
 CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
+  // Whether corral runs is not known when corral failed on an error it did not foresee: LSB's 4,
+  // not 1, which says it runs (a script reading the exit code alone took a bug for a running corral).
+  internalErrorExit: EXIT.STATUS_UNKNOWN,
   // Whether corral runs is not known when the command line or the settings are refused.
   jsonRefusal: (err) => ({ running: null, error: { code: err.code, message: err.message } }),
   async run(argv) {
