@@ -115,11 +115,29 @@ function shownValue(setting: string, value: string | undefined): string {
 const shellWord = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /**
+ * `-port 8000`, `-workers=8`: a long flag given one dash, as Go's flags take them. getopt reads
+ * `-p` with the value `ort`, and the hint said "set CORRAL_PIDFILE=ort". A word after one dash
+ * that names a setting (or `port`, `host`, a gunicorn flag) is read as that word after two.
+ */
+function longFlagWithOneDash(unknown: string, argv: readonly string[]): { unknown: string; argv: readonly string[] } | undefined {
+  if (!/^-[^-]$/.test(unknown)) return undefined;
+  const index = argv.findIndex((a) => a.startsWith(unknown) && a.length > 2);
+  const m = index === -1 ? null : /^-([A-Za-z][\w-]+)(=.*)?$/.exec(argv[index] ?? '');
+  const word = m?.[1]?.toLowerCase();
+  if (!m || word === undefined) return undefined;
+  const named = word === 'port' || word === 'host' || Object.hasOwn(GUNICORN_ONLY, word) || settingForFlag(word) !== undefined;
+  if (!named) return undefined;
+  return { unknown: `--${m[1]}`, argv: argv.map((a, i) => (i === index ? `-${a}` : a)) };
+}
+
+/**
  * The hint after "Unknown option '--x'" (empty when there is none to give): the closest option of
  * the command within two edits, or the one it abbreviates; else, where the command reads the
  * settings, the setting the flag names.
  */
 export function unknownOptionHint(unknown: string, argv: readonly string[], options: readonly string[], readsSettings: boolean, own: Readonly<Record<string, string>> = {}): string {
+  const oneDash = readsSettings ? longFlagWithOneDash(unknown, argv) : undefined;
+  if (oneDash) return unknownOptionHint(oneDash.unknown, oneDash.argv, options, readsSettings, own);
   const typed = unknown.replace(/^-+/, '').replace(/=.*$/, '');
   // A long flag's case is no part of its name (`--Port`, `--WORKERS`); a short one's is (`-D`, `-d`).
   const flag = typed.length > 1 ? typed.toLowerCase() : typed;

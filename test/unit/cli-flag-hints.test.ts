@@ -49,6 +49,13 @@ describe('unknown options', () => {
     assert.throws(() => parseFlags(['--WORKERS=8'], {}, reads), usageError(/set CORRAL_WORKERS=8 there/));
     assert.throws(() => parseFlags(['--Daemon'], {}, reads), usageError(/corral runs in the foreground/));
     assert.throws(() => parseFlags(['-W', '4'], {}, reads), usageError(/^Unknown option '-W'$/));
+    // A long flag given one dash, as Go's flags take them: getopt read `-p` with `ort`, and the
+    // hint said "set CORRAL_PIDFILE=ort".
+    assert.throws(() => parseFlags(['-port', '8000'], {}, reads), usageError(/^Unknown option '-p': corral takes host and port in one setting, .*set CORRAL_BIND=HOST:8000 there/));
+    assert.throws(() => parseFlags(['-workers=8'], {}, reads), usageError(/^Unknown option '-w': .*set CORRAL_WORKERS=8 there/));
+    assert.throws(() => parseFlags(['-daemon'], {}, reads), usageError(/^Unknown option '-d': corral runs in the foreground/));
+    // A short flag with its value attached stays one (gunicorn's -w4, -b0.0.0.0:8000 above).
+    assert.throws(() => parseFlags(['-pfile.pid'], {}, reads), usageError(/set CORRAL_PIDFILE=file\.pid there/));
     // A name inherited by every object is no flag of gunicorn's.
     assert.throws(() => parseFlags(['--constructor'], {}, reads), usageError(/^Unknown option '--constructor'$/));
     // Not for a command whose options are its own (loadtest, emulator): CORRAL_WORKERS is not theirs.
