@@ -21,11 +21,6 @@ export interface Command {
    * success to `jq`.
    */
   jsonRefusal?(err: CorralError): Record<string, unknown>;
-  /**
-   * The exit code of an error corral did not foresee (CORRAL_ERR_INTERNAL): 1 unless the command's
-   * 1 says something else (status's 1 is "running, but the admin API did not answer").
-   */
-  readonly internalErrorExit?: number;
   /** Returns the process exit code. */
   run(argv: readonly string[]): Promise<number>;
 }
@@ -54,6 +49,13 @@ export interface CommandEntry {
   readonly name: string;
   /** One line for `corral --help`. */
   readonly summary: string;
+  /**
+   * The exit code when the command fails on an error corral did not foresee (CORRAL_ERR_INTERNAL),
+   * or its own modules cannot be loaded (CORRAL_ERR_CODE_LOAD): 1 unless the command's 1 says
+   * something else (status's 1 is "running, but the admin API did not answer"). Here, not on the
+   * command: known before its module is loaded.
+   */
+  readonly internalErrorExit?: number;
   load(): Promise<Command>;
 }
 

@@ -4,7 +4,7 @@ import { editDistance } from '../edit-distance.js';
 import { CorralError, EXIT, exitCodeFor } from '../errors.js';
 import { readOpenFilesLimit } from '../fd-limit.js';
 import { commands } from './commands/index.js';
-import { asksForJson, usageRefusal, type Command } from './command.js';
+import { asksForJson, usageRefusal, type Command, type CommandEntry } from './command.js';
 import { unknownOptionHint } from './flag-hints.js';
 
 function usage(): string {
@@ -129,7 +129,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     command = await entry.load();
   } catch (err) {
     // Loading the command's modules is where a tiny open-files limit shows first.
-    if (!sayOutOfDescriptors(name, err)) throw err;
+    if (sayOutOfDescriptors(name, err)) return;
+    const said = commandLoadFailure(entry, err);
+    process.stderr.write(said.stderr);
+    process.exitCode = said.exitCode;
     return;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -142,11 +145,24 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = await command.run(rest);
   } catch (err) {
     if (!(err instanceof CorralError) && sayOutOfDescriptors(command.name, err)) return;
-    const said = commandFailure(command, rest, err);
+    const said = commandFailure(command, rest, err, entry.internalErrorExit);
     if (said.stdout !== undefined) process.stdout.write(said.stdout);
     process.stderr.write(said.stderr);
     process.exitCode = said.exitCode;
   }
+}
+
+/**
+ * A command whose own modules could not be loaded: corral's files changed under it (`npm ci` or
+ * `git pull` in its directory deletes and rebuilds them) or are incomplete. It printed Node's
+ * unhandled rejection, with no code and, for `status`, exit 1, which says corral runs.
+ */
+export function commandLoadFailure(entry: Pick<CommandEntry, 'name' | 'internalErrorExit'>, err: unknown): { stderr: string; exitCode: number } {
+  const message = err instanceof Error ? err.message : String(err);
+  return {
+    stderr: `corral ${entry.name}: [CORRAL_ERR_CODE_LOAD] corral's own code could not be loaded (${message}): its files changed while this command started (npm ci or git pull in its directory) or are incomplete; once the build is whole (npm ci), run the command again\n`,
+    exitCode: entry.internalErrorExit ?? EXIT.FAILURE,
+  };
 }
 
 /**
@@ -155,14 +171,14 @@ export async function main(argv: readonly string[]): Promise<void> {
  * said with its stack as CORRAL_ERR_INTERNAL. Asked for JSON, the command's refusal goes on stdout
  * either way: a script reading `corral status --json` never gets an empty answer.
  */
-export function commandFailure(command: Pick<Command, 'name' | 'help' | 'jsonRefusal' | 'internalErrorExit'>, argv: readonly string[], err: unknown): { stdout?: string; stderr: string; exitCode: number } {
+export function commandFailure(command: Pick<Command, 'name' | 'help' | 'jsonRefusal'>, argv: readonly string[], err: unknown, internalErrorExit: number = EXIT.FAILURE): { stdout?: string; stderr: string; exitCode: number } {
   const known = err instanceof CorralError;
   const message = err instanceof Error ? err.message : String(err);
   const refused = known ? err : new CorralError('CORRAL_ERR_INTERNAL', `${message} (an error corral did not foresee: a bug; its stack is on stderr)`);
   const stdout = command.jsonRefusal !== undefined && asksForJson(argv) ? `${JSON.stringify(command.jsonRefusal(refused), null, 2)}\n` : undefined;
   if (!known) {
     const stack = err instanceof Error && err.stack !== undefined ? err.stack : message;
-    return { stdout, stderr: `corral ${command.name}: [CORRAL_ERR_INTERNAL] an error corral did not foresee (a bug: please report it with this stack): ${stack}\n`, exitCode: command.internalErrorExit ?? EXIT.FAILURE };
+    return { stdout, stderr: `corral ${command.name}: [CORRAL_ERR_INTERNAL] an error corral did not foresee (a bug: please report it with this stack): ${stack}\n`, exitCode: internalErrorExit };
   }
   if (err.code === 'CORRAL_ERR_USAGE') return { stdout, stderr: usageRefusal(command, err.message), exitCode: exitCodeFor(err) };
   return { stdout, stderr: `corral ${command.name}: [${err.code}] ${err.message}\n`, exitCode: exitCodeFor(err) };

@@ -86,6 +86,8 @@ test('recommend --json refused answers recommended null: a command line (64), th
 // it too, as CORRAL_ERR_INTERNAL, and stderr keeps the stack to report.
 test('an error no command foresaw is CORRAL_ERR_INTERNAL: the stack on stderr, the JSON answer on stdout when asked, exit 1 (status: 4, unknown)', async () => {
   const { commandFailure } = await import('../../src/cli/main.js');
+  const { commands } = await import('../../src/cli/commands/index.js');
+  const exitOf = (name: string) => commands.find((c) => c.name === name)?.internalErrorExit;
   const { statusCommand } = await import('../../src/cli/commands/status.js');
   const { configCommand } = await import('../../src/cli/commands/config.js');
   const { checkCommand } = await import('../../src/cli/commands/check.js');
@@ -98,7 +100,7 @@ test('an error no command foresaw is CORRAL_ERR_INTERNAL: the stack on stderr, t
     [checkCommand, { ok: false, stage: 'internal' }, 1],
     [recommendCommand, { recommended: null }, 1],
   ] as const) {
-    const said = commandFailure(command, ['--json'], bug);
+    const said = commandFailure(command, ['--json'], bug, exitOf(command.name));
     assert.equal(said.exitCode, exitCode, command.name);
     const json = JSON.parse(said.stdout ?? '') as Record<string, unknown> & { error: { code: string; message: string } };
     for (const [key, value] of Object.entries(answer)) assert.equal(json[key], value, `${command.name}: ${key}`);
@@ -113,4 +115,19 @@ test('an error no command foresaw is CORRAL_ERR_INTERNAL: the stack on stderr, t
   // A command with no JSON answer (start) says it on stderr alone, even given --json.
   const { startCommand } = await import('../../src/cli/commands/start.js');
   assert.equal(commandFailure(startCommand, ['--json'], bug).stdout, undefined);
+});
+
+// `corral status` run while `npm ci` rebuilds dist/: its module is not there. It printed Node's
+// unhandled rejection (no code; for status, exit 1, which says corral runs).
+test("a command whose own modules cannot be loaded says CORRAL_ERR_CODE_LOAD and how to fix it; status exits 4 (unknown), the others 1", async () => {
+  const { commandLoadFailure } = await import('../../src/cli/main.js');
+  const { commands } = await import('../../src/cli/commands/index.js');
+  const missing = Object.assign(new Error("Cannot find module '/srv/corral/dist/src/cli/commands/status.js' imported from /srv/corral/dist/src/cli/commands/index.js"), { code: 'ERR_MODULE_NOT_FOUND' });
+  for (const [name, exitCode] of [['status', 4], ['reload', 1], ['config', 1]] as const) {
+    const entry = commands.find((c) => c.name === name);
+    assert.ok(entry, name);
+    const said = commandLoadFailure(entry, missing);
+    assert.equal(said.exitCode, exitCode, name);
+    assert.match(said.stderr, new RegExp(`^corral ${name}: \\[CORRAL_ERR_CODE_LOAD\\] corral's own code could not be loaded \\(Cannot find module .*status\\.js.*\\): its files changed while this command started \\(npm ci or git pull in its directory\\) or are incomplete; once the build is whole \\(npm ci\\), run the command again\\n$`));
+  }
 });

@@ -160,9 +160,6 @@ corral failed on an error it did not foresee (CORRAL_ERR_INTERNAL, a bug: its st
 taken); and 64 an unknown option, 78 CORRAL_PIDFILE or
 CORRAL_ADMIN_BIND is invalid, or CORRAL_ENV_FILE cannot be read (an invalid
 CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
-  // Whether corral runs is not known when corral failed on an error it did not foresee: LSB's 4,
-  // not 1, which says it runs (a script reading the exit code alone took a bug for a running corral).
-  internalErrorExit: EXIT.STATUS_UNKNOWN,
   // Whether corral runs is not known when the command line or the settings are refused.
   jsonRefusal: (err) => ({ running: null, error: { code: err.code, message: err.message } }),
   async run(argv) {
