@@ -194,6 +194,8 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
     Date.now,
     // Only on stdout does a destination carry other processes' lines (the master's relay).
     file === undefined ? `"pid":${process.pid},` : undefined,
+    // Only a file has other processes appending to it: on stdout this process writes alone.
+    file !== undefined,
   );
 
   // Every destination opens asynchronously, the access one included: a worker creates it just

@@ -112,8 +112,11 @@ function startsOnNewLine(d: WatchedDestination): void {
 /**
  * `ownMark`: text every line this process logs holds and no other process's does (its `"pid":N,`):
  * on stdout the master writes its children's lines too, and log.dropped says whose were lost.
+ * `sharesFile`: other processes append to the same file (CORRAL_LOG_FILE), and a failed write's
+ * chunk goes out again on a line of its own (startsOnNewLine); stdout has this process alone
+ * writing to it, where that would only add an empty line (an empty journal entry).
  */
-export function watchWriteFailures(report: WriteFailureReport, now: () => number = Date.now, ownMark?: string): WriteFailureWatch {
+export function watchWriteFailures(report: WriteFailureReport, now: () => number = Date.now, ownMark?: string, sharesFile = true): WriteFailureWatch {
   let failingSince: number | undefined;
   let dropped = 0;
   let oversized = 0;
@@ -151,7 +154,7 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
           d.write('');
           return;
         }
-        startsOnNewLine(d);
+        if (sharesFile) startsOnNewLine(d);
         if (failingSince !== undefined) return;
         failingSince = now();
         dropped = 0;

@@ -239,3 +239,25 @@ test('while the file fails, an empty write is no recovery, and what the destinat
     mock.timers.reset();
   }
 });
+
+test("a failed write's held chunk goes out again on a line of its own, once, where other processes append to the file; not on stdout, where this process writes alone", () => {
+  const quiet = { failed: () => undefined, recovered: () => undefined, reopenFailed: () => undefined, dropped: () => undefined };
+  // sonic-boom's chunk in write (a string: none of it written yet) and its count of bytes held.
+  const held = () => Object.assign(new FakeDestination(), { _writingBuf: '{"event":"worker.exit"}\n', _len: 24 });
+  const shared = held();
+  watchWriteFailures(quiet).watch(shared);
+  shared.emit('error', new Error('ENOSPC'));
+  shared.emit('error', new Error('ENOSPC: the retry failed too'));
+  assert.equal(shared._writingBuf, '\n{"event":"worker.exit"}\n');
+  assert.equal(shared._len, 25);
+  const stdout = held();
+  watchWriteFailures(quiet, Date.now, '"pid":42,', false).watch(stdout);
+  stdout.emit('error', new Error('EAGAIN'));
+  assert.equal(stdout._writingBuf, '{"event":"worker.exit"}\n');
+  // Part of it written already (sonic-boom then holds its rest as a Buffer): that rest ends the
+  // line begun, and goes out as it is.
+  const cut = Object.assign(new FakeDestination(), { _writingBuf: Buffer.from('xit"}\n'), _len: 6 });
+  watchWriteFailures(quiet).watch(cut);
+  cut.emit('error', new Error('ENOSPC'));
+  assert.deepEqual(cut._writingBuf, Buffer.from('xit"}\n'));
+});
