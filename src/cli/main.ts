@@ -57,6 +57,22 @@ function unknownCommandHint(name: string, rest: readonly string[]): string {
 }
 
 /**
+ * An option of some commands given with none (`corral --json`, `corral --fast`): the commands that
+ * take it, by their usage line and their list of options. Their help texts live in their modules,
+ * loaded here for this refusal only.
+ */
+async function optionWithNoCommandHint(name: string, rest: readonly string[]): Promise<string> {
+  const flag = name.replace(/=.*$/, '');
+  if (!/^--?[A-Za-z][\w-]*$/.test(flag)) return '';
+  const listed = new RegExp(`^\\s+(?:-\\w, )?${flag}\\b`, 'm');
+  const helps = await Promise.all(commands.map(async (c) => ({ name: c.name, help: (await c.load().catch(() => undefined))?.help ?? '' })));
+  const takers = helps.filter(({ help }) => (help.split('\n')[0] ?? '').split(/[\s[\]|]+/).includes(flag) || listed.test(help)).map((c) => c.name);
+  if (takers.length === 0) return '';
+  const who = takers.length === 1 ? `${takers[0]} takes` : `${takers.slice(0, -1).join(', ')} and ${takers.at(-1)} take`;
+  return `: options follow the command; ${who} ${flag} (corral ${[takers[0], name, ...rest].join(' ')})`;
+}
+
+/**
  * EMFILE or ENFILE before corral could say anything else (an open-files limit of a few dozen: the
  * master loads its modules and opens its pipes, sockets and log): said with the limit and the
  * fix, exit 78 as for settings (systemd does not restart into it), not as a raw Node stack. True
@@ -113,7 +129,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (name === '--version' || name === '-v') argv = ['version', ...rest];
   const entry = commands.find((c) => c.name === (argv[0] ?? ''));
   if (!entry) {
-    process.stderr.write(`corral: unknown command "${name}"${unknownCommandHint(name, rest)}\n\n${usage()}\n`);
+    const hint = unknownCommandHint(name, rest) || (await optionWithNoCommandHint(name, rest));
+    process.stderr.write(`corral: unknown command "${name}"${hint}\n\n${usage()}\n`);
     process.exitCode = EXIT.USAGE;
     return;
   }

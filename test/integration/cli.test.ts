@@ -940,6 +940,10 @@ test('every command answers --help, and an unknown command or flag is a usage er
       // No command at all, as other servers are started: the setting the flag names, and the command.
       [['--port', '8000'], /unknown command "--port": corral takes host and port in one setting, .*set CORRAL_BIND=HOST:8000 there, .*; the command that starts corral is `corral start`\n/],
       [['-w4'], /unknown command "-w4": .*set CORRAL_WORKERS=4 there .*; the command that starts corral is `corral start`\n/],
+      // An option of some commands with none: which take it.
+      [['--json'], /unknown command "--json": options follow the command; status, config, check and recommend take --json \(corral status --json\)\n/],
+      [['--fast'], /unknown command "--fast": options follow the command; stop takes --fast \(corral stop --fast\)\n/],
+      [['--sideways'], /unknown command "--sideways"\n/],
     ] as const) {
       const r = await corral(dir, ...args);
       assert.equal(r.code, 64, args.join(' '));
