@@ -73,20 +73,20 @@ async function optionWithNoCommandHint(name: string, rest: readonly string[]): P
 }
 
 /**
- * EMFILE or ENFILE before corral could say anything else (an open-files limit of a few dozen: the
- * master loads its modules and opens its pipes, sockets and log): said with the limit and the
- * fix, exit 78 as for settings (systemd does not restart into it), not as a raw Node stack. True
- * when it was that.
+ * EMFILE or ENFILE (an open-files limit of a few dozen: the master loads its modules and opens its
+ * pipes, sockets and log) as CORRAL_ERR_FD_LIMIT, with the limit and the fix: exit 78 as for
+ * settings (systemd does not restart into it), not a raw Node stack; and with --json, in the
+ * command's JSON answer. Undefined when `err` is something else. `when`: before the command's
+ * modules were loaded, or while it ran.
  */
-function sayOutOfDescriptors(command: string, err: unknown): boolean {
+export function outOfDescriptors(err: unknown, when: string): CorralError | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code !== 'EMFILE' && code !== 'ENFILE') return false;
+  if (code !== 'EMFILE' && code !== 'ENFILE') return undefined;
   // Read now, with no descriptor to spare, the limit may not be readable: then only its name.
   const soft = readOpenFilesLimit()?.soft;
   const limit = soft === undefined ? ' (its open-files limit, ulimit -n)' : ` (the open-files limit is ${soft})`;
   const what = code === 'ENFILE' ? 'the host ran out of file descriptors (ENFILE: fs.file-max)' : `this process ran out of file descriptors${limit}`;
-  sayFdLimit(command, `${what} before corral could start: ${(err as Error).message}`);
-  return true;
+  return new CorralError('CORRAL_ERR_FD_LIMIT', `${what} ${when}: ${(err as Error).message}; ${FD_LIMIT_FIX}`);
 }
 
 function sayFdLimit(command: string, what: string): void {
@@ -146,7 +146,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     command = await entry.load();
   } catch (err) {
     // Loading the command's modules is where a tiny open-files limit shows first.
-    if (sayOutOfDescriptors(name, err)) return;
+    const fdLimit = outOfDescriptors(err, 'before corral could start');
+    if (fdLimit) {
+      process.stderr.write(`corral ${name}: [${fdLimit.code}] ${fdLimit.message}\n`);
+      process.exitCode = exitCodeFor(fdLimit);
+      return;
+    }
     const said = commandLoadFailure(entry, err);
     process.stderr.write(said.stderr);
     process.exitCode = said.exitCode;
@@ -161,8 +166,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     process.exitCode = await command.run(rest);
   } catch (err) {
-    if (!(err instanceof CorralError) && sayOutOfDescriptors(command.name, err)) return;
-    const said = commandFailure(command, rest, err, entry.internalErrorExit);
+    const refusal = err instanceof CorralError ? err : (outOfDescriptors(err, 'while the command ran') ?? err);
+    const said = commandFailure(command, rest, refusal, entry.internalErrorExit);
     if (said.stdout !== undefined) process.stdout.write(said.stdout);
     process.stderr.write(said.stderr);
     process.exitCode = said.exitCode;

@@ -131,3 +131,21 @@ test("a command whose own modules cannot be loaded says CORRAL_ERR_CODE_LOAD and
     assert.match(said.stderr, new RegExp(`^corral ${name}: \\[CORRAL_ERR_CODE_LOAD\\] corral's own code could not be loaded \\(Cannot find module .*status\\.js.*\\): its files changed while this command started \\(npm ci or git pull in its directory\\) or are incomplete; once the build is whole \\(npm ci\\), run the command again\\n$`));
   }
 });
+
+// Out of descriptors while a command ran printed its line on stderr and nothing on stdout.
+test('out of file descriptors while a command runs is CORRAL_ERR_FD_LIMIT with the fix, in the JSON answer too when asked, exit 78', async () => {
+  const { commandFailure, outOfDescriptors, FD_LIMIT_FIX } = await import('../../src/cli/main.js');
+  const { statusCommand } = await import('../../src/cli/commands/status.js');
+  const emfile = Object.assign(new Error("EMFILE: too many open files, open '/run/corral/corral.pid'"), { code: 'EMFILE' });
+  const refusal = outOfDescriptors(emfile, 'while the command ran');
+  assert.ok(refusal);
+  assert.equal(outOfDescriptors(new Error('ENOENT'), 'while the command ran'), undefined, 'another error is not this one');
+  const said = commandFailure(statusCommand, ['--json'], refusal);
+  assert.equal(said.exitCode, 78);
+  const json = JSON.parse(said.stdout ?? '') as { running: unknown; error: { code: string; message: string } };
+  assert.equal(json.running, null);
+  assert.equal(json.error.code, 'CORRAL_ERR_FD_LIMIT');
+  assert.match(json.error.message, /^this process ran out of file descriptors \(.*\) while the command ran: EMFILE: too many open files, open '\/run\/corral\/corral\.pid'; /);
+  assert.ok(json.error.message.endsWith(FD_LIMIT_FIX));
+  assert.equal(said.stderr, `corral status: [CORRAL_ERR_FD_LIMIT] ${json.error.message}\n`);
+});
