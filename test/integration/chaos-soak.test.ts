@@ -71,6 +71,12 @@ const THINK_MS = 5;
 const LOSE_EVERY = 20;
 const ADMIN_TOKEN = 'chaos-soak-admin-token-0123456789';
 const UPSTREAM_FAULTS = { latencyMs: 40, latencyJitterMs: 160, errorRate: 0.1, errorStatus: 503, resetRate: 0.1, appliedErrorRate: 0.2 } as const;
+/**
+ * The emulator's latency while the keeper is about to be killed: far longer than the test takes to
+ * see an append arrive and kill, and shorter than SHEETS_UNSURE_DELAY, so the rows the dead keeper
+ * sent are in the sheet before the next keeper reads them back (as Google's would be by then).
+ */
+const SLOW_UPSTREAM_MS = 1500;
 const FAULTS_OFF = { latencyMs: 0, latencyJitterMs: 0, errorRate: 0, resetRate: 0, appliedErrorRate: 0 };
 const SEED = 20261125;
 /** The emulator's default Events tab (the sample sheet's) holds these before the soak. */
@@ -419,15 +425,39 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
         }, 30_000, 'the killed worker replaced');
         return `pid ${victim.pid}, which held ${ports.size} client connections`;
       });
-    const killKeeper = (pid: number) =>
+    /**
+     * Slows the emulator until an append reaches it, so that the keeper can be killed with that
+     * append on the wire and its rows unsure for the next keeper. Left to chance (an append in
+     * flight, or one answered 5xx less than SHEETS_UNSURE_DELAY before) the kill missed both in
+     * some runs. Every call that arrives now waits SLOW_UPSTREAM_MS before the emulator carries it
+     * out, and the flusher writes its send record before the append leaves: one counted here is in
+     * the journal as sent, and not yet answered. Returns how long the append took to come: up to
+     * the backoff's cap (32 s and 1 s of jitter) when failures in a row hold the range, as these
+     * faults often do (7 s, 20 s and 28 s in runs beside another soak).
+     */
+    const appendOnTheWire = async () => {
+      const from = Date.now();
+      const appendsBefore = emu.counters().calls['values.append'];
+      emu.setFaults({ latencyMs: SLOW_UPSTREAM_MS, latencyJitterMs: 0 });
+      try {
+        await waitFor(() => emu.counters().calls['values.append'] > appendsBefore, 60_000, 'an append to reach the emulator');
+      } catch (err) {
+        restoreLatency();
+        throw err;
+      }
+      return Date.now() - from;
+    };
+    const restoreLatency = () => emu.setFaults({ latencyMs: UPSTREAM_FAULTS.latencyMs, latencyJitterMs: UPSTREAM_FAULTS.latencyJitterMs });
+    const killKeeper = (pid: number, appendWaitedMs: number) =>
       fault('kill -9 of the keeper', async () => {
         process.kill(pid, 'SIGKILL');
         keeperKills.push(pid);
+        restoreLatency();
         await waitFor(async () => {
           const s = await healthy(2);
           return s && s.keeper?.pid !== pid;
         }, 30_000, 'the killed keeper replaced');
-        return `pid ${pid}`;
+        return `pid ${pid}, with an append on the wire (it came ${appendWaitedMs} ms after the emulator was slowed to ${SLOW_UPSTREAM_MS} ms a call)`;
       });
     const reload = () =>
       fault('SIGHUP reload', async () => {
@@ -522,7 +552,8 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
       await progress(5);
       const [heldPlayer] = PLAYERS[rounds % PLAYERS.length] ?? PLAYERS[0]!;
       const held = await holdRetry(heldPlayer);
-      await Promise.all([killKeeper(s.keeper.pid), reload()]);
+      const appendWaitedMs = await appendOnTheWire();
+      await Promise.all([killKeeper(s.keeper.pid, appendWaitedMs), reload()]);
       holds.delete(heldPlayer);
       held.release();
       await progress(5);
@@ -654,7 +685,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
     const bugs = corral.logs().filter((l) => ['request.error', 'app.error', 'worker.uncaught', 'admin.error', 'master.tick_failed', 'master.uncaught', 'worker.timeout', 'keeper.timeout'].includes(String(l.event)) || l.level === 'fatal');
     // Appends sent and not known done when the keeper is killed (in flight, or answered 500 and
     // waiting to be read back) are unsure: the next keeper must read them back before any resend.
-    // With appends paced to about one a second and failing often, every kill leaves some.
+    // Each kill comes with an append on the wire (killKeeper), so every replay has some.
     const replays = corral.logs().filter((l) => l.event === 'journal.replayed');
     say(`journal replays by a new keeper: ${replays.map((l) => `${String(l.pending)} pending, ${String(l.unsure)} unsure`).join('; ') || 'none'}`);
     say(`processes: ${forked.size} forked, ${current.size} running (${[...current].join(', ')}), ${children.size} children of the master`);
@@ -671,7 +702,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
     assert.ok(retried.length > 0 && counters.appliedErrors > 0 && counters.resets > 0, 'the retry and applied-then-500 paths were exercised');
     assert.ok(lostAck.length >= PLAYERS.length, `every poster retried an event whose acknowledgement it lost (${lostAck.length} events)`);
     assert.equal(heldAcrossKeeperKill.length, rounds, 'each kill -9 of the keeper came between a lost 201 and its retry');
-    assert.ok(replays.some((l) => Number(l.unsure) > 0), 'a new keeper read back appends a kill -9 left unsure');
+    assert.ok(replays.filter((l) => Number(l.unsure) > 0).length >= rounds, 'after each kill -9, the new keeper read back the appends the kill left unsure');
     assert.ok(kills.length > 0, 'every scripted fault ran');
     assert.equal(bursts.length, rounds, 'each round held the cap with busy connections');
     for (const b of burstChecks) {
