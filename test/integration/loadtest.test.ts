@@ -507,15 +507,17 @@ describe('corral loadtest against the fixture app', () => {
 
   it('never outlasts --duration, and judges the writes left unanswered at the deadline by their waits rather than dropping them', async () => {
     // Every write hangs for 20 s (a target that never answers POST /api/events); the run must end at
-    // its 2 s deadline regardless, and must not call that target good because the run ended first.
+    // its 4 s deadline regardless, and must not call that target good because the run ended first.
+    // 4 s, not 2: a loaded box started the users' logins and first requests 1.4 s into a run, and a
+    // write must be in flight over 500 ms at the deadline to count as unanswered.
     const t = await target({ delayMs: (path) => (path === '/api/events' ? 20_000 : 0) });
     const out = join(dir, 'deadline');
     const started = Date.now();
-    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '2s', '--timeout', '30s', '--think-time', '10ms', '--mix', 'write=1', '--users-file', usersFile, '--out', out], dir);
+    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '4s', '--timeout', '30s', '--think-time', '10ms', '--mix', 'write=1', '--users-file', usersFile, '--out', out], dir);
     assert.ok(Date.now() - started < 20_000, 'ended before the hanging writes would have');
     assert.ok(existsSync(join(out, 'result.json')), `no result; exit ${run.code}\n${run.stdout}\n${run.stderr}`);
     const { result, html } = readResult(out);
-    // Each user logged in at once and then waited on its first write for most of the 2 s.
+    // Each user logged in at once and then waited on its first write for most of the 4 s.
     assert.equal(result.totals.counts.unanswered, 2, 'both virtual users had a write in flight for over 500 ms');
     assert.equal(result.totals.counts.aborted, 0);
     assert.equal(result.totals.counts.timeouts, 0, 'cut at the deadline is not a timeout');
@@ -523,7 +525,7 @@ describe('corral loadtest against the fixture app', () => {
     assert.ok((result.byRoute['POST /api/events']?.latencyMs?.p50 ?? 0) >= 1000, 'their waits are their latency');
     // The load stops at the deadline (one timer; a loaded machine may run it a little late), and
     // the users stop without waiting for the writes they have in flight.
-    assert.ok(result.run.stoppedAtMs >= 1990 && result.run.stoppedAtMs < 3000, `stopped ${result.run.stoppedAtMs} ms into a 2 s run`);
+    assert.ok(result.run.stoppedAtMs >= 3990 && result.run.stoppedAtMs < 5000, `stopped ${result.run.stoppedAtMs} ms into a 4 s run`);
     assert.ok(result.run.endedAtMs - result.run.stoppedAtMs < 1000, `the users took ${result.run.endedAtMs - result.run.stoppedAtMs} ms to stop`);
     assert.equal(result.run.interrupted, false);
     assert.equal(run.code, 2, `${run.stdout}\n${run.stderr}`);
