@@ -23,6 +23,20 @@ const RANGES = Array.from({ length: 24 }, (_, i) => `Players!A1:B${i + 2}`);
 const readCalls = (emu: Emulator) => emu.counters().calls['values.get'] + emu.counters().calls['values.batchGet'];
 const ADMIN_TOKEN = 'idle-host-admin-token-1234';
 
+/**
+ * The most of `arrivals` (ms) within any window of a minute less a second: the keepers count a
+ * call's minute from its grant, a few ms before its arrival here.
+ */
+function mostInAnyMinute(arrivals: readonly number[]): number {
+  const at = [...arrivals].sort((a, b) => a - b);
+  let most = 0;
+  for (let first = 0, last = 0; last < at.length; last++) {
+    while ((at[last] ?? 0) - (at[first] ?? 0) >= 59_000) first++;
+    most = Math.max(most, last - first + 1);
+  }
+  return most;
+}
+
 async function metric(h: CorralProcess, name: string): Promise<string> {
   const metrics = (await http(`${h.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text;
   return new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? '?';
@@ -68,9 +82,10 @@ describe('an idle host going alone when Redis dies', { skip: redisMissing }, () 
       await waitFor(async () => (await metric(idle, 'corral_sheets_redis_connected')) === '0', 5000, 'the idle host acting alone');
       // It reads for a while: each of its 24 ranges it has no copy of.
       await new Promise((res) => setTimeout(res, 6000));
-      const calls = readCalls(emu);
       const alone = await metric(idle, 'corral_sheets_quota_alone_grants_total');
-      // Well within a minute of the first call: every call made is in one window.
+      // The most calls that arrived within any minute: usually every call made is in one, but the
+      // waits above may last longer on a loaded box, and a second minute has a limit of its own.
+      const calls = mostInAnyMinute(emu.reads(0).map((r) => r.at));
       assert.ok(calls <= LIMIT, `${calls} read calls reached Google within a minute (limit ${LIMIT}); the idle host made ${alone} alone`);
     } finally {
       stopped = true;
