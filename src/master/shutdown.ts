@@ -29,7 +29,8 @@ export interface ShutdownDeps {
 
 export class Shutdown {
   private deadline = 0;
-  private keeperDrainSent = false;
+  /** When the keeper was told to drain (stop-sequence.ts); undefined before. */
+  private keeperDrainAt: number | undefined;
 
   constructor(private readonly d: ShutdownDeps) {}
 
@@ -60,20 +61,23 @@ export class Shutdown {
   /** The tick's manage step while stopping. */
   step(now: number): void {
     const { d } = this;
-    const step = stopStep({ now, deadline: this.deadline, workersLeft: d.workers().length, keeperLeft: d.keeper() !== undefined, keeperDrainSent: this.keeperDrainSent });
+    const step = stopStep({ now, deadline: this.deadline, workersLeft: d.workers().length, keeperLeft: d.keeper() !== undefined, keeperDrainAt: this.keeperDrainAt });
     if (step.drainKeeperMs !== undefined) this.drainKeeper(step.drainKeeperMs);
     if (step.done) {
       d.log.info({ event: 'shutdown.done' }, 'all children stopped');
       d.finish(EXIT.OK);
       return;
     }
-    if (step.killAll) d.killer.killAtGracefulTimeout(d.children.values());
+    if (step.killWorkers) d.killer.killAtGracefulTimeout(d.workers());
+    const keeper = d.keeper();
+    if (step.killKeeper && keeper) d.killer.killAtGracefulTimeout([keeper]);
   }
 
   private drainKeeper(gracefulMs: number): void {
     const keeper = this.d.keeper();
     if (!keeper) return;
-    this.keeperDrainSent = true;
+    // A QUIT after its drain brings its own deadline forward (drain.ts), never this one back.
+    this.keeperDrainAt ??= this.d.now();
     this.d.drain(keeper, 'shutdown', gracefulMs);
   }
 }

@@ -1,6 +1,7 @@
 // The master's stop, as decisions of the clock and what is left: the workers drain first, then the
 // keeper (it holds the write journal, so it goes last and gets time of its own), then the master
-// exits; past the deadline what is left is killed. The arbiter sends the drains and the kills.
+// exits; past the deadline the workers left are killed and the keeper is drained, and killed once
+// its own time is up. The arbiter sends the drains and the kills.
 
 import { EXIT_MARGIN_MS } from './drain.js';
 
@@ -22,7 +23,8 @@ export interface StopState {
   readonly deadline: number;
   readonly workersLeft: number;
   readonly keeperLeft: boolean;
-  readonly keeperDrainSent: boolean;
+  /** When the keeper was told to drain; undefined before. */
+  readonly keeperDrainAt: number | undefined;
 }
 
 export interface StopStep {
@@ -30,13 +32,23 @@ export interface StopStep {
   readonly drainKeeperMs: number | undefined;
   /** Every child has exited: the master exits. */
   readonly done: boolean;
-  /** The deadline passed: kill every child not already being killed. */
-  readonly killAll: boolean;
+  /** The deadline passed with workers left: kill every worker not already being killed. */
+  readonly killWorkers: boolean;
+  /** The keeper's own time (KEEPER_STOP_MS from its drain, and past the deadline) is up: kill it. */
+  readonly killKeeper: boolean;
 }
 
+/**
+ * The keeper is drained once the last worker is gone, or once the deadline has passed (the workers
+ * left are killed then: none of them sends it anything more), and has its own time from that
+ * drain. Killed with the workers at the deadline, it went without a drain whenever one worker
+ * overran its graceful timeout: its journal flush and its appends in flight were cut.
+ */
 export function stopStep(s: StopState): StopStep {
-  const onlyKeeper = s.keeperLeft && s.workersLeft === 0;
-  const drainKeeperMs = onlyKeeper && !s.keeperDrainSent ? Math.max(KEEPER_STOP_MS, s.deadline - s.now) : undefined;
+  const pastDeadline = s.now > s.deadline;
+  const drainDue = s.keeperLeft && s.keeperDrainAt === undefined && (s.workersLeft === 0 || pastDeadline);
+  const drainKeeperMs = drainDue ? Math.max(KEEPER_STOP_MS, s.deadline - s.now) : undefined;
   const done = s.workersLeft === 0 && !s.keeperLeft;
-  return { drainKeeperMs, done, killAll: !done && s.now > s.deadline + (onlyKeeper ? KEEPER_STOP_MS : 0) };
+  const killKeeper = s.keeperLeft && s.keeperDrainAt !== undefined && s.now > Math.max(s.deadline, s.keeperDrainAt) + KEEPER_STOP_MS;
+  return { drainKeeperMs, done, killWorkers: s.workersLeft > 0 && pastDeadline, killKeeper };
 }

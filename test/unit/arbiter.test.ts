@@ -14,6 +14,7 @@ import { startAdminServer } from '../../src/master/admin/server.js';
 import { Arbiter, type ArbiterOptions, type Intent } from '../../src/master/arbiter.js';
 import { DeathCauses } from '../../src/master/death-causes.js';
 import { BOOT_TIMEOUT_FLOOR_MS } from '../../src/master/stuck-judgement.js';
+import { KEEPER_STOP_MS } from '../../src/master/stop-sequence.js';
 import { KEEPER_CRASH_BOOT_WAIT_MS, KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT_MS } from '../../src/master/keeper-wait.js';
 import type { AdminView } from '../../src/master/admin/view.js';
 import type { Notifier } from '../../src/master/notify.js';
@@ -697,6 +698,53 @@ test('boot exhaustion with a keeper: the keeper is drained as in a stop, and the
     t.arbiter.tick();
     assert.deepEqual(t.exits, [3]);
     assert.ok(t.log.lines().some((l) => l.event === 'keeper.exit'), 'the keeper\'s exit is said');
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a stop whose worker overruns its drain: the worker is killed at the deadline, the keeper is drained then and has its own time, not killed with it', async () => {
+  const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '10' }, true);
+  try {
+    const keeper = t.bootWithKeeper();
+    const workers = t.children.filter((c) => c.identity.role === 'worker');
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    // The workers hang in their drain (beating) until the deadline, 10 + 2 s.
+    t.run(12_250, [...workers, keeper]);
+    assert.ok(workers.every((w) => w.kills.includes('SIGKILL')), 'the workers are killed at the deadline');
+    assert.deepEqual(keeper.kills, [], 'the keeper is not killed with them');
+    const drains = keeper.sent.flatMap((m) => (m.type === 'drain' ? [m] : []));
+    assert.deepEqual(drains.map((m) => [m.reason, m.gracefulMs]), [['shutdown', KEEPER_STOP_MS]], 'it is drained, with its own time');
+    for (const w of workers) w.exit(null, 'SIGKILL');
+    // Its flush takes most of that time: it is not cut.
+    t.run(KEEPER_STOP_MS - 500, [keeper]);
+    assert.deepEqual(keeper.kills, []);
+    keeper.say({ type: 'drained' });
+    keeper.exit(0);
+    t.arbiter.tick();
+    assert.deepEqual(t.exits, [0]);
+    assert.equal(t.log.lines().filter((l) => l.event === 'keeper.kill').length, 0);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a stop whose keeper does not finish its drain kills it KEEPER_STOP_MS after that drain, though the workers overran the deadline', async () => {
+  const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '10' }, true);
+  try {
+    const keeper = t.bootWithKeeper();
+    const workers = t.children.filter((c) => c.identity.role === 'worker');
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    t.run(12_250, [...workers, keeper]);
+    for (const w of workers) w.exit(null, 'SIGKILL');
+    t.run(KEEPER_STOP_MS + 500, [keeper]);
+    assert.deepEqual(keeper.kills, ['SIGKILL']);
+    assert.equal(t.log.lines().find((l) => l.event === 'keeper.kill')?.reason, 'graceful timeout');
+    keeper.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    assert.deepEqual(t.exits, [0]);
   } finally {
     t.log.close();
   }

@@ -101,8 +101,8 @@ test("TimeoutStopSec outlasts the master's own longest stop: the drain, its exit
     const lastKill = deadline + KEEPER_STOP_MS;
     // Past the last kill the master still reaps the children and exits: a few seconds are left for that.
     assert.ok(timeoutStopSec(graceful) * 1000 >= lastKill + 5000, `graceful ${graceful}s: ${timeoutStopSec(graceful)}s against ${lastKill} ms`);
-    // At that instant the step kills whatever is left, keeper included.
-    assert.equal(stopStep({ now: lastKill + 1, deadline, workersLeft: 0, keeperLeft: true, keeperDrainSent: true }).killAll, true);
+    // At that instant the step kills whatever is left, keeper included (drained at the deadline at the latest).
+    assert.equal(stopStep({ now: lastKill + 1, deadline, workersLeft: 0, keeperLeft: true, keeperDrainAt: deadline }).killKeeper, true);
   }
 });
 
