@@ -70,6 +70,12 @@ export class ReloadLifecycle {
    * after them, it reset the count, the +1 answered `workers_expected 4` undone without a word.
    */
   private scaleSinceQueued: number | undefined;
+  /**
+   * Worker count changes applied while the reload in progress runs: a rollback carries them over
+   * the count it goes back to. Dropped there, a TTIN answered `workers_expected 4` during a reload
+   * that then rolled back went back to 3 without a word.
+   */
+  private scaleDuringReload = 0;
 
   constructor(private readonly d: ReloadDeps) {
     this.masterLogFile = displayValue('CORRAL_LOG_FILE', d.options.loaded.settings.CORRAL_LOG_FILE);
@@ -139,6 +145,7 @@ export class ReloadLifecycle {
     this.masterLogFile = plan.masterLogFile;
     const previous = target.loaded;
     gens.start(previous, target.expected, this.d.now(), plan.restartNeeded, next);
+    this.scaleDuringReload = 0;
     target.loaded = next;
     this.d.options.settingsApplied?.(next.settings);
     target.expected = next.settings.CORRAL_WORKERS;
@@ -202,6 +209,7 @@ export class ReloadLifecycle {
   /** A worker count change (+1 or -1) was applied: a reload queued before it carries it too. */
   scaled(delta: number): void {
     if (this.scaleSinceQueued !== undefined) this.scaleSinceQueued += delta;
+    if (this.d.gens.reload) this.scaleDuringReload += delta;
   }
 
   /** The reload's generation serves in full (`ready` workers, on `port`), and no other is left: it is done. */
@@ -273,8 +281,17 @@ export class ReloadLifecycle {
     gens.rollBack();
     gens.ended('rolled_back', code, superseded === undefined ? `last reload rolled back (${code}), generation ${r.previousGeneration} serves: ${why}` : `reload to generation ${superseded} ${why}; generation ${r.previousGeneration} serves meanwhile`, Date.now());
     // The count that served before the reload, TTIN/TTOU included: the new settings' count had
-    // already drained the excess of a larger one, which is now forked again.
-    target.expected = r.previousWorkers;
+    // already drained the excess of a larger one, which is now forked again. The changes asked for
+    // during the reload are carried over it, as a queued reload carries them over CORRAL_WORKERS.
+    const carried = this.scaleDuringReload;
+    this.scaleDuringReload = 0;
+    target.expected = Math.min(MAX_WORKERS, Math.max(1, r.previousWorkers + carried));
+    if (carried !== 0 && superseded === undefined) {
+      this.d.log.info(
+        { event: 'workers.scale', expected: target.expected, delta: carried, workers_before_reload: r.previousWorkers },
+        `reload rolled back: ${target.expected} workers, the ${r.previousWorkers} before it ${carried > 0 ? '+' : ''}${carried} asked for during it`,
+      );
+    }
     // The backoff was the failing generation's: the old one's replacements start at once.
     this.d.crashes.clearBootBackoff();
     // Superseded, the newer reload starts at once (systemd is told RELOADING=1 for it), and takes

@@ -1463,6 +1463,33 @@ test('a reload whose new workers cannot all boot, with no old worker left to go 
   }
 });
 
+test('a TTIN during a reload that is rolled back is carried over the count the rollback goes back to, and said', async () => {
+  const t = await setup({ CORRAL_RELOAD_SETTLE: '2', CORRAL_BOOT_ATTEMPTS: '2' });
+  try {
+    t.bootAll();
+    t.run(3000, t.children);
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    t.arbiter.record('ttin');
+    assert.equal(settledExpected(t.arbiter.view()), 3, 'answered: one more than the reload\'s CORRAL_WORKERS');
+    for (let i = 0; i < 6 && !t.log.lines().some((l) => l.event === 'reload.failed'); i++) {
+      for (const c of t.children.filter((c) => c.identity.generation === 2 && !c.exited)) {
+        c.say({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'cannot find module x' });
+        c.exit(4);
+      }
+      t.run(40_000, t.children.filter((c) => !c.exited));
+    }
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.failed'), 'the reload was rolled back');
+    t.run(1000, t.children.filter((c) => !c.exited));
+    assert.equal(t.arbiter.view().expectedWorkers(), 3, 'the 2 before the reload, +1 asked for during it: not dropped without a word');
+    assert.equal(t.children.filter((c) => !c.exited && c.identity.generation === 1).length, 3);
+    const said = t.log.lines().filter((l) => l.event === 'workers.scale').at(-1);
+    assert.deepEqual([said?.expected, said?.delta, said?.workers_before_reload], [3, 1, 2]);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('a reload rolled back keeps its ready new workers serving until the old generation is back to strength', async () => {
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2', CORRAL_GRACEFUL_TIMEOUT: '30' });
   try {
