@@ -24,6 +24,7 @@ import { fatalStderrLine, type FatalReason } from './fatal-stderr.js';
 import { removePidfile, updateMasterRecord, writePidfile, type MasterRecord } from './pidfile.js';
 import { procReaders } from './proc-identity.js';
 import { createSpawner } from './spawner.js';
+import { forcedExitAfterMs } from './stop-sequence.js';
 import { outlastClosedOutput } from './closed-output.js';
 
 export interface MasterEntryPoints {
@@ -208,7 +209,8 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     logger.fatal({ event: 'master.uncaught', code: 'CORRAL_ERR_UNCAUGHT', err: d }, 'uncaught exception in the master');
     crashed ??= { code: 'CORRAL_ERR_UNCAUGHT', message: `uncaught exception in the master (${d.message}); the workers were stopped, and it exits 70 for systemd to restart it` };
     arbiter?.record('stop');
-    setTimeout(() => exit(EXIT.UNCAUGHT), (settings.CORRAL_GRACEFUL_TIMEOUT + 5) * 1000).unref();
+    // By the graceful timeout in force (a reload may have raised it), not the start's.
+    setTimeout(() => exit(EXIT.UNCAUGHT), forcedExitAfterMs(gracefulTimeoutS * 1000)).unref();
   });
   // Capacity and host alerts run whether or not the admin listener could bind.
   monitoring = startMonitoring(arbiter.view(), logger);

@@ -18,6 +18,19 @@ export function stopDeadline(now: number, gracefulMs: number, current: number | 
   return current === undefined ? deadline : Math.min(current, deadline);
 }
 
+/**
+ * How long a master stopping after an uncaught exception of its own waits for that stop before it
+ * exits anyway (the bug may have broken what the stop relies on): the stop's own longest, the
+ * drain's deadline and the keeper's time past it, with room for the exits to be read; within the
+ * unit's TimeoutStopSec (systemd/timeouts.ts). `gracefulMs`: the graceful timeout in force, a
+ * reload's included. Timed from the start's CORRAL_GRACEFUL_TIMEOUT + 5 s, the master exited while
+ * the keeper was still in its drain, and after a reload that raised the timeout, while its workers
+ * still drained their requests: they lost their channel and exited at once, those requests cut.
+ */
+export function forcedExitAfterMs(gracefulMs: number): number {
+  return gracefulMs + EXIT_MARGIN_MS + KEEPER_STOP_MS + 3000;
+}
+
 export interface StopState {
   readonly now: number;
   readonly deadline: number;

@@ -2,7 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KEEPER_STOP_MS, stopDeadline, stopStep } from '../../src/master/stop-sequence.js';
+import { forcedExitAfterMs, KEEPER_STOP_MS, stopDeadline, stopStep } from '../../src/master/stop-sequence.js';
+import { timeoutStopSec } from '../../src/systemd/timeouts.js';
 
 test('a second stop brings the deadline forward, never back', () => {
   const first = stopDeadline(1000, 30_000, undefined);
@@ -41,4 +42,14 @@ test('workers left past the deadline are killed, not the keeper: it is drained t
   const late = { now: 0, deadline: 40_000, workersLeft: 0, keeperLeft: true, keeperDrainAt: 41_000 };
   assert.equal(stopStep({ ...late, now: 45_500 }).killKeeper, false);
   assert.equal(stopStep({ ...late, now: 46_001 }).killKeeper, true);
+});
+
+test("the forced exit after the master's own uncaught exception outlasts the stop it waits for, and comes before systemd's TimeoutStopSec", () => {
+  for (const graceful of [0, 1, 30, 300]) {
+    const deadline = stopDeadline(0, graceful * 1000, undefined);
+    // The keeper drained at the first tick past the deadline (a worker overran it), killed KEEPER_STOP_MS later, then reaped.
+    const lastKill = deadline + 250 + KEEPER_STOP_MS + 250;
+    assert.ok(forcedExitAfterMs(graceful * 1000) > lastKill + 1000, `graceful ${graceful}s`);
+    assert.ok(forcedExitAfterMs(graceful * 1000) <= timeoutStopSec(graceful) * 1000 - 3000, `graceful ${graceful}s`);
+  }
 });
