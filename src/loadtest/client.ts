@@ -58,6 +58,8 @@ export interface Reply {
   readonly retryAfterMs?: number;
   /** The answer's Content-Type, to say what came back when it was not what corral's app sends. */
   readonly contentType?: string;
+  /** A redirect's Location (3xx): where the answer sent the request, which is not followed. */
+  readonly location?: string;
 }
 
 const RETRY_AFTER_MAX_MS = 3_600_000;
@@ -206,7 +208,9 @@ export class TargetClient {
       const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
       const type = res.headers['content-type'];
       const contentType = Array.isArray(type) ? type[0] : type;
-      return { sample: sample(status, status >= 200 && status < 300 ? 'ok' : 'http', bytes), json, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), ...(contentType === undefined ? {} : { contentType }) };
+      const where = status >= 300 && status < 400 ? res.headers.location : undefined;
+      const location = Array.isArray(where) ? where[0] : where;
+      return { sample: sample(status, status >= 200 && status < 300 ? 'ok' : 'http', bytes), json, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), ...(contentType === undefined ? {} : { contentType }), ...(location === undefined ? {} : { location }) };
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (timedOut) return { sample: sample(status, 'timeout', bytes, 'timeout'), json: undefined };

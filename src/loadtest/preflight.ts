@@ -4,7 +4,7 @@
 
 import type { PinnedAddresses } from '../loopback.js';
 import { checkUnavailable } from './before-load.js';
-import { TargetClient, type Sample } from './client.js';
+import { TargetClient, type Reply, type Sample } from './client.js';
 import type { Credential } from './credentials.js';
 import { formatExactDuration } from './duration.js';
 import { inputError, LoadtestError, LOADTEST_EXIT, targetRefused, targetUnreachable } from './exit.js';
@@ -29,6 +29,18 @@ function refuseIfGenerator(s: Sample): void {
 }
 
 /**
+ * A redirect before the load (a proxy sending http:// to https://, a path moved): no request is
+ * followed, so every login of the run would be answered the same and the steps would fail on
+ * "unexpected answers" as though the users were too many, after the whole schedule.
+ */
+function refuseIfRedirected(target: URL, route: string, reply: Reply): void {
+  const status = reply.sample.status;
+  if (status < 300 || status >= 400) return;
+  const to = reply.location === undefined ? 'with no Location' : `to ${reply.location}`;
+  throw targetRefused(`target ${target.href} answered ${route} with HTTP ${status}, a redirect ${to}: corral loadtest follows no redirect, so every request of the run would be answered so; give --target the URL the app answers at`);
+}
+
+/**
  * Checks before any load: the target answers, looks like corral's app, accepts a login and, when
  * exports are in the mix, the token they carry (a typo there would fail every export of the run).
  */
@@ -45,6 +57,7 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
     const readMs = s.latencyUs / 1000;
     if (readMs > opts.timeoutMs) notes.push(`the target took ${Math.round(readMs)} ms to answer GET /api/players before the load, more than --timeout ${formatExactDuration(opts.timeoutMs)}: as slow during the run, requests time out`);
     if (s.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for GET ${playersPath}: it does not look like corral's bundled app${prefixHint(opts.target)}`);
+    refuseIfRedirected(opts.target, `GET ${playersPath}`, players);
     checkUnavailable(opts.target, 'GET /api/players', players, notes);
     const loginPath = apiPath(opts.target, '/api/login');
     const login = await client.send({ kind: 'login', method: 'POST', path: loginPath, json: credential, parseJson: true });
@@ -52,6 +65,7 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
     refuseIfGenerator(l);
     if (l.outcome === 'connection' || l.outcome === 'timeout') throw targetUnreachable(`target ${opts.target.origin} did not answer a login (${l.error ?? l.outcome})`);
     if (l.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for POST ${loginPath}: it does not look like corral's bundled app${prefixHint(opts.target)}`);
+    refuseIfRedirected(opts.target, `POST ${loginPath}`, login);
     checkUnavailable(opts.target, 'POST /api/login', login, notes);
     if (l.status === 401 || l.status === 400) {
       // Not given --users-file: the bundled sample's codes, which a target with its own sheet does not have.

@@ -136,8 +136,11 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   // Logins answered 2xx without a token are among them (their status is a success's): named apart.
   const tokenless = input.errorCodes.get(LOGIN_WITHOUT_TOKEN) ?? 0;
   const unexpected = [other, tokenless > 0 ? `${tokenless} logins answered without a token, as a server that is not corral's app does` : ''].filter((p) => p !== '').join(', ');
+  // The hint about credentials only where a 401 was answered: said of 301s or 405s, it sent the
+  // operator to --users-file for a target that redirects or is not the app.
+  const refused = (input.statuses.get(401) ?? 0) > 0 ? '; 401 usually means --users-file or --admin-token does not match the target' : '';
   add('unexpected_status', c.statusOther === 0, c.statusOther, 0,
-    c.statusOther === 0 ? 'no unexpected answers' : `${counted(c.statusOther, 'unexpected answer')} (${unexpected}); 401 usually means --users-file or --admin-token does not match the target`);
+    c.statusOther === 0 ? 'no unexpected answers' : `${counted(c.statusOther, 'unexpected answer')} (${unexpected})${refused}`);
   // This machine's own failures say nothing of the target: neither a pass nor a fail, but the step
   // was not loaded as planned, so it proves no capacity (overallVerdict).
   const own = list(input.errorCodes, (k) => isGeneratorError(String(k)));

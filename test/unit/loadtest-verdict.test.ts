@@ -53,7 +53,10 @@ describe('judging a step', () => {
     assert.match(onlyLocked.reasons.join(), /^1 login answered 429 login_locked: /);
     assert.doesNotMatch(onlyLocked.reasons.join(), /CORRAL_RATE_LIMIT/);
     const other = judgeSegment(input({ ok: 99, statusOther: 1 }, { statuses: new Map([[200, 99], [401, 1]]) }));
-    assert.match(other.reasons.join(), /1 unexpected answer \(401×1\)/);
+    assert.match(other.reasons.join(), /1 unexpected answer \(401×1\); 401 usually means --users-file or --admin-token does not match the target/);
+    // No 401 among them (a target redirecting, a method refused): no word of credentials.
+    const moved = judgeSegment(input({ ok: 0, statusOther: 6 }, { statuses: new Map([[301, 6]]) }));
+    assert.deepEqual(moved.reasons, ['6 unexpected answers (301×6)']);
     // Logins answered 200 without a token: their status is a success's, so they are named apart.
     const tokenless = judgeSegment(input({ ok: 0, statusOther: 100 }, { appRequests: 0, statuses: new Map([[200, 100]]), errorCodes: new Map([['login_without_token', 100]]) }));
     assert.match(tokenless.reasons.join(), /^100 unexpected answers \(100 logins answered without a token, as a server that is not corral's app does\)/);

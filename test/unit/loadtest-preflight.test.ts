@@ -1,0 +1,80 @@
+// The checks before the load (preflight.ts) against small servers of the test's own: a target that
+// redirects (a proxy sending http:// to https://, a path moved) is refused before any load, as no
+// request of the run follows a redirect and every login would be answered so.
+
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { DEFAULT_MIX } from '../../src/loadtest/mix.js';
+import { parseLoadtestArgs } from '../../src/loadtest/options.js';
+import { preflight } from '../../src/loadtest/preflight.js';
+import { loadtestRefusal } from '../helpers/loadtest-refusal.js';
+
+async function withServer(handle: (req: IncomingMessage, res: ServerResponse) => void, fn: (url: string) => Promise<void>): Promise<void> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => handle(req, res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+function options(url: string) {
+  const parsed = parseLoadtestArgs(['--target', url, '--users', '1'], '/tmp');
+  assert.equal(parsed.help, false);
+  return (parsed as { options: Parameters<typeof preflight>[0] }).options;
+}
+
+describe('preflight', () => {
+  it('refuses a target that redirects every request (http:// to https:// by a proxy), naming where it redirects, exit 64', async () => {
+    const asked: string[] = [];
+    await withServer(
+      (req, res) => {
+        asked.push(`${req.method} ${req.url}`);
+        res.writeHead(301, { location: `https://app.example${req.url}`, 'content-type': 'text/html' }).end('<p>moved</p>');
+      },
+      async (url) => {
+        await assert.rejects(
+          preflight(options(url), DEFAULT_MIX, { name: 'Alice Martin', code: 'P001' }, 'players.csv', [], undefined),
+          loadtestRefusal(/answered GET \/api\/players with HTTP 301, a redirect to https:\/\/app\.example\/api\/players: corral loadtest follows no redirect/, 'CORRAL_ERR_LOADTEST_TARGET'),
+        );
+      },
+    );
+    assert.deepEqual(asked, ['GET /api/players']);
+  });
+
+  it('refuses a login answered with a redirect (a login page moved), though the roster answered', async () => {
+    await withServer(
+      (req, res) => {
+        if (req.url === '/api/players') return res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+        res.writeHead(302).end();
+      },
+      async (url) => {
+        await assert.rejects(
+          preflight(options(url), DEFAULT_MIX, { name: 'Alice Martin', code: 'P001' }, 'players.csv', [], undefined),
+          loadtestRefusal(/answered POST \/api\/login with HTTP 302, a redirect with no Location/, 'CORRAL_ERR_LOADTEST_TARGET'),
+        );
+      },
+    );
+  });
+
+  it('lets a target that answers the login with a token through', async () => {
+    await withServer(
+      (req, res) => {
+        if (req.url === '/api/players') return res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"t"}');
+      },
+      async (url) => {
+        const notes: string[] = [];
+        await preflight(options(url), DEFAULT_MIX, { name: 'Alice Martin', code: 'P001' }, 'players.csv', notes, undefined);
+        assert.deepEqual(notes, []);
+      },
+    );
+  });
+});
