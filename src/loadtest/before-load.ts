@@ -16,10 +16,16 @@ function errorCode(reply: Reply): string | undefined {
 /**
  * A 503 before the load, by its `error`: server_full and sheets_unavailable stop the run (exit 69,
  * as a target not answering: a load now measures the state it is in, not the users sent); any
- * other 503 is a note, as a 429 is. `route`: "GET /api/players".
+ * other 503 is a note, as a 429 is, and so is another 5xx (an app's 500, a proxy's 502 or 504),
+ * which went unsaid: the run's verdict then blamed the users for them. `route`: "GET /api/players".
  */
 export function checkUnavailable(target: URL, route: string, reply: Reply, notes: string[]): void {
-  if (reply.sample.status !== 503) return;
+  const status = reply.sample.status;
+  if (status >= 500 && status < 600 && status !== 503) {
+    notes.push(`the target answered ${route} with HTTP ${status} before the load: it was failing already, so the run's ${status}s are not the load's alone`);
+    return;
+  }
+  if (status !== 503) return;
   const code = errorCode(reply);
   const message = (reply.json as { message?: unknown } | undefined)?.message;
   const said = typeof message === 'string' ? `: ${message}` : '';

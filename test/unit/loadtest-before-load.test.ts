@@ -24,7 +24,7 @@ function refusal(fn: () => void): LoadtestError {
 }
 
 describe('the target before the load', () => {
-  it('refuses a 503 server_full or sheets_unavailable (exit 69), notes any other 503, lets the rest by', () => {
+  it('refuses a 503 server_full or sheets_unavailable (exit 69), notes any other 503 or 5xx, lets the rest by', () => {
     const notes: string[] = [];
     const full = refusal(() => checkUnavailable(target, 'GET /api/players', reply(503, { error: 'server_full', message: 'server full (4/4)' }), notes));
     assert.equal(full.exitCode, LOADTEST_EXIT.TARGET_UNREACHABLE);
@@ -36,10 +36,15 @@ describe('the target before the load', () => {
     checkUnavailable(target, 'GET /api/players', reply(503, { error: 'forced' }), notes);
     checkUnavailable(target, 'GET /api/players', reply(503, undefined), notes);
     checkUnavailable(target, 'GET /api/players', reply(200, []), notes);
+    checkUnavailable(target, 'GET /api/players', reply(429, { error: 'rate_limited' }), notes);
+    // Only a 503 says server_full: a 500 carrying it is a failing target, noted, not refused.
     checkUnavailable(target, 'GET /api/players', reply(500, { error: 'server_full' }), notes);
+    checkUnavailable(target, 'POST /api/login', reply(502, undefined), notes);
     assert.deepEqual(notes, [
       "the target answered GET /api/players with 503 forced before the load: it was unavailable already, so the run's 503s are not the load's alone",
       "the target answered GET /api/players with 503 before the load: it was unavailable already, so the run's 503s are not the load's alone",
+      "the target answered GET /api/players with HTTP 500 before the load: it was failing already, so the run's 500s are not the load's alone",
+      "the target answered POST /api/login with HTTP 502 before the load: it was failing already, so the run's 502s are not the load's alone",
     ]);
   });
 
