@@ -21,6 +21,11 @@ export interface ServerSample {
    * since its previous measurement. Undated figures are taken as of the fetch.
    */
   readonly hostDated: boolean;
+  /**
+   * The admin API called these figures stale (host.stale): the master's measurements kept failing
+   * for three intervals, so they are its last ones, not the host's now. Absent when not.
+   */
+  readonly hostStale?: true;
   readonly connections: number | null;
   readonly maxConnections: number | null;
   readonly status: string | null;
@@ -129,6 +134,7 @@ export function sampleFrom(t: number, capacityBody: unknown, statsBody: unknown,
     ram: findPercent(statsBody, RAM_PATHS, RAM_KEY),
     hostT: Math.round(hostT),
     hostDated: dated,
+    ...(at(statsBody, 'host.stale') === true ? { hostStale: true as const } : {}),
     connections: num(cap.current_connections),
     maxConnections: num(cap.max_connections),
     status: typeof status === 'string' ? status : null,

@@ -83,6 +83,11 @@ function missingFigures(samples: readonly ServerSample[], failures: readonly Adm
   const lastFetched = maxOf(samples.filter((s) => within(s.t) && hasHostFigures(s)).map((s) => s.t));
   const after = failed.filter((f) => f.t > lastFetched);
   if (after.length > 0) return lost(`the admin API stopped giving figures partway through this step (${describeFailures(after)}), so the master's measurements cover only its start`);
+  // Fetched in the step, but the master's own measurements kept failing: no step length helps.
+  const fetched = samples.filter((s) => within(s.t) && hasHostFigures(s));
+  if (fetched.every((s) => s.hostStale === true)) {
+    return other("the master's host figures were stale during this step: its measurements of CPU and RAM kept failing (its log says why: host.sample_failed)");
+  }
   const spans = hostMeasurements(samples).map((m, i, all) => (i > 0 ? m.sample.hostT - (all[i - 1]?.sample.hostT ?? 0) : 0)).filter((d) => d > 0);
   const every = spans.length > 0 ? ` (it measures every ${formatDuration(minOf(spans))})` : '';
   return other(`no host measurement of the master${every} covers this step; longer steps get one`);

@@ -127,6 +127,23 @@ describe('judging segments', () => {
     assert.equal(segments[1]?.checks.find((c) => c.name === 'cpu')?.detail, 'CPU not judged: the admin API did not answer during this step');
   });
 
+  it("says a step's CPU and RAM were not judged because the master's figures were stale, not that longer steps get one", () => {
+    // The master's measurements kept failing: every fetch returns its last one (host.stale).
+    const schedule = stepsSchedule([2, 4], 30_000);
+    const r = new Recorder(schedule);
+    r.users(2, 0);
+    recordJudgeable(r, ok(100, 110));
+    recordJudgeable(r, ok(30_100, 30_110));
+    r.finish(60_000);
+    const last = { cpu: 12, ram: 10, hostT: 2000, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' };
+    const samples: ServerSample[] = [{ t: 2100, ...last }, ...[20_000, 35_000, 50_000].map((t): ServerSample => ({ t, ...last, hostStale: true }))];
+    const { segments } = judgeSegments(schedule, r, 60_000, false, samples, undefined);
+    assert.deepEqual(segments.map((s) => s.server.cpuMean), [12, null]);
+    const stale = "the master's host figures were stale during this step: its measurements of CPU and RAM kept failing (its log says why: host.sample_failed)";
+    assert.equal(segments[1]?.checks.find((c) => c.name === 'cpu')?.detail, `CPU not judged: ${stale}`);
+    assert.equal(segments[1]?.checks.find((c) => c.name === 'ram')?.detail, `RAM not judged: ${stale}`);
+  });
+
   it('says a step the run ended before did not run, not that the admin API did not answer during it', () => {
     const host = (t: number, hostT: number): ServerSample => ({ t, cpu: 30, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
     // The admin API answered every second of the run, until it ended.
