@@ -303,8 +303,15 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
     return false;
   }
   if (declared === undefined && coding !== undefined) {
-    // Chunked bodies have no declared size: count what the parser pushes, whoever reads it.
-    let received = 0;
+    // Chunked bodies have no declared size: count what the parser pushes, whoever reads it. A
+    // request pipelined behind another comes here once that one is answered (server.ts), with
+    // what arrived of its body meanwhile already pushed: counted too, and refused now if over.
+    let received = req.readableLength;
+    if (received > max) {
+      refuseUnread(req, res, 'body_too_large', overServerLimit(max));
+      req.resume();
+      return false;
+    }
     const push = req.push.bind(req);
     req.push = (chunk: unknown, encoding?: BufferEncoding) => {
       const bytes = chunk ? (chunk as Buffer).length : 0;

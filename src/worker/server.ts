@@ -1,7 +1,7 @@
 // The worker's HTTP server: limits, connection cap, health, access log, per-request error
 // isolation, and a graceful drain (stop accepting, Connection: close, wait, force).
 
-import { Server as NetServer } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   createServer,
@@ -53,6 +53,9 @@ function asksUpgrade(req: IncomingMessage): boolean {
   const { upgrade, connection } = req.headers;
   return upgrade !== undefined && connection !== undefined && /(?:^|,)\s*upgrade\s*(?:,|$)/i.test(connection);
 }
+
+/** node:http's response being written on a connection (`_httpMessage`): an earlier one while a pipelined request waits. */
+type PipelinedSocket = Socket & { _httpMessage?: ServerResponse | null };
 
 /** A drain waits at most this long, after the last connection closed, for the responses on it to close. */
 const RESPONSES_CLOSE_WAIT_MS = 1000;
@@ -125,6 +128,24 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
 
   /** `continueFirst`: the client sent Expect: 100-continue and waits for the 100 before its body. */
   const onRequest = (req: IncomingMessage, res: ServerResponse, continueFirst = false) => {
+    const socket = req.socket as PipelinedSocket;
+    // Pipelined behind an answer not yet sent: handled once that answer is sent and the connection
+    // stays open for this one, never if it closes instead (a draining worker's Connection: close,
+    // CORRAL_KEEPALIVE=0, a refusal that closes). node:http hands such a request over at once, and
+    // the app ran it (a POST /api/events saved) while its answer, queued behind a closing one, was
+    // never sent: the client saw the connection close and could not tell it from a request never
+    // read. Handled in turn, as nginx does, it is answered or was not run.
+    if (socket._httpMessage && socket._httpMessage !== res) {
+      awaitConnection(req, res, continueFirst);
+      return;
+    }
+    // The answer before it was sent and closed the connection (its write side ended) before this
+    // request was read (a refusal that reads and drops the rest of what the client sends): nothing
+    // more can be answered on it. Its body, if any, is read and dropped with the rest.
+    if (!socket.writable) {
+      req.resume();
+      return;
+    }
     if (cap.screen(req, res)) return;
     stats.track(req, res);
     if (!enforceRequestLimits(req, res, settings)) return;
@@ -154,6 +175,18 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     } catch (err) {
       handleError(err, req, res);
     }
+  };
+
+  /** A pipelined request waits for its answer's turn on the connection (see onRequest). */
+  const awaitConnection = (req: IncomingMessage, res: ServerResponse, continueFirst: boolean): void => {
+    const socket = req.socket;
+    const closed = (): void => void res.off('socket', turn);
+    function turn(): void {
+      socket.off('close', closed);
+      onRequest(req, res, continueFirst);
+    }
+    res.once('socket', turn);
+    socket.once('close', closed);
   };
 
   // While draining, tell keep-alive clients to reconnect (to a fresh worker). Decided when the
