@@ -4,9 +4,10 @@
 // Nothing here changes that state; what the admin API asks of the arbiter goes back to it.
 
 import type { Settings } from '../config/schema.js';
+import { lateAfterMs } from '../heartbeat-interval.js';
 import type { AdminView, RespawnWait } from './admin/view.js';
 import type { ArbiterOptions } from './arbiter-options.js';
-import { computeCapacity, perWorkerCap, workerConnectionsWithin, type Capacity } from './capacity.js';
+import { computeCapacity, connectionInputs, perWorkerCap, workerConnectionsWithin, type Capacity } from './capacity.js';
 import type { ServedTotals } from './child-exits.js';
 import type { CrashLedger } from './crash-ledger.js';
 import type { ExitTally } from './exit-reasons.js';
@@ -125,12 +126,10 @@ export class ArbiterReadings {
 
   capacity(): Capacity {
     const { s } = this;
+    const now = s.now();
     return computeCapacity({
-      activeConnections: this.workers().map((c) => c.figures?.activeConnections ?? 0),
-      idleConnections: this.workers().map((c) => c.figures?.idleConnections ?? 0),
-      peakBusyConnections: this.workers().map((c) => c.figures?.peakBusyConnections ?? 0),
-      refusedInInterval: this.workers().map((c) => c.figures?.connectionsRefusedInInterval ?? 0),
-      idleClosedInInterval: this.workers().map((c) => c.figures?.idleClosedInInterval ?? 0),
+      // A worker not beating counts the connections it held, not its last interval's figures.
+      ...connectionInputs(this.workers().map((c) => ({ figures: c.figures, late: c.state !== 'booting' && now - c.lastBeatAt > lateAfterMs(c.beatIntervalMs) }))),
       workers: s.target.expected,
       workerConnections: this.workerConnections(),
       maxConnections: this.settings.CORRAL_MAX_CONNECTIONS,

@@ -69,6 +69,35 @@ export interface CapacityInput {
   readonly serving: boolean;
 }
 
+/** A worker's connection figures of its last heartbeat (ChildFigures' names). */
+export interface WorkerConnectionFigures {
+  readonly activeConnections: number;
+  readonly idleConnections?: number | undefined;
+  readonly peakBusyConnections?: number | undefined;
+  readonly connectionsRefusedInInterval?: number | undefined;
+  readonly idleClosedInInterval?: number | undefined;
+}
+
+/**
+ * The workers' connection figures as computeCapacity takes them. `late`: the worker sent no
+ * heartbeat for over three beats (its loop blocked, health's not_beating). Its connections are
+ * still held and count, but the figures over its last interval (the busy peak, the refusals, the
+ * idle closures) are of an interval that ended long ago: a worker that refused connections in its
+ * last beat before its loop blocked kept the host FULL, can_accept_new false and the 100 % alert
+ * held, while the other workers served with room, until CORRAL_TIMEOUT replaced it. Its busy
+ * connections are those it held at that beat.
+ */
+export function connectionInputs(workers: readonly { readonly figures: WorkerConnectionFigures | undefined; readonly late: boolean }[]): Pick<CapacityInput, 'activeConnections' | 'idleConnections' | 'peakBusyConnections' | 'refusedInInterval' | 'idleClosedInInterval'> {
+  const of = (pick: (f: WorkerConnectionFigures, late: boolean) => number | undefined) => workers.map((w) => (w.figures ? (pick(w.figures, w.late) ?? 0) : 0));
+  return {
+    activeConnections: of((f) => f.activeConnections),
+    idleConnections: of((f) => f.idleConnections),
+    peakBusyConnections: of((f, late) => (late ? Math.max(0, f.activeConnections - (f.idleConnections ?? 0)) : f.peakBusyConnections)),
+    refusedInInterval: of((f, late) => (late ? 0 : f.connectionsRefusedInInterval)),
+    idleClosedInInterval: of((f, late) => (late ? 0 : f.idleClosedInInterval)),
+  };
+}
+
 /**
  * CORRAL_WORKER_CONNECTIONS as the open-files limit lets a worker hold them: a worker past its
  * RLIMIT_NOFILE cannot answer the next connection 503 (accept() fails with EMFILE, and so does its

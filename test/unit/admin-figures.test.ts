@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { statsOf } from '../../src/master/admin/figures.js';
+import { capacityFromView, statsOf } from '../../src/master/admin/figures.js';
 import { sheetsFiguresOf } from '../../src/master/admin/sheets-figures.js';
 import { createAdminMetrics } from '../../src/master/admin/metrics.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
@@ -149,5 +149,23 @@ describe('stats host figures', () => {
     assert.equal(old.host?.stale, true);
     assert.equal(old.host?.cpu_percent, 12.5);
     assert.ok((old.host?.sampled_s_ago ?? -1) >= 60);
+  });
+});
+
+describe('capacity of a worker not beating', () => {
+  it('counts the connections it held, not the refusals, idle closures and peak of its last interval, long over', () => {
+    // They held the host FULL (can_accept_new false) until CORRAL_TIMEOUT replaced the worker.
+    const stuck = child(1, 101, 'ready', { activeConnections: 3, idleConnections: 1, peakBusyConnections: 10, connectionsRefusedInInterval: 4, idleClosedInInterval: 2 });
+    Object.defineProperty(stuck, 'lastBeatAt', { get: () => Date.now() - 20_000 });
+    const serving = child(2, 102, 'ready', { activeConnections: 1, idleConnections: 0, peakBusyConnections: 1, connectionsRefusedInInterval: 0 });
+    const view = createFakeView(testSettings({ CORRAL_WORKER_CONNECTIONS: '10' }), [stuck, serving]);
+    const c = capacityFromView(view);
+    assert.deepEqual(
+      [c.status, c.can_accept_new, c.refused_last_interval, c.idle_closed_last_interval, c.peak_busy_connections, c.current_connections, c.idle_connections],
+      ['LOW', true, 0, 0, 3, 4, 1],
+    );
+    // Beating again, its interval's figures count as before.
+    Object.defineProperty(stuck, 'lastBeatAt', { get: () => Date.now() - 500 });
+    assert.equal(capacityFromView(view).status, 'FULL');
   });
 });

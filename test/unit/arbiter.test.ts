@@ -92,6 +92,29 @@ function recordingNotifier() {
   return { n, calls, statuses, timeouts, extensions, stoppingSaid };
 }
 
+test('a worker whose loop blocked right after refusing connections does not hold the host FULL: its last interval is long over', async () => {
+  // Its last beat's refusals stayed in the capacity until CORRAL_TIMEOUT replaced it: FULL,
+  // can_accept_new false and the 100 % alert held while the other worker served with room.
+  const t = await setup({ CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '30', CORRAL_WORKER_CONNECTIONS: '10' });
+  try {
+    t.bootAll();
+    const [stuck, serving] = t.children as [FakeChild, FakeChild];
+    const beat = (c: FakeChild, f: Record<string, number>) =>
+      c.say({ type: 'heartbeat', figures: { rssBytes: 1, heapUsedBytes: 1, heapTotalBytes: 1, eventLoopLagMs: 0, activeConnections: 0, requestsServed: 0, errorsServed: 0, latencyP99Ms: 0, ...f } });
+    beat(stuck, { activeConnections: 3, idleConnections: 0, peakBusyConnections: 10, connectionsRefusedInInterval: 4 });
+    beat(serving, { activeConnections: 1, idleConnections: 0, peakBusyConnections: 1 });
+    t.arbiter.tick();
+    assert.equal(t.arbiter.capacity().status, 'FULL', 'refusals in the interval that just ended: FULL');
+    // Its loop blocks: silent for over three beats (1 s each at CORRAL_TIMEOUT 30); the other beats on.
+    t.run(3500, [serving]);
+    const c = t.arbiter.capacity();
+    assert.deepEqual([c.status, c.can_accept_new, c.refused_last_interval, c.peak_busy_connections, c.current_connections], ['LOW', true, 0, 3, 3]);
+    assert.match(t.arbiter.statusLine(), /^1\/2 workers ready, generation 1, capacity LOW \(3\/20 busy, 0 idle\)$/);
+  } finally {
+    t.log.close();
+  }
+});
+
 async function setup(env: Record<string, string> = {}, withKeeper = false, options: Partial<ArbiterOptions> = {}) {
   let now = 1_000_000;
   const exits: number[] = [];

@@ -5,7 +5,7 @@
 // read in sheets-figures.ts: the stats show both, and other readers take them without the stats.
 
 import { lateAfterMs } from '../../heartbeat-interval.js';
-import { computeCapacity, type Capacity } from '../capacity.js';
+import { computeCapacity, connectionInputs, type Capacity } from '../capacity.js';
 import { hostSampleStale, type HostSample } from '../host-monitor.js';
 import { LATENCY_WINDOW_MS, type RequestLatencyReader } from '../request-latency.js';
 import type { Rates } from './rates.js';
@@ -20,12 +20,10 @@ import type { AdminView, ChildSnapshot } from './view.js';
 export function capacityFromView(view: AdminView): Capacity {
   const s = view.settings();
   const workers = view.children().filter((c) => c.role === 'worker');
+  const now = view.now();
   return computeCapacity({
-    activeConnections: workers.map((c) => c.figures?.activeConnections ?? 0),
-    idleConnections: workers.map((c) => c.figures?.idleConnections ?? 0),
-    peakBusyConnections: workers.map((c) => c.figures?.peakBusyConnections ?? 0),
-    refusedInInterval: workers.map((c) => c.figures?.connectionsRefusedInInterval ?? 0),
-    idleClosedInInterval: workers.map((c) => c.figures?.idleClosedInInterval ?? 0),
+    // A worker not beating counts the connections it held, not its last interval's figures.
+    ...connectionInputs(workers.map((c) => ({ figures: c.figures, late: c.state !== 'booting' && heartbeatLate(c, now) }))),
     workers: view.expectedWorkers(),
     workerConnections: view.workerConnections?.() ?? s.CORRAL_WORKER_CONNECTIONS,
     maxConnections: s.CORRAL_MAX_CONNECTIONS,
