@@ -45,10 +45,11 @@ function timesOf(fields: readonly string[]): CpuTimes | undefined {
  * /proc/stat. A CPU of the mask that is offline has no line and adds nothing. Undefined when no
  * line of those CPUs could be read.
  */
-export function cpuTimesOf(statText: string, allowed: ReadonlySet<number> | undefined): CpuTimes | undefined {
+export function cpuTimesOf(statText: string, allowed: ReadonlySet<number> | undefined): (CpuTimes & { readonly lines: number }) | undefined {
   let busy = 0;
   let total = 0;
   let found = false;
+  let lines = 0;
   for (const line of statText.split('\n')) {
     const [name, ...fields] = line.trim().split(/\s+/);
     if (!name?.startsWith('cpu')) continue;
@@ -60,8 +61,9 @@ export function cpuTimesOf(statText: string, allowed: ReadonlySet<number> | unde
     busy += t.busy;
     total += t.total;
     found = true;
+    lines++;
   }
-  return found ? { busy, total } : undefined;
+  return found ? { busy, total, lines } : undefined;
 }
 
 /** This process's CPUs and their times now; undefined where /proc cannot say (not Linux). */
@@ -70,7 +72,10 @@ export async function readAllowedCpuTimes(): Promise<{ times: CpuTimes; cpus: nu
     const [stat, status] = await Promise.all([readFile('/proc/stat', 'utf8'), readFile('/proc/self/status', 'utf8').catch(() => '')]);
     const allowed = allowedCpusOf(status);
     const times = cpuTimesOf(stat, allowed);
-    return times === undefined ? undefined : { times, cpus: allowed?.size };
+    // The CPUs of the mask that are online (a line each): the mask may name CPUs that are not (a
+    // VM's hotplug slots, `Cpus_allowed_list: 0-63` on 4 online), which neither run corral nor add
+    // to the share measured, and `host.cpus` said 64.
+    return times === undefined ? undefined : { times: { busy: times.busy, total: times.total }, cpus: allowed === undefined ? undefined : times.lines };
   } catch {
     return undefined;
   }

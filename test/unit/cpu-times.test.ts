@@ -47,5 +47,8 @@ describe('CPU times of the allowed CPUs', () => {
     const mask = parseCpuList('0,5');
     assert.equal(percent(cpuTimesOf(before, mask)!, cpuTimesOf(after, mask)!), 30);
     assert.equal(cpuTimesOf(before, parseCpuList('7')), undefined);
+    // The CPUs counted (host.cpus) are those of the mask that are online: one here, not two.
+    assert.equal(cpuTimesOf(after, mask)?.lines, 1);
+    assert.equal(cpuTimesOf(after, parseCpuList('0-63'))?.lines, 2);
   });
 });
