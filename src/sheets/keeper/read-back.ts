@@ -6,14 +6,29 @@
 
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import { idColumnOf } from '../a1.js';
+import { idColumnOf, parseA1 } from '../a1.js';
 import type { SheetsBackend } from '../backend.js';
 import type { AppendFailureLog } from './append-failure-log.js';
 import type { Clock } from './clock.js';
 import type { FlushRetries } from './flush-retry.js';
+import { headerName } from './header-mapping.js';
 import type { Journal, JournalEntry } from './journal.js';
 import { withReadCause } from './read-cause.js';
 import { ResendCheck } from './resend-check.js';
+
+/**
+ * The cell the id column has in the header row of `range` (the range's first row, where the
+ * flusher reads the header rows are written under), from that column as read from row 1.
+ */
+function idColumnHeader(range: string, column: readonly string[]): string {
+  let row = 1;
+  try {
+    row = parseA1(range).area?.startRow ?? 1;
+  } catch {
+    // Not A1: the read itself would have failed.
+  }
+  return column[row - 1] ?? '';
+}
 
 export interface ReadBackOptions {
   readonly journal: Pick<Journal, 'postpone' | 'split' | 'markDone' | 'markAbsent'>;
@@ -71,19 +86,38 @@ export class ReadBack {
   /** Reads the target back and settles unsure entries: found → done, absent → pending. */
   async verify(range: string, unsure: JournalEntry[]): Promise<number | 'failed'> {
     this.counts.verifications++;
-    let ids: Set<string>;
+    let column: string[];
     try {
       // Appended rows put their id in the range's first column, possibly below its last row: read
       // that column over the whole tab.
       // No client waits for a read-back: reads that one waits for go first (read-cause.ts),
       // whatever started this flush.
-      ids = new Set(await this.idsOf(range));
+      column = await this.idsOf(range);
     } catch (err) {
       this.o.journal.postpone(unsure, this.o.retries.retryAt(range, unsure, 'maybe', err));
       this.o.retries.hold(range, err);
       this.o.appendFailures.failed(range, 'warn', { err: describeError(err) }, 'sheets: read-back of unsure appends failed; retried later');
       return 'failed';
     }
+    // Rows written under a header have their ids in the column that header's first name heads. A
+    // column read under another name (one inserted left of the ids, the ids' column moved or
+    // renamed since the append) holds none of them whether or not they landed: "absent" read there
+    // resent rows that were in the sheet, twice once the header was put back. Such entries wait, as
+    // the flusher holds their resend under that header anyway (header-mapping.ts: another first column).
+    const headed = idColumnHeader(range, column);
+    const elsewhere = unsure.filter((e) => e.header !== undefined && headerName(e.header[0] ?? '') !== headerName(headed));
+    if (elsewhere.length > 0) {
+      this.o.journal.postpone(elsewhere, this.o.retries.retryAt(range, elsewhere, 'maybe'));
+      this.o.retries.hold(range);
+      this.o.appendFailures.failed(
+        range,
+        'warn',
+        { code: 'CORRAL_ERR_APPEND_HEADER', rows: elsewhere.reduce((n, e) => n + e.rows.length, 0), header_found: headed, header_expected: elsewhere[0]?.header?.[0] ?? '' },
+        "sheets: read-back of unsure appends put off: the range's first column is no longer headed by the rows' id column (a column inserted or moved?); read back once the header names it again",
+      );
+      return 'failed';
+    }
+    const ids = new Set(column);
     const present: JournalEntry[] = [];
     const absent: JournalEntry[] = [];
     let found = 0;
