@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { acquireKeeperLock, UNNAMED_TEMP_AGE_MS, type KeeperLock, type LockSelf } from '../../src/sheets/keeper/lock.js';
+import { acquireKeeperLock, FOREIGN_LOCK_STALE_MS, UNNAMED_TEMP_AGE_MS, type KeeperLock, type LockSelf } from '../../src/sheets/keeper/lock.js';
 
 const LOCK_MODULE = new URL('../../src/sheets/keeper/lock.js', import.meta.url).href;
 
@@ -167,5 +167,63 @@ describe('keeper lock', () => {
     const lock = await acquireKeeperLock(dir, 0, undefined, self);
     assert.deepEqual(readdirSync(dir).sort(), ['keeper.lock', files.live, files.liveNoProc, files.olderBuildRecent, files.other].sort());
     await lock.release();
+  });
+
+  describe('a keeper of another pid namespace (another container on the same data dir)', () => {
+    // Its pid means nothing here: dead, or another process. Judged by pid, its live lock was broken at once.
+    const inNs = (pid: number, ns: string, heartbeatMs?: number): LockSelf => ({
+      pid,
+      alive: (p) => p === pid,
+      startTime: async () => undefined,
+      pidNamespace: async () => ns,
+      ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
+    });
+
+    it('is waited for while its lock is refreshed, then refused', async () => {
+      const theirs = await acquireKeeperLock(dir, 0, undefined, inNs(7, 'pid:[1001]'));
+      try {
+        assert.match(readFileSync(join(dir, 'keeper.lock'), 'utf8'), /^7 - [0-9a-f]{16} pid:\[1001\]\n$/);
+        const waited: number[] = [];
+        await assert.rejects(acquireKeeperLock(dir, 300, (pid) => waited.push(pid), inNs(7, 'pid:[2002]')), (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'CORRAL_ERR_JOURNAL');
+          assert.match(err.message, /another pid namespace \(pid:\[1001\]/);
+          return true;
+        });
+        assert.deepEqual(waited, [7]);
+        assert.match(readFileSync(join(dir, 'keeper.lock'), 'utf8'), /pid:\[1001\]/, 'still theirs');
+      } finally {
+        await theirs.release();
+      }
+    });
+
+    it('is taken over once its lock went unrefreshed FOREIGN_LOCK_STALE_MS (its container killed)', async () => {
+      writeFileSync(join(dir, 'keeper.lock'), '7 - 0123456789abcdef pid:[1001]\n');
+      const old = (Date.now() - FOREIGN_LOCK_STALE_MS - 1000) / 1000;
+      utimesSync(join(dir, 'keeper.lock'), old, old);
+      const lock = await acquireKeeperLock(dir, 2000, undefined, inNs(7, 'pid:[2002]'));
+      assert.match(readFileSync(join(dir, 'keeper.lock'), 'utf8'), /pid:\[2002\]\n$/);
+      await lock.release();
+    });
+
+    it("is refreshed by its holder, so a long-held lock is never taken for a dead keeper's", async () => {
+      const theirs = await acquireKeeperLock(dir, 0, undefined, inNs(7, 'pid:[1001]', 20));
+      try {
+        const old = (Date.now() - FOREIGN_LOCK_STALE_MS - 1000) / 1000;
+        utimesSync(join(dir, 'keeper.lock'), old, old);
+        await new Promise((r) => setTimeout(r, 200));
+        await assert.rejects(acquireKeeperLock(dir, 100, undefined, inNs(8, 'pid:[2002]')), { code: 'CORRAL_ERR_JOURNAL' });
+      } finally {
+        await theirs.release();
+      }
+      assert.deepEqual(readdirSync(dir), [], 'released');
+    });
+
+    it('the same namespace is still judged by pid: a dead keeper\'s lock is taken at once', async () => {
+      writeFileSync(join(dir, 'keeper.lock'), `${DEAD_PID} - 0123456789abcdef pid:[1001]\n`);
+      const started = Date.now();
+      const lock = await acquireKeeperLock(dir, 2000, undefined, { ...inNs(9, 'pid:[1001]'), alive: (p) => p !== DEAD_PID });
+      assert.ok(Date.now() - started < 1000);
+      await lock.release();
+    });
   });
 });

@@ -19,6 +19,15 @@
 // keeper refused to start at every attempt. The directory is not fsynced: a lock the power loss
 // took away had, like every lock found after it, only a dead owner.
 //
+// A pid names a process in one pid namespace only. A keeper in another (a second container on the
+// same data dir volume: a rolling deploy, a second replica) judged by its pid was always "dead"
+// (no such process here, or another one with another start time), and its lock was broken at once:
+// two keepers flushed one journal, each rewrote the file the other had replaced from its own memory
+// (journal.replaced), and rows went to the sheet twice. So each lock line names its pid namespace,
+// its holder refreshes the file's mtime every LOCK_HEARTBEAT_MS, and a lock of another namespace is
+// judged by that alone: taken over once FOREIGN_LOCK_STALE_MS old (a container killed with its
+// keeper), waited for while fresh. Lines without a namespace (older builds) are judged by pid.
+//
 // The temporary files (`keeper.lock.tmp-<pid>-<start>-<hex>`) are removed on every way out: at
 // once after the link, and at process exit for one still being written. A keeper stopped while it
 // waited for the lock (SIGTERM, then process.exit in the middle of a write or an fsync) left one in
@@ -26,7 +35,7 @@
 // of dead processes (removeStaleTemps).
 import { createHash, randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
-import { link, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { link, open, readdir, readFile, readlink, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CorralError, DataDirWriteError } from '../../errors.js';
 
@@ -48,11 +57,24 @@ export interface KeeperLock {
   verify(): Promise<LockCheck>;
 }
 
+/** How often a holder refreshes its lock's mtime: what a keeper of another pid namespace judges it by. */
+export const LOCK_HEARTBEAT_MS = 4000;
+/**
+ * A lock of another pid namespace whose mtime is older than this is a dead keeper's: several
+ * heartbeats, and the longest stretch a keeper's loop is held at start (a large journal's replay,
+ * a few seconds), fit in it.
+ */
+export const FOREIGN_LOCK_STALE_MS = 20_000;
+
 /** Who is asking and how owners are checked; tests stand in for several processes. */
 export interface LockSelf {
   readonly pid: number;
   readonly alive: (pid: number) => boolean;
   readonly startTime: (pid: number) => Promise<string | undefined>;
+  /** This process's pid namespace (`pid:[4026531836]`); absent or undefined: not named in the line. */
+  readonly pidNamespace?: () => Promise<string | undefined>;
+  /** LOCK_HEARTBEAT_MS unless given (tests). */
+  readonly heartbeatMs?: number;
 }
 
 function alive(pid: number): boolean {
@@ -78,7 +100,16 @@ async function startTime(pid: number): Promise<string | undefined> {
   }
 }
 
-const thisProcess: LockSelf = { pid: process.pid, alive, startTime };
+async function pidNamespace(): Promise<string | undefined> {
+  try {
+    const ns = await readlink('/proc/self/ns/pid');
+    return /^\S+$/.test(ns) ? ns : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const thisProcess: LockSelf = { pid: process.pid, alive, startTime, pidNamespace };
 
 async function readOwner(path: string): Promise<string | undefined> {
   try {
@@ -90,14 +121,25 @@ async function readOwner(path: string): Promise<string | undefined> {
 }
 
 /**
- * `pid start nonce` and a newline; start is '-' where /proc is missing (older keepers wrote
- * `pid start` or `pid `, with the newline). pid NaN: not a whole lock line (empty, NUL bytes, cut
- * short by a power loss), which no live keeper leaves.
+ * `pid start nonce ns` and a newline; start is '-' where /proc is missing, ns (the pid namespace)
+ * absent where unknown (older keepers wrote `pid start nonce`, `pid start` or `pid `, with the
+ * newline). pid NaN: not a whole lock line (empty, NUL bytes, cut short by a power loss), which no
+ * live keeper leaves.
  */
-function parseOwner(text: string): { pid: number; start: string | undefined } {
-  if (!text.endsWith('\n')) return { pid: Number.NaN, start: undefined };
-  const [pid, start] = text.trim().split(/\s+/);
-  return { pid: /^[0-9]+$/.test(pid ?? '') ? Number(pid) : Number.NaN, start: start && start !== '-' ? start : undefined };
+function parseOwner(text: string): { pid: number; start: string | undefined; ns: string | undefined } {
+  if (!text.endsWith('\n')) return { pid: Number.NaN, start: undefined, ns: undefined };
+  const [pid, start, , ns] = text.trim().split(/\s+/);
+  return { pid: /^[0-9]+$/.test(pid ?? '') ? Number(pid) : Number.NaN, start: start && start !== '-' ? start : undefined, ns: ns || undefined };
+}
+
+/** How long ago the lock at `path` was last refreshed; undefined when it is gone. */
+async function lockAge(path: string): Promise<number | undefined> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 /** The pid a lock file's text names, or NaN when it is not a whole lock line (see parseOwner). */
@@ -244,7 +286,8 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
   const path = join(dataDir, 'keeper.lock');
   // The nonce makes every acquisition's content unique, even for a reused pid without /proc.
   const start = await self.startTime(self.pid);
-  const mine = `${self.pid} ${start ?? '-'} ${randomBytes(8).toString('hex')}\n`;
+  const ns = await self.pidNamespace?.();
+  const mine = `${self.pid} ${start ?? '-'} ${randomBytes(8).toString('hex')}${ns ? ` ${ns}` : ''}\n`;
   const tag = ownerTag(self.pid, start);
   const deadline = Date.now() + waitMs;
   let told = false;
@@ -252,9 +295,17 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
     if (await createExclusive(path, mine, tag)) {
       // Best effort: a file that cannot be listed or removed costs only its bytes.
       await removeStaleTemps(dirname(path), self).catch(() => undefined);
+      // The heartbeat a keeper of another pid namespace judges this lock by (the top of this file).
+      const beat = setInterval(() => {
+        void readOwner(path)
+          .then((found) => (found === mine ? utimes(path, new Date(), new Date()) : undefined))
+          .catch(() => undefined);
+      }, self.heartbeatMs ?? LOCK_HEARTBEAT_MS);
+      beat.unref();
       return {
         path,
         async release() {
+          clearInterval(beat);
           if ((await readOwner(path)) === mine) await unlink(path).catch(() => undefined);
         },
         async verify() {
@@ -271,9 +322,15 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
     }
     const text = await readOwner(path);
     if (text === undefined) continue; // Released meanwhile.
-    const { pid: owner, start } = parseOwner(text);
-    const reused = start !== undefined && (await self.startTime(owner)) !== start;
-    if (!Number.isInteger(owner) || owner <= 0 || owner === self.pid || !self.alive(owner) || reused) {
+    const { pid: owner, start, ns: ownerNs } = parseOwner(text);
+    // Another pid namespace's pid says nothing here: its lock is judged by its heartbeat.
+    const foreign = ownerNs !== undefined && ns !== undefined && ownerNs !== ns;
+    const age = foreign ? await lockAge(path) : undefined;
+    if (foreign && age === undefined) continue; // Released meanwhile.
+    const dead = foreign
+      ? (age as number) >= FOREIGN_LOCK_STALE_MS
+      : !Number.isInteger(owner) || owner <= 0 || owner === self.pid || !self.alive(owner) || (start !== undefined && (await self.startTime(owner)) !== start);
+    if (dead) {
       if (!(await breakLock(path, text, mine, tag, self))) await new Promise((r) => setTimeout(r, 10));
       continue;
     }
@@ -282,7 +339,8 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
     if (!told) onWait?.(owner);
     told = true;
     if (Date.now() >= deadline) {
-      throw new CorralError('CORRAL_ERR_JOURNAL', `another keeper (pid ${owner}) still holds ${path}; not opening the journal twice`);
+      const where = foreign ? ` of another pid namespace (${ownerNs}: another container on this data dir?), whose lock was refreshed ${Math.round((age as number) / 1000)} s ago` : '';
+      throw new CorralError('CORRAL_ERR_JOURNAL', `another keeper (pid ${owner}${where}) still holds ${path}; not opening the journal twice`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
