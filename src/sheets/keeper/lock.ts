@@ -58,13 +58,16 @@ export interface KeeperLock {
 }
 
 /** How often a holder refreshes its lock's mtime: what a keeper of another pid namespace judges it by. */
-export const LOCK_HEARTBEAT_MS = 4000;
+export const LOCK_HEARTBEAT_MS = 1000;
 /**
  * A lock of another pid namespace whose mtime is older than this is a dead keeper's: several
- * heartbeats, and the longest stretch a keeper's loop is held at start (a large journal's replay,
- * a few seconds), fit in it.
+ * heartbeats, and far longer than a keeper's loop is held at a time (a replay turns it every 4 MiB
+ * chunk). Short, because the common case of a foreign lock is not a second container but the same
+ * one restarted after a crash (a new pid namespace at every start): its new keeper waits this long
+ * at most, with reads and writes unavailable meanwhile (at 20 s its 15 s lock wait ran out first,
+ * and the keeper's boot failed before it took the lock at a retry).
  */
-export const FOREIGN_LOCK_STALE_MS = 20_000;
+export const FOREIGN_LOCK_STALE_MS = 5000;
 
 /** Who is asking and how owners are checked; tests stand in for several processes. */
 export interface LockSelf {
