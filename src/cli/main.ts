@@ -3,6 +3,7 @@
 import { editDistance } from '../edit-distance.js';
 import { CorralError, EXIT, exitCodeFor } from '../errors.js';
 import { readOpenFilesLimit } from '../fd-limit.js';
+import { listenForSignalIntents } from '../master/signal-intents.js';
 import { commands } from './commands/index.js';
 import { asksForJson, usageRefusal, type Command, type CommandEntry } from './command.js';
 import { unknownOptionHint } from './flag-hints.js';
@@ -135,6 +136,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   if (entry.name === 'start') {
+    // The master's signals are listened for before its modules load (some hundreds of ms) and
+    // long before its pidfile names it: a reload, a stop or a log reopen sent meanwhile is
+    // recorded for the arbiter, not met by the default action (signal-intents.ts).
+    listenForSignalIntents();
     const soft = readOpenFilesLimit()?.soft;
     if (soft !== undefined && soft < START_MIN_OPEN_FILES) {
       sayFdLimit(name, `the open-files limit is ${soft} (ulimit -n), too low for corral to start (it needs ${START_MIN_OPEN_FILES} at the least)`);

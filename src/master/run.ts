@@ -12,7 +12,7 @@ import { createLogger, EXIT_DRAIN_WAIT_MS } from '../log/logger.js';
 import { watchLogFile } from '../log/file-watch.js';
 import { startMonitoring, type Monitoring } from './admin/monitoring.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
-import { Arbiter, type Intent } from './arbiter.js';
+import { Arbiter } from './arbiter.js';
 import { createConnectionGauges } from './connection-gauges.js';
 import { connectionsWithin, readOpenFilesLimit } from '../fd-limit.js';
 import { fdLimitShortfall, warnFdLimit, type FdLimitShortfall } from './fd-limit-check.js';
@@ -23,6 +23,7 @@ import { noopNotifier, type Notifier } from './notify.js';
 import { fatalStderrLine, type FatalReason } from './fatal-stderr.js';
 import { removePidfile, updateMasterRecord, writePidfile, type MasterRecord } from './pidfile.js';
 import { procReaders } from './proc-identity.js';
+import { listenForSignalIntents } from './signal-intents.js';
 import { createSpawner } from './spawner.js';
 import { forcedExitAfterMs } from './stop-sequence.js';
 import { outlastClosedOutput } from './closed-output.js';
@@ -33,21 +34,6 @@ export interface MasterEntryPoints {
   /** Compiled keeper entry, if the Sheets keeper should run. */
   readonly keeperExec: string | undefined;
 }
-
-/** Signals and the intent each records. Handlers do nothing else. */
-const SIGNAL_INTENTS: Readonly<Partial<Record<NodeJS.Signals, Intent>>> = {
-  SIGTERM: 'stop',
-  SIGINT: 'stop',
-  SIGQUIT: 'quit',
-  SIGHUP: 'reload',
-  SIGTTIN: 'ttin',
-  SIGTTOU: 'ttou',
-  SIGUSR1: 'reopen-logs',
-  // Not used by corral, but gunicorn's (and nginx's, unicorn's) binary upgrade: without a
-  // listener its default action killed the master at once, requests in flight cut, the pidfile
-  // left stale and not a line in the log. It is said and ignored instead.
-  SIGUSR2: 'usr2',
-};
 
 export interface MasterHooks {
   /** Creates the systemd notifier (sd-notify.ts); defaults to a no-op. */
@@ -63,6 +49,9 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   outlastClosedOutput(logger);
   // The notifier may refuse to start (NOTIFY_SOCKET set but no transport): before the pidfile.
   const notifier = hooks.notifier?.(logger) ?? noopNotifier;
+  // Before the pidfile names this process: a signal sent by whoever reads it is recorded, and
+  // handed to the arbiter once it exists (signal-intents.ts). `corral start` listens earlier still.
+  const intents = listenForSignalIntents();
   const pidfile = settings.CORRAL_PIDFILE;
   /** Where the admin API listens, once it does (null: it could not start): recorded beside the pidfile. */
   let adminUrl: string | null | undefined;
@@ -200,9 +189,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
       arbiter?.record('log-file-changed');
     },
   });
-  for (const [signal, intent] of Object.entries(SIGNAL_INTENTS)) {
-    process.on(signal as NodeJS.Signals, () => arbiter?.record(intent));
-  }
+  intents.deliverTo((intent) => arbiter?.record(intent));
   process.on('uncaughtException', (err) => {
     // The master must outlive its own bugs long enough to stop its children cleanly.
     const d = describeError(err);
