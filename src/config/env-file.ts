@@ -58,8 +58,12 @@ export function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: st
   const file = envFilePath(named, cwd);
   if (file === undefined) return { file: undefined, values: {}, lint: NO_LINT };
   let bytes: Buffer;
+  let pipe = false;
   try {
-    bytes = readFileSync(file);
+    // Judged before it is opened: opening a FIFO waits for a writer (a command beside corral hung).
+    const st = statSync(file);
+    pipe = st.isFIFO() || st.isSocket();
+    bytes = pipe ? Buffer.alloc(0) : readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // A link whose target is gone is a file the operator meant to be read, not "no file".
@@ -86,6 +90,15 @@ export function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: st
               'the settings are read from ./.env unless CORRAL_ENV_FILE names another file: move that directory away, or set CORRAL_ENV_FILE to the settings file (none: read no file)'
           : 'point CORRAL_ENV_FILE at an existing file, or set CORRAL_ENV_FILE=none to read no file';
     throw new CorralError('CORRAL_ERR_ENV_FILE', `cannot read env file ${file}: ${(err as Error).message}; ${fix}`, { cause: err });
+  }
+  // `CORRAL_ENV_FILE=<(sops -d corral.env)`: /dev/fd/N, a pipe, read whole at start; a reload
+  // re-reads the file it named, found it empty, and went back to every default without a word
+  // (the admin token, the sheet, the rate limit...). A file is what a reload can read again.
+  if (pipe) {
+    throw new CorralError(
+      'CORRAL_ERR_ENV_FILE',
+      `cannot read env file ${file}: it is a pipe (a shell's <(...), or a FIFO), which can be read once at most: a reload would read it empty and put every setting back to its default; point CORRAL_ENV_FILE at a regular file (e.g. the decrypted settings written to /etc/corral/corral.env, chmod 600), or set CORRAL_ENV_FILE=none and pass the settings in the environment`,
+    );
   }
   const why = notUtf8Text(bytes);
   if (why) throw new CorralError('CORRAL_ERR_ENV_FILE', `cannot read env file ${file}: ${why}; save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 ${file} > ${file}.utf8, then move that into place)`);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -116,6 +117,31 @@ test('a UTF-16 env file (or one with NUL bytes) is refused: save it as UTF-8', (
     writeFileSync(join(dir, '.env'), `\uFEFF${text}`);
     assert.equal(loadSettings({ env: {}, cwd: dir }).settings.CORRAL_WORKERS, 3);
   });
+});
+
+test('a settings file that is a pipe (a shell\'s <(...), a FIFO) is refused, not read: once read it is empty, and a reload took every default', () => {
+  withDir((dir) => {
+    // A named FIFO with no writer: reading it waited forever (`corral status` hung).
+    const fifo = join(dir, 'corral.env');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    // A writer that comes after 2 s, so that a read that waits for one ends (the file then reads empty).
+    const writer = spawn('/bin/sh', ['-c', `sleep 2; : > "${fifo}"`], { stdio: 'ignore' });
+    try {
+      assert.throws(
+        () => loadSettings({ env: { CORRAL_ENV_FILE: fifo }, cwd: dir }),
+        (err: CorralError) => err.code === 'CORRAL_ERR_ENV_FILE' && err.message.includes(`${fifo}: it is a pipe`) && /point CORRAL_ENV_FILE at a regular file/.test(err.message),
+      );
+    } finally {
+      writer.kill('SIGKILL');
+    }
+  });
+  // `CORRAL_ENV_FILE=<(sops -d corral.env) corral start`: /dev/fd/N, a pipe already written. The
+  // master read it at start; its reload read it again, empty, and went back to every default.
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const { loadSettings } = await import(${JSON.stringify(new URL('../../src/config/load.js', import.meta.url).href)});
+    try { loadSettings({ env: { CORRAL_ENV_FILE: '/dev/fd/3' } }); console.log('read'); } catch (err) { console.log(err.code, err.message); }
+  `], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'], input: undefined, timeout: 10_000 });
+  assert.match(child.stdout.toString(), /^CORRAL_ERR_ENV_FILE .*\/dev\/fd\/3: it is a pipe/);
 });
 
 test('every bad value is reported at once with its name, value, source and what is allowed', () => {
