@@ -25,8 +25,9 @@ export function envOverridesOf(fileValues: Readonly<Record<string, string>>, env
   for (const name of settingNames) {
     const spec = schema[name] as SettingSpec<unknown>;
     // An alias set in both (GUNICORN_TIMEOUT in the file and in the unit's Environment=) is the
-    // same edit without effect as the setting's own name.
-    for (const given of [name, ...(spec.aliases ?? [])]) {
+    // same edit without effect as the setting's own name; so is a proxy's lower-case name, which
+    // wins over the upper-case one (https_proxy in the file and in the unit's node.env).
+    for (const given of [name, ...(spec.aliases ?? []), ...(spec.lowercase ? [name.toLowerCase()] : [])]) {
       const [inFile, inEnv] = [fileValues[given], env[given]];
       if (!Object.hasOwn(fileValues, given) || inFile === undefined || inEnv === undefined || inFile === inEnv) continue;
       envOverrides.push({ setting: given, ...(given === name ? {} : { aliasOf: name }), file: shownRaw(spec, inFile), environment: shownRaw(spec, inEnv) });

@@ -61,6 +61,22 @@ test('an alias the file and the environment both set, to different values, is li
   });
 });
 
+test('a proxy\'s lower-case name the file and the environment both set, to different values, is listed as overridden (its password masked)', () => {
+  // The unit's EnvironmentFile=/etc/corral/node.env is where its comment puts the proxies: the same
+  // https_proxy in the settings file was edited to no effect, and neither corral config nor
+  // config.env_overrides said so (HTTPS_PROXY's own name in both was said).
+  withDir((dir) => {
+    writeFileSync(join(dir, '.env'), 'https_proxy=http://user:secret@proxy-a:3128\n');
+    const { envOverrides, settings } = loadSettings({ env: { https_proxy: 'http://proxy-b:3128' }, cwd: dir });
+    assert.equal(settings.HTTPS_PROXY, 'http://proxy-b:3128');
+    assert.equal(envOverrides.length, 1);
+    assert.equal(envOverrides[0]?.setting, 'https_proxy');
+    assert.equal(envOverrides[0]?.aliasOf, 'HTTPS_PROXY');
+    assert.equal(envOverrides[0]?.environment, 'http://proxy-b:3128');
+    assert.doesNotMatch(envOverrides[0]?.file ?? '', /secret/);
+  });
+});
+
 test('settings swallowed by a value quoted across lines are said in a note of the refusal, by name and line, never by value', () => {
   withDir((dir) => {
     writeFileSync(join(dir, '.env'), 'CORRAL_ADMIN_TOKEN="abcdefghijklmnopqrstu\nCORRAL_WORKERS=3\nX_NOTE=secret-value"\n');
