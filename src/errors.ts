@@ -7,7 +7,7 @@
  */
 export const ERROR_CODES = {
   CORRAL_ERR_CONFIG_INVALID: 'One or more settings have invalid values; all problems are listed together.',
-  CORRAL_ERR_ENV_FILE: 'The .env file named by CORRAL_ENV_FILE (or ./.env) could not be read (missing, a directory, no permission, a symbolic link to nothing, UTF-16 rather than UTF-8), or the one read at start is gone at a reload (refused: restore it, or create an empty one for the defaults).',
+  CORRAL_ERR_ENV_FILE: 'The .env file named by CORRAL_ENV_FILE (or ./.env) could not be read (missing, a directory, no permission, a symbolic link to nothing, a pipe such as a shell <(...), UTF-16 rather than UTF-8), or the one read at start is gone at a reload (refused: restore it, or create an empty one for the defaults).',
   CORRAL_ERR_LOG_FILE: 'CORRAL_LOG_FILE could not be opened for appending (its directory cannot be created, or is not writable).',
   CORRAL_ERR_LOG_WRITE: 'CORRAL_LOG_FILE could not be written (disk full, I/O error): lines are dropped, said once on stderr, and writing resumes by itself; `log.write_recovered` counts the lines lost.',
   CORRAL_ERR_USAGE: 'The command line was not understood.',
@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   CORRAL_ERR_MASTER_STEP: 'A step of the master failed inside corral (a reconcile tick, a monitoring step): a bug; the master goes on with the next one.',
   CORRAL_ERR_INTERNAL:
     "A command (`corral status`, `config`, `check`, ...) failed on an error corral did not foresee: a bug. Its stack is printed on stderr, and with `--json` the error is in the command's JSON answer, so a script never reads an empty one; exit 1 (`corral status`: 4, unknown, as LSB has it; its 1 says corral runs). Report it with the stack.",
+  CORRAL_ERR_OUTPUT:
+    "A command's answer could not be written to stdout (a full disk under `corral config --json > file`, an I/O error): what was printed is missing or cut short. Said on stderr; exit 1 (`corral status`: 4, unknown). A reader that went away (EPIPE: `| head`) is no error.",
   CORRAL_ERR_ADMIN_DASHBOARD: 'The /admin dashboard files could not be read; the admin API works without the page.',
   CORRAL_ERR_KEEPER_BOOT: 'The keeper could not start (a previous keeper still holds the data dir, Google unreachable); the master restarts it with its backoff.',
   CORRAL_ERR_UNCAUGHT: 'An exception escaped to the process level; the worker drains and exits.',

@@ -110,10 +110,20 @@ export async function main(argv: readonly string[]): Promise<void> {
   // `corral config | head` closes the pipe early; that is not an error. A command that says what
   // its output meant by its exit code (loadtest's verdict) handles it itself.
   let closedStdoutEndsWithZero = true;
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE' && closedStdoutEndsWithZero) process.exit(0);
-  });
   const [name, ...rest] = argv;
+  /** The exit code of an answer stdout could not take: the command's own for a failure it did not foresee. */
+  let outputLostExit: number = EXIT.FAILURE;
+  let outputLost = false;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (!closedStdoutEndsWithZero) return;
+    if (err.code === 'EPIPE') process.exit(0);
+    // A full disk (`corral config --json > settings.json`), an I/O error: the answer is missing or
+    // cut short. Swallowed here, the command exited 0 and a script read the empty file as its answer.
+    if (outputLost) return;
+    outputLost = true;
+    process.stderr.write(`corral${name ? ` ${name}` : ''}: [CORRAL_ERR_OUTPUT] its answer could not be written to stdout (${err.code ?? err.message}), so what was printed is missing or cut short; free the space (or fix where stdout goes) and run it again\n`);
+    process.exitCode = outputLostExit;
+  });
   if (!name) {
     // No command is a usage error: the usage goes to stderr, as with any other.
     process.stderr.write(`${usage()}\n`);
@@ -129,6 +139,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   if (name === '--version' || name === '-v') argv = ['version', ...rest];
   const entry = commands.find((c) => c.name === (argv[0] ?? ''));
+  outputLostExit = entry?.internalErrorExit ?? EXIT.FAILURE;
   if (!entry) {
     const hint = unknownCommandHint(name, rest) || (await optionWithNoCommandHint(name, rest));
     process.stderr.write(`corral: unknown command "${name}"${hint}\n\n${usage()}\n`);
@@ -177,6 +188,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write(said.stderr);
     process.exitCode = said.exitCode;
   }
+  // The write error may be emitted before the command's code is set (a tick later): it wins.
+  if (outputLost) process.exitCode = outputLostExit;
 }
 
 /**
