@@ -10,6 +10,7 @@
 // exists are kept, in order, and handed to it once it does. Imports nothing at run time, so it
 // loads at once.
 
+import { constants } from 'node:os';
 import type { Intent } from './arbiter-options.js';
 
 /** Signals and the intent each records. Handlers do nothing else. */
@@ -34,10 +35,17 @@ export interface SignalIntents {
 
 let listening: SignalIntents | undefined;
 
+/** Intents that stop the master: a second one before the arbiter exists ends the process at once. */
+const STOPS: ReadonlySet<Intent> = new Set<Intent>(['stop', 'quit']);
+
 /**
  * Listens for the master's signals (once per process: a second call returns the same listener).
  * Signal listeners do not keep the process alive: a start refused before the arbiter exists
- * still exits.
+ * still exits. A second stop (Ctrl-C twice, TERM then QUIT) before the arbiter exists exits at
+ * once, as the signal's default action did: the first waits for the arbiter to stop the master
+ * cleanly, but whatever holds the start up meanwhile (a slow disk, a module that takes long to
+ * load) must not make Ctrl-C do nothing. No child has been forked then; a pidfile already written
+ * names a dead process, which the next start and `corral status` take for stale.
  */
 export function listenForSignalIntents(): SignalIntents {
   if (listening) return listening;
@@ -45,8 +53,12 @@ export function listenForSignalIntents(): SignalIntents {
   let record: ((intent: Intent) => void) | undefined;
   for (const [signal, intent] of Object.entries(SIGNAL_INTENTS)) {
     process.on(signal as NodeJS.Signals, () => {
-      if (record) record(intent);
-      else pending.push(intent);
+      if (record) return record(intent);
+      if (STOPS.has(intent) && pending.some((p) => STOPS.has(p))) {
+        process.stderr.write(`corral: ${signal} again while starting: exiting now, before any worker was started\n`);
+        process.exit(128 + (constants.signals[signal as NodeJS.Signals] ?? 0));
+      }
+      pending.push(intent);
     });
   }
   listening = {
