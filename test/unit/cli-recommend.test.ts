@@ -44,6 +44,12 @@ describe('corral recommend sizing', () => {
     assert.ok(s.reasons.some((r) => r.includes('CORRAL_WORKERS=4')));
   });
 
+  it('never recommends more workers than corral runs (512), on a host of more cores than that', () => {
+    const s = recommend({ ...base, cpus: 768, ramTotalBytes: 4 * 1024 * 1024 * MiB, fdLimit: 1_000_000 });
+    assert.equal(s.workers, 512);
+    assert.ok(s.reasons.some((r) => r.includes('so CORRAL_WORKERS=512 (the most corral runs: more hosts beyond that).')), s.reasons.join('\n'));
+  });
+
   it('lets RAM bound the workers and the connections on a small host', () => {
     // 1 GiB, 50 % = 512 MiB; minus 110 MiB fixed = 402 MiB -> 2 workers of 150 MiB fit (8 CPUs).
     const s = recommend({ ...base, cpus: 8, ramTotalBytes: 1024 * MiB, workerRssBytes: 150 * MiB, fdLimit: 1_000_000 });

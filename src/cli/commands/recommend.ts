@@ -10,6 +10,7 @@ import si from 'systeminformation';
 import { Agent, fetch } from 'undici';
 import { loadSettings } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
+import { MAX_WORKERS } from '../../config/schema-daemon.js';
 import { CorralError } from '../../errors.js';
 import { readOpenFilesLimit, WORKER_FD_RESERVE, type OpenFilesLimit } from '../../fd-limit.js';
 import { effectiveMemory, readCgroupMemory } from '../../master/cgroup-memory.js';
@@ -66,14 +67,15 @@ export function recommend(i: SizingInput): Sizing {
   const budget = (i.ramTotalBytes * i.ramBudgetPercent) / 100;
   const fixed = i.masterRssBytes + i.keeperRssBytes;
   const byRam = Math.max(0, Math.floor((budget - fixed) / i.workerRssBytes));
-  const workers = Math.max(1, Math.min(i.cpus, byRam));
+  // Never past the schema's own limit (a host of more cores than it allows would be told a value start refuses).
+  const workers = Math.max(1, Math.min(i.cpus, byRam, MAX_WORKERS));
   // The smallest corral (master, keeper, one worker) must fit, or every figure below is over budget.
   const smallest = fixed + i.workerRssBytes;
   const neededPercent = Math.ceil((smallest * 100) / i.ramTotalBytes);
   const ramLine =
     byRam === 0
       ? `RAM allows no worker: the budget (${mb(budget)}) does not cover master + keeper + one worker (${mb(smallest)}), so CORRAL_WORKERS=1, the minimum, is over budget; ${neededPercent <= 100 ? `give corral --ram-budget ${neededPercent} or more, or a host with more RAM` : `this host has less RAM than that: use one with more`}.`
-      : `RAM would allow ${byRam} worker(s) of ${mb(i.workerRssBytes)} each, so CORRAL_WORKERS=${workers}.`;
+      : `RAM would allow ${byRam} worker(s) of ${mb(i.workerRssBytes)} each, so CORRAL_WORKERS=${workers}${workers === MAX_WORKERS && Math.min(i.cpus, byRam) > MAX_WORKERS ? ` (the most corral runs: more hosts beyond that)` : ''}.`;
   const reasons: string[] = [
     `RAM budget: ${i.ramBudgetPercent}% of ${mb(i.ramTotalBytes)} = ${mb(budget)}; master ${mb(i.masterRssBytes)} + keeper ${mb(i.keeperRssBytes)} leave ${mb(Math.max(0, budget - fixed))} (${i.measuredFrom}).`,
     `Workers: one per CPU core (${i.cpus}) gives the most requests/s on Node (on the 2-core reference machine, 2 workers served ~62k req/s, 8 workers ~37k). ${ramLine}`,
