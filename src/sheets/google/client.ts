@@ -69,6 +69,21 @@ export interface ClientStats {
   readonly retries: number;
 }
 
+/** The same error, as an object of this call's own (see #execute). */
+function ownCopy(err: SheetsError): SheetsError {
+  const copy = new SheetsError(err.code, err.message, {
+    ...(err.status === undefined ? {} : { status: err.status }),
+    reason: err.reason,
+    applied: err.applied,
+    retryable: err.retryable,
+    ...(err.googleMessage === undefined ? {} : { googleMessage: err.googleMessage }),
+    ...(err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs }),
+    ...(err.cause === undefined ? {} : { cause: err.cause }),
+  });
+  if (err.stack !== undefined) copy.stack = err.stack;
+  return copy;
+}
+
 export class SheetsApiClient {
   readonly spreadsheetId: string;
   readonly #o: SheetsApiClientOptions;
@@ -181,7 +196,10 @@ export class SheetsApiClient {
         error = mapApiError(res, ctx);
       } catch (err) {
         if (err instanceof TransportError) error = mapTransportError(err, ctx);
-        else if (err instanceof SheetsError) error = err;
+        // A copy: the token fetch's error is the one every call waiting for that fetch gets, and
+        // each call sets its attempts and its "gave up" words on it (in place, every call's message
+        // carried each call's "(gave up after N attempts)").
+        else if (err instanceof SheetsError) error = ownCopy(err);
         else throw err;
       }
       if (sent) this.#o.afterAttempt?.(info, error);
