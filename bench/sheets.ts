@@ -6,7 +6,8 @@
 
 import { loadavg } from 'node:os';
 import { treeCpuSeconds } from './lib/cpu.js';
-import { readCalls, startEmulatorProcess } from './lib/emulator-proc.js';
+import type { ReadCall } from '../src/sheets/emulator/index.js';
+import { mostReadsInTtl, readCalls, startEmulatorProcess } from './lib/emulator-proc.js';
 import { load, type LoadResult } from './lib/load.js';
 import { machine, save, table } from './lib/report.js';
 import { keeperFigures, ROUTES, startCorralOnEmulator, ttlWindows, warmLoad, warmUp } from './lib/sheets-app.js';
@@ -32,6 +33,17 @@ interface Row {
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
+/**
+ * "≤ 1 upstream call per TTL window per range", judged as compare judges it and as the README says
+ * of both sections: per window, from the emulator's log of reads, no range read again within a TTL
+ * of a read of it. An average cannot tell: one read in each of two 10 s loads, 20 s apart, is 1.00
+ * per load and 1.00 per window over the run (2 calls, 2 windows), and still two reads within 30 s.
+ */
+export function upstreamGoal(reads: readonly ReadCall[], ttlS: number): { met: boolean; mostInTtl: number } {
+  const mostInTtl = mostReadsInTtl(reads, ttlS * 1000);
+  return { met: mostInTtl <= 1, mostInTtl };
+}
+
 export async function benchSheets(o: SheetsBenchOptions): Promise<void> {
   const players = ROUTES[0];
   if (!players) throw new Error('no players route');
@@ -42,7 +54,8 @@ export async function benchSheets(o: SheetsBenchOptions): Promise<void> {
   );
   const emu = await startEmulatorProcess({ latencyMs: o.latencyMs });
   const rows: Row[] = [];
-  let total = { calls: 0, elapsedS: 0, windows: 0 };
+  let total = { calls: 0, elapsedS: 0, windows: 0, mostInTtl: 0 };
+  let goal = { met: false, mostInTtl: 0 };
   let keeper: { hits: number; waited: number } | undefined;
   try {
     const corral = await startCorralOnEmulator(o.workers, emu, o.ttlS);
@@ -65,7 +78,8 @@ export async function benchSheets(o: SheetsBenchOptions): Promise<void> {
         );
       }
       const elapsedS = (Date.now() - t0) / 1000;
-      total = { calls: readCalls(await emu.counters()) - base, elapsedS, windows: ttlWindows(elapsedS, o.ttlS) };
+      goal = upstreamGoal(await emu.reads(t0), o.ttlS);
+      total = { calls: readCalls(await emu.counters()) - base, elapsedS, windows: ttlWindows(elapsedS, o.ttlS), mostInTtl: goal.mostInTtl };
       const keeperAfter = await keeperFigures(corral.corral.dataDir).catch(() => undefined);
       if (keeperBefore && keeperAfter) {
         keeper = { hits: (keeperAfter.cacheHits ?? 0) - (keeperBefore.cacheHits ?? 0), waited: (keeperAfter.cacheMisses ?? 0) - (keeperBefore.cacheMisses ?? 0) };
@@ -90,7 +104,7 @@ export async function benchSheets(o: SheetsBenchOptions): Promise<void> {
       (keeper
         ? `keeper after the warm-up: ${keeper.hits} answers to workers from its cache (their L1 copies expire), ${keeper.waited} that waited for upstream (stale-while-revalidate: expected 0)\n`
         : 'keeper figures unavailable\n') +
-      `goal ≤ 1 upstream call per TTL window per range: ${Math.max(perWindow, worstRow) <= 1 ? 'met' : 'MISSED'} (whole run ${perWindow.toFixed(2)}, worst load ${worstRow.toFixed(2)})\n` +
+      `goal ≤ 1 upstream call per TTL window per range: ${goal.met ? 'met' : 'MISSED'} (at most ${goal.mostInTtl} read${goal.mostInTtl === 1 ? '' : 's'} of a range within one TTL; on average: whole run ${perWindow.toFixed(2)}, worst load ${worstRow.toFixed(2)} per window)\n` +
       (p99At1000 !== undefined ? `p99 at 1000 connections: ${fmt(p99At1000)} ms (issue 6 goal < 50 ms: ${p99At1000 < 50 ? 'met' : 'MISSED'})\n` : '') +
       `(load tool: ${rows[0]?.result.tool ?? 'n/a'})`,
   );
