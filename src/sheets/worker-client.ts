@@ -6,6 +6,7 @@
 // lines when the keeper did not answer (keeper-read-log.ts), the keeper's times on this worker's
 // clock (keeper-answer-clock.ts).
 
+import { monotonicNow } from '../clock.js';
 import { CorralError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { parseA1 } from './a1.js';
@@ -52,7 +53,10 @@ class WorkerSheetsClient implements SheetsClient {
   constructor(settings: WorkerSheetsSettings, logger: Logger, o: WorkerClientOptions) {
     // Same rule as create-backend.ts, without loading the backends into every worker.
     this.backend = settings.SHEET_ID ? 'google' : 'offline';
-    this.now = o.now ?? Date.now;
+    // Monotonic, as the keeper's clock is: on Date.now() a step of the system clock after a copy
+    // came in moved its hold (back an hour: held an hour past its TTL, no read reaching the keeper
+    // to refresh it; forward past SHEET_CACHE_MAX_STALE: no longer served while the keeper is slow).
+    this.now = o.now ?? monotonicNow;
     this.answerWaitMs = o.answerWaitMs ?? keeperAnswerWaitMs(settings.SHEETS_TIMEOUT);
     this.readLog = new KeeperReadLog(logger, this.answerWaitMs, this.now);
     this.maxStaleMs = settings.SHEET_CACHE_MAX_STALE * 1000;

@@ -259,6 +259,50 @@ describe('worker Sheets client', () => {
     }
   });
 
+  it('a step of the system clock after a copy came in neither holds it past its TTL nor ages it (the worker times its copies on a monotonic clock)', async () => {
+    // The system clock as the worker would read it, stepped by the test (set before the worker is
+    // made, so that a worker timing its copies on Date.now() reads the stepped one).
+    const realDateNow = Date.now;
+    const realPerfNow = performance.now.bind(performance);
+    let step = 0;
+    let elapsed = 0;
+    Date.now = () => realDateNow() + step + elapsed;
+    performance.now = () => realPerfNow() + elapsed;
+    // The default clock, as a worker runs: no `now` given.
+    const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600, SHEETS_TIMEOUT: 10 }, log.logger, {
+      socketPath: join(dir, 'keeper.sock'),
+      watch: false,
+      retryDelayMs: 50,
+    });
+    try {
+      const first = worker.read('Events');
+      await until(() => keeper.reads.length === 1, 'the first /read');
+      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+      assert.equal((await first).stale, false);
+      // The system clock steps back two hours, and 61 s pass (the TTL is 60 s): the keeper is
+      // asked again, not in two hours' time (meanwhile no read reaches the keeper to refresh it).
+      step = -2 * 3600_000;
+      elapsed = 61_000;
+      const deadline = realPerfNow() + 2000;
+      const again = worker.read('Events');
+      await until(() => keeper.reads.length === 2 || realPerfNow() > deadline, 'a /read once the TTL passed');
+      assert.equal(keeper.reads.length, 2, 'the copy is not held past its TTL after a step back');
+      keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+      assert.deepEqual((await again).values.at(-1), NEW_ROW);
+      // It steps forward two hours instead: the copy, a moment old, is held still, and fresh.
+      step = 2 * 3600_000;
+      const forward = worker.read('Events');
+      const atOnce = await settlesAtOnce(forward);
+      if (!atOnce) keeper.reads[2]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+      assert.ok(atOnce, 'still held after a step forward');
+      assert.equal((await forward).stale, false, 'not aged by a step forward');
+    } finally {
+      Date.now = realDateNow;
+      performance.now = realPerfNow;
+      await worker.close();
+    }
+  });
+
   it("after a keeper crash, copies keep their hold until the new keeper's first answer; then a read waits for it at most the patience before serving its copy", async () => {
     keeper.holdWatches = true;
     keeper.announceEpoch = 'e1';
