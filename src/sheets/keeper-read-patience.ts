@@ -11,6 +11,10 @@ import type { L1Entry } from './l1-cache.js';
 export const FALL_BACK_ON: ReadonlySet<string> = new Set([
   'CORRAL_ERR_KEEPER_UNAVAILABLE',
   'CORRAL_ERR_QUEUE_FULL',
+  // The keeper has no copy (restarted after a crash, or evicted) and its read token is over a
+  // second away: answered at once, where it used to hold the read past the patience. Without it
+  // here, a worker's aged copy was not served and the read answered 503 until the keeper's refill.
+  'CORRAL_ERR_SHEETS_QUOTA_WAIT',
   'CORRAL_ERR_SHEETS_UNAVAILABLE',
   'CORRAL_ERR_SHEETS_PROXY',
   'CORRAL_ERR_SHEETS_TIMEOUT',

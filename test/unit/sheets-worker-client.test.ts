@@ -20,7 +20,7 @@ const NEW_ROW = ['ev-2', 'P002', 'goal', '', '2024-03-02'];
 
 /** A keeper that answers /read when the test says so, with the rows the test says. */
 class ScriptedKeeper {
-  readonly reads: Array<{ url: string; answer(values: readonly (readonly string[])[]): void; send(body: object): void }> = [];
+  readonly reads: Array<{ url: string; answer(values: readonly (readonly string[])[]): void; send(body: object): void; refuse(status: number, body: object): void }> = [];
   /** How far the keeper's clock is ahead of Date.now() (its clock does not follow system clock steps). */
   clockAheadMs = 0;
   /** Long polls are held open until cutWatches() (as a keeper that restarts cuts them), rather than answered 404. */
@@ -69,6 +69,10 @@ class ScriptedKeeper {
             send(read);
           },
           send,
+          refuse: (status, body) => {
+            res.writeHead(status, { 'content-type': 'application/json' });
+            res.end(JSON.stringify(body));
+          },
         });
       } else if (req.url?.startsWith('/watch') && this.holdWatches) {
         this.watches++;
@@ -541,6 +545,24 @@ describe('worker Sheets client', () => {
       keeper.reads[2]?.answer([HEADER, OLD_ROW, NEW_ROW]);
       assert.deepEqual((await pastMaxStale).values.at(-1), NEW_ROW);
       assert.equal(keeper.reads.length, 4, 'the one refresh of Events answered every read that waited for it');
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it("a copy this worker may serve is served when the keeper answers at once that the read quota has no token (a keeper restarted after a crash, its cache empty, the minute's quota spent)", async () => {
+    const { worker, age } = clockedWorker();
+    try {
+      const fill = worker.read('Players');
+      await until(() => keeper.reads.length === 1, 'the first /read');
+      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+      await fill;
+      age(61_000);
+      const refresh = worker.read('Players');
+      await until(() => keeper.reads.length === 2, 'the refresh at the keeper');
+      // What the keeper's QuotaWaits answers a read with no copy whose token is over a second away.
+      keeper.reads[1]?.refuse(503, { code: 'CORRAL_ERR_SHEETS_QUOTA_WAIT', message: 'the read quota (SHEETS_READS_PER_MINUTE) has no token free for 40 s', retry_after_ms: 40_000 });
+      assert.deepEqual((await refresh).values.at(-1), OLD_ROW, 'the aged copy, not a 503');
     } finally {
       await worker.close();
     }
