@@ -277,6 +277,37 @@ describe('quota ledger', () => {
     });
   });
 
+  it("a keeper whose clock drifted from the wall clock (a step of it, a suspend) hands its grants to the next keeper at their wall-clock time", async () => {
+    await withDir(async (dir) => {
+      const log = await captureLogger();
+      try {
+        // The keeper's clock is the wall clock at its start, then monotonic: the system clock was
+        // stepped two minutes forward since (NTP at boot, or a VM paused that long).
+        class DriftedClock extends FakeClock {
+          constructor(start: number, private readonly offsetMs: number) {
+            super(start);
+          }
+          wallOffset(): number {
+            return this.offsetMs;
+          }
+        }
+        const t = 1_700_000_000_000;
+        const before = new DriftedClock(t, 120_000);
+        const first = bucketsOn(before, 3);
+        QuotaLedger.open(dir, first, log.logger, before);
+        for (let i = 0; i < 3; i++) assert.ok(first.reads.tryAcquire());
+        // The keeper is restarted a second later (a reload): its clock starts at the wall clock.
+        const after = new DriftedClock(t + 120_000 + 1000, 0);
+        const second = bucketsOn(after, 3);
+        QuotaLedger.open(dir, second, log.logger, after);
+        assert.equal(second.reads.tokensLeft(), 0, 'the three reads of a second ago still count');
+        assert.ok(second.reads.msUntilFree() > QUOTA_WINDOW_MS - 2000, String(second.reads.msUntilFree()));
+      } finally {
+        log.close();
+      }
+    });
+  });
+
   it("a restarted keeper's buckets count the calls its predecessor made in the last minute", async () => {
     await withDir(async (dir) => {
       const log = await captureLogger();

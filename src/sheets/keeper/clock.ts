@@ -7,6 +7,12 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /**
+   * How far the wall clock (Date.now()) is from now(): what steps of the system clock (and a
+   * host's suspend, which a monotonic clock does not count) moved it since the process started.
+   * Absent: 0 (a test's clock, which is its own wall clock).
+   */
+  wallOffset?(): number;
 }
 
 export const systemClock: Clock = {
@@ -23,7 +29,22 @@ export const systemClock: Clock = {
     return t;
   },
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  wallOffset: () => Date.now() - monotonicNow(),
 };
+
+/**
+ * A time of `clock` as the wall clock tells it, for a file another keeper reads (the quota ledger):
+ * each keeper's clock starts from the wall clock at its own start, so after a step of the system
+ * clock (or a suspend) two keepers' readings of one moment differ by it.
+ */
+export function toWallTime(clock: Pick<Clock, 'wallOffset'>, t: number): number {
+  return t + (clock.wallOffset?.() ?? 0);
+}
+
+/** A wall-clock time read from a file, as a time of `clock` (the inverse of toWallTime). */
+export function fromWallTime(clock: Pick<Clock, 'wallOffset'>, t: number): number {
+  return t - (clock.wallOffset?.() ?? 0);
+}
 
 /** Waits `ms` on `clock`; rejects with the signal's reason when it aborts first (or already has). */
 export function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {

@@ -126,7 +126,7 @@ export class Keeper {
     });
     try {
       // Under the lock and before the first call: what the previous keeper spent this minute counts.
-      k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger);
+      k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger, k.clock);
       k.backend = await o.openBackend(
         pacer(k.readQuota, k.writeQuota, k.meter, (kind, signal, onWait) => k.sharing?.quota.take(kind, signal, onWait)),
         (info, error) => k.refusals.attempted(info.kind, error),

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { writeNewPrivateFileSync } from '../../private-file.js';
+import { fromWallTime, toWallTime, type Clock } from './clock.js';
 import { QUOTA_WINDOW_MS, type QuotaBucket } from './quota.js';
 
 export const QUOTA_LEDGER_FILE = 'quota.json';
@@ -81,9 +82,9 @@ export function readLedger(path: string): { contents: LedgerContents; problem?: 
   }
 }
 
-/** The grant times a count stands for: all at the last millisecond of its second. */
-function timesOf(counts: readonly SecondCount[]): number[] {
-  return counts.flatMap(([second, n]) => Array.from({ length: n }, () => second * 1000 + 999));
+/** The grant times a count stands for: all at the last millisecond of its second (of the wall clock), on `clock`. */
+function timesOf(counts: readonly SecondCount[], clock: Pick<Clock, 'wallOffset'>): number[] {
+  return counts.flatMap(([second, n]) => Array.from({ length: n }, () => fromWallTime(clock, second * 1000 + 999)));
 }
 
 /** Grants per second over the last window; old seconds are dropped as new ones come. */
@@ -125,6 +126,8 @@ export class QuotaLedger {
     dataDir: string,
     private readonly buckets: LedgerBuckets,
     private readonly logger: Logger,
+    /** The buckets' clock: the file holds wall-clock times, read right by a keeper whose clock started after a step of it. */
+    private readonly clock: Pick<Clock, 'wallOffset'>,
   ) {
     this.path = join(dataDir, QUOTA_LEDGER_FILE);
     this.tmpPath = `${this.path}.tmp`;
@@ -134,14 +137,15 @@ export class QuotaLedger {
    * Restores the buckets from the file in `dataDir` and records every grant from now on. Call it
    * while holding the data dir's keeper lock, before any grant.
    */
-  static open(dataDir: string, buckets: LedgerBuckets, logger: Logger): QuotaLedger {
-    const ledger = new QuotaLedger(dataDir, buckets, logger);
+  /** `clock`: the buckets' (the keeper's); absent, their times are taken as the wall clock's. */
+  static open(dataDir: string, buckets: LedgerBuckets, logger: Logger, clock: Pick<Clock, 'wallOffset'> = {}): QuotaLedger {
+    const ledger = new QuotaLedger(dataDir, buckets, logger, clock);
     const { contents, problem } = readLedger(ledger.path);
-    ledger.keepers = contents.keepers;
+    ledger.keepers = contents.keepers && { keepers: contents.keepers.keepers, at: fromWallTime(clock, contents.keepers.at) };
     if (problem) logger.warn({ event: 'quota.ledger_unreadable', path: ledger.path, problem }, 'quota ledger unreadable; the quota starts from a fresh minute');
     const restored = { reads: 0, writes: 0 };
     for (const name of NAMES) {
-      buckets[name].restore(timesOf(contents[name]));
+      buckets[name].restore(timesOf(contents[name], clock));
       // The predecessor's grants stay in the file this keeper writes: a second restart within the
       // minute must still count them.
       const kept = buckets[name].recentGrants();
@@ -174,7 +178,11 @@ export class QuotaLedger {
   }
 
   private write(): void {
-    const contents = { v: 1, reads: this.seconds.reads.entries(), writes: this.seconds.writes.entries(), ...(this.keepers ? { keepers: [this.keepers.keepers, Math.round(this.keepers.at)] } : {}) };
+    // Wall-clock seconds: a second's last millisecond moved onto the wall clock, so a restored
+    // count is still held up to a second too long, never too short.
+    const offset = toWallTime(this.clock, 0);
+    const wall = (counts: SecondCount[]): SecondCount[] => (offset === 0 ? counts : counts.map(([second, n]) => [Math.floor((second * 1000 + 999 + offset) / 1000), n]));
+    const contents = { v: 1, reads: wall(this.seconds.reads.entries()), writes: wall(this.seconds.writes.entries()), ...(this.keepers ? { keepers: [this.keepers.keepers, Math.round(toWallTime(this.clock, this.keepers.at))] } : {}) };
     try {
       writeNewPrivateFileSync(this.tmpPath, JSON.stringify(contents));
       renameSync(this.tmpPath, this.path);
