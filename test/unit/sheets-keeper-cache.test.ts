@@ -466,6 +466,25 @@ describe('keeper cache tier (L2)', () => {
     small.close();
   });
 
+  it('a range evicted while its fetch is in flight is not fetched a second time: a read of it meanwhile joins that fetch', async () => {
+    // Room for three states without a value: the fourth range asked for evicts the first, whose
+    // fetch is still held upstream (as one queued for a read token while other ranges fill up).
+    const small = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 3 * STATE_BYTES + 100, clock });
+    for (const t of ['A', 'B', 'C', 'D']) backend.tabs.set(t, PLAYERS);
+    backend.hold();
+    const first = small.get('A');
+    const others = ['B', 'C', 'D'].map((t) => small.get(t));
+    await settle();
+    const again = small.get('A');
+    await settle();
+    assert.equal(backend.count('get', 'A'), 1, 'one upstream read of A in flight, not two');
+    backend.release();
+    const [a1, a2] = await Promise.all([first, again, ...others]);
+    assert.equal(a1?.value, a2?.value, 'both reads of A answered by the one fetch');
+    assert.equal(backend.count('get', 'A'), 1);
+    small.close();
+  });
+
   it('ranges that only failed are bounded by the byte budget too: 2000 distinct bad ranges keep at most budget / STATE_BYTES states', async () => {
     // Each holds its error and its log line's counts but no value: counted 1 byte each, they were
     // bounded by nothing (through the real keeper, 8000 distinct ones all stayed, with a 4 MB

@@ -96,6 +96,13 @@ export class ReadTier {
   /** Copies taken from a draining keeper (restore): served to reads, never to getFresh. */
   private readonly handedOver = new WeakSet<CachedValue>();
   private readonly counts = newReadCounts();
+  /**
+   * States the LRU evicted while their fetch was in flight (one queued for a read token while other
+   * ranges filled the budget), kept until it settles: a read of the range meanwhile joins that
+   * fetch. Without them a new state was made and fetched the range a second time at once, and the
+   * first fetch's install put its old state back over the new one.
+   */
+  private readonly evictedInFlight = new Map<string, RangeState>();
 
   constructor(private readonly o: ReadTierOptions) {
     this.clock = o.clock ?? systemClock;
@@ -113,11 +120,18 @@ export class ReadTier {
       idle: (range, st) => this.states.peek(range) === st && !st.inflight,
       retry: (range, st) => void this.refresh(range, st, false).catch(() => undefined),
     });
-    this.states = new LRUCache<string, RangeState>({ maxSize: o.maxBytes, sizeCalculation: (st) => this.budget.sizeOf(st.value) });
+    this.states = new LRUCache<string, RangeState>({
+      maxSize: o.maxBytes,
+      sizeCalculation: (st) => this.budget.sizeOf(st.value),
+      dispose: (st, range, reason) => {
+        if (reason === 'evict' && st.inflight) this.evictedInFlight.set(range, st);
+      },
+    });
   }
 
   private state(range: string): RangeState {
-    let st = this.states.get(range);
+    // An evicted state whose fetch is still in flight: joined, and back in the LRU when it installs.
+    let st = this.states.get(range) ?? this.evictedInFlight.get(range);
     if (!st) {
       st = newRangeState(this.now);
       this.states.set(range, st);
@@ -243,7 +257,13 @@ export class ReadTier {
   /** One upstream fetch for the range, shared by every concurrent caller (fetch-flight.ts). */
   private refresh(range: string, st: RangeState, clientWaits: boolean): Promise<CachedValue> {
     const flight = { clock: this.clock, slot: this.quotaWaits.slotListener(st), sheet: this.sheet };
-    return startFlight(st, clientWaits, flight, (onRetry) => this.fetch(range, st, onRetry));
+    const fetched = startFlight(st, clientWaits, flight, (onRetry) => this.fetch(range, st, onRetry));
+    // Settled either way: an evicted state kept for this fetch (evictedInFlight) is let go.
+    const letGo = (): void => {
+      if (this.evictedInFlight.get(range) === st) this.evictedInFlight.delete(range);
+    };
+    fetched.then(letGo, letGo);
+    return fetched;
   }
 
   private fetch(range: string, st: RangeState, onRetry: RetryListener): Promise<CachedValue> {
