@@ -22,6 +22,13 @@ export const FALL_BACK_ON: ReadonlySet<string> = new Set([
   'CORRAL_ERR_SHEETS_UPSTREAM',
   // A tab grown past the size a read may have: the copy from before it still serves.
   'CORRAL_ERR_SHEETS_TOO_LARGE',
+  // The whole sheet refused (not found, not shared, the key refused, not a Google Sheet): the
+  // keeper serves the copies it holds until SHEET_CACHE_MAX_STALE (sheet-failure.ts), and so does a
+  // worker whose copy the keeper lacks (it was restarted). Before, that worker answered 503.
+  'CORRAL_ERR_SHEETS_NOT_FOUND',
+  'CORRAL_ERR_SHEETS_FORBIDDEN',
+  'CORRAL_ERR_SHEETS_AUTH',
+  'CORRAL_ERR_SHEETS_NOT_A_SHEET',
 ]);
 
 /**

@@ -568,6 +568,23 @@ describe('worker Sheets client', () => {
     }
   });
 
+  it('a copy this worker may serve is served when the keeper, restarted without it, answers that the whole sheet is refused (as the keeper serves its own copies then)', async () => {
+    const { worker, age } = clockedWorker();
+    try {
+      const fill = worker.read('Players');
+      await until(() => keeper.reads.length === 1, 'the first /read');
+      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+      await fill;
+      age(61_000);
+      const refresh = worker.read('Players');
+      await until(() => keeper.reads.length === 2, 'the refresh at the keeper');
+      keeper.reads[1]?.refuse(403, { code: 'CORRAL_ERR_SHEETS_FORBIDDEN', message: 'the spreadsheet is not shared with the service account' });
+      assert.deepEqual((await refresh).values.at(-1), OLD_ROW, 'the aged copy, not a 503');
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('an append is answered while the reads of every held range wait at the keeper (restarted, refilling with the quota spent)', async () => {
     const { worker, age } = clockedWorker();
     try {
