@@ -550,40 +550,30 @@ describe('worker Sheets client', () => {
     }
   });
 
-  it("a copy this worker may serve is served when the keeper answers at once that the read quota has no token (a keeper restarted after a crash, its cache empty, the minute's quota spent)", async () => {
-    const { worker, age } = clockedWorker();
-    try {
-      const fill = worker.read('Players');
-      await until(() => keeper.reads.length === 1, 'the first /read');
-      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
-      await fill;
-      age(61_000);
-      const refresh = worker.read('Players');
-      await until(() => keeper.reads.length === 2, 'the refresh at the keeper');
-      // What the keeper's QuotaWaits answers a read with no copy whose token is over a second away.
-      keeper.reads[1]?.refuse(503, { code: 'CORRAL_ERR_SHEETS_QUOTA_WAIT', message: 'the read quota (SHEETS_READS_PER_MINUTE) has no token free for 40 s', retry_after_ms: 40_000 });
-      assert.deepEqual((await refresh).values.at(-1), OLD_ROW, 'the aged copy, not a 503');
-    } finally {
-      await worker.close();
-    }
-  });
-
-  it('a copy this worker may serve is served when the keeper, restarted without it, answers that the whole sheet is refused (as the keeper serves its own copies then)', async () => {
-    const { worker, age } = clockedWorker();
-    try {
-      const fill = worker.read('Players');
-      await until(() => keeper.reads.length === 1, 'the first /read');
-      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
-      await fill;
-      age(61_000);
-      const refresh = worker.read('Players');
-      await until(() => keeper.reads.length === 2, 'the refresh at the keeper');
-      keeper.reads[1]?.refuse(403, { code: 'CORRAL_ERR_SHEETS_FORBIDDEN', message: 'the spreadsheet is not shared with the service account' });
-      assert.deepEqual((await refresh).values.at(-1), OLD_ROW, 'the aged copy, not a 503');
-    } finally {
-      await worker.close();
-    }
-  });
+  // What a keeper restarted without this worker's copy may answer its refresh: its QuotaWaits for a
+  // read with no copy whose token is over a second away (the minute's quota spent before a crash),
+  // and a refusal of the whole sheet (whose copies the keeper serves itself until max-stale).
+  for (const [why, status, refusal] of [
+    ['that the read quota has no token for 40 s', 503, { code: 'CORRAL_ERR_SHEETS_QUOTA_WAIT', message: 'the read quota (SHEETS_READS_PER_MINUTE) has no token free for 40 s', retry_after_ms: 40_000 }],
+    ['that the whole sheet is refused', 403, { code: 'CORRAL_ERR_SHEETS_FORBIDDEN', message: 'the spreadsheet is not shared with the service account' }],
+  ] as const) {
+    it(`a copy this worker may serve is served when the keeper, restarted without it, answers ${why}`, async () => {
+      const { worker, age } = clockedWorker();
+      try {
+        const fill = worker.read('Players');
+        await until(() => keeper.reads.length === 1, 'the first /read');
+        keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+        await fill;
+        age(61_000);
+        const refresh = worker.read('Players');
+        await until(() => keeper.reads.length === 2, 'the refresh at the keeper');
+        keeper.reads[1]?.refuse(status, refusal);
+        assert.deepEqual((await refresh).values.at(-1), OLD_ROW, 'the aged copy, not a 503');
+      } finally {
+        await worker.close();
+      }
+    });
+  }
 
   it('an append is answered while the reads of every held range wait at the keeper (restarted, refilling with the quota spent)', async () => {
     const { worker, age } = clockedWorker();
