@@ -726,15 +726,20 @@ test('boot exhaustion with a keeper: the keeper is drained as in a stop, and the
   }
 });
 
-test('a stop whose worker overruns its drain: the worker is killed at the deadline, the keeper is drained then and has its own time, not killed with it', async () => {
+/** A stop (graceful timeout 10 s) whose workers hang in their drain, beating, until its deadline (10 + 2 s). */
+async function stopPastTheDeadline() {
   const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '10' }, true);
+  const keeper = t.bootWithKeeper();
+  const workers = t.children.filter((c) => c.identity.role === 'worker');
+  t.arbiter.record('stop');
+  t.arbiter.tick();
+  t.run(12_250, [...workers, keeper]);
+  return { t, keeper, workers };
+}
+
+test('a stop whose worker overruns its drain: the worker is killed at the deadline, the keeper is drained then and has its own time, not killed with it', async () => {
+  const { t, keeper, workers } = await stopPastTheDeadline();
   try {
-    const keeper = t.bootWithKeeper();
-    const workers = t.children.filter((c) => c.identity.role === 'worker');
-    t.arbiter.record('stop');
-    t.arbiter.tick();
-    // The workers hang in their drain (beating) until the deadline, 10 + 2 s.
-    t.run(12_250, [...workers, keeper]);
     assert.ok(workers.every((w) => w.kills.includes('SIGKILL')), 'the workers are killed at the deadline');
     assert.deepEqual(keeper.kills, [], 'the keeper is not killed with them');
     const drains = keeper.sent.flatMap((m) => (m.type === 'drain' ? [m] : []));
@@ -754,13 +759,8 @@ test('a stop whose worker overruns its drain: the worker is killed at the deadli
 });
 
 test('a stop whose keeper does not finish its drain kills it KEEPER_STOP_MS after that drain, though the workers overran the deadline', async () => {
-  const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '10' }, true);
+  const { t, keeper, workers } = await stopPastTheDeadline();
   try {
-    const keeper = t.bootWithKeeper();
-    const workers = t.children.filter((c) => c.identity.role === 'worker');
-    t.arbiter.record('stop');
-    t.arbiter.tick();
-    t.run(12_250, [...workers, keeper]);
     for (const w of workers) w.exit(null, 'SIGKILL');
     t.run(KEEPER_STOP_MS + 500, [keeper]);
     assert.deepEqual(keeper.kills, ['SIGKILL']);
