@@ -26,6 +26,35 @@ function rawGet(url: string, headers: Record<string, string>): Promise<{ status:
   });
 }
 
+/**
+ * The cells a reader in Excel's `;` mode (French, German locales) makes of a .csv, as Python's csv
+ * module (modelled on Excel) reads it with delimiter=';': a quote counts only at a cell's start,
+ * `""` inside a quoted cell is a quote, and text after a closing quote is added to the cell.
+ */
+function semicolonCells(text: string): string[] {
+  const cells: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    let cell = '';
+    if (text[i] === '"') {
+      i++;
+      for (; i < text.length; i++) {
+        if (text[i] !== '"') cell += text[i];
+        else if (text[i + 1] === '"') cell += text[i++];
+        else {
+          i++;
+          break;
+        }
+      }
+    }
+    for (; i < text.length && !';\r\n'.includes(text[i] ?? ''); i++) cell += text[i];
+    cells.push(cell);
+    if (text[i] === '\r' && text[i + 1] === '\n') i++;
+    i++;
+  }
+  return cells;
+}
+
 describe('CSV encoding', () => {
   it('quotes only what needs quoting (RFC 4180)', () => {
     assert.equal(csvField('plain'), 'plain');
@@ -44,7 +73,9 @@ describe('CSV encoding', () => {
     assert.equal(csvField('\t=1'), `"\t'=1"`);
     // A tab before text that cannot be a formula (the README's example of what is left alone).
     assert.equal(csvField('\tTAB'), '"\tTAB"');
-    assert.equal(csvField('\r=1'), `"'\r=1"`);
+    // A CR or LF first is a cut, as a tab is: what follows it is defused.
+    assert.equal(csvField('\r=1'), `"\r'=1"`);
+    assert.equal(csvField('\n@x'), `"\n'@x"`);
     // Plain numbers and text with a sign elsewhere are left as they are.
     assert.equal(csvField('-5'), '-5');
     // In scientific notation too (Sheets' "-1.00E+05" format): a number, not text in Excel.
@@ -67,6 +98,21 @@ describe('CSV encoding', () => {
     // Every cell Excel's `;` mode would see in the record starts as text.
     const line = csvRows([['id', 'kind', 'detail'], ['1', 'note', "gg;=cmd|' /C calc'!A0;@x"]], 3).split('\r\n')[1] ?? '';
     for (const cell of line.split(';')) assert.doesNotMatch(cell, /^[=+@-]/, `cell ${JSON.stringify(cell)} of ${JSON.stringify(line)}`);
+  });
+
+  it("defuses what starts a record or a cell in Excel's `;` mode after a line break or a quote inside a field", () => {
+    // In `;` mode the quote opening a field that does not start the line is text, so a line break
+    // inside it ends the record: what follows starts a row. And a piece `"=…` after a `;` is
+    // written `""=…`, read as an empty quoted string and then `=…`.
+    assert.equal(csvField("gg\n=cmd|' /C calc'!A0;x"), `"gg\n'=cmd|' /C calc'!A0;x"`);
+    assert.equal(csvField('gg\r+1+1;y'), `"gg\r'+1+1;y"`);
+    assert.equal(csvField('x;"=2+2;z'), `"x;'""=2+2;z"`);
+    // Left alone: a quote before text that is no formula, a number after a line break.
+    assert.equal(csvField('x;"ok"'), `"x;""ok"""`);
+    assert.equal(csvField('a\n-5'), `"a\n-5"`);
+    const details = ["gg\n=cmd|' /C calc'!A0;x", 'gg\r\n@SUM(A1);y', 'x;"=2+2;z', 'x;"-1+2', 'a\t"+1;b', '\n=1', '"=1'];
+    const csv = csvRows([['id', 'kind', 'detail'], ...details.map((d, i) => [`e${i}`, 'note', d])], 3);
+    for (const cell of semicolonCells(csv)) assert.doesNotMatch(cell, /^[=+@-]/, `cell ${JSON.stringify(cell)} of ${JSON.stringify(csv)}`);
   });
 
   it('pads trimmed rows to the header width', () => {

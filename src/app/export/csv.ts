@@ -8,23 +8,36 @@ const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
  * evaluate a cell starting with `=`, `+`, `-` or `@` (after a tab or CR too, which some skip first),
  * so a player's `=HYPERLINK(...)` in the Events tab would run on the exporting admin's machine. A
  * leading `'` makes such a cell text. Plain numbers (`-5`, `+3.2`, `-1.00E+05`) cannot be formulas and stay
- * numbers. A leading CR is defused here; a tab is a cut (CELL_CUT), so what follows one is
- * defused as a cell of its own whether a program skips the tab or cuts there (`\t=1` is
- * `\t'=1`), and a tab before anything else is left as it is.
+ * numbers. A tab, CR or LF is a cut (CELL_CUT), so what follows one is defused as a cell of its
+ * own whether a program skips it or cuts there (`\t=1` is `\t'=1`), and one before anything else
+ * is left as it is.
  */
-const FORMULA_START = /^[=+\-@\r]/;
+const FORMULA_START = /^[=+\-@]/;
 const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /**
  * Where a cell may be cut into cells of its own: Excel splits a .csv on the locale's list
  * separator, `;` in French or German Excel, and there commas are text and quotes count only at a
- * cell's start, so `gg;=cmd|' /C calc'!A0` becomes a cell `=cmd…` whatever the quoting; LibreOffice's
- * import may cut on tabs. Each piece that starts after one is defused as a cell of its own.
+ * cell's start, so `gg;=cmd|' /C calc'!A0` becomes a cell `=cmd…` whatever the quoting; and as the
+ * quote that opened the field is then text, a line break inside a quoted field (CR or LF, allowed
+ * in an event's detail) ends the record there, the text after it starting a row of its own.
+ * LibreOffice's import may cut on tabs. Each piece that starts after one is defused as a cell of
+ * its own.
  */
-const CELL_CUT = /[;\t]/;
+const CELL_CUT = /[;\t\r\n]/;
 
 function defuseCell(value: string): string {
   return FORMULA_START.test(value) && !PLAIN_NUMBER.test(value) ? `'${value}` : value;
+}
+
+/**
+ * A piece after a cut. It starts a cell in the raw text, where its quotes are doubled: a piece
+ * `"=1` is written `""=1`, which a reader that takes a quote at a cell's start reads as an empty
+ * quoted string and then `=1` (Excel's and Python's csv do), so a piece with one quote before a
+ * would-be formula is defused too.
+ */
+function defusePiece(value: string): string {
+  return value.startsWith('"') && defuseCell(value.slice(1)) !== value.slice(1) ? `'${value}` : defuseCell(value);
 }
 
 export function defuseFormula(value: string): string {
@@ -33,8 +46,11 @@ export function defuseFormula(value: string): string {
   let out = '';
   let start = 0;
   for (let i = 0; i <= value.length; i++) {
-    if (i < value.length && value[i] !== ';' && value[i] !== '\t') continue;
-    out += defuseCell(value.slice(start, i)) + (i < value.length ? value[i] : '');
+    const c = value.charCodeAt(i);
+    // ; \t \r \n (CELL_CUT), compared as codes: this runs for every character of such a cell.
+    if (i < value.length && c !== 0x3b && c !== 0x09 && c !== 0x0d && c !== 0x0a) continue;
+    const piece = value.slice(start, i);
+    out += (start === 0 ? defuseCell(piece) : defusePiece(piece)) + (i < value.length ? value[i] : '');
     start = i + 1;
   }
   return out;
