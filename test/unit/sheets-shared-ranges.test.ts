@@ -106,9 +106,9 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     assert.equal(waiter.tier.figures().sharedFetchWaits, 1);
   });
 
-  it("a waiter whose look missed the value just before its holder shared it and released the claim takes that value, not a second fetch", async () => {
-    // The holder's value lands before its release (one connection, in order), but the waiter's GET
-    // may come before both and its EXISTS after: the claim is gone and its value there.
+  it("a waiter whose holder shared its value and released the claim while it waited takes that value, not a second fetch", async () => {
+    // The holder's value lands before its release (one connection, in order): once the waiter
+    // finds the claim gone, the value is there.
     const source = 'google sheet-1 via emulator';
     const prefix = sharedPrefix(source);
     const backend = new FakeBackend({ Players: PLAYERS });
@@ -121,16 +121,15 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
         if (claim.result === 'held') sawHeld = true;
         return claim;
       }
-      override async get(range: string) {
-        const found = await super.get(range);
-        // The first look once the claim was found held: the holder shares and releases right after it.
+      override async claimed(range: string) {
+        // The first look at the claim once it was found held: the holder shares and releases just before it.
         if (sawHeld && !handedOver) {
           handedOver = true;
           const now = Date.now();
           server().cli('SET', `${prefix}:range:Players`, JSON.stringify({ v: 1, s: now - 800, f: now, values: [...PLAYERS, ['From Holder', 'H001']] }), 'PX', '60000');
           server().cli('DEL', `${prefix}:fetching:Players`);
         }
-        return found;
+        return super.claimed(range);
       }
     }
     const shared = new MissingOnce({ link, prefix, keepMs: TTL + 60_000, claimMs: 5000, ownerId: 'waiter', logger: log.logger });

@@ -51,15 +51,15 @@ export async function fetchAmongHosts(range: string, f: HostsFetch): Promise<Cac
     }
     if (claim.result === 'unavailable' || f.clock.now() >= waitUntil) return f.fetchHere();
     f.waiting();
+    // Only the claim is polled: the value is looked for once the claim is gone. Looking for it at
+    // every poll fetched the copy Redis still holds, the one this host took or fetched itself
+    // (kept TTL + max stale), whole and parsed every 50 ms, for nothing: 14 GETs of a 1.7 MB
+    // range (24 MB) in one second of one host's wait, on Redis's one thread and the keeper's.
     do {
       await sleepOn(f.clock, SHARED_POLL_MS, f.signal);
-      const got = await f.adopt();
-      if (got === 'not-shared') return f.fetchHere();
-      if (got && f.clock.now() < got.expiresAt) return got;
     } while ((await shared.claimed(range)) && f.clock.now() < waitUntil);
-    // The claim is gone. A holder that fetched shared its value before it released the claim
-    // (one connection, in order), but the look above may have come before both: one more look,
-    // or this host fetches what it was waiting for a second time.
+    // The claim is gone (or the wait is over): a holder that fetched shared its value before it
+    // released the claim (one connection, in order).
     const last = await f.adopt();
     if (last === 'not-shared') return f.fetchHere();
     if (last && f.clock.now() < last.expiresAt) return last;
