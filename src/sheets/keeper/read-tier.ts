@@ -30,7 +30,7 @@ import type { RetryListener, SheetsBackend } from '../backend.js';
 import type { HandedValue } from './cache-handoff.js';
 import { CacheBudget, type CacheBudgetOptions } from './cache-budget.js';
 import { cachedValue, type CachedValue } from './cached-value.js';
-import { systemClock, type Clock } from './clock.js';
+import { fromWallTime, systemClock, toWallTime, type Clock } from './clock.js';
 import { firstAttempt, joinFlight, startFlight } from './fetch-flight.js';
 import { QuotaWaits } from './quota-wait.js';
 import { RangeFailures } from './range-failures.js';
@@ -289,7 +289,9 @@ export class ReadTier {
     if (found.kind === 'too-large') return 'not-shared';
     // An answer that comes after close() is not kept (as a fetch's is not).
     if (this.abort.signal.aborted) return undefined;
-    const copy = this.sharedCopies.take(range, found, this.clock.now(), st);
+    // Stamped on the wall clock by the host that fetched it, read onto this keeper's (see put).
+    const onOurClock = { ...found, fetchStartedAt: fromWallTime(this.clock, found.fetchStartedAt), fetchedAt: fromWallTime(this.clock, found.fetchedAt) };
+    const copy = this.sharedCopies.take(range, onOurClock, this.clock.now(), st);
     if (!copy) return undefined;
     const value = this.keepingSameBytes(st, copy.value);
     const changed = this.changes(range, st, value);
@@ -332,8 +334,18 @@ export class ReadTier {
       this.failures.recovered(range, st, done);
       if (changed) this.o.onChange?.(range);
       // Not awaited (the callers have their value); Redis runs one connection's commands in order,
-      // so the value lands before the claim's release that follows (fetch()).
-      void this.o.shared?.put(range, value.jsonBytes, started, done);
+      // so the value lands before the claim's release that follows (fetch()). Stamped on the wall
+      // clock: this keeper's is the wall clock at its start, then monotonic, and after a step of
+      // the system clock (NTP at boot) or a suspend during its life, its own times would read that
+      // much off to the other hosts (their copies too far ahead to it, its own too old to them:
+      // neither taken, and "check NTP" said of clocks that agree).
+      // Read back, the wall clock's offset (whole ms) may have moved by one: this host's own copy
+      // is not taken back as another's a hair newer.
+      if (this.o.shared) {
+        const [s, f] = [toWallTime(this.clock, started), toWallTime(this.clock, done)];
+        st.adoptedStamp = `${s}:${f}`;
+        void this.o.shared.put(range, value.jsonBytes, s, f);
+      }
       return value;
     } catch (err) {
       this.counts.upstreamErrors++;
