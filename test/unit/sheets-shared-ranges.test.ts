@@ -107,6 +107,25 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     assert.equal(waiter.tier.figures().sharedFetchWaits, 1);
   });
 
+  it('a fetch that outlasts the claim (waiting for a slot of the shared quota window) keeps it: the other host waits for its value, not a fetch of its own', async () => {
+    // A claim of 300 ms and a fetch held for 1.5 s, five claims' worth: the holder renews it every
+    // third; lapsed, the waiter claimed the range and fetched it too, a read per host.
+    const [a, b] = [host({ sharedWaitMs: 300 }, undefined, { claimMs: 300 }), host({ sharedWaitMs: 300 }, undefined, { claimMs: 300 })];
+    await connected(a, b);
+    a.backend.hold();
+    b.backend.hold();
+    const readA = a.tier.get('Players');
+    const readB = b.tier.get('Players');
+    const calls = () => a.backend.count('get', 'Players') + b.backend.count('get', 'Players');
+    await waitFor(() => calls() >= 1 && (a.tier.figures().sharedFetchWaits ?? 0) + (b.tier.figures().sharedFetchWaits ?? 0) >= 1, 30_000, 'a fetch and a host waiting for it');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(calls(), 1, 'the waiter did not fetch once the claim would have lapsed');
+    a.backend.release();
+    b.backend.release();
+    for (const x of await Promise.all([readA, readB])) assert.deepEqual(x.value.values, PLAYERS);
+    assert.equal(calls(), 1);
+  });
+
   it("a waiter whose holder shared its value and released the claim while it waited takes that value, not a second fetch", async () => {
     // The holder's value lands before its release (one connection, in order): once the waiter
     // finds the claim gone, the value is there.

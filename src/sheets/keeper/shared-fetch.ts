@@ -42,9 +42,11 @@ export async function fetchAmongHosts(range: string, f: HostsFetch): Promise<Cac
   for (;;) {
     const claim = await shared.claim(range);
     if (claim.result === 'won') {
+      const renewing = renewWhileFetching(shared, range, claim.token, f);
       try {
         return await f.fetchHere();
       } finally {
+        renewing.abort();
         // Not awaited: a slow Redis must not hold the answer; the claim lapses by itself anyway.
         void shared.release(range, claim.token);
       }
@@ -55,13 +57,47 @@ export async function fetchAmongHosts(range: string, f: HostsFetch): Promise<Cac
     // every poll fetched the copy Redis still holds, the one this host took or fetched itself
     // (kept TTL + max stale), whole and parsed every 50 ms, for nothing: 14 GETs of a 1.7 MB
     // range (24 MB) in one second of one host's wait, on Redis's one thread and the keeper's.
+    // As long as the claim holds: its holder renews it while its fetch goes on (renewWhileFetching),
+    // so a fetch that waits for a slot of the shared quota window is waited for, not fetched again
+    // by every host that waited SHEETS_TIMEOUT; a dead holder's claim lapses within that.
     do {
       await sleepOn(f.clock, SHARED_POLL_MS, f.signal);
-    } while ((await shared.claimed(range)) && f.clock.now() < waitUntil);
+    } while (await shared.claimed(range));
     // The claim is gone (or the wait is over): a holder that fetched shared its value before it
     // released the claim (one connection, in order).
     const last = await f.adopt();
     if (last === 'not-shared') return f.fetchHere();
     if (last && f.clock.now() < last.expiresAt) return last;
   }
+}
+
+/**
+ * Renews this host's claim every third of it until aborted (the fetch settled), so that the claim
+ * holds while the fetch waits for its quota: the shared window full, a read may wait up to a
+ * minute for a slot, and a claim that lapsed after SHEETS_TIMEOUT had every waiting host claim the
+ * range in turn and queue a read of its own, each sent once a slot freed: one read per host of a
+ * range, just when the quota was short.
+ */
+function renewWhileFetching(shared: SharedRanges, range: string, token: string, f: HostsFetch): { abort(): void } {
+  // One controller, which the tier's close aborts too: a listener on the tier's one signal,
+  // removed with the fetch, so nothing is left on it per fetch.
+  const done = new AbortController();
+  const stop = (): void => done.abort();
+  f.signal.addEventListener('abort', stop, { once: true });
+  void (async () => {
+    for (;;) {
+      try {
+        await sleepOn(f.clock, shared.renewEveryMs, done.signal);
+      } catch {
+        return;
+      }
+      await shared.renew(range, token);
+    }
+  })();
+  return {
+    abort() {
+      f.signal.removeEventListener('abort', stop);
+      done.abort();
+    },
+  };
 }

@@ -36,6 +36,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+// Extends the claim only if it is still ours (a claim past its deadline may be another's now).
+const RENEW_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
 const FORMAT = 1;
 
 /** The largest range, as JSON, that a host shares: about 40,000 rows of 100 bytes. */
@@ -68,6 +74,7 @@ export class SharedRanges {
 
   constructor(private readonly o: SharedRangesOptions) {
     o.link.client.defineCommand('corralReleaseClaim', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+    o.link.client.defineCommand('corralRenewClaim', { numberOfKeys: 1, lua: RENEW_SCRIPT });
   }
 
   private valueKey(range: string): string {
@@ -157,6 +164,30 @@ export class SharedRanges {
     } catch (err) {
       this.o.link.commandFailed(err);
       return false;
+    }
+  }
+
+  /**
+   * How often a host holding a claim renews it while its fetch goes on: a third of the claim, so
+   * one renewal late or lost leaves it held.
+   */
+  get renewEveryMs(): number {
+    return Math.max(1, Math.round(this.o.claimMs / 3));
+  }
+
+  /**
+   * Extends our claim by claimMs while our fetch goes on (it may wait a minute for a slot of the
+   * shared quota window). Only by its holder: a dead host's claim still lapses within claimMs.
+   */
+  async renew(range: string, token: string): Promise<void> {
+    if (!this.o.link.sharing) return;
+    try {
+      const client = this.o.link.client as unknown as { corralRenewClaim(key: string, token: string, ms: number): Promise<number> };
+      await client.corralRenewClaim(this.claimKey(range), token, Math.max(1, Math.round(this.o.claimMs)));
+      this.o.link.scriptAnswered(false);
+    } catch (err) {
+      // It lapses by its deadline, and the others fetch the range themselves then.
+      this.o.link.commandFailed(err);
     }
   }
 
