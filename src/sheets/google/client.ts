@@ -205,7 +205,9 @@ export class SheetsApiClient {
       if (sent) this.#o.afterAttempt?.(info, error);
       error.attempts = attempt;
       let giveUp = false;
-      if (error.status === 401) {
+      // `token` undefined: the 401 is the token endpoint's own (invalid_client), not the API's
+      // refusal of a token sent; a fresh token is what just failed, so nothing is tried again.
+      if (error.status === 401 && token !== undefined) {
         // A token Google stopped accepting (revoked, expired early): drop it and try once more at
         // once with a fresh one; a second 401 is final.
         this.#o.auth.rejected(token);
