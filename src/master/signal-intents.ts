@@ -7,7 +7,7 @@
 // pidfile stale, and SIGUSR1 had Node open the V8 inspector on 127.0.0.1:9229 for the master's
 // whole life, where any local user could run code as corral's user (the children guard against
 // the same from their first statement: group-signals.ts). Intents recorded before the arbiter
-// exists are kept, in order, and handed to it once it does. Imports nothing at run time, so it
+// exists are kept, in order, and handed to it once it does. Imports only node:os at run time, so it
 // loads at once.
 
 import { constants } from 'node:os';

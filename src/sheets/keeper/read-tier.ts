@@ -63,7 +63,7 @@ export interface ReadTierOptions extends SharedCopyOptions, CacheBudgetOptions {
   readonly onChange?: (range: string) => void;
   /** Ranges shared with the other hosts of the sheet (REDIS_URL); absent = this host alone. */
   readonly shared?: SharedRanges;
-  /** Longest wait for another host's fetch of a range before fetching it here. */
+  /** HostsFetch.waitMs (shared-fetch.ts): after it, a range claimed again by another host is fetched here. */
   readonly sharedWaitMs?: number;
   /**
    * How long a read a client waits for would wait for its read token (the host's read quota, and

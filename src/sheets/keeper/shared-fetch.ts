@@ -19,7 +19,11 @@ export interface HostsFetch {
   readonly clock: Clock;
   /** The tier's close: a wait for another host's fetch ends with it. */
   readonly signal: AbortSignal;
-  /** Longest wait for another host's fetch of the range before fetching it here. */
+  /**
+   * After this long, a range still claimed by another host when this one looks again (its first
+   * holder's fetch failed, and another host claimed it) is fetched here. A claim held is waited
+   * for as long as its holder renews it.
+   */
   readonly waitMs: number;
   /** Another host's copy of the range, installed when newer than this host's (the tier's adoptShared). */
   readonly adopt: () => Promise<Adopted>;
@@ -53,18 +57,18 @@ export async function fetchAmongHosts(range: string, f: HostsFetch): Promise<Cac
     }
     if (claim.result === 'unavailable' || f.clock.now() >= waitUntil) return f.fetchHere();
     f.waiting();
-    // Only the claim is polled: the value is looked for once the claim is gone. Looking for it at
-    // every poll fetched the copy Redis still holds, the one this host took or fetched itself
-    // (kept TTL + max stale), whole and parsed every 50 ms, for nothing: 14 GETs of a 1.7 MB
-    // range (24 MB) in one second of one host's wait, on Redis's one thread and the keeper's.
-    // As long as the claim holds: its holder renews it while its fetch goes on (renewWhileFetching),
-    // so a fetch that waits for a slot of the shared quota window is waited for, not fetched again
-    // by every host that waited SHEETS_TIMEOUT; a dead holder's claim lapses within that.
+    // Waited for as long as the claim holds: its holder renews it while its fetch goes on
+    // (renewWhileFetching), so a fetch that waits for a slot of the shared quota window is not
+    // fetched again by every host that waited SHEETS_TIMEOUT; a dead holder's claim lapses within
+    // that. Only the claim is polled: looking for the value at every poll fetched the copy Redis
+    // still holds, the one this host took or fetched itself (kept TTL + max stale), whole and
+    // parsed every 50 ms, for nothing: 14 GETs of a 1.7 MB range (24 MB) in one second of one
+    // host's wait, on Redis's one thread and the keeper's.
     do {
       await sleepOn(f.clock, SHARED_POLL_MS, f.signal);
     } while (await shared.claimed(range));
-    // The claim is gone (or the wait is over): a holder that fetched shared its value before it
-    // released the claim (one connection, in order).
+    // The claim is gone: a holder that fetched shared its value before it released the claim (one
+    // connection, in order).
     const last = await f.adopt();
     if (last === 'not-shared') return f.fetchHere();
     if (last && f.clock.now() < last.expiresAt) return last;

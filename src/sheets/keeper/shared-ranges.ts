@@ -148,7 +148,7 @@ export class SharedRanges {
     if (!this.o.link.sharing) return { result: 'unavailable' };
     const token = `${this.o.ownerId}:${++this.claimSeq}`;
     try {
-      const ok = await this.o.link.client.set(this.claimKey(range), token, 'PX', Math.max(1, Math.round(this.o.claimMs)), 'NX');
+      const ok = await this.o.link.client.set(this.claimKey(range), token, 'PX', this.claimPx, 'NX');
       return ok === 'OK' ? { result: 'won', token } : { result: 'held' };
     } catch (err) {
       this.o.link.commandFailed(err);
@@ -175,6 +175,11 @@ export class SharedRanges {
     return Math.max(1, Math.round(this.o.claimMs / 3));
   }
 
+  /** The claim's life in whole milliseconds, as PX and PEXPIRE take it. */
+  private get claimPx(): number {
+    return Math.max(1, Math.round(this.o.claimMs));
+  }
+
   /**
    * Extends our claim by claimMs while our fetch goes on (it may wait a minute for a slot of the
    * shared quota window). Only by its holder: a dead host's claim still lapses within claimMs.
@@ -183,7 +188,7 @@ export class SharedRanges {
     if (!this.o.link.sharing) return;
     try {
       const client = this.o.link.client as unknown as { corralRenewClaim(key: string, token: string, ms: number): Promise<number> };
-      await client.corralRenewClaim(this.claimKey(range), token, Math.max(1, Math.round(this.o.claimMs)));
+      await client.corralRenewClaim(this.claimKey(range), token, this.claimPx);
       this.o.link.scriptAnswered(false);
     } catch (err) {
       // It lapses by its deadline, and the others fetch the range themselves then.
