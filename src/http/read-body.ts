@@ -11,6 +11,14 @@ import type { IncomingMessage } from 'node:http';
  */
 export function readBodyWithin(req: IncomingMessage, limitBytes: number, tooLarge: () => Error): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // Closed already (its client left while the handler waited before reading: the roster read
+    // of POST /api/events, a count the master makes): its 'close' was emitted before these
+    // listeners, and no 'data', 'end' or 'close' would ever come, leaving the handler waiting
+    // for the life of the worker. A complete body not yet read is gone with it too.
+    if (req.destroyed) {
+      reject(new Error('the client closed the connection before its body was read'));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     const done = () => {
