@@ -126,6 +126,17 @@ describe('REDIS_URL', () => {
     assert.ok(warnings.some((w) => /REDIS_URL has no effect without SHEET_ID/.test(w)), warnings.join('\n'));
   });
 
+  it('with SHEET_ID and no CORRAL_SESSION_SECRET, warns that each host would refuse the sessions of the others; quiet once it is set', () => {
+    const sharing = { CORRAL_ENV_FILE: 'none', REDIS_URL: 'redis://127.0.0.1:6379', SHEET_ID: 'sheet-1', SHEETS_API_KEY: 'k' };
+    const unset = loadSettings({ env: sharing }).warnings;
+    assert.ok(unset.some((w) => /CORRAL_SESSION_SECRET is unset: .*refuses \(401\) the tokens of the others.*same value .* on every host/.test(w)), unset.join('\n'));
+    const set = loadSettings({ env: { ...sharing, CORRAL_SESSION_SECRET: 'x'.repeat(40) } }).warnings;
+    assert.deepEqual(set.filter((w) => /SESSION_SECRET/.test(w)), []);
+    // Without Redis, one host: its generated secret is enough.
+    const alone = loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'sheet-1', SHEETS_API_KEY: 'k' } }).warnings;
+    assert.deepEqual(alone.filter((w) => /SESSION_SECRET/.test(w)), []);
+  });
+
   it('REDIS_TLS_CA_FILE: checked when settings load (a rediss:// URL, a readable file, a PEM certificate in it), and made absolute', () => {
     const dir = mkdtempSync(join(tmpdir(), 'corral-redis-ca-'));
     try {
