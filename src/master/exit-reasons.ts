@@ -54,11 +54,15 @@ export class ExitTally {
   private readonly counts: ExitCounts = { worker: {}, keeper: {} };
   private readonly signals: SignalDeaths = { worker: {}, keeper: {} };
 
-  count(c: Pick<ChildRecord, 'role' | 'stopReason' | 'readyAt' | 'crashCounted'>, signal: NodeJS.Signals | null = null): void {
+  count(c: Pick<ChildRecord, 'role' | 'stopReason' | 'readyAt' | 'crashCounted'> & Partial<Pick<ChildRecord, 'state'>>, signal: NodeJS.Signals | null = null): void {
     const reason = exitReasonOf(c);
     const byReason = this.counts[c.role];
     byReason[reason] = (byReason[reason] ?? 0) + 1;
-    if (signal !== null && (reason === 'died' || reason === 'boot_failed')) {
+    // A child the master itself sent SIGKILL without a stop reason (a boot past its timeout, one
+    // silent while booting: child-killer.ts) is a boot_failed, but that SIGKILL is corral's own:
+    // counted here it read as the OOM killer or a kill -9, and sent the operator to dmesg.
+    const ownKill = c.state === 'killing' && signal === 'SIGKILL';
+    if (signal !== null && !ownKill && (reason === 'died' || reason === 'boot_failed')) {
       const bySignal = this.signals[c.role];
       bySignal[signal] = (bySignal[signal] ?? 0) + 1;
     }
