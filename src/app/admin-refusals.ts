@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { pathOfTarget } from '../http/logged-target.js';
 import type { Logger } from '../log/logger.js';
-import { RepeatedFailure } from '../log/repeated-failure.js';
+import { laterLines, RepeatedFailure } from '../log/repeated-failure.js';
 import type { ClientIpResolver } from '../http/client-ip.js';
 
 /** Counts one refused request and logs `app.admin_unauthorized` when a line is due. */
@@ -16,16 +16,24 @@ export type AdminRefusalLog = (req: IncomingMessage) => void;
 
 export function createAdminRefusalLog(logger: Logger, clientIp: ClientIpResolver, now: () => number = Date.now): AdminRefusalLog {
   const refused = new RepeatedFailure(now);
-  return (req) =>
-    refused.failed((requests) => {
+  // The last refused request: a line said on the timer (a burst that stopped) names it.
+  let last: { remote: string; path: string; token: 'missing' | 'wrong' } | undefined;
+  const say = (requests: number) => {
+    if (!last) return;
+    const { remote, path, token } = last;
+    logger.warn({ event: 'app.admin_unauthorized', remote, path, token, requests }, `app: ${requests} request(s) refused 401 (no or wrong CORRAL_ADMIN_TOKEN), the last from ${remote} for ${path}`);
+  };
+  const later = laterLines(refused, say);
+  return (req) => {
+    last = {
       // The client as the rate limit counts it: behind a trusted proxy, the address it forwarded.
-      const remote = clientIp(req);
+      remote: clientIp(req),
       // The path alone: a query may hold a secret sent there by mistake (logged-target.ts).
-      const path = pathOfTarget(req.url);
-      const token = req.headers.authorization === undefined ? 'missing' : 'wrong';
-      logger.warn(
-        { event: 'app.admin_unauthorized', remote, path, token, requests },
-        `app: ${requests} request(s) refused 401 (no or wrong CORRAL_ADMIN_TOKEN), the last from ${remote} for ${path}`,
-      );
-    });
+      path: pathOfTarget(req.url),
+      token: req.headers.authorization === undefined ? 'missing' : 'wrong',
+    };
+    refused.failed(say);
+    // The rest of a burst shorter than a minute, said once the minute has passed.
+    later.after();
+  };
 }

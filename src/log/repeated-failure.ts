@@ -64,6 +64,27 @@ export class RepeatedFailure {
   }
 
   /**
+   * Milliseconds until the occurrences counted since the last line may be said (0: now), or
+   * undefined when none wait. For a caller that says them on a timer (laterLines): without one,
+   * a burst shorter than the interval stayed at its first line's count until the next occurrence,
+   * which after a burst of guessed tokens may never come.
+   */
+  unsaidDueInMs(): number | undefined {
+    if (this.total === 0 || this.unsaid === 0) return undefined;
+    return Math.max(0, this.saidAt + this.repeatMs - this.now());
+  }
+
+  /** Says the occurrences counted since the last line once the interval has passed; false when none is due. */
+  sayUnsaid(say: (sinceLastLine: number, total: number) => void): boolean {
+    if (this.unsaidDueInMs() !== 0) return false;
+    say(this.unsaid, this.total);
+    this.unsaid = 0;
+    this.saidAt = this.now();
+    this.said = true;
+    return true;
+  }
+
+  /**
    * The failure is over: calls `say` with how many occurred, once, if its failure was said. The
    * interval runs on: a cause that comes and goes (a nearly full disk, a flaky upstream) is still a
    * line a minute, not two per flip; a failure that got no line is counted in the next one.
@@ -137,4 +158,34 @@ export class RepeatedFailures {
   ended(key: string, say: (total: number) => void): void {
     this.byKey.get(key)?.ended(say);
   }
+}
+
+/**
+ * Says on a timer what `failure` counted after its last line, once the interval has passed: call
+ * `after()` after each failed(). For failures that may come in one burst and stop (refused admin
+ * tokens), whose count would otherwise wait for an occurrence that never comes. The timer is
+ * unref'd; close() drops it.
+ */
+export function laterLines(failure: RepeatedFailure, say: (sinceLastLine: number, total: number) => void): { after(): void; close(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const after = (): void => {
+    const due = failure.unsaidDueInMs();
+    if (closed || timer !== undefined || due === undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      failure.sayUnsaid(say);
+      // Fired a little early (wall clock against timers), or more came meanwhile: again.
+      after();
+    }, due);
+    timer.unref?.();
+  };
+  return {
+    after,
+    close() {
+      closed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
 }

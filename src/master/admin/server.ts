@@ -12,7 +12,7 @@ import { pathOfTarget } from '../../http/logged-target.js';
 import { urlOfTarget } from '../../http/target.js';
 import { unsupportedVersion } from '../../http/version.js';
 import type { Logger } from '../../log/logger.js';
-import { RepeatedFailure, RepeatedFailures } from '../../log/repeated-failure.js';
+import { laterLines, RepeatedFailure, RepeatedFailures } from '../../log/repeated-failure.js';
 import { MAX_WORKERS } from '../../config/schema-daemon.js';
 import { checkAdminAuth } from './auth.js';
 import { AdminBodyError, readAdminJson } from './body.js';
@@ -93,13 +93,21 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
   // the first with who sent it, then at most once a minute with the count; the 401s themselves
   // cost the sender nothing, so a line each would let anyone fill the log.
   const refused = new RepeatedFailure();
-  const sayRefused = (req: IncomingMessage, path: string) =>
-    refused.failed((requests) =>
-      logger.warn(
-        { event: 'admin.unauthorized', remote: req.socket.remoteAddress ?? null, path, token: req.headers.authorization === undefined ? 'missing' : 'wrong', requests },
-        `admin API: ${requests} request(s) refused 401 (no or wrong CORRAL_ADMIN_TOKEN), the last from ${req.socket.remoteAddress ?? 'an unknown address'} for ${path}`,
-      ),
-    );
+  // The last refused request: a line said on the timer (a burst that stopped) names it.
+  let lastRefused: { remote: string | null; path: string; token: 'missing' | 'wrong' } | undefined;
+  const sayRefusedLine = (requests: number) => {
+    if (!lastRefused) return;
+    const { remote, path, token } = lastRefused;
+    logger.warn({ event: 'admin.unauthorized', remote, path, token, requests }, `admin API: ${requests} request(s) refused 401 (no or wrong CORRAL_ADMIN_TOKEN), the last from ${remote ?? 'an unknown address'} for ${path}`);
+  };
+  // A burst shorter than a minute (guessed tokens) is said in full once the minute has passed,
+  // not left at its first line's count until a refusal that may never come.
+  const refusedLater = laterLines(refused, sayRefusedLine);
+  const sayRefused = (req: IncomingMessage, path: string) => {
+    lastRefused = { remote: req.socket.remoteAddress ?? null, path, token: req.headers.authorization === undefined ? 'missing' : 'wrong' };
+    refused.failed(sayRefusedLine);
+    refusedLater.after();
+  };
 
   const serveFile = (req: IncomingMessage, res: ServerResponse, f: StaticFile) => {
     if (req.headers['if-none-match'] === f.etag) {
@@ -297,6 +305,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     port: actual,
     close() {
       closing ??= new Promise<void>((resolve) => {
+        refusedLater.close();
         if (ownMonitoring) monitoring.close();
         server.close(() => resolve());
         server.closeIdleConnections();
