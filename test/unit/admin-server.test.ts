@@ -561,7 +561,7 @@ describe('admin server health while the journal refuses events', () => {
   it('says degraded, still 200, naming why, while the ready keeper reports its journal not writable or full', async () => {
     const workers = [child(1, 2511, 'ready', {}), child(2, 2512, 'ready', {})];
     const keeperWith = (extra: Record<string, boolean>) => child(0, 2510, 'ready', { extra }, 'keeper');
-    const view = createFakeView(testSettings({ CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '30' }), [...workers, keeperWith({ journalWritable: true, journalFull: false })]);
+    const view = createFakeView(testSettings({ CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '30', CORRAL_ADMIN_TOKEN: TOKEN }), [...workers, keeperWith({ journalWritable: true, journalFull: false })]);
     const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0 });
     const health = () => healthOf(server.port);
     try {
@@ -572,8 +572,17 @@ describe('admin server health while the journal refuses events', () => {
       // The backlog at SHEETS_JOURNAL_MAX_MB while Google does not take the rows.
       view.kids = [...workers, keeperWith({ journalWritable: true, journalFull: true })];
       assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 2, workers_expected: 2, journal: 'full' } });
+      // The stats say why as health does: the dashboard's badge names it.
+      const why = async () => {
+        const res = await fetch(`http://127.0.0.1:${server.port}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        assert.equal(res.status, 200);
+        const s = (await res.json()) as Record<string, unknown>;
+        return { health: s.health, health_keeper: s.health_keeper, health_journal: s.health_journal };
+      };
+      assert.deepEqual(await why(), { health: 'degraded', health_keeper: null, health_journal: 'full' });
       view.kids = [...workers, keeperWith({ journalWritable: true, journalFull: false })];
       assert.deepEqual(await health(), { status: 200, body: { status: 'ok', workers_ready: 2, workers_expected: 2 } });
+      assert.deepEqual(await why(), { health: 'ok', health_keeper: null, health_journal: null });
     } finally {
       await server.close();
     }

@@ -119,6 +119,7 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
   const sheets = sheetsFiguresOf(children, exited.sheets);
   const h = extras.host;
   const readiness = workersReadiness(view, now);
+  const health = healthOf(view, now);
   const byLive = (pick: (f: NonNullable<ChildSnapshot['figures']>) => number | undefined) => workers.reduce((a, w) => a + ((w.figures && pick(w.figures)) ?? 0), 0);
   const requestsByLive = byLive((f) => f.requestsServed);
   const errorsByLive = byLive((f) => f.errorsServed);
@@ -155,7 +156,11 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
     workers_expected: view.expectedWorkers(),
     workers_ready: readiness.ready,
     workers_not_beating: readiness.notBeating,
-    health: healthOf(view, now).status,
+    health: health.status,
+    // Why, as GET /api/admin/health says it: the dashboard's badge named neither a journal at
+    // SHEETS_JOURNAL_MAX_MB nor a keeper that exited with no restart pending.
+    health_keeper: health.keeper ?? null,
+    health_journal: health.journal ?? null,
     respawn: respawnOf(view),
     // A keeper in a crash loop is restarted after a backoff that grows to 30 s: when it comes back.
     keeper_respawn: keeperRespawnOf(view),
