@@ -112,6 +112,26 @@ export function parseArea(text: string): GridArea | undefined {
   return undefined;
 }
 
+/**
+ * Absolute R1C1 cells (`R1C1`, `R2C1:R9C5`), which the values methods take beside A1 ("The A1
+ * notation or R1C1 notation of the range"), read as the area they name. Without it `R1C1` alone
+ * was taken for a tab's title, while Google reads the first tab's cell A1 (quoteSheetName quotes
+ * such a title for that reason): a range setting of `R1C1` was read by Google as one cell and by
+ * corral (its header read, its journal's tab) as the tab of that name.
+ */
+function parseR1C1Area(text: string): GridArea | undefined {
+  const m = /^R(\d{1,8})C(\d{1,5})(?::R(\d{1,8})C(\d{1,5}))?$/i.exec(text);
+  if (!m) return undefined;
+  const r1 = Number(m[1]);
+  const c1 = Number(m[2]);
+  const r2 = m[3] === undefined ? r1 : Number(m[3]);
+  const c2 = m[4] === undefined ? c1 : Number(m[4]);
+  if (![r1, r2].every((r) => r >= 1 && r <= MAX_ROW) || ![c1, c2].every((c) => c >= 1 && c <= MAX_COLUMN)) return undefined;
+  const [startRow, endRow] = order(r1, r2);
+  const [startCol, endCol] = order(c1, c2);
+  return { startRow, endRow, startCol, endCol };
+}
+
 function order(x: number, y: number): [number, number] {
   return x <= y ? [x, y] : [y, x];
 }
@@ -157,11 +177,11 @@ export function parseA1(range: string): A1Range {
   if (range.length === 0) throw new A1ParseError(range, 'empty range');
   const { sheet, cells } = splitSheet(range);
   if (sheet === undefined) {
-    const area = parseArea(cells ?? '');
+    const area = parseArea(cells ?? '') ?? parseR1C1Area(cells ?? '');
     return area ? { sheet: undefined, area } : { sheet: range, area: undefined };
   }
   if (cells === undefined) return { sheet, area: undefined };
-  const area = parseArea(cells);
+  const area = parseArea(cells) ?? parseR1C1Area(cells);
   if (!area) throw new A1ParseError(range, `"${cells}" is not A1 cell notation`);
   return { sheet, area };
 }

@@ -50,6 +50,15 @@ describe('parseA1', () => {
     assert.deepEqual(parseA1('c:a'), { sheet: undefined, area: { startCol: 1, endCol: 3 } });
   });
 
+  it('reads absolute R1C1 cells as Google does, not as a tab title', () => {
+    // quoteSheetName quotes a tab named R1C1 because Google reads it unquoted as a cell.
+    assert.deepEqual(parseA1('R1C1'), { sheet: undefined, area: { startRow: 1, endRow: 1, startCol: 1, endCol: 1 } });
+    assert.deepEqual(parseA1('Players!R2C1:R9C5'), { sheet: 'Players', area: { startRow: 2, endRow: 9, startCol: 1, endCol: 5 } });
+    assert.equal(firstRowOf('R1C1'), 'A1');
+    assert.deepEqual(parseA1("'R1C1'"), { sheet: 'R1C1', area: undefined });
+    assert.deepEqual(parseA1('RC'), { sheet: 'RC', area: undefined });
+  });
+
   it('orders reversed corners like the API', () => {
     assert.deepEqual(parseA1('T!C5:A1').area, { startRow: 1, endRow: 5, startCol: 1, endCol: 3 });
   });
