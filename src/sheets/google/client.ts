@@ -10,7 +10,7 @@ import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { SheetsError } from '../errors.js';
 import type { RequestAuth } from './auth.js';
-import { mapApiError, mapBadBody, mapTransportError, type ErrorContext, type SheetsOperation } from './error-map.js';
+import { make, mapApiError, mapBadBody, mapTransportError, type ErrorContext, type SheetsOperation } from './error-map.js';
 import { httpCall, TransportError, type HttpResponse } from './http.js';
 import { retryDelay, sleep as defaultSleep, type RetryPolicy } from './retry.js';
 import { BadBody, type StringValueRange } from './values-answers.js';
@@ -200,7 +200,13 @@ export class SheetsApiClient {
         // each call sets its attempts and its "gave up" words on it (in place, every call's message
         // carried each call's "(gave up after N attempts)").
         else if (err instanceof SheetsError) error = ownCopy(err);
-        else throw err;
+        // The caller gave up while the call waited for its access token or its quota turn: the
+        // signal's own reason came out as it was, with no `applied`, so the flusher took an append
+        // that never left this host for one Google may have (unsure rows, a read-back before
+        // they are sent again). Nothing was sent: said as an abort before sending is (http.ts).
+        else if (!sent && signal?.aborted && err === signal.reason) {
+          error = make('CORRAL_ERR_SHEETS_TIMEOUT', `${spec.operation} on ${this.#host} was cancelled by the caller before the request was sent`, { reason: 'ABORTED', applied: 'no', retryable: false, cause: err });
+        } else throw err;
       }
       if (sent) this.#o.afterAttempt?.(info, error);
       error.attempts = attempt;
