@@ -35,12 +35,34 @@ export function listWord(value: string): string {
   return verbatim(word);
 }
 
-/** One word of an ExecStart= command line: a list word in which `$` is not a variable. */
+/** One argument of an ExecStart= command line: a list word in which `$` is not a variable. */
 export function execWord(value: string): string {
   return listWord(value).replaceAll('$', '$$$$');
 }
 
-/** A Documentation= URL for a local file: percent-encoded (the list splits on spaces), then specifier-escaped. */
+/**
+ * The executable of an ExecStart= command line (its first word). systemd expands `$VAR` in the
+ * arguments only, not in the executable's path: written `$$` like an argument, the path named no
+ * file (`Command ... is not executable`, status=203/EXEC at start). A path holding a quote or a
+ * backslash it refuses outright ("Executable name contains special characters": the unit does not
+ * load), which assertExecutablePath says before a unit is written.
+ */
+export function execProgram(value: string): string {
+  return listWord(value);
+}
+
+/** Refuses an executable path systemd would not run (string_is_safe in its config_parse_exec). */
+export function assertExecutablePath(name: string, value: string): void {
+  if (/["'\\]/.test(value)) {
+    throw new TypeError(`${name} holds a quote or a backslash, which systemd refuses in the path of a command it runs ("Executable name contains special characters": the unit would not load): ${JSON.stringify(value)}; use a path without them (a symbolic link to it will do)`);
+  }
+}
+
+/**
+ * A Documentation= URL for a local file: percent-encoded (the list splits on spaces and quotes:
+ * pathToFileURL leaves `'` as it is, and a line holding one was "Invalid syntax"), then
+ * specifier-escaped.
+ */
 export function fileUrl(path: string): string {
-  return verbatim(`file:${pathToFileURL(path).pathname}`);
+  return verbatim(`file:${pathToFileURL(path).pathname.replaceAll("'", '%27')}`);
 }

@@ -4,7 +4,7 @@
 
 import { posix } from 'node:path';
 import { timeoutStartSec, timeoutStopSec, watchdogSec } from './timeouts.js';
-import { assertUnitPath, execWord, fileUrl, listWord, verbatim } from './unit-syntax.js';
+import { assertExecutablePath, assertUnitPath, execProgram, execWord, fileUrl, listWord, verbatim } from './unit-syntax.js';
 
 export interface UnitOptions {
   /** Directory holding bin/corral, dist/ and node_modules/ (the npm package root). */
@@ -100,6 +100,7 @@ export function unmanagedDirs(o: Pick<UnitOptions, 'dataDir' | 'logDir'>): Array
 
 export function validateUnitOptions(o: UnitOptions): void {
   for (const key of ['installDir', 'nodePath', 'envFile', 'processEnvFile', 'dataDir', 'logDir'] as const) assertUnitPath(key, o[key]);
+  assertExecutablePath('nodePath', o.nodePath);
   for (const key of ['user', 'group'] as const) {
     if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o[key])) throw new TypeError(`${key} must be a valid user/group name (lower-case letters, digits, _ and -, starting with a letter or _, at most 32 characters), got ${JSON.stringify(o[key])}`);
   }
@@ -131,7 +132,7 @@ export function renderUnit(o: UnitOptions): string {
     '# The master sends READY=1 once every initial worker listens, RELOADING=1/READY=1 around a',
     '# HUP reload, STOPPING=1, STATUS= lines and WATCHDOG=1, all from its own pid.',
     'Type=notify',
-    `ExecStart=${execWord(o.nodePath)} ${execWord(corral)} start`,
+    `ExecStart=${execProgram(o.nodePath)} ${execWord(corral)} start`,
     '# Zero-downtime reload: re-reads the settings file, boots a new generation, retires the old one.',
     '# NotifyAccess=exec: the main process and the Exec*= commands may notify, the workers may not.',
     'NotifyAccess=exec',
@@ -148,13 +149,13 @@ export function renderUnit(o: UnitOptions): string {
           '# answering) left the job waiting for a READY=1 that no reload would send. One command: a',
           '# stop during the reload sends it SIGTERM, on which it exits 0 (killed by the signal, a',
           '# command leaves the unit failed); a `config --check` before it could not do so.',
-          `ExecReload=${execWord(o.nodePath)} ${execWord(corral)} reload --wait`,
+          `ExecReload=${execProgram(o.nodePath)} ${execWord(corral)} reload --wait`,
         ]
       : [
           '# First the settings are judged as the master will judge them: an edit it would refuse fails',
           '# `systemctl reload` here (the message in `systemctl status` and the journal), and nothing is',
           '# signalled. Without it the reload "succeeded" and only the log said it was refused.',
-          `ExecReload=${execWord(o.nodePath)} ${execWord(corral)} config --check`,
+          `ExecReload=${execProgram(o.nodePath)} ${execWord(corral)} config --check`,
           '# With Type=notify, systemd (before 253) ends the reload job as soon as ExecReload= exits,',
           '# unless RELOADING=1 arrived first; so it is announced before the HUP, and `systemctl reload`',
           '# then returns only at the READY=1 the master sends once the new generation serves (or the',

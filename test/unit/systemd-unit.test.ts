@@ -156,6 +156,35 @@ test('systemd-analyze verify finds the node binary of an ExecStart= whose path h
   }
 });
 
+test("systemd-analyze verify runs the node of an ExecStart= whose path holds a $, and reads a Documentation= whose path holds a '", { skip: spawnSync('systemd-analyze', ['--version']).status === 0 ? false : 'systemd-analyze is not installed' }, () => {
+  // systemd expands $VAR in a command's arguments (so a literal $ there is $$), but not in the
+  // executable's own path: written $$ there, the path named no file (203/EXEC at start). And
+  // Documentation= splits on quotes: a ' left in the URL made the line invalid syntax.
+  const nodeDir = mkdtempSync(join(tmpdir(), 'corral $node '));
+  const odd = mkdtempSync(join(tmpdir(), "corral $unit 'q "));
+  try {
+    const nodePath = join(nodeDir, 'node');
+    symlinkSync(process.execPath, nodePath);
+    const unit = join(odd, 'corral.service');
+    writeFileSync(unit, renderUnit({ ...REFERENCE_UNIT_OPTIONS, installDir: odd, nodePath }));
+    const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+    assert.doesNotMatch(r.stderr, /is not executable/, r.stderr);
+    assert.doesNotMatch(r.stderr, /corral\.service:\d+:/, `no line of the unit is rejected: ${r.stderr}`);
+  } finally {
+    rmSync(odd, { recursive: true, force: true });
+    rmSync(nodeDir, { recursive: true, force: true });
+  }
+});
+
+test('a --node path holding a quote or a backslash is refused: systemd runs no executable named so', () => {
+  for (const nodePath of ['/opt/no"de/bin/node', "/opt/no'de/bin/node", '/opt/no\\de/bin/node']) {
+    assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, nodePath }), /nodePath holds a quote or a backslash/);
+  }
+  const bad = spawnSync(process.execPath, [corral, 'systemd-unit', '--node', '/opt/no"de/node'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(bad.status, 64);
+  assert.match(bad.stderr, /--node holds a quote or a backslash/);
+});
+
 test('bad options are refused with a usage error', async () => {
   assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, dataDir: 'relative' }), /absolute/);
   assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, user: 'Bad User' }), /user/);
