@@ -14,7 +14,7 @@ import { paced } from '../../src/sheets/keeper/pacing.js';
 import type { CachedValue } from '../../src/sheets/keeper/cached-value.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
-import { FakeClock } from '../fixtures/fake-clock.js';
+import { FakeClock, SteppedClock } from '../fixtures/fake-clock.js';
 import { testKeeperSettings } from '../fixtures/keeper-settings.js';
 
 const T0 = 1_800_000_000_000;
@@ -164,6 +164,42 @@ describe('keepers one after the other on one data dir', () => {
     const read = await next.read('Events');
     // The handed copy (its refresh has just begun), with the row from the journal.
     assert.deepEqual([read.via, read.fetchedAt, read.pendingRows], ['stale', copy.fetchedAt, 1]);
+    assert.deepEqual(read.values.map((r) => r[0]), ['event_id', 'ev-1', 'ev-X']);
+  });
+
+  // A keeper's clock is the wall clock at its start, then monotonic: after a step of the system
+  // clock (NTP at boot) or a suspend during its life, it is that far from the next keeper's.
+  for (const step of [HOUR, -HOUR]) {
+    it(`a copy handed over by a keeper whose clock is an hour ${step > 0 ? 'behind' : 'ahead of'} the wall clock is served by its true age`, async () => {
+      const clock = new SteppedClock(T0, step);
+      const first = await start(clock);
+      const before = await first.read('Players');
+      await clock.advance(10_000);
+      await first.drain(T0 + 15_000);
+      // A second after the handoff: the next keeper's clock starts from the wall clock.
+      const next = await start(new FakeClock(T0 + step + 11_000));
+      const handed = await next.read('Players');
+      assert.deepEqual([handed.via, handed.values, handed.fetchedAt], ['fresh', before.values, before.fetchedAt + step], 'fetched 11 s ago, not an hour');
+      assert.equal(backend.count('get'), 1, 'no call to Google');
+      assert.deepEqual(events('sheets.cache_restored').map((l) => [l.oldest_age_s, l.handed_over_s_ago]), [[11, 1]]);
+    });
+  }
+
+  it("a row acknowledged after the handed copy was fetched stays in reads of it across a step of the first keeper's clock", async () => {
+    const clock = new SteppedClock(T0, HOUR);
+    const first = await start(clock);
+    const copy = await first.read('Events');
+    await clock.advance(1000);
+    await first.append('Events', [['ev-X', 'P002', 'goal', '', '2024-03-02']]);
+    await first.flush();
+    assert.ok(backend.ids('Events').includes('ev-X'), 'in Google, after the copy was fetched');
+    await first.drain(T0 + 6000);
+    // 11 minutes on, on the wall clock: past the journal's retention of done entries, and the
+    // copy's TTL, not its max staleness. Its done time and the copy's fetch start are compared on
+    // one clock (both files hold wall-clock times): the row stays while the copy lacks it.
+    const next = await start(new FakeClock(T0 + HOUR + 11 * 60_000));
+    const read = await next.read('Events');
+    assert.deepEqual([read.via, read.fetchedAt, read.pendingRows], ['stale', copy.fetchedAt + HOUR, 1]);
     assert.deepEqual(read.values.map((r) => r[0]), ['event_id', 'ev-1', 'ev-X']);
   });
 

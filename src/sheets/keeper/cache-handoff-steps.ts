@@ -27,7 +27,7 @@ export async function restoreCache(k: HandoffParts, s: Pick<Settings, 'SHEET_CAC
   const now = k.clock.now();
   let taken: TakenHandoff;
   try {
-    taken = await takeCacheHandoff(dataDir, k.backend.source, now, (s.SHEET_CACHE_TTL + s.SHEET_CACHE_MAX_STALE) * 1000);
+    taken = await takeCacheHandoff(dataDir, k.backend.source, now, (s.SHEET_CACHE_TTL + s.SHEET_CACHE_MAX_STALE) * 1000, k.clock);
   } catch (err) {
     // Unreadable, or its deletion not durable: not used, since a later start could take it again.
     k.logger.warn({ event: 'sheets.cache_handoff_ignored', dataDir, err: describeError(err) }, `keeper: cannot take the cache the previous keeper handed over in ${dataDir} (${(err as Error).message}); starting with an empty cache`);
@@ -60,7 +60,7 @@ export async function handOverCache(k: HandoffParts): Promise<void> {
   const values = k.tier.servableValues();
   if (values.length === 0) return;
   try {
-    const bytes = await saveCacheHandoff(dataDir, k.backend.source, values, k.clock.now());
+    const bytes = await saveCacheHandoff(dataDir, k.backend.source, values, k.clock.now(), k.clock);
     k.logger.info({ event: 'sheets.cache_handed_over', ranges: values.length, bytes }, `keeper: ${values.length} cached range${values.length === 1 ? '' : 's'} handed over to the next keeper`);
   } catch (err) {
     k.logger.warn(

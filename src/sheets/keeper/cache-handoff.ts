@@ -14,6 +14,16 @@
 // let go. A file from another sheet (SHEET_ID, SHEETS_API_URL, the account or the offline
 // directory changed with the reload) is not used.
 //
+// The file's times (when it was saved, each range's fetch start and end) are the wall clock's,
+// moved from and onto each keeper's clock (clock.ts: the wall clock at its start, then monotonic)
+// with toWallTime and fromWallTime. Written on the draining keeper's clock, a step of the system
+// clock (NTP at boot) or a suspend during its life made its copies that much older or younger to
+// the next keeper: served past their TTL, or dropped (past TTL + max stale, or from the future
+// after a step back). And a copy's fetch start is compared with the journal's done entries
+// (read-your-writes), whose file holds wall-clock times too (journal-wall-time.ts): the two move
+// together, or the next keeper compares times of two clocks. A file written before this held the
+// draining keeper's own clock, the wall clock's time but for a step during its life: read as such.
+//
 // Format: a header line (JSON), then one line per range holding its values' JSON as the read tier
 // made it (JSON has no raw newline), written once rather than serialised again.
 
@@ -22,6 +32,7 @@ import { join } from 'node:path';
 import { fsyncDir } from '../../fs-sync.js';
 import { openNewPrivateFile } from '../../private-file.js';
 import type { CachedValue } from './cached-value.js';
+import { fromWallTime, toWallTime, type Clock } from './clock.js';
 
 export const CACHE_HANDOFF_FILE = 'cache-handoff.json';
 const VERSION = 1;
@@ -42,9 +53,13 @@ interface Header {
   readonly ranges: readonly HeaderRange[];
 }
 
-/** Writes the values (temporary file, fsync, rename, directory fsync); the bytes written. */
-export async function saveCacheHandoff(dataDir: string, source: string, values: readonly CachedValue[], now: number): Promise<number> {
-  const header: Header = { v: VERSION, source, savedAt: now, ranges: values.map((v) => ({ range: v.range, fetchStartedAt: v.fetchStartedAt, fetchedAt: v.fetchedAt })) };
+/**
+ * Writes the values (temporary file, fsync, rename, directory fsync); the bytes written. `now` and
+ * the values' times are of `clock` (the keeper's; absent, taken as the wall clock's).
+ */
+export async function saveCacheHandoff(dataDir: string, source: string, values: readonly CachedValue[], now: number, clock: Pick<Clock, 'wallOffset'> = {}): Promise<number> {
+  const wall = (t: number) => toWallTime(clock, t);
+  const header: Header = { v: VERSION, source, savedAt: wall(now), ranges: values.map((v) => ({ range: v.range, fetchStartedAt: wall(v.fetchStartedAt), fetchedAt: wall(v.fetchedAt) })) };
   const newline = Buffer.from('\n');
   const parts: Buffer[] = [Buffer.from(JSON.stringify(header)), newline];
   for (const v of values) parts.push(v.jsonBytes, newline);
@@ -89,9 +104,10 @@ function isHeader(value: unknown): value is Header {
  * Reads and deletes the file a draining keeper left (the deletion durable before this returns: a
  * later crash must not let a start after it restore these values again). Values past
  * `servableMs` (TTL + SHEET_CACHE_MAX_STALE) are dropped, and so are values from a time after
- * `now` (the clock was set back: their age cannot be told).
+ * `now` (the clock was set back: their age cannot be told). `now` and the times given back are of
+ * `clock` (the keeper's; absent, taken as the wall clock's).
  */
-export async function takeCacheHandoff(dataDir: string, source: string, now: number, servableMs: number): Promise<TakenHandoff> {
+export async function takeCacheHandoff(dataDir: string, source: string, now: number, servableMs: number, clock: Pick<Clock, 'wallOffset'> = {}): Promise<TakenHandoff> {
   const path = join(dataDir, CACHE_HANDOFF_FILE);
   // What a drain killed mid-write left: never renamed, so never taken.
   await rm(`${path}.tmp`, { force: true });
@@ -124,7 +140,9 @@ export async function takeCacheHandoff(dataDir: string, source: string, now: num
   if (lines.length !== header.ranges.length + 2 || lines[lines.length - 1]?.length !== 0) return { kind: 'ignored', reason: `it holds ${lines.length - 2} lines of values for ${header.ranges.length} ranges (cut short?)` };
   const values: HandedValue[] = [];
   let tooOld = 0;
-  for (const [i, r] of header.ranges.entries()) {
+  const ours = (t: number) => fromWallTime(clock, t);
+  for (const [i, wallTimes] of header.ranges.entries()) {
+    const r = { range: wallTimes.range, fetchStartedAt: ours(wallTimes.fetchStartedAt), fetchedAt: ours(wallTimes.fetchedAt) };
     const json = lines[i + 1] ?? Buffer.alloc(0);
     let rows: unknown;
     try {
@@ -141,7 +159,7 @@ export async function takeCacheHandoff(dataDir: string, source: string, now: num
     // A copy: a slice would keep the whole file's bytes alive as long as any range is cached.
     values.push({ range: r.range, values: rows, jsonBytes: Buffer.from(json), fetchStartedAt: r.fetchStartedAt, fetchedAt: r.fetchedAt });
   }
-  return { kind: 'restored', values, savedAt: header.savedAt, tooOld };
+  return { kind: 'restored', values, savedAt: ours(header.savedAt), tooOld };
 }
 
 /** The file's lines, split at each newline (the last, after the final newline, empty). */

@@ -19,8 +19,10 @@ export const systemClock: Clock = {
   // The wall clock at process start, then monotonic time: a step of the system clock (NTP, a
   // `date -s`) moves neither the quota window nor TTLs and backoffs. With Date.now() a step back of
   // an hour held every quota token for an hour (no read reached Google), a step forward emptied
-  // the window at once. Times still read as wall-clock milliseconds, so the quota ledger of one
-  // keeper reads right in the next.
+  // the window at once. Times still read as wall-clock milliseconds; what one keeper writes for
+  // another (the quota ledger, the journal, the cache handoff, Redis's shared copies) is moved onto
+  // the wall clock and back (toWallTime, fromWallTime), since after a step each keeper's clock is
+  // off the wall clock by the steps since its own start.
   now: monotonicNow,
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
@@ -33,7 +35,8 @@ export const systemClock: Clock = {
 };
 
 /**
- * A time of `clock` as the wall clock tells it, for a file another keeper reads (the quota ledger):
+ * A time of `clock` as the wall clock tells it, for a file another keeper reads (the quota ledger,
+ * the journal's records, the cache handoff) or another host (Redis's shared copies):
  * each keeper's clock starts from the wall clock at its own start, so after a step of the system
  * clock (or a suspend) two keepers' readings of one moment differ by it.
  */

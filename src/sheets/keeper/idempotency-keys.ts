@@ -27,7 +27,10 @@ export const MAX_KEY_CHARS = 256;
 export const MAX_ANSWER_CHARS = 1024;
 
 interface HeldKey extends IdempotencyClaim {
-  /** When the first request was journaled (keeper clock, wall-clock ms): the retention counts from it. */
+  /**
+   * When the first request was journaled (the keeper's clock; the wall clock's in the file, moved
+   * by journal-wall-time.ts as records are written and read): the retention counts from it.
+   */
   readonly at: number;
   /** False while the add record carrying the key is not yet fsynced. */
   durable: boolean;

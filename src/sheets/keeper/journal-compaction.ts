@@ -7,7 +7,11 @@ import type { IdempotencyKeys } from './idempotency-keys.js';
 import type { JournalFile, JournalRecord } from './journal-file.js';
 import type { JournalEntry } from './journal-replay.js';
 
-/** The records a rewrite keeps: the keys, then every durable entry in its current state. */
+/**
+ * The records a rewrite keeps: the keys, then every durable entry in its current state. Their times
+ * are the keeper's clock's, as in memory: JournalFile writes them on the wall clock
+ * (journal-wall-time.ts), as it does every appended record.
+ */
 export function snapshotRecords(keys: IdempotencyKeys, entries: Iterable<JournalEntry>, now: number): JournalRecord[] {
   // Keys first: each outlives its entry, so it is written on its own, with its first time.
   const out: JournalRecord[] = keys.snapshot(now);

@@ -21,7 +21,8 @@ export async function writeFully(fh: FileHandle, buf: Buffer, path: string): Pro
 }
 
 /**
- * Writes `records` to `${path}.tmp` (opened through `wrapHandle`), fsyncs it and renames it over
+ * Writes `records` to `${path}.tmp` (opened through `wrapHandle`), each as `asWritten` gives it
+ * (its time on the wall clock, journal-wall-time.ts), fsyncs it and renames it over
  * `path`; returns its handle, open for appends, and the bytes written. If a write, the fsync or
  * the rename fails, the temporary file is closed and removed and `path` is as it was. The rename
  * is made durable by the caller (its directory's fsync).
@@ -30,6 +31,7 @@ export async function writeRewrittenFile(
   path: string,
   records: readonly JournalRecord[],
   wrapHandle: (fh: FileHandle, path: string) => FileHandle,
+  asWritten: (record: JournalRecord) => JournalRecord = (record) => record,
 ): Promise<{ out: FileHandle; bytes: number }> {
   const tmp = `${path}.tmp`;
   // The new file is written through the handle later appends use: once the rename is done there
@@ -49,7 +51,8 @@ export async function writeRewrittenFile(
       piece = '';
     };
     for (const record of records) {
-      piece += encodeRecord(record);
+      // One record at a time: a moved copy of every record at once would double the rewrite's memory.
+      piece += encodeRecord(asWritten(record));
       if (piece.length >= REWRITE_CHUNK_BYTES) await writePiece();
     }
     await writePiece();

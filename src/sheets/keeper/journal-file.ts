@@ -11,18 +11,21 @@
 // user was told was saved.
 //
 // This file is the group commit and its handle. Beside it: the open's read, quarantine and cut
-// (journal-file-open.ts), a rewrite's new file (journal-file-rewrite.ts), and the check that the
-// file at the path is still the one written (journal-file-replacement.ts).
+// (journal-file-open.ts), a rewrite's new file (journal-file-rewrite.ts), the check that the
+// file at the path is still the one written (journal-file-replacement.ts), and the records' times,
+// on the wall clock in the file and on the keeper's in memory (journal-wall-time.ts).
 
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fsyncDir } from '../../fs-sync.js';
 import { makeDirs } from '../../make-dirs.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
+import type { Clock } from './clock.js';
 import { openAndRepair } from './journal-file-open.js';
 import { type ReplacementRecovery, replacementOf } from './journal-file-replacement.js';
 import { writeFully, writeRewrittenFile } from './journal-file-rewrite.js';
 import { type DamagedPiece, type JournalRecord, encodeRecord } from './journal-scan.js';
+import { RecordTimes } from './journal-wall-time.js';
 
 
 /**
@@ -56,6 +59,8 @@ export interface JournalFileOptions {
    * boot heartbeats carry it, so the master sees a long replay advance (keeper-main.ts).
    */
   readonly onProgress?: (readBytes: number, totalBytes: number) => void;
+  /** The records' times' clock (the keeper's): written on the wall clock, read back onto it (journal-wall-time.ts). */
+  readonly clock?: Pick<Clock, 'wallOffset'>;
 }
 
 export interface OpenedJournalFile {
@@ -95,6 +100,7 @@ export class JournalFile {
   private readonly wrapHandle: (fh: FileHandle, path: string) => FileHandle;
   private recovery: ReplacementRecovery | undefined;
   private slowSync: ((ms: number, bytes: number) => void) | undefined;
+  private readonly times: RecordTimes;
 
   private constructor(
     readonly path: string,
@@ -102,6 +108,7 @@ export class JournalFile {
   ) {
     this.syncDir = options.syncDir ?? fsyncDir;
     this.wrapHandle = options.wrapHandle ?? ((fh) => fh);
+    this.times = new RecordTimes(options.clock ?? {});
   }
 
   /**
@@ -118,6 +125,7 @@ export class JournalFile {
     const { fh, validEnd, ...found } = await openAndRepair(path, { syncDir: file.syncDir, wrapHandle: file.wrapHandle }, options.onProgress);
     file.fh = fh;
     file.size = validEnd;
+    file.times.read(found.records);
     return { file, ...found };
   }
 
@@ -195,7 +203,8 @@ export class JournalFile {
       // Group every plain append queued up to the next rewrite into one write + one fsync.
       const group: Op[] = [];
       while (this.queue.length > 0 && !(this.queue[0] as Op).rewrite) group.push(this.queue.shift() as Op);
-      const text = group.flatMap((op) => (op.records ?? []).map(encodeRecord)).join('');
+      const onWallClock = this.times.writer();
+      const text = group.flatMap((op) => (op.records ?? []).map((rec) => encodeRecord(onWallClock(rec)))).join('');
       try {
         await this.writeAll(Buffer.from(text, 'utf8'));
         for (const op of group) op.afterSync?.();
@@ -264,7 +273,7 @@ export class JournalFile {
   }
 
   private async doRewrite(records: readonly JournalRecord[]): Promise<void> {
-    const { out, bytes } = await writeRewrittenFile(this.path, records, this.wrapHandle);
+    const { out, bytes } = await writeRewrittenFile(this.path, records, this.wrapHandle, this.times.writer());
     const old = this.fh;
     this.fh = out;
     this.size = bytes;

@@ -13,6 +13,10 @@
 //   key   {key, fp, ans, own?, at}       an idempotency key, kept past its entry (an add record
 //                                        carries its own key as `ik: {key, fp, ans, own?}`); read by
 //                                        idempotency-keys.ts, not here
+// Every `at` is wall-clock ms in the file, on the keeper's clock once read (journal-wall-time.ts
+// moves them, as JournalFile writes and reads records), so records' times are compared with this
+// keeper's clock and with the handed-over copies' fetch times (cache-handoff.ts), not a previous
+// keeper's clock.
 // Replay: an entry with `send` but neither `done` nor `nack` after it is UNSURE: the process died
 // (or the call failed with applied: 'maybe') while Google may have applied it. Unsure entries are
 // never resent blindly: the flusher reads the sheet back and looks for their row ids first.

@@ -10,6 +10,10 @@ export interface JournalOptions {
    * entries journaled for another are held, not sent (journal-entries.ts).
    */
   readonly destination: string;
+  /**
+   * The keeper's clock (default systemClock): entries' and keys' times in memory are on it; the
+   * file holds them on the wall clock, for the next keeper (journal-wall-time.ts).
+   */
   readonly clock?: Clock;
   /**
    * Refuse appends of new rows (JournalFullError, CORRAL_ERR_JOURNAL_FULL) while the rows not yet

@@ -90,7 +90,9 @@ export class Journal {
     quarantined: QuarantinedDamage | undefined;
     heldForOtherSheets: HeldForOtherSheet[];
   }> {
-    const { file, records, entries, truncatedBytes, skippedLines, skippedBytes, quarantined } = await openJournalRecords(options.dir, options.destination, options.onOpenProgress);
+    // The file's times are the wall clock's, read onto the journal's clock (journal-wall-time.ts).
+    const clock = options.clock ?? systemClock;
+    const { file, records, entries, truncatedBytes, skippedLines, skippedBytes, quarantined } = await openJournalRecords(options.dir, options.destination, clock, options.onOpenProgress);
     const journal = new Journal(file, options);
     // An append the previous process sent may still be landing at Google: give it a moment before
     // the read-back decides whether to resend.
