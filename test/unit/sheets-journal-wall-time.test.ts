@@ -33,6 +33,20 @@ describe('RecordTimes', () => {
     assert.deepEqual(read.map((r) => r.at), [T0 + HOUR - 10_000, T0 + HOUR - 10_000 + 1000, undefined]);
   });
 
+  it('tells a step of the wall clock since a record was written, not a move under a second', () => {
+    const clock = new SteppedClock(T0, 0);
+    const times = new RecordTimes(clock);
+    clock.step(HOUR);
+    assert.equal(times.moved(), false, 'nothing written yet');
+    times.writer()({ k: 'send', ids: ['a'], at: T0 });
+    clock.step(999);
+    assert.equal(times.moved(), false, 'under a second: no step');
+    clock.step(1);
+    assert.equal(times.moved(), true);
+    times.writer()({ k: 'send', ids: ['a'], at: T0 });
+    assert.equal(times.moved(), true, 'the first record is still off');
+  });
+
   it("with a clock on the wall clock's time (a test's, or a keeper's before any step) copies nothing", () => {
     const rec: JournalRecord = { k: 'send', ids: ['a'], at: T0 };
     assert.equal(new RecordTimes({}).writer()(rec), rec);
@@ -78,6 +92,38 @@ describe("the journal's times across a step of the writing keeper's clock", () =
       await next.close();
     });
   }
+
+  it("a step during the writer's life after its records were written: its close writes them again at the wall clock's time", async () => {
+    const writerClock = new SteppedClock(T0, 0);
+    const writer = await open(writerClock);
+    await writer.add('Events', [row('e1')], claim('k'));
+    await writer.markSending(writer.live());
+    await writer.markDone(writer.live(), 'sent');
+    const path = writer.path;
+    assert.deepEqual(fileTimes(path).find(([k]) => k === 'done'), ['done', T0]);
+    writerClock.step(HOUR);
+    await writer.close();
+    assert.deepEqual(
+      fileTimes(path).filter(([k]) => k !== 'send'),
+      [['key', T0 + HOUR], ['add', T0 + HOUR], ['done', T0 + HOUR]],
+      'rewritten: the key, the entry and its done time on the wall clock now',
+    );
+    const next = await open(new FakeClock(T0 + HOUR + MINUTE), { retainDoneMs: 10 * MINUTE });
+    assert.deepEqual(next.rowsFor('Events', T0 + HOUR - 1).map((r) => r.cells[0]), ['e1'], 'done a minute ago: kept');
+    await next.close();
+  });
+
+  it('without a step the close leaves the file as it is (a rewrite is a whole copy of the journal)', async () => {
+    const writerClock = new SteppedClock(T0, HOUR);
+    const writer = await open(writerClock);
+    await writer.add('Events', [row('e1')]);
+    writerClock.step(500);
+    const before = readFileSync(writer.path, 'utf8');
+    const fsyncs = writer.fsyncs();
+    await writer.close();
+    assert.equal(writer.fsyncs(), fsyncs);
+    assert.equal(readFileSync(writer.path, 'utf8'), before);
+  });
 
   it('a done entry from before a step back is forgotten by its true age, not an hour later', async () => {
     const writer = await open(new SteppedClock(T0, -HOUR));

@@ -203,6 +203,23 @@ describe('keepers one after the other on one data dir', () => {
     assert.deepEqual(read.values.map((r) => r[0]), ['event_id', 'ev-1', 'ev-X']);
   });
 
+  it("a row done before a step of the system clock during the first keeper's life stays in reads of the copy it handed over after the step", async () => {
+    const clock = new SteppedClock(T0, 0);
+    const first = await start(clock);
+    const copy = await first.read('Events');
+    await clock.advance(1000);
+    await first.append('Events', [['ev-X', 'P002', 'goal', '', '2024-03-02']]);
+    await first.flush();
+    // NTP steps the system clock an hour forward: the done record is already written, the
+    // handoff is not. Both must reach the next keeper on one clock.
+    clock.step(HOUR);
+    await first.drain(T0 + 6000);
+    const next = await start(new FakeClock(T0 + HOUR + 11 * 60_000));
+    const read = await next.read('Events');
+    assert.deepEqual([read.via, read.fetchedAt, read.pendingRows], ['stale', copy.fetchedAt + HOUR, 1]);
+    assert.deepEqual(read.values.map((r) => r[0]), ['event_id', 'ev-1', 'ev-X']);
+  });
+
   it('a keeper that did not drain (a crash) hands nothing over, and a handed cache is used by one start only', async () => {
     const first = await start(new FakeClock(T0));
     await first.read('Players');

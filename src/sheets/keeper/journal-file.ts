@@ -27,7 +27,6 @@ import { writeFully, writeRewrittenFile } from './journal-file-rewrite.js';
 import { type DamagedPiece, type JournalRecord, encodeRecord } from './journal-scan.js';
 import { RecordTimes } from './journal-wall-time.js';
 
-
 /**
  * A group's write and fsync this slow is said (journal.slow_sync): an acknowledgement waits for
  * it, so every append of the group, and its request, waited as long. A healthy disk takes
@@ -131,6 +130,11 @@ export class JournalFile {
 
   bytes(): number {
     return this.size;
+  }
+
+  /** Whether a step of the wall clock since records were written put their times off (RecordTimes.moved); false once closed. */
+  timesMoved(): boolean {
+    return this.fh !== undefined && this.times.moved();
   }
 
   syncCount(): number {

@@ -11,13 +11,29 @@
 // onto the reading keeper's clock as it decodes them: one place for every record kind, appended or
 // rewritten by a compaction (which writes in-memory times), so none can be written on the wrong one.
 //
+// A record is moved by the wall clock's offset when it is written. A step after that (during the
+// writer's life) leaves its time off by the step: moved() says so, and the journal's close then
+// rewrites the file from memory (journal.ts), at the offset the cache handoff was just written
+// with, so that the next keeper compares done entries and handed copies on one clock.
+//
 // A file written before this held the writer's own clock: the wall clock at its start plus
 // monotonic time, which is the wall clock's time but for a step during its life; read as such.
 
 import { toWallTime, type Clock } from './clock.js';
 import type { JournalRecord } from './journal-scan.js';
 
+/**
+ * A move of the wall clock from the keeper's this small is no step: Date.now() is in whole
+ * milliseconds, and NTP slews the wall clock by at most 0.5 ms a second. A step (NTP at boot, a
+ * `date -s`, a suspend) is seconds to hours.
+ */
+export const WALL_STEP_MS = 1000;
+
 export class RecordTimes {
+  /** The least and the most wall-clock offset records were written with since the open. */
+  private writtenFrom = Infinity;
+  private writtenTo = -Infinity;
+
   constructor(private readonly clock: Pick<Clock, 'wallOffset'>) {}
 
   /**
@@ -36,7 +52,21 @@ export class RecordTimes {
    */
   writer(): (rec: JournalRecord) => JournalRecord {
     const offset = toWallTime(this.clock, 0);
-    if (offset === 0) return (rec) => rec;
-    return (rec) => (typeof rec.at === 'number' ? { ...rec, at: rec.at + offset } : rec);
+    return (rec) => {
+      this.writtenFrom = Math.min(this.writtenFrom, offset);
+      this.writtenTo = Math.max(this.writtenTo, offset);
+      return offset !== 0 && typeof rec.at === 'number' ? { ...rec, at: rec.at + offset } : rec;
+    };
+  }
+
+  /**
+   * Whether the wall clock has moved from the keeper's clock, by WALL_STEP_MS or more, since a
+   * record was written: that record's time is off the wall clock by as much until it is written
+   * again.
+   */
+  moved(): boolean {
+    if (this.writtenFrom > this.writtenTo) return false;
+    const offset = toWallTime(this.clock, 0);
+    return Math.abs(offset - this.writtenFrom) >= WALL_STEP_MS || Math.abs(offset - this.writtenTo) >= WALL_STEP_MS;
   }
 }
