@@ -7,6 +7,7 @@ import type { RespawnWait } from './admin/view.js';
 import { busyConnections, slotsFull, type Capacity } from './capacity.js';
 import type { Notifier } from './notify.js';
 import type { ChildRecord } from './registry.js';
+import { bootTimeoutMs } from './stuck-judgement.js';
 
 /** Sent this often even when nothing changed. */
 const REPEAT_MS = 5000;
@@ -129,8 +130,14 @@ export class StatusReporter {
       // should be restarted by systemd. Or while the master holds the next fork for its backoff:
       // its workers are gone, not stuck, and it is doing its job. Unfed for waits near the 30 s cap,
       // a unit with WatchdogSec under about 60 s (CORRAL_TIMEOUT under 15) was killed mid crash
-      // loop, and started the backoff over at 250 ms.
-      if (r.workers.some((c) => c.state === 'ready' && now - c.lastBeatAt <= r.timeoutMs) || r.waiting) {
+      // loop, and started the backoff over at 250 ms. Or while a worker boots within its boot
+      // timeout: the replacements of stuck workers the master killed. Unfed then, the watchdog
+      // (pinged at half of WatchdogSec) left them as little as 45 s of the 60 s a boot may take
+      // when every worker froze just before a ping could count them, and systemd restarted the
+      // whole service while the master was doing its job.
+      const serving = r.workers.some((c) => c.state === 'ready' && now - c.lastBeatAt <= r.timeoutMs);
+      const replacing = r.workers.some((c) => c.state === 'booting' && now - c.startedAt <= bootTimeoutMs(r.timeoutMs));
+      if (serving || replacing || r.waiting) {
         this.lastWatchdogAt = now;
         this.notifier.watchdog();
       }

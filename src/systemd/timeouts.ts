@@ -39,8 +39,9 @@ export function timeoutStartSec(gracefulTimeout: number, timeout: number, reload
 
 /**
  * The watchdog is the last resort. The master already kills a worker silent for CORRAL_TIMEOUT and
- * boots another, and it stops pinging only while no worker is healthy; WatchdogSec leaves room for
- * two rounds of that before systemd restarts the whole service.
+ * boots another, and it stops pinging only while no worker is healthy and none boots within its boot
+ * timeout (status-report.ts): WatchdogSec leaves room for a round of silence past CORRAL_TIMEOUT
+ * and the ping interval (half of it) before systemd restarts the whole service.
  */
 export function watchdogSec(timeout: number): number {
   return Math.max(30, 2 * timeout + 30);

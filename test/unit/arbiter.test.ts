@@ -885,19 +885,27 @@ test("a message read after its child was reaped is ignored: a late 'ready' does 
   }
 });
 
-test('the systemd watchdog is fed only while at least one worker beats', async () => {
+test('the systemd watchdog is fed while a worker beats, then while the replacements of the silent ones boot', async () => {
   const t = await setup();
   try {
     t.arbiter.tick();
     t.children.forEach(ready);
     t.advance(1000);
     t.arbiter.tick();
-    assert.equal(t.calls.filter((c) => c === 'watchdog').length, 1);
-    // No beats from here: fed while the last beat is within CORRAL_TIMEOUT (5 s), then never.
-    t.run(5000);
-    const fed = t.calls.filter((c) => c === 'watchdog').length;
-    t.run(5000);
-    assert.equal(t.calls.filter((c) => c === 'watchdog').length, fed, 'no watchdog while every worker is silent');
+    assert.equal(t.calls.filter((c) => c === 'watchdog').length, 2, 'fed as the workers boot, then once they are ready');
+    const first = [...t.children];
+    // No beats from here: fed while the last beat is within CORRAL_TIMEOUT (5 s)...
+    t.run(4000);
+    const fedWhileBeating = t.calls.filter((c) => c === 'watchdog').length;
+    assert.ok(fedWhileBeating >= 4, `fed ${fedWhileBeating} times`);
+    assert.equal(t.children.length, first.length, 'none replaced yet');
+    // ...then the master kills the silent workers and forks their replacements, which boot (for
+    // up to the boot timeout's 60 s): the master is doing its job, and the watchdog is fed.
+    t.run(6000);
+    assert.ok(first.every((c) => c.kills.length > 0), 'the silent workers are killed');
+    assert.ok(t.children.length > first.length, 'and replaced');
+    const fedWhileReplacing = t.calls.filter((c) => c === 'watchdog').length;
+    assert.ok(fedWhileReplacing >= fedWhileBeating + 4, `fed ${fedWhileReplacing - fedWhileBeating} more times while the replacements boot`);
   } finally {
     t.log.close();
   }
@@ -2390,7 +2398,7 @@ test('POST /api/admin/reload answers what became of the reload: refused (409, na
 });
 
 test('a tick that throws at every run (a bug) is one master.tick_failed line with the error, then a count at most once a minute, then master.tick_recovered once', async () => {
-  let broken = true;
+  let broken = false;
   const notifier: Notifier = {
     ready: () => {},
     reloading: () => {},
@@ -2415,13 +2423,14 @@ test('a tick that throws at every run (a bug) is one master.tick_failed line wit
     }
   };
   try {
-    // The first tick with ready workers feeds the watchdog, and fails.
+    // From the first tick after the boot on, each feeds the watchdog, and fails.
     t.bootAll();
+    broken = true;
     live(50_000);
     assert.deepEqual(
       lines().map((l) => [l.event, l.level, (l.err as { message?: string }).message, l.failed]),
       [['master.tick_failed', 'error', "Cannot read properties of undefined (reading 'watchdog')", 1]],
-      'one line for 201 failed ticks',
+      'one line for 200 failed ticks',
     );
     live(20_000);
     // The tick a minute after the first line says the 240 since it (a tick every 250 ms).
@@ -2434,7 +2443,7 @@ test('a tick that throws at every run (a bug) is one master.tick_failed line wit
     assert.deepEqual(lines().map((l) => [l.event, l.level, l.failed]), [
       ['master.tick_failed', 'error', 1],
       ['master.tick_failed', 'error', 240],
-      ['master.tick_recovered', 'info', 281],
+      ['master.tick_recovered', 'info', 280],
     ]);
     assert.equal(t.children.filter((c) => !c.exited).length, 2, 'the workers were served all along');
   } finally {

@@ -142,3 +142,20 @@ test('the watchdog is fed while a ready worker beats or the backoff holds the ne
   reporter.report(input({ now: 16_250, workers: [], waiting: true }));
   assert.equal(fed(), 3);
 });
+
+test('the watchdog is fed while the replacements of stuck workers boot, within their boot timeout only', () => {
+  const { reporter, worker, input, fed } = setup(1000);
+  // Every ready worker silent past CORRAL_TIMEOUT (5 s here): the master killed them and forked
+  // replacements at 20 s, which boot for up to the boot timeout (its 60 s floor).
+  worker.lastBeatAt = 10_000;
+  const booting = { state: 'booting', startedAt: 20_000, lastBeatAt: 20_000, handle: { pid: 2, send: () => true, kill() {} } } as unknown as ChildRecord;
+  reporter.report(input({ now: 20_000, workers: [worker] }));
+  assert.equal(fed(), 0, 'every worker silent and none booting: unfed');
+  reporter.report(input({ now: 21_000, workers: [worker, booting] }));
+  assert.equal(fed(), 1);
+  reporter.report(input({ now: 80_000, workers: [worker, booting] }));
+  assert.equal(fed(), 2, 'still within the 60 s a boot may take');
+  // Past its boot timeout it is the master's to kill (stuck-judgement.ts), not a reason to feed.
+  reporter.report(input({ now: 80_001 + 1000, workers: [worker, booting] }));
+  assert.equal(fed(), 2);
+});
