@@ -199,4 +199,23 @@ describe('journal quarantine', () => {
     await clean.journal.close();
     assert.equal(clean.quarantined, undefined);
   });
+
+  it('a record with a valid checksum but a shape replay cannot take is damage, quarantined, not a start that fails every time', async () => {
+    const path = join(dir, 'sheets.journal');
+    const malformed = [
+      encodeRecord({ k: 'add', id: 'no-rows', r: 'Events', at: 1 }),
+      encodeRecord({ k: 'add', id: 'bad-range', r: "'Ev", rows: [row('x')], at: 1 }),
+      encodeRecord({ k: 'add', id: 'bad-row', r: 'Events', rows: [5], at: 1 }),
+      encodeRecord({ k: 'split', id: 'a', nid: 'no-rows-split', at: 2 }),
+    ];
+    writeFileSync(path, line('a') + malformed.join('') + line('b'));
+    const opened = await Journal.open({ dir, destination: 'the sheet' });
+    await opened.journal.close();
+    assert.deepEqual(opened.journal.live().map((e) => e.id).sort(), ['a', 'b']);
+    assert.equal(opened.quarantined?.mayHoldAcknowledged, true, 'a whole line was lost: every pending entry is read back');
+    assert.deepEqual(opened.journal.live().map((e) => e.state), ['unsure', 'unsure']);
+    const [copy] = quarantineFiles(dir);
+    assert.ok(copy, 'the lines are copied before the rewrite drops them');
+    assert.deepEqual(readQuarantine(join(dir, copy)).pieces.map((p) => p.bytes.toString('utf8')), [malformed.join('')]);
+  });
 });

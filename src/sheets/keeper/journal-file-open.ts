@@ -23,9 +23,9 @@ export const OPEN_CHUNK_BYTES = 4 * 1024 * 1024;
  * reads are asynchronous, so the event loop turns between chunks; one Buffer of the whole file
  * blocked it for the whole scan, and a file over 2 GiB could not be read into one at all.
  */
-async function readInChunks(fh: FileHandle, onProgress: JournalFileOptions['onProgress']): Promise<{ length: number; scanned: ScannedFile }> {
+async function readInChunks(fh: FileHandle, onProgress: JournalFileOptions['onProgress'], accepts: JournalFileOptions['accepts']): Promise<{ length: number; scanned: ScannedFile }> {
   const total = (await fh.stat()).size;
-  const scanner = new JournalScanner();
+  const scanner = new JournalScanner(accepts);
   const chunk = Buffer.allocUnsafe(OPEN_CHUNK_BYTES);
   let length = 0;
   for (;;) {
@@ -48,6 +48,7 @@ export async function openAndRepair(
   path: string,
   io: QuarantineIo,
   onProgress: JournalFileOptions['onProgress'],
+  accepts?: JournalFileOptions['accepts'],
 ): Promise<Omit<OpenedJournalFile, 'file'> & { readonly fh: FileHandle; readonly validEnd: number }> {
   // The open, the cut of a bad tail and the fsyncs are writes the keeper cannot start without
   // (a journal owned by another user, a directory in its place, a read-only or full disk): they
@@ -61,7 +62,7 @@ export async function openAndRepair(
     path,
   );
   try {
-    const { length, scanned } = await readInChunks(fh, onProgress);
+    const { length, scanned } = await readInChunks(fh, onProgress, accepts);
     const { records, validEnd, skippedBytes, skippedLines, damaged } = scanned;
     // Skipped lines are copied now too, although they stay in the file: the rewrite that drops
     // them may come any time later (at once, from Journal.open), and may not open the file again.

@@ -60,6 +60,11 @@ export interface JournalFileOptions {
   readonly onProgress?: (readBytes: number, totalBytes: number) => void;
   /** The records' times' clock (the keeper's): written on the wall clock, read back onto it (journal-wall-time.ts). */
   readonly clock?: Pick<Clock, 'wallOffset'>;
+  /**
+   * Whether open() takes a record whose checksum is valid (default: every one); one it does not is
+   * damaged, copied to the quarantine file and left out of `records` (journal-replay.ts's replayable).
+   */
+  readonly accepts?: (rec: JournalRecord) => boolean;
 }
 
 export interface OpenedJournalFile {
@@ -121,7 +126,7 @@ export class JournalFile {
    */
   static async open(path: string, options: JournalFileOptions = {}): Promise<OpenedJournalFile> {
     const file = new JournalFile(path, options);
-    const { fh, validEnd, ...found } = await openAndRepair(path, { syncDir: file.syncDir, wrapHandle: file.wrapHandle }, options.onProgress);
+    const { fh, validEnd, ...found } = await openAndRepair(path, { syncDir: file.syncDir, wrapHandle: file.wrapHandle }, options.onProgress, options.accepts);
     file.fh = fh;
     file.size = validEnd;
     file.times.read(found.records);

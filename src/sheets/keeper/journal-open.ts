@@ -8,7 +8,7 @@ import { makeDirs } from '../../make-dirs.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import type { Clock } from './clock.js';
 import { JournalFile, type JournalRecord } from './journal-file.js';
-import { replayRecords, type JournalEntry } from './journal-replay.js';
+import { replayable, replayRecords, type JournalEntry } from './journal-replay.js';
 import { isCutWrite } from './journal-scan.js';
 
 /** The journal's file name in the data dir. */
@@ -59,7 +59,7 @@ export async function openJournalRecords(
     throw new DataDirWriteError('the data dir (CORRAL_DATA_DIR)', dir, err);
   });
   const path = join(dir, JOURNAL_FILE);
-  const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path, { clock, ...(onProgress ? { onProgress } : {}) });
+  const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path, { clock, accepts: replayable, ...(onProgress ? { onProgress } : {}) });
   const entries = replayRecords(records, destination);
   // The rule: any damaged WHOLE line, skipped (valid records follow it) or in the tail, may have
   // been the send record of an entry that replays as pending, so Google may have its rows: every

@@ -49,6 +49,43 @@ export interface JournalEntry {
   doneAt: number | undefined;
 }
 
+const isRows = (v: unknown): boolean => Array.isArray(v) && v.every((row) => Array.isArray(row) && row.every((cell) => typeof cell === 'string'));
+
+/** The last range found to parse: a journal's add records name a handful of ranges, mostly in a row. */
+let rangeParsed: string | undefined;
+
+function isRange(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  if (v === rangeParsed) return true;
+  try {
+    sheetKey(v);
+  } catch {
+    return false;
+  }
+  rangeParsed = v;
+  return true;
+}
+
+/**
+ * Whether replayRecords can build an entry from a record: an add's range and rows (and its header,
+ * when it has one), a split's rows. Open takes a record it cannot as damaged (journal-open.ts): one
+ * with a valid checksum but another shape (a hand edit with its checksum made again, a version
+ * that wrote it otherwise) failed every start with a bare TypeError (the rows of undefined, a range
+ * that does not parse), so no keeper ran until someone found the line. As damage it is copied to
+ * the quarantine file, and every pending entry is read back. Other kinds, and the fields replay
+ * reads leniently (ids, times), are not checked.
+ */
+export function replayable(rec: JournalRecord): boolean {
+  switch (rec.k) {
+    case 'add':
+      return isRange(rec.r) && isRows(rec.rows) && (rec.h === undefined || (Array.isArray(rec.h) && rec.h.every((c) => typeof c === 'string')));
+    case 'split':
+      return isRows(rec.rows);
+    default:
+      return true;
+  }
+}
+
 function markDone(e: JournalEntry, at: number): void {
   if (e.state === 'done') return;
   e.state = 'done';

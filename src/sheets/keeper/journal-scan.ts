@@ -36,7 +36,7 @@ const isHex = (b: number | undefined): boolean => b !== undefined && ((b >= 0x30
  * `start`, or later when the line begins with the bytes of a group torn without its newline and
  * then a whole record appended behind them. A record there is recognised by its checksum.
  */
-function findRecord(buf: Buffer, start: number, end: number): { rec: JournalRecord; at: number } | undefined {
+function findRecord(buf: Buffer, start: number, end: number, accepts: (rec: JournalRecord) => boolean): { rec: JournalRecord; at: number } | undefined {
   for (let at = start; at + 14 <= end; at++) {
     // `<12 hex> {`
     if (buf[at + 12] !== 0x20 || buf[at + 13] !== 0x7b) continue;
@@ -44,7 +44,7 @@ function findRecord(buf: Buffer, start: number, end: number): { rec: JournalReco
     for (let i = at; i < at + 12 && hex; i++) hex = isHex(buf[i]);
     if (!hex) continue;
     const rec = decodeRecord(buf.toString('utf8', at, end));
-    if (rec) return { rec, at };
+    if (rec && accepts(rec)) return { rec, at };
   }
   return undefined;
 }
@@ -79,8 +79,8 @@ export interface ScannedFile {
  * Reads the records of a journal file. A line counts only with its newline (a record whose newline
  * is missing was never fsynced whole) and its checksum (valid JSON is not enough).
  */
-export function scanRecords(buf: Buffer): ScannedFile {
-  const scanner = new JournalScanner();
+export function scanRecords(buf: Buffer, accepts?: (rec: JournalRecord) => boolean): ScannedFile {
+  const scanner = new JournalScanner(accepts);
   scanner.feed(buf);
   return scanner.end();
 }
@@ -107,6 +107,12 @@ export class JournalScanner {
   /** File offset of the first byte not yet part of a whole line. */
   private lineAt = 0;
 
+  /**
+   * `accepts`: whether a record with a valid checksum is one its reader can take (the journal's:
+   * journal-replay.ts's replayable); one it cannot is damaged like any other bad line.
+   */
+  constructor(private readonly accepts: (rec: JournalRecord) => boolean = () => true) {}
+
   feed(piece: Buffer): void {
     if (piece.indexOf(0x0a) < 0) {
       // Kept as pieces, joined once a newline comes: a long line joined at every piece was quadratic.
@@ -120,7 +126,7 @@ export class JournalScanner {
     for (;;) {
       const nl = buf.indexOf(0x0a, start);
       if (nl < 0) break;
-      const found = findRecord(buf, start, nl);
+      const found = findRecord(buf, start, nl, this.accepts);
       if (found) {
         if (found.at > start) this.badLines++;
         const at = base + found.at;
