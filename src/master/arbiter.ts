@@ -15,7 +15,7 @@ import { MAX_WORKERS } from '../config/schema-daemon.js';
 import type { Settings } from '../config/schema.js';
 import { monotonicNow } from '../clock.js';
 import { EXIT, describeError } from '../errors.js';
-import { heartbeatIntervalMs } from '../heartbeat-interval.js';
+import { heartbeatIntervalMs, lateAfterMs } from '../heartbeat-interval.js';
 import type { MasterMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
@@ -398,7 +398,7 @@ export class Arbiter {
       }
     }
 
-    for (const { c, superseded } of drainsDue(this.workers(), this.gens.current, this.target.expected)) {
+    for (const { c, superseded } of drainsDue(this.workers(), this.gens.current, this.target.expected, (c) => now - c.lastBeatAt <= lateAfterMs(c.beatIntervalMs))) {
       // A booting worker marked for a scale-down keeps that reason: its exit said `superseded`
       // (counted as a reload's) after a `worker.recycle` line that said scale-down.
       if (superseded) this.drain(c, c.retire ?? 'superseded', 0);

@@ -79,8 +79,17 @@ export function forksDue(f: ForkInput): { readonly n: number; readonly failing: 
  * probation (retired by a scale-down, or of a superseded reload), so a healthy worker of the old
  * generation is never drained to keep one.
  */
-export function drainsDue<W extends Worker>(workers: readonly W[], generation: number, expected: number): { readonly c: W; readonly superseded: boolean }[] {
-  const readyCurrent = workers.filter((c) => isActiveCurrent(c, generation) && c.state === 'ready' && c.settled === true).length;
+export function drainsDue<W extends Worker>(
+  workers: readonly W[],
+  generation: number,
+  expected: number,
+  beating: (c: W) => boolean = () => true,
+): { readonly c: W; readonly superseded: boolean }[] {
+  // Settled once is not serving now: a current worker whose loop is blocked (its beats stopped, a
+  // long synchronous step, stuck until CORRAL_TIMEOUT) takes nobody's place meanwhile. Counted, a
+  // recycle or a reload drained the worker it replaces, and the host served one short (1/2 ready)
+  // until the blocked one beat again or was killed and replaced.
+  const readyCurrent = workers.filter((c) => isActiveCurrent(c, generation) && c.state === 'ready' && c.settled === true && beating(c)).length;
   const leaving = workers.filter((c) => (c.generation !== generation || c.retire !== undefined) && c.state !== 'draining' && c.state !== 'killing');
   // A reload's new workers that threw, or were retired or superseded before they settled, are
   // outgoing beside the old generation: in fork order the old ones were drained first (three that

@@ -2778,3 +2778,28 @@ test('with a settle time, a worker dying 0.5 s after its ready is a crash as bef
     t.log.close();
   }
 });
+
+test('a recycle does not drain its retiree while a settled worker it would leave alone serving is blocked (not beating)', async () => {
+  // Settled once, a worker whose loop then blocked (a long synchronous step, stuck until
+  // CORRAL_TIMEOUT) was counted as taking the retiree's place: drained, the host served 1 of 2.
+  const t = await setup({ CORRAL_WORKERS: '2', CORRAL_RELOAD_SETTLE: '2', CORRAL_TIMEOUT: '30' });
+  try {
+    t.bootAll();
+    const [blocked, retiree] = t.children as [FakeChild, FakeChild];
+    t.run(3000, [blocked, retiree]);
+    // Its loop blocks; the other worker reaches its max requests.
+    t.run(1500, [retiree]);
+    retiree.say({ type: 'retire', reason: 'max-requests' });
+    t.run(500, [retiree]);
+    const replacement = t.children[2]!;
+    ready(replacement);
+    t.run(2500, [retiree, replacement]);
+    assert.ok(!retiree.sent.some((m) => m.type === 'drain'), 'the retiree serves on while the other worker is blocked');
+    assert.match(t.arbiter.statusLine(), /^2\/2 workers ready/);
+    // Its loop free again, the blocked worker beats: the retiree drains.
+    t.run(500, [blocked, retiree, replacement]);
+    assert.ok(retiree.sent.some((m) => m.type === 'drain'), 'drained once the other worker beats again');
+  } finally {
+    t.log.close();
+  }
+});
