@@ -1,6 +1,6 @@
 // Settings of the supervisor itself: master, workers, logs, admin listener.
 
-import { availableParallelism } from 'node:os';
+import { usableCpus } from '../cpu-quota.js';
 import { addressList, bool, hostPort, int, oneOf, str } from './spec.js';
 
 /** The most workers a master runs: the settings' bound, and TTIN's and the admin API's. */
@@ -22,7 +22,7 @@ export const daemonSchema = {
   }),
   CORRAL_WORKERS: int({
     description: 'Number of worker processes (more than the CPU count costs throughput on Node; see README).',
-    default: () => defaultWorkers(availableParallelism()),
+    default: () => defaultWorkers(usableCpus()),
     defaultText: 'CPU count x 4, at most 512',
     example: '8',
     min: 1,

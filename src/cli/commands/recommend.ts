@@ -5,7 +5,7 @@
 // CORRAL_MAX_CONNECTIONS set to it held the cap there when a worker was added (TTIN, the
 // dashboard's +1 worker), the very step FULL calls for.
 
-import { availableParallelism } from 'node:os';
+import { usableCpus } from '../../cpu-quota.js';
 import si from 'systeminformation';
 import { Agent, fetch } from 'undici';
 import { loadSettings } from '../../config/load.js';
@@ -289,7 +289,8 @@ command reads them to find the admin API).`,
         : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN, pinned),
     ]);
     const mem = effectiveMemory({ total: hostMem.total, available: hostMem.available }, cgroup);
-    const cpus = Math.max(1, availableParallelism());
+    // The cgroup's CPU quota counted (cpu-quota.ts), as the default CORRAL_WORKERS counts it.
+    const cpus = usableCpus();
     const measured = 'measured' in answer ? answer.measured : undefined;
     const m: Measured = measured ?? {
       ...DEFAULTS,
