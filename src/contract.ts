@@ -59,7 +59,8 @@ export interface HostCounters {
    * Counts one hit of `key` in its current window (60 s unless `options` says otherwise), across
    * the host. Rejects when the master does not answer in time; the caller decides what that means
    * (the bundled app lets the request through). Rejects at once, with CORRAL_ERR_COUNTER_INVALID
-   * naming the value, when `limit` is not a whole number from 1 or the window one from 1 to 86400.
+   * naming the value, when `key` is not a string, `limit` not a whole number from 1 or the window
+   * not one from 1 to 86400.
    */
   hit(key: string, limit: number, options?: CounterOptions): Promise<CounterHit>;
   /**

@@ -18,6 +18,17 @@ export function counterArgsProblem(limit: unknown, windowSeconds: unknown): stri
 }
 
 /**
+ * Throws CORRAL_ERR_COUNTER_INVALID unless `key` is a string. A key of another type (an app's
+ * numeric user id) was thrown synchronously by the shared table's addon (CORRAL_ERR_COUNTER_TABLE,
+ * where the API promises a rejection), made the master drop the whole batch it came in (every
+ * other key of that limit and window in the same turn waiting the counter timeout, then let
+ * through), and was counted by the in-process counters: three behaviours for one mistake.
+ */
+export function checkedCounterKey(key: unknown): void {
+  if (typeof key !== 'string') throw new CorralError('CORRAL_ERR_COUNTER_INVALID', `host counter: key ${key === null ? 'null' : typeof key} is not allowed: a string`);
+}
+
+/**
  * The counter's window in seconds (the default when `options` names none), once `limit` and the
  * window are checked; throws CORRAL_ERR_COUNTER_INVALID naming the bad value and the allowed range.
  */

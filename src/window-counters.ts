@@ -4,7 +4,7 @@
 
 import { createRequire } from 'node:module';
 import type { RateLimiterMemory as MemoryStore, RateLimiterRes as LimiterAnswer } from 'rate-limiter-flexible';
-import { checkedCounterWindow } from './counter-args.js';
+import { checkedCounterKey, checkedCounterWindow } from './counter-args.js';
 import type { CounterHit, HostCounters } from './contract.js';
 
 // The memory store and its answer from their own files: the package's index loads every store
@@ -37,6 +37,7 @@ export function createWindowCounters(): HostCounters {
   });
   return {
     async hit(key, limit, options) {
+      checkedCounterKey(key);
       const store = storeFor(limit, checkedCounterWindow(limit, options));
       try {
         return hitOf(true, await store.consume(key, 1));
@@ -47,6 +48,7 @@ export function createWindowCounters(): HostCounters {
       }
     },
     async peek(key, limit, options) {
+      checkedCounterKey(key);
       const res = await storeFor(limit, checkedCounterWindow(limit, options)).get(key);
       // A window whose end has passed, though its key is not removed yet, is no window.
       if (!res || res.msBeforeNext <= 0) return { allowed: true, remaining: limit, msBeforeReset: 0 };

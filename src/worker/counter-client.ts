@@ -8,7 +8,7 @@
 // (a peek) and wrong ones (hits) sent together at a locked name are answered together, so the
 // right code's 429 does not come apart from the others.
 
-import { checkedCounterWindow } from '../counter-args.js';
+import { checkedCounterKey, checkedCounterWindow } from '../counter-args.js';
 import { DEFAULT_COUNTER_WINDOW_SECONDS, type CounterHit, type CounterOptions, type HostCounters } from '../contract.js';
 import type { ChildMessage, MasterMessage } from '../ipc/messages.js';
 
@@ -82,6 +82,7 @@ export function createCounterClient(send: (msg: ChildMessage) => boolean, option
   const enqueue = (key: string, limit: number, options: CounterOptions | undefined, peek: boolean): Promise<CounterHit> =>
     new Promise<CounterHit>((resolve, reject) => {
       // Refused here, at once: the master would drop the message and the caller wait for the timeout.
+      checkedCounterKey(key);
       const window = checkedCounterWindow(limit, options);
       const id = `${limit}/${window}`;
       let batch = gathering.get(id);

@@ -4,19 +4,20 @@
 // A key is counted in one place at a time (native/host_counters.c says how, and the one race at
 // the moment the table fills), so the limits stay exact across workers either way.
 
-import { checkedCounterWindow } from '../counter-args.js';
+import { checkedCounterKey, checkedCounterWindow } from '../counter-args.js';
 import type { CounterHit, HostCounters } from '../contract.js';
 import type { CounterTable } from '../counter-table.js';
 
 export function createSharedCounters(table: CounterTable, master: HostCounters): HostCounters {
   const count = (key: string, limit: number, options: Parameters<HostCounters['hit']>[2], peek: boolean): Promise<CounterHit> => {
-    let window: number;
+    let hit: CounterHit | undefined;
     try {
-      window = checkedCounterWindow(limit, options);
+      checkedCounterKey(key);
+      // In the try too: whatever the addon throws is a rejection, as the API says, not a throw.
+      hit = table.count(key, limit, checkedCounterWindow(limit, options), peek);
     } catch (err) {
       return Promise.reject(err);
     }
-    const hit = table.count(key, limit, window, peek);
     if (hit) return Promise.resolve(hit);
     return peek ? master.peek(key, limit, options) : master.hit(key, limit, options);
   };

@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { COUNTER_TABLE_MAX_LIMIT, createCounterTable, openCounterTable } from '../../src/counter-table.js';
 import { createWindowCounters } from '../../src/window-counters.js';
+import { createCounterClient } from '../../src/worker/counter-client.js';
 import { createSharedCounters } from '../../src/worker/shared-counters.js';
 import { waitFor } from '../helpers/corral.js';
 
@@ -142,6 +143,32 @@ describe('host counter table', { skip: process.arch !== 'x64' && 'the host_count
     await counters.hit('filler-0', over);
     assert.equal((await master.peek('filler-0', over)).remaining, over - 1);
     await assert.rejects(counters.hit('k', 2, { windowSeconds: 1.5 }), { code: 'CORRAL_ERR_COUNTER_INVALID' });
+  });
+
+  it('a key that is not a string is refused at once with CORRAL_ERR_COUNTER_INVALID, in the table, through the master and in-process alike', async () => {
+    const { table } = newTable(64);
+    const sent: unknown[] = [];
+    const viaMaster = createCounterClient((m) => (sent.push(m), true), { timeoutMs: 60_000 });
+    const inTable = createSharedCounters(table, viaMaster);
+    const inProcess = createWindowCounters();
+    for (const counters of [inTable, viaMaster, inProcess]) {
+      for (const key of [12345, undefined, null, { ip: '203.0.113.9' }] as unknown as string[]) {
+        // A rejection, never a synchronous throw: `counters.hit(...).catch(...)` must see it.
+        let thrown: unknown;
+        let answer: Promise<unknown> | undefined;
+        try {
+          answer = counters.hit(key, 5);
+        } catch (err) {
+          thrown = err;
+        }
+        assert.equal(thrown, undefined, `hit(${String(key)}) threw synchronously: ${(thrown as Error | undefined)?.message}`);
+        await assert.rejects(answer as Promise<unknown>, { code: 'CORRAL_ERR_COUNTER_INVALID' });
+        await assert.rejects(counters.peek(key, 5), { code: 'CORRAL_ERR_COUNTER_INVALID' });
+      }
+    }
+    // Nothing went to the master: a bad key there dropped its whole batch, the other keys with it.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(sent, []);
   });
 
   it('connection gauges: each worker counts in its own, every add answers the host total, and a reset zeroes one', () => {
