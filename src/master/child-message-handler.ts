@@ -11,6 +11,7 @@ import type { CrashLedger } from './crash-ledger.js';
 import type { Generations } from './generations.js';
 import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { KeeperRestart } from './keeper-restart.js';
+import { MemoryLimitChurnWatch } from './memory-limit-churn.js';
 import type { ChildRecord, RetireReason } from './registry.js';
 import type { RequestLatency } from './request-latency.js';
 import { previousServes } from './rollout.js';
@@ -42,8 +43,20 @@ function suggestedLimitMb(startMb: number): number {
 export class ChildMessageHandler {
   /** The CORRAL_MAX_WORKER_MEMORY_MB a worker was last said to start over (said once per value). */
   private saidStartOverLimitMb: number | undefined;
+  private readonly churn = new MemoryLimitChurnWatch();
 
   constructor(private readonly d: MessageHandlerDeps) {}
+
+  /** Workers recycled for memory one after another soon after their ready: the limit, not a leak (memory-limit-churn.ts). */
+  private sayChurn(c: ChildRecord, limitMb: number, rssMb: number, now: number): void {
+    const churn = this.churn.overLimit(limitMb, rssMb, now - (c.readyAt ?? c.startedAt));
+    if (!churn) return;
+    const s = Math.round(churn.afterReadyMs / 1000);
+    this.d.log.error(
+      { event: 'worker.memory_limit_churn', code: 'CORRAL_ERR_CONFIG_INVALID', worker_id: c.id, worker_pid: c.handle.pid, rss_mb: Math.round(rssMb), limit_mb: limitMb, after_ready_ms: Math.round(churn.afterReadyMs), in_a_row: churn.inARow },
+      `CORRAL_MAX_WORKER_MEMORY_MB=${limitMb} is below what a worker weighs once it serves: ${churn.inARow} workers in a row went over it within a minute of their ready (worker ${c.id}: ${Math.round(rssMb)} MiB RSS ${s} s after it), so workers are recycled one after another, each starting cold; set it well above that (e.g. ${churn.suggestedMb}) and reload`,
+    );
+  }
 
   /** `c` is a live child: a message read after its child was reaped never comes here. */
   handle(c: ChildRecord, msg: ChildMessage): void {
@@ -57,6 +70,7 @@ export class ChildMessageHandler {
         return;
       case 'over-memory':
         d.log.warn({ event: 'worker.memory_limit', worker_id: c.id, worker_pid: c.handle.pid, rss_mb: Math.round(effect.rssMb), limit_mb: limitMb }, `worker ${c.id} RSS ${Math.round(effect.rssMb)} MiB over the limit`);
+        this.sayChurn(c, limitMb, effect.rssMb, now);
         return;
       case 'over-memory-from-start':
         // Once per limit: every worker of the generation starts as big, and a reload may change it.

@@ -92,6 +92,24 @@ function recordingNotifier() {
   return { n, calls, statuses, timeouts, extensions, stoppingSaid };
 }
 
+test('workers going over CORRAL_MAX_WORKER_MEMORY_MB one after another within a minute of their ready: the limit is said to be too low, once', async () => {
+  const t = await setup({ CORRAL_WORKERS: '3', CORRAL_MAX_WORKER_MEMORY_MB: '256' });
+  try {
+    t.bootAll();
+    t.advance(5000);
+    for (const c of t.children) c.say({ type: 'heartbeat', figures: { rssBytes: 300 * 1048576, heapUsedBytes: 1, heapTotalBytes: 1, eventLoopLagMs: 0, activeConnections: 0, requestsServed: 20, errorsServed: 0, latencyP99Ms: 0 } });
+    t.arbiter.tick();
+    const events = (name: string) => t.log.lines().filter((l) => l.event === name);
+    assert.equal(events('worker.memory_limit').length, 3);
+    const churn = events('worker.memory_limit_churn');
+    assert.equal(churn.length, 1);
+    assert.deepEqual([churn[0]?.level, churn[0]?.code, churn[0]?.limit_mb, churn[0]?.rss_mb, churn[0]?.in_a_row], ['error', 'CORRAL_ERR_CONFIG_INVALID', 256, 300, 3]);
+    assert.match(String(churn[0]?.msg), /CORRAL_MAX_WORKER_MEMORY_MB=256 is below what a worker weighs once it serves: 3 workers in a row went over it within a minute of their ready .* \(e\.g\. 512\) and reload$/);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('a worker whose loop blocked right after refusing connections does not hold the host FULL: its last interval is long over', async () => {
   // Its last beat's refusals stayed in the capacity until CORRAL_TIMEOUT replaced it: FULL,
   // can_accept_new false and the 100 % alert held while the other worker served with room.
