@@ -36,36 +36,87 @@ export interface CpuQuotaSources {
   readonly cgroupRoot?: string;
 }
 
+// The path finding below is shared with the master's host monitor (master/cgroup-cpu.ts), which
+// reads the same files asynchronously: its loop must not block on a read.
+
+/** The path of a v1 controller's line of /proc/self/cgroup ("4:cpu,cpuacct:/docker/abc"), if any. */
+export function v1PathOf(lines: readonly string[], controller: string): string | undefined {
+  for (const l of lines) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(l);
+    if (m && (m[1] ?? '').split(',').includes(controller)) return m[2] ?? '';
+  }
+  return undefined;
+}
+
+/** The path of the `0::` (cgroup v2) line of /proc/self/cgroup, if any. */
+export function unifiedPathOf(lines: readonly string[]): string | undefined {
+  return lines.map((l) => /^0::(.*)$/.exec(l)?.[1]).find((p) => p !== undefined);
+}
+
+/**
+ * Where a v1 controller's directory of `path` may be, in order: under its own mount or the
+ * co-mounted cpu,cpuacct one, as given, then at the mount's root (a cgroup namespace).
+ */
+export function v1DirsOf(cgroupRoot: string, controller: 'cpu' | 'cpuacct', path: string): string[] {
+  const mounts = [`${cgroupRoot}/${controller}`, `${cgroupRoot}/cpu,cpuacct`];
+  return [...mounts.map((m) => `${m}${path}`), ...mounts];
+}
+
+/** Where the v2 cgroup of `path` may be: as given, then the mount's root (a cgroup namespace). */
+export function v2DirsOf(cgroupRoot: string, path: string): string[] {
+  return [`${cgroupRoot}${path}`.replace(/\/$/, ''), cgroupRoot];
+}
+
+/** `dir` and its ancestors up to the mount's root, nearest first. */
+export function upToRoot(dir: string, cgroupRoot: string): string[] {
+  const dirs: string[] = [];
+  for (let d: string | undefined = dir; d !== undefined && d.startsWith(cgroupRoot); ) {
+    dirs.push(d);
+    if (d === cgroupRoot) break;
+    const up = d.slice(0, d.lastIndexOf('/'));
+    d = up.length >= cgroupRoot.length ? up : undefined;
+  }
+  return dirs;
+}
+
+/**
+ * Of the cgroup and its ancestors' cpu.max (nearest first), the one that binds: the lowest quota.
+ * Between equal quotas the one higher up, whose usage counts its children's as well: it reaches
+ * the limit first.
+ */
+export function bindingCpuMax<T extends { readonly cpus: number | undefined }>(chain: readonly T[]): (T & { readonly cpus: number }) | undefined {
+  let found: (T & { readonly cpus: number }) | undefined;
+  for (const c of chain) if (c.cpus !== undefined && (found === undefined || c.cpus <= found.cpus)) found = c as T & { readonly cpus: number };
+  return found;
+}
+
 /** The CPU quota of this process's cgroup in CPUs (fractional), or undefined where none holds. */
 export function readCpuQuota(o: CpuQuotaSources = {}): number | undefined {
   const { proc = '/proc', cgroupRoot = '/sys/fs/cgroup' } = o;
   const lines = (read(`${proc}/self/cgroup`) ?? '').split('\n');
-  const v1 = lines.map((l) => /^\d+:([^:]*):(.*)$/.exec(l)).find((m) => m !== null && (m[1] ?? '').split(',').includes('cpu'));
-  if (v1) {
-    const path = v1[2] ?? '';
-    const dir = [`${cgroupRoot}/cpu${path}`, `${cgroupRoot}/cpu,cpuacct${path}`, `${cgroupRoot}/cpu`, `${cgroupRoot}/cpu,cpuacct`].find((d) => read(`${d}/cpu.cfs_period_us`) !== undefined);
+  const v1 = v1PathOf(lines, 'cpu');
+  if (v1 !== undefined) {
+    const dir = v1DirsOf(cgroupRoot, 'cpu', v1).find((d) => read(`${d}/cpu.cfs_period_us`) !== undefined);
     if (dir !== undefined) {
       const quota = Number(read(`${dir}/cpu.cfs_quota_us`)?.trim());
       const period = Number(read(`${dir}/cpu.cfs_period_us`)?.trim());
       return quota > 0 && period > 0 ? quota / period : undefined;
     }
   }
-  const unified = lines.map((l) => /^0::(.*)$/.exec(l)?.[1]).find((p) => p !== undefined);
+  const unified = unifiedPathOf(lines);
   if (unified === undefined) return undefined;
-  const leaf = [`${cgroupRoot}${unified}`.replace(/\/$/, ''), cgroupRoot].find((d) => read(`${d}/cgroup.controllers`) !== undefined);
-  let found: number | undefined;
+  const leaf = v2DirsOf(cgroupRoot, unified).find((d) => read(`${d}/cgroup.controllers`) !== undefined);
   // Up to the mount's root: a slice's (a pod's) quota binds as much as the cgroup's own.
-  for (let dir = leaf; dir !== undefined && dir.startsWith(cgroupRoot); ) {
-    const cpus = parseCpuMax(read(`${dir}/cpu.max`));
-    if (cpus !== undefined) found = Math.min(found ?? Infinity, cpus);
-    if (dir === cgroupRoot) break;
-    const up = dir.slice(0, dir.lastIndexOf('/'));
-    dir = up.length >= cgroupRoot.length ? up : undefined;
-  }
-  return found;
+  const chain = leaf === undefined ? [] : upToRoot(leaf, cgroupRoot).map((dir) => ({ cpus: parseCpuMax(read(`${dir}/cpu.max`)) }));
+  return bindingCpuMax(chain)?.cpus;
+}
+
+/** The CPUs of an affinity mask of `affinity` CPUs under a quota of `quota` CPUs: rounded down, at least 1. */
+export function cpusUnderQuota(affinity: number, quota: number | undefined): number {
+  return quota === undefined ? affinity : Math.max(1, Math.min(affinity, Math.floor(quota)));
 }
 
 /** The CPUs corral may use: the affinity mask's, and no more than the cgroup's quota (at least 1). */
 export function usableCpus(affinity: number = availableParallelism(), quota: number | undefined = readCpuQuota()): number {
-  return quota === undefined ? affinity : Math.max(1, Math.min(affinity, Math.floor(quota)));
+  return cpusUnderQuota(affinity, quota);
 }

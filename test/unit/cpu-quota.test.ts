@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseCpuMax, readCpuQuota, usableCpus } from '../../src/cpu-quota.js';
+import { cpusUnderQuota, parseCpuMax, readCpuQuota, usableCpus } from '../../src/cpu-quota.js';
 import { defaultWorkers } from '../../src/config/schema-daemon.js';
 
 function tree(files: Record<string, string>): { proc: string; cgroupRoot: string; done: () => void } {
@@ -56,7 +56,7 @@ test('cgroup v1: cfs_quota_us over cfs_period_us; -1 is none; no quota leaves th
   try {
     assert.equal(readCpuQuota(limited), 3);
     assert.equal(readCpuQuota(none), undefined);
-    assert.equal(usableCpus(4, undefined), 4);
+    assert.equal(cpusUnderQuota(4, undefined), 4, "usableCpus(4, undefined) would read this machine's own quota (a default parameter)");
     assert.equal(usableCpus(2, 8), 2, 'a quota above the affinity mask does not raise it');
   } finally {
     limited.done();
