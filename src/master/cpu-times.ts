@@ -66,10 +66,10 @@ export function cpuTimesOf(statText: string, allowed: ReadonlySet<number> | unde
   return found ? { busy, total, lines } : undefined;
 }
 
-/** This process's CPUs and their times now; undefined where /proc cannot say (not Linux). */
-export async function readAllowedCpuTimes(): Promise<{ times: CpuTimes; cpus: number | undefined } | undefined> {
+/** This process's CPUs and their times now; undefined where /proc cannot say (not Linux). `proc`: where /proc is (a test's tree elsewhere). */
+export async function readAllowedCpuTimes(proc = '/proc'): Promise<{ times: CpuTimes; cpus: number | undefined } | undefined> {
   try {
-    const [stat, status] = await Promise.all([readFile('/proc/stat', 'utf8'), readFile('/proc/self/status', 'utf8').catch(() => '')]);
+    const [stat, status] = await Promise.all([readFile(`${proc}/stat`, 'utf8'), readFile(`${proc}/self/status`, 'utf8').catch(() => '')]);
     const allowed = allowedCpusOf(status);
     const times = cpuTimesOf(stat, allowed);
     // The CPUs of the mask that are online (a line each): the mask may name CPUs that are not (a

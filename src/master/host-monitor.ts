@@ -8,11 +8,16 @@
 // that must stay responsive when everything else is stuck, and measures every CPU of the machine.
 // Here it is the CPUs corral may run on (its affinity, cpu-times.ts), the same ones cpuCount
 // counts: under `taskset -c 0` the one CPU corral has, busy, reads 100 %, not half of the machine.
-// Elsewhere, os.cpus() times are used.
+// Elsewhere, os.cpus() times are used. Under a CPU quota below those CPUs (a container's --cpus, a
+// Kubernetes CPU limit, CPUQuota=: cgroup-cpu.ts) it is the cgroup's own usage over the quota, and
+// cpuCount the quota's CPUs: flat out on a 2-CPU quota of a 32-CPU host read about 6 % of the
+// affinity CPUs, and the other tenants of those CPUs counted as corral's load.
 
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus } from 'node:os';
 import type { Systeminformation } from 'systeminformation';
+import { cpusUnderQuota, type CpuQuotaSources } from '../cpu-quota.js';
+import { readCgroupCpu, type CgroupCpu } from './cgroup-cpu.js';
 import { effectiveMemory, readCgroupMemory } from './cgroup-memory.js';
 import { readAllowedCpuTimes, type CpuTimes } from './cpu-times.js';
 
@@ -26,16 +31,20 @@ export interface HostSample {
   readonly at: number;
   /**
    * Busy share of the CPUs this process may run on (cpuCount of them) since the previous sample,
-   * 0..100; null in the first sample, which is only the baseline that share is measured from (a 0
-   * there would read as an idle host).
+   * 0..100, or under a CPU quota (cpuFrom 'cgroup') the share of the quota its cgroup used; null in
+   * the first sample, which is only the baseline that share is measured from (a 0 there would read
+   * as an idle host), and in the first after the source changed (a quota set or lifted, a new cgroup).
    */
   readonly cpuPercent: number | null;
+  /** Where the CPU figures come from: the cgroup's CPU quota (below the affinity CPUs), or the CPUs' busy time in /proc/stat (also when absent). */
+  readonly cpuFrom?: 'cgroup' | 'host';
   /** Memory in use (total minus available, so page cache does not count), 0..100. */
   readonly ramPercent: number;
   readonly ramUsedBytes: number;
   readonly ramTotalBytes: number;
   /** Where the RAM figures come from: the cgroup's memory limit (a container, MemoryMax=), or the machine's RAM (also when absent). */
   readonly ramFrom?: 'cgroup' | 'host';
+  /** The CPUs of the affinity mask, or under a quota below them the quota's, rounded down, at least 1 (cpu-quota.ts's usableCpus). */
   readonly cpuCount: number;
 }
 
@@ -50,8 +59,8 @@ export interface HostMonitor {
 }
 
 /** CPU times of the CPUs this process may run on, and how many those are (else: every CPU's, os.cpus()). */
-async function cpuTimes(): Promise<{ times: CpuTimes; cpus: number }> {
-  const allowed = await readAllowedCpuTimes();
+async function cpuTimes(proc: string | undefined): Promise<{ times: CpuTimes; cpus: number }> {
+  const allowed = await readAllowedCpuTimes(proc);
   if (allowed) return { times: allowed.times, cpus: allowed.cpus ?? availableParallelism() };
   // Not Linux: every CPU's times, the count as node sees it.
   let busy = 0;
@@ -80,28 +89,53 @@ export interface HostMonitorOptions {
    * taken), and each that worked; without it a failure left stale figures with no word of why.
    */
   readonly onSample?: (err: unknown | undefined) => void;
+  /** Where /proc and the cgroup filesystem are, for the CPU figures (a test's tree elsewhere). */
+  readonly sources?: CpuQuotaSources;
+  /** A monotonic clock in ms (default performance.now()): the wall time a cgroup's CPU usage is measured over. */
+  readonly monotonicMs?: () => number;
 }
 
 export function createHostMonitor(options: HostMonitorOptions = {}): HostMonitor {
   const intervalMs = options.intervalMs ?? 5000;
   const readMemory = options.readMemory ?? systemMemory;
   let last: HostSample | undefined;
+  const monotonicMs = options.monotonicMs ?? (() => performance.now());
   let prevCpu: CpuTimes | undefined;
   let prevCount: number | undefined;
+  let prevCgroup: (CgroupCpu & { readonly at: number }) | undefined;
   let inFlight: Promise<HostSample | undefined> | undefined;
   let closed = false;
 
   const measure = async (): Promise<HostSample | undefined> => {
-    const [{ times, cpus: cpuCount }, mem] = await Promise.all([cpuTimes(), readMemory()]);
-    // Two readings too close for the clock to tick keep the previous share.
-    let cpuPercent = last?.cpuPercent ?? null;
-    // A mask changed meanwhile to one of another size (taskset on the running master) makes one
-    // delta of other CPUs: that interval's share is skipped, not computed across two sets.
-    if (prevCpu && times.total > prevCpu.total && cpuCount === prevCount) {
+    const [{ times, cpus: affinity }, mem, cgroup] = await Promise.all([
+      cpuTimes(options.sources?.proc),
+      readMemory(),
+      // Timed as it is read: the wall time its usage is divided by.
+      readCgroupCpu(options.sources).then((c) => (c === undefined ? undefined : { ...c, at: monotonicMs() })),
+    ]);
+    // A quota of as many CPUs as the mask's, or more, throttles nothing: the CPUs' share then.
+    const quota = cgroup !== undefined && cgroup.quotaCpus < affinity ? cgroup : undefined;
+    const cpuFrom = quota ? 'cgroup' : 'host';
+    // Two readings too close for the clock to tick keep the previous share, if of the same source.
+    let cpuPercent = last?.cpuFrom === cpuFrom ? last.cpuPercent : null;
+    if (quota) {
+      const prev = prevCgroup;
+      // Only between readings of the same cgroup under the same quota: another cgroup (or one made
+      // again under the same name, its counter gone back) starts a new baseline, no figure, never
+      // a negative one.
+      if (!prev || prev.cgroup !== quota.cgroup || prev.quotaCpus !== quota.quotaCpus || quota.usageUsec < prev.usageUsec) cpuPercent = null;
+      else if (quota.at > prev.at) {
+        const share = (quota.usageUsec - prev.usageUsec) / (quota.quotaCpus * (quota.at - prev.at) * 1000);
+        cpuPercent = round1(Math.min(100, Math.max(0, share * 100)));
+      }
+    } else if (prevCpu && times.total > prevCpu.total && affinity === prevCount) {
+      // A mask changed meanwhile to one of another size (taskset on the running master) makes one
+      // delta of other CPUs: that interval's share is skipped, not computed across two sets.
       cpuPercent = round1(Math.min(100, Math.max(0, ((times.busy - prevCpu.busy) / (times.total - prevCpu.total)) * 100)));
     }
     prevCpu = times;
-    prevCount = cpuCount;
+    prevCount = affinity;
+    prevCgroup = quota;
     const used = Math.max(0, mem.total - mem.available);
     last = {
       at: Date.now(),
@@ -110,7 +144,9 @@ export function createHostMonitor(options: HostMonitorOptions = {}): HostMonitor
       ramUsedBytes: used,
       ramTotalBytes: mem.total,
       ramFrom: mem.from ?? 'host',
-      cpuCount,
+      cpuFrom,
+      // The quota's CPUs, as usableCpus counts them for the default CORRAL_WORKERS and `corral recommend`.
+      cpuCount: quota ? cpusUnderQuota(affinity, quota.quotaCpus) : affinity,
     };
     return last;
   };
