@@ -87,14 +87,18 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
   };
 
   const observeHost = (h: HostSample) => {
+    // Under a CPU quota the share is the quota's (cgroup-cpu.ts): "host CPU at 95 %" would send an
+    // operator to `top`, which shows the machine's CPUs mostly idle.
+    const cpuFrom = h.cpuFrom ?? 'host';
+    const cpuOf = (p: number) => (cpuFrom === 'cgroup' ? `CPU at ${p}% of the cgroup's CPU quota (CPUQuota= of corral's unit or of a slice above it, or its container's CPU limit), not of the machine's CPUs` : `host CPU at ${p}%`);
     if (h.cpuPercent === null) {
       // The baseline sample: no CPU share yet.
     } else if (!cpuHigh && h.cpuPercent > CPU_ALERT_PERCENT) {
       cpuHigh = true;
-      logger.warn({ event: 'host.cpu_high', cpu_percent: h.cpuPercent, threshold: CPU_ALERT_PERCENT }, `host CPU at ${h.cpuPercent}% (over ${CPU_ALERT_PERCENT}%)`);
+      logger.warn({ event: 'host.cpu_high', cpu_percent: h.cpuPercent, threshold: CPU_ALERT_PERCENT, cpu_from: cpuFrom, cpus: h.cpuCount }, `${cpuOf(h.cpuPercent)} (over ${CPU_ALERT_PERCENT}%)`);
     } else if (cpuHigh && h.cpuPercent < CPU_ALERT_PERCENT - HYSTERESIS_POINTS * 2) {
       cpuHigh = false;
-      logger.info({ event: 'host.cpu_normal', cpu_percent: h.cpuPercent, threshold: CPU_ALERT_PERCENT }, `host CPU back to ${h.cpuPercent}%`);
+      logger.info({ event: 'host.cpu_normal', cpu_percent: h.cpuPercent, threshold: CPU_ALERT_PERCENT, cpu_from: cpuFrom }, cpuFrom === 'cgroup' ? `CPU back to ${h.cpuPercent}% of the cgroup's CPU quota` : `host CPU back to ${h.cpuPercent}%`);
     }
     const ramLimit = options.ramAlertPercent;
     // Under a cgroup memory limit the figures are the limit's (cgroup-memory.ts): "host RAM at

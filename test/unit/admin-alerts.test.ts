@@ -129,4 +129,19 @@ describe('alerts', () => {
     assert.equal(normal?.ram_from, 'cgroup');
     assert.equal(normal?.msg, "RAM back to 50% of the cgroup's memory limit");
   });
+
+  it("under a CPU quota, says the CPU is the quota's, not the machine's; without one, host CPU as before", async () => {
+    const { logger, lines } = memoryLogger();
+    const alerts = createAlerts(logger, { ramAlertPercent: 85 });
+    const sample = (cpu: number): HostSample => ({ ...host(cpu, 10), cpuFrom: 'cgroup', cpuCount: 2 });
+    alerts.observe(cap(0), sample(97.5));
+    alerts.observe(cap(0), sample(40));
+    alerts.observe(cap(0), host(90, 10));
+    await flush();
+    const [high, normal, hostHigh] = lines;
+    assert.deepEqual([high?.event, high?.cpu_from, high?.cpus, high?.cpu_percent], ['host.cpu_high', 'cgroup', 2, 97.5]);
+    assert.equal(high?.msg, "CPU at 97.5% of the cgroup's CPU quota (CPUQuota= of corral's unit or of a slice above it, or its container's CPU limit), not of the machine's CPUs (over 80%)");
+    assert.deepEqual([normal?.event, normal?.cpu_from, normal?.msg], ['host.cpu_normal', 'cgroup', "CPU back to 40% of the cgroup's CPU quota"]);
+    assert.deepEqual([hostHigh?.event, hostHigh?.cpu_from, hostHigh?.msg], ['host.cpu_high', 'host', 'host CPU at 90% (over 80%)']);
+  });
 });

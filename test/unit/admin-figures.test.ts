@@ -150,6 +150,15 @@ describe('stats host figures', () => {
     assert.equal(old.host?.cpu_percent, 12.5);
     assert.ok((old.host?.sampled_s_ago ?? -1) >= 60);
   });
+
+  it("say where the CPU and RAM figures come from: the cgroup's quota and limit, or the machine's", () => {
+    const view = createFakeView(testSettings(), [child(1, 11, 'ready', {})]);
+    const sample = { at: Date.now(), cpuPercent: 97.5, ramPercent: 41, ramUsedBytes: 4e9, ramTotalBytes: 1e10, cpuCount: 2 };
+    const plain = statsOf(view, { host: sample, upstreamPerMinute: null }).host;
+    assert.deepEqual([plain?.cpu_from, plain?.ram_from], ['host', 'host']);
+    const limited = statsOf(view, { host: { ...sample, cpuFrom: 'cgroup', ramFrom: 'cgroup' }, upstreamPerMinute: null }).host;
+    assert.deepEqual([limited?.cpu_from, limited?.cpu_percent, limited?.cpus, limited?.ram_from], ['cgroup', 97.5, 2, 'cgroup']);
+  });
 });
 
 describe('capacity of a worker not beating', () => {

@@ -146,6 +146,9 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
           ram_total_bytes: h.ramTotalBytes,
           // 'cgroup': the figures are of the memory limit corral runs under (a container, MemoryMax=), not the machine's.
           ram_from: h.ramFrom ?? 'host',
+          // 'cgroup': cpu_percent is the cgroup's usage of its CPU quota (a container's --cpus,
+          // CPUQuota=), and cpus the quota's, not the busy share of the machine's CPUs.
+          cpu_from: h.cpuFrom ?? 'host',
           cpus: h.cpuCount,
           sampled_at: new Date(h.at).toISOString(),
           sampled_s_ago: Math.max(0, Math.round((Date.now() - h.at) / 100) / 10),

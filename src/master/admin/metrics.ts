@@ -181,7 +181,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
         else this.remove();
       },
     });
-  hostGauge('corral_host_cpu_ratio', 'Host CPU busy share over the last sample (0..1); absent until the first sample, and while the last one is stale.', (h) => (h.cpuPercent === null ? undefined : h.cpuPercent / 100));
+  hostGauge('corral_host_cpu_ratio', 'Host CPU busy share over the last sample (0..1), of the CPU quota under one (cpu_from in the stats); absent until the first sample, and while the last one is stale.', (h) => (h.cpuPercent === null ? undefined : h.cpuPercent / 100));
   hostGauge('corral_host_memory_ratio', 'Host memory in use (0..1), page cache excluded; absent until the first sample, and while the last one is stale.', (h) => h.ramPercent / 100);
   registerSheetsMetrics(view, registers);
 
