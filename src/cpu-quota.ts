@@ -34,6 +34,8 @@ export interface CpuQuotaSources {
   /** Where /proc and the cgroup filesystem are (a test's tree elsewhere). */
   readonly proc?: string;
   readonly cgroupRoot?: string;
+  /** Whose cgroup: a process's (`corral recommend` reads the running master's), else this one's. */
+  readonly pid?: number;
 }
 
 // The path finding below is shared with the master's host monitor (master/cgroup-cpu.ts), which
@@ -93,7 +95,7 @@ export function bindingCpuMax<T extends { readonly cpus: number | undefined }>(c
 /** The CPU quota of this process's cgroup in CPUs (fractional), or undefined where none holds. */
 export function readCpuQuota(o: CpuQuotaSources = {}): number | undefined {
   const { proc = '/proc', cgroupRoot = '/sys/fs/cgroup' } = o;
-  const lines = (read(`${proc}/self/cgroup`) ?? '').split('\n');
+  const lines = (read(`${proc}/${o.pid ?? 'self'}/cgroup`) ?? '').split('\n');
   const v1 = v1PathOf(lines, 'cpu');
   if (v1 !== undefined) {
     const dir = v1DirsOf(cgroupRoot, 'cpu', v1).find((d) => read(`${d}/cpu.cfs_period_us`) !== undefined);

@@ -72,7 +72,7 @@ async function v2(cgroupRoot: string, path: string): Promise<CgroupCpu | undefin
  */
 export async function readCgroupCpu(o: CpuQuotaSources = {}): Promise<CgroupCpu | undefined> {
   const { proc = '/proc', cgroupRoot = '/sys/fs/cgroup' } = o;
-  const lines = ((await text(`${proc}/self/cgroup`)) ?? '').split('\n');
+  const lines = ((await text(`${proc}/${o.pid ?? 'self'}/cgroup`)) ?? '').split('\n');
   const cpuPath = v1PathOf(lines, 'cpu');
   const cpuDir = cpuPath === undefined ? undefined : await firstWith(v1DirsOf(cgroupRoot, 'cpu', cpuPath), 'cpu.cfs_period_us');
   // A v1 cpu controller that is mounted decides, quota or none, as in readCpuQuota.

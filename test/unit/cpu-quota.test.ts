@@ -63,3 +63,20 @@ test('cgroup v1: cfs_quota_us over cfs_period_us; -1 is none; no quota leaves th
     none.done();
   }
 });
+
+test("another process's cgroup (corral recommend reads the running master's): its quota, not this one's", () => {
+  const t = tree({
+    'proc/self/cgroup': '0::/user.slice\n',
+    'proc/4242/cgroup': '0::/system.slice/corral.service\n',
+    'cg/user.slice/cgroup.controllers': 'cpu\n',
+    'cg/user.slice/cpu.max': 'max 100000\n',
+    'cg/system.slice/corral.service/cgroup.controllers': 'cpu\n',
+    'cg/system.slice/corral.service/cpu.max': '200000 100000\n',
+  });
+  try {
+    assert.equal(readCpuQuota(t), undefined);
+    assert.equal(readCpuQuota({ ...t, pid: 4242 }), 2);
+  } finally {
+    t.done();
+  }
+});

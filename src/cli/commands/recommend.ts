@@ -5,7 +5,8 @@
 // CORRAL_MAX_CONNECTIONS set to it held the cap there when a worker was added (TTIN, the
 // dashboard's +1 worker), the very step FULL calls for.
 
-import { usableCpus } from '../../cpu-quota.js';
+import { availableParallelism } from 'node:os';
+import { cpusUnderQuota, readCpuQuota } from '../../cpu-quota.js';
 import si from 'systeminformation';
 import { Agent, fetch } from 'undici';
 import { loadSettings } from '../../config/load.js';
@@ -289,8 +290,10 @@ command reads them to find the admin API).`,
         : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN, pinned),
     ]);
     const mem = effectiveMemory({ total: hostMem.total, available: hostMem.available }, cgroup);
-    // The cgroup's CPU quota counted (cpu-quota.ts), as the default CORRAL_WORKERS counts it.
-    const cpus = usableCpus();
+    // The cgroup's CPU quota counted (cpu-quota.ts), as the default CORRAL_WORKERS and the master's
+    // host.cpus count it: the running master's cgroup's, as for RAM above (a shell outside
+    // corral's unit is not under its CPUQuota=), else this shell's.
+    const cpus = cpusUnderQuota(availableParallelism(), readCpuQuota({ pid: fdSource.masterPid }));
     const measured = 'measured' in answer ? answer.measured : undefined;
     const m: Measured = measured ?? {
       ...DEFAULTS,
