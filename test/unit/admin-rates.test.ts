@@ -9,6 +9,7 @@ import { startAdminServer } from '../../src/master/admin/server.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
 import { noneServed } from '../../src/master/child-exits.js';
+import { monotonicNow } from '../../src/clock.js';
 
 const TOKEN = 'rates-token-0123456789abcdef';
 const logger = createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'silent' }, { role: 'master' }).logger;
@@ -79,7 +80,7 @@ describe('/api/admin/stats rates', () => {
       ((await (await fetch(`http://127.0.0.1:${server.port}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { totals: { requests_per_second: number | null; errors_per_second: number | null; connections_refused_per_second: number | null } }).totals;
     try {
       // A 5 s load at 9368 req/s ended 6 s ago: the history's last sample (taken as it ended) says 9368.
-      const now = Date.now();
+      const now = monotonicNow();
       monitoring.history.record(view, undefined, now - 11_000);
       monitoring.rates.observe(servedTotalsOf(view), now - 11_000);
       view.kids = [child(1, 11, 'ready', { requestsServed: 46_840, errorsServed: 20, connectionsRefused: 300 })];
@@ -90,9 +91,9 @@ describe('/api/admin/stats rates', () => {
       assert.deepEqual([quiet.requests_per_second, quiet.errors_per_second, quiet.connections_refused_per_second], [0, 0, 0]);
       // Traffic again: 5000 requests, 50 of them 5xx, and 500 refusals since a record 5 s ago.
       view.kids = [child(1, 11, 'ready', { requestsServed: 51_840, errorsServed: 70, connectionsRefused: 800 })];
-      const asked = Date.now();
+      const asked = monotonicNow();
       const busy = await stats();
-      const answered = Date.now();
+      const answered = monotonicNow();
       // Over the time since the record 6 s ago (the newest at least 5 s old), as of the answer: a
       // fixed bound (over 800 req/s) failed on a loaded machine whose answer came 250 ms late.
       const within = (rate: number | null, count: number) => {
@@ -104,6 +105,22 @@ describe('/api/admin/stats rates', () => {
       assert.equal(monitoring.history.latest()?.rps, 9368, 'the history sample is unchanged: the stats no longer read it');
     } finally {
       await server.close();
+      monitoring.close();
+    }
+  });
+
+  it('are on the monotonic clock: a step of the wall clock between two records is no time that passed', (t) => {
+    const view = createFakeView(testSettings({ CORRAL_WORKERS: '1' }), [child(1, 11, 'ready', { requestsServed: 0 })]);
+    const monitoring = startMonitoring(view, logger, { historyIntervalMs: 3_600_000, alertIntervalMs: 3_600_000, ratesIntervalMs: 3_600_000 });
+    try {
+      monitoring.rates.observe(servedTotalsOf(view), monotonicNow() - 6_000);
+      view.kids = [child(1, 11, 'ready', { requestsServed: 6_000 })];
+      // NTP steps the wall clock an hour forward: over an hour of Date.now(), 6000 requests read ~1.7 req/s.
+      const wall = Date.now;
+      t.mock.method(Date, 'now', () => wall() + 3_600_000);
+      const rps = monitoring.ratesNow().requests_per_second;
+      assert.ok(rps !== null && rps > 900 && rps <= 1000, `${rps} req/s`);
+    } finally {
       monitoring.close();
     }
   });

@@ -128,12 +128,15 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
         const latest = host.latest();
         history.record(view, latest && !hostSampleStale(latest, host.intervalMs, now) ? latest : undefined, now);
       }),
-    recordRates: (now = Date.now()) =>
+    // Rates on the monotonic clock: a step of the wall clock (NTP) between two records read as
+    // seconds that never passed (a rate near 0 for a read after a step forward; none after a step
+    // back). Their times are never shown.
+    recordRates: (now = monotonicNow()) =>
       safe('rates', () => {
         view.settle();
         rates.observe(servedTotalsOf(view), now);
       }),
-    ratesNow: (now = Date.now()) => rates.ratesAt(servedTotalsOf(view), now),
+    ratesNow: (now = monotonicNow()) => rates.ratesAt(servedTotalsOf(view), now),
     close() {
       clearInterval(alertTimer);
       clearInterval(historyTimer);
