@@ -3,17 +3,18 @@
 
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { sheetsFailure } from '../../src/app/deps.js';
-import { RetryLaterError, type CorralError } from '../../src/errors.js';
+import { DataDirWriteError, JournalFullError, RetryLaterError, type CorralError } from '../../src/errors.js';
 import { destinationOf } from '../../src/sheets/destination.js';
 import { encodeRecord } from '../../src/sheets/keeper/journal-file.js';
 import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import type { KeeperSettings } from '../../src/sheets/keeper/keeper-options.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
+import { KeeperServer } from '../../src/sheets/keeper/server.js';
 import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
 import type { SheetsClient } from '../../src/sheets/types.js';
 import { createWorkerSheetsClient } from '../../src/sheets/worker-client.js';
@@ -550,5 +551,55 @@ describe('keeper over its local socket, with worker clients', () => {
     } finally {
       squatter.close();
     }
+  });
+});
+
+describe("the keeper socket's status for an append the journal refused", () => {
+  let root: string;
+  let log: CapturedLogger;
+  let server: KeeperServer | undefined;
+  beforeEach(async () => {
+    root = mkdtempSync(join(tmpdir(), 'corral-keeper-status-'));
+    log = await captureLogger();
+  });
+  afterEach(async () => {
+    await server?.close();
+    log.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** POST /append over the socket, answered by a handler that throws `refusal`: the status and the body's code. */
+  async function refused(refusal: Error): Promise<[number, unknown]> {
+    const socket = join(root, `keeper-${Math.random().toString(36).slice(2)}.sock`);
+    await server?.close();
+    server = new KeeperServer(
+      socket,
+      {
+        read: async () => undefined,
+        append: async () => {
+          throw refusal;
+        },
+        watch: async () => ({ version: 0, epoch: 'e', sheets: [], all: false }),
+        settleLogin: async () => ({ shared: false, reason: 'none' }),
+        figures: () => ({}),
+      },
+      log.logger,
+      'digest',
+    );
+    await server.listen();
+    return new Promise((resolve, reject) => {
+      const req = request({ socketPath: socket, method: 'POST', path: '/append', agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve([res.statusCode ?? 0, (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: unknown }).code]));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ range: 'Events', rows: [['ev-1']] }));
+    });
+  }
+
+  it('is 507 for a full backlog as for a journal that cannot be written, not 502 (an upstream failure)', async () => {
+    assert.deepEqual(await refused(new JournalFullError('/data/sheets.journal', 2048, 1024)), [507, 'CORRAL_ERR_JOURNAL_FULL']);
+    assert.deepEqual(await refused(new DataDirWriteError('the journal', '/data/sheets.journal', Object.assign(new Error('no space'), { code: 'ENOSPC' }))), [507, 'CORRAL_ERR_JOURNAL_UNWRITABLE']);
   });
 });

@@ -54,8 +54,12 @@ const STATUS: Record<string, number> = {
   CORRAL_ERR_KEEPER_UNAVAILABLE: 503,
   // Misdirected Request: this keeper is not the one the worker's settings mean.
   CORRAL_ERR_KEEPER_OTHER_SHEET: 421,
+  // Insufficient Storage: the journal took nothing, as for a disk that cannot be written (the app
+  // answers both 503 not_saved by their code). Missing from this table, the backlog cap was
+  // answered 502, the status of an upstream failure.
   CORRAL_ERR_JOURNAL: 507,
   CORRAL_ERR_JOURNAL_UNWRITABLE: 507,
+  CORRAL_ERR_JOURNAL_FULL: 507,
 };
 
 function send(res: ServerResponse, status: number, body: string): void {
