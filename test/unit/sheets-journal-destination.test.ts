@@ -115,6 +115,31 @@ describe('a journal holding rows of another sheet', () => {
     assert.equal(again.journal.due().size, 0);
     await again.journal.close();
   });
+
+  it('filling SHEETS_JOURNAL_MAX_MB alone, are named by journal.backlog_full with what delivers them, not taken for rows Google refuses', async () => {
+    // 1 MiB and more of rows acknowledged for sheet A; the keeper now serves B, whose sheet takes every row.
+    const big = 'x'.repeat(10_000);
+    const records = Array.from({ length: 110 }, (_, i) => encodeRecord({ k: 'add', id: `e${i}`, r: 'Events', rows: [[`ev-a${i}`, 'P001', 'goal', big, '2024-03-02']], at: T0, d: SHEET_A }));
+    writeFileSync(join(dir, 'sheets.journal'), records.join(''));
+    const k = await Keeper.start({
+      settings: testKeeperSettings(dir, { SHEETS_JOURNAL_MAX_MB: 1 }),
+      logger: log.logger,
+      socketPath: undefined,
+      clock: new FakeClock(T0),
+      openBackend: async (pace) => paced(sheet(SHEET_B), pace),
+      lockWaitMs: 2000,
+    });
+    keepers.push(k);
+    await assert.rejects(k.append('Events', [row('ev-b1')]), { code: 'CORRAL_ERR_JOURNAL_FULL' });
+    const [line, ...more] = log.lines().filter((l) => l.event === 'journal.backlog_full');
+    assert.equal(more.length, 0);
+    assert.deepEqual([line?.backlog_rows, line?.held_rows, line?.held_for], [0, 110, [SHEET_A]]);
+    const msg = String(line?.msg);
+    assert.match(msg, /\(0 rows for this sheet, and 110 rows held for google sheet AAA via http:\/\/127\.0\.0\.1:1\) not yet in a sheet/);
+    assert.match(msg, /until the held rows are delivered/);
+    assert.match(msg, /set SHEET_ID and SHEETS_API_URL back to their sheet and reload, wait until journal_backlog is 0/);
+    assert.doesNotMatch(msg, /Google does not take/, 'the sheet takes every row: nothing to fix there');
+  });
 });
 
 describe("a journal reopened for another sheet: the other sheet's row ids", () => {

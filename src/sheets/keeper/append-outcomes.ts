@@ -59,7 +59,7 @@ export class AppendOutcomes {
       }
       if (err instanceof JournalFullError) {
         this.appendTickets.failed('full');
-        this.backlogFull.refusedAt(err, () => journal.backlogRows());
+        this.backlogFull.refusedAt(err, () => ({ waiting: journal.backlogRows(), held: journal.heldForOtherSheets() }));
       }
       throw err;
     } finally {

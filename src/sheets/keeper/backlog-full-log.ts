@@ -6,8 +6,43 @@
 import type { JournalFullError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { FAILURE_REPEAT_MS, RepeatedFailure } from '../../log/repeated-failure.js';
+import type { HeldForOtherSheet } from './journal-entries.js';
 
 const mib = (bytes: number): number => Math.round((bytes / 1048576) * 10) / 10;
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/** The rows the backlog's bytes are: for this sheet, and held for others (journal-entries.ts). */
+export interface BacklogRows {
+  /** Rows for this sheet that Google has not taken yet. */
+  readonly waiting: number;
+  /** Rows acknowledged for other sheets (SHEET_ID changed while they waited), per sheet: never sent here, counted in the cap all the same. */
+  readonly held: readonly HeldForOtherSheet[];
+}
+
+function rowsText(waiting: number, held: readonly HeldForOtherSheet[]): string {
+  if (held.length === 0) return plural(waiting, 'row');
+  const heldRows = held.reduce((n, h) => n + h.rows, 0);
+  return `${plural(waiting, 'row')} for this sheet, and ${plural(heldRows, 'row')} held for ${held.map((h) => h.destination).join(', ')}`;
+}
+
+function untilWhat(waiting: number, heldRows: number): string {
+  if (heldRows === 0) return 'the sheet takes rows again';
+  return waiting === 0 ? 'the held rows are delivered' : 'the held rows are delivered or the sheet takes rows again';
+}
+
+/**
+ * What lets appends in again. Held rows are no outage of Google: the sheet takes this keeper's
+ * rows, and "fix why Google does not take them" sent the operator looking for a failure that was
+ * not there while the held rows alone filled the cap (0 rows not yet in the sheet).
+ */
+function whatToDo(waiting: number, held: readonly HeldForOtherSheet[]): string {
+  const google = 'fix why Google does not take them (sheets.append_failed says)';
+  if (held.length === 0) return google.charAt(0).toUpperCase() + google.slice(1);
+  const deliver =
+    `The held rows are never sent to this sheet (SHEET_ID or SHEETS_API_URL changed while they waited; journal.held_for_other_sheet at each start): ` +
+    'to deliver them, set SHEET_ID and SHEETS_API_URL back to their sheet and reload, wait until journal_backlog is 0 (corral status), then change them again';
+  return waiting > 0 ? `${deliver}; for the rows of this sheet, ${google}` : deliver;
+}
 
 export class BacklogFullLog {
   private readonly failure: RepeatedFailure;
@@ -30,25 +65,31 @@ export class BacklogFullLog {
     return this.refusedTotal;
   }
 
-  /** `rowsNow` counts the backlog's rows (a walk of every entry): called only when a line is due. */
-  refusedAt(err: JournalFullError, rowsNow: () => number): void {
+  /**
+   * `rowsNow` counts the backlog's rows (a walk of every entry) and those held for other sheets:
+   * called only when a line is due.
+   */
+  refusedAt(err: JournalFullError, rowsNow: () => BacklogRows): void {
     this.refusedTotal++;
     this.failure.failed((refused, total) => {
-      const backlogRows = rowsNow();
+      const { waiting, held } = rowsNow();
+      const heldRows = held.reduce((n, h) => n + h.rows, 0);
       this.logger.error(
         {
           event: 'journal.backlog_full',
           code: err.code,
           path: err.path,
           backlog_bytes: err.backlogBytes,
-          backlog_rows: backlogRows,
+          backlog_rows: waiting,
+          held_rows: heldRows,
+          held_for: held.map((h) => h.destination),
           max_bytes: err.maxBytes,
           refused,
           refused_total: total,
         },
-        `keeper: the journal ${err.path} holds ${mib(err.backlogBytes)} MiB (${backlogRows} rows) not yet in the sheet, at SHEETS_JOURNAL_MAX_MB=${mib(err.maxBytes)}: ` +
-          `new appends are refused, not acknowledged (503 not_saved), until the sheet takes rows again; ${refused} refused since the last such line. ` +
-          'Fix why Google does not take them (sheets.append_failed says); raise SHEETS_JOURNAL_MAX_MB only with the keeper\'s heap (NODE_OPTIONS=--max-old-space-size) and CORRAL_TIMEOUT in mind',
+        `keeper: the journal ${err.path} holds ${mib(err.backlogBytes)} MiB (${rowsText(waiting, held)}) not yet in ${heldRows > 0 ? 'a' : 'the'} sheet, at SHEETS_JOURNAL_MAX_MB=${mib(err.maxBytes)}: ` +
+          `new appends are refused, not acknowledged (503 not_saved), until ${untilWhat(waiting, heldRows)}; ${refused} refused since the last such line. ` +
+          `${whatToDo(waiting, held)}; raise SHEETS_JOURNAL_MAX_MB only with the keeper's heap (NODE_OPTIONS=--max-old-space-size) and CORRAL_TIMEOUT in mind`,
       );
     });
   }

@@ -241,6 +241,11 @@ export class Journal {
     return n;
   }
 
+  /** Rows held for other sheets, per sheet, oldest sheet first (journal-entries.ts). */
+  heldForOtherSheets(): HeldForOtherSheet[] {
+    return this.table.heldForOtherSheets();
+  }
+
   /** When the oldest row not yet confirmed in Google was journaled; undefined when there is none. */
   oldestBacklogAt(): number | undefined {
     return this.table.oldestBacklogAt();
