@@ -17,4 +17,7 @@ test('the first cell of every row an add record began, however far the cut', () 
   const group = add('e2', [['ev-3']]) + add('e3', [['ev-4', 'x']]).slice(0, 70);
   assert.deepEqual(rowsBegunIn(Buffer.from(group)), ['ev-3', 'ev-4']);
   assert.deepEqual(rowsBegunIn(Buffer.from(encodeRecord({ k: 'send', ids: ['e1'], at: 2 } as never))), [], 'other records begin no rows');
+  // An unfinished group's whole records: a split's rows after an add are no rows the add began.
+  const split = encodeRecord({ k: 'split', id: 'e0', nid: 'e9', rows: [['ev-8'], ['ev-9']], at: 3 } as never);
+  assert.deepEqual(rowsBegunIn(Buffer.from(add('e4', [['ev-5']]) + split)), ['ev-5']);
 });

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { decodeRecord, encodeRecord, JournalFile, type JournalRecord } from '../../src/sheets/keeper/journal-file.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { quarantineDamage } from '../../src/sheets/keeper/journal-quarantine.js';
+import { replayable, replayRecords } from '../../src/sheets/keeper/journal-replay.js';
 
 const row = (id: string) => [id, 'P001', 'goal', `detail ${id}`, '2024-03-02T15:12:00Z'];
 const line = (id: string) => encodeRecord({ k: 'add', id, r: 'Events', rows: [row(id)], at: 1 });
@@ -198,6 +199,36 @@ describe('journal quarantine', () => {
     const clean = await Journal.open({ dir, destination: 'the sheet' });
     await clean.journal.close();
     assert.equal(clean.quarantined, undefined);
+  });
+
+  it("an unfinished group at the end is a write that did not complete: its entries' send record made no call, its rows were refused; nothing was acknowledged", async () => {
+    const path = join(dir, 'sheets.journal');
+    const marked = (rec: JournalRecord, g: number) => encodeRecord({ ...rec, g });
+    const add = (id: string): JournalRecord => ({ k: 'add', id, r: 'Events', rows: [row(`ev-${id}`)], at: 1 });
+    // e1 and e2 acknowledged; then a complete group (e4, and the send record of its batch);
+    // then a group whose write failed after two of its three records: e1's send record (the
+    // flusher awaits it before calling Google: no call followed) and e3's add (refused).
+    const complete = marked(add('e4'), 2) + marked({ k: 'send', ids: ['e4'], at: 2 }, 1);
+    const unfinished = marked({ k: 'send', ids: ['e1'], at: 3 }, 3) + marked(add('e3'), 2);
+    writeFileSync(path, line('e1') + line('e2') + complete + unfinished);
+    const opened = await Journal.open({ dir, destination: 'the sheet' });
+    await opened.journal.close();
+    const states = Object.fromEntries(opened.journal.live().map((e) => [e.id, e.state]));
+    assert.deepEqual(states, { e1: 'pending', e2: 'pending', e4: 'unsure' }, 'e1 sent at once (no read-back), e3 gone, the complete group replayed');
+    assert.equal(opened.quarantined?.mayHoldAcknowledged, false, 'said as a write cut short (journal.torn_tail), not as damage');
+    assert.deepEqual(opened.quarantined?.pieces, [{ kind: 'tail', offset: Buffer.byteLength(line('e1') + line('e2') + complete), bytes: Buffer.byteLength(unfinished), lines: 2 }]);
+    assert.deepEqual(opened.quarantined?.cutRows, ['ev-e3'], 'the rows it began are named');
+    assert.equal(opened.replayed.truncatedBytes, Buffer.byteLength(unfinished));
+    const [copy] = quarantineFiles(dir);
+    assert.ok(copy);
+    assert.deepEqual(readQuarantine(join(dir, copy)).pieces.map((p) => p.bytes.toString('utf8')), [unfinished]);
+  });
+
+  it('a corral from before the group marks reads a file with them as its own: replay takes the records, the mark ignored', () => {
+    const records = [{ k: 'add', id: 'e1', r: 'Events', rows: [row('ev-1')], at: 1, g: 2 }, { k: 'send', ids: ['e1'], at: 2, g: 1 }] as JournalRecord[];
+    assert.ok(records.every((r) => replayable(r)));
+    const entries = replayRecords(records, 'the sheet');
+    assert.deepEqual([...entries.values()].map((e) => [e.id, e.state, e.rows]), [['e1', 'unsure', [row('ev-1')]]]);
   });
 
   it('a record with a valid checksum but a shape replay cannot take is damage, quarantined, not a start that fails every time', async () => {

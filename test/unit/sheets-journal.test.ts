@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Flusher } from '../../src/sheets/keeper/flusher.js';
 import { decodeRecord, encodeRecord, JournalFile, type JournalRecord } from '../../src/sheets/keeper/journal-file.js';
+import { isCutWrite } from '../../src/sheets/keeper/journal-scan.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
@@ -439,6 +440,118 @@ describe('write journal', () => {
     await reopened.file.close();
     assert.deepEqual(ids(reopened.records), ['a1', 'b1']);
     assert.equal(reopened.truncatedBytes, 0);
+  });
+
+  it('the records of a group whose write failed and could not be cut do not come back at the next start', async () => {
+    // The group's first record reaches the file whole, the rest does not (EIO); the cut fails too.
+    let failNext = false;
+    let torn = false;
+    const wrapHandle = (fh: FileHandle): FileHandle =>
+      new Proxy(fh, {
+        get(target, prop) {
+          if (prop === 'write')
+            return async (buf: Buffer, off: number, len: number) => {
+              if (failNext) {
+                failNext = false;
+                throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+              }
+              if (!torn && buf.includes('"refused-1"', off)) {
+                torn = true;
+                failNext = true;
+                return target.write(buf, off, buf.indexOf(0x0a, off) + 1 - off);
+              }
+              return target.write(buf, off, len);
+            };
+          if (prop === 'truncate') return async () => Promise.reject(Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' }));
+          const v = Reflect.get(target, prop, target) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    const path = join(dir, 'sheets.journal');
+    const { file } = await JournalFile.open(path, { wrapHandle });
+    await file.append([{ k: 'add', id: 'acknowledged' }]);
+    // Queued while a write is in flight, the two go out as one group.
+    const busy = file.append([{ k: 'add', id: 'acknowledged-2' }]);
+    const refused = Promise.all([file.append([{ k: 'add', id: 'refused-1' }]), file.append([{ k: 'add', id: 'refused-2' }])]);
+    await busy;
+    await assert.rejects(refused, /EIO/);
+    // The keeper dies before another write could cut the torn group (a crash: close() would not cut it either).
+    await file.close();
+    assert.deepEqual(readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => decodeRecord(l)?.id), ['acknowledged', 'acknowledged-2', 'refused-1'], 'a whole record of the refused group is in the file');
+    const reopened = await JournalFile.open(path);
+    await reopened.file.close();
+    assert.deepEqual(
+      reopened.records.map((r) => r.id),
+      ['acknowledged', 'acknowledged-2'],
+      'an append whose client was told "nothing was recorded" is replayed and sent; its retry (a new event id) lands twice',
+    );
+    // Cut as a torn tail is, its bytes copied to the quarantine file first: a write that did not complete.
+    const [piece, ...more] = reopened.damaged;
+    assert.equal(more.length, 0);
+    assert.deepEqual([piece?.kind, piece?.offset, piece?.lines], ['tail', statSync(path).size, 1]);
+    assert.ok(piece && isCutWrite(piece), 'no acknowledged record in it');
+    assert.equal(reopened.truncatedBytes, piece?.bytes.length);
+    assert.ok(reopened.quarantine && readFileSync(reopened.quarantine, 'utf8').includes('"refused-1"'));
+  });
+
+  it('each record of a group written at once says how many of the group it and those after it are; a group of one says nothing', async () => {
+    const path = join(dir, 'sheets.journal');
+    const { file } = await JournalFile.open(path);
+    try {
+      await file.append([{ k: 'add', id: 'alone' }]);
+      // The first goes out at once, alone; the rest are queued behind its write, one group.
+      await Promise.all([
+        file.append([{ k: 'add', id: 'first' }]),
+        file.append([{ k: 'add', id: 'g1' }]),
+        file.append([{ k: 'add', id: 'g2' }, { k: 'send', ids: ['x'] }]),
+        file.append([{ k: 'done', ids: ['y'] }]),
+      ]);
+    } finally {
+      await file.close();
+    }
+    const written = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => decodeRecord(l));
+    assert.deepEqual(written.map((r) => [r?.id ?? r?.k, r?.g]), [['alone', undefined], ['first', undefined], ['g1', 4], ['g2', 3], ['send', 2], ['done', 1]]);
+    const reopened = await JournalFile.open(path);
+    await reopened.file.close();
+    assert.deepEqual([reopened.records.length, reopened.truncatedBytes, reopened.damaged.length], [6, 0, 0]);
+  });
+
+  it('opening cuts only an unfinished group at the end of the file: legacy records, complete groups and groups followed by more are kept', async () => {
+    const path = join(dir, 'sheets.journal');
+    const rec = (id: string, g?: number) => encodeRecord({ k: 'add', id, r: 'Events', rows: [row(id)], at: 1, ...(g === undefined ? {} : { g }) });
+    const opened = async (text: string) => {
+      writeFileSync(path, text);
+      const o = await JournalFile.open(path);
+      await o.file.close();
+      return { ids: ids(o.records), cut: o.truncatedBytes, skipped: o.skippedLines, pieces: o.damaged.map((p) => [p.kind, p.offset, isCutWrite(p)]) };
+    };
+    const legacy = rec('l1') + rec('l2');
+    // Files written before the marks: every valid record, as before.
+    assert.deepEqual(await opened(legacy), { ids: ['l1', 'l2'], cut: 0, skipped: 0, pieces: [] });
+    // Legacy records, then groups: a complete group of three, a group of one.
+    assert.deepEqual((await opened(legacy + rec('a', 3) + rec('b', 2) + rec('c', 1) + rec('one'))).ids, ['l1', 'l2', 'a', 'b', 'c', 'one']);
+    // A last group that did not reach its last record: cut, whole records and all.
+    const unfinished = rec('x', 3) + rec('y', 2);
+    const at = Buffer.byteLength(legacy + rec('one'));
+    assert.deepEqual(await opened(legacy + rec('one') + unfinished), { ids: ['l1', 'l2', 'one'], cut: Buffer.byteLength(unfinished), skipped: 0, pieces: [['tail', at, true]] });
+    assert.equal(statSync(path).size, at);
+    // ... with the line its write was cut in.
+    const cutLine = rec('z', 1).slice(0, 30);
+    assert.deepEqual(await opened(legacy + unfinished + cutLine), { ids: ['l1', 'l2'], cut: Buffer.byteLength(unfinished + cutLine), skipped: 0, pieces: [['tail', Buffer.byteLength(legacy), true]] });
+    // A group of two whose first record is all that reached the file.
+    assert.deepEqual((await opened(rec('one') + rec('p', 2))).ids, ['one']);
+    // An unfinished group that records follow is no write that failed at the end (a corral from
+    // before the marks appended behind it, or damage came between): kept, as any valid records.
+    assert.deepEqual((await opened(unfinished + rec('after'))).ids, ['x', 'y', 'after']);
+    assert.deepEqual((await opened(unfinished + rec('n', 2) + rec('n2', 1))).ids, ['x', 'y', 'n', 'n2']);
+    const damagedLine = '\0'.repeat(40) + '\n';
+    assert.deepEqual((await opened(rec('x', 3) + damagedLine + rec('z', 1))).ids, ['x', 'z']);
+    // Whole damaged lines after it may be its own last records, written whole and damaged since
+    // (it may have been acknowledged): kept, the damage said as such (not a cut write).
+    assert.deepEqual(await opened(legacy + unfinished + damagedLine), { ids: ['l1', 'l2', 'x', 'y'], cut: damagedLine.length, skipped: 0, pieces: [['tail', Buffer.byteLength(legacy + unfinished), false]] });
+    // The mark is covered by the checksum: a record whose `g` was changed is damaged.
+    const forged = rec('f', 1).replace('"g":1', '"g":2');
+    assert.equal(decodeRecord(forged.trimEnd()), undefined);
   });
 
   it('opening keeps the valid records behind damaged lines and truncates only a damaged tail', async () => {

@@ -478,7 +478,7 @@ describe('keeper over its local socket, with worker clients', () => {
     keeper = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 });
     const torn = log.lines().find((l) => l.event === 'journal.torn_tail');
     assert.deepEqual({ level: torn?.level, rows: torn?.rows }, { level: 'warn', rows: ['ev-j2'] });
-    assert.match(String(torn?.msg), /It began 1 row \(ev-j2\): after a crash their clients were told nothing and retry; if something other than a crash cut the file .* check the sheet for them before deleting that file$/);
+    assert.match(String(torn?.msg), /It began 1 row \(ev-j2\): after a crash their clients were told nothing, after a failed write that nothing was saved, and retry; if something other than a crash cut the file .* check the sheet for them before deleting that file$/);
     // The whole records replay as before.
     await until(() => backend.ids('Events').includes('ev-j1'), 'the whole record to reach the sheet');
   });

@@ -3,7 +3,10 @@
 // write + fsync, so 300 concurrent appends cost a handful of fsyncs, not 300). A crash can only
 // tear the tail (each group is written after the previous one was durable, and a group whose write
 // failed is cut off before anything else is written), so opening the file truncates what follows
-// the last valid record. Damage before a valid record (the disk, or a file written by a version
+// the last valid record, and the whole records of a last group that does not end in its last
+// record (each record of a group says how many of the group's it and those after it are: a group
+// whose write failed and whose cut failed too, then a crash, left whole records of appends that
+// were refused). Damage before a valid record (the disk, or a file written by a version
 // that appended behind a torn group) is skipped, not cut: the records after it were acknowledged.
 // It stays in the file until the next rewrite, and open() reports it. Before the truncate, and so
 // before any rewrite can drop skipped lines, open() copies every damaged byte to a quarantine file
@@ -24,7 +27,7 @@ import type { Clock } from './clock.js';
 import { openAndRepair } from './journal-file-open.js';
 import { type ReplacementRecovery, replacementOf } from './journal-file-replacement.js';
 import { writeFully, writeRewrittenFile } from './journal-file-rewrite.js';
-import { type DamagedPiece, type JournalRecord, encodeRecord } from './journal-scan.js';
+import { type DamagedPiece, type JournalRecord, encodeRecord, inGroup } from './journal-scan.js';
 import { RecordTimes } from './journal-wall-time.js';
 
 /**
@@ -213,7 +216,11 @@ export class JournalFile {
       const group: Op[] = [];
       while (this.queue.length > 0 && !(this.queue[0] as Op).rewrite) group.push(this.queue.shift() as Op);
       const onWallClock = this.times.writer();
-      const text = group.flatMap((op) => (op.records ?? []).map((rec) => encodeRecord(onWallClock(rec)))).join('');
+      // Each record marked with its place in the group (journal-scan.ts): a file that ends before
+      // the group's last record ends in a write that failed or was cut, and the next open cuts all
+      // of it, its whole records too, as it cuts a torn line.
+      const records = group.flatMap((op) => op.records ?? []);
+      const text = records.map((rec, i) => encodeRecord(inGroup(onWallClock(rec), records.length - i, records.length))).join('');
       try {
         await this.writeAll(Buffer.from(text, 'utf8'));
         for (const op of group) op.afterSync?.();

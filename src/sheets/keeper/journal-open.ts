@@ -69,7 +69,11 @@ export async function openJournalRecords(
   // A write cut short (a tail without a newline, isCutWrite) is the one exception: its group was
   // never fsynced whole, and the flusher calls Google only once a batch's send record is durable
   // (Flusher.send awaits markSending), so no append left for a send record in it, and no add in it
-  // was acknowledged. Its entries stay pending and go out at once: that is every crash mid-write,
+  // was acknowledged. So are the whole records of an unfinished last group (journal-scan.ts), cut
+  // with it: a write that failed part-way (its appends refused, the batches of its send records
+  // never sent) and could not be cut, or one a crash cut after whole records; a send record cut
+  // with them leaves its entries as they were before it, and no call followed it. Their entries
+  // stay pending and go out at once: that is every crash mid-write,
   // too common to pay SHEETS_UNSURE_DELAY and a read-back for. It must still be cut
   // (journal-file-open.ts: a record appended behind it would share its line) and copied to the
   // quarantine first. Damage that took the last newline with it (a zeroed last block) looks the
@@ -94,10 +98,14 @@ export async function openJournalRecords(
   };
 }
 
-/** The first cells of the rows of the add records begun in `bytes` (a cut write: its last record is incomplete JSON). */
+/**
+ * The first cells of the rows of the add records begun in `bytes` (a cut write: its last record is
+ * incomplete JSON; an unfinished group: whole records before it). One line at a time: a line is
+ * one record, so the rows of a later record (a split's) are never taken for an add's.
+ */
 export function rowsBegunIn(bytes: Buffer): string[] {
   const ids: string[] = [];
-  for (const record of bytes.toString('utf8').split('{"k":"add"').slice(1)) {
+  for (const record of bytes.toString('utf8').split('\n').flatMap((line) => line.split('{"k":"add"').slice(1))) {
     const at = record.indexOf('"rows":[');
     if (at < 0) continue;
     // Each row opens the list or follows the row before it: `[["a",...],["b",...]]`. Inside a

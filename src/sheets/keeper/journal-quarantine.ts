@@ -40,7 +40,8 @@ function render(journal: string, pieces: readonly DamagedPiece[], at: Date): Buf
   const parts: Buffer[] = [
     Buffer.from(
       `# corral: damaged bytes of ${journal}, copied ${at.toISOString()} before corral removed them from it. ` +
-        'Each piece: a "# piece" line (kind "skipped": damaged lines that valid records followed; "tail": after the last valid record), ' +
+        'Each piece: a "# piece" line (kind "skipped": damaged lines that valid records followed; "tail": after the last valid record, ' +
+        'or from the first record of a last group of records written at once whose last record, "g":1, the file does not hold: a write that did not complete, never acknowledged), ' +
         'then exactly "bytes" bytes as they were at "offset" in the journal, then a newline. A record is "<12 hex checksum> <JSON>".\n',
     ),
   ];

@@ -1,6 +1,19 @@
 // The journal's line format, `<checksum> <json>\n`, and the scan that reads a journal file back:
 // which records are valid, and which bytes are damaged (skipped before valid records, or a bad
 // tail after the last one), each with where it lies in the file.
+//
+// Groups: JournalFile writes the records queued during an fsync as one write (journal-file.ts).
+// Each record of a group of two or more carries `g`, how many of the group's records it and those
+// after it are (3, 2, 1: the last has 1); a group of one, and a rewrite's records (a new file put
+// in place by a rename, whole or not at all), carry none. The checksum covers `g` like any field,
+// and replay ignores it (journal-replay.ts reads the fields it knows), so a corral from before it
+// reads these files as it read its own. A group is acknowledged only once its whole write is
+// fsynced, so a file that ends in a group whose countdown has not reached 1 ends in a write that
+// failed (its appends refused, then the cut of its bytes failed too, journal-file.ts's tornAt) or
+// that a crash cut short: its whole records are no more acknowledged than a torn line, and the
+// scan cuts them with the tail. Before, they were replayed and sent, and a client told "nothing
+// was recorded" (507, 503 not_saved) that retried with a new event id had its event twice. Files
+// written before `g` have no group marks: every valid record is taken, as then.
 
 import { createHash } from 'node:crypto';
 
@@ -13,6 +26,20 @@ function checksum(json: string): string {
 export function encodeRecord(rec: JournalRecord): string {
   const json = JSON.stringify(rec);
   return `${checksum(json)} ${json}\n`;
+}
+
+/**
+ * `rec` as the record of a group written at once that it and `left - 1` more records end (see the
+ * top of this file): a copy carrying `g`, or `rec` itself in a group of one.
+ */
+export function inGroup(rec: JournalRecord, left: number, size: number): JournalRecord {
+  return size > 1 ? { ...rec, g: left } : rec;
+}
+
+/** A record's place in its group (`g`: it and the group's records after it); undefined for a record of no group. */
+function groupLeft(rec: JournalRecord): number | undefined {
+  const g = rec.g;
+  return typeof g === 'number' && Number.isSafeInteger(g) && g >= 1 ? g : undefined;
 }
 
 /** Parses one line; undefined when torn or corrupt. */
@@ -61,6 +88,12 @@ export interface DamagedPiece {
   readonly bytes: Buffer;
   /** Lines the bytes are part of (a tail's last line may lack its newline). */
   readonly lines: number;
+  /**
+   * A tail that begins with the whole records of the file's last group, unfinished (its countdown
+   * `g` never reached 1): how many of its bytes they are. The group's write failed or was cut
+   * short, so none of it was acknowledged; what follows them, if anything, is that write's cut line.
+   */
+  readonly unfinishedGroupBytes?: number;
 }
 
 export interface ScannedFile {
@@ -106,6 +139,8 @@ export class JournalScanner {
   private open: Buffer[] = [];
   /** File offset of the first byte not yet part of a whole line. */
   private lineAt = 0;
+  /** The last group read while unfinished: its records' countdown (`g`) has not reached 1 yet. */
+  private group: OpenGroup | undefined;
 
   /**
    * `accepts`: whether a record with a valid checksum is one its reader can take (the journal's:
@@ -130,12 +165,15 @@ export class JournalScanner {
       if (found) {
         if (found.at > start) this.badLines++;
         const at = base + found.at;
-        if (at > this.validEnd) this.damaged.push({ kind: 'skipped', offset: this.validEnd, bytes: Buffer.concat([...this.bad, buf.subarray(start, found.at)]), lines: this.badLines });
+        // Right behind the last valid record: no damaged byte between them.
+        const next = at === this.validEnd;
+        if (!next) this.damaged.push({ kind: 'skipped', offset: this.validEnd, bytes: Buffer.concat([...this.bad, buf.subarray(start, found.at)]), lines: this.badLines });
         this.skippedBytes += at - this.validEnd;
         this.skippedLines += this.badLines;
         this.bad = [];
         this.badLines = 0;
         this.records.push(found.rec);
+        this.follow(groupLeft(found.rec), next, at, buf.subarray(found.at, nl + 1));
         this.validEnd = base + nl + 1;
       } else {
         this.bad.push(Buffer.from(buf.subarray(start, nl + 1)));
@@ -147,24 +185,72 @@ export class JournalScanner {
     this.lineAt = base + start;
   }
 
+  /**
+   * Where a valid record at `at` (its line `line`, a view of the piece) leaves the last group:
+   * the group's next record (`left` one less than the one before it, nothing damaged between)
+   * carries it on, and the one with 1 ends it. Any other record ends the group as it is: one of a
+   * later group, or of none, behind it (what a corral from before the marks appended behind an
+   * unfinished group), or one behind damaged bytes. Such a group is kept, as any valid records
+   * are: only at the end of the file is an unfinished group a write that did not complete. A group
+   * begins only right behind a valid record (or at the file's start), for the same reason.
+   */
+  private follow(left: number | undefined, next: boolean, at: number, line: Buffer): void {
+    const group = this.group;
+    if (group && next && left === group.next) {
+      if (left === 1) this.group = undefined;
+      else {
+        group.next--;
+        group.lines.push(Buffer.from(line));
+      }
+      return;
+    }
+    this.group = next && left !== undefined && left > 1 ? { at, index: this.records.length - 1, next: left - 1, lines: [Buffer.from(line)] } : undefined;
+  }
+
   /** What was fed, as scanRecords reads it: after the last piece. */
   end(): ScannedFile {
     const damaged = [...this.damaged];
+    // badLines counts the tail's whole lines; bytes after its last newline are one line more.
+    const unterminated = this.open.length > 0 ? 1 : 0;
+    const group = this.group;
+    // The file ends in an unfinished group, and at most in a line cut short after it: a write that
+    // failed or a crash cut (see the top of this file), cut with its records. Followed by whole
+    // damaged lines it is kept: those may be the rest of the group, written whole and damaged
+    // since (a disk's), so the group may have been acknowledged; the damage is then said as such.
+    if (group && this.bad.length === 0) {
+      const groupBytes = group.lines.reduce((n, b) => n + b.length, 0);
+      damaged.push({ kind: 'tail', offset: group.at, bytes: Buffer.concat([...group.lines, ...this.open]), lines: group.lines.length + unterminated, unfinishedGroupBytes: groupBytes });
+      // In place: a copy of every record of a large journal but the last few would double its memory.
+      this.records.length = group.index;
+      return { records: this.records, validEnd: group.at, skippedBytes: this.skippedBytes, skippedLines: this.skippedLines, damaged };
+    }
     if (this.bad.length > 0 || this.open.length > 0) {
-      // badLines counts the tail's whole lines; bytes after its last newline are one line more.
-      const unterminated = this.open.length > 0 ? 1 : 0;
       damaged.push({ kind: 'tail', offset: this.validEnd, bytes: Buffer.concat([...this.bad, ...this.open]), lines: this.badLines + unterminated });
     }
     return { records: this.records, validEnd: this.validEnd, skippedBytes: this.skippedBytes, skippedLines: this.skippedLines, damaged };
   }
 }
 
+/** The last group of records read while its countdown has not reached 1 (JournalScanner). */
+interface OpenGroup {
+  /** The file offset of its first record. */
+  readonly at: number;
+  /** The index of its first record in the records read. */
+  readonly index: number;
+  /** The `g` its next record carries. */
+  next: number;
+  /** Its records' lines as they are in the file, copied: cut with the tail if it stays unfinished. */
+  readonly lines: Buffer[];
+}
+
 /**
- * Whether a damaged tail is only the last write a crash cut short: no newline in it, so no record
- * in it was ever fsynced whole, and none was acknowledged. Any whole line in a tail may be an
- * acknowledged record damaged since. (Damage that took the last newline with it, a zeroed last
- * block, looks the same: its bytes are saved all the same, only logged at a lower level.)
+ * Whether a damaged tail is only the last write, cut short by a crash or failed part-way: no
+ * newline in it, so no record in it was ever fsynced whole, and none was acknowledged; or the
+ * whole records of an unfinished group (unfinishedGroupBytes) and at most such a line after them.
+ * Any other whole line in a tail may be an acknowledged record damaged since. (Damage that took
+ * the last newline with it, a zeroed last block, looks the same: its bytes are saved all the
+ * same, only logged at a lower level.)
  */
 export function isCutWrite(piece: DamagedPiece): boolean {
-  return piece.kind === 'tail' && !piece.bytes.includes(0x0a);
+  return piece.kind === 'tail' && !piece.bytes.includes(0x0a, piece.unfinishedGroupBytes ?? 0);
 }

@@ -83,13 +83,15 @@ export function reportJournalOpened(logger: Logger, opened: OpenedJournal, desti
     // the cut bytes began rows, they are named, at warn, so that the sheet can be checked.
     const rows = quarantined.cutRows;
     const fields = { event: 'journal.torn_tail', journal: journal.path, quarantine: quarantined.path, truncatedBytes: replayed.truncatedBytes, rows };
-    const said = `keeper: the write journal ended in a write cut short, as a crash cuts one (never acknowledged); truncated, its bytes copied to ${quarantined.path}`;
+    // An unfinished group's whole records are such a write too (journal-scan.ts): one that failed
+    // part-way and could not be cut before the keeper stopped, its appends refused.
+    const said = `keeper: the write journal ended in a write cut short, as a crash cuts one, or that failed part-way (never acknowledged); truncated, its bytes copied to ${quarantined.path}`;
     if (rows.length === 0) logger.info(fields, said);
     else {
       logger.warn(
         fields,
         `${said}. It began ${rows.length} row${rows.length === 1 ? '' : 's'} (${rows.slice(0, 10).join(', ')}${rows.length > 10 ? ', ...' : ''}): ` +
-          'after a crash their clients were told nothing and retry; if something other than a crash cut the file (a truncation, an older copy put back), they may have been acknowledged: check the sheet for them before deleting that file',
+          'after a crash their clients were told nothing, after a failed write that nothing was saved, and retry; if something other than a crash cut the file (a truncation, an older copy put back), they may have been acknowledged: check the sheet for them before deleting that file',
       );
     }
   }
