@@ -89,7 +89,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_KEEPER_SOCKET_DIR: "CORRAL_DATA_DIR's path is too long for a unix socket, so the keeper's socket is in the temp dir's corral-<uid> directory, and that directory is another user's, a symlink or open to others: the keeper does not start, workers do not connect (another user could stand in for the keeper). Remove it, or shorten CORRAL_DATA_DIR.",
   CORRAL_ERR_KEEPER_OTHER_SHEET: "The keeper at CORRAL_DATA_DIR's socket serves another sheet (SHEET_ID, SHEETS_API_URL) than the worker's settings name: two corrals share CORRAL_DATA_DIR, and the second one's keeper waits for the first one's lock. The keeper refuses the worker's reads and writes (nothing is read from or written to the other sheet) and the app answers 503; give each corral its own CORRAL_DATA_DIR. Also seen for a moment during a reload that changes SHEET_ID or SHEETS_API_URL, from the generation being replaced.",
   CORRAL_ERR_JOURNAL: 'The write journal could not be written or replayed.',
-  CORRAL_ERR_JOURNAL_UNWRITABLE: 'A file of CORRAL_DATA_DIR the write path needs (the journal, the keeper lock), or the data dir itself, could not be written or made: disk full (ENOSPC), I/O error (EIO), read-only file system (EROFS), no permission (EACCES: a journal of another user, say), or a file where the data dir or a parent of it should be (EEXIST, ENOTDIR) or a directory where the journal should be (EISDIR). An append is refused unacknowledged (the app answers 503 not_saved) and logged as journal.write_failed; at start the keeper does not start (keeper.boot_failed). Both name the path and the errno.',
+  CORRAL_ERR_JOURNAL_UNWRITABLE: 'A file of CORRAL_DATA_DIR the write path needs (the journal, the keeper lock), or the data dir itself, could not be written or made: disk full (ENOSPC), I/O error (EIO), read-only file system (EROFS), no permission (EACCES: a journal of another user, say), or a file where the data dir or a parent of it should be (EEXIST, ENOTDIR) or a directory where the journal should be (EISDIR). An append is refused unacknowledged (the app answers 503 not_saved) and logged as journal.write_failed; at start the keeper does not start (keeper.boot_failed). Both name the path and the errno. Also every new append while a write of the journal has not returned for 10 s (a hung disk: journal.sync_stuck), with no errno.',
   CORRAL_ERR_JOURNAL_FULL: "The write journal holds SHEETS_JOURNAL_MAX_MB of rows not yet in the sheet (Google failing or refusing for a long time while events kept coming): further appends are refused unacknowledged (the app answers 503 not_saved with Retry-After) until the flusher brings the backlog under the cap; logged as journal.backlog_full with the backlog, the cap and the journal's path. The cap keeps the keeper inside its heap and its journal replayable at a restart; raise it only with the keeper's memory (NODE_OPTIONS=--max-old-space-size) and CORRAL_TIMEOUT in mind, and look at why Google does not take the rows (sheets.append_failed).",
   CORRAL_ERR_JOURNAL_OVERSIZED: "At start, the write journal is over twice SHEETS_JOURNAL_MAX_MB (written before the cap, or the cap lowered since): it is replayed all the same, its rows having been acknowledged (never delete it), but may need more heap than Node's default or a longer CORRAL_TIMEOUT; journal.oversized names the path, the size and the NODE_OPTIONS=--max-old-space-size and CORRAL_TIMEOUT to start corral with until the sheet has taken the backlog.",
   CORRAL_ERR_JOURNAL_QUARANTINE: 'Damaged bytes of the write journal could not be copied to their quarantine file (disk full, no permission): the journal is left untouched and the keeper does not start until the copy can be written.',
@@ -165,7 +165,7 @@ export const HTTP_ERRORS = {
   http_version_not_supported: { status: 505, meaning: 'A request line naming `HTTP/2.0` (HTTP/2 is not spoken here) or `HTTP/0.9`; send HTTP/1.1. Another version (`HTTP/1.2`, `HTTP/3.0`) is no version node\'s parser knows: a 400 `bad_request`.' },
   sheets_unavailable: { status: 503, meaning: 'The sheet cannot be read right now (Google failing, the keeper away) and no cached copy is young enough; `Retry-After` says when to retry.' },
   events_header_invalid: { status: 503, meaning: 'The Events tab\'s header row does not name the columns an event is written under (event_id first, then player, kind, detail, at in any order): nothing was written; the operator must fix the tab (the log says how); retry after `Retry-After`.' },
-  not_saved: { status: 503, meaning: 'The write journal cannot be written (disk full, I/O error), or holds SHEETS_JOURNAL_MAX_MB of rows the sheet has not taken yet: nothing was recorded; retry after `Retry-After`.' },
+  not_saved: { status: 503, meaning: 'The write journal cannot be written (disk full, I/O error, a write of it hung for 10 s), or holds SHEETS_JOURNAL_MAX_MB of rows the sheet has not taken yet: nothing was recorded; retry after `Retry-After`.' },
   export_unavailable: { status: 503, meaning: "The worker could not start its export threads (`CORRAL_EXPORT_THREADS`; the process or thread limit reached: `TasksMax=`, `pids.max`, `ulimit -u`), or they failed before the first bytes: nothing was sent; retry after `Retry-After` (the log's `app.export_failed` says why)." },
   server_full: { status: 503, meaning: 'Over the connection cap: answered at once with `Retry-After: 1`, never left hanging.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
@@ -216,6 +216,23 @@ export class DataDirWriteError extends CorralError {
     this.name = 'DataDirWriteError';
     this.path = path;
     this.errno = known;
+  }
+}
+
+/**
+ * An append refused at once because a write of the journal has been in flight SYNC_STUCK_MS (10 s)
+ * or longer (sheets/keeper/journal-sync-watch.ts): nothing journaled, nothing acknowledged. The
+ * code of a journal that cannot be written (507 on the keeper's socket, 503 not_saved from the
+ * app): the disk takes nothing for now. Said by journal.sync_stuck, not by journal.write_failed,
+ * which names an errno and says to free space.
+ */
+export class JournalWriteStuckError extends DataDirWriteError {
+  constructor(
+    path: string,
+    readonly stuckMs: number,
+  ) {
+    super('the journal', path, new Error(`a write of it has not returned for ${Math.round(stuckMs / 1000)} s (the data disk hangs: a dead network mount, a failing drive?); appends are refused until it returns`));
+    this.name = 'JournalWriteStuckError';
   }
 }
 

@@ -1,16 +1,28 @@
 // A journal write whose fsync is slow: every append of the group waited as long for its
 // acknowledgement. Told by the journal file (SLOW_SYNC_MS), said by the keeper as
 // `journal.slow_sync`: at the first, then at most once a minute with the count and the longest.
+// And one that does not return (a dead mount, a failing drive): said while it lasts, past
+// SYNC_STUCK_MS (journal.sync_stuck), new appends refused meanwhile (journal-sync-watch.ts).
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { JournalFile, SLOW_SYNC_MS } from '../../src/sheets/keeper/journal-file.js';
+import { afterEach, beforeEach, describe, test, it } from 'node:test';
+import { JournalWriteStuckError } from '../../src/errors.js';
+import { JournalFile, SLOW_SYNC_MS, SYNC_STUCK_MS } from '../../src/sheets/keeper/journal-file.js';
+import { Journal } from '../../src/sheets/keeper/journal.js';
+import { Keeper } from '../../src/sheets/keeper/keeper.js';
+import { paced } from '../../src/sheets/keeper/pacing.js';
 import { JournalSlowSyncLog } from '../../src/sheets/keeper/slow-sync-log.js';
+import { JournalSyncStuckLog } from '../../src/sheets/keeper/sync-stuck-log.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
+import { FakeClock, settle } from '../fixtures/fake-clock.js';
+import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+import { testKeeperSettings } from '../fixtures/keeper-settings.js';
+
+const row = (id: string) => [id, 'P001', 'goal', `detail ${id}`, '2024-03-02T15:12:00Z'];
 
 test('a group whose write and fsync take SLOW_SYNC_MS or longer is told with how long and its bytes; a fast one is not', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-slow-sync-'));
@@ -66,6 +78,190 @@ test('journal.slow_sync is said at the first, then at most once a minute with th
     assert.equal(lines[1]?.slow, 2);
     assert.equal(lines[1]?.longest_ms, 45_000);
     assert.match(String(lines[1]?.msg), /^keeper: 2 more journal writes took a second or more since the last such line, the longest 45 s/);
+  } finally {
+    log.close();
+  }
+});
+
+/**
+ * Handles whose fsync (datasync, the group commit's) hangs while `hang.on`, as on a dead network
+ * mount, until `hang.release()`; `hang.waiting` says whether a write waits in it.
+ */
+function hangingDisk(): { wrap: (fh: FileHandle) => FileHandle; hang: { on: boolean; waiting: boolean; release: () => void } } {
+  const hang = { on: false, waiting: false, release: () => undefined as void };
+  const wrap = (fh: FileHandle): FileHandle =>
+    new Proxy(fh, {
+      get(target, prop) {
+        if (prop === 'datasync' && hang.on) {
+          return () =>
+            new Promise<void>((resolve, reject) => {
+              hang.waiting = true;
+              hang.release = () => {
+                hang.waiting = false;
+                target.datasync().then(resolve, reject);
+              };
+            });
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  return { wrap, hang };
+}
+
+/** `p`, or a failure when it has not settled within a few turns of the loop: "at once", not queued behind a write. */
+function atOnce<T>(p: Promise<T>): Promise<T> {
+  return Promise.race([p, settle().then(settle).then(settle).then(() => Promise.reject(new Error('not answered at once: queued behind the write that hangs')))]);
+}
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !ok(); i++) await settle();
+  assert.ok(ok(), what);
+}
+
+describe('a write of the journal that does not return (a hung disk)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-sync-stuck-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is told once SYNC_STUCK_MS have passed, while it lasts, and again when it returns, with the appends refused meanwhile', async () => {
+    const { wrap, hang } = hangingDisk();
+    const syncClock = new FakeClock();
+    const { file } = await JournalFile.open(join(dir, 'sheets.journal'), { wrapHandle: wrap, syncClock });
+    const told: string[] = [];
+    file.onSyncStuck({
+      stuck: (w) => told.push(`stuck ${w.what} ${w.ms} ms ${w.bytes} bytes`),
+      returned: (w, refused, err) => told.push(`returned ${w.what} ${w.ms} ms, ${refused} refused${err ? `, ${err.message}` : ''}`),
+    });
+    hang.on = true;
+    let acknowledged = false;
+    const append = file.append([{ k: 'add', id: 'a' }]).then(() => (acknowledged = true));
+    await until('the write waits in its fsync', () => hang.waiting);
+    const bytes = file.bytes();
+    await syncClock.advance(SYNC_STUCK_MS - 1);
+    assert.deepEqual(told, []);
+    assert.equal(file.writes.stuckFor(), undefined);
+    assert.equal(file.writes.refusal(file.path), undefined, 'a slow write is no stuck one');
+    await syncClock.advance(1);
+    assert.equal(told.length, 1, 'said while the fsync has not returned');
+    assert.match(told[0] ?? '', new RegExp(`^stuck append ${SYNC_STUCK_MS} ms \\d+ bytes$`));
+    assert.equal(file.writes.stuckFor(), SYNC_STUCK_MS);
+    const refusal = file.writes.refusal(file.path);
+    assert.ok(refusal instanceof JournalWriteStuckError);
+    assert.deepEqual([refusal.code, refusal.path, refusal.stuckMs, refusal.errno], ['CORRAL_ERR_JOURNAL_UNWRITABLE', file.path, SYNC_STUCK_MS, undefined]);
+    assert.match(refusal.message, /a write of it has not returned for 10 s \(the data disk hangs/);
+    await syncClock.advance(30_000);
+    assert.equal(told.length, 1, 'once per write, not again while it lasts');
+    assert.equal(acknowledged, false);
+    hang.on = false;
+    hang.release();
+    await append;
+    assert.deepEqual(told.slice(1), [`returned append ${SYNC_STUCK_MS + 30_000} ms, 1 refused`]);
+    assert.equal(file.writes.stuckFor(), undefined);
+    assert.equal(file.writes.refusal(file.path), undefined);
+    assert.equal(file.writes.refusedSinceOpen, 1);
+    assert.ok(file.bytes() > bytes);
+    await file.close();
+  });
+
+  it('refuses new appends at once, journaling nothing, while the appends it carries wait for it', async () => {
+    const { wrap, hang } = hangingDisk();
+    const syncClock = new FakeClock();
+    const { journal } = await Journal.open({ dir, destination: 'the sheet', file: { wrapHandle: wrap, syncClock } });
+    try {
+      hang.on = true;
+      let first: unknown;
+      const waiting = journal.add('Events', [row('ev-1')]).then((r) => (first = r));
+      await until('the write waits in its fsync', () => hang.waiting);
+      await syncClock.advance(SYNC_STUCK_MS);
+      const bytes = journal.fileBytes();
+      await assert.rejects(atOnce(journal.add('Events', [row('ev-2')])), (err: JournalWriteStuckError) => err instanceof JournalWriteStuckError && err.code === 'CORRAL_ERR_JOURNAL_UNWRITABLE');
+      assert.equal(journal.fileBytes(), bytes, 'nothing journaled for it');
+      assert.deepEqual(journal.rowsFor('Events', 0), [], 'nor shown');
+      // A retry of the rows in the stuck write waits with them: their outcome is not known yet.
+      let retried: unknown;
+      const retry = journal.add('Events', [row('ev-1')]).then((r) => (retried = r));
+      await settle();
+      assert.deepEqual([first, retried], [undefined, undefined]);
+      assert.equal(journal.syncStuckFor(), SYNC_STUCK_MS);
+      assert.equal(journal.appendsRefusedStuck(), 1);
+      hang.on = false;
+      hang.release();
+      await Promise.all([waiting, retry]);
+      assert.equal((retried as { duplicates: number }).duplicates, 1);
+      assert.equal(journal.syncStuckFor(), undefined);
+      await journal.add('Events', [row('ev-2')]);
+      assert.deepEqual(journal.live().map((e) => e.rows[0]?.[0]), ['ev-1', 'ev-2']);
+    } finally {
+      hang.on = false;
+      hang.release();
+      await journal.close();
+    }
+  });
+
+  it('the keeper says journal.sync_stuck while it lasts, reports the journal not writable, refuses appends unacknowledged, and says when it returned', async () => {
+    const { wrap, hang } = hangingDisk();
+    const syncClock = new FakeClock();
+    const log = await captureLogger();
+    const k = await Keeper.start({
+      settings: testKeeperSettings(dir),
+      logger: log.logger,
+      socketPath: undefined,
+      clock: new FakeClock(),
+      openBackend: async (pace) => paced(new FakeBackend({ Events: [['event_id', 'player', 'kind', 'detail', 'at']] }), pace),
+      lockWaitMs: 2000,
+      journalFile: { wrapHandle: wrap, syncClock },
+    });
+    try {
+      const lines = (event: string) => log.lines().filter((l) => l.event === event);
+      hang.on = true;
+      const waiting = k.append('Events', [row('ev-1')]);
+      await until('the write waits in its fsync', () => hang.waiting);
+      assert.deepEqual([k.figures().journalWritable, k.figures().journalSyncStuckSeconds], [true, 0], 'a write a few seconds long is no hung one');
+      await syncClock.advance(SYNC_STUCK_MS + 2500);
+      const [stuck, ...more] = lines('journal.sync_stuck');
+      assert.equal(more.length, 0);
+      assert.deepEqual([stuck?.level, stuck?.path, stuck?.what, stuck?.ms], ['warn', join(dir, 'sheets.journal'), 'append', SYNC_STUCK_MS]);
+      assert.ok((stuck?.bytes as number) > 0);
+      assert.match(String(stuck?.msg), /has not returned for 10 s: the data dir's disk hangs .*New appends are refused at once \(503 not_saved, nothing recorded\) until it returns/);
+      assert.deepEqual([k.figures().journalWritable, k.figures().journalSyncStuckSeconds], [false, 12], "health's journal: sync_stuck");
+      await assert.rejects(atOnce(k.append('Events', [row('ev-2')])), { code: 'CORRAL_ERR_JOURNAL_UNWRITABLE' });
+      await assert.rejects(atOnce(k.append('Events', [row('ev-3')])), { code: 'CORRAL_ERR_JOURNAL_UNWRITABLE' });
+      assert.equal(k.figures().journalAppendsRefused, 2);
+      assert.deepEqual(lines('journal.write_failed'), [], 'no errno to name, no space to free');
+      hang.on = false;
+      hang.release();
+      await waiting;
+      const [back] = lines('journal.sync_recovered');
+      assert.deepEqual([back?.level, back?.ms, back?.refused, back?.failed], ['info', SYNC_STUCK_MS + 2500, 2, false]);
+      assert.match(String(back?.msg), /returned after 12\.5 s, written: appends are taken again; 2 were refused meanwhile/);
+      assert.deepEqual([k.figures().journalWritable, k.figures().journalSyncStuckSeconds], [true, 0], 'writable again as soon as it returned, before any append');
+      await k.append('Events', [row('ev-2')]);
+      assert.equal(k.figures().journalBacklogRows, 2);
+    } finally {
+      hang.on = false;
+      hang.release();
+      await k.close();
+      log.close();
+    }
+  });
+});
+
+test('journal.sync_recovered of a hung write that returned an error is a warning naming it; a rewrite and a check are said as such', async () => {
+  const log = await captureLogger();
+  try {
+    const said = new JournalSyncStuckLog(log.logger, '/var/lib/corral/sheets.journal');
+    said.stuck({ what: 'rewrite', bytes: 4096, ms: 10_000 });
+    said.returned({ what: 'append', bytes: 512, ms: 95_000 }, 7, Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    said.stuck({ what: 'check', bytes: 0, ms: 10_000 });
+    const lines = log.lines().filter((l) => typeof l.event === 'string' && l.event.startsWith('journal.sync_'));
+    assert.deepEqual(lines.map((l) => [l.event, l.level, l.what]), [['journal.sync_stuck', 'warn', 'rewrite'], ['journal.sync_recovered', 'warn', 'append'], ['journal.sync_stuck', 'warn', 'check']]);
+    assert.match(String(lines[0]?.msg), /\(its rewrite \(the file held 4096 bytes\)\) has not returned for 10 s/);
+    assert.deepEqual([lines[1]?.failed, lines[1]?.refused], [true, 7]);
+    assert.match(String(lines[1]?.msg), /returned after 95 s with an error \(EIO: i\/o error, fdatasync\): the appends it carried were refused; appends are taken again; 7 were refused meanwhile/);
+    assert.match(String(lines[2]?.msg), /\(the check of its file before a write\)/);
   } finally {
     log.close();
   }

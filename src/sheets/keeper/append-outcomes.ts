@@ -1,11 +1,12 @@
 // An append as the keeper takes it (keeper.ts): journaled (journal.add, acknowledged once
 // fsynced) or refused, and what each outcome tells the parts that follow appends: a refusal for a
 // journal that cannot be written (write-failure-log.ts, and the space probe when it was for want of
-// room, space-probe.ts) or for a full backlog (backlog-full-log.ts), the first append begun after
+// room, space-probe.ts) or for a full backlog (backlog-full-log.ts), not for a write that hangs
+// (said by the journal's own journal.sync_stuck), the first append begun after
 // either that is journaled again (started-after-failure.ts), and idempotency keys forgotten early.
 // A file of its own: the keeper's figures and close read these parts, its append only hands over.
 
-import { DataDirWriteError, JournalFullError } from '../../errors.js';
+import { DataDirWriteError, JournalFullError, JournalWriteStuckError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { StartedAfterFailure } from '../../log/started-after-failure.js';
 import { BacklogFullLog } from './backlog-full-log.js';
@@ -51,7 +52,9 @@ export class AppendOutcomes {
       if (this.appendTickets.beganAfter('full', ticket)) this.backlogFull.accepted(journal.backlogBytes(), journal.backlogCapBytes);
       return receipt;
     } catch (err) {
-      if (err instanceof DataDirWriteError) {
+      // A write that hangs is said by journal.sync_stuck and counted by the journal: no
+      // journal.write_failed, whose errno and "free space there" would send the operator astray.
+      if (err instanceof DataDirWriteError && !(err instanceof JournalWriteStuckError)) {
         this.appendTickets.failed('write');
         this.writeFailures.failed(err);
         if (isNoRoom(err.errno)) this.spaceProbe.noRoom();

@@ -97,6 +97,11 @@ export class JournalAppender {
     // and replayed idempotency keys were answered above: they add nothing.
     const backlog = this.table.backlogBytes();
     if (backlog >= this.maxBacklogBytes) throw new JournalFullError(this.file.path, backlog, this.maxBacklogBytes);
+    // Refused at once, before anything is journaled, while a write of the journal has hung for
+    // SYNC_STUCK_MS (journal-sync-watch.ts): queued behind it, the append waited minutes for an
+    // answer, and its client's retries piled up behind it too. Those already queued wait for it.
+    const stuck = this.file.writes.refusal(this.file.path);
+    if (stuck) throw stuck;
     const entry: JournalEntry = {
       id: randomUUID(),
       range,
@@ -145,6 +150,9 @@ export class JournalAppender {
     this.keys.reserve(claim, now);
     try {
       await this.awaitSynced(rowsInFlight);
+      // A key record is a new append like any other: not queued behind a write that hangs.
+      const stuck = this.file.writes.refusal(this.file.path);
+      if (stuck) throw stuck;
       await this.file.append([{ k: 'key', ...IdempotencyKeys.field(claim), at: now }], () => this.keys.settle(claim.key));
     } catch (err) {
       this.keys.release(claim.key);

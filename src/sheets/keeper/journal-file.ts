@@ -13,6 +13,9 @@
 // (journal-quarantine.ts): a damaged line, or a whole line in a bad tail, may have held a row a
 // user was told was saved.
 //
+// Each write is watched while it runs (journal-sync-watch.ts): one that hangs (a dead mount, a
+// failing drive) is said, and appends are refused, from its tenth second, not only once it returns.
+//
 // This file is the group commit and its handle. Beside it: the open's read, quarantine and cut
 // (journal-file-open.ts), a rewrite's new file (journal-file-rewrite.ts), the check that the
 // file at the path is still the one written (journal-file-replacement.ts), and the records' times,
@@ -23,11 +26,12 @@ import { dirname } from 'node:path';
 import { fsyncDir } from '../../fs-sync.js';
 import { makeDirs } from '../../make-dirs.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
-import type { Clock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
 import { openAndRepair } from './journal-file-open.js';
 import { type ReplacementRecovery, replacementOf } from './journal-file-replacement.js';
 import { writeFully, writeRewrittenFile } from './journal-file-rewrite.js';
 import { type DamagedPiece, type JournalRecord, encodeRecord, inGroup } from './journal-scan.js';
+import { type JournalWriteKind, type SyncStuckListener, SyncWatch } from './journal-sync-watch.js';
 import { RecordTimes } from './journal-wall-time.js';
 
 /**
@@ -37,6 +41,7 @@ import { RecordTimes } from './journal-wall-time.js';
  */
 export const SLOW_SYNC_MS = 1000;
 export { decodeRecord, encodeRecord, type DamagedPiece, type JournalRecord } from './journal-scan.js';
+export { SYNC_STUCK_MS, type StuckWrite, type SyncStuckListener } from './journal-sync-watch.js';
 
 interface Op {
   records: readonly JournalRecord[] | undefined;
@@ -63,6 +68,12 @@ export interface JournalFileOptions {
   readonly onProgress?: (readBytes: number, totalBytes: number) => void;
   /** The records' times' clock (the keeper's): written on the wall clock, read back onto it (journal-wall-time.ts). */
   readonly clock?: Pick<Clock, 'wallOffset'>;
+  /**
+   * The clock each write is watched by (journal-sync-watch.ts; default the system's). Not the
+   * keeper's: a test's fake keeper clock jumps minutes in a step, and a write in flight then (real
+   * I/O) would be taken for stuck; tests of the watch give one here.
+   */
+  readonly syncClock?: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
   /**
    * Whether open() takes a record whose checksum is valid (default: every one); one it does not is
    * damaged, copied to the quarantine file and left out of `records` (journal-replay.ts's replayable).
@@ -108,6 +119,11 @@ export class JournalFile {
   private recovery: ReplacementRecovery | undefined;
   private slowSync: ((ms: number, bytes: number) => void) | undefined;
   private readonly times: RecordTimes;
+  /**
+   * Each write of the file, watched while it runs: one in flight SYNC_STUCK_MS or longer is told
+   * (onSyncStuck), and an append is refused while it lasts (SyncWatch.refusal, journal-append.ts).
+   */
+  readonly writes: SyncWatch;
 
   private constructor(
     readonly path: string,
@@ -116,6 +132,7 @@ export class JournalFile {
     this.syncDir = options.syncDir ?? fsyncDir;
     this.wrapHandle = options.wrapHandle ?? ((fh) => fh);
     this.times = new RecordTimes(options.clock ?? {});
+    this.writes = new SyncWatch(options.syncClock ?? systemClock);
   }
 
   /**
@@ -165,6 +182,11 @@ export class JournalFile {
     this.slowSync = said;
   }
 
+  /** Tells `listener` of a write in flight SYNC_STUCK_MS or longer, once, and of its return. */
+  onSyncStuck(listener: SyncStuckListener): void {
+    this.writes.listen(listener);
+  }
+
   /** Checks the file is still the journal's (see recoverReplacementWith), putting it back if not; after every queued write. */
   verify(): Promise<void> {
     return this.enqueue([], undefined, undefined);
@@ -205,7 +227,8 @@ export class JournalFile {
       if (head.rewrite) {
         this.queue.shift();
         try {
-          await this.doRewrite(head.rewrite());
+          const snapshot = head.rewrite;
+          await this.watched('rewrite', this.size, () => this.doRewrite(snapshot()));
           head.resolve();
         } catch (err) {
           head.reject(err as Error);
@@ -221,8 +244,9 @@ export class JournalFile {
       // of it, its whole records too, as it cuts a torn line.
       const records = group.flatMap((op) => op.records ?? []);
       const text = records.map((rec, i) => encodeRecord(inGroup(onWallClock(rec), records.length - i, records.length))).join('');
+      const buf = Buffer.from(text, 'utf8');
       try {
-        await this.writeAll(Buffer.from(text, 'utf8'));
+        await this.watched(records.length > 0 ? 'append' : 'check', buf.length, () => this.writeAll(buf));
         for (const op of group) op.afterSync?.();
         for (const op of group) op.resolve();
       } catch (err) {
@@ -230,6 +254,18 @@ export class JournalFile {
       }
     }
     this.draining = false;
+  }
+
+  /** Runs one write of the file under the watch (journal-sync-watch.ts). */
+  private async watched(what: JournalWriteKind, bytes: number, write: () => Promise<void>): Promise<void> {
+    this.writes.begin(what, bytes);
+    try {
+      await write();
+    } catch (err) {
+      this.writes.end(err);
+      throw err;
+    }
+    this.writes.end();
   }
 
   /** Puts the journal's memory back at `path` when its file was deleted, replaced or resized. */

@@ -7,7 +7,7 @@ import { DataDirWriteError } from '../../errors.js';
 import { makeDirs } from '../../make-dirs.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import type { Clock } from './clock.js';
-import { JournalFile, type JournalRecord } from './journal-file.js';
+import { JournalFile, type JournalFileOptions, type JournalRecord } from './journal-file.js';
 import { replayable, replayRecords, type JournalEntry } from './journal-replay.js';
 import { isCutWrite } from './journal-scan.js';
 
@@ -47,19 +47,20 @@ export interface OpenedRecords {
 /**
  * Opens (creating) `dir`/sheets.journal and replays its records, their times on `clock` (the
  * keeper's: the file holds the wall clock's, JournalFileOptions.clock); `onProgress`:
- * JournalFileOptions.onProgress.
+ * JournalFileOptions.onProgress; `fileOptions`: what tests replace of the file's I/O.
  */
 export async function openJournalRecords(
   dir: string,
   destination: string,
   clock: Pick<Clock, 'wallOffset'>,
   onProgress?: (readBytes: number, totalBytes: number) => void,
+  fileOptions: Pick<JournalFileOptions, 'wrapHandle' | 'syncClock'> = {},
 ): Promise<OpenedRecords> {
   await makeDirs(dir, PRIVATE_DIR_MODE).catch((err: unknown) => {
     throw new DataDirWriteError('the data dir (CORRAL_DATA_DIR)', dir, err);
   });
   const path = join(dir, JOURNAL_FILE);
-  const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path, { clock, accepts: replayable, ...(onProgress ? { onProgress } : {}) });
+  const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path, { ...fileOptions, clock, accepts: replayable, ...(onProgress ? { onProgress } : {}) });
   const entries = replayRecords(records, destination);
   // The rule: any damaged WHOLE line, skipped (valid records follow it) or in the tail, may have
   // been the send record of an entry that replays as pending, so Google may have its rows: every

@@ -1,7 +1,7 @@
 // The write journal as the keeper's start (keeper.ts) opens it: its size checked against
 // SHEETS_JOURNAL_MAX_MB, opened with the keeper's settings and the lines it says while it runs (a
-// file replaced under it, slow syncs, a rewrite that failed), then what the open found, said once:
-// damaged bytes removed (`journal.damaged`), a write cut short (`journal.torn_tail`), rows held
+// file replaced under it, slow syncs, a write that hangs, a rewrite that failed), then what the
+// open found, said once: damaged bytes removed (`journal.damaged`), a write cut short (`journal.torn_tail`), rows held
 // for another sheet, entries replayed. A file of its own: these are the journal's words to the
 // operator, and the keeper's start only orders the steps (the journal opens under the lock, after
 // the cache handoff is taken, before the flusher and the server).
@@ -16,9 +16,10 @@ import { JOURNAL_FILE } from './journal-open.js';
 import { reportOversizedJournal } from './journal-size-check.js';
 import type { KeeperOptions } from './keeper-options.js';
 import { JournalSlowSyncLog } from './slow-sync-log.js';
+import { JournalSyncStuckLog } from './sync-stuck-log.js';
 
 /** What the keeper was started with that its journal is opened with. */
-export type JournalStartOptions = Pick<KeeperOptions, 'settings' | 'logger' | 'clock' | 'unsureDelayMs' | 'onJournalProgress'>;
+export type JournalStartOptions = Pick<KeeperOptions, 'settings' | 'logger' | 'clock' | 'unsureDelayMs' | 'onJournalProgress' | 'journalFile'>;
 
 /** What the keeper's start brings to the journal's open. */
 export interface JournalStartParts {
@@ -57,6 +58,8 @@ export async function openKeeperJournal(o: JournalStartOptions, k: JournalStartP
         `keeper: the write journal ${journalPath} was ${what} while the keeper ran, by something other than corral (${d.rowsNotInSheet} acknowledged rows not yet in the sheet were only in its memory); writing it again from memory before the next append: find what removes or edits files in ${dataDir}`,
       ),
     onSlowSync: (ms, bytes) => slowSyncs.said(ms, bytes),
+    onSyncStuck: new JournalSyncStuckLog(o.logger, journalPath),
+    ...(o.journalFile ? { file: o.journalFile } : {}),
     onCompactionFailed: (err, bytes) =>
       o.logger.warn(
         { event: 'journal.compact_failed', dataDir, bytes, err: describeError(err) },

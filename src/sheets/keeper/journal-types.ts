@@ -1,6 +1,7 @@
 // What the journal is opened with (JournalOptions) and what an append answers (Receipt).
 
 import type { Clock } from './clock.js';
+import type { JournalFileOptions, SyncStuckListener } from './journal-file.js';
 import type { FileReplacement } from './journal-file-replacement.js';
 
 export interface JournalOptions {
@@ -58,6 +59,13 @@ export interface JournalOptions {
    * long and the bytes written: every append of the group waited as long for its acknowledgement.
    */
   readonly onSlowSync?: (ms: number, bytes: number) => void;
+  /**
+   * Told when a write of the journal has been in flight SYNC_STUCK_MS (a hung disk), once, and
+   * when it returns (journal-sync-watch.ts); new appends are refused meanwhile.
+   */
+  readonly onSyncStuck?: SyncStuckListener;
+  /** What tests replace of the file's I/O: its handles (failures, a hung fsync) and the clock its writes are watched by. */
+  readonly file?: Pick<JournalFileOptions, 'wrapHandle' | 'syncClock'>;
 }
 
 export interface Receipt {

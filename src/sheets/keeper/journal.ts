@@ -80,6 +80,7 @@ export class Journal {
       told: (what, expectedBytes, foundBytes) => options.onFileReplaced?.(what, { expectedBytes, foundBytes, rowsNotInSheet: this.backlogRows() + this.heldRows() }),
     });
     if (options.onSlowSync) file.onSlowSync(options.onSlowSync);
+    if (options.onSyncStuck) file.onSyncStuck(options.onSyncStuck);
   }
 
   static async open(
@@ -92,7 +93,7 @@ export class Journal {
   }> {
     // The file's times are the wall clock's, read onto the journal's clock (journal-wall-time.ts).
     const clock = options.clock ?? systemClock;
-    const { file, records, entries, truncatedBytes, skippedLines, skippedBytes, quarantined } = await openJournalRecords(options.dir, options.destination, clock, options.onOpenProgress);
+    const { file, records, entries, truncatedBytes, skippedLines, skippedBytes, quarantined } = await openJournalRecords(options.dir, options.destination, clock, options.onOpenProgress, options.file);
     const journal = new Journal(file, options);
     // An append the previous process sent may still be landing at Google: give it a moment before
     // the read-back decides whether to resend.
@@ -258,6 +259,19 @@ export class Journal {
 
   fileBytes(): number {
     return this.file.bytes();
+  }
+
+  /**
+   * How long a write of the journal has been in flight, while past SYNC_STUCK_MS (a hung disk:
+   * new appends are refused meanwhile); undefined otherwise.
+   */
+  syncStuckFor(): number | undefined {
+    return this.file.writes.stuckFor();
+  }
+
+  /** Appends refused because a write of the journal hung, since the open. */
+  appendsRefusedStuck(): number {
+    return this.file.writes.refusedSinceOpen;
   }
 
   /** Rewrites the file with the live entries, the retained done ones and the keys (journal-compaction.ts). */

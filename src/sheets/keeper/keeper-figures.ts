@@ -40,6 +40,7 @@ function sharedWaits(k: FigureSources, kind: 'read' | 'write'): number {
 
 /** The `extra` figures of the keeper's heartbeat. */
 export function keeperFigures(k: FigureSources): Record<string, number | string | boolean | null> {
+  const stuckMs = k.journal.syncStuckFor();
   return {
     backend: k.backend.kind,
     ...k.tier.figures(),
@@ -61,10 +62,14 @@ export function keeperFigures(k: FigureSources): Record<string, number | string 
     journalBacklogRows: k.journal.backlogRows(),
     // Rows journaled for another sheet (SHEET_ID changed while they waited): never sent here.
     journalHeldRows: k.journal.heldRows(),
-    // Appends refused because the journal could not be written (disk full): the app answers them
-    // 503 not_saved. journalWritable is false from a refusal until an append is written again.
-    journalWritable: !k.appends.writeFailures.failing,
-    journalAppendsRefused: k.appends.writeFailures.refused,
+    // Appends refused because the journal could not be written (disk full), or while a write of it
+    // hangs: the app answers them 503 not_saved. journalWritable is false from a refusal until an
+    // append is written again, and while a write has been in flight SYNC_STUCK_MS
+    // (journalSyncStuckSeconds, over 0 then: health's `journal: sync_stuck`), from its tenth
+    // second, with or without an append refused, until it returns.
+    journalWritable: !k.appends.writeFailures.failing && stuckMs === undefined,
+    journalSyncStuckSeconds: stuckMs === undefined ? 0 : Math.floor(stuckMs / 1000),
+    journalAppendsRefused: k.appends.writeFailures.refused + k.journal.appendsRefusedStuck(),
     // The backlog against its cap (SHEETS_JOURNAL_MAX_MB): at the cap appends are refused,
     // answered 503 not_saved, counted in journalAppendsRefusedFull. journalFull (health's
     // `journal: full`, `corral status`) ends as soon as the flusher has brought the backlog under

@@ -8,6 +8,7 @@ import type { Settings } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import type { SheetsBackend } from '../backend.js';
 import type { Clock } from './clock.js';
+import type { JournalOptions } from './journal-types.js';
 import type { AfterAttempt, BeforeAttempt } from './pacing.js';
 
 export type KeeperSettings = Pick<
@@ -50,4 +51,6 @@ export interface KeeperOptions {
   readonly unsureDelayMs?: number;
   /** Told as the journal is read at start, chunk by chunk (JournalOptions.onOpenProgress). */
   readonly onJournalProgress?: (readBytes: number, totalBytes: number) => void;
+  /** What tests replace of the journal file's I/O (JournalOptions.file): a disk that hangs, and the clock that watches its writes. */
+  readonly journalFile?: JournalOptions['file'];
 }
