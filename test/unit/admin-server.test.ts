@@ -558,9 +558,9 @@ describe('admin server health while the keeper is down', () => {
 });
 
 describe('admin server health while the journal refuses events', () => {
-  it('says degraded, still 200, naming why, while the ready keeper reports its journal not writable or full', async () => {
+  it('says degraded, still 200, naming why, while the ready keeper reports its journal not writable, hung or full', async () => {
     const workers = [child(1, 2511, 'ready', {}), child(2, 2512, 'ready', {})];
-    const keeperWith = (extra: Record<string, boolean>) => child(0, 2510, 'ready', { extra }, 'keeper');
+    const keeperWith = (extra: Record<string, boolean | number>) => child(0, 2510, 'ready', { extra }, 'keeper');
     const view = createFakeView(testSettings({ CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '30', CORRAL_ADMIN_TOKEN: TOKEN }), [...workers, keeperWith({ journalWritable: true, journalFull: false })]);
     const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0 });
     const health = () => healthOf(server.port);
@@ -569,6 +569,10 @@ describe('admin server health while the journal refuses events', () => {
       // A full disk: every POST /api/events answers 503 not_saved, reads go on.
       view.kids = [...workers, keeperWith({ journalWritable: false, journalFull: false })];
       assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 2, workers_expected: 2, journal: 'not_writable' } });
+      // A write of the journal that has hung for 10 s or more (a dead mount): said as such, though
+      // the keeper reports itself not writable too (what a master from before it says).
+      view.kids = [...workers, keeperWith({ journalWritable: false, journalFull: false, journalSyncStuckSeconds: 12 })];
+      assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 2, workers_expected: 2, journal: 'sync_stuck' } });
       // The backlog at SHEETS_JOURNAL_MAX_MB while Google does not take the rows.
       view.kids = [...workers, keeperWith({ journalWritable: true, journalFull: true })];
       assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 2, workers_expected: 2, journal: 'full' } });

@@ -31,6 +31,11 @@ describe("corral status's sheets line", () => {
     assert.match(sheetsStatusLine({ ...healthy, ranges_failing: 1, journal_backlog: 1, journal_oldest_seconds: 0 }, { backend: 'google' }) ?? '', /failing for 1 range, journal 1 row not yet in the sheet$/);
   });
 
+  it('says a journal write that hangs as such, not as a full or read-only disk', () => {
+    const line = sheetsStatusLine({ ...healthy, journal_writable: false, journal_appends_refused: 4 }, { backend: 'google', journalSyncStuckSeconds: 37 });
+    assert.equal(line, 'sheets: Google answering, journal empty, journal write HANGS for 37 s (a dead network mount or a failing drive? see journal.sync_stuck in the log), new writes refused');
+  });
+
   it('says what Redis refuses, and that redis.misconfigured holds the fix, when an answering Redis refuses the keeper: not "Redis down"', () => {
     const line = (refused: string) => sheetsStatusLine({ ...healthy, redis_connected: false, redis_refused: refused }, { backend: 'google' });
     assert.equal(line('login'), 'sheets: Google answering, journal empty, Redis refuses the login of REDIS_URL: this host reads and spends quota alone (redis.misconfigured in the log, with the fix)');

@@ -42,7 +42,8 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
  * One line, or undefined when no keeper reported figures (an app without Sheets, or a keeper not
  * yet started): `sheets: Google answering, journal empty, Redis connected`, and what is wrong
  * when something is. `keeperExtra`: the keeper's heartbeat figures (its `backend`, google or
- * offline, and `journalFull`, the backlog at SHEETS_JOURNAL_MAX_MB).
+ * offline, `journalFull`, the backlog at SHEETS_JOURNAL_MAX_MB, and `journalSyncStuckSeconds`, a
+ * write of the journal that hangs).
  */
 export function sheetsStatusLine(
   s: SheetsStatus | undefined,
@@ -61,7 +62,11 @@ export function sheetsStatusLine(
     const oldest = typeof s.journal_oldest_seconds === 'number' && s.journal_oldest_seconds > 0 ? ` (oldest ${Math.round(s.journal_oldest_seconds)} s)` : '';
     parts.push(s.journal_backlog > 0 ? `journal ${plural(s.journal_backlog, 'row')} not yet in the sheet${oldest}` : 'journal empty');
   }
-  if (s.journal_writable === false) {
+  const stuckSeconds = typeof keeperExtra.journalSyncStuckSeconds === 'number' ? keeperExtra.journalSyncStuckSeconds : 0;
+  if (stuckSeconds > 0) {
+    // A disk that hangs is not full nor read-only: what to look at differs.
+    parts.push(`journal write HANGS for ${stuckSeconds} s (a dead network mount or a failing drive? see journal.sync_stuck in the log), new writes refused`);
+  } else if (s.journal_writable === false) {
     const refused = typeof s.journal_appends_refused === 'number' ? `, ${plural(s.journal_appends_refused, 'write')} refused` : '';
     parts.push(`journal NOT WRITABLE (disk full or read-only? see journal.write_failed in the log${refused})`);
   }

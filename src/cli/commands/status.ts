@@ -79,14 +79,18 @@ interface Health {
   keeper_respawn_in_ms?: number;
   /** A stop has begun (absent otherwise, and from a corral older than this command). */
   stopping?: true;
-  /** The journal refuses events (not_writable, full): absent while it takes them, and from an older corral. */
+  /** The journal refuses events (sync_stuck, not_writable, full): absent while it takes them, and from an older corral. */
   journal?: string;
 }
 
 /** Running, or on its way out: a stopping master's workers drain, which is no outage. */
 const stateOf = (stopping: boolean | undefined): string => (stopping ? 'stopping' : 'running');
 
-const JOURNAL_REFUSAL: Record<string, string> = { not_writable: 'journal not writable: events refused', full: 'journal full: events refused' };
+const JOURNAL_REFUSAL: Record<string, string> = {
+  sync_stuck: 'journal write hangs (the data disk): events refused',
+  not_writable: 'journal not writable: events refused',
+  full: 'journal full: events refused',
+};
 
 /** What makes the health degraded, as far as it says: workers not beating, the keeper's state, a journal refusing events. */
 function whyDegraded(h: Health): string {

@@ -39,14 +39,18 @@ export function keeperStatus(view: AdminView, now = view.now()): KeeperStatus | 
 }
 
 /**
- * Why the journal takes no event, as the ready keeper last reported: `not_writable` (an append it
- * could not write: a full disk, an I/O error) or `full` (SHEETS_JOURNAL_MAX_MB of rows not yet in
- * the sheet); undefined while it takes them, or with no keeper reporting.
+ * Why the journal takes no event, as the ready keeper last reported: `sync_stuck` (a write of it
+ * has not returned for 10 s or more: the data disk hangs), `not_writable` (an append it could not
+ * write: a full disk, an I/O error) or `full` (SHEETS_JOURNAL_MAX_MB of rows not yet in the
+ * sheet); undefined while it takes them, or with no keeper reporting. A keeper whose write hangs
+ * reports itself not writable too, which a master from before `sync_stuck` says as `not_writable`.
  */
-export type JournalRefusal = 'not_writable' | 'full';
+export type JournalRefusal = 'sync_stuck' | 'not_writable' | 'full';
 
 export function journalRefusal(view: AdminView): JournalRefusal | undefined {
   const extra = keeperOf(view)?.figures?.extra;
+  // Before not_writable: a disk that hangs is no full disk, and is fixed elsewhere (its mount, the drive).
+  if (typeof extra?.journalSyncStuckSeconds === 'number' && extra.journalSyncStuckSeconds > 0) return 'sync_stuck';
   if (extra?.journalWritable === false) return 'not_writable';
   if (extra?.journalFull === true) return 'full';
   return undefined;

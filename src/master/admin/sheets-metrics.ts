@@ -38,7 +38,7 @@ export function registerSheetsMetrics(view: AdminView, registers: Registry[]): v
   counter('corral_sheets_cache_hits_total', "Reads answered from a cache tier: workers' L1 and the keeper's host tier (fresh or stale).", 'cacheHits', 'l1Hits');
   counter('corral_sheets_cache_misses_total', 'Reads that waited for a fetch from Google (misses of the keeper\'s host tier).', 'cacheMisses', undefined);
   counter('corral_sheets_stale_answers_total', "Reads answered older than SHEET_CACHE_TTL: the keeper's stale hits and workers' stale fallbacks.", 'cacheStaleHits', 'l1StaleFallbacks');
-  counter('corral_sheets_journal_appends_refused_total', 'Appends refused because the write journal could not be written (disk full, I/O error): the app answered them 503 not_saved.', 'journalAppendsRefused', undefined);
+  counter('corral_sheets_journal_appends_refused_total', 'Appends refused because the write journal could not be written (disk full, I/O error) or a write of it hung: the app answered them 503 not_saved.', 'journalAppendsRefused', undefined);
   counter('corral_sheets_upstream_calls_total', 'Calls that reached the Sheets API, retries and read-backs included.', 'upstreamCallsTotal', undefined);
   counter('corral_sheets_shared_reads_total', 'Ranges the keeper took from Redis (REDIS_URL), fetched by another host (or by this one before a restart), instead of reading Google.', 'sharedReads', undefined);
   counter('corral_sheets_quota_alone_grants_total', "Calls to Google paid from this host's share of the quota because Redis (REDIS_URL) was unreachable.", 'aloneQuotaGrants', undefined);
@@ -62,7 +62,7 @@ export function registerSheetsMetrics(view: AdminView, registers: Registry[]): v
   gauge('corral_sheets_journal_backlog_rows', 'Journaled rows Google does not have yet.', (f) => f.journal_backlog);
   gauge('corral_sheets_journal_held_rows', 'Journaled rows held for another sheet than this one (SHEET_ID or SHEETS_API_URL changed while they waited): never sent here; over 0 needs the operator.', (f) => f.journal_held_rows);
   gauge('corral_sheets_journal_oldest_row_age_seconds', 'Age of the oldest journaled row Google does not have yet (0 with none): grows while appends fail.', (f) => f.journal_oldest_seconds);
-  gauge('corral_sheets_journal_writable', 'The write journal takes appends (1), or its last append could not be written (0: disk full, I/O error) and appends are refused.', (f) => (f.journal_writable === null ? null : f.journal_writable ? 1 : 0));
+  gauge('corral_sheets_journal_writable', 'The write journal takes appends (1), or its last append could not be written (0: disk full, I/O error), or a write of it has hung for 10 s or more (0: a dead mount, a failing drive), and appends are refused.', (f) => (f.journal_writable === null ? null : f.journal_writable ? 1 : 0));
   gauge('corral_sheets_ranges_failing', "Ranges whose last fetch from Google failed, or whose fetch in flight has an attempt failed (answered stale meanwhile, or failing): over 0 while Google fails; failing ranges are retried in the background, so it falls back to 0 once Google answers.", (f) => f.ranges_failing);
   new Gauge({
     name: 'corral_sheets_redis_connected',

@@ -82,7 +82,8 @@ function renderHealth(s, stopping) {
   if (k && k.heartbeat_late) why.push('keeper not beating');
   else if (k && k.state !== 'ready') why.push(`keeper ${k.state}`);
   else if (!k && (s.keeper_respawn || s.health_keeper === 'not_running')) why.push('keeper not running');
-  if (s.health_journal === 'not_writable' || (s.sheets && s.sheets.journal_writable === false)) why.push('journal cannot be written');
+  if (s.health_journal === 'sync_stuck') why.push('journal write hangs (the data disk): events refused');
+  else if (s.health_journal === 'not_writable' || (s.sheets && s.sheets.journal_writable === false)) why.push('journal cannot be written');
   else if (s.health_journal === 'full') why.push('journal full (SHEETS_JOURNAL_MAX_MB): events refused');
   el.textContent = `DEGRADED${why.length ? `: ${why.join(', ')}` : ' (GET /api/admin/health says why)'}`;
 }
