@@ -78,9 +78,12 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     assert.equal(b.backend.count('get', 'Players'), 0, 'host B read nothing from Google');
     assert.equal(second.via, 'fresh');
     assert.deepEqual(second.value.values, PLAYERS);
-    // Through the wall clock (whole ms, against the keeper's monotonic one): to a millisecond or two.
-    assert.ok(Math.abs(second.value.fetchedAt - first.value.fetchedAt) < 2);
-    assert.ok(Math.abs(second.value.fetchStartedAt - (first.value.fetchStartedAt - SHARED_CLOCK_ALLOWANCE_MS)) < 2);
+    // Through the wall clock (whole ms, against the keeper's monotonic one): to a few milliseconds.
+    // Each conversion reads the two clocks one after the other, and a busy machine can preempt the
+    // process between the two reads (a CPU hog beside it: 2 ms failed); the allowance is 5 s.
+    const near = (a: number, b: number) => assert.ok(Math.abs(a - b) < 25, `${a} vs ${b}`);
+    near(second.value.fetchedAt, first.value.fetchedAt);
+    near(second.value.fetchStartedAt, first.value.fetchStartedAt - SHARED_CLOCK_ALLOWANCE_MS);
     assert.equal(b.tier.figures().sharedReads, 1);
     assert.deepEqual(b.changes, [], 'a first fill is no change');
   });

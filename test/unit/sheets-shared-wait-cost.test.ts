@@ -13,7 +13,9 @@ import { waitFor } from '../helpers/corral.js';
 import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
 
 const BIG = [['name', 'code'], ...Array.from({ length: 20_000 }, (_, i) => [`Player ${i} ${'x'.repeat(60)}`, `P${i}`])];
-const TTL = 300;
+// Long enough for B to adopt A's copy while it is fresh on a busy machine (300 ms: a 1.7 MB copy
+// parsed beside a CPU hog was already stale), short enough to wait out.
+const TTL = 1500;
 
 describe('a host waiting for another host to refresh a range', { skip: redisMissing }, () => {
   const server = redisPerSuite();
