@@ -8,6 +8,7 @@ import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { InstallMove } from './code-identity.js';
 import type { DeathCauses } from './death-causes.js';
+import type { KeeperFiles } from './keeper-files.js';
 import type { FatalReason } from './fatal-stderr.js';
 import type { Notifier } from './notify.js';
 import type { Spawner } from './spawner.js';
@@ -48,6 +49,8 @@ export interface ArbiterOptions {
   readonly deathCauses?: DeathCauses;
   /** The build on disk (code-identity.ts); tests give their own. */
   readonly codeIdentity?: () => string | undefined;
+  /** The files the keeper reads at its start by the settings' paths, digested (keeper-files.ts); tests give their own. */
+  readonly keeperFiles?: (settings: Settings) => KeeperFiles;
   /** The install the path corral was started as leads to now, when moved (code-identity.ts); tests give their own. */
   readonly installMove?: () => InstallMove | undefined;
   /**

@@ -38,6 +38,7 @@ import { CrashLedger } from './crash-ledger.js';
 import { drainChild } from './drain.js';
 import { Generations } from './generations.js';
 import { KeeperCrashLedger } from './keeper-crash-ledger.js';
+import { keeperFiles, type KeeperFiles } from './keeper-files.js';
 import { KeeperRestart } from './keeper-restart.js';
 import { keeperRestartStep, waitForFirstKeeper } from './keeper-wait.js';
 import { keeperOf, newChildRecord, workersOf, type ChildRecord, type RetireReason } from './registry.js';
@@ -106,6 +107,8 @@ export class Arbiter {
   private readonly shutdown: Shutdown;
   /** The build on disk, read at start, at each reload and at each keeper start. */
   private readonly code: () => string | undefined;
+  /** The files the keeper reads at its start, as they are now (keeper-files.ts). */
+  private readonly keeperFiles: (settings: Settings) => KeeperFiles;
 
   constructor(private readonly o: ArbiterOptions) {
     this.target = { loaded: o.loaded, expected: o.loaded.settings.CORRAL_WORKERS };
@@ -123,6 +126,7 @@ export class Arbiter {
       taskRefusals: () => this.deathCauses.taskRefusals(),
     });
     this.code = o.codeIdentity ?? (() => codeIdentity());
+    this.keeperFiles = o.keeperFiles ?? keeperFiles;
     // The collaborators read and change the state above through what each is handed here.
     const { children, target, gens, crashes, keeperCrashes, latency, log, now, code } = this;
     const workers = () => this.workers();
@@ -135,7 +139,7 @@ export class Arbiter {
     const installMove = o.installMove ?? installMoveWatch();
     const bound = new ReloadBound(o.notifier, now);
     this.reloadBound = bound;
-    this.reloads = new ReloadLifecycle({ options: o, target, gens, crashes, keeperRestart, bound, log, now, code, installMove, workers, requestTick, booting: () => this.phase === 'booting', statusLine: () => this.statusLine(), recordReload: () => this.record('reload') });
+    this.reloads = new ReloadLifecycle({ options: o, target, gens, crashes, keeperRestart, bound, log, now, code, keeperFiles: this.keeperFiles, installMove, workers, requestTick, booting: () => this.phase === 'booting', statusLine: () => this.statusLine(), recordReload: () => this.record('reload') });
     const markRetire = (c: ChildRecord, reason: RetireReason, extra: Record<string, number>, crashCounted: boolean) => this.markRetire(c, reason, extra, crashCounted);
     const listening = (port: number) => {
       this.port = port;
@@ -590,7 +594,7 @@ export class Arbiter {
     });
     this.children.set(id, record);
     this.killer.track(id, spawned.stackProbe);
-    if (role === 'keeper') this.keeperRestart.forked(this.code());
+    if (role === 'keeper') this.keeperRestart.forked(this.code(), this.keeperFiles(this.settings));
     // A boot attempt begins: the reload has its boot timeout, then the drain.
     this.reloadStep(attemptBoundMs(this.settings));
     // No pid: the fork failed, which its boot failure says next (a "pid -1" told nothing).

@@ -7,6 +7,7 @@ import type { Settings } from '../config/schema.js';
 import type { MasterMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
 import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
+import { changedKeeperFiles, type KeeperFiles } from './keeper-files.js';
 import { KEEPER_CRASH_BOOT_WAIT_MS, KEEPER_CRASH_NOTICE_MAX_DELAY_MS, KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT_MS } from './keeper-wait.js';
 import type { ChildRecord } from './registry.js';
 import { changedKeeperSettings } from './reload-plan.js';
@@ -32,6 +33,8 @@ export class KeeperRestart {
   private noticeUntil = 0;
   /** The build the running keeper started from. */
   private keeperCode: string | undefined;
+  /** The files the running keeper read at its start (keeper-files.ts). */
+  private keeperFileDigests: KeeperFiles | undefined;
 
   constructor(private readonly d: KeeperRestartDeps) {}
 
@@ -45,9 +48,10 @@ export class KeeperRestart {
     this.restartingNow = false;
   }
 
-  /** A keeper was forked from this build. */
-  forked(code: string | undefined): void {
+  /** A keeper was forked from this build, to read these files. */
+  forked(code: string | undefined, files?: KeeperFiles): void {
     this.keeperCode = code;
+    this.keeperFileDigests = files;
   }
 
   /**
@@ -76,22 +80,30 @@ export class KeeperRestart {
   /**
    * Drains the keeper, to start a new one, when a setting it reads changed (see
    * changedKeeperSettings), or when the build on disk is not the one it started from: the new
-   * workers run that build, and speak to the keeper over a protocol a build may change.
+   * workers run that build, and speak to the keeper over a protocol a build may change; or when a
+   * file it read at its start by a setting's path (`files`: as they are now) was replaced since.
    */
-  ifChanged(before: Settings, after: Settings, onDisk?: string): void {
+  ifChanged(before: Settings, after: Settings, onDisk?: string, files?: KeeperFiles): void {
     const keeper = this.d.keeper();
     if (!keeper) return;
     const changed = changedKeeperSettings(before, after);
     const codeChanged = onDisk !== undefined && this.keeperCode !== undefined && onDisk !== this.keeperCode;
-    if (changed.length === 0 && !codeChanged) return;
+    // A file whose path setting changed is in `changed` already.
+    const filesChanged = changedKeeperFiles(this.keeperFileDigests, files).filter((name) => !changed.includes(name));
+    if (changed.length === 0 && !codeChanged && filesChanged.length === 0) return;
     this.restartingNow = true;
     this.d.keeperCrashes.restarting();
-    const why = [...(changed.length > 0 ? [`keeper settings changed (${changed.join(', ')})`] : []), ...(codeChanged ? [`corral's code on disk is another build (${this.keeperCode} to ${onDisk})`] : [])].join(', and ');
-    this.d.log.info({ event: 'keeper.restart', changed, code: codeChanged ? { running: this.keeperCode, on_disk: onDisk } : null }, `${why}: restarting the keeper first`);
+    const why = [
+      ...(changed.length > 0 ? [`keeper settings changed (${changed.join(', ')})`] : []),
+      ...(filesChanged.length > 0 ? [`the file ${filesChanged.join(' and ')} names was replaced since the keeper read it at its start`] : []),
+      ...(codeChanged ? [`corral's code on disk is another build (${this.keeperCode} to ${onDisk})`] : []),
+    ].join(', and ');
+    this.d.log.info({ event: 'keeper.restart', changed, files_changed: filesChanged, code: codeChanged ? { running: this.keeperCode, on_disk: onDisk } : null }, `${why}: restarting the keeper first`);
     // The workers first: a write the draining keeper refuses is then retried until the new one is
     // ready, not answered 503 (keeper-restart-window.ts).
     this.tellRestarting(KEEPER_RESTART_WAIT_MS);
-    this.d.drain(keeper, codeChanged && changed.length === 0 ? 'reload: new build of corral' : 'reload: keeper settings changed', KEEPER_RESTART_DRAIN_MS);
+    const reason = changed.length > 0 ? 'reload: keeper settings changed' : filesChanged.length > 0 ? 'reload: keeper files replaced' : 'reload: new build of corral';
+    this.d.drain(keeper, reason, KEEPER_RESTART_DRAIN_MS);
   }
 
   /**

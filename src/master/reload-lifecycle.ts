@@ -14,6 +14,7 @@ import type { Logger } from '../log/logger.js';
 import type { ArbiterOptions } from './arbiter-options.js';
 import type { CrashLedger } from './crash-ledger.js';
 import type { Generations } from './generations.js';
+import type { KeeperFiles } from './keeper-files.js';
 import type { KeeperRestart } from './keeper-restart.js';
 import type { ChildRecord } from './registry.js';
 import { startBoundMs, type ReloadBound } from './reload-bound.js';
@@ -36,6 +37,8 @@ export interface ReloadDeps {
   readonly now: () => number;
   /** The build on disk (code-identity.ts). */
   readonly code: () => string | undefined;
+  /** The files the keeper would read at its start with these settings (keeper-files.ts). */
+  readonly keeperFiles: (settings: Settings) => KeeperFiles;
   /** The install the path corral was started as leads to now, when moved (code-identity.ts). */
   readonly installMove: () => InstallMove | undefined;
   readonly gens: Generations;
@@ -156,7 +159,7 @@ export class ReloadLifecycle {
         `reload to generation ${gens.current}: ${target.expected} workers, CORRAL_WORKERS=${next.settings.CORRAL_WORKERS} ${carried > 0 ? '+' : ''}${carried} asked for after this reload was queued`,
       );
     }
-    this.d.keeperRestart.ifChanged(keeperFrom ?? previous.settings, next.settings, onDisk);
+    this.d.keeperRestart.ifChanged(keeperFrom ?? previous.settings, next.settings, onDisk, this.d.keeperFiles(next.settings));
     this.d.crashes.clearBootBackoff();
     this.d.bound.start(`reloading: starting generation ${gens.current}`, startBoundMs(next.settings));
     log.info({ event: 'reload.start', generation: gens.current, workers: target.expected }, `reload: starting generation ${gens.current}`);

@@ -2821,3 +2821,38 @@ test('a recycle does not drain its retiree while a settled worker it would leave
     t.log.close();
   }
 });
+
+test('a reload after the key file GOOGLE_APPLICATION_CREDENTIALS names was replaced in place restarts the keeper, which read the old key at its start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-key-rotation-'));
+  const keyFile = join(dir, 'key.json');
+  const { generateServiceAccountKey } = await import('../../src/sheets/emulator/keys.js');
+  const { writeFileSync } = await import('node:fs');
+  const writeKey = () => writeFileSync(keyFile, JSON.stringify(generateServiceAccountKey({ clientEmail: 'corral@p.iam.gserviceaccount.com', tokenUri: 'https://oauth2.googleapis.com/token' }).key));
+  writeKey();
+  const t = await setup({ SHEET_ID: '1abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', GOOGLE_APPLICATION_CREDENTIALS: keyFile, CORRAL_DATA_DIR: dir }, true);
+  try {
+    const keeper = t.bootWithKeeper();
+    // The key rotated as Google's console does it: a new key written over the file, then a reload.
+    writeKey();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.start'), 'the reload started');
+    assert.ok(keeper.sent.some((m) => m.type === 'drain'), 'the keeper, which signs with the key it read at its start, is restarted to read the new one');
+    assert.deepEqual(t.log.lines().find((l) => l.event === 'keeper.restart')?.files_changed, ['GOOGLE_APPLICATION_CREDENTIALS']);
+    keeper.exit(0);
+    t.arbiter.tick();
+    const fresh = t.keepers().find((c) => c !== keeper);
+    assert.ok(fresh, 'a new keeper was started');
+    fresh.say({ type: 'ready' });
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.role === 'worker' && c.identity.generation === 2).forEach(ready);
+    t.run(1000, t.children.filter((c) => !c.exited));
+    // The same key again: the keeper that read it stays.
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.ok(!fresh.sent.some((m) => m.type === 'drain'), 'a reload with the key it read keeps the keeper');
+  } finally {
+    t.log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
