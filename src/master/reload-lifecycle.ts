@@ -227,17 +227,21 @@ export class ReloadLifecycle {
 
   /**
    * The workers fail to boot, CORRAL_BOOT_ATTEMPTS times: a reload goes back to the generation it
-   * started from while that one still serves, or else ends incomplete. Returns true when it rolled
-   * back: the tick then manages no further.
+   * started from while that one still serves, or else ends incomplete while some of its own serve.
+   * With no worker of either left (the old ones died meanwhile: an OOM kill, a kill as stuck, which
+   * a reload does not replace), it goes back too, and the settings that served are forked again:
+   * left to boot.exhausted, the master exited 3 (78 for an app that cannot load, which systemd does
+   * not restart) over a bad reload, where the old settings had served until their worker died.
+   * Returns true when it rolled back: the tick then manages no further.
    */
   workersCannotBoot(): boolean {
     const { gens, target } = this.d;
     const err = this.d.crashes.lastBootError;
-    if (gens.reload && previousServes(this.d.workers(), gens.reload.previousGeneration)) {
+    const ready = this.d.workers().filter((c) => c.state === 'ready').length;
+    if (gens.reload && (ready === 0 || previousServes(this.d.workers(), gens.reload.previousGeneration))) {
       this.rollBack(`the new generation cannot boot (${err?.message})`, err);
       return true;
     }
-    const ready = this.d.workers().filter((c) => c.state === 'ready').length;
     if (gens.reload && ready > 0) {
       // Nothing to roll back to (the old generation drained or died meanwhile), and the new one
       // cannot reach its count: end the reload rather than stay in it for good (systemd would
@@ -265,8 +269,11 @@ export class ReloadLifecycle {
     if (!r) return;
     const failed = target.loaded.settings;
     const code = superseded === undefined ? codeOf(bootError, 'CORRAL_ERR_WORKER_DIED') : undefined;
+    // None of its workers left (they died during the reload): they are forked again.
+    const serving = previousServes(this.d.workers(), r.previousGeneration);
+    const then = serving ? 'keeps serving' : 'is started again with the settings it ran with (none of its workers was left)';
     if (superseded === undefined) {
-      this.d.log.error({ event: 'reload.failed', code, generation: gens.current, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
+      this.d.log.error({ event: 'reload.failed', code, generation: gens.current, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} ${then}`);
     } else {
       this.d.log.warn(
         { event: 'reload.superseded', generation: superseded, serving: r.previousGeneration },
@@ -282,7 +289,7 @@ export class ReloadLifecycle {
     // whether it could): a later reload's restart_needed names the file it writes to.
     if (this.d.options.configureLogs?.(r.previous.settings) ?? true) this.masterLogFile = displayValue('CORRAL_LOG_FILE', r.previous.settings.CORRAL_LOG_FILE);
     gens.rollBack();
-    gens.ended('rolled_back', code, superseded === undefined ? `last reload rolled back (${code}), generation ${r.previousGeneration} serves: ${why}` : `reload to generation ${superseded} ${why}; generation ${r.previousGeneration} serves meanwhile`, Date.now());
+    gens.ended('rolled_back', code, superseded === undefined ? `last reload rolled back (${code}), generation ${r.previousGeneration} ${serving ? 'serves' : 'is started again'}: ${why}` : `reload to generation ${superseded} ${why}; generation ${r.previousGeneration} serves meanwhile`, Date.now());
     // The count that served before the reload, TTIN/TTOU included: the new settings' count had
     // already drained the excess of a larger one, which is now forked again. The changes asked for
     // during the reload are carried over it, as a queued reload carries them over CORRAL_WORKERS.

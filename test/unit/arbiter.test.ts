@@ -2856,3 +2856,39 @@ test('a reload after the key file GOOGLE_APPLICATION_CREDENTIALS names was repla
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a reload whose new workers cannot boot, after its old generation died meanwhile, goes back to the settings that served rather than exit', async () => {
+  // One worker, OOM-killed while a reload with a broken app boots: the reload does not replace it
+  // (its successor is the new generation's). The master exited 3 at CORRAL_BOOT_ATTEMPTS.
+  const t = await setup({ CORRAL_WORKERS: '1', CORRAL_BOOT_ATTEMPTS: '3' });
+  try {
+    t.bootAll();
+    const [old] = t.children;
+    t.setNextEnv({ CORRAL_KEEPALIVE: '7' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    old!.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    for (let i = 0; i < 10 && !t.log.lines().some((l) => l.event === 'reload.failed'); i++) {
+      for (const c of t.children.filter((c) => !c.exited && c !== old)) {
+        c.say({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'cannot import the app' });
+        c.exit(4);
+      }
+      t.advance(60_000);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(t.exits, [], 'the master keeps running');
+    const failed = t.log.lines().find((l) => l.event === 'reload.failed');
+    assert.match(String(failed?.msg), /cannot boot \(cannot import the app\); generation 1 is started again with the settings it ran with/);
+    t.arbiter.tick();
+    const again = t.children.filter((c) => c.identity.generation === 1 && c !== old);
+    assert.equal(again.length, 1, 'a worker of the settings that served is forked');
+    ready(again[0]!);
+    t.arbiter.tick();
+    assert.match(t.arbiter.statusLine(), /^1\/1 workers ready, generation 1/);
+    assert.equal(t.arbiter.settings.CORRAL_KEEPALIVE, 5, 'the settings that served, not the reload\'s');
+    assert.ok(t.calls.some((c) => c.startsWith('ready') && c.includes('rolled back')), 'READY=1 ends the reload');
+  } finally {
+    t.log.close();
+  }
+});
