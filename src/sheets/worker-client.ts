@@ -16,7 +16,7 @@ import { onOwnClock } from './keeper-answer-clock.js';
 import { KeeperLink } from './keeper-link.js';
 import { FALL_BACK_ON, KEEPER_PATIENCE_MS, keeperAnswerWaitMs, within } from './keeper-read-patience.js';
 import { KeeperReadLog } from './keeper-read-log.js';
-import type { WireLoginCount, WireNotHeld, WireRead, WireReadAnswer, WireReceipt } from './keeper/protocol.js';
+import { MAX_APPEND_BYTES, type WireLoginCount, type WireNotHeld, type WireRead, type WireReadAnswer, type WireReceipt } from './keeper/protocol.js';
 import { dataDirOf, keeperSocketPath, socketOutsideDataDir } from './keeper/socket-path.js';
 import { L1Cache, type L1Entry } from './l1-cache.js';
 import { OtherSheetLog } from './other-sheet-log.js';
@@ -253,11 +253,20 @@ class WorkerSheetsClient implements SheetsClient {
   }
 
   async append(range: string, rows: readonly (readonly string[])[], options: AppendOptions = {}): Promise<AppendReceipt> {
-    const body = { range, rows, ...(options.idempotency ? { idempotency: options.idempotency } : {}), ...(options.header ? { header: options.header } : {}) };
+    const body = JSON.stringify({ range, rows, ...(options.idempotency ? { idempotency: options.idempotency } : {}), ...(options.header ? { header: options.header } : {}) });
+    // Refused here, before anything is sent: the keeper refuses a larger body by cutting the
+    // connection mid-upload (server.ts), which the link took for an unreachable keeper, so the
+    // append was sent whole again, then failed CORRAL_ERR_KEEPER_UNAVAILABLE (the app's 503 "the
+    // sheet cannot be reached": a retry that can never succeed), and during a keeper restart it
+    // was sent again every 200 ms until the window ended.
+    const bytes = Buffer.byteLength(body);
+    if (bytes > MAX_APPEND_BYTES) {
+      throw new CorralError('CORRAL_ERR_APPEND_INVALID', `append body of ${bytes} bytes is over the ${MAX_APPEND_BYTES} bytes the keeper takes; nothing was sent: send the rows in smaller appends`);
+    }
     // The link's one retry after a dropped connection is safe with a key too: the keeper either
     // journaled the first (the retry gets its answer back) or did not. On the link's write
     // connections: never queued behind reads that wait at the keeper for Google.
-    const receipt = await this.checked(this.link.write<WireReceipt>('/append', JSON.stringify(body)));
+    const receipt = await this.checked(this.link.write<WireReceipt>('/append', body));
     this.counts.appends++;
     // Read-your-writes in this worker: the next read asks the keeper, which merges the journal.
     let sheet: string | undefined;

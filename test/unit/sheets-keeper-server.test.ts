@@ -14,6 +14,7 @@ import { encodeRecord } from '../../src/sheets/keeper/journal-file.js';
 import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import type { KeeperSettings } from '../../src/sheets/keeper/keeper-options.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
+import { MAX_APPEND_BYTES } from '../../src/sheets/keeper/protocol.js';
 import { KeeperServer } from '../../src/sheets/keeper/server.js';
 import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
 import type { SheetsClient } from '../../src/sheets/types.js';
@@ -365,6 +366,17 @@ describe('keeper over its local socket, with worker clients', () => {
       return r.values[1]?.[0] === 'ev-0' && r;
     }, 'the edit in the sheet', 10_000);
     assert.notEqual(edited.values, withRow.values);
+  });
+
+  it("an append over the keeper's body limit is refused as invalid before it is sent, not retried as an unreachable keeper", async () => {
+    await startKeeper();
+    const a = client();
+    const big = [['ev-big', 'P001', 'goal', 'x'.repeat(MAX_APPEND_BYTES), '2024-05-01']];
+    await assert.rejects(a.append('Events', big), (e: Error & { code?: string }) => e.code === 'CORRAL_ERR_APPEND_INVALID' && /nothing was sent/.test(e.message));
+    assert.equal(a.figures().keeperRetries, 0, 'not sent twice');
+    assert.equal(keeper?.requestStats().requests, 0, 'nothing reached the keeper');
+    // One under the limit still goes.
+    assert.equal((await a.append('Events', [['ev-ok', 'P001', 'goal', 'x'.repeat(1024), '2024-05-01']])).rows, 1);
   });
 
   it('keeper errors reach the app with their codes', async () => {
