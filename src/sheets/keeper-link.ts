@@ -6,14 +6,16 @@
 // crashed keeper's quick respawn), it is retried until the new keeper answers or the master's
 // deadline passes (keeper-restart-window.ts).
 // Retrying an append is safe: the journal recognises rows it already holds by their ids and does
-// not add them twice, and answers a retry of journaled rows as saved (see keeper/journal.ts).
+// not add them twice, and answers a retry of journaled rows as saved (see keeper/journal.ts), a
+// retry of rows still being written once they are (with an idempotency key too). An append is
+// bounded more tightly than a read (WRITE_TIMEOUT_MS). The pools are keeper-client/connection-pool.ts.
 
 import { CorralError, ERROR_CODES, RetryLaterError, type ErrorCode } from '../errors.js';
 import { DESTINATION_HEADER } from './destination.js';
 import { KEEPER_LINK_POOLS } from '../keeper-link-pools.js';
 import { OtherSheetError } from './keeper/other-sheet.js';
-import { checkSocketDir } from './keeper/socket-path.js';
-import { IDLE_CLOSE_MS, KeeperConnection } from './keeper-client/connection.js';
+import { IDLE_CLOSE_MS } from './keeper-client/connection.js';
+import { ConnectionPool } from './keeper-client/connection-pool.js';
 import type { ParsedResponse } from './keeper-client/response-parser.js';
 import type { WireError } from './keeper/protocol.js';
 import { KeeperRestartWindow } from './keeper-restart-window.js';
@@ -30,6 +32,11 @@ export interface KeeperLinkOptions {
   readonly retryDelayMs?: number;
   /** Longest silence while waiting for an answer (a cold miss waits for Google and its backoff). */
   readonly timeoutMs?: number;
+  /**
+   * For an append, the longest silence while waiting for its answer, and the longest wait for a
+   * write connection to come free (WRITE_TIMEOUT_MS); at most timeoutMs.
+   */
+  readonly writeTimeoutMs?: number;
   /** An idle connection is closed after this long (tests shorten it). */
   readonly idleCloseMs?: number;
   /**
@@ -52,83 +59,18 @@ export interface KeeperLinkOptions {
  */
 const RESTART_POLL_MS = 200;
 
+/**
+ * An append's bound, per attempt, on its wait for a write connection and on the keeper's silence.
+ * The keeper answers an append once its journal has it on disk, never after Google, and refuses new
+ * appends at once while a journal write hangs (journal-sync-watch.ts, 10 s): the 120 s a read may
+ * wait for Google let an append and its retry take 240 s, queued ones longer (unbounded in the
+ * pool), where the proxy in front gives up at 60 s and the client's retry, with a new event id,
+ * could land beside the first. Two attempts and the pause between stay under those 60 s.
+ */
+export const WRITE_TIMEOUT_MS = 25_000;
+
 function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);
-}
-
-/** Keep-alive connections to one socket, at most `max` at a time; callers beyond wait their turn. */
-class ConnectionPool {
-  private readonly idle: KeeperConnection[] = [];
-  /** Every connection of the pool, idle or in use (close() ends them all). */
-  private readonly all = new Set<KeeperConnection>();
-  private readonly waiting: Array<{ resolve(c: KeeperConnection): void; reject(err: Error): void }> = [];
-  private closed = false;
-  /** False until the socket's directory was found to be this user's (checkSocketDir); then it stays so. */
-  private dirChecked: boolean;
-
-  constructor(
-    private readonly socketPath: string,
-    private readonly max: number,
-    private readonly idleCloseMs: number,
-    checkDir: boolean,
-    private readonly headers: string,
-  ) {
-    this.dirChecked = !checkDir;
-  }
-
-  async use<T>(fn: (c: KeeperConnection) => Promise<T>): Promise<T> {
-    const c = await this.take();
-    try {
-      return await fn(c);
-    } finally {
-      this.give(c);
-    }
-  }
-
-  /** Idempotent: ends every connection; callers still waiting for one fail. */
-  destroy(): void {
-    this.closed = true;
-    for (const c of this.all) c.close();
-    this.all.clear();
-    this.idle.length = 0;
-    for (const w of this.waiting.splice(0)) w.reject(new Error('the keeper link is closed'));
-  }
-
-  /** An idle usable connection, a new one while under `max`, or the next one given back. */
-  private take(): Promise<KeeperConnection> {
-    if (this.closed) return Promise.reject(new Error('the keeper link is closed'));
-    for (let c = this.idle.pop(); c; c = this.idle.pop()) {
-      // An idle connection the keeper closed (keep-alive timeout, restart) is dropped here.
-      if (c.usable()) return Promise.resolve(c);
-      this.all.delete(c);
-    }
-    if (this.all.size < this.max) {
-      if (!this.dirChecked) {
-        try {
-          // A directory not made yet passes too (the connect fails): checked again until it exists.
-          this.dirChecked = checkSocketDir(this.socketPath, { create: false });
-        } catch (err) {
-          return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      }
-      const c = new KeeperConnection(this.socketPath, this.idleCloseMs, this.headers);
-      this.all.add(c);
-      return Promise.resolve(c);
-    }
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
-  }
-
-  private give(c: KeeperConnection): void {
-    const next = this.waiting.shift();
-    if (c.usable() && !this.closed) {
-      if (next) next.resolve(c);
-      else this.idle.push(c);
-      return;
-    }
-    // Its slot is free: the next caller gets a fresh connection.
-    this.all.delete(c);
-    if (next) this.take().then(next.resolve, next.reject);
-  }
 }
 
 export class KeeperLink {
@@ -158,6 +100,7 @@ export class KeeperLink {
   /** Brief calls get their own connections too: a read waiting for Google must not hold them up. */
   private readonly briefPool: ConnectionPool;
   private readonly timeoutMs: number;
+  private readonly writeTimeoutMs: number;
   private readonly retryDelayMs: number;
   private readonly restartWindow: KeeperRestartWindow;
   private closed = false;
@@ -166,6 +109,7 @@ export class KeeperLink {
 
   constructor(o: KeeperLinkOptions) {
     this.timeoutMs = o.timeoutMs ?? 120_000;
+    this.writeTimeoutMs = Math.min(this.timeoutMs, o.writeTimeoutMs ?? WRITE_TIMEOUT_MS);
     const idleCloseMs = o.idleCloseMs ?? IDLE_CLOSE_MS;
     // A digest is hex: nothing in it can end the header line.
     const headers = o.destination !== undefined ? `${DESTINATION_HEADER}: ${o.destination}\r\n` : '';
@@ -180,10 +124,12 @@ export class KeeperLink {
     this.restartWindow = o.restartWindow ?? new KeeperRestartWindow();
   }
 
-  private async once<T>(pool: ConnectionPool, method: 'GET' | 'POST', path: string, body: string | undefined, signal?: AbortSignal, timeoutMs = this.timeoutMs): Promise<T> {
-    const answer = await pool.use((c) =>
-      // Given up while it waited for a connection: not sent, and the connection stays usable.
-      signal?.aborted ? Promise.reject(new Error('aborted')) : c.request({ method, path, ...(body !== undefined ? { body } : {}), timeoutMs, ...(signal ? { signal } : {}) }),
+  private async once<T>(pool: ConnectionPool, method: 'GET' | 'POST', path: string, body: string | undefined, signal?: AbortSignal, timeoutMs = this.timeoutMs, connectionWaitMs?: number): Promise<T> {
+    const answer = await pool.use(
+      (c) =>
+        // Given up while it waited for a connection: not sent, and the connection stays usable.
+        signal?.aborted ? Promise.reject(new Error('aborted')) : c.request({ method, path, ...(body !== undefined ? { body } : {}), timeoutMs, ...(signal ? { signal } : {}) }),
+      connectionWaitMs,
     );
     return decode<T>(answer);
   }
@@ -204,14 +150,15 @@ export class KeeperLink {
    * already holds (see the top of this file).
    */
   write<T>(path: string, body: string, signal?: AbortSignal): Promise<T> {
-    return this.retried<T>(this.writePool, 'POST', path, body, signal);
+    return this.retried<T>(this.writePool, 'POST', path, body, signal, this.writeTimeoutMs);
   }
 
-  private async retried<T>(pool: ConnectionPool, method: 'GET' | 'POST', path: string, body: string | undefined, signal: AbortSignal | undefined): Promise<T> {
+  /** `writeTimeoutMs`: an append's bounds (WRITE_TIMEOUT_MS), on its wait for a connection and on the keeper's silence. */
+  private async retried<T>(pool: ConnectionPool, method: 'GET' | 'POST', path: string, body: string | undefined, signal: AbortSignal | undefined, writeTimeoutMs?: number): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'the Sheets client is closed');
       try {
-        return await this.once<T>(pool, method, path, body, signal);
+        return await this.once<T>(pool, method, path, body, signal, writeTimeoutMs ?? this.timeoutMs, writeTimeoutMs);
       } catch (err) {
         // An answer from the keeper (even an error) is final, but for its own "unavailable" (a
         // draining keeper refuses appends before journaling them); otherwise only an unreachable

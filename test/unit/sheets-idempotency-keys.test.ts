@@ -148,6 +148,17 @@ describe('journal appends with an idempotency key', () => {
     await journal.close();
   });
 
+  it("the link's resend of the very append being written (same key, same rows) waits for it and gets its answer, not 409", async () => {
+    const journal = await open();
+    const first = journal.add('Events', [row('e1')], claim('k'));
+    // Sent again with the same body (the worker link's retry after its timeout) while the first is written.
+    const resent = journal.add('Events', [row('e1')], claim('k'));
+    assert.equal((await first).replayed, undefined);
+    assert.equal((await resent).replayed, claim('k').answer);
+    assert.deepEqual(journal.live().map((e) => e.rows[0]?.[0]), ['e1'], 'journaled once');
+    await journal.close();
+  });
+
   it('the key outlives its row: done, forgotten by the journal, compacted and reopened, until its retention ends', async () => {
     let journal = await open({ retainDoneMs: 60_000, idempotencyTtlMs: 24 * HOUR });
     await journal.add('Events', [row('e1')], claim('k'));

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ResponseParser } from '../../src/sheets/keeper-client/response-parser.js';
+import { ConnectionPool } from '../../src/sheets/keeper-client/connection-pool.js';
 import { KeeperLink } from '../../src/sheets/keeper-link.js';
 import { KeeperRestartWindow } from '../../src/sheets/keeper-restart-window.js';
 
@@ -434,5 +435,39 @@ describe('keeper link', () => {
     } finally {
       await link.close();
     }
+  });
+
+  it("an append's bound on the keeper's silence is its own, shorter than a read's", async () => {
+    // A keeper that reads every request and answers none (its journal's write hangs).
+    await listen(createNetServer((socket) => socket.resume()));
+    const link = new KeeperLink({ socketPath, retryDelayMs: 10, timeoutMs: 60_000, writeTimeoutMs: 150 });
+    try {
+      const started = Date.now();
+      await assert.rejects(link.write('/append', '{}'), /keeper unreachable: no answer from the keeper in 150 ms/);
+      const took = Date.now() - started;
+      assert.ok(took >= 300 && took < 10_000, `two attempts of 150 ms, not the read's 60 s: ${took} ms`);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('a call that waits for a connection longer than its bound fails, not sent; the others wait their turn', async () => {
+    const pool = new ConnectionPool(socketPath, 1, 60_000, false, '');
+    let release: () => void = () => undefined;
+    const holding = pool.use(() => new Promise<void>((r) => (release = r)));
+    let sent = false;
+    const started = Date.now();
+    await assert.rejects(
+      pool.use(async () => void (sent = true), 100),
+      (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE' && /no connection to the keeper came free within 100 ms \(each of the 1 waits for an answer\): not sent/.test(err.message),
+    );
+    assert.ok(Date.now() - started >= 95);
+    assert.equal(sent, false);
+    // Without a bound, a call waits for the connection to come free.
+    const patient = pool.use(async () => 'went');
+    release();
+    await holding;
+    assert.equal(await patient, 'went');
+    pool.destroy();
   });
 });

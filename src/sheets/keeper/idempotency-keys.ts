@@ -100,6 +100,12 @@ export class IdempotencyKeys {
     return held.answer;
   }
 
+  /** Whether the key is held for this same request (its fingerprint) and its record is still being written. */
+  inFlightWith(claim: IdempotencyClaim): boolean {
+    const held = this.keys.get(claim.key);
+    return held !== undefined && !held.durable && held.fingerprint === claim.fingerprint;
+  }
+
   /** Holds a key whose record is being written (lookup() answers "in flight" until settle()). */
   reserve(claim: IdempotencyClaim, at: number): void {
     this.hold({ key: claim.key, fingerprint: claim.fingerprint, answer: claim.answer, ...(claim.owner !== undefined ? { owner: claim.owner } : {}), at, durable: false });

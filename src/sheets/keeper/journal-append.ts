@@ -79,6 +79,23 @@ export class JournalAppender {
     const rows = validateRows(rawRows);
     const header = rawHeader === undefined ? undefined : internHeader(validateHeader(rawHeader, rows));
     const claim = validateClaim(rawClaim);
+    if (claim && this.keys.inFlightWith(claim)) {
+      // The worker link's retry of this very append (the same key and the same rows, ids and
+      // all), sent again when the first attempt's answer outlasted the link's timeout (a slow
+      // fsync): it waits for that write and is answered as it is. Told 409 "in flight", a client
+      // that sent once got a conflict with itself. A client's own retry builds rows with new ids,
+      // and is still told 409 while the first is being journaled.
+      // (Rows that differ from those journaled are refused below, as ever.)
+      const same = (() => {
+        try {
+          return this.rowIds.match(sheet, rows);
+        } catch {
+          return undefined;
+        }
+      })();
+      // A write that failed released the key: this one is then journaled as a request of its own.
+      if (same && same.fresh.length === 0 && same.inFlight.size > 0) await this.awaitSynced(same.inFlight).catch(() => undefined);
+    }
     const now = this.clock.now();
     if (claim) {
       const replayed = this.keys.lookup(claim, now);
