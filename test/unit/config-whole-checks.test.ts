@@ -167,3 +167,18 @@ describe('loadSettings judges the settings as a whole', () => {
     assert.doesNotThrow(() => loadSettings({ env, judgeOnly: ['CORRAL_PIDFILE', 'CORRAL_GRACEFUL_TIMEOUT'] }));
   });
 });
+
+describe('CORRAL_KEEPALIVE against CORRAL_GRACEFUL_TIMEOUT', () => {
+  const warned = (env: Record<string, string>) => loadSettings({ env: { CORRAL_ENV_FILE: 'none', ...env } }).warnings.filter((w) => w.startsWith('CORRAL_KEEPALIVE='));
+  it('warns when idle keep-alive connections would outlast every drain (each reload then runs to its graceful timeout and cuts them)', () => {
+    const [w] = warned({ CORRAL_KEEPALIVE: '75', CORRAL_GRACEFUL_TIMEOUT: '30' });
+    assert.match(w ?? '', /^CORRAL_KEEPALIVE=75 is not below CORRAL_GRACEFUL_TIMEOUT=30 by more than a second: .*worker\.drain_forced.*lower CORRAL_KEEPALIVE/);
+    // node:http closes an idle connection a second past its keep-alive timeout.
+    assert.equal(warned({ CORRAL_KEEPALIVE: '29', CORRAL_GRACEFUL_TIMEOUT: '30' }).length, 1);
+  });
+  it('is quiet with the defaults, below by more than a second, without keep-alive, or with no graceful time at all', () => {
+    for (const env of [{} as Record<string, string>, { CORRAL_KEEPALIVE: '28', CORRAL_GRACEFUL_TIMEOUT: '30' }, { CORRAL_KEEPALIVE: '0', CORRAL_GRACEFUL_TIMEOUT: '1' }, { CORRAL_KEEPALIVE: '5', CORRAL_GRACEFUL_TIMEOUT: '0' }]) {
+      assert.deepEqual(warned(env), [], JSON.stringify(env));
+    }
+  });
+});
