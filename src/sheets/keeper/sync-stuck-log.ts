@@ -31,15 +31,15 @@ export class JournalSyncStuckLog implements SyncStuckListener {
   }
 
   returned(w: StuckWrite, refused: number, err: Error | undefined): void {
-    const fields = { event: 'journal.sync_recovered', path: this.path, what: w.what, ms: Math.round(w.ms), bytes: w.bytes, refused, failed: err !== undefined };
+    const fields = { path: this.path, what: w.what, ms: Math.round(w.ms), bytes: w.bytes, refused, failed: err !== undefined };
     const meanwhile = `appends are taken again; ${refused} were refused meanwhile`;
     if (err === undefined) {
-      this.logger.info(fields, `keeper: the write of the journal ${this.path} that hung returned after ${secondsText(w.ms)}, written: ${meanwhile}`);
+      this.logger.info({ event: 'journal.sync_recovered', ...fields }, `keeper: the write of the journal ${this.path} that hung returned after ${secondsText(w.ms)}, written: ${meanwhile}`);
       return;
     }
     // Its appends were refused (journal.write_failed says with the errno); the next may succeed.
     this.logger.warn(
-      { ...fields, err: describeError(err) },
+      { event: 'journal.sync_recovered', ...fields, err: describeError(err) },
       `keeper: the write of the journal ${this.path} that hung returned after ${secondsText(w.ms)} with an error (${err.message}): the appends it carried were refused; ${meanwhile}`,
     );
   }
