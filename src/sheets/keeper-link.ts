@@ -80,7 +80,8 @@ export class KeeperLink {
    */
   private readonly pool: ConnectionPool;
   /**
-   * Reads of ranges this worker holds no copy of get their own connections: the keeper may have
+   * Reads of ranges the keeper said it holds no copy of (worker-client.ts asks it first, with
+   * `held=only`) get their own connections: the keeper may have
    * to fetch them from Google, waiting for its quota and Google's retries. An admin's ten exports
    * of tabs nobody had read, while Google was slow, held all the connections of one pool: every
    * read of a range the worker held then waited for one, was served the worker's old copy after
@@ -139,7 +140,7 @@ export class KeeperLink {
     return this.retried<T>(this.pool, method, path, body, signal);
   }
 
-  /** A read of a range this worker holds no copy of: as call(), on the first-fill connections. */
+  /** A read of a range the keeper holds no copy of: as call(), on the first-fill connections. */
   firstFill<T>(path: string, signal?: AbortSignal): Promise<T> {
     return this.retried<T>(this.firstFillPool, 'GET', path, undefined, signal);
   }

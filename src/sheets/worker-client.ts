@@ -16,7 +16,7 @@ import { onOwnClock } from './keeper-answer-clock.js';
 import { KeeperLink } from './keeper-link.js';
 import { FALL_BACK_ON, KEEPER_PATIENCE_MS, keeperAnswerWaitMs, within } from './keeper-read-patience.js';
 import { KeeperReadLog } from './keeper-read-log.js';
-import { MAX_APPEND_BYTES, type WireLoginCount, type WireNotHeld, type WireRead, type WireReadAnswer, type WireReceipt } from './keeper/protocol.js';
+import { MAX_APPEND_BYTES, type WireLoginCount, type WireNotHeld, type WireReadAnswer, type WireReceipt } from './keeper/protocol.js';
 import { dataDirOf, keeperSocketPath, socketOutsideDataDir } from './keeper/socket-path.js';
 import { L1Cache, type L1Entry } from './l1-cache.js';
 import { OtherSheetLog } from './other-sheet-log.js';
@@ -193,10 +193,9 @@ class WorkerSheetsClient implements SheetsClient {
   /**
    * One read per range at a time, shared by the callers that arrive meanwhile; but a caller that
    * arrives after its tab was written (or invalidated) does not join a read begun before: that
-   * answer may lack the new rows (read-your-writes). A range this worker holds no copy of goes on
-   * the link's first-fill connections: the keeper may have to wait for Google for it, and those
-   * reads must not hold up the reads of ranges this worker holds (keeper-link.ts). Unless the
-   * keeper holds it: see firstRead().
+   * answer may lack the new rows (read-your-writes). A range the keeper does not hold goes on the
+   * link's first-fill connections: the keeper may have to wait for Google for it, and those reads
+   * must not hold up the reads of ranges it holds (keeper-link.ts): see firstRead().
    */
   private fetch(range: string, held: boolean): Promise<L1Entry> {
     const version = this.l1.versionOf(range);
@@ -215,7 +214,7 @@ class WorkerSheetsClient implements SheetsClient {
       version,
       startedAt: performance.now(),
       patienceOver: false,
-      entry: this.checked(held ? this.link.call<WireReadAnswer>('GET', asked) : this.firstRead(path))
+      entry: this.checked(this.firstRead(asked))
         .then((wire) => {
           this.readLog.answered(range);
           const now = this.now();
@@ -235,17 +234,21 @@ class WorkerSheetsClient implements SheetsClient {
   }
 
   /**
-   * A read of a range this worker holds no copy of (it just started, after a reload or a
-   * recycle). The keeper is asked first, on the connections of held ranges, for its copy alone,
-   * which it answers at once, or says it has none; only then does the read take a first-fill
-   * connection. Those are few, and with the read quota spent they were all held by reads waiting
+   * Every read asks the keeper first, on the connections of held ranges, for its copy alone
+   * (`held=only`, with the `have` of the copy this worker holds), which it answers at once, or
+   * says it has none; only then does the read take a first-fill connection, where it may wait for
+   * Google. Those are few, and with the read quota spent they were all held by reads waiting
    * for Google (a burst of exports, an app reading many ranges): a new worker's read of Players,
    * which the keeper held, queued behind them and failed after answerWaitMs with
-   * CORRAL_ERR_KEEPER_SLOW (503) for minutes, while the other workers served it (audit).
+   * CORRAL_ERR_KEEPER_SLOW (503) for minutes, while the other workers served it (audit). A copy
+   * this worker holds is no sign that the keeper holds it (an export read an hour ago, past
+   * SHEET_CACHE_MAX_STALE; a keeper restarted after a crash): such reads, sent straight on the
+   * connections of held ranges, held all of them while the keeper waited for Google, and every
+   * other read of this worker that needed the keeper queued behind them.
    */
-  private async firstRead(path: string): Promise<WireRead> {
-    const held = await this.link.call<WireRead | WireNotHeld>('GET', `${path}&held=only`);
-    return 'values' in held ? held : this.link.firstFill<WireRead>(path);
+  private async firstRead(path: string): Promise<WireReadAnswer> {
+    const held = await this.link.call<WireReadAnswer | WireNotHeld>('GET', `${path}&held=only`);
+    return 'held' in held && held.held === false ? this.link.firstFill<WireReadAnswer>(path) : (held as WireReadAnswer);
   }
 
   async records(range: string): Promise<SheetRecords> {

@@ -444,17 +444,57 @@ describe('worker Sheets client', () => {
       // Before, they held all the 8 connections of the worker's one pool.
       const exports = Array.from({ length: 10 }, (_, i) => worker.read(`Tab${i}`).catch(() => undefined));
       await until(() => keeper.reads.length === 9, 'eight first fills at the keeper');
-      // The copy of Events has aged: its read reaches the keeper, which answers it at once.
+      // The copy of Events has aged: its read reaches the keeper, which answers it at once from
+      // the copy it holds.
+      keeper.holding.set('Events', [HEADER, OLD_ROW, NEW_ROW]);
       age(61_000);
       const refresh = worker.read('Events');
-      await until(() => keeper.reads.find((r) => r.url === '/read?range=Events' && r !== keeper.reads[0]), 'the read of Events at the keeper');
-      keeper.reads.find((r) => r.url === '/read?range=Events' && r !== keeper.reads[0])?.answer([HEADER, OLD_ROW, NEW_ROW]);
       assert.deepEqual((await refresh).values.at(-1), NEW_ROW, "the keeper's answer, not the worker's old copy");
+      assert.ok(keeper.heldProbes.includes('/read?range=Events&held=only'), keeper.heldProbes.join(' '));
       assert.equal(worker.figures().l1StaleFallbacks, 0);
       // Google answers the exports: the two that waited for a connection go next.
       for (const r of keeper.reads.filter((r) => r.url.startsWith('/read?range=Tab'))) r.answer([HEADER]);
-      await until(() => keeper.reads.length === 12, 'the last two first fills at the keeper');
-      for (const r of keeper.reads.slice(10)) r.answer([HEADER]);
+      await until(() => keeper.reads.length === 11, 'the last two first fills at the keeper');
+      for (const r of keeper.reads.slice(9)) r.answer([HEADER]);
+      await Promise.all(exports);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it("reads of tabs this worker read long ago, which the keeper must fetch again from Google, do not hold the connections of ranges the keeper holds", async () => {
+    let offset = 0;
+    const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600, SHEETS_TIMEOUT: 10 }, log.logger, {
+      socketPath: join(dir, 'keeper.sock'),
+      watch: false,
+      retryDelayMs: 50,
+      answerWaitMs: 2000,
+      now: () => Date.now() + offset,
+    });
+    try {
+      // Yesterday's exports of ten tabs, and Events: copies this worker still holds (L1 keeps
+      // expired copies as fallbacks).
+      for (const range of ['Events', ...Array.from({ length: 10 }, (_, i) => `Tab${i}`)]) {
+        const asked = keeper.reads.length;
+        const read = worker.read(range);
+        await until(() => keeper.reads.length === asked + 1, `the read of ${range}`);
+        keeper.reads[asked]?.answer([HEADER, OLD_ROW]);
+        await read;
+      }
+      // A day later every copy is past SHEET_CACHE_MAX_STALE. The admin exports the ten tabs
+      // again: the keeper has none of them, and waits for Google for each until the test says.
+      offset += 86_400_000;
+      const base = keeper.reads.length;
+      const exports = Array.from({ length: 10 }, (_, i) => worker.read(`Tab${i}`).catch(() => undefined));
+      await until(() => keeper.reads.length === base + 8, 'eight re-exports at the keeper');
+      // The keeper holds Events: its read is answered at once. Before, the re-exports had gone
+      // straight to the connections of held ranges and taken all eight: this read queued behind
+      // them and failed with CORRAL_ERR_KEEPER_SLOW (503) while the keeper held its answer.
+      keeper.holding.set('Events', [HEADER, OLD_ROW, NEW_ROW]);
+      assert.deepEqual((await worker.read('Events')).values.at(-1), NEW_ROW);
+      for (const r of keeper.reads.slice(base)) r.answer([HEADER]);
+      await until(() => keeper.reads.length === base + 10, 'the last two re-exports at the keeper');
+      for (const r of keeper.reads.slice(base + 8)) r.answer([HEADER]);
       await Promise.all(exports);
     } finally {
       await worker.close();
