@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import { systemClock } from '../../src/sheets/keeper/clock.js';
 import { QuotaBucket, QUOTA_WINDOW_MS } from '../../src/sheets/keeper/quota.js';
 import { QUOTA_LEDGER_FILE, QuotaLedger } from '../../src/sheets/keeper/quota-ledger.js';
+import { pacer } from '../../src/sheets/keeper/pacing.js';
+import { UpstreamMeter } from '../../src/sheets/keeper/upstream-meter.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { FakeClock, settle } from '../fixtures/fake-clock.js';
 
@@ -271,6 +273,56 @@ describe('quota ledger', () => {
         // A grant never waited for is left as it was.
         first.reads.sentAt(clock.now() + 5);
         assert.equal(first.reads.recentGrants().length, 1);
+      } finally {
+        log.close();
+      }
+    });
+  });
+
+  it("a call granted at once by the host's bucket, then held in the hosts' shared window, is dated when it leaves on the keeper's real clock too (fractions of a millisecond)", async () => {
+    await withDir(async (dir) => {
+      const log = await captureLogger();
+      try {
+        // As the keeper's own clock (performance.timeOrigin + performance.now()): each reading a
+        // little later than the one before, never twice the same.
+        class FractionClock extends FakeClock {
+          private reads = 0;
+          override now(): number {
+            return super.now() + ++this.reads / 1000;
+          }
+        }
+        const clock = new FractionClock();
+        const first = bucketsOn(clock, 1);
+        QuotaLedger.open(dir, first, log.logger);
+        let leftAt = 0;
+        // Redis's shared window lets the call leave 20 s after the host's grant.
+        const before = pacer(first.reads, first.writes, new UpstreamMeter(clock), () => clock.advance(20_000).then(() => void (leftAt = clock.now())));
+        await before({ kind: 'read' });
+        const [at] = first.reads.recentGrants();
+        assert.ok(at !== undefined && at >= leftAt, `the grant is dated when its call left (${leftAt}), not at the host's grant (${at})`);
+        assert.equal(first.reads.recentGrants().length, 1, 'moved, not counted twice');
+        const ledgerFile = JSON.parse(readFileSync(join(dir, QUOTA_LEDGER_FILE), 'utf8')) as { reads: [number, number][] };
+        assert.deepEqual(ledgerFile.reads, [[Math.floor(leftAt / 1000), 1]], "the ledger a restarted keeper reads dates it at the call");
+      } finally {
+        log.close();
+      }
+    });
+  });
+
+  it("a call held in the hosts' shared window longer than the quota window still counts from when it leaves", async () => {
+    await withDir(async (dir) => {
+      const log = await captureLogger();
+      try {
+        const clock = new FakeClock();
+        const first = bucketsOn(clock, 2);
+        QuotaLedger.open(dir, first, log.logger);
+        const grantedAt = await first.reads.acquire();
+        // 62 s in Redis's shared window (the hosts together over the limit): the host's grant left the window meanwhile.
+        await clock.advance(62_000);
+        first.reads.sentAt(grantedAt);
+        assert.deepEqual(first.reads.recentGrants(), [clock.now()], 'the call that leaves now holds a token for a window from now');
+        const ledgerFile = JSON.parse(readFileSync(join(dir, QUOTA_LEDGER_FILE), 'utf8')) as { reads: [number, number][] };
+        assert.deepEqual(ledgerFile.reads, [[Math.floor(clock.now() / 1000), 1]], 'and the ledger counts it');
       } finally {
         log.close();
       }

@@ -160,9 +160,11 @@ export class QuotaBucket {
     const now = this.clock.now();
     if (now <= grantedAt) return;
     this.prune(now);
+    // A grant that left the window while its call waited (over QUOTA_WINDOW_MS in the shared
+    // window) is counted again from now all the same: the call leaves now, and returning early
+    // left it uncounted by this bucket and by the ledger a restarted keeper reads.
     const i = this.grants.lastIndexOf(grantedAt);
-    if (i < this.head) return;
-    this.grants.splice(i, 1);
+    if (i >= this.head) this.grants.splice(i, 1);
     // Every grant so far was made by now: the log stays in order.
     this.grants.push(now);
     this.onGrant?.(now, grantedAt);
@@ -240,12 +242,17 @@ export class QuotaBucket {
 
   /** Takes a token if one is free now, without queueing; never ahead of a waiter, whatever its rank. */
   tryAcquire(): boolean {
-    if (this.closed || this.waiters.length > 0) return false;
+    return this.tryTake() !== undefined;
+  }
+
+  /** tryAcquire, with the grant's time as the log holds it (undefined: no token now). */
+  private tryTake(): number | undefined {
+    if (this.closed || this.waiters.length > 0) return undefined;
     const now = this.clock.now();
     this.prune(now);
-    if (now < this.pausedUntil || this.inWindow() >= this.limit()) return false;
+    if (now < this.pausedUntil || this.inWindow() >= this.limit()) return undefined;
     this.take(now);
-    return true;
+    return now;
   }
 
   /**
@@ -256,7 +263,11 @@ export class QuotaBucket {
   acquire(signal?: AbortSignal, goesFirst?: () => boolean): Promise<number> {
     if (this.closed) return Promise.reject(new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket is closed`));
     if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    if (this.tryAcquire()) return Promise.resolve(this.clock.now());
+    // The time the grant was logged at, not a second reading of the clock: the keeper's clock has
+    // fractions of a millisecond, so a second reading differs, and sentAt() found no grant of
+    // that time and left the grant dated before its wait in the hosts' shared window.
+    const grantedAt = this.tryTake();
+    if (grantedAt !== undefined) return Promise.resolve(grantedAt);
     if (this.waiters.length >= this.maxQueue && !this.waiters.roomGoingFirst(goesFirst, this.maxQueue)) {
       this.refused++;
       // With the wait for the next token: the app's 503 says it in Retry-After (it said 2 s while
