@@ -140,10 +140,12 @@ export function wholeWarnings(valid: Partial<Settings>, set: (name: keyof Settin
   // were told (a second past CORRAL_KEEPALIVE) or at the graceful timeout, whichever comes first:
   // with the keep-alive as long, every drain (a reload, a recycle) lasted the whole graceful
   // timeout, said worker.drain_forced, and cut the idle connections, resetting a client that sent
-  // on one just then. The README says to keep it below; nothing said so when it was not.
+  // on one just then. The README says to keep it below; nothing said so when it was not. Said when
+  // CORRAL_KEEPALIVE was set (raised for a load balancer's idle timeout): a graceful timeout
+  // shortened under the default keep-alive is a choice of fast drains, not this mistake.
   const keepAlive = valid.CORRAL_KEEPALIVE;
   const graceful = valid.CORRAL_GRACEFUL_TIMEOUT;
-  if (keepAlive !== undefined && graceful !== undefined && keepAlive > 0 && graceful > 0 && keepAlive + 1 >= graceful) {
+  if (keepAlive !== undefined && graceful !== undefined && set('CORRAL_KEEPALIVE') && keepAlive > 0 && graceful > 0 && keepAlive + 1 >= graceful) {
     out.push(
       `CORRAL_KEEPALIVE=${keepAlive} is not below CORRAL_GRACEFUL_TIMEOUT=${graceful} by more than a second: a draining worker's idle keep-alive connections stay open until their keep-alive timeout, so every reload and recycle waits the whole graceful timeout (worker.drain_forced) and then cuts them, resetting a client that sends on one just then; ` +
         `lower CORRAL_KEEPALIVE (5 by default; keep a proxy's upstream keepalive_timeout below it) or raise CORRAL_GRACEFUL_TIMEOUT`,
