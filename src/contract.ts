@@ -8,6 +8,12 @@ import type { SheetsClient } from './sheets/types.js';
 export interface AppContext {
   readonly settings: Settings;
   readonly logger: Logger;
+  /**
+   * The sheet, through this worker's cache (bounded by CORRAL_L1_CACHE_MB) in front of the host's
+   * keeper. A read whose rows are used once and dropped (an export, a report) is made with
+   * `read(range, { keep: false })`: it is not kept in the worker's cache, which would otherwise
+   * hold a large tab long after the request (see ReadOptions in sheets/types.ts).
+   */
   readonly sheets: SheetsClient | undefined;
   readonly workerId: number;
   readonly generation: number;

@@ -99,11 +99,19 @@ export class L1Cache {
    * them until its expiry.
    */
   set(range: string, read: WireRead, now: number, version?: string, ownWriteVersion?: string): L1Entry {
-    const current = version === undefined || version === this.versionOf(range);
-    const holdUntil = !current ? 0 : read.expiresAt > now ? read.expiresAt : now + STALE_HOLD_MS;
-    const entry: L1Entry = { read, sheet: sheetOf(range), holdUntil, mayLackRows: !current, ownWriteVersion: ownWriteVersion ?? this.ownWriteVersionOf(range) };
+    const entry = this.entryOf(range, read, now, version, ownWriteVersion);
     this.lru.set(range, entry);
     return entry;
+  }
+
+  /**
+   * The entry set() would store, not stored: the answer to a read that keeps no copy (ReadOptions
+   * `keep: false`, an export), which its caller alone holds and drops.
+   */
+  entryOf(range: string, read: WireRead, now: number, version?: string, ownWriteVersion?: string): L1Entry {
+    const current = version === undefined || version === this.versionOf(range);
+    const holdUntil = !current ? 0 : read.expiresAt > now ? read.expiresAt : now + STALE_HOLD_MS;
+    return { read, sheet: sheetOf(range), holdUntil, mayLackRows: !current, ownWriteVersion: ownWriteVersion ?? this.ownWriteVersionOf(range) };
   }
 
   /**

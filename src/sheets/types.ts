@@ -69,10 +69,26 @@ export interface SharedLoginCount {
   readonly msLeft: number;
 }
 
+/** How read() treats this process's own copy of the range (the worker's L1). */
+export interface ReadOptions {
+  /**
+   * false: a read for one use (the bundled app's export of a whole tab). Its answer is not kept in
+   * this process's cache unless the range was held there when the read began (then it is
+   * refreshed and kept as by any read); the rows are the caller's alone and are freed once it
+   * drops them. It is still answered from a copy held here, still shares one request with the
+   * concurrent reads of the same range in this process, and still gets the keeper's copy (one
+   * upstream call for the host). Without it, a worker that once exported a large tab kept it until
+   * recycled: the cache evicts by recency only, and the bundled app reads nothing else that would
+   * push it out. Default true.
+   */
+  readonly keep?: boolean;
+}
+
 export interface SheetsClient {
   /** Which backend serves this host: Google (or the emulator), or the offline local sheet. */
   readonly backend: 'google' | 'offline';
-  read(range: string): Promise<SheetRead>;
+  /** The range's rows; `options.keep: false` for a read of one use (ReadOptions). */
+  read(range: string, options?: ReadOptions): Promise<SheetRead>;
   records(range: string): Promise<SheetRecords>;
   /**
    * The records of a copy this process already holds and may serve now, without waiting; undefined

@@ -22,8 +22,16 @@ import { L1Cache, type L1Entry } from './l1-cache.js';
 import { OtherSheetLog } from './other-sheet-log.js';
 import { toRecords } from './records.js';
 import { WATCH_IDLE_PAUSE_MS, watchKeeper } from './keeper-watch.js';
-import type { AppendOptions, AppendReceipt, SharedLoginCount, SheetRead, SheetRecords, SheetsClient } from './types.js';
+import type { AppendOptions, AppendReceipt, ReadOptions, SharedLoginCount, SheetRead, SheetRecords, SheetsClient } from './types.js';
 import type { WorkerClientOptions, WorkerSheetsSettings } from './worker-client-options.js';
+
+interface Flight {
+  readonly version: string;
+  readonly startedAt: number;
+  readonly entry: Promise<L1Entry>;
+  patienceOver: boolean;
+  keep: boolean;
+}
 
 class WorkerSheetsClient implements SheetsClient {
   readonly backend: 'google' | 'offline';
@@ -34,9 +42,10 @@ class WorkerSheetsClient implements SheetsClient {
    * The read of each range the keeper is on. `patienceOver`: a reader waited KEEPER_PATIENCE_MS for
    * it and was served its copy. The timer that said so counts on the loop's clock, in whole
    * milliseconds, and may fire before `startedAt` is that old by performance.now(): the next
-   * reader, judged by that alone, was made to wait the patience again.
+   * reader, judged by that alone, was made to wait the patience again. `keep`: whether its answer
+   * is stored in L1 (fetch()).
    */
-  private readonly inflight = new Map<string, { readonly version: string; readonly startedAt: number; readonly entry: Promise<L1Entry>; patienceOver: boolean }>();
+  private readonly inflight = new Map<string, Flight>();
   private readonly now: () => number;
   private readonly maxStaleMs: number;
   private readonly watchAbort = new AbortController();
@@ -130,7 +139,7 @@ class WorkerSheetsClient implements SheetsClient {
     return ms >= KEEPER_PATIENCE_MS || flight.patienceOver ? ms : undefined;
   }
 
-  async read(range: string): Promise<SheetRead> {
+  async read(range: string, options: ReadOptions = {}): Promise<SheetRead> {
     const cached = this.l1.peek(range);
     const now = this.now();
     const held = this.heldRead(cached, now);
@@ -146,7 +155,9 @@ class WorkerSheetsClient implements SheetsClient {
       return this.fallBack(range, cached!, new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper has not answered a read of this range for ${Math.round(overdue)} ms`));
     }
     try {
-      const flight = this.fetch(range, cached !== undefined);
+      // A read that keeps no copy (an export) still refreshes one held: dropping it would take a
+      // range the app serves from L1 (Players) out of it.
+      const flight = this.fetch(range, cached !== undefined, options.keep !== false || cached !== undefined);
       // A copy that may be served (not one a write or the keeper's notice ended: that may lack
       // rows) is, if the keeper is slow to answer (stalled, or refilling a cold cache from
       // Google), rather than making the user wait; the read goes on and refills L1. With no such
@@ -195,13 +206,20 @@ class WorkerSheetsClient implements SheetsClient {
    * arrives after its tab was written (or invalidated) does not join a read begun before: that
    * answer may lack the new rows (read-your-writes). A range the keeper does not hold goes on the
    * link's first-fill connections: the keeper may have to wait for Google for it, and those reads
-   * must not hold up the reads of ranges it holds (keeper-link.ts): see firstRead().
+   * must not hold up the reads of ranges it holds (keeper-link.ts): see firstRead(). `keep`: the
+   * answer is stored in L1; false only for reads that keep no copy (ReadOptions), and a read
+   * that keeps one joining such a read makes it store its answer. Reads that keep none share a
+   * read all the same: ten exports of one tab at once are one request to the keeper, and the
+   * worker holds one copy of the rows while they stream, not ten.
    */
-  private fetch(range: string, held: boolean): Promise<L1Entry> {
+  private fetch(range: string, held: boolean, keep: boolean): Promise<L1Entry> {
     const version = this.l1.versionOf(range);
     const ownWriteVersion = this.l1.ownWriteVersionOf(range);
     const joined = this.inflight.get(range);
-    if (joined && joined.version === version) return joined.entry;
+    if (joined && joined.version === version) {
+      if (keep) joined.keep = true;
+      return joined.entry;
+    }
     const path = `/read?range=${encodeURIComponent(range)}`;
     // The copy held is named to the keeper (`have`), which answers "unchanged" rather than its
     // rows when they are still these: the worker then keeps its arrays, and what the app built
@@ -210,16 +228,21 @@ class WorkerSheetsClient implements SheetsClient {
     const base = held ? this.l1.peek(range) : undefined;
     const have = base?.read.copy;
     const asked = have === undefined ? path : `${path}&have=${encodeURIComponent(have)}`;
-    const flight = {
+    const flight: Flight = {
       version,
       startedAt: performance.now(),
       patienceOver: false,
+      keep,
       entry: this.checked(this.firstRead(asked))
-        .then((wire) => {
+        .then((wire): L1Entry => {
           this.readLog.answered(range);
           const now = this.now();
           // A keeper of the build before (a reload's overlap) ignores `have`: its full answer is taken as it is.
-          if (!('unchanged' in wire)) return this.l1.set(range, onOwnClock(wire, now), now, version, ownWriteVersion);
+          if (!('unchanged' in wire)) {
+            const read = onOwnClock(wire, now);
+            return flight.keep ? this.l1.set(range, read, now, version, ownWriteVersion) : this.l1.entryOf(range, read, now, version, ownWriteVersion);
+          }
+          // Only a copy held here is named (`have`), and a read that found one keeps its answer.
           const kept = base && this.l1.setUnchanged(range, base, onOwnClock(wire, now), now, version, ownWriteVersion);
           if (!kept) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper answered "unchanged" about a copy of ${range} this worker did not name`);
           this.counts.unchangedRefreshes++;

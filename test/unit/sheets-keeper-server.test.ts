@@ -121,6 +121,27 @@ describe('keeper over its local socket, with worker clients', () => {
     assert.equal(kf.readTokensLeft, 299);
   });
 
+  it("exports' reads (keep: false) share the keeper's one copy and leave each worker's L1 without it; a range the worker holds stays held", async () => {
+    await startKeeper();
+    const [a, b] = [client(), client()];
+    await a.read('Players');
+    backend.hold();
+    const exports = [a, b].flatMap((w) => Array.from({ length: 5 }, () => w.read('Events', { keep: false })));
+    await until(() => backend.count('get') === 2, 'the upstream call for Events');
+    backend.release();
+    for (const r of await Promise.all(exports)) assert.equal(r.values.length, 2);
+    assert.equal(backend.count('get'), 2, 'one upstream call for Players, one for the ten exports of Events');
+    for (const w of [a, b]) assert.equal(w.figures().l1Misses, w === a ? 6 : 5);
+    assert.equal(a.figures().l1Entries, 1, 'Players alone');
+    assert.equal(b.figures().l1Entries, 0);
+    assert.equal(b.figures().l1Bytes, 0);
+    assert.ok(a.cachedRecords('Players'), 'the range read to be kept is held');
+    assert.equal(a.cachedRecords('Events'), undefined);
+    // The next export is answered from the keeper's copy, no new call to Google.
+    assert.equal((await b.read('Events', { keep: false })).values.length, 2);
+    assert.equal(backend.count('get'), 2);
+  });
+
   it('a worker with no copies (just started) gets a range the keeper holds at once, while its first fills of other ranges wait for Google on every connection', async () => {
     await startKeeper();
     await client().read('Players');

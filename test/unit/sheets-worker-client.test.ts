@@ -204,6 +204,69 @@ describe('worker Sheets client', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('reads that keep no copy (an export) of a range not held share one keeper read and leave L1 without it, its bytes not counted', async () => {
+    const rows = [HEADER, ...Array.from({ length: 500 }, (_, i) => [`ev-${i}`, 'P001', 'goal', 'x'.repeat(40), '2024-03-02'])];
+    const exports = Array.from({ length: 10 }, () => client.read('Events', { keep: false }));
+    await until(() => keeper.reads.length === 1, 'the first fill of Events');
+    keeper.reads[0]?.answer(rows);
+    const answers = await Promise.all(exports);
+    for (const a of answers) assert.equal(a.values, answers[0]?.values, 'one copy of the rows, shared');
+    assert.equal(answers[0]?.values.length, 501);
+    assert.equal(keeper.heldProbes.length, 1, 'ten exports at once: one question to the keeper');
+    assert.equal(keeper.reads.length, 1);
+    assert.equal(client.figures().l1Entries, 0, 'no copy kept');
+    assert.equal(client.figures().l1Bytes, 0, 'nor counted');
+    // Not held: the next export asks the keeper again (which answers from its own copy).
+    keeper.holding.set('Events', rows);
+    assert.equal((await client.read('Events', { keep: false })).values.length, 501);
+    assert.equal(keeper.heldProbes.length, 2);
+    assert.equal(client.figures().l1Entries, 0);
+  });
+
+  it('a read that keeps no copy of a range already held is served from it, and a refresh of it keeps it held', async () => {
+    const { worker, age } = clockedWorker();
+    try {
+      keeper.holding.set('Players', [HEADER, OLD_ROW]);
+      const players = await worker.read('Players');
+      const bytes = worker.figures().l1Bytes;
+      assert.equal(worker.figures().l1Entries, 1);
+      // Held: served from L1 at once, no question to the keeper.
+      const probes = keeper.heldProbes.length;
+      const held = worker.read('Players', { keep: false });
+      assert.ok(await settlesAtOnce(held), 'served from the copy held');
+      assert.equal((await held).values, players.values);
+      assert.equal(keeper.heldProbes.length, probes);
+      // Another tab, not held, exported beside it: not kept, and Players stays.
+      keeper.holding.set('Events', [HEADER, OLD_ROW, NEW_ROW]);
+      assert.equal((await worker.read('Events', { keep: false })).values.length, 3);
+      assert.equal(worker.figures().l1Entries, 1);
+      assert.equal(worker.figures().l1Bytes, bytes);
+      // Past its expiry, an export's read refreshes the copy and it stays held: the app goes on
+      // serving it from L1.
+      age(61_000);
+      keeper.holding.set('Players', [HEADER, OLD_ROW, NEW_ROW]);
+      assert.equal((await worker.read('Players', { keep: false })).values.length, 3);
+      const after = worker.read('Players');
+      assert.ok(await settlesAtOnce(after), 'the refreshed copy is held');
+      assert.equal((await after).values.length, 3);
+      assert.equal(worker.figures().l1Entries, 1);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('a read that keeps a copy, joining one that keeps none, shares its keeper read and keeps the answer', async () => {
+    const exported = client.read('Events', { keep: false });
+    await until(() => keeper.reads.length === 1, 'the first fill of Events');
+    const kept = client.read('Events');
+    keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+    assert.equal((await kept).values, (await exported).values);
+    assert.equal(keeper.reads.length, 1);
+    assert.equal(keeper.heldProbes.length, 1);
+    assert.equal(client.figures().l1Entries, 1);
+    assert.ok(await settlesAtOnce(client.read('Events')), 'held');
+  });
+
   it('a read issued after this worker appended does not share a read begun before, nor is that older answer held', async () => {
     const before = client.read('Events');
     const alsoBefore = client.read('Events');
