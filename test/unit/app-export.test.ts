@@ -290,6 +290,22 @@ describe('GET /api/export of a ragged tab', () => {
   });
 });
 
+describe("GET /api/export and the worker's cache", () => {
+  let app: AppHarness;
+  let fake: FakeSheets;
+  before(async () => {
+    fake = createFakeSheets({ Events: [['event_id'], ['ev-1']] });
+    app = await startApp({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0' }, fake);
+  });
+  after(() => app.close());
+
+  it('reads the tab with keep: false, so that the worker keeps no copy of it once the export is sent', async () => {
+    const r = await rawGet(`${app.url}/api/export?sheet=Events`, { authorization: `Bearer ${TOKEN}` });
+    assert.equal(r.status, 200);
+    assert.deepEqual(fake.readCalls.at(-1), { range: 'Events', options: { keep: false } });
+  });
+});
+
 describe('GET /api/export of a tab named like a cell', () => {
   it('reads a bare name as a tab, quoted where A1 needs it; a range or a quoted name as written', () => {
     assert.deepEqual(

@@ -77,7 +77,12 @@ export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
     const bom = bomParam(target.url.searchParams.getAll('bom'));
     let values: readonly (readonly string[])[];
     try {
-      values = (await deps.sheets().read(exportRange(sheet))).values;
+      // Read for this export alone: the worker's cache (L1) keeps no copy unless it held the tab
+      // already (Players, which logins read). It used to keep every tab exported, counted at no
+      // more than half of CORRAL_L1_CACHE_MB but holding far more (a 300k-row tab: ~65 MB of
+      // heap), and nothing the app reads pushed it out: each worker that had served an export
+      // held it until recycled. Concurrent exports of a tab in a worker still share one read.
+      values = (await deps.sheets().read(exportRange(sheet), { keep: false })).values;
     } catch (err) {
       throw sheetsFailure(err, 'sheet');
     }
