@@ -14,6 +14,7 @@
 
 import { LRUCache } from 'lru-cache';
 import { parseA1 } from './a1.js';
+import { copyBytes } from './copy-size.js';
 import type { WireRead, WireUnchanged } from './keeper/protocol.js';
 import type { SheetRead } from './types.js';
 
@@ -48,20 +49,8 @@ function sheetOf(range: string): string {
   }
 }
 
-/**
- * Rows of a copy kept across a refresh the keeper answered "unchanged" are the same arrays: their
- * size is counted once, not at each TTL (a pass over every cell of a large tab).
- */
-const sizes = new WeakMap<WireRead['values'], number>();
-
-function valuesSize(values: WireRead['values']): number {
-  let n = sizes.get(values);
-  if (n === undefined) {
-    n = values.reduce((sum, row) => sum + row.reduce((m, c) => m + c.length + 4, 8), 64);
-    sizes.set(values, n);
-  }
-  return n;
-}
+/** What an entry holds besides its rows: the entry, its read, the answer served from it. */
+const ENTRY_BYTES = 512;
 
 export class L1Cache {
   private readonly lru: LRUCache<string, L1Entry>;
@@ -75,11 +64,17 @@ export class L1Cache {
   constructor(maxBytes: number) {
     this.lru = new LRUCache<string, L1Entry>({
       maxSize: maxBytes,
-      // Strings in V8 take ~1-2 bytes per char; the JSON length of the values is a fair measure.
-      // Capped at half the budget: lru-cache refuses an entry larger than maxSize, and a range
-      // bigger than the cache would then go to the keeper on every read, with no fallback copy.
-      // Half, not all: counted as the whole budget it would evict, and be evicted by, any other.
-      sizeCalculation: (e) => Math.min(Math.max(1, Math.floor(maxBytes / 2)), Math.max(1, e.read.range.length + valuesSize(e.read.values))),
+      // An entry counts what its rows take of the heap, estimated (copy-size.ts: 2-3.6 times the
+      // values' JSON length for short cells, which was the count before), but never more than
+      // half the budget: lru-cache refuses an entry larger than maxSize, and a range bigger than
+      // the cache would then go to the keeper on every read, with no fallback copy. Half, not all:
+      // counted as the whole budget it would evict, and be evicted by, any other. So the budget
+      // bounds the heap only for ranges under half of it: one over it holds more than it counts
+      // (a 300k-row tab of five short cells: ~65 MB counted as 16 MiB at the default 32), and
+      // two such fill the count, so the next entry evicts whichever was used least recently. The
+      // copies' heap is then at most CORRAL_L1_CACHE_MB plus what those (two at most) hold beyond
+      // half of it. Reads of one use keep no copy (ReadOptions `keep: false`, the export).
+      sizeCalculation: (e) => Math.min(Math.max(1, Math.floor(maxBytes / 2)), ENTRY_BYTES + 2 * e.read.range.length + copyBytes(e.read.values)),
     });
   }
 

@@ -19,6 +19,22 @@ describe('worker L1 cache', () => {
     l1.set('Teams', wire('Teams', [['b']], now), now);
     assert.equal(l1.peek('Events')?.read.values.length, 200, 'and is not evicted by the next small one');
   });
+  it("counts a copy at what its rows take of the heap, over twice their JSON for short cells, and never over half the budget", () => {
+    const now = Date.now();
+    const rows = Array.from({ length: 10_000 }, (_, i) => [`ev-${i}`, 'P001', 'goal', `detail ${i}`, '2024-03-02']);
+    const json = JSON.stringify(rows).length;
+    const l1 = new L1Cache(64 << 20);
+    l1.set('Events', wire('Events', rows, now), now);
+    // Measured heap (copy-size.ts): 2.1-3.7 times the JSON for short cells, counted higher where
+    // V8 shares short strings; the JSON length, counted before, let a worker hold several times
+    // its CORRAL_L1_CACHE_MB.
+    assert.ok(l1.bytes >= 2 * json, `${l1.bytes} bytes counted for ${json} of JSON`);
+    assert.ok(l1.bytes <= 5 * json, `${l1.bytes} bytes counted for ${json} of JSON`);
+    const small = new L1Cache(json);
+    small.set('Events', wire('Events', rows, now), now);
+    assert.equal(small.bytes, Math.floor(json / 2), 'a range over half the budget counts as half, and is held');
+    assert.equal(small.peek('Events')?.read.values.length, 10_000);
+  });
   it("a refresh answered unchanged keeps the entry's rows (the same arrays) with the answer's times; one about another copy is not taken", () => {
     const l1 = new L1Cache(1 << 20);
     const t0 = Date.now();
