@@ -1,7 +1,9 @@
 // The keeper's memory while every worker exports one large tab at once (GET /api/export of a tab
 // of `rows` rows, one request per worker, cold cache): the keeper fetches the tab once and answers
 // each worker with it. Reports the keeper's peak RSS (VmHWM) against its RSS before the exports,
-// and the largest worker's peak. Linux only (reads /proc).
+// and the largest worker's peak. Linux only (reads /proc). A worker holds the parsed tab only while
+// it streams (the export's read keeps no copy in its L1: ReadOptions `keep: false`); a peak does not
+// show what it keeps after, and this section does not measure that.
 
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
