@@ -3,33 +3,26 @@
 // flusher read as an append Google may have applied (unsure rows, a read-back before resending).
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { it } from 'node:test';
 import { SheetsError } from '../../src/sheets/errors.js';
 import { rejection, withHarness } from '../fixtures/sheets/harness.js';
+import { withTokenEndpoint } from '../fixtures/sheets/token-endpoint.js';
 
 it('an append aborted while its token is fetched fails with applied "no", nothing sent', async () => {
   // A token endpoint that never answers: the call waits for its token until the abort.
-  const endpoint = createServer((req) => req.resume());
-  endpoint.listen(0, '127.0.0.1');
-  await once(endpoint, 'listening');
-  try {
-    await withHarness(async (h) => {
-      const tokenUri = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/token`;
-      const b = h.backend({}, { GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify({ ...h.key, token_uri: tokenUri }) });
-      const ac = new AbortController();
-      const call = b.appendValues('Events!A:A', [['evt-1', 'x']], ac.signal);
-      setTimeout(() => ac.abort(new Error('keeper closing')), 50);
-      const err = await rejection(call);
-      assert.ok(err instanceof SheetsError, `a SheetsError, got ${String(err)}`);
-      assert.equal(err.applied, 'no');
-      assert.equal(err.code, 'CORRAL_ERR_SHEETS_TIMEOUT');
-      assert.equal(h.emulator.counters().calls['values.append'], 0, 'nothing reached the API');
-    });
-  } finally {
-    endpoint.closeAllConnections();
-    endpoint.close();
-  }
+  await withTokenEndpoint(
+    (req) => req.resume(),
+    (tokenUri) =>
+      withHarness(async (h) => {
+        const b = h.backend({}, { GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify({ ...h.key, token_uri: tokenUri }) });
+        const ac = new AbortController();
+        const call = b.appendValues('Events!A:A', [['evt-1', 'x']], ac.signal);
+        setTimeout(() => ac.abort(new Error('keeper closing')), 50);
+        const err = await rejection(call);
+        assert.ok(err instanceof SheetsError, `a SheetsError, got ${String(err)}`);
+        assert.equal(err.applied, 'no');
+        assert.equal(err.code, 'CORRAL_ERR_SHEETS_TIMEOUT');
+        assert.equal(h.emulator.counters().calls['values.append'], 0, 'nothing reached the API');
+      }),
+  );
 });
