@@ -57,6 +57,8 @@ export function takeAlone(st: KindState, o: AloneContext): boolean {
   st.aloneAt = now;
   prune(st, now);
   st.recent.push({ member: o.nextMember(), at: now, written: false });
+  // Kept by the quota ledger until written back: a successor writes it back if this keeper cannot.
+  st.recorder?.unshared(st.kind, now);
   return true;
 }
 

@@ -6,6 +6,7 @@
 // more than one of them needs. A file of its own so that they share the one shape without
 // importing the quota.
 
+import { judgeInherited, type NextMember } from './inherited-grants.js';
 import { QUOTA_WINDOW_MS, type QuotaBucket, type QuotaKind } from './quota.js';
 import { WindowSeen } from './window-seen.js';
 
@@ -42,6 +43,28 @@ export interface Grant {
   written: boolean;
 }
 
+/** A reading of the window as the quota ledger keeps it for the next keeper (inherited-grants.ts). */
+export interface WindowReading {
+  /** When the window's state began (Redis's time): another value, Redis lost the window between. */
+  readonly since: number;
+  /** Redis's time at the answer. */
+  readonly redisAt: number;
+  /** When it was received, in this keeper's clock. */
+  readonly at: number;
+  /** The window's grants by age (WindowSeen.counts). */
+  readonly counts: readonly number[];
+}
+
+/** Hears what the quota ledger keeps of a window (quota-ledger.ts). */
+export interface WindowRecorder {
+  /** A reading of the window. */
+  heard(kind: QuotaKind, reading: WindowReading): void;
+  /** A grant the window does not hold (made alone, or inherited and lost by Redis): to be written back. */
+  unshared(kind: QuotaKind, at: number): void;
+  /** Such a grant written back. */
+  shared(kind: QuotaKind, at: number): void;
+}
+
 export interface KindState {
   readonly kind: QuotaKind;
   readonly key: string;
@@ -63,10 +86,20 @@ export interface KindState {
   /** This keeper's grants of the last window, about oldest first (concurrent asks may swap two). */
   recent: Grant[];
   /**
-   * The previous keeper's grants of the last window (the quota ledger's): they count against the
-   * share; not written back, since which of them the window already holds is not known.
+   * The previous keeper's grants of the last window (the quota ledger's) that the window may hold:
+   * they count against the share. Those it cannot hold are moved to `recent`, to be written back
+   * (inherited-grants.ts).
    */
   inherited: readonly number[];
+  /** The window's state (Redis's `since`) the inherited grants were last known under; undefined: not known. */
+  inheritedSince: number | undefined;
+  /**
+   * Inherited grants not judged yet (Redis has not answered): this keeper says it holds grants,
+   * so Redis does not count it as a keeper with nothing to write back.
+   */
+  inheritedOpen: boolean;
+  /** The quota ledger's ear, if any. */
+  recorder: WindowRecorder | undefined;
   /** Asks sent and not answered: each may be granted, so each counts against the share. */
   asking: number;
   /** When this keeper last made a call of this kind alone (Redis away), in its clock. */
@@ -97,7 +130,7 @@ export interface KindState {
 }
 
 /** A kind's state as a keeper starts: `prefix` is the sheet's (keys.ts), `inherited` its predecessor's grants. */
-export function newKindState(kind: QuotaKind, prefix: string, perMinute: number, inherited: readonly number[]): KindState {
+export function newKindState(kind: QuotaKind, prefix: string, perMinute: number, inherited: readonly number[], recorder?: WindowRecorder): KindState {
   return {
     kind,
     key: `${prefix}:quota:${kind}s`,
@@ -107,6 +140,9 @@ export function newKindState(kind: QuotaKind, prefix: string, perMinute: number,
     perMinute,
     recent: [],
     inherited,
+    inheritedSince: undefined,
+    inheritedOpen: inherited.length > 0,
+    recorder,
     asking: 0,
     aloneAt: -Infinity,
     seen: new WindowSeen(),
@@ -121,14 +157,18 @@ export function newKindState(kind: QuotaKind, prefix: string, perMinute: number,
 
 /**
  * Records what Redis said the window holds. When its state began after this keeper's last
- * answer, Redis lost its data in between: what that answer held is kept (`lost`), since the
- * answers that follow hold only what was written back.
+ * answer (or its predecessor's last reading), Redis lost its data in between: what that answer
+ * held is kept (`lost`), since the answers that follow hold only what was written back. The
+ * inherited grants are judged against the state (inherited-grants.ts), and the reading kept by
+ * the quota ledger.
  */
-export function heard(st: KindState, redisAt: unknown, counts: unknown, since: unknown, at: number): void {
+export function heard(st: KindState, redisAt: unknown, counts: unknown, since: unknown, at: number, nextMember: NextMember): void {
   if (typeof since === 'number' && st.seen.known && st.seen.redisAt < since && st.lost?.since !== since) {
     st.lost = { since, at: st.seen.at, times: st.seen.times() };
   }
-  st.seen.record(redisAt, counts, at);
+  const recorded = st.seen.record(redisAt, counts, at);
+  judgeInherited(st, redisAt, since, at, nextMember);
+  if (recorded && typeof since === 'number') st.recorder?.heard(st.kind, { since, redisAt: st.seen.redisAt, at, counts: st.seen.counts });
 }
 
 /** This keeper's newest grant in the shared window, unless it is about to leave it (''). */

@@ -39,6 +39,8 @@ export interface PresenceOptions {
   readonly before?: KeepersSeen;
   /** Called when the most keepers present changes (and once a window while it holds): the ledger keeps it. */
   readonly onKeepersSeen?: (seen: KeepersSeen) => void;
+  /** A new grant's member in the window (WindowAsks.nextMember). */
+  readonly nextMember: () => string;
   /** Writes back what a window lacks of this keeper's grants (WindowAsks.writeBack). */
   readonly writeBack: (st: KindState) => Promise<void>;
 }
@@ -109,17 +111,18 @@ export class QuotaPresence {
       write.sinceKey,
       this.o.keeperId,
       QUOTA_WINDOW_MS,
-      read.recent.length > 0 ? 1 : 0,
-      write.recent.length > 0 ? 1 : 0,
+      // Inherited grants not yet judged are held too (inherited-grants.ts).
+      read.recent.length > 0 || read.inheritedOpen ? 1 : 0,
+      write.recent.length > 0 || write.inheritedOpen ? 1 : 0,
       newestWritten(read, now),
       newestWritten(write, now),
     );
     this.o.link.scriptAnswered();
     const at = this.o.clock.now();
     // Before this answer is heard: whether Redis had answered this keeper before (a loss) or not.
-    const knew = { read: read.seen.known, write: write.seen.known };
-    heard(read, redisAt, reads, readsSince, at);
-    heard(write, redisAt, writes, writesSince, at);
+    const knew = { read: read.seen.answered, write: write.seen.answered };
+    heard(read, redisAt, reads, readsSince, at, this.o.nextMember);
+    heard(write, redisAt, writes, writesSince, at, this.o.nextMember);
     this.count(present);
     // Debug only (every PRESENCE_INTERVAL_MS per keeper): what this keeper's share is taken from.
     this.o.logger.debug({ event: 'quota.presence', keepers: this.presentNow, reads: heldTotal(reads), writes: heldTotal(writes) }, 'keepers present and the shared window heard from Redis');

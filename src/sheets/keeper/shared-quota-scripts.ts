@@ -99,14 +99,15 @@ export type PresentAnswer = [number, number, number[], number[], number, number,
 // its share (1|0), a grant of this keeper the window must hold unless Redis lost data (or ''),
 // then pairs of a grant's member and age (ms) to write back. Returns {1 granted | 0 wait | 2
 // unknown keeper: send every grant of the window first, ms until a slot frees, keepers, keepers
-// present, and but for 2: Redis's time, the window held, when the state began}. A keeper stays
+// present, Redis's time, the window held (nil for 2), when the state began}: a keeper's first
+// ask, holding its predecessor's grants, learns from a 2 whether Redis lost them. A keeper stays
 // unknown until it has sent them: its concurrent calls all wait for that, none is granted on a
 // window that lacks them.
 export const TAKE_SCRIPT = `${NOW_LUA}${HELD_LUA}${BEGAN_LUA}${presentLua('KEYS[4]', 'ARGV[3]', 'ARGV[2]')}
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 if (ARGV[5] == '1' and not redis.call('ZSCORE', KEYS[2], ARGV[3])) or (ARGV[8] ~= '' and not redis.call('ZSCORE', KEYS[1], ARGV[8])) then
-  return {2, 0, redis.call('ZCARD', KEYS[2]), present}
+  return {2, 0, redis.call('ZCARD', KEYS[2]), present, now, false, began(KEYS[3])}
 end
 local since = began(KEYS[3])
 redis.call('ZADD', KEYS[2], now, ARGV[3])
@@ -137,6 +138,6 @@ return {0, math.max(1, tonumber(blocking[2]) + window - now), keepers, present, 
 
 /**
  * TAKE_SCRIPT's answer: granted (1), wait (0) or unknown keeper (2); ms to wait; keepers; keepers
- * present; then, but for 2, Redis's time, the window held, and when the window's state began.
+ * present; Redis's time, the window held (null for 2), and when the window's state began.
  */
-export type TakeAnswer = [number, number, number, number, number?, number[]?, number?];
+export type TakeAnswer = [number, number, number, number, number?, (number[] | null)?, number?];

@@ -53,9 +53,10 @@ import { CorralError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { RedisLink } from '../../redis/link.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
+import { adoptPredecessor, type WindowLeft } from './inherited-grants.js';
 import { takeAlone, type AloneContext } from './own-share.js';
 import { QUOTA_WINDOW_MS, type QuotaKind } from './quota.js';
-import { newKindState, raise, restoreAll, type KindState } from './quota-kind-state.js';
+import { newKindState, raise, restoreAll, type KindState, type WindowRecorder } from './quota-kind-state.js';
 import type { KeepersSeen } from './quota-ledger.js';
 import { QuotaPresence } from './quota-presence.js';
 import { MAX_WAIT_MS, type TakeAnswer } from './shared-quota-scripts.js';
@@ -68,9 +69,21 @@ export interface QuotaMemory {
    * lately, and its grants of the last window per kind. A keeper started while Redis is away takes
    * its share from that count, less those grants, instead of taking the whole limit as if alone.
    */
-  readonly before?: { readonly keepers?: KeepersSeen; readonly grants: Readonly<Record<QuotaKind, readonly number[]>> };
+  readonly before?: {
+    readonly keepers?: KeepersSeen;
+    readonly grants: Readonly<Record<QuotaKind, readonly number[]>>;
+    /**
+     * What it knew of the shared window per kind: its last reading (counted against the share
+     * while Redis is away) and its grants the window did not hold (written back once Redis
+     * answers). Absent (an older ledger): its grants are written back only when Redis cannot hold
+     * them (inherited-grants.ts).
+     */
+    readonly window?: Readonly<Partial<Record<QuotaKind, WindowLeft>>>;
+  };
   /** Called when the most keepers present changes (and once a window while it holds): the ledger keeps it. */
   readonly onKeepersSeen?: (seen: KeepersSeen) => void;
+  /** Hears the readings of the window and the grants it does not hold: the ledger keeps them for the next keeper. */
+  readonly recorder?: WindowRecorder;
 }
 
 export interface SharedQuotaOptions extends QuotaMemory {
@@ -99,7 +112,7 @@ export class SharedQuota {
 
   constructor(private readonly o: SharedQuotaOptions) {
     this.clock = o.clock ?? systemClock;
-    const state = (kind: QuotaKind): KindState => newKindState(kind, o.prefix, o.perMinute[kind], o.before?.grants[kind] ?? []);
+    const state = (kind: QuotaKind): KindState => newKindState(kind, o.prefix, o.perMinute[kind], o.before?.grants[kind] ?? [], o.recorder);
     this.kinds = { read: state('read'), write: state('write') };
     // Where the keepers present are counted (the key an earlier version counted its keepers under).
     const presentKey = `${o.prefix}:keepers`;
@@ -107,8 +120,10 @@ export class SharedQuota {
     const common = { link: o.link, logger: o.logger, clock: this.clock, keeperId: this.keeperId, presentKey };
     this.asks = new WindowAsks({ ...common, keepersBefore, closed: () => this.closed });
     this.alone = { clock: this.clock, link: o.link, keepers: keepersBefore, nextMember: () => this.asks.nextMember() };
+    const nextMember = (): string => this.asks.nextMember();
+    for (const st of Object.values(this.kinds)) adoptPredecessor(st, o.before?.window?.[st.kind], nextMember);
     // Last: it says this keeper is present at once if the link is ready, and writes back by the asks.
-    this.presence = new QuotaPresence({ ...common, kinds: this.kinds, before: o.before?.keepers, onKeepersSeen: o.onKeepersSeen, writeBack: (st) => this.asks.writeBack(st) });
+    this.presence = new QuotaPresence({ ...common, kinds: this.kinds, nextMember, before: o.before?.keepers, onKeepersSeen: o.onKeepersSeen, writeBack: (st) => this.asks.writeBack(st) });
   }
 
   /**
@@ -149,7 +164,7 @@ export class SharedQuota {
       this.presence.count(present);
       st.fallback = undefined;
       if (granted === 2) {
-        restoreAll(st, st.seen.known);
+        restoreAll(st, st.seen.answered);
         continue;
       }
       if (granted === 1) {

@@ -11,6 +11,7 @@ import type { RedisLink } from '../../redis/link.js';
 import type { Clock } from './clock.js';
 import { underShare } from './own-share.js';
 import { QUOTA_WINDOW_MS } from './quota.js';
+import { judgeInherited } from './inherited-grants.js';
 import { heard, newestWritten, prune, restoreAll, type KindState } from './quota-kind-state.js';
 import { TAKE_SCRIPT, type TakeAnswer } from './shared-quota-scripts.js';
 
@@ -46,7 +47,7 @@ export class WindowAsks {
     try {
       // Unknown keeper (2): its grants the window held are sent too, at the second ask.
       if ((await this.ask(st, false))[0] === 2) {
-        restoreAll(st, st.seen.known);
+        restoreAll(st, st.seen.answered);
         await this.ask(st, false);
       }
       this.o.link.scriptAnswered();
@@ -64,7 +65,9 @@ export class WindowAsks {
     const sending = restoring ? st.recent : st.recent.filter((g) => !g.written);
     const args: (string | number)[] = [];
     for (const g of sending) args.push(g.member, Math.max(0, now - g.at));
-    const holdsOthers = sending.length < st.recent.length ? 1 : 0;
+    // Inherited grants not yet judged are held too: an unknown keeper is told so (2), with the
+    // window's state, and its next ask writes back those Redis cannot hold.
+    const holdsOthers = sending.length < st.recent.length || st.inheritedOpen ? 1 : 0;
     const member = take ? this.nextMember() : '';
     const client = this.o.link.client as unknown as { corralTakeQuota(...args: (string | number)[]): Promise<TakeAnswer> };
     let answer: TakeAnswer;
@@ -80,9 +83,15 @@ export class WindowAsks {
     } finally {
       if (take) st.asking--;
     }
-    if (answer[0] === 2) return answer;
-    heard(st, answer[4], answer[5], answer[6], this.o.clock.now());
-    for (const g of sending) g.written = true;
+    if (answer[0] === 2) {
+      judgeInherited(st, answer[4], answer[6], this.o.clock.now(), () => this.nextMember());
+      return answer;
+    }
+    heard(st, answer[4], answer[5], answer[6], this.o.clock.now(), () => this.nextMember());
+    for (const g of sending) {
+      if (!g.written) st.recorder?.shared(st.kind, g.at);
+      g.written = true;
+    }
     const loss = st.restoreIsLoss;
     if (restoring) st.restoreIsLoss = false;
     if (restoring && loss && now - st.restoreSaidAt >= QUOTA_WINDOW_MS) {

@@ -16,11 +16,25 @@ export class WindowSeen {
   private redisAtMs = -Infinity;
   /** When it was received, in this host's clock. */
   private atMs = -Infinity;
-  private counts: readonly number[] = [];
+  private countsByAge: readonly number[] = [];
+  private answeredHere = false;
 
-  /** Whether Redis has said what the window holds since this keeper started. */
+  /**
+   * Whether a reading is held: Redis's answer to this keeper, or the one its predecessor last
+   * heard (the quota ledger's, taken at start): what the window held counts either way.
+   */
   get known(): boolean {
     return this.redisAtMs > -Infinity;
+  }
+
+  /** Whether Redis has answered this keeper itself since it started (not only its predecessor). */
+  get answered(): boolean {
+    return this.answeredHere;
+  }
+
+  /** The reading's grants by age, as recorded (what the quota ledger keeps for a successor). */
+  get counts(): readonly number[] {
+    return this.countsByAge;
   }
 
   /** Redis's time at the answer recorded (-Infinity before the first). */
@@ -36,19 +50,22 @@ export class WindowSeen {
   /**
    * Records an answer: `counts[i]` grants aged [i, i + 1) steps at Redis's time `redisAt`,
    * received at `at` (this host's clock). An answer that comes late (a script resent after Redis
-   * restarted) does not replace a newer one.
+   * restarted) does not replace a newer one. `answered` false: the predecessor's reading, taken
+   * at start. Returns whether it was recorded.
    */
-  record(redisAt: unknown, counts: unknown, at: number): void {
-    if (typeof redisAt !== 'number' || !Array.isArray(counts) || redisAt < this.redisAtMs) return;
+  record(redisAt: unknown, counts: unknown, at: number, answered = true): boolean {
+    if (typeof redisAt !== 'number' || !Array.isArray(counts) || redisAt < this.redisAtMs) return false;
     this.redisAtMs = redisAt;
     this.atMs = at;
-    this.counts = counts.map((c) => (typeof c === 'number' && c > 0 ? c : 0));
+    this.countsByAge = counts.map((c) => (typeof c === 'number' && c > 0 ? c : 0));
+    this.answeredHere ||= answered;
+    return true;
   }
 
   /** The grants the answer held that were younger than `ms` (to a step): the window's recent pace. */
   recent(ms: number): number {
     let n = 0;
-    this.counts.forEach((c, i) => {
+    this.countsByAge.forEach((c, i) => {
       if (i * HELD_STEP_MS < ms) n += c;
     });
     return n;
@@ -61,7 +78,7 @@ export class WindowSeen {
    */
   times(): number[] {
     const out: number[] = [];
-    this.counts.forEach((n, i) => {
+    this.countsByAge.forEach((n, i) => {
       for (let k = 0; k < n; k++) out.push(this.atMs - i * HELD_STEP_MS);
     });
     return out;
