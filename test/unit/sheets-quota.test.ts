@@ -518,4 +518,46 @@ describe('quota ledger', () => {
       }
     });
   });
+  it("keeps what the keeper knew of the hosts' shared window (REDIS_URL) for the next keeper: its last reading and its grants the window lacks; a file without them (an older corral's) reads as before", async () => {
+    await withDir(async (dir) => {
+      const log = await captureLogger();
+      try {
+        const clock = new FakeClock(1_000_000.25);
+        const path = join(dir, QUOTA_LEDGER_FILE);
+        // A file an older corral wrote: grants and keepers, nothing of the window.
+        const second = Math.floor(clock.now() / 1000) - 2;
+        writeFileSync(path, JSON.stringify({ v: 1, reads: [[second, 2]], writes: [], keepers: [2, clock.now()] }));
+        const old = bucketsOn(clock, 5);
+        const first = QuotaLedger.open(dir, old, log.logger);
+        assert.deepEqual(first.windowLeft(), {}, 'nothing known of the window: the successor does as before');
+        assert.equal(old.reads.recentGrants().length, 2, 'its grants still restored');
+        assert.equal(first.keepersSeen()?.keepers, 2);
+        // This keeper hears the window, makes a call alone, and another it writes back later.
+        const recorder = first.recorder();
+        recorder.heard('read', { since: 5_000, redisAt: 9_000, at: clock.now(), counts: [3, 0, 1] });
+        recorder.unshared('read', clock.now());
+        clock.advance(2000);
+        recorder.unshared('read', clock.now());
+        recorder.shared('read', clock.now());
+        first.close();
+        const next = QuotaLedger.open(dir, bucketsOn(clock, 5), log.logger);
+        const left = next.windowLeft();
+        assert.deepEqual(left.read?.reading, { since: 5_000, redisAt: 9_000, at: 1_000_000, counts: [3, 0, 1] }, 'the reading, its time a whole ms');
+        assert.deepEqual(left.read?.unshared, [(Math.floor(1_000_000.25 / 1000) * 1000) + 999], 'the grant made alone, at the end of its second; the one written back is not');
+        assert.equal(left.write, undefined);
+        // Carried over by the successor's writes, as the grants are: a second restart still knows them.
+        next.recordKeepers({ keepers: 2, at: clock.now() });
+        next.close();
+        assert.deepEqual(QuotaLedger.open(dir, bucketsOn(clock, 5), log.logger).windowLeft(), left);
+        // Malformed parts are left out, the rest is read.
+        writeFileSync(path, JSON.stringify({ v: 1, reads: [], writes: [], window: { reads: { reading: [1, 'x', 3, []], unshared: [[second, 1]] }, writes: 7 } }));
+        const odd = QuotaLedger.open(dir, bucketsOn(clock, 5), log.logger).windowLeft();
+        assert.equal(odd.read?.reading, undefined);
+        assert.equal(odd.read?.unshared.length, 1);
+        assert.equal(odd.write, undefined);
+      } finally {
+        log.close();
+      }
+    });
+  });
 });

@@ -136,8 +136,11 @@ export class Keeper {
         ...(o.clock ? { clock: o.clock } : {}),
         // The previous keeper's grants, restored into the buckets just above, and its count of
         // the keepers present: a keeper started while Redis is away spends its share, not the limit.
-        before: { keepers: ledger.keepersSeen(), grants: { read: k.readQuota.recentGrants(), write: k.writeQuota.recentGrants() } },
+        // And what it knew of the shared window (inherited-grants.ts): its last reading, and its
+        // grants the window did not hold, which this keeper writes back.
+        before: { keepers: ledger.keepersSeen(), grants: { read: k.readQuota.recentGrants(), write: k.writeQuota.recentGrants() }, window: ledger.windowLeft() },
         onKeepersSeen: (seen) => ledger.recordKeepers(seen),
+        recorder: ledger.recorder(),
       });
       k.startTier();
       // Before the journal opens: its done entries are kept while a copy from before them is

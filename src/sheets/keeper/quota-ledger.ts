@@ -13,6 +13,16 @@
 // second: its token is held up to a second too long, never too short. The file is not fsynced: it
 // must outlive the keeper process, and a host that reboots has been down for longer than the
 // window anyway.
+//
+// With REDIS_URL it also keeps, per kind, what the keeper knew of the window shared by the hosts
+// (inherited-grants.ts): its last reading of it (every host's calls, and Redis's `since`, the
+// window's state) and its grants the window does not hold (made alone, or lost by Redis, until
+// written back). A successor started while Redis is away counts the others' calls of that reading;
+// once Redis answers, it writes back those grants, and all the others when the window's state is
+// no longer the one read (Redis lost them). A reading is written at most once a second unless the
+// state changed (it also goes out with the next grant's write): the presence alone reads every 5 s.
+// A file without these fields (an older corral) reads as it did; an older corral reading this
+// file ignores them.
 
 import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +30,9 @@ import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { writeNewPrivateFileSync } from '../../private-file.js';
 import { fromWallTime, toWallTime, type Clock } from './clock.js';
-import { QUOTA_WINDOW_MS, type QuotaBucket } from './quota.js';
+import type { WindowLeft } from './inherited-grants.js';
+import { QUOTA_WINDOW_MS, type QuotaBucket, type QuotaKind } from './quota.js';
+import type { WindowReading, WindowRecorder } from './quota-kind-state.js';
 
 export const QUOTA_LEDGER_FILE = 'quota.json';
 
@@ -41,7 +53,18 @@ export interface KeepersSeen {
   readonly at: number;
 }
 
-export type LedgerContents = Readonly<Record<BucketName, readonly SecondCount[]>> & { readonly keepers?: KeepersSeen };
+/** What a keeper knew of a kind's shared window (REDIS_URL): its last reading (`at` on the wall clock) and its grants the window did not hold. */
+export interface LedgerWindow {
+  readonly reading?: WindowReading;
+  readonly unshared: readonly SecondCount[];
+}
+
+export type LedgerContents = Readonly<Record<BucketName, readonly SecondCount[]>> & {
+  readonly keepers?: KeepersSeen;
+  readonly window?: Readonly<Partial<Record<BucketName, LedgerWindow>>>;
+};
+
+const KIND_OF: Readonly<Record<BucketName, QuotaKind>> = { reads: 'read', writes: 'write' };
 
 const EMPTY: LedgerContents = { reads: [], writes: [] };
 
@@ -52,6 +75,27 @@ function keepersOf(value: unknown): KeepersSeen | undefined {
   // written before times were rounded hold it. Refusing it lost the count, so a keeper restarted
   // while Redis was away spent the whole limit instead of its share.
   return Number.isSafeInteger(keepers) && (keepers as number) >= 1 && typeof at === 'number' && Number.isFinite(at) ? { keepers: keepers as number, at } : undefined;
+}
+
+function readingOf(value: unknown): WindowReading | undefined {
+  if (!Array.isArray(value) || value.length !== 4) return undefined;
+  const [since, redisAt, at, counts] = value as unknown[];
+  const finite = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
+  if (!finite(since) || !finite(redisAt) || !finite(at) || !Array.isArray(counts) || !counts.every((c) => Number.isSafeInteger(c) && (c as number) >= 0)) return undefined;
+  return { since, redisAt, at, counts: counts as number[] };
+}
+
+/** The shared window's part of the file; anything malformed is left out (the successor then does as without it). */
+function windowOf(value: unknown): Partial<Record<BucketName, LedgerWindow>> | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const out: Partial<Record<BucketName, LedgerWindow>> = {};
+  for (const name of NAMES) {
+    const w = (value as Record<string, unknown>)[name] as { reading?: unknown; unshared?: unknown } | undefined;
+    if (typeof w !== 'object' || w === null) continue;
+    const reading = readingOf(w.reading);
+    out[name] = { ...(reading ? { reading } : {}), unshared: countsOf(w.unshared) };
+  }
+  return out;
 }
 
 function countsOf(value: unknown): SecondCount[] {
@@ -73,10 +117,11 @@ export function readLedger(path: string): { contents: LedgerContents; problem?: 
     return { contents: EMPTY, problem: (err as Error).message };
   }
   try {
-    const parsed = JSON.parse(text) as { v?: unknown; reads?: unknown; writes?: unknown; keepers?: unknown };
+    const parsed = JSON.parse(text) as { v?: unknown; reads?: unknown; writes?: unknown; keepers?: unknown; window?: unknown };
     if (parsed.v !== 1) return { contents: EMPTY, problem: `unknown ledger version ${JSON.stringify(parsed.v)}` };
     const keepers = keepersOf(parsed.keepers);
-    return { contents: { reads: countsOf(parsed.reads), writes: countsOf(parsed.writes), ...(keepers ? { keepers } : {}) } };
+    const window = windowOf(parsed.window);
+    return { contents: { reads: countsOf(parsed.reads), writes: countsOf(parsed.writes), ...(keepers ? { keepers } : {}), ...(window ? { window } : {}) } };
   } catch (err) {
     return { contents: EMPTY, problem: `not JSON: ${(err as Error).message}` };
   }
@@ -119,6 +164,14 @@ export class QuotaLedger {
   private readonly writeFailure = new RepeatedFailure();
   /** The keepers present a keeper of this data dir last recorded (its predecessor's, at open). */
   private keepers: KeepersSeen | undefined;
+  /** The last reading of each kind's shared window (its predecessor's, at open), `at` on the keeper's clock. */
+  private readonly readings: Partial<Record<BucketName, WindowReading>> = {};
+  /** The grants the shared window does not hold yet (its predecessor's carried over, at open). */
+  private readonly unshared: Record<BucketName, PerSecond> = { reads: new PerSecond(), writes: new PerSecond() };
+  /** The predecessor's grants the shared window did not hold, as read at open (the times its buckets were restored with). */
+  private readonly unsharedLeft: Record<BucketName, number[]> = { reads: [], writes: [] };
+  /** When a reading was last written (the keeper's clock). */
+  private readingWrittenAt = -Infinity;
   /** Closed: the data dir may be the next keeper's already, and so is this file. */
   private closed = false;
 
@@ -142,6 +195,13 @@ export class QuotaLedger {
     const ledger = new QuotaLedger(dataDir, buckets, logger, clock);
     const { contents, problem } = readLedger(ledger.path);
     ledger.keepers = contents.keepers && { keepers: contents.keepers.keepers, at: fromWallTime(clock, contents.keepers.at) };
+    for (const name of NAMES) {
+      // Carried over as the grants are: a second restart before Redis answers must still know them.
+      const w = contents.window?.[name];
+      if (w?.reading) ledger.readings[name] = { ...w.reading, at: fromWallTime(clock, w.reading.at) };
+      ledger.unsharedLeft[name] = timesOf(w?.unshared ?? [], clock);
+      for (const at of ledger.unsharedLeft[name]) ledger.unshared[name].add(at);
+    }
     if (problem) logger.warn({ event: 'quota.ledger_unreadable', path: ledger.path, problem }, 'quota ledger unreadable; the quota starts from a fresh minute');
     const restored = { reads: 0, writes: 0 };
     for (const name of NAMES) {
@@ -164,6 +224,41 @@ export class QuotaLedger {
     return this.keepers;
   }
 
+  /** What this data dir's keepers last knew of the shared windows (its predecessor's, at open), for the shared quota. */
+  windowLeft(): Partial<Record<QuotaKind, WindowLeft>> {
+    const out: Partial<Record<QuotaKind, WindowLeft>> = {};
+    for (const name of NAMES) {
+      const reading = this.readings[name];
+      const unshared = this.unsharedLeft[name];
+      if (reading || unshared.length > 0) out[KIND_OF[name]] = { ...(reading ? { reading } : {}), unshared };
+    }
+    return out;
+  }
+
+  /** The shared quota's ear: its readings of the windows, and the grants they do not hold. */
+  recorder(): WindowRecorder {
+    const nameOf = (kind: QuotaKind): BucketName => (kind === 'read' ? 'reads' : 'writes');
+    return {
+      heard: (kind, reading) => {
+        if (this.closed) return;
+        const name = nameOf(kind);
+        const stateChanged = this.readings[name]?.since !== reading.since;
+        this.readings[name] = reading;
+        if (stateChanged || reading.at - this.readingWrittenAt >= 1000) this.write();
+      },
+      unshared: (kind, at) => {
+        if (this.closed) return;
+        this.unshared[nameOf(kind)].add(at);
+        this.write();
+      },
+      shared: (kind, at) => {
+        if (this.closed) return;
+        this.unshared[nameOf(kind)].remove(at);
+        this.write();
+      },
+    };
+  }
+
   /** Records the keepers present, for a keeper started while Redis is away. */
   recordKeepers(seen: KeepersSeen): void {
     if (this.closed) return;
@@ -182,7 +277,20 @@ export class QuotaLedger {
     // count is still held up to a second too long, never too short.
     const offset = toWallTime(this.clock, 0);
     const wall = (counts: SecondCount[]): SecondCount[] => (offset === 0 ? counts : counts.map(([second, n]) => [Math.floor((second * 1000 + 999 + offset) / 1000), n]));
-    const contents = { v: 1, reads: wall(this.seconds.reads.entries()), writes: wall(this.seconds.writes.entries()), ...(this.keepers ? { keepers: [this.keepers.keepers, Math.round(toWallTime(this.clock, this.keepers.at))] } : {}) };
+    const window: Partial<Record<BucketName, unknown>> = {};
+    for (const name of NAMES) {
+      const r = this.readings[name];
+      const unshared = this.unshared[name].entries();
+      if (r || unshared.length > 0) window[name] = { ...(r ? { reading: [r.since, r.redisAt, Math.round(toWallTime(this.clock, r.at)), r.counts] } : {}), unshared: wall(unshared) };
+    }
+    if (Object.values(this.readings).length > 0) this.readingWrittenAt = Math.max(...Object.values(this.readings).map((r) => r.at));
+    const contents = {
+      v: 1,
+      reads: wall(this.seconds.reads.entries()),
+      writes: wall(this.seconds.writes.entries()),
+      ...(this.keepers ? { keepers: [this.keepers.keepers, Math.round(toWallTime(this.clock, this.keepers.at))] } : {}),
+      ...(Object.keys(window).length > 0 ? { window } : {}),
+    };
     try {
       writeNewPrivateFileSync(this.tmpPath, JSON.stringify(contents));
       renameSync(this.tmpPath, this.path);
