@@ -13,6 +13,7 @@ import { readBodyWithin } from '../../src/http/read-body.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS } from '../fixtures/fake-sheets.js';
+import { waitFor } from '../helpers/corral.js';
 
 describe('a request closed before its body is read', () => {
   it('readBodyWithin rejects at once for a request already closed', async () => {
@@ -33,13 +34,17 @@ describe('a request closed before its body is read', () => {
   describe('POST /api/events whose roster read outlasts the client', () => {
     let app: AppHarness;
     let log: CapturedLogger;
+    let rosterReads = 0;
     before(async () => {
       log = await captureLogger('worker');
       const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
       const records = sheets.records.bind(sheets);
       // The roster read of the events route waits on the keeper (its L1 copy expired).
       sheets.records = async (range) => {
-        if (range === 'Players') await new Promise((r) => setTimeout(r, 300));
+        if (range === 'Players') {
+          rosterReads++;
+          await new Promise((r) => setTimeout(r, 300));
+        }
         return records(range);
       };
       app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets, { logger: log.logger });
@@ -60,12 +65,15 @@ describe('a request closed before its body is read', () => {
       socket.write(
         `POST /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
       );
-      // Gone while the roster is read: before the handler reads the body.
-      await new Promise((r) => setTimeout(r, 50));
+      // Gone while the roster is read: before the handler reads the body. Waited for as an event
+      // (the roster read started), not a time: a 50 ms sleep on a loaded box could destroy the
+      // socket before the handler ran, and a 700 ms one end the test before the handler did.
+      const readsBefore = rosterReads;
+      await waitFor(() => rosterReads > readsBefore, 10_000, "the events route's roster read");
       socket.destroy();
-      await new Promise((r) => setTimeout(r, 700));
+      await waitFor(() => log.lines().some((l) => l.event === 'request.aborted'), 10_000, 'request.aborted: the handler ended for the closed request');
       const aborted = log.lines().filter((l) => l.event === 'request.aborted');
-      assert.equal(aborted.length, 1, 'the handler ended (fail() ran) for the closed request');
+      assert.equal(aborted.length, 1, 'the handler ended (fail() ran) once for the closed request');
     });
   });
 });
