@@ -3,10 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { waitFor } from '../helpers/corral.js';
 import { acquireKeeperLock, FOREIGN_LOCK_STALE_MS, UNNAMED_TEMP_AGE_MS, type KeeperLock, type LockSelf } from '../../src/sheets/keeper/lock.js';
 
 const LOCK_MODULE = new URL('../../src/sheets/keeper/lock.js', import.meta.url).href;
@@ -210,7 +211,9 @@ describe('keeper lock', () => {
       try {
         const old = (Date.now() - FOREIGN_LOCK_STALE_MS - 1000) / 1000;
         utimesSync(join(dir, 'keeper.lock'), old, old);
-        await new Promise((r) => setTimeout(r, 200));
+        // Its holder's next heartbeat (every 20 ms) brings the file's time back: waited for, not a
+        // fixed 200 ms a loaded box may outlast (the lock then taken as a dead keeper's, a false failure).
+        await waitFor(() => Date.now() - statSync(join(dir, 'keeper.lock')).mtimeMs < FOREIGN_LOCK_STALE_MS, 10_000, 'the holder refreshing its lock');
         await assert.rejects(acquireKeeperLock(dir, 100, undefined, inNs(8, 'pid:[2002]')), { code: 'CORRAL_ERR_JOURNAL' });
       } finally {
         await theirs.release();
