@@ -36,15 +36,16 @@ test('connections over the per-worker cap get an immediate 503 with Retry-After,
   const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_WORKER_CONNECTIONS: '3', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
   const held: Socket[] = [];
   try {
-    // Hold three connections open (each mid-request: headers sent, no end of headers).
+    // Hold three connections open, each with a request the worker sleeps on for 10 s.
     for (let i = 0; i < 3; i++) {
       const s = connect(portOf(c.url), '127.0.0.1');
       await new Promise<void>((r) => s.once('connect', () => r()));
       s.write('GET /sleep?ms=10000 HTTP/1.1\r\nHost: x\r\n\r\n');
       held.push(s);
     }
-    // Let the worker account for them.
-    await new Promise((r) => setTimeout(r, 300));
+    // The worker has counted the three once it runs their requests (each says fixture.sleeping):
+    // waited for, not a fixed 300 ms that a loaded box may outlast (the fourth then served 200).
+    await waitFor(() => c.events('fixture.sleeping').length >= 3 || undefined, 10_000, 'the three held requests in the worker');
     const t0 = Date.now();
     const answer = await raw(portOf(c.url), 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.ok(Date.now() - t0 < 2000, 'answered quickly');
