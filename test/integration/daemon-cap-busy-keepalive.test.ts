@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { startCorral } from '../helpers/corral.js';
+import { startCorral, waitFor } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 
 const TOKEN = 'integration-admin-token-busy-keepalive';
@@ -119,6 +119,9 @@ test("keep-alive clients polling every 0.7 s leave their connections idle in bet
     env: { CORRAL_WORKER_CONNECTIONS: String(CAP), CORRAL_KEEPALIVE: '60', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0', CORRAL_ACCESS_LOG: 'false' },
   });
   const pollers: Socket[] = [];
+  // Pollers answered at least once (each then holds a slot), and pollers the worker closed.
+  const answered = new Set<Socket>();
+  const closed = new Set<Socket>();
   try {
     const port = Number(new URL(c.url).port);
     // CAP connections, each sending GET / every 700 ms, their phases spread over the interval (as
@@ -126,7 +129,8 @@ test("keep-alive clients polling every 0.7 s leave their connections idle in bet
     for (let i = 0; i < CAP; i++) {
       const socket = connect(port, '127.0.0.1');
       socket.on('error', () => undefined);
-      socket.on('data', () => undefined);
+      socket.on('data', () => answered.add(socket));
+      socket.on('close', () => closed.add(socket));
       const poll = () => socket.write('GET / HTTP/1.1\r\nHost: test\r\n\r\n');
       let timer: NodeJS.Timeout | undefined;
       const start = setTimeout(() => {
@@ -139,6 +143,10 @@ test("keep-alive clients polling every 0.7 s leave their connections idle in bet
       });
       pollers.push(socket);
     }
+    // Every slot held before the newcomers come: without this wait a newcomer served 200 from a
+    // slot no poller had taken yet (a loaded box connecting them late) passed for one given a poller's.
+    await waitFor(() => answered.size === CAP || undefined, 15_000, `all ${CAP} pollers answered`);
+    assert.equal(closed.size, 0, 'no poller closed before the newcomers');
     await new Promise((r) => setTimeout(r, 1500));
     const newcomers: number[] = [];
     for (let i = 0; i < 4; i++) {
@@ -146,6 +154,7 @@ test("keep-alive clients polling every 0.7 s leave their connections idle in bet
       await new Promise((r) => setTimeout(r, 300));
     }
     assert.deepEqual(newcomers, [200, 200, 200, 200], 'each newcomer served in the slot of a poller between its requests');
+    assert.ok(closed.size >= 1, 'the cap was full: a poller between its requests gave its slot to a newcomer');
     const cap = (await http(`${c.adminUrl}/api/admin/capacity`, { headers: { authorization: `Bearer ${TOKEN}` } })).json<{ capacity: { status: string } }>();
     assert.notEqual(cap.capacity.status, 'FULL', 'pollers between their requests are idle');
   } finally {
