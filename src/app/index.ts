@@ -8,6 +8,7 @@
 
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AppContext } from '../contract.js';
+import { withAdminHint } from './admin-elsewhere.js';
 import { createAdminRefusalLog } from './admin-refusals.js';
 import { clientKey, createClientIpResolver } from '../http/client-ip.js';
 import { createDeps } from './deps.js';
@@ -67,7 +68,7 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
     const raw = req.url ?? '/';
     const method = req.method ?? 'GET';
     const known = router.exact(method, raw);
-    let target: RequestTarget;
+    let target: RequestTarget | undefined;
     let handler: Handler;
     try {
       target = known ? RequestTarget.plainPath(raw) : new RequestTarget(raw);
@@ -76,7 +77,7 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
       // No handler (400, 404, 405): counted, so a scanner probing paths runs out of budget, but
       // answered at once (no wait for the master) unless this worker knows the client is over.
       const refused = rateLimit?.count(clientKey(clientIp(req)));
-      throw refused ? tooManyRequests(refused) : err;
+      throw refused ? tooManyRequests(refused) : withAdminHint(err, target?.pathname);
     }
     if (handler === health || !rateLimit) return handler({ req, res, target });
     return rateLimit.consume(clientKey(clientIp(req))).then((decision) => {
