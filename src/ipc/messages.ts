@@ -119,6 +119,9 @@ export type MasterMessage =
       readonly max: number;
       /** The connections this worker may hold, from the current worker count (TTIN/TTOU change it). */
       readonly workerCap: number;
+      /** The host's capacity status and percent_used as GET /api/admin/capacity says them: the workers' health answer carries them. */
+      readonly status: string;
+      readonly percentUsed: number;
     }
   /**
    * The answer to 'count' number `id`: one [allowed 0|1, hits left, ms until the window resets]

@@ -116,7 +116,7 @@ export class StatusReporter {
       // A booting worker drops the word (its server is not up yet): told at the next tick once ready.
       if (!toAll && (c.state !== 'ready' || this.sentCaps.get(c) === workerCap)) continue;
       if (c.state === 'ready') this.sentCaps.set(c, workerCap);
-      c.handle.send({ type: 'capacity', full: this.lastCapacityFull, current: capacity.current_connections, max: capacity.max_connections, workerCap });
+      c.handle.send({ type: 'capacity', full: this.lastCapacityFull, current: capacity.current_connections, max: capacity.max_connections, workerCap, status: capacity.status, percentUsed: capacity.percent_used });
     }
     // At once when a backoff wait starts or ends, not up to 5 s later: systemctl status then says why none serve.
     if (now - this.lastStatusAt >= REPEAT_MS || r.waiting !== this.lastStatusWaiting) {

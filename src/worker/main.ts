@@ -98,6 +98,8 @@ export async function runWorker(oom: OomPreference): Promise<void> {
   };
 
   let server: ReturnType<typeof createWorkerServer> | undefined;
+  /** The host's capacity as the master last told it, for the health answer. */
+  let hostCapacity: { status: string; percent_used: number } | undefined;
   const closers: (() => Promise<void> | void)[] = [];
   const sheets = createSheetsAccess(settings, logger);
   const counters = createCounterClient((m) => channel.send(m), { timeoutMs: COUNTER_TIMEOUT_MS });
@@ -223,6 +225,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
     'keeper-restarting': (m) => sheets.keeperRestarting(m.waitMs),
     'keeper-ready': () => sheets.keeperReady(),
     capacity: (m) => {
+      hostCapacity = { status: m.status, percent_used: m.percentUsed };
       if (!server) return;
       server.cap.setHostFull(m.full, m.current, m.max);
       server.cap.setHostMax(m.max);
@@ -280,6 +283,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
       perWorkerCap: caps.firstCap(gauge !== undefined),
       ...(gauge ? { hostGauge: { gauge, max: caps.hostMax } } : {}),
       ...(caps.fdBudget === undefined ? {} : { fdBudget: caps.fdBudget }),
+      hostCapacity: () => hostCapacity,
       onServed: (served) => {
         if (maxRequests > 0 && served >= maxRequests && !retireSent) {
           retireSent = true;

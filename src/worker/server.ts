@@ -88,6 +88,12 @@ export interface WorkerServerOptions {
   /** Descriptors the worker may spend on connections under its open-files limit (fd-limit.ts). */
   readonly fdBudget?: number;
   readonly onServed: (served: number) => void;
+  /**
+   * The host's capacity as the master last told it (up to 5 s old), for the health answer: a
+   * monitor that checked the old app's health for `capacity.status == "FULL"` or
+   * `capacity.percent_used >= 90` (the seeds' uptime check) has them on the public health path.
+   */
+  readonly hostCapacity?: () => { readonly status: string; readonly percent_used: number } | undefined;
 }
 
 export function createWorkerServer(app: RequestListener, o: WorkerServerOptions): WorkerServer {
@@ -163,8 +169,10 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       // A worker draining for a reload or a recycle is one of a host that goes on serving: a 503
       // there, read on a kept-alive connection by a load balancer's health check (Envoy reuses
       // its connection), took the whole host out of rotation during a zero-downtime reload.
-      if (hostStopping) sendJson(res, 503, { status: 'draining', worker: o.workerId, generation: o.generation });
-      else sendJson(res, 200, { status: 'ok', worker: o.workerId, generation: o.generation, ...(draining ? { draining: true } : {}) });
+      const capacity = o.hostCapacity?.();
+      const withCapacity = capacity ? { capacity: { status: capacity.status, percent_used: capacity.percent_used } } : {};
+      if (hostStopping) sendJson(res, 503, { status: 'draining', worker: o.workerId, generation: o.generation, ...withCapacity });
+      else sendJson(res, 200, { status: 'ok', worker: o.workerId, generation: o.generation, ...(draining ? { draining: true } : {}), ...withCapacity });
       return;
     }
     try {

@@ -78,7 +78,7 @@ test('capacity goes to the workers when FULL, their cap or the host cap change, 
   reporter.report(input({ now: 10_250 }));
   assert.equal(sent.length, 1);
   reporter.report(input({ now: 10_500, capacity: capacity([10, 10]) }));
-  assert.deepEqual(sent.at(-1), { type: 'capacity', full: true, current: 20, max: 20, workerCap: 10 });
+  assert.deepEqual(sent.at(-1), { type: 'capacity', full: true, current: 20, max: 20, workerCap: 10, status: 'FULL', percentUsed: 100 });
   reporter.report(input({ now: 10_750, capacity: capacity([10, 10]), workerCapOf: () => 7 }));
   assert.equal(sent.length, 3);
   reporter.report(input({ now: 14_999, capacity: capacity([10, 10]), workerCapOf: () => 7 }));

@@ -97,3 +97,22 @@ describe('worker health while the host stops', () => {
     await drained;
   });
 });
+
+describe('worker health carries the host capacity the master last told', () => {
+  it('none before the first word, then capacity.status and percent_used, as a monitor of the old app checked them', async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    let told: { status: string; percent_used: number } | undefined;
+    const app = (_req: IncomingMessage, res: ServerResponse) => res.end();
+    const worker = createWorkerServer(app, { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 50, onServed: () => undefined, hostCapacity: () => told });
+    const { port } = await worker.listen();
+    try {
+      const health = async () => (await (await fetch(`http://127.0.0.1:${port}/api/admin/health`)).json()) as Record<string, unknown>;
+      assert.deepEqual(await health(), { status: 'ok', worker: 1, generation: 1 });
+      told = { status: 'WARNING', percent_used: 91.5 };
+      assert.deepEqual(await health(), { status: 'ok', worker: 1, generation: 1, capacity: { status: 'WARNING', percent_used: 91.5 } });
+    } finally {
+      await worker.drain(0);
+    }
+  });
+});
