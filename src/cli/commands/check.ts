@@ -2,13 +2,19 @@
 // fetches an access token (key problems show up here, apart from sharing problems), then reads
 // the header rows of the players and events tabs in one batchGet, and prints one plain verdict.
 
+import { readdirSync, statSync } from 'node:fs';
 import { loadSettings } from '../../config/load.js';
+import { dataDirProblem } from '../../config/path-checks.js';
 import type { Settings } from '../../config/schema.js';
 import { ConfigError, CorralError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { firstRowOf, parseA1 } from '../../sheets/a1.js';
 import { createGoogleBackend, proxyText, type GoogleBackend } from '../../sheets/google/backend.js';
+import { offlineSheetDir } from '../../sheets/create-backend.js';
+import { dataDirOf } from '../../sheets/keeper/socket-path.js';
 import { sharedPrefix } from '../../sheets/keeper/shared-keys.js';
+import { OfflineBackend } from '../../sheets/offline/backend.js';
+import { SAMPLE_SHEET_DIR } from '../../sheets/sample-sheet.js';
 import { parseFlags, type Command } from '../command.js';
 
 interface TabReport {
@@ -66,6 +72,70 @@ function writeUntried(backend: GoogleBackend): string {
   return '; appends need the account to be an Editor of the sheet, which check does not try (it never writes)';
 }
 
+/** The ranges whose header rows a check reads, Google's or the offline sheet's. */
+function wantedTabs(settings: Settings): { setting: TabReport['setting']; range: string }[] {
+  return [
+    { setting: 'SHEET_PLAYERS_RANGE', range: settings.SHEET_PLAYERS_RANGE ?? 'Players' },
+    { setting: 'SHEET_EVENTS_RANGE', range: settings.SHEET_EVENTS_RANGE ?? 'Events' },
+  ];
+}
+
+/**
+ * No SHEET_ID: the offline sheet, local files in the data dir. It said OK without looking at
+ * them, where start then refused the data dir (exit 78: /proc, a directory this user cannot
+ * write in) or every login and event failed (a tab removed from data/sheet/, which is not
+ * seeded again once it exists, or SHEET_EVENTS_RANGE naming a tab it lacks). The data dir is
+ * judged as start judges it, and the header rows are read as for Google: from the offline
+ * sheet, or before the first start from the sample sheet it will be created from.
+ */
+async function checkOffline(settings: Settings): Promise<Verdict> {
+  const dataDir = dataDirOf(settings);
+  const problem = dataDirProblem(dataDir, { writable: true });
+  if (problem !== undefined) {
+    const message = `CORRAL_DATA_DIR=${JSON.stringify(settings.CORRAL_DATA_DIR ?? 'data')}, which holds the offline sheet: ${problem}`;
+    return { ok: false, backend: 'offline', stage: 'settings', warnings: [], error: { code: 'CORRAL_ERR_CONFIG_INVALID', message }, line: `FAIL (settings): ${message} [CORRAL_ERR_CONFIG_INVALID]` };
+  }
+  const dir = offlineSheetDir(settings);
+  let exists = true;
+  try {
+    statSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return failure('sheet access', err, { backend: 'offline' });
+    exists = false;
+  }
+  // Read, never created: the keeper seeds it at its start (a check run as root would leave it root's).
+  const backend = new OfflineBackend(exists ? dir : SAMPLE_SHEET_DIR);
+  const wanted = wantedTabs(settings);
+  let tabs: TabReport[];
+  try {
+    const got = await backend.batchGetValues(wanted.map((w) => firstRowOf(w.range)));
+    tabs = wanted.map((w, i) => ({ ...w, tab: tabName(w.range), header: got[i]?.values?.[0] ?? [] }));
+  } catch (err) {
+    const source = exists ? dir : SAMPLE_SHEET_DIR;
+    let names: string[] = [];
+    try {
+      names = readdirSync(source).filter((n) => n.endsWith('.csv')).sort();
+    } catch {
+      // Unreadable: the error above says so.
+    }
+    const where = exists ? `the offline sheet in ${dir}` : `the sample sheet ${source}, which the offline sheet is created from at the first start`;
+    const fix = exists ? ', or restore the missing tab\'s file' : '';
+    const message = `${(err as Error).message}, in ${where}, whose tabs are its CSV files (${names.length > 0 ? names.join(', ') : 'none'}): point SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE at tabs it has${fix}`;
+    return failure('sheet access', Object.assign(new Error(message), { code: (err as { code?: unknown }).code ?? 'ERROR' }), { backend: 'offline' });
+  } finally {
+    await backend.close();
+  }
+  const warnings = tabs.filter((t) => t.header.length === 0).map((t) => `${t.setting}=${t.range}: the first row is empty; corral keys records by the header row, so add one`);
+  const from = exists ? `in ${dir}` : `to be created in ${dir} at the first start, from the sample sheet`;
+  return {
+    ok: true,
+    backend: 'offline',
+    tabs,
+    warnings,
+    line: `OK: no SHEET_ID is set, so the offline sheet is in use (local files under CORRAL_DATA_DIR=${dataDir}; ${from}: ${describeTabs(tabs)}); set SHEET_ID and GOOGLE_APPLICATION_CREDENTIALS to use Google Sheets`,
+  };
+}
+
 async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<Verdict> {
   const spreadsheetId = backend.spreadsheetId;
   let identity: string;
@@ -75,10 +145,7 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
   } catch (err) {
     return failure('credentials', err, { spreadsheetId });
   }
-  const wanted = [
-    { setting: 'SHEET_PLAYERS_RANGE' as const, range: settings.SHEET_PLAYERS_RANGE ?? 'Players' },
-    { setting: 'SHEET_EVENTS_RANGE' as const, range: settings.SHEET_EVENTS_RANGE ?? 'Events' },
-  ];
+  const wanted = wantedTabs(settings);
   let tabs: TabReport[];
   try {
     const heads = wanted.map((w) => firstRowOf(w.range));
@@ -121,7 +188,9 @@ export const checkCommand: Command = {
   help: `Usage: corral check [--json]
 
 Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` would, then:
-  1. with no SHEET_ID: says the offline sheet (under CORRAL_DATA_DIR) is in use, exit 0;
+  1. with no SHEET_ID: the offline sheet (under CORRAL_DATA_DIR) is in use: judges the data dir
+     as start does, reads the header rows of SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE from its
+     tabs (before the first start, from the sample sheet it is created from), and stops there;
   2. loads the service-account key (GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT_JSON)
      and fetches an access token from its token_uri (or uses SHEETS_API_KEY for a public sheet);
   3. reads the header row of SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE in one values:batchGet;
@@ -171,12 +240,8 @@ unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option
     }
     let verdict: Verdict;
     if (!settings.SHEET_ID) {
-      verdict = {
-        ok: true,
-        backend: 'offline',
-        warnings: [...settingsWarnings],
-        line: `OK: no SHEET_ID is set, so the offline sheet is in use (local files under CORRAL_DATA_DIR=${settings.CORRAL_DATA_DIR ?? ''}); set SHEET_ID and GOOGLE_APPLICATION_CREDENTIALS to use Google Sheets`,
-      };
+      const offline = await checkOffline(settings);
+      verdict = { ...offline, warnings: [...settingsWarnings, ...offline.warnings] };
     } else {
       // Silent, and never CORRAL_LOG_FILE: opening it created it, owned by whoever ran the check
       // (root, before the service's user could open it), and a log file it could not open ended
