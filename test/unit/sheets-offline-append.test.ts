@@ -51,4 +51,10 @@ it('reads a tab edited by hand since its last append again, and one a rewrite wo
   const last = await sheet.appendValues('Events!A:B', [['e4', 'P004']]);
   assert.equal(last.updatedRange, 'Events!A7:B7');
   assert.deepEqual((await sheet.getValues('Events!A1:B9')).values?.at(-1), ['e4', 'P004']);
+  // A row with trailing empty cells is read trimmed: the next append rewrites the tab whole, and
+  // every row reads as it did.
+  await sheet.appendValues('Events!A:C', [['e5', 'P005', '']]);
+  await sheet.appendValues('Events!A:B', [['e6', 'P006']]);
+  assert.equal(readFileSync(events, 'utf8'), 'event_id,player\ne0,P000\ne1,P001\nhand,P009\ne2,P002\ne3,P003\ne4,P004\ne5,P005\ne6,P006\n');
+  assert.deepEqual((await new OfflineBackend(dir).getValues('Events!A8:C9')).values, [['e5', 'P005'], ['e6', 'P006']]);
 });

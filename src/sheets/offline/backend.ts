@@ -204,10 +204,13 @@ export class OfflineBackend implements SheetsBackend {
     await rename(tmp, path);
     await fsyncPath(this.dir, constants.O_RDONLY);
     // The rows as a read of the new file would give them; rows that end empty are popped by such
-    // a read, so the next read makes them.
+    // a read, so the next read makes them. Rows with trailing empty cells are read trimmed, and
+    // the file's text is then no longer what stringifyCsv makes of its rows: the next append
+    // rewrites it whole, as every append did.
     const written = added.map(trimRow);
     if (written.length === 0 || (written[written.length - 1] as string[]).length > 0) {
-      this.parsed.set(sheet, { key: fileKey(await stat(path)), rows: [...existing, ...written], asWritten: true });
+      const asWrittenNow = written.every((w, i) => w.length === (added[i] as string[]).length);
+      this.parsed.set(sheet, { key: fileKey(await stat(path)), rows: [...existing, ...written], asWritten: asWrittenNow });
     }
     const width = widestRow(rows);
     return {
