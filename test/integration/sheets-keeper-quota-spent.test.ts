@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startEmulator } from '../../src/sheets/emulator/index.js';
 import { keeperAnswerWaitMs } from '../../src/sheets/keeper-read-patience.js';
+import { mostInAnyMinute } from '../helpers/calls-in-a-minute.js';
 import { http } from '../helpers/http.js';
 import { startWithEmulator } from '../helpers/sheets-load.js';
 
@@ -47,6 +48,9 @@ test('after a kill -9 of the keeper with the read quota spent, an export of a ta
     assert.ok(ms < keeperAnswerWaitMs(SHEETS_TIMEOUT_S), `answered after ${ms} ms, not after the keeper wait`);
     const said = await c.waitForLog((l) => l.event === 'sheets.read_quota_wait', 5000, 'sheets.read_quota_wait');
     assert.equal(said.code, 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
+    // Across the kill -9: never more reads reached Google within a minute than the quota.
+    const most = mostInAnyMinute(emu.reads(0).map((call) => call.at));
+    assert.ok(most <= READS_PER_MINUTE, `${most} reads within a minute across the keeper's kill (quota ${READS_PER_MINUTE})`);
   } finally {
     await c.stop();
     await emu.close();

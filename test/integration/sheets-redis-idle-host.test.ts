@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
 import type { CorralProcess } from '../helpers/corral.js';
+import { mostInAnyMinute } from '../helpers/calls-in-a-minute.js';
 import { waitFor } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 import { redisMissing, startRedis } from '../helpers/redis-server.js';
@@ -22,20 +23,6 @@ const RANGES = Array.from({ length: 24 }, (_, i) => `Players!A1:B${i + 2}`);
 
 const readCalls = (emu: Emulator) => emu.counters().calls['values.get'] + emu.counters().calls['values.batchGet'];
 const ADMIN_TOKEN = 'idle-host-admin-token-1234';
-
-/**
- * The most of `arrivals` (ms) within any window of a minute less a second: the keepers count a
- * call's minute from its grant, a few ms before its arrival here.
- */
-function mostInAnyMinute(arrivals: readonly number[]): number {
-  const at = [...arrivals].sort((a, b) => a - b);
-  let most = 0;
-  for (let first = 0, last = 0; last < at.length; last++) {
-    while ((at[last] ?? 0) - (at[first] ?? 0) >= 59_000) first++;
-    most = Math.max(most, last - first + 1);
-  }
-  return most;
-}
 
 async function metric(h: CorralProcess, name: string): Promise<string> {
   const metrics = (await http(`${h.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text;
