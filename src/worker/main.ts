@@ -225,7 +225,8 @@ export async function runWorker(oom: OomPreference): Promise<void> {
     'keeper-restarting': (m) => sheets.keeperRestarting(m.waitMs),
     'keeper-ready': () => sheets.keeperReady(),
     capacity: (m) => {
-      hostCapacity = { status: m.status, percent_used: m.percentUsed };
+      // A master of an older corral (its code upgraded under it, then a reload) sends neither.
+      if (typeof m.status === 'string' && typeof m.percentUsed === 'number') hostCapacity = { status: m.status, percent_used: m.percentUsed };
       if (!server) return;
       server.cap.setHostFull(m.full, m.current, m.max);
       server.cap.setHostMax(m.max);
