@@ -10,16 +10,8 @@
 // none). A cgroup namespace shows the process's own cgroup as `/`: the path is tried as given,
 // then from the mount's root, as cgroup-memory.ts does.
 
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
+import { readText as read, unifiedPathOf, upToRoot, v1PathOf } from './cgroup-files.js';
 
 /** "max 100000" or "200000 100000" (cpu.max): CPUs, fractional; undefined for no quota. */
 export function parseCpuMax(text: string | undefined): number | undefined {
@@ -38,22 +30,9 @@ export interface CpuQuotaSources {
   readonly pid?: number;
 }
 
-// The path finding below is shared with the master's host monitor (master/cgroup-cpu.ts), which
-// reads the same files asynchronously: its loop must not block on a read.
-
-/** The path of a v1 controller's line of /proc/self/cgroup ("4:cpu,cpuacct:/docker/abc"), if any. */
-export function v1PathOf(lines: readonly string[], controller: string): string | undefined {
-  for (const l of lines) {
-    const m = /^\d+:([^:]*):(.*)$/.exec(l);
-    if (m && (m[1] ?? '').split(',').includes(controller)) return m[2] ?? '';
-  }
-  return undefined;
-}
-
-/** The path of the `0::` (cgroup v2) line of /proc/self/cgroup, if any. */
-export function unifiedPathOf(lines: readonly string[]): string | undefined {
-  return lines.map((l) => /^0::(.*)$/.exec(l)?.[1]).find((p) => p !== undefined);
-}
+// The directories and the binding quota below are shared with the master's host monitor
+// (master/cgroup-cpu.ts), which reads the same files asynchronously: its loop must not block on a
+// read. Where /proc/self/cgroup puts a cgroup, and its ancestors: cgroup-files.ts.
 
 /**
  * Where a v1 controller's directory of `path` may be, in order: under its own mount or the
@@ -67,18 +46,6 @@ export function v1DirsOf(cgroupRoot: string, controller: 'cpu' | 'cpuacct', path
 /** Where the v2 cgroup of `path` may be: as given, then the mount's root (a cgroup namespace). */
 export function v2DirsOf(cgroupRoot: string, path: string): string[] {
   return [`${cgroupRoot}${path}`.replace(/\/$/, ''), cgroupRoot];
-}
-
-/** `dir` and its ancestors up to the mount's root, nearest first. */
-export function upToRoot(dir: string, cgroupRoot: string): string[] {
-  const dirs: string[] = [];
-  for (let d: string | undefined = dir; d !== undefined && d.startsWith(cgroupRoot); ) {
-    dirs.push(d);
-    if (d === cgroupRoot) break;
-    const up = d.slice(0, d.lastIndexOf('/'));
-    d = up.length >= cgroupRoot.length ? up : undefined;
-  }
-  return dirs;
 }
 
 /**

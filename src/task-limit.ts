@@ -5,7 +5,7 @@
 // with an abort or a process that hangs while booting. Read from /proc (Linux); undefined where it
 // cannot be said.
 
-import { readFileSync } from 'node:fs';
+import { readText as read, unifiedPathOf, upToRoot } from './cgroup-files.js';
 
 /** Tasks (threads) of one corral process at rest: measured 12 for a worker and the keeper (Node 20). */
 export const TASKS_PER_PROCESS = 12;
@@ -34,7 +34,7 @@ export function pidsCgroupDir(cgroupText: string, root = '/sys/fs/cgroup'): stri
   const lines = cgroupText.split('\n');
   const v1 = lines.map((l) => /^\d+:pids:(.*)$/.exec(l)?.[1]).find((p) => p !== undefined);
   if (v1 !== undefined) return `${root}/pids${v1}`;
-  const v2 = lines.map((l) => /^0::(.*)$/.exec(l)?.[1]).find((p) => p !== undefined);
+  const v2 = unifiedPathOf(lines);
   return v2 === undefined ? undefined : `${root}${v2}`;
 }
 
@@ -42,20 +42,6 @@ export function pidsCgroupDir(cgroupText: string, root = '/sys/fs/cgroup'): stri
 export function parseNprocLimit(limitsText: string): number | undefined {
   const soft = /^Max processes\s+(\S+)/m.exec(limitsText)?.[1];
   return soft !== undefined && /^\d+$/.test(soft) ? Number(soft) : undefined;
-}
-
-/** The cgroup directory above `dir`, up to the hierarchy's `root` (undefined past it). */
-export function parentOf(dir: string, root: string): string | undefined {
-  const up = dir.slice(0, dir.lastIndexOf('/'));
-  return up.length >= root.length && up !== dir ? up : undefined;
-}
-
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
 }
 
 export interface TaskLimitSources {
@@ -80,7 +66,7 @@ export function readTaskLimit(o: TaskLimitSources = {}): TaskLimit | undefined {
   const leaf = pidsCgroupDir(cgroupText, cgroupRoot);
   const own = leaf === undefined ? undefined : counted(leaf);
   // The leaf's and every parent's: a limit on a slice (a user's, a pod's) holds the leaf too.
-  for (let dir = leaf; dir !== undefined && dir.startsWith(cgroupRoot); dir = parentOf(dir, cgroupRoot)) {
+  for (const dir of leaf === undefined ? [] : upToRoot(leaf, cgroupRoot)) {
     const max = read(`${dir}/pids.max`)?.trim();
     if (max === undefined || !/^\d+$/.test(max)) continue;
     const current = counted(dir);

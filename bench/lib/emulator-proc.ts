@@ -41,13 +41,17 @@ export function mostReadsInTtl(reads: readonly ReadCall[], ttlMs: number): numbe
   const byRange = new Map<string, number[]>();
   for (const r of reads) for (const range of r.ranges) (byRange.get(range) ?? byRange.set(range, []).get(range)!).push(r.at);
   let most = 0;
-  for (const times of byRange.values()) {
-    times.sort((a, b) => a - b);
-    let from = 0;
-    for (let i = 0; i < times.length; i++) {
-      while (times[i]! - times[from]! >= ttlMs) from++;
-      most = Math.max(most, i - from + 1);
-    }
+  for (const times of byRange.values()) most = Math.max(most, mostWithin(times, ttlMs));
+  return most;
+}
+
+/** The most of `times` (ms) within any window shorter than `windowMs`. */
+export function mostWithin(times: readonly number[], windowMs: number): number {
+  const at = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let from = 0, i = 0; i < at.length; i++) {
+    while (at[i]! - at[from]! >= windowMs) from++;
+    most = Math.max(most, i - from + 1);
   }
   return most;
 }

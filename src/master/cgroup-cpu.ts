@@ -12,8 +12,8 @@
 // cgroup whose cpu.cfs_quota_us holds (v1 quotas are read on the process's own cgroup, as in
 // cpu-quota.ts).
 
-import { readFile } from 'node:fs/promises';
-import { bindingCpuMax, parseCpuMax, unifiedPathOf, upToRoot, v1DirsOf, v1PathOf, v2DirsOf, type CpuQuotaSources } from '../cpu-quota.js';
+import { keyedCount, readTextAsync as text, unifiedPathOf, upToRoot, v1PathOf } from '../cgroup-files.js';
+import { bindingCpuMax, parseCpuMax, v1DirsOf, v2DirsOf, type CpuQuotaSources } from '../cpu-quota.js';
 
 export interface CgroupCpu {
   /** The quota that binds, in CPUs (fractional: 1.5 is 150 ms of CPU time per 100 ms). */
@@ -23,14 +23,6 @@ export interface CgroupCpu {
   /** That cgroup's directory: a delta is only taken between two readings of the same one. */
   readonly cgroup: string;
   readonly version: 1 | 2;
-}
-
-async function text(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
 }
 
 async function firstWith(dirs: readonly string[], probe: string): Promise<string | undefined> {
@@ -62,8 +54,8 @@ async function v2(cgroupRoot: string, path: string): Promise<CgroupCpu | undefin
   const chain = await Promise.all(upToRoot(leaf, cgroupRoot).map(async (dir) => ({ dir, cpus: parseCpuMax(await text(`${dir}/cpu.max`)) })));
   const binding = bindingCpuMax(chain);
   if (binding === undefined) return undefined;
-  const usage = /^usage_usec (\d+)$/m.exec((await text(`${binding.dir}/cpu.stat`)) ?? '');
-  return usage ? { quotaCpus: binding.cpus, usageUsec: Number(usage[1]), cgroup: binding.dir, version: 2 } : undefined;
+  const usage = keyedCount(await text(`${binding.dir}/cpu.stat`), 'usage_usec');
+  return usage === undefined ? undefined : { quotaCpus: binding.cpus, usageUsec: usage, cgroup: binding.dir, version: 2 };
 }
 
 /**

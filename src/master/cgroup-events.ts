@@ -17,8 +17,9 @@
 // CORRAL_TIMEOUT (DeathCauses.taskRefusals: once a tick for all of them), until it beats or its boot
 // timeout.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { parentOf, pidsCgroupDir } from '../task-limit.js';
+import { existsSync } from 'node:fs';
+import { keyedCount, readText as read, unifiedPathOf, upToRoot, v1PathOf } from '../cgroup-files.js';
+import { pidsCgroupDir } from '../task-limit.js';
 
 /** A v1 peak this close to its limit reached it (the kernel charges in pages, and batches of 64 pages). */
 const PEAK_SLACK_BYTES = 64 * 4096;
@@ -68,30 +69,9 @@ export interface PidsCounters {
   readonly levels: readonly PidsLevel[];
 }
 
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-/** `name N` of a flat-keyed file (memory.events, pids.events, memory.oom_control). */
-export function keyedCount(text: string | undefined, name: string): number | undefined {
-  const m = text === undefined ? null : new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : undefined;
-}
-
 function numberIn(text: string | undefined): number | undefined {
   const t = text?.trim();
   return t !== undefined && /^\d+$/.test(t) ? Number(t) : undefined;
-}
-
-/** The directories from `leaf` up to `mount` (inclusive), the leaf first. */
-function upFrom(leaf: string, mount: string): string[] {
-  const dirs: string[] = [];
-  for (let dir: string | undefined = leaf; dir !== undefined && dir.startsWith(mount); dir = parentOf(dir, mount)) dirs.push(dir);
-  return dirs;
 }
 
 /**
@@ -101,14 +81,13 @@ function upFrom(leaf: string, mount: string): string[] {
  */
 function memoryCgroup(cgroupText: string, root: string): { version: 1 | 2; leaf: string; mount: string } | undefined {
   const lines = cgroupText.split('\n');
-  const v1 = lines.map((l) => l.split(':')).find((f) => f.length >= 3 && (f[1] ?? '').split(',').includes('memory'));
-  if (v1) {
+  const path = v1PathOf(lines, 'memory');
+  if (path !== undefined) {
     const mount = `${root}/memory`;
-    const path = v1.slice(2).join(':');
     const leaf = existsSync(`${mount}${path}/memory.oom_control`) ? `${mount}${path === '/' ? '' : path}` : mount;
     return existsSync(`${leaf}/memory.oom_control`) ? { version: 1, leaf, mount } : undefined;
   }
-  const v2 = lines.find((l) => l.startsWith('0::'))?.slice(3);
+  const v2 = unifiedPathOf(lines);
   if (v2 === undefined) return undefined;
   const leaf = existsSync(`${root}${v2}/memory.events`) ? `${root}${v2 === '/' ? '' : v2}` : root;
   return existsSync(`${leaf}/memory.events`) ? { version: 2, leaf, mount: root } : undefined;
@@ -122,7 +101,7 @@ export function readMemoryCounters(o: CgroupSources = {}): MemoryCounters | unde
   const kills = keyedCount(read(`${cg.leaf}/${cg.version === 2 ? 'memory.events' : 'memory.oom_control'}`), 'oom_kill');
   if (kills === undefined) return undefined;
   const limits: MemoryLimitLevel[] = [];
-  for (const dir of upFrom(cg.leaf, cg.mount)) {
+  for (const dir of upToRoot(cg.leaf, cg.mount)) {
     const path = dir.slice(cg.mount.length) || '/';
     if (cg.version === 2) {
       const limit = numberIn(read(`${dir}/memory.max`));
@@ -149,7 +128,7 @@ export function readPidsCounters(o: CgroupSources = {}): PidsCounters | undefine
   if (leaf === undefined) return undefined;
   const mount = /^\d+:pids:/m.test(text) ? `${cgroupRoot}/pids` : cgroupRoot;
   const levels: PidsLevel[] = [];
-  for (const dir of upFrom(leaf.endsWith('/') ? leaf.slice(0, -1) : leaf, mount)) {
+  for (const dir of upToRoot(leaf.endsWith('/') ? leaf.slice(0, -1) : leaf, mount)) {
     const refused = keyedCount(read(`${dir}/pids.events`), 'max');
     if (refused === undefined) continue;
     levels.push({ path: dir.slice(mount.length) || '/', max: numberIn(read(`${dir}/pids.max`)), refused });

@@ -12,8 +12,8 @@
 // hierarchy. A cgroup namespace shows the process's own cgroup as `/`, and a cgroup mount may show
 // the process's cgroup at the mount's root: the path is tried as given, then from the mount's root.
 
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { keyedCount as statField, readTextAsync as text, unifiedPathOf, upToRoot, v1PathOf } from '../cgroup-files.js';
 
 export interface CgroupMemory {
   /** Bytes the cgroup may use. */
@@ -35,19 +35,6 @@ export interface CgroupPaths {
 
 const SYSTEM: CgroupPaths = { root: '/sys/fs/cgroup', selfCgroup: '/proc/self/cgroup' };
 
-async function text(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-function statField(stat: string | undefined, name: string): number | undefined {
-  const m = stat === undefined ? null : new RegExp(`^${name} (\\d+)$`, 'm').exec(stat);
-  return m ? Number(m[1]) : undefined;
-}
-
 /** The cgroup's directory: the path as /proc/self/cgroup gives it, else the mount's root (a namespace). */
 async function cgroupDir(mount: string, path: string, probe: string): Promise<string | undefined> {
   for (const dir of [join(mount, path), mount]) if ((await text(join(dir, probe))) !== undefined) return dir;
@@ -59,10 +46,9 @@ async function v2(paths: CgroupPaths, path: string): Promise<CgroupMemory | unde
   if (!dir) return undefined;
   let limit = Infinity;
   // Up to the mount's root: an ancestor's memory.max binds as much as the cgroup's own.
-  for (let d = dir; d.startsWith(paths.root); d = join(d, '..')) {
+  for (const d of upToRoot(dir, paths.root)) {
     const max = (await text(join(d, 'memory.max')))?.trim();
     if (max !== undefined && max !== 'max' && Number.isFinite(Number(max))) limit = Math.min(limit, Number(max));
-    if (d === paths.root) break;
   }
   const current = Number((await text(join(dir, 'memory.current')))?.trim());
   if (!Number.isFinite(limit) || !Number.isFinite(current)) return undefined;
@@ -84,13 +70,13 @@ async function v1(paths: CgroupPaths, path: string): Promise<CgroupMemory | unde
 /** The memory limit of this process's cgroup and what it uses; undefined where none is set (or no cgroup is readable). */
 export async function readCgroupMemory(paths: CgroupPaths = SYSTEM): Promise<CgroupMemory | undefined> {
   const lines = (await text(paths.selfCgroup))?.split('\n') ?? [];
-  const unified = lines.find((l) => l.startsWith('0::'));
-  const memory = lines.map((l) => l.split(':')).find((f) => f.length >= 3 && (f[1] ?? '').split(',').includes('memory'));
-  if (memory) {
-    const found = await v1(paths, memory.slice(2).join(':'));
+  const unified = unifiedPathOf(lines);
+  const memory = v1PathOf(lines, 'memory');
+  if (memory !== undefined) {
+    const found = await v1(paths, memory);
     if (found) return found;
   }
-  return unified ? v2(paths, unified.slice(3)) : undefined;
+  return unified !== undefined ? v2(paths, unified) : undefined;
 }
 
 /**

@@ -2,16 +2,12 @@
 // window of a minute, not by its fixed wall-clock minutes (which let up to twice the limit through
 // across two of them) nor by the absence of a 429.
 
+import { mostWithin } from '../../bench/lib/emulator-proc.js';
+
 /**
  * The most of `arrivals` (ms) within any window of a minute less a second: the keepers count a
  * call's minute from its grant, a few ms before its arrival here.
  */
 export function mostInAnyMinute(arrivals: readonly number[]): number {
-  const at = [...arrivals].sort((a, b) => a - b);
-  let most = 0;
-  for (let first = 0, last = 0; last < at.length; last++) {
-    while ((at[last] ?? 0) - (at[first] ?? 0) >= 59_000) first++;
-    most = Math.max(most, last - first + 1);
-  }
-  return most;
+  return mostWithin(arrivals, 59_000);
 }

@@ -16,7 +16,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-it('appends to a tab it wrote last by adding the rows, with the answers and bytes of a whole rewrite', async () => {
+it('an append to a tab it wrote last gives the answers and bytes of a whole rewrite, renamed over the tab, private', async () => {
+  // (That it copies the file rather than parse and rewrite it is a matter of time, measured, not asserted.)
   const events = join(dir, 'Events.csv');
   writeFileSync(events, 'event_id,player,note\n', { mode: 0o600 });
   const sheet = new OfflineBackend(dir);
