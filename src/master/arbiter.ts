@@ -24,7 +24,7 @@ import type { AdminView } from './admin/view.js';
 import type { ArbiterOptions, Intent } from './arbiter-options.js';
 import { ArbiterReadings } from './arbiter-readings.js';
 import type { Capacity } from './capacity.js';
-import { accountExit, addServed, noneServed, type ChildExit, type ServedTotals } from './child-exits.js';
+import { accountExit, addServed, noneServed, servingWorkerLost, type ChildExit, type ServedTotals } from './child-exits.js';
 import { DeathCauses } from './death-causes.js';
 import { ExitTally } from './exit-reasons.js';
 import { tasksNeeded } from '../task-limit.js';
@@ -333,6 +333,8 @@ export class Arbiter {
       // the pids counters did since the last exit (an export thread refused an hour ago).
       const cause = e.forkError && (e.forkError as NodeJS.ErrnoException).code !== 'EAGAIN' ? undefined : counted;
       accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log, stopping: this.phase === 'stopping', ...(this.gens.reload ? { reloadingTo: this.gens.current } : {}), ...(cause ? { cause } : {}) });
+      // Capacity a reload does not give back until its own workers serve (reload-lifecycle.ts).
+      if (this.gens.reload && e.record.generation !== this.gens.current && servingWorkerLost(e.record)) this.gens.outgoingWorkerLost();
       // A serving keeper that died, or that the master killed as stuck (CORRAL_TIMEOUT): either way a
       // new one follows that the workers should wait for (a write meanwhile was answered 503).
       const died = e.record.stopReason === undefined || e.record.stopReason === 'timeout';
@@ -375,6 +377,8 @@ export class Arbiter {
       if (step === 'wait') return;
       this.keeperRestart.done();
     }
+
+    if (this.reloads.outgoingLostWhileFailing()) return;
 
     for (const oldest of scaleDownExcess(this.workers(), this.gens.current, this.target.expected)) this.markRetire(oldest, 'scale-down');
     const recycled = nextRecycle(this.workers());

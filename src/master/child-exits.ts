@@ -134,6 +134,15 @@ export function bootErrorOfExit(code: number | null, signal: NodeJS.Signals | nu
 }
 
 /**
+ * A worker that served died without the master asking (a crash, the OOM killer, a kill as stuck
+ * while it served): one of the serving capacity lost, not a drain's end or a scale-down's.
+ */
+export function servingWorkerLost(c: ChildRecord): boolean {
+  if (c.role !== 'worker' || c.readyAt === undefined || c.retire === 'scale-down') return false;
+  return c.stopReason === undefined || (c.stopReason === 'timeout' && c.drainDeadline === undefined);
+}
+
+/**
  * For the exit line of a child that was serving: who commonly sends the signal it died of, as
  * bootErrorOfExit says it of one booting. "signal SIGKILL" alone left the operator to guess between
  * the OOM killer and a crash, and the fix differs (dmesg and memory, not the app's code).
@@ -226,7 +235,7 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   const { uptime, delay, sharedWith } = crashes.crashed(c, now);
   const sender = c.role === 'worker' ? senderOf(signal, code, cause) : senderOf(signal, null, cause);
   const outgoing = a.reloadingTo !== undefined && c.generation !== a.reloadingTo;
-  const then = outgoing ? `not replaced: the reload to generation ${a.reloadingTo} brings its successor, ready when that generation's workers are` : 'replacing';
+  const then = outgoing ? `not replaced: the reload to generation ${a.reloadingTo} brings its successor, ready when that generation's workers are (a reload whose boots fail goes back to this generation's settings, which fork it again)` : 'replacing';
   log.error(
     { ...fields, code: 'CORRAL_ERR_WORKER_DIED', uptime_ms: uptime, crash_loop: crashes.quickCrashes, respawn_in_ms: outgoing ? null : delay, crash_counted: sharedWith === undefined, ...(outgoing ? { replaced_by_reload: a.reloadingTo } : {}) },
     sharedWith === undefined

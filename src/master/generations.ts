@@ -58,6 +58,8 @@ export class Generations {
   private startedRestartNeeded: readonly string[] = [];
   /** A worker of the reload in progress settled (reloadSettled). */
   private settledAny = false;
+  /** Outgoing workers that died unasked during the reload in progress (outgoingLost). */
+  private lostOutgoing = 0;
   /** Reloads ended since the master started, by outcome (/metrics' corral_reloads_total). */
   private readonly endedBy: Record<ReloadEnd['outcome'], number> = { completed: 0, refused: 0, rolled_back: 0, incomplete: 0 };
 
@@ -125,6 +127,20 @@ export class Generations {
     return this.inProgress !== undefined && this.settledAny;
   }
 
+  /**
+   * Workers of an older generation that died unasked (a crash, the OOM killer, a kill as stuck)
+   * during the reload in progress: nothing replaces them while it runs, its own generation
+   * being their successor. 0 while no reload runs.
+   */
+  get outgoingLost(): number {
+    return this.inProgress === undefined ? 0 : this.lostOutgoing;
+  }
+
+  /** A worker of an older generation died unasked during the reload in progress. */
+  outgoingWorkerLost(): void {
+    if (this.inProgress !== undefined) this.lostOutgoing++;
+  }
+
   /** A worker of the current generation settled. */
   workerSettled(): void {
     this.settledAny = true;
@@ -160,6 +176,7 @@ export class Generations {
     this.serving = ++this.last;
     this.firstReadyAt = undefined;
     this.settledAny = false;
+    this.lostOutgoing = 0;
     this.latest = { outcome: 'started', generation: this.serving, restartNeeded, envOverrides: next.envOverrides };
     this.startedRestartNeeded = restartNeeded.map((r) => r.setting);
     return this.serving;

@@ -9,6 +9,7 @@ import type { LoadedSettings } from '../config/load.js';
 import { displayValue } from '../config/shown-value.js';
 import type { Settings } from '../config/schema.js';
 import { MAX_WORKERS } from '../config/schema-daemon.js';
+import { counted } from '../counted.js';
 import { ConfigError, describeError, codeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ArbiterOptions } from './arbiter-options.js';
@@ -257,6 +258,23 @@ export class ReloadLifecycle {
       if (!this.startPending()) this.d.options.notifier.ready(this.d.statusLine());
     }
     return false;
+  }
+
+  /**
+   * The old generation lost workers (a crash, the OOM killer, a kill as stuck), which a reload
+   * does not replace, while the new one fails to boot and none of its workers has settled: the
+   * reload goes back now, and the settings that served fork the missing ones. Left to
+   * CORRAL_BOOT_ATTEMPTS, the host served short for as many boots (up to a minute each when they
+   * hang), a reload that was failing being its only way back to full capacity. A reload is one
+   * `corral reload` away once its cause is fixed. Returns true when it rolled back.
+   */
+  outgoingLostWhileFailing(): boolean {
+    const { gens, crashes } = this.d;
+    const r = gens.reload;
+    if (!r || gens.outgoingLost === 0 || crashes.bootFailures === 0 || gens.reloadSettled) return false;
+    const err = crashes.lastBootError;
+    this.rollBack(`the new generation fails to boot (${err?.message}) while generation ${r.previousGeneration} lost ${counted(gens.outgoingLost, 'worker')} meanwhile (a reload does not replace them; going back does)`, err);
+    return true;
   }
 
   /**

@@ -66,14 +66,14 @@ function generationLoop(url: string, concurrency: number) {
  * it) and the fixture's timings file, settling for `settleS` seconds: what a test edits between
  * reloads is `timings`.
  */
-async function startSettling(prefix: string, settleS: number) {
+async function startSettling(prefix: string, settleS: number, bootAttempts = 2) {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const timings = join(dir, 'timings.json');
   writeFileSync(timings, '{}');
   const adminPort = await freePort();
   writeFileSync(
     join(dir, '.env'),
-    [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, 'CORRAL_ADMIN_TOKEN=settle-test-token-0123456789', 'CORRAL_WORKERS=2', `CORRAL_APP=${join(FIXTURE_APPS, 'slow-boot.mjs')}`, 'CORRAL_BOOT_ATTEMPTS=2', `CORRAL_RELOAD_SETTLE=${settleS}`].join('\n'),
+    [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, 'CORRAL_ADMIN_TOKEN=settle-test-token-0123456789', 'CORRAL_WORKERS=2', `CORRAL_APP=${join(FIXTURE_APPS, 'slow-boot.mjs')}`, `CORRAL_BOOT_ATTEMPTS=${bootAttempts}`, `CORRAL_RELOAD_SETTLE=${settleS}`].join('\n'),
     { mode: 0o600 },
   );
   const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', FIXTURE_TIMINGS: timings } });
@@ -168,6 +168,31 @@ test('a TTOU during the settle time retires a new worker, not the old generation
     const r = await http(c.url);
     assert.equal(r.status, 200);
     assert.equal(r.json<{ generation: number }>().generation, 1);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failing reload during which an old worker is killed goes back at its first failed boot, not its fifth, and the settings that served fork the lost worker again', async () => {
+  const { c, dir, timings } = await startSettling('corral-settle-lost-', 2, 5);
+  try {
+    // The new release boots for a second and dies half a second after it listens, in every worker.
+    writeFileSync(timings, JSON.stringify({ bootMs: 1000, crashAfterReadyMs: 500 }));
+    const reload = reloadWait(dir, c.pidFile);
+    await waitFor(() => c.events('reload.start').length === 1, 30_000, 'the reload started');
+    const [lost] = c.events('worker.ready').filter((l) => l.generation === 1);
+    process.kill(Number(lost?.worker_pid), 'SIGKILL');
+    const rolledBack = await reload;
+    assert.equal(rolledBack.code, 1, `${rolledBack.stdout}${rolledBack.stderr}`);
+    assert.match(rolledBack.stderr, /generation 1 serves: the new generation fails to boot \(worker exited with code 1 \d\.\d s after it was ready, before it settled \(CORRAL_RELOAD_SETTLE\)\) while generation 1 lost 1 worker meanwhile/);
+    const failedBoots = c.events('worker.boot_failed').filter((l) => l.generation === 2);
+    assert.ok(failedBoots.length >= 1 && failedBoots.length < 5, `${failedBoots.length} failed boots of 5 allowed`);
+    const died = c.events('worker.exit').filter((l) => l.generation === 1);
+    assert.deepEqual(died.map((l) => [l.worker_pid, l.signal, l.replaced_by_reload]), [[lost?.worker_pid, 'SIGKILL', 2]]);
+    await waitFor(() => c.events('worker.ready').filter((l) => l.generation === 1).length === 3, 30_000, 'a worker of generation 1 forked again and ready');
+    const status = await run(process.execPath, [CORRAL_BIN, 'status'], { cwd: dir, env: { PATH: process.env.PATH ?? '', CORRAL_PIDFILE: c.pidFile } });
+    assert.match(status.stdout, /generation 1, .*\nworkers 2\/2 ready/);
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -2879,7 +2879,7 @@ test('a reload whose new workers cannot boot, after its old generation died mean
     }
     assert.deepEqual(t.exits, [], 'the master keeps running');
     const failed = t.log.lines().find((l) => l.event === 'reload.failed');
-    assert.match(String(failed?.msg), /cannot boot \(cannot import the app\); generation 1 is started again with the settings it ran with/);
+    assert.match(String(failed?.msg), /fails to boot \(cannot import the app\) while generation 1 lost 1 worker meanwhile \(a reload does not replace them; going back does\); generation 1 is started again with the settings it ran with/);
     t.arbiter.tick();
     const again = t.children.filter((c) => c.identity.generation === 1 && c !== old);
     assert.equal(again.length, 1, 'a worker of the settings that served is forked');
@@ -2888,6 +2888,65 @@ test('a reload whose new workers cannot boot, after its old generation died mean
     assert.match(t.arbiter.statusLine(), /^1\/1 workers ready, generation 1/);
     assert.equal(t.arbiter.settings.CORRAL_KEEPALIVE, 5, 'the settings that served, not the reload\'s');
     assert.ok(t.calls.some((c) => c.startsWith('ready') && c.includes('rolled back')), 'READY=1 ends the reload');
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a failing reload whose old generation loses a worker goes back at once and forks it again, not after CORRAL_BOOT_ATTEMPTS boots', async () => {
+  // The new app hangs or throws at boot; an old worker is OOM-killed meanwhile. Nothing replaced
+  // it while the reload tried its five boots (up to a minute each): the host served 2 of 3.
+  const t = await setup({ CORRAL_WORKERS: '3', CORRAL_BOOT_ATTEMPTS: '5' });
+  try {
+    t.bootAll();
+    const old = [...t.children];
+    t.setNextEnv({ CORRAL_KEEPALIVE: '7' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const firstAttempt = t.children.filter((c) => c.identity.generation === 2);
+    assert.equal(firstAttempt.length, 3, 'the reload forks its generation');
+    old[0]!.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    assert.ok(!t.log.lines().some((l) => l.event === 'reload.failed'), 'an old worker lost while the new ones boot alone is no reason to go back: they may yet serve');
+    assert.equal(t.children.filter((c) => c.identity.generation === 1).length, 3, 'nor is it replaced meanwhile');
+    firstAttempt[0]!.say({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'cannot import the app' });
+    firstAttempt[0]!.exit(4);
+    t.arbiter.tick();
+    const failed = t.log.lines().filter((l) => l.event === 'reload.failed');
+    assert.equal(failed.length, 1, 'the first failed boot rolls the reload back');
+    assert.match(String(failed[0]?.msg), /^reload failed: the new generation fails to boot \(cannot import the app\) while generation 1 lost 1 worker meanwhile \(a reload does not replace them; going back does\); generation 1 keeps serving$/);
+    assert.equal(failed[0]?.code, 'CORRAL_ERR_APP_LOAD');
+    t.arbiter.tick();
+    const again = t.children.filter((c) => c.identity.generation === 1 && !old.includes(c));
+    assert.equal(again.length, 1, 'the lost worker is forked again with the settings that served');
+    for (const c of firstAttempt.slice(1)) assert.ok(c.kills.length > 0 || c.sent.some((m) => m.type === 'drain'), `the reload's booting worker ${c.identity.workerId} is stopped`);
+    ready(again[0]!);
+    t.arbiter.tick();
+    assert.match(t.arbiter.statusLine(), /^3\/3 workers ready, generation 1/);
+    assert.equal(t.arbiter.settings.CORRAL_KEEPALIVE, 5, 'the settings that served');
+    assert.deepEqual(t.exits, []);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a reload whose new workers boot goes on when an old worker dies meanwhile: its own generation replaces it', async () => {
+  const t = await setup({ CORRAL_WORKERS: '2' });
+  try {
+    t.bootAll();
+    const old = [...t.children];
+    t.setNextEnv({ CORRAL_KEEPALIVE: '7' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    old[0]!.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.generation === 2).forEach(ready);
+    t.run(1000, t.children.filter((c) => !c.exited));
+    old[1]!.exit(0);
+    t.run(500, t.children.filter((c) => !c.exited));
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.done'), 'the reload completes');
+    assert.ok(!t.log.lines().some((l) => l.event === 'reload.failed'));
+    assert.equal(t.arbiter.settings.CORRAL_KEEPALIVE, 7);
   } finally {
     t.log.close();
   }

@@ -192,7 +192,7 @@ test("a worker of the outgoing generation that dies during a reload is not said 
     accountExit({ record: record({ generation: 3 }), code: null, signal: 'SIGKILL' }, NOW, { ...accounts, reloadingTo: 4 });
     accountExit({ record: record({ generation: 4 }), code: null, signal: 'SIGKILL' }, NOW + 60_000, { ...accounts, reloadingTo: 4 });
     const [old, current] = log.lines().filter((l) => l.event === 'worker.exit');
-    assert.match(String(old?.msg), /; not replaced: the reload to generation 4 brings its successor, ready when that generation's workers are$/);
+    assert.match(String(old?.msg), /; not replaced: the reload to generation 4 brings its successor, ready when that generation's workers are \(a reload whose boots fail goes back to this generation's settings, which fork it again\)$/);
     assert.equal(old?.respawn_in_ms, null);
     assert.equal(old?.replaced_by_reload, 4);
     assert.match(String(current?.msg), /; replacing$/, "one of the reload's own generation is replaced");
