@@ -13,7 +13,7 @@ import type { SettingSpec } from '../../src/config/spec.js';
 import { ConfigError, type CorralError } from '../../src/errors.js';
 import { generateServiceAccountKey } from '../../src/sheets/emulator/keys.js';
 import { REPO_ROOT } from '../helpers/corral.js';
-import { withDir } from '../fixtures/settings-dir.js';
+import { refusal, withDir } from '../fixtures/settings-dir.js';
 
 test('defaults apply when nothing is set, and the result is frozen', () => {
   const { settings, sources } = loadSettings({ env: { CORRAL_ENV_FILE: 'none' } });
@@ -279,6 +279,20 @@ test('a path setting naming a variable ($HOME, ${X}) is refused (nothing expands
   });
   // A $ that names no variable is part of a path like any other character.
   assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: '/run/corral/a$1.pid' } }).settings.CORRAL_PIDFILE, '/run/corral/a$1.pid');
+});
+
+test('a path setting written with a shell default (${X:-/var/lib/corral}, as docker compose takes it) is refused too, offering what a shell would make of it', () => {
+  withDir((dir) => {
+    // Taken literally, CORRAL_DATA_DIR=${STATE_DIRECTORY:-/var/lib/corral} made a directory named
+    // `${STATE_DIRECTORY:-` under the working directory and kept the journal in it, without a word.
+    writeFileSync(join(dir, '.env'), 'CORRAL_DATA_DIR=${STATE_DIRECTORY:-/var/lib/corral}\nCORRAL_LOG_FILE=${LOGS_DIRECTORY:-/var/log/corral}/corral.log\nCORRAL_PIDFILE=${RUNTIME_DIRECTORY:?}/corral.pid\n');
+    const err = refusal(() => loadSettings({ env: { LOGS_DIRECTORY: '/srv/logs' }, cwd: dir }));
+    assert.deepEqual(err.problems.map((p) => p.name).sort(), ['CORRAL_DATA_DIR', 'CORRAL_LOG_FILE', 'CORRAL_PIDFILE']);
+    assert.match(err.message, /CORRAL_DATA_DIR="\$\{STATE_DIRECTORY:-\/var\/lib\/corral\}" .*a path without \$STATE_DIRECTORY: .*write the absolute path: \/var\/lib\/corral(\n|$)/);
+    assert.match(err.message, /CORRAL_LOG_FILE=.*a path without \$LOGS_DIRECTORY: .*write the absolute path: \/srv\/logs\/corral\.log(\n|$)/);
+    assert.match(err.message, /CORRAL_PIDFILE=.*a path without \$RUNTIME_DIRECTORY: .*write the absolute path(\n|$)/);
+    assert.equal(existsSync(join(dir, '${STATE_DIRECTORY:-')), false, 'nothing created');
+  });
 });
 
 test('credentials without SHEET_ID (unset or empty) are warned of: the offline sheet is used, not Google', () => {
