@@ -79,10 +79,13 @@ function missingFigures(samples: readonly ServerSample[], failures: readonly Adm
   // Measured in the step, then failing to its end (a token rotated by a reload, a master
   // stopped): its figures stand for the part before, and a step judged on a third of its span
   // passed "CPU 18 %" with the admin API refusing for the rest. A failure the master's
-  // measurements came back after is a blip.
+  // measurements came back after is a blip; so is one that kept no measurement of the master
+  // dated in the step from being fetched (its last seconds, the next measurement due after the
+  // step's end, or fetched in the next step): one fetch failing in a step's last second made a
+  // step measured to its end "partial", said to cover "only its start".
   const lastFetched = maxOf(samples.filter((s) => within(s.t) && hasHostFigures(s)).map((s) => s.t));
   const after = failed.filter((f) => f.t > lastFetched);
-  if (after.length > 0) return lost(`the admin API stopped giving figures partway through this step (${describeFailures(after)}), so the master's measurements cover only its start`);
+  if (after.length > 0 && missedMeasurement(samples, start, end)) return lost(`the admin API stopped giving figures partway through this step (${describeFailures(after)}), so the master's measurements cover only its start`);
   // Fetched in the step, but the master's own measurements kept failing: no step length helps.
   const fetched = samples.filter((s) => within(s.t) && hasHostFigures(s));
   if (fetched.every((s) => s.hostStale === true)) {
@@ -91,6 +94,26 @@ function missingFigures(samples: readonly ServerSample[], failures: readonly Adm
   const spans = hostMeasurements(samples).map((m, i, all) => (i > 0 ? m.sample.hostT - (all[i - 1]?.sample.hostT ?? 0) : 0)).filter((d) => d > 0);
   const every = spans.length > 0 ? ` (it measures every ${formatDuration(minOf(spans))})` : '';
   return other(`no host measurement of the master${every} covers this step; longer steps get one`);
+}
+
+/**
+ * A measurement of the master dated in [start, end) was never fetched: the master measures every
+ * `every` ms (the shortest span between two measurements known), and one was due in the step
+ * after a measurement known (from any fetch, this step's or a later one's) with none known for
+ * longer than half an interval more (the master's timer drifts by milliseconds, not seconds), or
+ * none known after it at all. Taken as missed when the master's interval is unknown.
+ */
+function missedMeasurement(samples: readonly ServerSample[], start: number, end: number): boolean {
+  const dated = hostMeasurements(samples).map((m) => m.sample.hostT);
+  const spans = dated.map((t, i) => (i > 0 ? t - (dated[i - 1] ?? t) : 0)).filter((d) => d > 0);
+  if (spans.length === 0) return true;
+  const every = minOf(spans);
+  return dated.some((t, i) => {
+    const due = t + every;
+    if (due < start || due >= end) return false;
+    const next = dated[i + 1];
+    return next === undefined || next - t > every * 1.5;
+  });
 }
 
 export function judgeSegments(

@@ -267,6 +267,35 @@ describe('judging segments', () => {
     assert.equal(blip.segments[0]?.checks.find((c) => c.name === 'cpu')?.pass, true);
   });
 
+  it("judges a step whose admin fetch failed once in its last second, every measurement of the master dated in it fetched: not 'partial', not 'only its start'", () => {
+    // Steps of 30 s; the master measures every 5 s (at 2.5 s, 7.5 s, ...), fetched once a second;
+    // the fetch at 29 s failed (a reset), the one at 30 s brought the 27.5 s measurement again.
+    const schedule = stepsSchedule([3, 6], 30_000);
+    const r = new Recorder(schedule);
+    r.users(3, 0);
+    for (let i = 0; i < 20; i++) r.record(ok(100 + i, 110 + i));
+    r.users(6, 30_000);
+    for (let i = 0; i < 20; i++) r.record(ok(30_100 + i, 30_110 + i));
+    r.finish(60_000);
+    const samples: ServerSample[] = [];
+    for (let t = 0; t < 60_000; t += 1000) {
+      if (t === 29_000) continue;
+      samples.push({ t, cpu: 30, ram: 20, hostT: Math.floor((t - 2500) / 5000) * 5000 + 2500, hostDated: true, connections: 3, maxConnections: 100, status: 'LOW' });
+    }
+    const { segments, judged } = judgeSegments(schedule, r, 60_000, false, samples, undefined, [{ t: 29_000, problem: 'ECONNRESET' }]);
+    assert.deepEqual(segments.map((s) => [s.serverLost, s.criteriaUnjudged, s.pass]), [[false, false, true], [false, false, true]]);
+    assert.equal(segments[0]?.checks.find((c) => c.name === 'cpu')?.detail, 'CPU 30 % on average (max 30 %) < 80 %');
+    const v = overallVerdict(judged, false);
+    assert.ok(v.lines.includes('every step passed (2 of 2 ran)'), v.lines.join(' | '));
+    // The same failure in the last step, the run ending after it (no fetch came back): still judged,
+    // as no measurement dated in it was left unfetched.
+    const tail = judgeSegments(schedule, r, 60_000, false, samples.filter((s) => s.t < 59_000), undefined, [{ t: 59_000, problem: 'no answer before the run ended' }]);
+    assert.equal(tail.segments[1]?.criteriaUnjudged, false);
+    // Failing from 13 s to the end, the measurements at 17.5, 22.5 and 27.5 s never fetched: lost.
+    const gone = judgeSegments(schedule, r, 60_000, false, samples.filter((s) => s.t < 13_000 || s.t >= 30_000), undefined, [13_000, 20_000, 29_000].map((t) => ({ t, problem: 'HTTP 401: token refused' })));
+    assert.equal(gone.segments[0]?.serverLost, true);
+  });
+
   it('claims no capacity from a step no measurement of the master covered, with --admin given: the verdict names a step judged on CPU and RAM, or shows nothing', () => {
     // Steps of 2 s; the master measured the host at 1.5 s (its figure averaging the 2.5 s before),
     // then not again before the run ended: step 2 had neither CPU nor RAM.
