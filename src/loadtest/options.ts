@@ -126,6 +126,25 @@ function urlFlag(text: string, flag: string): URL {
   return url;
 }
 
+/** What the daemon's CORRAL_ADMIN_TOKEN may hold (config/schema-daemon.ts): it travels in an Authorization header. */
+const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
+
+/**
+ * A token no corral can hold never authorises anything, and one with a control character cannot
+ * even be sent: undici refuses the header (UND_ERR_INVALID_ARG), which the export before the load
+ * took for no refusal and every export of the run then counted as a connection error of the
+ * target ("supports 3 concurrent users: no"), and the admin API's probe as one not reachable.
+ * The token itself is not said: it is a secret.
+ */
+function checkAdminToken(token: string, source: string): void {
+  if (TOKEN_CHARACTERS.test(token)) return;
+  const at = [...token].findIndex((c) => !TOKEN_CHARACTERS.test(c));
+  const c = [...token][at] ?? '';
+  const code = c.codePointAt(0) ?? 0;
+  const what = c === '\r' ? 'a carriage return' : c === '\n' ? 'a line break' : c === ' ' ? 'a space' : code < 0x20 || code === 0x7f ? `a control character (U+${code.toString(16).toUpperCase().padStart(4, '0')})` : `a character outside printable ASCII (U+${code.toString(16).toUpperCase().padStart(4, '0')})`;
+  throw inputError(`${source}: the token holds ${what} at character ${at + 1}, which no CORRAL_ADMIN_TOKEN can (printable ASCII without spaces: it is sent in an HTTP header); give the token alone`);
+}
+
 function timestamp(now: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   return `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
@@ -194,10 +213,13 @@ export function parseLoadtestArgs(argv: readonly string[], cwd: string | (() => 
   }
 
   const admin = values.admin === undefined ? undefined : urlFlag(values.admin, '--admin');
-  const flagToken = values['admin-token'];
-  if (flagToken !== undefined && flagToken.trim() === '') throw inputError('--admin-token is empty');
+  // Trimmed as $CORRAL_ADMIN_TOKEN is: `--admin-token "$(cat token.txt)"` keeps the carriage
+  // return of a file saved on Windows, which no header can carry (checkAdminToken).
+  const flagToken = values['admin-token']?.trim();
+  if (flagToken === '') throw inputError('--admin-token is empty');
   // The flag wins; $CORRAL_ADMIN_TOKEN keeps the secret out of the process list.
   const adminToken = flagToken ?? env.adminToken;
+  if (adminToken !== undefined) checkAdminToken(adminToken, flagToken !== undefined ? '--admin-token' : 'CORRAL_ADMIN_TOKEN');
 
   return {
     help: false,

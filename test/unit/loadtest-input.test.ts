@@ -147,6 +147,24 @@ describe('arguments', () => {
     assert.equal(readLoadtestEnv({}).adminToken, undefined);
   });
 
+  it('takes --admin-token trimmed as CORRAL_ADMIN_TOKEN is, and refuses one no header can carry rather than count every export as a connection error', () => {
+    // `--admin-token "$(cat token.txt)"` of a file saved on Windows: $(...) keeps the \r. Sent as
+    // it was, undici refused the header (UND_ERR_INVALID_ARG): the export before the load passed,
+    // and every export of the run failed the steps as connection errors of the target.
+    assert.equal(options('--admin-token', 'a-token-0123456789\r').adminToken, 'a-token-0123456789');
+    const secret = 'half-of-a-secret';
+    for (const [token, what] of [[`${secret}\rrest`, 'a carriage return'], [`${secret} rest`, 'a space'], [`${secret}\u00e9`, 'a character outside printable ASCII \\(U\\+00E9\\)'], [`${secret}\x01`, 'a control character \\(U\\+0001\\)']] as const) {
+      assert.throws(() => options('--admin-token', token), (err: unknown) => {
+        assert.ok(err instanceof LoadtestError);
+        assert.equal(err.exitCode, 64);
+        assert.match(err.message, new RegExp(`^--admin-token: the token holds ${what} at character 17, which no CORRAL_ADMIN_TOKEN can \\(printable ASCII without spaces`));
+        assert.doesNotMatch(err.message, new RegExp(secret), 'the secret is not said');
+        return true;
+      });
+    }
+    refused(() => optionsWithEnv(readLoadtestEnv({ CORRAL_ADMIN_TOKEN: 'tok\nen' })), /^CORRAL_ADMIN_TOKEN: the token holds a line break at character 4/);
+  });
+
   it('takes the mix from the profile unless --mix is given', () => {
     const seeds = join(PROFILES, 'seeds-003.json');
     assert.equal(options('--profile', seeds).mixSource, 'profile');
