@@ -180,6 +180,30 @@ describe('keeper cache tier (L2)', () => {
     assert.equal(tier.hasValueFetchedBy(isPlayers, t0), false);
   });
 
+  it('a copy evicted while its refresh is in flight, and still answered, still holds back the journal\'s done rows (and is held, and handed over)', async () => {
+    // Room for the range and little else: ranges handed over after it evict it while its
+    // stale-while-revalidate refresh is held upstream (as one queued for a read token).
+    const small = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 8192, clock });
+    const t0 = clock.now();
+    await small.get('Players');
+    await clock.advance(TTL + 1);
+    backend.hold();
+    assert.equal((await small.get('Players')).via, 'stale');
+    const rows = Array.from({ length: 20 }, (_, i) => [`r${i}`, 'x'.repeat(40)]);
+    small.restore(['T_a', 'T_b', 'T_c'].map((range) => ({ range, values: rows, jsonBytes: Buffer.from(JSON.stringify(rows)), fetchStartedAt: clock.now(), fetchedAt: clock.now() })));
+    // Still answered from that copy (its fetch is joined, not made again)...
+    const again = await small.get('Players');
+    assert.equal(again.via, 'stale');
+    // ...so the rows that reached Google after it began are still needed by its reads.
+    assert.equal(small.hasValueFetchedBy((r) => r === 'Players', t0), true);
+    assert.equal(small.holdsServable('Players'), true);
+    assert.ok(small.servableValues().some((v) => v.range === 'Players'));
+    backend.release();
+    await settle();
+    assert.equal(backend.count('get', 'Players'), 2);
+    small.close();
+  });
+
   it('fresh within the TTL: no upstream call', async () => {
     await tier.get('Players');
     await clock.advance(TTL - 1);

@@ -139,9 +139,20 @@ export class ReadTier {
     return st;
   }
 
+  /**
+   * Every state whose value a read may be answered from: the LRU's, and those it evicted while
+   * their fetch is in flight (state() serves them until it settles). The journal's retention
+   * (hasValueFetchedBy), the handoff and holdsServable must see what get() serves: left out, a
+   * done row was forgotten while a copy from before it was still answered (read-your-writes).
+   */
+  private *servedStates(): IterableIterator<[string, RangeState]> {
+    yield* this.states.entries();
+    for (const [range, st] of this.evictedInFlight) if (!this.states.has(range)) yield [range, st];
+  }
+
   /** Whether get(range) answers at once from the copy held here: fresh, or stale within maxStaleMs. */
   holdsServable(range: string): boolean {
-    const v = this.states.peek(range)?.value;
+    const v = (this.states.peek(range) ?? this.evictedInFlight.get(range))?.value;
     return v !== undefined && this.clock.now() - v.expiresAt <= this.o.maxStaleMs;
   }
 
@@ -375,7 +386,7 @@ export class ReadTier {
   hasValueFetchedBy(matches: (range: string) => boolean, t: number): boolean {
     // Only a value that can still be served counts: past its max staleness it never is again.
     const servableFrom = this.clock.now() - this.o.maxStaleMs;
-    for (const [range, st] of this.states.entries()) {
+    for (const [range, st] of this.servedStates()) {
       if (st.value && st.value.fetchStartedAt <= t && st.value.expiresAt >= servableFrom && matches(range)) return true;
     }
     return false;
@@ -385,7 +396,7 @@ export class ReadTier {
   servableValues(): CachedValue[] {
     const servableFrom = this.clock.now() - this.o.maxStaleMs;
     const out: CachedValue[] = [];
-    for (const st of this.states.values()) if (st.value && st.value.expiresAt >= servableFrom) out.push(st.value);
+    for (const [, st] of this.servedStates()) if (st.value && st.value.expiresAt >= servableFrom) out.push(st.value);
     return out;
   }
 
