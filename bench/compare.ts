@@ -230,11 +230,16 @@ async function runWorkers(workers: number, matrix: boolean, routes: readonly Rou
         await emu.stop();
         throw err;
       });
+      // Once, from the rows' end or the finally below. It used to be pushed as "stop it if it is
+      // `roundRobin`", which it never became when its warm-up below threw: that corral was left running.
+      let stopped = false;
       const stop = async () => {
+        if (stopped) return;
+        stopped = true;
         await s.stop();
         await emu.stop();
       };
-      stops.push(() => (roundRobin?.stop === stop ? stop() : Promise.resolve()));
+      stops.push(stop);
       await warmUp(s.url, ROUTES[0] as Route);
       await warmLoad(s.url, ROUTES[0] as Route, o.warmupSeconds);
       return { url: s.url, pid: s.pid ?? -1, emu, stop };

@@ -9,6 +9,7 @@ import { FULL_MATRIX, loadName, parseCompareLoads } from './lib/compare-loads.js
 import { benchDaemon } from './daemon.js';
 import { benchExportMemory } from './export-memory.js';
 import { benchIdempotencyMemory } from './idempotency-memory.js';
+import { exitOnSignals } from './lib/orphan-guard.js';
 import { resultsDir, resultsDirProblem } from './lib/report.js';
 import { benchRateLimit } from './ratelimit.js';
 import { benchSheets } from './sheets.js';
@@ -143,4 +144,6 @@ if (resultsProblem !== undefined) {
   const where = process.env.BENCH_RESULTS_DIR ? `BENCH_RESULTS_DIR=${process.env.BENCH_RESULTS_DIR}` : `${resultsDir()} (BENCH_RESULTS_DIR saves elsewhere)`;
   refuse(`${where}: the figures cannot be saved there: ${resultsProblem}`);
 }
+// A signal exits through 'exit', where every server started is stopped (lib/orphan-guard.ts).
+exitOnSignals();
 for (const name of names) await (SECTIONS[name] as () => Promise<void>)();

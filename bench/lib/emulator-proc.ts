@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EmulatorCounters, ReadCall } from '../../src/sheets/emulator/index.js';
+import { killOnExit } from './orphan-guard.js';
 import { CORRAL_BIN } from '../../test/helpers/corral.js';
 
 export interface EmulatorProcess {
@@ -77,10 +78,7 @@ export async function startEmulatorProcess(o: EmulatorProcessOptions): Promise<E
   let err = '';
   proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  // A bench that dies half-way (an exception, process.exit) must not leave the emulator behind.
-  const orphanGuard = () => proc.kill('SIGTERM');
-  process.once('exit', orphanGuard);
-  void exited.then(() => process.off('exit', orphanGuard));
+  killOnExit(proc);
   const started = await new Promise<{ url: string; spreadsheetId: string }>((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGTERM');

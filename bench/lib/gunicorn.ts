@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { REPO_ROOT, waitFor } from '../../test/helpers/corral.js';
+import { killOnExit } from './orphan-guard.js';
 import type { Running } from './servers.js';
 
 export const GUNICORN_SKIP = 'skipped: install gunicorn python3-gevent python3-flask (apt-get install -y gunicorn python3-gevent python3-flask)';
@@ -76,10 +77,8 @@ export async function startGunicorn(o: GunicornOptions): Promise<Running & { rea
     log = (log + d.toString()).slice(-20_000);
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  // A bench that dies half-way must not leave gunicorn behind (SIGTERM: its workers follow it).
-  const orphanGuard = () => proc.kill('SIGTERM');
-  process.once('exit', orphanGuard);
-  void exited.then(() => process.off('exit', orphanGuard));
+  // SIGTERM at the bench's exit: its workers follow it.
+  killOnExit(proc);
   let gone = false;
   void exited.then(() => (gone = true));
   const stop = async () => {

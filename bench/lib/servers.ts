@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { killOnExit } from './orphan-guard.js';
 import { FIXTURE_APPS, REPO_ROOT, startCorral, type CorralProcess, type StartOptions } from '../../test/helpers/corral.js';
 
 export interface Running {
@@ -20,11 +21,7 @@ export async function startBare(workers: number, bodyModule: string = pathToFile
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  // A bench that dies half-way (an exception, process.exit) must not leave the server and its
-  // workers behind to share the cores with the next run, as for the emulator.
-  const orphanGuard = () => proc.kill('SIGTERM');
-  process.once('exit', orphanGuard);
-  void exited.then(() => process.off('exit', orphanGuard));
+  killOnExit(proc);
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     proc.stdout?.on('data', (d: Buffer) => {
@@ -47,6 +44,8 @@ export async function startBare(workers: number, bodyModule: string = pathToFile
 
 export async function startCorralFor(bench: StartOptions): Promise<Running & { corral: CorralProcess }> {
   const corral = await startCorral({ ...bench, readyTimeoutMs: 60000 });
+  // As every other server of a bench: corral alone had no guard, and outlived a bench that died.
+  killOnExit(corral.proc);
   return {
     url: corral.url,
     pid: corral.pid,
