@@ -1,6 +1,6 @@
 // Prints bench tables and keeps the figures as JSON under bench/results/.
 
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../test/helpers/corral.js';
@@ -49,6 +49,15 @@ export function save(section: string, data: unknown): string {
   const dir = resultsDir();
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${section}.json`);
-  writeFileSync(file, `${JSON.stringify({ machine: machine(), at: new Date().toISOString(), ...(data as object) }, null, 2)}\n`);
+  // Written aside, then renamed over the figures the README quotes: a run stopped or a disk filled
+  // mid-write leaves the previous file whole, not truncated.
+  const tmp = join(dir, `.${section}.json.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, `${JSON.stringify({ machine: machine(), at: new Date().toISOString(), ...(data as object) }, null, 2)}\n`);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
   return file;
 }
