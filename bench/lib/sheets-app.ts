@@ -58,18 +58,26 @@ export async function send(base: string, route: Route): Promise<{ status: number
   return { status: res.status, text: await res.text() };
 }
 
-/** The one warm-up request: waits (bounded) until the route answers 200, returns that body. */
-export async function warmUp(base: string, route: Route): Promise<string> {
-  let last = '';
-  return waitFor(
-    async () => {
-      const r = await send(base, route).catch((err: unknown) => ({ status: 0, text: String(err) }));
-      last = `${r.status} ${r.text.slice(0, 200)}`;
-      return r.status === 200 ? r.text : undefined;
-    },
-    60_000,
-    `${route.name} to answer 200 at ${base} (last: ${last})`,
-  );
+/**
+ * The one warm-up request: waits (bounded) until the route answers 200, returns that body. On a
+ * timeout the error says what the route last answered: the message used to be built before the
+ * first request, so it always read "(last: )".
+ */
+export async function warmUp(base: string, route: Route, timeoutMs = 60_000): Promise<string> {
+  let last = 'no answer yet';
+  try {
+    return await waitFor(
+      async () => {
+        const r = await send(base, route).catch((err: unknown) => ({ status: 0, text: String(err) }));
+        last = `${r.status} ${r.text.slice(0, 200)}`;
+        return r.status === 200 ? r.text : undefined;
+      },
+      timeoutMs,
+      `${route.name} to answer 200 at ${base}`,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (last: ${last})`);
+  }
 }
 
 /**
