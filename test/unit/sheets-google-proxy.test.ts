@@ -10,6 +10,7 @@ import { httpCall, TransportError } from '../../src/sheets/google/http.js';
 import { proxyText } from '../../src/sheets/google/backend.js';
 import { googleDispatcher, proxyRoute, type ProxySettings } from '../../src/sheets/google/proxy.js';
 import { freePort } from '../helpers/ports.js';
+import { startForwardProxy } from '../fixtures/forward-proxy.js';
 
 const settings = (s: Partial<ProxySettings>): ProxySettings => ({ HTTPS_PROXY: undefined, HTTP_PROXY: undefined, NO_PROXY: undefined, ...s });
 
@@ -89,6 +90,51 @@ describe('proxyRoute agrees with the dispatcher undici builds', () => {
       }
     });
   }
+});
+
+describe('proxy credentials: each proxy gets those of its own URL', () => {
+  let server: Server;
+  let port: number;
+  before(async () => {
+    server = createServer((_req, res) => res.end('relayed'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('a user with no password (a token as the user name) is sent as Basic user:, as curl sends it, to absolute-form requests and to CONNECT; user:password beside it to its own proxy', async () => {
+    for (const userOnly of ['tok3n', 'tok3n:']) {
+      const tokenProxy = await startForwardProxy({ requireAuth: { user: 'tok3n', password: '' } });
+      const passwordProxy = await startForwardProxy({ requireAuth: { user: 'u', password: 'p@ss' } });
+      const s = settings({ HTTP_PROXY: `http://${userOnly}@127.0.0.1:${tokenProxy.port}`, HTTPS_PROXY: `http://u:p%40ss@127.0.0.1:${passwordProxy.port}` });
+      const dispatcher = googleDispatcher(s, { connect: { timeout: 2000 } });
+      try {
+        const res = await httpCall(dispatcher, { origin: `http://127.0.0.1:${port}`, path: '/', method: 'GET', headers: {}, timeoutMs: 5000 });
+        assert.deepEqual([res.status, res.body.toString()], [200, 'relayed'], `${userOnly}: the token proxy relayed the http:// call`);
+        // An https:// target tunnels through HTTPS_PROXY: the tunnel opens (the TLS after it, to a
+        // plain server, fails: not the point).
+        await httpCall(dispatcher, { origin: `https://127.0.0.1:${port}`, path: '/', method: 'GET', headers: {}, timeoutMs: 5000 }).catch(() => undefined);
+        assert.deepEqual([tokenProxy.counts().forwarded, tokenProxy.counts().refused], [1, 0], `${userOnly}: token proxy`);
+        assert.deepEqual([passwordProxy.counts().connect, passwordProxy.counts().refused], [1, 0], `${userOnly}: password proxy`);
+      } finally {
+        await dispatcher.close();
+        await tokenProxy.close();
+        await passwordProxy.close();
+      }
+    }
+  });
+
+  it('a token user alone in HTTPS_PROXY opens the CONNECT tunnel too', async () => {
+    const tokenProxy = await startForwardProxy({ requireAuth: { user: 'tok3n', password: '' } });
+    const dispatcher = googleDispatcher(settings({ HTTPS_PROXY: `http://tok3n@127.0.0.1:${tokenProxy.port}` }), { connect: { timeout: 2000 } });
+    try {
+      await httpCall(dispatcher, { origin: `https://127.0.0.1:${port}`, path: '/', method: 'GET', headers: {}, timeoutMs: 5000 }).catch(() => undefined);
+      assert.deepEqual([tokenProxy.counts().connect, tokenProxy.counts().refused], [1, 0]);
+    } finally {
+      await dispatcher.close();
+      await tokenProxy.close();
+    }
+  });
 });
 
 describe('proxy failures are the proxy\'s, not Google\'s', () => {
