@@ -148,5 +148,8 @@ export function loadServiceAccount(settings: CredentialSettings): LoadedServiceA
   } catch (err) {
     fail(`cannot read the service-account key ${source}: ${(err as Error).message}; ${readFix((err as NodeJS.ErrnoException).code)}`, err);
   }
-  return parseServiceAccountKey(parseJson(text, source), source);
+  // A byte-order mark, which an editor on Windows (Notepad before 2019) writes at the start of a
+  // file it saves as UTF-8, is no JSON: the key was refused as "not valid JSON: Unexpected token
+  // '<U+FEFF>'", naming a character that shows as nothing. The inline key loses it to trim().
+  return parseServiceAccountKey(parseJson(text.replace(/^\uFEFF/, ''), source), source);
 }
