@@ -192,12 +192,29 @@ export class AdminSampler {
 
   async #get(path: string): Promise<{ status: number; body: unknown; url: string }> {
     const url = new URL(path.replace(/^\//, ''), this.#base.href.endsWith('/') ? this.#base : new URL(`${this.#base.href}/`));
+    // One controller per fetch, tied to the sampler's closing by hand: AbortSignal.any() on that
+    // run-long signal, twice a second, grew its dependant set for the whole run (nodejs/node#55351,
+    // about 11 MB a day), as client.ts says of the run's signal.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException('admin API answer timeout', 'TimeoutError')), ANSWER_TIMEOUT_MS + 500);
+    const onClosing = (): void => controller.abort(this.#closing.signal.reason);
+    if (this.#closing.signal.aborted) onClosing();
+    else this.#closing.signal.addEventListener('abort', onClosing, { once: true });
+    try {
+      return await this.#fetch(url, controller.signal);
+    } finally {
+      clearTimeout(timer);
+      this.#closing.signal.removeEventListener('abort', onClosing);
+    }
+  }
+
+  async #fetch(url: URL, signal: AbortSignal): Promise<{ status: number; body: unknown; url: string }> {
     const res = await request(url, {
       dispatcher: this.#agent,
       headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
       headersTimeout: ANSWER_TIMEOUT_MS,
       bodyTimeout: ANSWER_TIMEOUT_MS,
-      signal: AbortSignal.any([AbortSignal.timeout(ANSWER_TIMEOUT_MS + 500), this.#closing.signal]),
+      signal,
     });
     const text = await res.body.text();
     let body: unknown;

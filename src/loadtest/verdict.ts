@@ -161,8 +161,9 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
     // A run whose steps were all too thin to judge showed nothing: not a pass (exit 2), as one with no request.
     // Nor one whose every step that could show capacity went without the CPU or RAM asked for:
     // none was judged on the criteria asked for, and a ramp judged in full before (which shows
-    // none) does not make it one.
-    pass: (showable.length > 0 ? showable : enough).some((s) => !s.judgement.unjudged) && !failed && !interrupted,
+    // none) does not make it one. Nor one whose every such step this machine could not send in
+    // full (EMFILE, EADDRNOTAVAIL): "not shown (the load generator could not send ...)" exited 0.
+    pass: (showable.length > 0 ? showable : enough).some((s) => !s.judgement.unjudged && s.counts.generator === 0) && !failed && !interrupted,
     supportedUsers: best?.users ?? null,
     headline,
     firstFailure: failed ? { label: failed.label, users: usersRun(failed), reasons: failed.judgement.reasons } : null,

@@ -259,18 +259,21 @@ for (const [signal, what] of [
     const token = 'stuck-test-admin-token-0123456789';
     // No settle time: the reload's drain order comes at the new workers' ready, while the stuck
     // one is short of CORRAL_TIMEOUT (with 2 s of settling it was killed as stuck before any drain).
-    const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '3', CORRAL_GRACEFUL_TIMEOUT: '20', CORRAL_STUCK_STACKS: 'false', CORRAL_ADMIN_TOKEN: token, CORRAL_RELOAD_SETTLE: '0' } });
+    // CORRAL_TIMEOUT=8 (beats every second) leaves the new workers nearly 6 s to be ready: at 3,
+    // 1.4 s was too short for a reload's boot on a loaded machine, and the stuck worker was killed
+    // as stuck before any drain came.
+    const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '8', CORRAL_GRACEFUL_TIMEOUT: '20', CORRAL_STUCK_STACKS: 'false', CORRAL_ADMIN_TOKEN: token, CORRAL_RELOAD_SETTLE: '0' } });
     try {
       const spin = http(`${c.url}/spin`, { timeoutMs: 30000 }).then(
         (r) => r.status,
         (err: Error) => err,
       );
-      // Stuck for sure (its beats, every 750 ms, stopped) and not yet killed as such: the signal
+      // Stuck for sure (its beats, every second, stopped) and not yet killed as such: the signal
       // finds it ready and tells it to drain.
       await waitFor(async () => {
         const stats = (await http(`${c.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${token}` } })).json<{ workers: { last_beat_s_ago: number | null }[] }>();
-        return stats.workers.some((w) => (w.last_beat_s_ago ?? 0) >= 1.6);
-      }, 5000, 'a worker silent for 1.6 s');
+        return stats.workers.some((w) => (w.last_beat_s_ago ?? 0) >= 2.2);
+      }, 6000, 'a worker silent for 2.2 s');
       c.kill(signal);
       const signalledAt = Date.now();
       // Two ways, by how long the drain order comes after the worker's last beat: told to drain

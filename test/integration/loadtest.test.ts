@@ -461,7 +461,9 @@ describe('corral loadtest against the fixture app', () => {
       const cwd = join(dir, `started-together-${attempt}`);
       mkdirSync(cwd);
       const runs = await Promise.all(targets.map((t) => loadtest(args(t), cwd)));
-      for (const run of runs) assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+      // What is judged here is where each run wrote; a run starved of CPU beside a busy CI (9
+      // requests in its second) says "not shown" and exits 2, and writes its files all the same.
+      for (const run of runs) assert.ok(run.code === 0 || (run.code === 2 && /^verdict: .*: not shown \(not enough requests to judge/m.test(run.stdout)), `${run.code}\n${run.stdout}\n${run.stderr}`);
       const made = readdirSync(cwd).sort();
       const names = new Set(made.map((n) => /^(loadtest-\d{8}-\d{6})(-\d+)?$/.exec(n)?.[1] ?? n));
       if (names.size > 1 && attempt < 3) continue;

@@ -264,6 +264,10 @@ describe('the verdict', () => {
     assert.equal(v.firstFailure, null);
     assert.ok(v.lines.includes('no step failed (2 of 2 ran)'), v.lines.join(' | '));
     assert.ok(v.lines.some((l) => /^step 300 \(300 users\) proves no capacity: the load generator could not send 152 requests \(EMFILE×152\)/.test(l)), v.lines.join(' | '));
+    // Its only step starved, the run showed nothing: not a pass (exit 2), as one too thin to judge.
+    const alone = overallVerdict([judged(300, starved)], false);
+    assert.match(alone.headline, /^supports 300 concurrent users: not shown \(the load generator could not send every request of the steps held to their end/);
+    assert.equal(alone.pass, false, '"not shown" is no pass');
     // Nothing sent at all is no step in which "no request was due".
     const none = judgeSegment(input({ requests: 0, ok: 0, generator: 40 }, { latency: undefined, statuses: new Map(), errorCodes: new Map([['EMFILE', 40]]) }));
     assert.equal(none.checks.find((c) => c.name === 'answered')?.detail, 'not measured: no request was sent in this step: the load generator could not send any');
