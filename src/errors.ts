@@ -361,6 +361,9 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   // again every 2 s, failing alike each time.
   CORRAL_ERR_NOTIFY: EXIT.CONFIG,
   CORRAL_ERR_USAGE: EXIT.USAGE,
+  // A master gone between the pidfile's lookup and the signal (cli/master-signal.ts): reload says
+  // so as it does for one the pidfile already said was gone (LSB's 3), not as a failure.
+  CORRAL_ERR_NOT_RUNNING: EXIT.NOT_RUNNING,
 };
 
 export function exitCodeFor(err: unknown): number {

@@ -25,6 +25,11 @@ function sendOrDeny(pid: number, sent: NodeJS.Signals | 0, named: NodeJS.Signals
   try {
     process.kill(pid, sent);
   } catch (err) {
+    // Found alive a moment ago, gone at the signal: it exited meanwhile (a stop already under
+    // way). Not running, as the pidfile would now say, rather than an internal error with a stack.
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') {
+      throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (master pid ${pid} exited before ${named} reached it)`, { cause: err });
+    }
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
     throw new CorralError(
       'CORRAL_ERR_SIGNAL_DENIED',

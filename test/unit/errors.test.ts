@@ -66,11 +66,12 @@ test('named exit codes are documented in the README', () => {
   }
 });
 
-test('settings problems exit 78, an unreadable .env included; usage errors 64; anything else 1', () => {
+test('settings problems exit 78, an unreadable .env included; usage errors 64; a master not running 3; anything else 1', () => {
   assert.equal(exitCodeFor(new ConfigError([{ name: 'CORRAL_WORKERS', value: 'abc', allowed: 'an integer', source: 'environment' }])), EXIT.CONFIG);
   assert.equal(exitCodeFor(new CorralError('CORRAL_ERR_ENV_FILE', 'cannot read env file /nonexistent')), EXIT.CONFIG);
   assert.equal(exitCodeFor(new CorralError('CORRAL_ERR_USAGE', 'unknown option')), EXIT.USAGE);
-  assert.equal(exitCodeFor(new CorralError('CORRAL_ERR_NOT_RUNNING', 'not running')), EXIT.FAILURE);
+  assert.equal(exitCodeFor(new CorralError('CORRAL_ERR_NOT_RUNNING', 'not running')), EXIT.NOT_RUNNING);
+  assert.equal(exitCodeFor(new CorralError('CORRAL_ERR_MASTER_UNVERIFIED', 'may be the master')), EXIT.FAILURE);
   assert.equal(exitCodeFor(new Error('a bug')), EXIT.FAILURE);
   assert.equal(exitCodeFor('thrown string'), EXIT.FAILURE);
 });

@@ -51,19 +51,20 @@ read.`,
     const lookup = loadLookupSettings();
     const { settings } = lookup;
     let pid: number;
+    let recorded: number | undefined;
     try {
       pid = await findMasterHere(lookup);
+      // Read before the signal: the master removes its stamp with the pidfile as it exits.
+      recorded = settings.CORRAL_PIDFILE ? readMasterRecord(settings.CORRAL_PIDFILE, pid)?.gracefulTimeoutS : undefined;
+      signalMaster(pid, values.fast ? 'SIGQUIT' : 'SIGTERM');
     } catch (err) {
       if (!(err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING')) throw err;
       // LSB init-script actions: stop on a stopped service succeeds. Exiting 3 made a script's or
       // a deploy tool's "make sure it is stopped" step fail when there was nothing to stop. The
-      // message still says why (no pidfile, or which stale one).
+      // message still says why (no pidfile, which stale one, or a master gone at the signal).
       process.stdout.write(`${err.message}; nothing to stop\n`);
       return EXIT.OK;
     }
-    // Read before the signal: the master removes its stamp with the pidfile as it exits.
-    const recorded = settings.CORRAL_PIDFILE ? readMasterRecord(settings.CORRAL_PIDFILE, pid)?.gracefulTimeoutS : undefined;
-    signalMaster(pid, values.fast ? 'SIGQUIT' : 'SIGTERM');
     if (values['no-wait']) {
       process.stdout.write(`stop requested (master pid ${pid})\n`);
       return 0;
