@@ -43,8 +43,25 @@ function isReply(err: unknown): err is Error {
   return err instanceof Error && err.name === 'ReplyError';
 }
 
+/**
+ * Every command the keeper and `corral check` send, the scripts' own included: Redis checks a
+ * script's calls against the user's ACL too, so a user granted EVAL and the corral:* keys but not
+ * ZADD or TIME has every script of the quota refused. INFO is ioredis's ready check (and
+ * `corral check`'s version), SELECT a database in REDIS_URL, CLIENT SETNAME the connection's name.
+ */
+export const KEEPER_ACL = '~corral:* +eval +evalsha +script +info +ping +select +client|setname +get +set +exists +del +incr +pttl +pexpire +time +zadd +zcard +zcount +zscore +zrange +zremrangebyscore';
+
 /** The database REDIS_URL asked for was refused by its server (ioredis's SELECT at connection). */
 export function databaseRefusal(err: Error, db: number | undefined): Refusal {
+  // A user without SELECT gets NOPERM for any database: said as a database the server lacks, the
+  // operator was sent to raise \`databases\`, which changed nothing.
+  if (/^NOPERM\b/.test(err.message)) {
+    return {
+      kind: 'database',
+      reason: err.message,
+      fix: `the Redis user may not SELECT database ${db ?? '?'} of REDIS_URL: grant it (ACL SETUSER <user> +select), or use the user's database without a /${db ?? 'N'} in REDIS_URL`,
+    };
+  }
   return {
     kind: 'database',
     reason: err.message,
@@ -70,8 +87,11 @@ export function refusalOf(err: unknown): Refusal | undefined {
   if (code === 'NOPERM' && /run the '(eval|evalsha|eval_ro|evalsha_ro|script|fcall)\b/i.test(reason)) {
     return { kind: 'scripts', reason, fix: "the Redis user may not run the keeper's scripts: grant them (ACL SETUSER <user> +eval +evalsha +script) or use a user that may" };
   }
-  if (code === 'NOPERM' || /can't access .*keys/i.test(reason)) {
-    return { kind: 'keys', reason, fix: "the Redis user may not use the keeper's keys or commands: grant it the corral:* keys (ACL SETUSER <user> ~corral:* +@all, or at least +eval +evalsha +script +get +set +exists +del) or use a user that may" };
+  // A command a script calls, refused by the ACL: Redis 6.2 and 7 say "The user executing the
+  // script can't run this command or subcommand" with ERR, which was said as "check that
+  // REDIS_URL names a Redis server", not as the permission it is.
+  if (code === 'NOPERM' || /can't access .*keys/i.test(reason) || /can't run this command/i.test(reason)) {
+    return { kind: 'keys', reason, fix: `the Redis user may not use the keeper's keys or commands: grant it the corral:* keys and the commands the keeper and its scripts run (ACL SETUSER <user> ~corral:* +@all, or at least ${KEEPER_ACL}) or use a user that may` };
   }
   if (code === 'WRONGPASS' || code === 'NOAUTH') {
     return { kind: 'login', reason, fix: 'the user and password of REDIS_URL are not accepted: check them (special characters percent-encoded) against the server\'s ACL or requirepass' };

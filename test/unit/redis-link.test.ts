@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { RedisLink } from '../../src/redis/link.js';
 import { REDIS_PROBE_MS, REDIS_RECOVERED_AFTER_MS } from '../../src/redis/link-options.js';
 import { probeRedis } from '../../src/redis/probe.js';
+import { KEEPER_ACL } from '../../src/redis/refusal.js';
 import type { SheetsBackend } from '../../src/sheets/backend.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import { SharedQuota, type SharedQuotaOptions } from '../../src/sheets/keeper/shared-quota.js';
@@ -92,6 +93,46 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
     assert.equal(said[0]?.level, 'error');
     assert.match(String(said[0]?.msg), /database 16/);
     assert.match(String(said[0]?.msg), /DB index is out of range/);
+  });
+
+  it("a user with the ACL the fix names (its commands, scripts' own included) passes corral check and shares, in its database, with no line of ioredis's own; one granted scripts and a few plain commands only is told which commands, and one without SELECT is not told its database does not exist", async () => {
+    server().cli('ACL', 'SETUSER', 'keeperacl', 'on', '>pw', ...KEEPER_ACL.split(' '));
+    server().cli('ACL', 'SETUSER', 'fewcmds', 'on', '>pw', '~corral:*', '+eval', '+evalsha', '+script', '+get', '+set', '+exists', '+del', '+info', '+select');
+    server().cli('ACL', 'SETUSER', 'noselect', 'on', '>pw', '~corral:*', '+@all', '-select');
+    const warned = mock.method(console, 'warn', () => undefined);
+    try {
+      const url = `${server().url}?db=1&user=keeperacl&password=pw`;
+      const checked = await probeRedis(url, sharedPrefix('acl'));
+      assert.equal(checked.ok, true, JSON.stringify(checked));
+      const link = new RedisLink({ url, logger: log.logger });
+      links.push(link);
+      assert.equal(await link.whenReady(PATIENCE_MS), true);
+      const prefix = sharedPrefix('google sheet-1 via emulator');
+      const quota = new SharedQuota({ link, prefix, perMinute: { read: 6, write: 6 }, logger: log.logger });
+      quotas.push(quota);
+      await quota.take('read');
+      assert.equal(quota.figures().sharedQuotaGrants, 1, JSON.stringify(redisEvents()));
+      assert.equal(link.sharing, true);
+      assert.deepEqual(warned.mock.calls.map((c) => String(c.arguments[0])), [], 'no raw line of ioredis (its ready check needs INFO)');
+
+      const few = new RedisLink({ url: `${server().url}?user=fewcmds&password=pw`, logger: log.logger });
+      links.push(few);
+      assert.equal(await few.whenReady(PATIENCE_MS), true);
+      const fewQuota = new SharedQuota({ link: few, prefix, perMinute: { read: 6, write: 6 }, logger: log.logger });
+      quotas.push(fewQuota);
+      await fewQuota.take('read');
+      const refused = redisEvents().find((l) => l.event === 'redis.misconfigured');
+      assert.equal(refused?.refused, 'keys', JSON.stringify(refused));
+      assert.match(String(refused?.msg), /\+time .*\+zadd/);
+
+      const noSelect = await probeRedis(`${server().url}?db=1&user=noselect&password=pw`, sharedPrefix('acl'));
+      assert.equal(noSelect.ok, false);
+      assert.match(noSelect.ok ? '' : noSelect.message, /NOPERM.*may not SELECT database 1.*\+select/);
+      assert.doesNotMatch(noSelect.ok ? '' : noSelect.message, /not one this server has/);
+    } finally {
+      warned.mock.restore();
+      for (const u of ['keeperacl', 'fewcmds', 'noselect']) server().cli('ACL', 'DELUSER', u);
+    }
   });
 
   it("a user that may not run scripts (ACL … -eval -evalsha -script): one error naming NOPERM and the fix; a plain command answered (a cached range's GET) does not end it; a script answered once the ACL allows them does", async () => {

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isSelectRefusal, refusalOf } from '../../src/redis/refusal.js';
+import { databaseRefusal, isSelectRefusal, refusalOf } from '../../src/redis/refusal.js';
 
 /** An error as ioredis hands over one Redis answered. */
 function reply(message: string, command?: string): Error {
@@ -42,6 +42,19 @@ describe('Redis refusals', () => {
     }
     assert.equal(refusalOf(new Error('Command timed out')), undefined);
     assert.equal(refusalOf(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' })), undefined);
+  });
+
+  it("a command a script calls, refused by the ACL (ERR … can't run this command), is a permission refusal with the commands to grant, not a server that is no Redis", () => {
+    const refused = refusalOf(reply("ERR The user executing the script can't run this command or subcommand script: a213d45f, on @user_script:2."));
+    assert.equal(refused?.kind, 'keys');
+    for (const cmd of ['+time', '+zadd', '+zremrangebyscore', '+incr', '+pttl', '+info', '+select']) assert.ok(refused?.fix.includes(cmd), `${cmd} in ${refused?.fix}`);
+  });
+
+  it('a SELECT refused for want of permission (NOPERM) is said as such, not as a database the server lacks', () => {
+    const noperm = databaseRefusal(reply("NOPERM this user has no permissions to run the 'select' command", 'select'), 1);
+    assert.match(noperm.fix, /may not SELECT database 1 .*\+select/);
+    assert.doesNotMatch(noperm.fix, /not one this server has/);
+    assert.match(databaseRefusal(reply('ERR DB index is out of range', 'select'), 16).fix, /database 16 of REDIS_URL is not one this server has/);
   });
 
   it("tells the connection's SELECT refused from any other error", () => {
