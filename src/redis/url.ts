@@ -141,7 +141,14 @@ export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOption
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL ${shown}: unknown scheme ${url.protocol}; expected ${REDIS_URL_TEXT}`);
   if (!url.hostname) throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL ${shown}: no host; expected ${REDIS_URL_TEXT}`);
-  const db = database(url.pathname.replace(/^\//, ''), shown);
+  // The database as the path (/N) or, as for a socket and as other clients read it, ?db=N: read
+  // from the path alone, `redis://host:6379?db=3` went to database 0 while its lines showed ?db=3.
+  const pathDb = database(url.pathname.replace(/^\//, ''), shown);
+  const queryDb = database(url.searchParams.get('db'), shown);
+  if (pathDb !== undefined && queryDb !== undefined && pathDb !== queryDb) {
+    throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL ${shown}: two databases, /${pathDb} and ?db=${queryDb}; name one (e.g. redis://127.0.0.1:6379/${pathDb})`);
+  }
+  const db = pathDb ?? queryDb;
   const port = url.port ? Number(url.port) : 6379;
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   // The server name (SNI) is sent for a host name only: RFC 6066 does not allow an address, and

@@ -42,6 +42,14 @@ describe('REDIS_URL', () => {
     assert.deepEqual(redisTarget('redis://cache.example', ca).options, { host: 'cache.example', port: 6379 }, 'no TLS without rediss://');
   });
 
+  it('takes the database of a redis:// URL from ?db=N too, as for a socket (it went to database 0 while its lines showed ?db=3), and refuses two that differ', () => {
+    assert.deepEqual(redisTarget('redis://10.0.0.5:6379?db=3').options, { host: '10.0.0.5', port: 6379, db: 3 });
+    assert.deepEqual(redisTarget('rediss://cache.example/?db=2').options, { host: 'cache.example', port: 6379, db: 2, tls: { servername: 'cache.example' } });
+    assert.equal(redisTarget('redis://h/4?db=4').options.db, 4);
+    assert.throws(() => redisTarget('redis://h/3?db=5'), /two databases, \/3 and \?db=5/);
+    assert.throws(() => redisTarget('redis://h?db=x'), /database must be a whole number/);
+  });
+
   it('refuses what it cannot use, saying what to write', () => {
     assert.throws(() => redisTarget('redis://h:6379/db1'), /database must be a whole number, from 0 to 15 on a server with Redis's default of 16 databases/);
     assert.equal(redisTarget('redis://h:6379/31').options.db, 31, 'a server may have more databases: its SELECT says');
