@@ -17,6 +17,7 @@ import { askLockHolder, reportOtherSheetHolder } from '../../src/sheets/keeper/l
 import { OtherSheetError, otherSheetRefusal } from '../../src/sheets/keeper/other-sheet.js';
 import { KeeperServer } from '../../src/sheets/keeper/server.js';
 import { createOfflineBackend } from '../../src/sheets/offline/backend.js';
+import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import type { SheetsClient } from '../../src/sheets/types.js';
 import { createWorkerSheetsClient } from '../../src/sheets/worker-client.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
@@ -42,6 +43,24 @@ describe('the destination a worker works out from its settings', () => {
     } finally {
       log.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("meets the other hosts of the sheet in Redis (REDIS_URL) however the API URL is spelt: a trailing slash or the host's case made another key prefix, and the hosts shared neither quota, ranges nor failed logins, silently", async () => {
+    const log = await captureLogger();
+    try {
+      const prefixes = new Set<string>();
+      const spellings = [undefined, DEFAULT_API_URL, `${DEFAULT_API_URL}/`, 'HTTPS://Sheets.GoogleAPIs.com', 'https://sheets.googleapis.com:443'];
+      for (const url of spellings) {
+        const settings = { SHEET_ID: 'sheet-a-0001', SHEETS_API_URL: url as string, GOOGLE_APPLICATION_CREDENTIALS: undefined, GOOGLE_SERVICE_ACCOUNT_JSON: undefined, SHEETS_API_KEY: 'k', SHEETS_TIMEOUT: 5 };
+        const google = createGoogleBackend(settings, log.logger);
+        prefixes.add(sharedPrefix(google.source));
+        await google.close();
+      }
+      assert.equal(prefixes.size, 1, [...prefixes].join(' '));
+      assert.ok(prefixes.has(sharedPrefix(`google sheet-a-0001 via ${DEFAULT_API_URL} with an API key`)), 'the prefix of the default URL as before (a rolling upgrade keeps sharing)');
+    } finally {
+      log.close();
     }
   });
 

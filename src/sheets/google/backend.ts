@@ -114,7 +114,10 @@ export class GoogleBackend implements SheetsBackend {
     this.#valueInputOption = parts.valueInputOption;
     this.#now = parts.now;
     const who = parts.auth.identity.kind === 'service-account' ? `as ${parts.auth.identity.clientEmail}` : 'with an API key';
-    this.source = `google ${parts.spreadsheetId} via ${parts.apiUrl} ${who}`;
+    // The API URL as the parser writes it, without trailing slashes: the source names the sheet's
+    // keys in Redis (shared-keys.ts), and hosts whose SHEETS_API_URL differed by a slash or the
+    // host's case met under two prefixes, sharing nothing while each said it shared.
+    this.source = `google ${parts.spreadsheetId} via ${sameApiUrl(parts.apiUrl)} ${who}`;
     this.destination = googleDestination(parts.spreadsheetId, parts.apiUrl);
     // Not in source or destination: those name the sheet (the journal's and Redis's keys), which a
     // proxy does not change.
@@ -248,4 +251,13 @@ export function createGoogleBackend(settings: GoogleSettings, logger: Logger, op
     now,
   });
   return new GoogleBackend({ spreadsheetId, apiUrl, auth, agent, api, readOnly, valueInputOption: options.valueInputOption ?? 'RAW', now, proxy: { api: apiProxy, token: tokenProxy, tokens: account !== undefined } });
+}
+
+/** `apiUrl` as one spelling (the default's, https://sheets.googleapis.com, as written). */
+function sameApiUrl(apiUrl: string): string {
+  try {
+    return new URL(apiUrl).href.replace(/\/+$/, '');
+  } catch {
+    return apiUrl.replace(/\/+$/, '');
+  }
 }
