@@ -6,6 +6,8 @@
 /** The lines ioredis writes with console.warn (ioredis/built/redis/event_handler.js). */
 const PASSWORD_NOT_ASKED = /^\[WARN\] (Redis server does not require a password|This Redis server's `default` user does not require a password)/;
 const USER_ON_OLD_REDIS = /^\[ERROR\] The server returned "wrong number of arguments for 'auth' command"/;
+/** A user without INFO (an ACL with -@dangerous, a common hardening): said by ioredis at every connection. */
+const READY_CHECK_SKIPPED = /^Skipping the ready check because INFO command fails/;
 
 const sinks = new Set<(text: string) => void>();
 /** The console.warn put in place, wrapping the one found; put back around the current one if replaced since. */
@@ -15,6 +17,9 @@ let wrapper: typeof console.warn | undefined;
 export function clientWarningText(line: string): string | undefined {
   if (PASSWORD_NOT_ASKED.test(line)) {
     return 'REDIS_URL gives a password, but Redis asks for none (no requirepass, or its default user has no password): it is sent for nothing; remove it from REDIS_URL, or set one in Redis';
+  }
+  if (READY_CHECK_SKIPPED.test(line)) {
+    return "the Redis user may not run INFO (an ACL with -@dangerous), which the client's check that Redis has loaded its data uses: it connects without it, and a Redis still loading answers LOADING meanwhile (this host acts alone until it is loaded); grant it with ACL SETUSER <user> +info to have it wait instead";
   }
   if (USER_ON_OLD_REDIS.test(line)) {
     return 'REDIS_URL gives a user, which Redis 5 and older do not take (AUTH with a password alone): write it as redis://:password@host';

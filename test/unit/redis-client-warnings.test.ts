@@ -68,4 +68,29 @@ describe('a password Redis does not ask for', { skip: redisMissing }, () => {
     }
     assert.equal(stderr.mock.calls.filter((c) => String(c.arguments[0]).includes('[WARN]')).length, 0, 'no raw ioredis line on stderr');
   });
+  it("a user without INFO (an ACL with -@dangerous, a common hardening): corral check passes, saying why the client's ready check is skipped, and the keeper shares, saying it once rather than ioredis at every connection", async () => {
+    server().cli('ACL', 'SETUSER', 'nodanger', 'on', '>pw', '~corral:*', '+@all', '-@dangerous');
+    const stderr = mock.method(process.stderr, 'write');
+    try {
+      const url = `${server().url}?user=nodanger&password=pw`;
+      const probe = await probeRedis(url, 'corral:{probe}');
+      assert.equal(probe.ok, true, JSON.stringify(probe));
+      assert.ok(probe.ok && probe.warnings.some((w) => /may not run INFO/.test(w)), JSON.stringify(probe));
+      const link = new RedisLink({ url, logger: log.logger, pauseAfterFailureMs: 0 });
+      try {
+        await waitFor(() => link.ready || undefined, 10_000, 'the link ready');
+        link.client.disconnect(true);
+        await waitFor(() => link.ready || undefined, 10_000, 'the link ready again');
+      } finally {
+        await link.close();
+      }
+      const lines = log.lines().filter((l) => l.event === 'redis.warning');
+      assert.equal(lines.length, 1, JSON.stringify(lines));
+      assert.match(String(lines[0]?.msg), /may not run INFO/);
+    } finally {
+      stderr.mock.restore();
+      server().cli('ACL', 'DELUSER', 'nodanger');
+    }
+    assert.equal(stderr.mock.calls.filter((c) => String(c.arguments[0]).includes('Skipping the ready check')).length, 0, 'no raw ioredis line on stderr');
+  });
 });
