@@ -58,6 +58,15 @@ export class RedisLink {
   private loginRefusedHere = false;
   /** A command Redis refused (refusal.ts); cleared by a script of the keeper's answered. */
   private refusal: Refusal | undefined;
+  /**
+   * Which of the keeper's scripts was refused (the `by` of commandFailed), if one was: only that
+   * one answered ends the refusal. A user whose ACL lets the failed-login script run (GET, INCR)
+   * but not the quota's (TIME, ZADD) had each login count end the quota's refusal: the log said
+   * recovered and refused in turn, every few seconds, and nothing of the quota was shared.
+   */
+  private refusalBy: string | undefined;
+  /** The `by` of the probe's script (probeWith). */
+  private probeBy: string | undefined;
   private everReady = false;
   private closed = false;
   private lastFailureAt = -Infinity;
@@ -75,7 +84,7 @@ export class RedisLink {
       wanted: () => this.ready && (this.log.outageGoingOn || this.refusal?.kind === 'writes'),
       ping: () => this.client.ping(),
       answered: () => this.commandAnswered(),
-      failed: (err) => this.commandFailed(err),
+      failed: (err) => this.commandFailed(err, this.probeBy),
     });
     const settings = clientSettings(options, o.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS);
     this.unrouteClientWarnings = routeClientWarnings((text) => this.log.warning(text));
@@ -219,7 +228,7 @@ export class RedisLink {
    * that passes (out of memory, loading) is an outage; one that does not (an ACL without EVAL) a
    * refusal. Either way the hosts act alone meanwhile, and Redis is left alone for a while.
    */
-  commandFailed(err: unknown): void {
+  commandFailed(err: unknown, by?: string): void {
     this.lastFailureAt = this.clock.now();
     this.failingSinceAt ??= this.lastFailureAt;
     const e = err instanceof Error ? err : new Error(String(err));
@@ -231,6 +240,7 @@ export class RedisLink {
     }
     if (this.closed) return;
     this.refusal = refusal;
+    this.refusalBy = by;
     this.log.refused(refusal, e);
     // Writes refused may end by themselves (keys expiring free memory): asked again shortly.
     if (refusal.kind === 'writes') this.probe.soon();
@@ -250,11 +260,15 @@ export class RedisLink {
   /**
    * One of the keeper's scripts was answered: ends an outage and a refusal alike; but one that
    * need not have written (`wrote` false: a claim's release, a login count only read) says
-   * nothing of a Redis that refuses writes, and does not end that refusal.
+   * nothing of a Redis that refuses writes, and does not end that refusal; and another script
+   * than the one refused (`by`, as given to commandFailed) says nothing of the commands or keys
+   * that one was refused: scripts themselves refused (NOPERM for EVALSHA) end with any.
    */
-  scriptAnswered(wrote = true): void {
+  scriptAnswered(wrote = true, by?: string): void {
     if (!wrote && this.refusal?.kind === 'writes') return;
+    if (this.refusal && this.refusal.kind !== 'writes' && this.refusal.kind !== 'scripts' && this.refusalBy !== undefined && by !== this.refusalBy) return;
     this.refusal = undefined;
+    this.refusalBy = undefined;
     this.lastFailureAt = -Infinity;
     this.failingSinceAt = undefined;
     this.recovered();
@@ -264,7 +278,8 @@ export class RedisLink {
    * Has the probe ask with `script` instead of PING: a write of the keeper's (its presence), which
    * calls scriptAnswered itself once answered and throws when not.
    */
-  probeWith(script: () => Promise<void>): void {
+  probeWith(script: () => Promise<void>, by?: string): void {
+    this.probeBy = by;
     this.probe.with(script);
   }
 

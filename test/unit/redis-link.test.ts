@@ -14,6 +14,7 @@ import { probeRedis } from '../../src/redis/probe.js';
 import { KEEPER_ACL } from '../../src/redis/refusal.js';
 import type { SheetsBackend } from '../../src/sheets/backend.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
+import { SharedLogins } from '../../src/sheets/keeper/shared-logins.js';
 import { SharedQuota, type SharedQuotaOptions } from '../../src/sheets/keeper/shared-quota.js';
 import { SharedRanges } from '../../src/sheets/keeper/shared-ranges.js';
 import { SheetSharing, type SharingSettings } from '../../src/sheets/keeper/sheet-sharing.js';
@@ -132,6 +133,35 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
     } finally {
       warned.mock.restore();
       for (const u of ['keeperacl', 'fewcmds', 'noselect']) server().cli('ACL', 'DELUSER', u);
+    }
+  });
+
+  it("a user whose ACL runs the failed-login script but not the quota's (+@read +@write +@scripting: no TIME): a login count answered does not end the quota's refusal; one line, no recovered in turn, not sharing; the quota's script answered once granted does", async () => {
+    server().cli('ACL', 'SETUSER', 'notime', 'on', '>pw', '~corral:*', '+@read', '+@write', '+@scripting', '+@connection', '+info');
+    try {
+      const link = new RedisLink({ url: `${server().url}?user=notime&password=pw`, logger: log.logger, pauseAfterFailureMs: 0 });
+      links.push(link);
+      assert.equal(await link.whenReady(PATIENCE_MS), true);
+      const prefix = sharedPrefix('google sheet-1 via emulator');
+      const quota = quotaWithoutPresenceTicks({ link, prefix, perMinute: { read: 6, write: 6 }, logger: log.logger });
+      quotas.push(quota);
+      const logins = new SharedLogins({ link, prefix });
+      for (let i = 0; i < 3; i++) {
+        await quota.take('read');
+        assert.equal(link.sharing, false, 'the quota refused');
+        assert.ok(await logins.settle('b'.repeat(32), false, 900_000), 'the login count is answered');
+        assert.ok(await logins.settle('b'.repeat(32), true, 900_000));
+        assert.equal(link.sharing, false, 'still refused: the login script says nothing of TIME and ZADD');
+      }
+      assert.equal(quota.figures().sharedQuotaGrants, 0);
+      assert.deepEqual(redisEvents().map((l) => l.event), ['redis.connected', 'redis.misconfigured'], JSON.stringify(redisEvents()));
+      server().cli('ACL', 'SETUSER', 'notime', '+time');
+      await quota.take('read');
+      assert.equal(quota.figures().sharedQuotaGrants, 1);
+      assert.equal(link.sharing, true);
+      assert.deepEqual(redisEvents().map((l) => l.event), ['redis.connected', 'redis.misconfigured', 'redis.recovered']);
+    } finally {
+      server().cli('ACL', 'DELUSER', 'notime');
     }
   });
 

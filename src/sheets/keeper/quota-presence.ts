@@ -12,7 +12,7 @@ import type { Clock } from './clock.js';
 import { QUOTA_WINDOW_MS, type QuotaKind } from './quota.js';
 import type { KeepersSeen } from './quota-ledger.js';
 import { heard, newestWritten, prune, raise, restoreAll, type KindState, type Peak } from './quota-kind-state.js';
-import { PRESENT_SCRIPT, type PresentAnswer } from './shared-quota-scripts.js';
+import { PRESENT_SCRIPT, QUOTA_SCRIPTS, type PresentAnswer } from './shared-quota-scripts.js';
 
 /**
  * How often a keeper says it is present, calls or not (it stays counted two windows), and so
@@ -69,7 +69,7 @@ export class QuotaPresence {
     this.presenceTimer = setInterval(this.onLinkReady, PRESENCE_INTERVAL_MS).unref();
     // While Redis fails or refuses writes, the link asks with this rather than PING: a Redis whose
     // memory is full answers PING and GET, and only a write that works says it is usable again.
-    o.link.probeWith(() => this.announce());
+    o.link.probeWith(() => this.announce(), QUOTA_SCRIPTS);
     if (o.link.ready) this.onLinkReady();
   }
 
@@ -89,7 +89,7 @@ export class QuotaPresence {
     try {
       await this.announce();
     } catch (err) {
-      this.o.link.commandFailed(err);
+      this.o.link.commandFailed(err, QUOTA_SCRIPTS);
     }
   }
 
@@ -117,7 +117,7 @@ export class QuotaPresence {
       newestWritten(read, now),
       newestWritten(write, now),
     );
-    this.o.link.scriptAnswered();
+    this.o.link.scriptAnswered(true, QUOTA_SCRIPTS);
     const at = this.o.clock.now();
     // Before this answer is heard: whether Redis had answered this keeper before (a loss) or not.
     const knew = { read: read.seen.answered, write: write.seen.answered };

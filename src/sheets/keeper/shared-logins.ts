@@ -58,10 +58,10 @@ export class SharedLogins {
       const client = this.o.link.client as unknown as { corralSettleLogin(key: string, failed: string, windowMs: number): Promise<[number, number]> };
       const [failures, msLeft] = await client.corralSettleLogin(this.key(nameHash), failed ? '1' : '0', windowMs);
       // A count only read says nothing of a Redis that refuses writes (memory full): not its end.
-      this.o.link.scriptAnswered(failed);
+      this.o.link.scriptAnswered(failed, failed ? 'login failure' : 'login read');
       return { failures, msLeft };
     } catch (err) {
-      this.o.link.commandFailed(err);
+      this.o.link.commandFailed(err, failed ? 'login failure' : 'login read');
       return undefined;
     }
   }

@@ -3,6 +3,12 @@
 // the window holds, per second of its grants' age: a host that loses Redis then counts every
 // host's calls of the window against its share, until they leave it (window-seen.ts).
 
+/**
+ * The name the quota's scripts (TAKE_SCRIPT, PRESENT_SCRIPT) answer and fail under on the link
+ * (RedisLink.scriptAnswered): a refusal of theirs is ended by one of them, not by another script.
+ */
+export const QUOTA_SCRIPTS = 'quota';
+
 /** Longest single wait before asking Redis again (a slot may free sooner: another host's grant expired). */
 export const MAX_WAIT_MS = 1000;
 

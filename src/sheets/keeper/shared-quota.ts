@@ -59,7 +59,7 @@ import { QUOTA_WINDOW_MS, type QuotaKind } from './quota.js';
 import { newKindState, raise, restoreAll, type KindState, type WindowRecorder } from './quota-kind-state.js';
 import type { KeepersSeen } from './quota-ledger.js';
 import { QuotaPresence } from './quota-presence.js';
-import { MAX_WAIT_MS, type TakeAnswer } from './shared-quota-scripts.js';
+import { MAX_WAIT_MS, QUOTA_SCRIPTS, type TakeAnswer } from './shared-quota-scripts.js';
 import { WindowAsks } from './window-ask.js';
 
 /** What the quota ledger keeps for the shared quota, from one keeper to the next. */
@@ -140,10 +140,10 @@ export class SharedQuota {
       if (this.o.link.usable) {
         try {
           answer = await this.asks.ask(st);
-          this.o.link.scriptAnswered();
+          this.o.link.scriptAnswered(true, QUOTA_SCRIPTS);
         } catch (err) {
           // Unreachable, too slow, or refused: said in the log; this call goes on alone.
-          this.o.link.commandFailed(err);
+          this.o.link.commandFailed(err, QUOTA_SCRIPTS);
         }
       }
       if (!answer) {

@@ -13,7 +13,7 @@ import { underShare } from './own-share.js';
 import { QUOTA_WINDOW_MS } from './quota.js';
 import { judgeInherited } from './inherited-grants.js';
 import { heard, newestWritten, prune, restoreAll, type KindState } from './quota-kind-state.js';
-import { TAKE_SCRIPT, type TakeAnswer } from './shared-quota-scripts.js';
+import { QUOTA_SCRIPTS, TAKE_SCRIPT, type TakeAnswer } from './shared-quota-scripts.js';
 
 export interface WindowAskOptions {
   readonly link: RedisLink;
@@ -50,9 +50,9 @@ export class WindowAsks {
         restoreAll(st, st.seen.answered);
         await this.ask(st, false);
       }
-      this.o.link.scriptAnswered();
+      this.o.link.scriptAnswered(true, QUOTA_SCRIPTS);
     } catch (err) {
-      this.o.link.commandFailed(err);
+      this.o.link.commandFailed(err, QUOTA_SCRIPTS);
     }
   }
 
