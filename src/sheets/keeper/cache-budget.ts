@@ -52,7 +52,7 @@ export class CacheBudget {
     const raise = this.o.budgetSetting ? `; raise ${this.o.budgetSetting}` : '';
     this.o.logger.warn(
       { event: 'sheets.range_over_budget', range: value.range, bytes, budget_bytes: this.o.maxBytes, setting: this.o.budgetSetting ?? null },
-      `sheets: range ${value.range} takes about ${mb(bytes)}, more than half the cache budget of ${mb(this.o.maxBytes)}: it stays cached (else every read of it would go upstream), so the cache holds more than its budget${raise}`,
+      `sheets: range ${value.range} takes about ${mb(bytes)}, more than half the cache budget of ${mb(this.o.maxBytes)}: it stays cached (else every read of it would go upstream), so the cache holds more than its budget; but two such ranges cannot stay together: each pushes the other out, whose next read then waits for upstream${raise}`,
     );
   }
 

@@ -9,8 +9,8 @@
 //   - this keeper's epoch: another keeper's numbers are not these (its restart ends every name);
 //   - the number of the tier's value bytes: the tier keeps the bytes (the same Buffer) when a
 //     refresh finds the same ones (read-tier.ts), and each new Buffer gets a new number, never
-//     reused; a value evicted and fetched again gets a new one even when equal (a full answer
-//     once, never a wrong "unchanged");
+//     reused; but a value the cache budget evicted and that is fetched again with the very same
+//     bytes (their digest, evicted-copies.ts) carries the number it had, and nothing else does;
 //   - a digest of the journaled rows the read may show, when there are any (a block its fetched
 //     rows fill, the header row `Events!1:1`, shows none, so the journal is no part of its name):
 //     an append, or a row leaving the merge once a copy fetched after it landed holds it, changes it. A row marked done
@@ -21,19 +21,36 @@
 import { createHash } from 'node:crypto';
 import type { PendingRow } from './merge.js';
 
-export class CopyIdentities {
+/** The numbers of the tier's value bytes: the read tier's, which carries one over an eviction. */
+export class CopyNumbers {
   private readonly numbers = new WeakMap<Buffer, number>();
   private next = 0;
 
-  constructor(private readonly epoch: string) {}
-
-  /** The name of an answer made of the tier's value bytes `base` and the journaled rows `pending`. */
-  of(base: Buffer, pending: readonly PendingRow[]): string {
+  /** The number of `base`: a new one the first time these bytes (this Buffer) are named. */
+  of(base: Buffer): number {
     let n = this.numbers.get(base);
     if (n === undefined) {
       n = ++this.next;
       this.numbers.set(base, n);
     }
+    return n;
+  }
+
+  /** `base` holds the very bytes the number `n` named (an evicted copy filled again). */
+  carry(base: Buffer, n: number): void {
+    this.numbers.set(base, n);
+  }
+}
+
+export class CopyIdentities {
+  constructor(
+    private readonly epoch: string,
+    private readonly numbers: CopyNumbers = new CopyNumbers(),
+  ) {}
+
+  /** The name of an answer made of the tier's value bytes `base` and the journaled rows `pending`. */
+  of(base: Buffer, pending: readonly PendingRow[]): string {
+    const n = this.numbers.of(base);
     if (pending.length === 0) return `${this.epoch}.${n}`;
     const digest = createHash('sha256').update(JSON.stringify(pending)).digest('base64url').slice(0, 22);
     return `${this.epoch}.${n}.${digest}`;

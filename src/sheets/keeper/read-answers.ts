@@ -41,7 +41,7 @@ export class ReadAnswers {
   private unchanged = 0;
 
   constructor(private readonly p: ReadAnswerParts) {
-    this.copies = new CopyIdentities(p.epoch);
+    this.copies = new CopyIdentities(p.epoch, p.tier.copyNumbers);
   }
 
   /** Reads answered "unchanged" (the keeper's figure unchangedAnswers). */

@@ -31,6 +31,8 @@ import type { HandedValue } from './cache-handoff.js';
 import { CacheBudget, type CacheBudgetOptions } from './cache-budget.js';
 import { cachedValue, type CachedValue } from './cached-value.js';
 import { fromWallTime, systemClock, toWallTime, type Clock } from './clock.js';
+import { CopyNumbers } from './copy-identity.js';
+import { EvictedCopies } from './evicted-copies.js';
 import { firstAttempt, joinFlight, startFlight } from './fetch-flight.js';
 import { QuotaWaits } from './quota-wait.js';
 import { RangeFailures } from './range-failures.js';
@@ -103,6 +105,10 @@ export class ReadTier {
    * first fetch's install put its old state back over the new one.
    */
   private readonly evictedInFlight = new Map<string, RangeState>();
+  /** The numbers that name this tier's values in the keeper's answers (copy-identity.ts). */
+  readonly copyNumbers = new CopyNumbers();
+  /** Copies the budget pushed out: filled again with the same bytes, they keep their name. */
+  private readonly evictedCopies = new EvictedCopies();
 
   constructor(private readonly o: ReadTierOptions) {
     this.clock = o.clock ?? systemClock;
@@ -124,7 +130,9 @@ export class ReadTier {
       maxSize: o.maxBytes,
       sizeCalculation: (st) => this.budget.sizeOf(st.value),
       dispose: (st, range, reason) => {
-        if (reason === 'evict' && st.inflight) this.evictedInFlight.set(range, st);
+        if (reason !== 'evict') return;
+        if (st.inflight) this.evictedInFlight.set(range, st);
+        if (st.value) this.evictedCopies.remember(range, st.value.jsonBytes, this.copyNumbers.of(st.value.jsonBytes));
       },
     });
   }
@@ -327,7 +335,15 @@ export class ReadTier {
 
   /** Whether installing `value` changes what the workers were told of the range (see everFilled). */
   private changes(range: string, st: RangeState, value: CachedValue): boolean {
-    return st.value ? st.value.jsonBytes !== value.jsonBytes && !st.value.jsonBytes.equals(value.jsonBytes) : this.everFilled.has(range);
+    if (st.value) return st.value.jsonBytes !== value.jsonBytes && !st.value.jsonBytes.equals(value.jsonBytes);
+    // Filled again after the budget pushed it out, with the bytes it had: the copy the workers
+    // hold is this one, under the name it had (evicted-copies.ts).
+    const carried = this.evictedCopies.take(range, value.jsonBytes);
+    if (carried !== undefined) {
+      this.copyNumbers.carry(value.jsonBytes, carried);
+      return false;
+    }
+    return this.everFilled.has(range);
   }
 
   private async fetchUpstream(range: string, st: RangeState, onRetry: RetryListener): Promise<CachedValue> {
