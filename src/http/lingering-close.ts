@@ -14,7 +14,11 @@ import type { Socket } from 'node:net';
 export const LINGER_MS = 5000;
 
 const LINGERING = Symbol('corral.lingering');
-type LingeringSocket = Socket & { [LINGERING]?: true };
+/**
+ * `_paused`: node:http's mark of a connection it stopped reading (its answers backed up, or the
+ * worker's requests pipelined behind one not yet answered), with its parser paused.
+ */
+type LingeringSocket = Socket & { [LINGERING]?: true; _paused?: boolean; parser?: { resume(): void } | null };
 
 /**
  * From now on, closing `socket` (node:http's destroySoon() after a `Connection: close` answer, or
@@ -25,8 +29,15 @@ export function lingerOnClose(socket: Socket, ms = LINGER_MS): void {
   const s = socket as LingeringSocket;
   if (s[LINGERING]) return;
   s[LINGERING] = true;
-  s.destroySoon = function lingeringClose(this: Socket) {
+  s.destroySoon = function lingeringClose(this: LingeringSocket) {
     if (this.writable) this.end();
+    // Not read, the client's end never came: the connection and its slot were held until the cut.
+    // Read again, whatever was pipelined is dropped (nothing more is answered on it).
+    if (this._paused) {
+      this._paused = false;
+      this.parser?.resume();
+      this.resume();
+    }
     // The client's end: nothing more will come; close once the answer has left (destroying with
     // it still buffered would drop it).
     const closeWhenSent = () => (this.writableFinished ? this.destroy() : this.once('finish', () => this.destroy()));

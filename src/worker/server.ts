@@ -26,6 +26,7 @@ import { attachConnectionCap, type ConnectionCap, type HostGaugeCap } from './co
 import { isHealthTarget } from './health-target.js';
 import { attachClientErrorHandler, enforceRequestLimits, refuseConnect, refuseExpectation } from './limits.js';
 import { createRequestStats, cutUnsent, type RequestStats } from './request-stats.js';
+import { awaitTurn } from './pipelined-turn.js';
 import { attachSendTimeout } from './send-timeout.js';
 
 const netClose = NetServer.prototype.close;
@@ -140,9 +141,9 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     // CORRAL_KEEPALIVE=0, a refusal that closes). node:http hands such a request over at once, and
     // the app ran it (a POST /api/events saved) while its answer, queued behind a closing one, was
     // never sent: the client saw the connection close and could not tell it from a request never
-    // read. Handled in turn, as nginx does, it is answered or was not run.
+    // read. Handled in turn, as nginx does, it is answered or was not run (pipelined-turn.ts).
     if (socket._httpMessage && socket._httpMessage !== res) {
-      awaitConnection(req, res, continueFirst);
+      awaitTurn(req, res, () => onRequest(req, res, continueFirst));
       return;
     }
     // The answer before it was sent and closed the connection (its write side ended) before this
@@ -183,18 +184,6 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     } catch (err) {
       handleError(err, req, res);
     }
-  };
-
-  /** A pipelined request waits for its answer's turn on the connection (see onRequest). */
-  const awaitConnection = (req: IncomingMessage, res: ServerResponse, continueFirst: boolean): void => {
-    const socket = req.socket;
-    const closed = (): void => void res.off('socket', turn);
-    function turn(): void {
-      socket.off('close', closed);
-      onRequest(req, res, continueFirst);
-    }
-    res.once('socket', turn);
-    socket.once('close', closed);
   };
 
   // While draining, tell keep-alive clients to reconnect (to a fresh worker). Decided when the
