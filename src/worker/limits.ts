@@ -265,6 +265,12 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
     refuseUnread(req, res, 'http_version_not_supported', version);
     return false;
   }
+  // Before any check of a field: node:http keeps the fields up to its count (one more than the
+  // limit) and drops the rest without a word, a Host among them (refused as missing: 400).
+  if (req.rawHeaders.length / 2 > limits.CORRAL_LIMIT_REQUEST_FIELDS) {
+    refuseUnread(req, res, 'too_many_headers', `more than ${limits.CORRAL_LIMIT_REQUEST_FIELDS} header fields`);
+    return false;
+  }
   // HTTP/1.1 requires Host (RFC 9112 §3.2). The server is created with requireHostHeader off so
   // that this answer is JSON: node:http's own is a 400 with an empty body.
   const host = req.headers.host;
@@ -278,10 +284,6 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
     // the first of two and accepts any value: a proxy in front that routed on the other, or on
     // what follows a space or a slash, would disagree with the app about which site was asked for.
     refuseUnread(req, res, 'invalid_host', 'a request needs exactly one Host header, of the form host[:port]');
-    return false;
-  }
-  if (req.rawHeaders.length / 2 > limits.CORRAL_LIMIT_REQUEST_FIELDS) {
-    refuseUnread(req, res, 'too_many_headers', `more than ${limits.CORRAL_LIMIT_REQUEST_FIELDS} header fields`);
     return false;
   }
   const max = limits.CORRAL_LIMIT_REQUEST_BODY_BYTES;

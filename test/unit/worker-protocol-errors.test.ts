@@ -64,6 +64,18 @@ describe('worker server: protocol errors node:http would answer without a body',
     }
   });
 
+  it('answers more header fields than CORRAL_LIMIT_REQUEST_FIELDS with 431 too_many_headers, whichever field comes last', async () => {
+    // node:http keeps the first fields up to its count and drops the rest: a Host sent after them
+    // was dropped too, and the request was refused as one without Host (400 missing_host).
+    const many = Array.from({ length: 150 }, (_, i) => `X-Field-${i}: v\r\n`).join('');
+    for (const head of [`Host: x\r\n${many}`, `${many}Host: x\r\n`]) {
+      const answer = await exchange(port, `GET / HTTP/1.1\r\n${head}Connection: close\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 431 /);
+      assert.equal(jsonBody(answer).error, 'too_many_headers');
+      assert.doesNotMatch(answer, /app answered/);
+    }
+  });
+
   it('serves the Host forms RFC 9110 allows: a name, an IPv4 or bracketed IPv6 address, a port, empty', async () => {
     for (const host of ['a.example', 'a.example:8080', '127.0.0.1:80', '[::1]:8080', '[2001:db8::1]', 'xn--bcher-kva.example', '']) {
       const answer = await exchange(port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
