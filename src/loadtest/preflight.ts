@@ -41,6 +41,15 @@ function refuseIfRedirected(target: URL, route: string, reply: Reply): void {
 }
 
 /**
+ * A 404 for a route that is not there (the app's `not_found`, or a page that is no answer of the
+ * app's), not the app's answer about the sheet asked for.
+ */
+function isRouteMissing(reply: Reply): boolean {
+  const error = (reply.json as { error?: unknown } | undefined)?.error;
+  return error === undefined || error === 'not_found';
+}
+
+/**
  * Checks before any load: the target answers, looks like corral's app, accepts a login and, when
  * exports are in the mix, the token they carry (a typo there would fail every export of the run).
  */
@@ -82,8 +91,16 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
     }
     let exportStatus = 0;
     if (mix.export > 0 && opts.adminToken !== undefined) {
-      const exp = await client.send({ kind: 'export', method: 'GET', path: apiPath(opts.target, '/api/export?sheet=Players'), headers: { authorization: `Bearer ${opts.adminToken}` }, parseJson: true });
+      const exportPath = apiPath(opts.target, '/api/export?sheet=Players');
+      const exp = await client.send({ kind: 'export', method: 'GET', path: exportPath, headers: { authorization: `Bearer ${opts.adminToken}` }, parseJson: true });
       exportStatus = exp.sample.status;
+      // Checked as the roster and the login are: unsaid, every export of the run failed the steps
+      // as unexpected answers or connection errors of the target.
+      refuseIfGenerator(exp.sample);
+      if (exp.sample.outcome === 'connection') throw targetUnreachable(`target ${opts.target.origin} did not answer GET ${exportPath} (${exp.sample.error ?? 'connection'}), though it answered the roster and a login`);
+      if (exp.sample.outcome === 'timeout') notes.push(`the target did not answer GET ${exportPath} within ${formatExactDuration(PREFLIGHT_TIMEOUT_MS)} before the load: as slow during the run, exports time out`);
+      if (exportStatus === 404 && isRouteMissing(exp)) throw targetRefused(`target ${opts.target.href} answered 404 for GET ${exportPath}: it has no export route (a proxy in front that passes /api/players and /api/login alone?), so every export of the run would fail; leave exports out with --mix`);
+      refuseIfRedirected(opts.target, `GET ${exportPath}`, exp);
       checkUnavailable(opts.target, 'GET /api/export', exp, notes);
       if (exportStatus === 401 || exportStatus === 403) {
         throw inputError(`the target refused the admin token for GET /api/export (HTTP ${exportStatus}), so every export of the run would fail: check --admin-token (or CORRAL_ADMIN_TOKEN) against the target's CORRAL_ADMIN_TOKEN, or leave exports out with --mix`);

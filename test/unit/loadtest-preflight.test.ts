@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
+import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
 import { DEFAULT_MIX } from '../../src/loadtest/mix.js';
 import { parseLoadtestArgs } from '../../src/loadtest/options.js';
 import { preflight } from '../../src/loadtest/preflight.js';
@@ -25,8 +26,8 @@ async function withServer(handle: (req: IncomingMessage, res: ServerResponse) =>
   }
 }
 
-function options(url: string) {
-  const parsed = parseLoadtestArgs(['--target', url, '--users', '1'], '/tmp');
+function options(url: string, extra: readonly string[] = []) {
+  const parsed = parseLoadtestArgs(['--target', url, '--users', '1', ...extra], '/tmp');
   assert.equal(parsed.help, false);
   return (parsed as { options: Parameters<typeof preflight>[0] }).options;
 }
@@ -74,6 +75,57 @@ describe('preflight', () => {
         const notes: string[] = [];
         await preflight(options(url), DEFAULT_MIX, { name: 'Alice Martin', code: 'P001' }, 'players.csv', notes, undefined);
         assert.deepEqual(notes, []);
+      },
+    );
+  });
+
+  it('refuses a target without the export route when exports are in the mix, before any load, as it refuses one without the roster', async () => {
+    const asked: string[] = [];
+    await withServer(
+      (req, res) => {
+        asked.push(`${req.method} ${req.url}`);
+        if (req.url === '/api/players') return res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+        if (req.url === '/api/login') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"t"}');
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found","message":"no route"}');
+      },
+      async (url) => {
+        await assert.rejects(
+          preflight(options(url, ['--admin-token', 'admin-token-0123456789']), DEFAULT_MIX, { name: 'Alice Martin', code: 'P001' }, 'players.csv', [], undefined),
+          loadtestRefusal(/answered 404 for GET \/api\/export\?sheet=Players: it has no export route .*; leave exports out with --mix$/, 'CORRAL_ERR_LOADTEST_TARGET'),
+        );
+      },
+    );
+    assert.deepEqual(asked, ['GET /api/players', 'POST /api/login', 'GET /api/export?sheet=Players']);
+  });
+
+  it("lets the app's own 404 about the sheet through (its answer, not a missing route), and refuses an export that resets the connection", async () => {
+    await withServer(
+      (req, res) => {
+        if (req.url === '/api/players') return res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+        if (req.url === '/api/login') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"t"}');
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"sheet_not_found","message":"no tab Players"}');
+      },
+      async (url) => {
+        await preflight(options(url, ['--admin-token', 'admin-token-0123456789']), DEFAULT_MIX, { name: 'Alice Martin', code: 'P001' }, 'players.csv', [], undefined);
+      },
+    );
+    await withServer(
+      (req, res) => {
+        if (req.url === '/api/players') return res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+        if (req.url === '/api/login') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"t"}');
+        req.socket.destroy();
+      },
+      async (url) => {
+        await assert.rejects(
+          preflight(options(url, ['--admin-token', 'admin-token-0123456789']), DEFAULT_MIX, { name: 'Alice Martin', code: 'P001' }, 'players.csv', [], undefined),
+          (err: unknown) => {
+            // Not answering is exit 69, as a target that does not answer the roster.
+            assert.ok(err instanceof LoadtestError, String(err));
+            assert.deepEqual([err.code, err.exitCode], ['CORRAL_ERR_LOADTEST_TARGET', LOADTEST_EXIT.TARGET_UNREACHABLE]);
+            assert.match(err.message, /did not answer GET \/api\/export\?sheet=Players \(.+\), though it answered the roster and a login$/);
+            return true;
+          },
+        );
       },
     );
   });
