@@ -41,8 +41,11 @@ const PER_HOUR: Readonly<Record<string, number>> = { s: 3600, sec: 3600, m: 60, 
 /** Parses "100/h", "5/min", "2/s" (spaces around the slash allowed, not around it all) into a rate per hour. */
 export function parseRate(text: string, what: string): number {
   const m = RATE.exec(text);
-  if (!m) throw inputError(`${what}: ${JSON.stringify(text)} is not a rate (write count/unit: 100/h, 5/min, 2/s)`);
-  return Number(m[1]) * (PER_HOUR[m[2] ?? ''] ?? Number.NaN);
+  const perHour = m ? Number(m[1]) * (PER_HOUR[m[2] ?? ''] ?? Number.NaN) : Number.NaN;
+  // Finite too: 400 digits read as Infinity, and the action picker then always picked the last
+  // action while the forecast of the run's requests became NaN and refused nothing.
+  if (!Number.isFinite(perHour)) throw inputError(`${what}: ${JSON.stringify(text)} is not a rate (write count/unit: 100/h, 5/min, 2/s)`);
+  return perHour;
 }
 
 /** "1m05s", "850ms": compact, for progress lines and reports. */

@@ -53,8 +53,13 @@ function fail(path: string, problem: string): never {
   throw inputError(`profile field ${path}: ${problem}`);
 }
 
+/** A JSON value as the file wrote it: a number too large for a double (1e400) reads as Infinity, which JSON.stringify says "null". */
+function shown(value: unknown): string {
+  return typeof value === 'number' && !Number.isFinite(value) ? 'a number too large to read' : JSON.stringify(value);
+}
+
 function object(value: unknown, path: string, allowed: readonly string[], required: readonly string[]): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, `must be an object, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, `must be an object, got ${shown(value)}`);
   const obj = value as Json;
   for (const key of Object.keys(obj)) {
     if (allowed.length > 0 && !allowed.includes(key)) {
@@ -70,15 +75,15 @@ function object(value: unknown, path: string, allowed: readonly string[], requir
 
 function integer(value: unknown, path: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    fail(path, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    fail(path, `must be an integer from ${min} to ${max}, got ${shown(value)}`);
   }
   return value;
 }
 
 function durationField(value: unknown, path: string): number {
-  if (typeof value !== 'string') fail(path, `must be a duration string like "10m", got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string') fail(path, `must be a duration string like "10m", got ${shown(value)}`);
   const ms = parseDuration(value, `profile field ${path}`);
-  if (ms > MAX_PROFILE_DURATION_MS) fail(path, `must be at most ${formatExactDuration(MAX_PROFILE_DURATION_MS)}, got ${JSON.stringify(value)}`);
+  if (ms > MAX_PROFILE_DURATION_MS) fail(path, `must be at most ${formatExactDuration(MAX_PROFILE_DURATION_MS)}, got ${shown(value)}`);
   return ms;
 }
 
@@ -152,7 +157,7 @@ function parseActions(value: unknown): ProfileAction[] {
     if (durationMs <= 0) fail(`${path}.duration`, 'must be longer than 0s (the time its requests are spread over)');
     const requests = integer(action.requests, `${path}.requests`, 1, 1_000_000);
     checkPace(path, durationMs, requests);
-    if (typeof action.frequency !== 'string') fail(`${path}.frequency`, `must be a rate string like "100/h", got ${JSON.stringify(action.frequency)}`);
+    if (typeof action.frequency !== 'string') fail(`${path}.frequency`, `must be a rate string like "100/h", got ${shown(action.frequency)}`);
     const perHour = parseRate(action.frequency, `profile field ${path}.frequency`);
     if (perHour <= 0) fail(`${path}.frequency`, 'must be above 0');
     out.push({ name, durationMs, requests, perHour });

@@ -56,7 +56,7 @@ describe('durations and rates', () => {
     assert.equal(parseRate('5/min', 'x'), 300);
     assert.equal(parseRate('2/s', 'x'), 7200);
     assert.equal(parseRate('100 / h', 'x'), 100);
-    for (const bad of ['100 per hour', ' 100/h', '100/h ']) refused(() => parseRate(bad, 'actions.a.frequency'), /actions\.a\.frequency: .* is not a rate/);
+    for (const bad of ['100 per hour', ' 100/h', '100/h ', `1${'0'.repeat(400)}/h`]) refused(() => parseRate(bad, 'actions.a.frequency'), /actions\.a\.frequency: .* is not a rate/);
   });
 
   it('shows a duration given exactly, in a form it parses back to the same value', () => {
@@ -284,6 +284,8 @@ describe('profile', () => {
     refused(() => parseProfile({ ...base(), actions: { a: { duration: '1000000h', requests: 1, frequency: '1/h' } } }), /^profile field actions\.a\.duration: must be at most 720h/);
     refused(() => parseProfile({ users: { distribution: { plateau: { duration: '1m', users: 2.5 } } } }), /users\.distribution\.plateau\.users: must be an integer/);
     refused(() => parseProfile({ users: { distribution: { plateau: { duration: '1m' } } } }), /users\.distribution\.plateau\.users: is required/);
+    // 1e400 in the file reads as Infinity: said as what it is, not "got null".
+    refused(() => parseProfile(JSON.parse('{"users":{"distribution":{"plateau":{"duration":"1m","users":1e400}}}}')), /users\.distribution\.plateau\.users: must be an integer from 0 to \d+, got a number too large to read$/);
     refused(() => parseProfile({ users: { distribution: {} } }), /users\.distribution: needs at least one of/);
     refused(() => parseProfile({ users: { total: 2, distribution: { plateau: { duration: '1m', users: 5 } } } }), /users\.total: 2 is below users\.simultaneous/);
     refused(() => parseProfile({ ...base(), actions: { a: { duration: '1m', requests: 0, frequency: '1/h' } } }), /actions\.a\.requests: must be an integer from 1/);
