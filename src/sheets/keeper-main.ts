@@ -26,10 +26,16 @@ import { masterGoneExit, startStackProbe } from '../stack-probe.js';
 /** Leave this much of the graceful timeout for closing files and exiting. */
 const EXIT_MARGIN_MS = 500;
 /**
- * The master's margin past the graceful timeout (master/drain.ts EXIT_MARGIN_MS): by then its
- * workers are gone and it has sent this keeper its drain.
+ * The master's margin past the graceful timeout (master/drain.ts EXIT_MARGIN_MS): its stop's
+ * deadline, by which its workers are gone (or killed) and it sends this keeper its drain, at the
+ * first tick past it.
  */
 const MASTER_EXIT_MARGIN_MS = 2000;
+/**
+ * The time the master gives this keeper from that drain before it kills it (master/stop-sequence.ts
+ * KEEPER_STOP_MS). A keeper still undrained after the deadline and that time was signalled alone.
+ */
+const MASTER_KEEPER_STOP_MS = 5000;
 
 const channel = childChannel();
 const identity = readIdentity();
@@ -192,9 +198,12 @@ async function main(): Promise<void> {
   // A ready keeper whose master is there leaves its stop to the master, which drains it after the
   // last worker: drained at the signal, as before, it left while the workers were still finishing
   // their requests, whose events then had no keeper to be journaled by (and the master logged a
-  // keeper crash). If no drain comes by the time the master's would at the latest (the graceful
-  // timeout and the master's exit margin), it drains by itself, so a kill of the keeper alone
-  // still stops it (and the master restarts it).
+  // keeper crash). If no drain comes by the time a stopping master would have drained it and then
+  // killed it (the graceful timeout, the master's exit margin, the keeper's own time), it drains by
+  // itself, so a kill of the keeper alone still stops it (and the master restarts it). Waiting only
+  // the graceful timeout and the margin, the timer fired just before the master's drain (sent at
+  // its first tick past the deadline) whenever a worker overran: the keeper drained by itself with
+  // its whole graceful timeout, ignored the master's drain, and was killed by it mid-flush.
   let termDeferred = false;
   process.on('SIGTERM', () => {
     const gracefulMs = settings.CORRAL_GRACEFUL_TIMEOUT * 1000;
@@ -204,7 +213,7 @@ async function main(): Promise<void> {
     }
     if (termDeferred) return;
     termDeferred = true;
-    const waitMs = gracefulMs + MASTER_EXIT_MARGIN_MS;
+    const waitMs = gracefulMs + MASTER_EXIT_MARGIN_MS + MASTER_KEEPER_STOP_MS;
     logger.info({ event: 'keeper.sigterm_deferred', wait_ms: waitMs }, `keeper: SIGTERM; waiting up to ${waitMs} ms for the master to drain it after its workers`);
     setTimeout(() => void shutdown('SIGTERM', gracefulMs, true, dataDir), waitMs).unref();
   });

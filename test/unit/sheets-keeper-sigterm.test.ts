@@ -1,0 +1,56 @@
+// A TERM sent to the whole process group reaches the keeper and the master at once. The keeper
+// leaves its stop to the master (keeper.sigterm_deferred), which drains it once the last worker is
+// gone or, when a worker overran its graceful timeout, at its first tick past the stop's deadline
+// (the graceful timeout + 2 s, ticks 250 ms apart), and kills it KEEPER_STOP_MS after that drain.
+// The keeper's own fallback (for a TERM sent to it alone) must not fire before that drain: drained
+// by itself with its whole graceful timeout, it ignored the master's drain and was then SIGKILLed
+// mid-flush by the master, its cache never handed over.
+
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { identityEnv } from '../../src/config/identity.js';
+import { IPC_TAG } from '../../src/ipc/messages.js';
+
+const KEEPER_MAIN = fileURLToPath(new URL('../../src/sheets/keeper-main.js', import.meta.url));
+
+test("a group TERM: the keeper carries out the master's drain sent at the stop's first tick past its deadline, not one of its own", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-keeper-sigterm-'));
+  const logFile = join(dir, 'keeper.log');
+  const graceful = 1;
+  const child = fork(KEEPER_MAIN, [], {
+    cwd: dir,
+    env: { CORRAL_DATA_DIR: join(dir, 'data'), CORRAL_LOG_FILE: logFile, CORRAL_LOG_LEVEL: 'info', CORRAL_GRACEFUL_TIMEOUT: String(graceful), ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const bound = setTimeout(() => reject(new Error('the keeper was not ready in 20 s')), 20_000);
+      child.on('message', (m: { type?: string }) => {
+        if (m.type !== 'ready') return;
+        clearTimeout(bound);
+        resolve();
+      });
+    });
+    child.kill('SIGTERM');
+    // The master's drain: a worker overran, so at its first tick past the deadline, with KEEPER_STOP_MS.
+    const drain = setTimeout(() => {
+      if (child.connected) child.send({ tag: IPC_TAG, type: 'drain', reason: 'shutdown', gracefulMs: 5000, hostStopping: true });
+    }, graceful * 1000 + 2000 + 200);
+    assert.equal(await exited, 0);
+    clearTimeout(drain);
+    const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event?: string; reason?: string });
+    assert.deepEqual(lines.filter((l) => l.event === 'keeper.drained').map((l) => l.reason), ['shutdown'], "drained by the master's drain");
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
