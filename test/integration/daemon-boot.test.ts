@@ -273,7 +273,8 @@ test('CORRAL_BIND already in use: each worker exits 5 saying so, then the master
   // master neither retried nor gave up, and start hung with no worker serving.
   const c = await startCorral({ app: 'basic.mjs', workers: 2, waitReady: false, env: { CORRAL_BIND: `127.0.0.1:${port}`, CORRAL_BOOT_ATTEMPTS: '3' } });
   try {
-    const timer = setTimeout(() => c.kill('SIGKILL'), 20000);
+    // A hang is what this bounds, not three boots and their backoff on a loaded box.
+    const timer = setTimeout(() => c.kill('SIGKILL'), 40_000);
     const { code } = await c.exited;
     clearTimeout(timer);
     assert.equal(code, 3, 'the master gives up after CORRAL_BOOT_ATTEMPTS boots');
@@ -388,7 +389,8 @@ test('workers that crash soon after boot back off, whether they exit or throw an
 test('workers that all fail to boot at once (a database down) are one attempt: retried one at a time with backoff before the master exits 3', async () => {
   const c = await startCorral({ app: 'fails-after-loading.mjs', workers: 4, waitReady: false, env: { CORRAL_BOOT_ATTEMPTS: '3' } });
   try {
-    const exit = await Promise.race([c.exited, new Promise<undefined>((r) => setTimeout(r, 15_000, undefined).unref())]);
+    // Three boots one after the other and two waits of the backoff: seconds on a loaded box.
+    const exit = await Promise.race([c.exited, new Promise<undefined>((r) => setTimeout(r, 40_000, undefined).unref())]);
     assert.deepEqual(exit, { code: 3, signal: null });
     await c.waitForLog((l) => l.event === 'master.exit', 5000, 'master.exit');
     const lines = c.logs().filter((l) => l.role === 'master' && (l.event === 'worker.boot' || l.event === 'worker.boot_failed'));

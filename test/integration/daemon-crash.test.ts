@@ -78,11 +78,15 @@ test('every worker killed at once is one crash of the loop: all are replaced aft
     // busy host, far below the 15-30 s of eight steps.
     const firstBoot = Math.min(...boots.map(timeOf));
     assert.ok(firstBoot - lastExit <= 3000, `first replacement forked ${firstBoot - lastExit} ms after the crash`);
-    // Forked in one tick, one after the other: each fork waits for its exec, which on a loaded host
-    // (under strace, 2 cores shared with other masters) took past 500 ms for the eight. Eight steps
-    // of the backoff would be seven waits of 250 ms, 500 ms, 1 s and on: 1.75 s is far below that.
+    // Forked together, one after the other: each fork waits for its exec, which on a loaded host
+    // (under strace, 2 cores shared with other masters) took past 500 ms for the eight, and past its
+    // 100 ms budget a tick leaves the rest to the next turn of the loop (fork-pace.ts), which the
+    // eight replacements booting on both cores delay too. Eight steps of the backoff would be seven
+    // waits of at least 250 ms, 500 ms, 1 s, 2 s, 4 s, 8 s and 15 s (half of each ceiling, backoff.ts):
+    // over 30 s. The crash_loop of every exit (1, above) is the step itself; this bound is far below
+    // the backoff's and far above a starved master's forks.
     const spreadMs = Math.max(...boots.map(timeOf)) - firstBoot;
-    assert.ok(spreadMs < 1750, `the eight replacements forked together (${spreadMs} ms from the first to the last)`);
+    assert.ok(spreadMs < 10_000, `the eight replacements forked together (${spreadMs} ms from the first to the last)`);
     // Until a replacement listens, node:cluster has no socket on the port (see the README): refused.
     // Once one is ready, every new connection is answered.
     const firstReady = Math.min(...c.events('worker.ready').slice(8).map(timeOf));
@@ -93,8 +97,10 @@ test('every worker killed at once is one crash of the loop: all are replaced aft
     assert.deepEqual(failedAfterReady, [], 'no connection fails once a replacement is ready');
     const refused = attempts.filter((a) => a.startedAt >= killedAt && a.outcome !== 'ok');
     const lastRefused = Math.max(killedAt, ...refused.map((a) => a.startedAt));
-    // About 0.5 s on an idle host (one step, a tick, a boot); the bound leaves room for a busy one.
-    assert.ok(lastRefused - killedAt <= 5000, `connections failed for ${lastRefused - killedAt} ms after the kill`);
+    // About 0.5 s on an idle host (one step, a tick, a boot); the bound leaves room for a busy one,
+    // where the first of eight replacements booting at once on 2 shared cores is ready seconds later.
+    // What it rules out is a first replacement held back by the backoff (the 15-30 s of the title).
+    assert.ok(lastRefused - killedAt <= 10_000, `connections failed for ${lastRefused - killedAt} ms after the kill`);
     assert.ok(attempts.filter((a) => a.startedAt > firstReady && a.outcome === 'ok').length > 0);
   } finally {
     connecting = false;

@@ -61,7 +61,10 @@ function killLeft(children: readonly Child[]): void {
 }
 
 test('a worker spinning in a busy loop when the master is killed with SIGKILL exits within the grace, as every other child does, and frees the port', async () => {
-  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '5' } });
+  // The spinning worker must still be there at the master's kill: from its last beat, the spin's
+  // 20 ticks of CPU (seconds, when the box is starved) and the port read come first. At 5 s its
+  // master could kill it as stuck before that, and the test then had no stuck orphan to watch.
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '15' } });
   let children: Child[] = [];
   try {
     const port = Number(new URL(c.url).port);

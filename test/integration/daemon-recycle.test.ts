@@ -7,7 +7,8 @@ test('max-requests recycling replaces workers one at a time with no failed reque
   const c = await startCorral({ app: 'basic.mjs', workers: 3, env: { CORRAL_MAX_REQUESTS: '150', CORRAL_MAX_REQUESTS_JITTER: '50' } });
   const loop = startClientLoop(c.url, 20);
   try {
-    await waitFor(() => c.events('worker.exit').length >= 4, 30000, 'four recycled workers');
+    // One at a time, each a boot and the 2 s settle time: about 4 s apiece on a loaded box.
+    await waitFor(() => c.events('worker.exit').length >= 4, 60_000, 'four recycled workers');
     const result = await loop.stop();
     assert.equal(result.failed, 0, result.failures.join('; '));
     const exits = c.events('worker.exit');
@@ -53,7 +54,8 @@ test('recycling under a stream of new connections: none is stranded between the 
   const c = await startCorral({ app: 'basic.mjs', workers: 3, env: { CORRAL_MAX_REQUESTS: '40', CORRAL_MAX_REQUESTS_JITTER: '0', CORRAL_RELOAD_SETTLE: '0' } });
   const loop = startClientLoop(c.url, 16, { freshConnections: true, timeoutMs: 10_000 });
   try {
-    await waitFor(() => c.events('worker.exit').length >= 30, 60000, 'thirty recycled workers');
+    // One at a time, each a replacement's boot: half a second on an idle box, 2-3 s on a loaded one.
+    await waitFor(() => c.events('worker.exit').length >= 30, 180_000, 'thirty recycled workers');
     const result = await loop.stop();
     assert.equal(result.failed, 0, result.failures.join('; '));
     assert.ok(result.ok >= 30 * 40, `${result.ok} requests answered`);

@@ -436,10 +436,12 @@ test('SIGHUP while an old worker does seconds of synchronous work (CORRAL_TIMEOU
 
 test('SIGHUP with an old worker stuck for good (its loop blocked): the new generation serves, and the stuck one is killed at CORRAL_TIMEOUT, after which the reload completes', async () => {
   // The stuck worker is told to drain once a new one has settled (its boot and
-  // CORRAL_RELOAD_SETTLE's 2 s after the HUP, itself about 3 s after the spin began): a timeout of
-  // 10 s leaves that room on a loaded machine, where 6 s saw the timeout come first (a suite
-  // running beside it), and the kill then found the worker not yet draining.
-  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '10', CORRAL_STUCK_STACKS: 'false' } });
+  // CORRAL_RELOAD_SETTLE's 2 s after the HUP, itself 3 s or more after the spin began, as soon as
+  // health is seen to say not_beating): the timeout must outlast all of that, or the kill finds the
+  // worker not yet draining. At 6 s the timeout came first beside a suite; at 10 s a boot of 4 s
+  // (a reload's boot on a loaded 2-core box takes that, daemon-stuck.test.ts) was already too
+  // long. 15 s leaves such a boot about 9 s.
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '15', CORRAL_STUCK_STACKS: 'false' } });
   try {
     const spin = http(`${c.url}/spin`, { timeoutMs: 40000 }).then(
       (r) => r.status,

@@ -40,12 +40,15 @@ test('a reload that restarts the keeper: the new workers answer from the cache t
     const workersBefore = new Set([players.worker, events.worker]);
     const after = await read('Players');
     assert.ok(!workersBefore.has(after.worker), `answered by a worker the reload started (${after.worker}, generation ${String(done.generation)})`);
-    // Fetched before the reload (each process's clock reads the wall clock at its start, so the
-    // same time reads a millisecond or two apart in two keepers).
+    // Fetched before the reload. Each worker moves its keeper's times onto its own clock by the
+    // two clocks' difference as read when the answer was sent and when it was taken, which counts
+    // the answer's time in transit: one time reads a few ms apart through two keepers and two
+    // workers on a quiet box, hundreds on a loaded one (sheets-redis-hosts.test.ts saw 200 ms).
+    // What rules out a copy fetched again is Google's call count below.
     assert.deepEqual([after.values, after.stale], [players.values, false]);
-    assert.ok(Math.abs(after.fetchedAt - players.fetchedAt) < 100 && after.fetchedAt < reloadedAt, `the copy fetched before the reload (${after.fetchedAt - players.fetchedAt} ms apart)`);
+    assert.ok(Math.abs(after.fetchedAt - players.fetchedAt) < 1000 && after.fetchedAt < reloadedAt, `the copy fetched before the reload (${after.fetchedAt - players.fetchedAt} ms apart)`);
     const eventsAfter = await read('Events');
-    assert.ok(Math.abs(eventsAfter.fetchedAt - events.fetchedAt) < 100, 'the copy of Events fetched before the append');
+    assert.ok(Math.abs(eventsAfter.fetchedAt - events.fetchedAt) < 1000, `the copy of Events fetched before the append (${eventsAfter.fetchedAt - events.fetchedAt} ms apart)`);
     assert.deepEqual(eventsAfter.values.map((r) => r[0]).slice(-1), ['ev-handoff'], 'with the acknowledged row');
     assert.equal(emu.counters().calls['values.get'] + emu.counters().calls['values.batchGet'], reads, 'no read reached Google');
     const restored = await c.waitForLog((l) => l.event === 'sheets.cache_restored', 5000, 'sheets.cache_restored');

@@ -49,11 +49,16 @@ describe('host-wide Sheets cache with the real master', () => {
     const c = await startWithEmulator(emu, 2, { CORRAL_RATE_LIMIT: '0', SHEET_CACHE_TTL: '2', SHEET_CACHE_MAX_STALE: '3', SHEETS_TIMEOUT: '3' }, { bundledApp: true });
     const players = () => http(`${c.url}/api/players`, { timeoutMs: 120_000 });
     const recovered = () => waitFor(async () => (await players()).status === 200, 60_000, 'players served again once Google answers');
-    /** A read every 250 ms for `ms`: the failed ones, and the longest any read took. */
-    const readFor = async (ms: number) => {
+    /**
+     * A read every 250 ms for `ms`, and on (up to 3 × `ms` in all) until `minFailed` have failed:
+     * the failed ones, and the longest any read took. How many fail in a fixed time is how fast the
+     * box answers: each read on a starved one takes longer, and fewer fit.
+     */
+    const readFor = async (ms: number, minFailed: number) => {
       const failed: { status: number; error: unknown; retryAfter: unknown }[] = [];
       let slowestMs = 0;
-      for (const end = Date.now() + ms; Date.now() < end; await delay(250)) {
+      const start = Date.now();
+      for (; Date.now() < start + ms || (failed.length < minFailed && Date.now() < start + 3 * ms); await delay(250)) {
         const t0 = Date.now();
         const r = await players();
         slowestMs = Math.max(slowestMs, Date.now() - t0);
@@ -67,19 +72,21 @@ describe('host-wide Sheets cache with the real master', () => {
       // expiry goes through Google's 5 attempts and backoff (about 15 s). Before, a read that
       // joined that refresh waited all of it (14-32 s) and the next one failed at once.
       emu.setFaults({ errorRate: 1, errorStatus: 503 });
-      const failing = await readFor(20_000);
+      const failing = await readFor(20_000, 20);
       console.log(`max-stale, Google failing: ${failing.failed.length} reads failed, slowest read ${failing.slowestMs} ms`);
       assert.ok(failing.failed.length >= 20, `reads failed once the copy was too stale (${failing.failed.length})`);
       // Retry-After: when the keeper tries the range again (its backoff, under the 2 s TTL), or 5 s
       // while a refresh is retrying and that is not known.
       for (const f of failing.failed) assert.deepEqual({ ...f, retryAfter: ['1', '2', '5'].includes(String(f.retryAfter)) }, { status: 503, error: 'sheets_unavailable', retryAfter: true }, String(f.retryAfter));
-      assert.ok(failing.slowestMs < 2500, `no read waited for Google's retries (slowest ${failing.slowestMs} ms)`);
+      // Waiting for them took 14-32 s; a prompt answer takes milliseconds, plus whatever stall a
+      // loaded box adds (this file runs beside the browser tests), which 2.5 s left little room for.
+      assert.ok(failing.slowestMs < 6000, `no read waited for Google's retries (slowest ${failing.slowestMs} ms)`);
       emu.setFaults({ errorRate: 0 });
       await recovered();
       // Hanging: each attempt is cut at SHEETS_TIMEOUT (3 s), one refresh takes about 30 s. A read
       // waits for one attempt at most.
       emu.setFaults({ hangRate: 1 });
-      const hanging = await readFor(15_000);
+      const hanging = await readFor(15_000, 10);
       console.log(`max-stale, Google hanging: ${hanging.failed.length} reads failed, slowest read ${hanging.slowestMs} ms`);
       assert.ok(hanging.failed.length >= 10, `reads failed once the copy was too stale (${hanging.failed.length})`);
       for (const f of hanging.failed) assert.deepEqual({ ...f, retryAfter: ['1', '2', '5'].includes(String(f.retryAfter)) }, { status: 503, error: 'sheets_unavailable', retryAfter: true }, String(f.retryAfter));

@@ -273,7 +273,9 @@ describe('corral emulator', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('close', r));
     try {
-      for (let i = 0; i < 200 && !/control:/.test(out); i += 1) await new Promise((r) => setTimeout(r, 25));
+      // Its listening lines, once node has started the CLI: bounded by time (200 turns, about 5 s,
+      // is short for a node start on a loaded box), and no longer once it has exited.
+      for (const end = Date.now() + 30_000; Date.now() < end && !/control:/.test(out) && child.exitCode === null; ) await new Promise((r) => setTimeout(r, 25));
       const url = /listening on (http:\/\/[\d.]+:\d+)/.exec(out)?.[1];
       assert.ok(url, `no listening line in:\n${out}`);
       assert.match(out, /use: SHEET_ID=bench-sheet SHEETS_API_URL=http:\/\/127\.0\.0\.1:\d+ GOOGLE_APPLICATION_CREDENTIALS=.*key\.json/);

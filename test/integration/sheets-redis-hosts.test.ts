@@ -9,12 +9,21 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
 import type { ServiceAccountKey } from '../../src/sheets/google/credentials.js';
-import type { CorralProcess } from '../helpers/corral.js';
+import { waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 import { redisMissing, redisPerSuite, redisTlsMissing, startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { keeperFigures, startSheetHost, type ReadAnswer } from '../helpers/sheets-load.js';
 
 const readCalls = (emu: Emulator) => emu.counters().calls['values.get'] + emu.counters().calls['values.batchGet'];
+
+/**
+ * Until `range`'s copy is in Redis (a host writes it there after its answer). Bounded, and paced:
+ * a bare loop ran redis-cli every 10 ms, a process a time taking CPU from the hosts it waited on,
+ * and waited for good (until the runner's 15 min) had the copy never come.
+ */
+function inRedis(redis: RedisServer, range: string): Promise<true> {
+  return waitFor(() => redis.cli('KEYS', `*:range:${range}`).includes(range) || undefined, 15_000, `the copy of ${range} in Redis`);
+}
 
 function startHost(emu: Emulator, key: ServiceAccountKey, redis: RedisServer, env: Record<string, string> = {}): Promise<CorralProcess> {
   return startSheetHost(emu, key, redis.url, { app: 'sheets-app.mjs', env });
@@ -39,23 +48,25 @@ describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, ()
       for (const h of hosts) await h.waitForLog((l) => l.event === 'redis.connected', 10_000, 'redis.connected');
       const fromA = await read(a, 'Players');
       const calls = readCalls(emu);
-      while (!redis.cli('KEYS', '*:range:Players').includes('Players')) await new Promise((r) => setTimeout(r, 10));
+      await inRedis(redis, 'Players');
       const fromB = await read(b, 'Players');
       assert.deepEqual(fromB.values, fromA.values);
       assert.equal(readCalls(emu), calls, 'B read nothing from Google');
       assert.ok(((await keeperFigures(b)).sharedReads ?? 0) >= 1, "B's keeper counts the range it took from Redis");
       // A worker moves its keeper's times onto its own clock by the two clocks' difference as read
       // when the answer was sent and taken, which counts the answer's time in transit: one time
-      // reads apart on two hosts, by a few ms on a quiet box, by 200 ms on a loaded one (a CI run).
-      // The call count above is what rules out a copy of B's own.
-      assert.ok(Math.abs(fromB.fetchedAt - fromA.fetchedAt) < 1000, `B answers A's copy (${fromB.fetchedAt - fromA.fetchedAt} ms apart)`);
+      // reads apart on two hosts, by a few ms on a quiet box, by 200 ms on a loaded one (a CI run),
+      // more in a stall of a few seconds. The call count above is what rules out a copy of B's own.
+      assert.ok(Math.abs(fromB.fetchedAt - fromA.fetchedAt) < 3000, `B answers A's copy (${fromB.fetchedAt - fromA.fetchedAt} ms apart)`);
 
       // Events, cold on both: 40 readers on each host at once.
       const before = readCalls(emu);
       const answers = await Promise.all([...Array.from({ length: 40 }, () => read(a, 'Events')), ...Array.from({ length: 40 }, () => read(b, 'Events'))]);
       assert.equal(readCalls(emu) - before, 1, 'one fetch of Events for both hosts');
+      // The one fetch is the point; the times differ by each answer's transit, as above, and forty
+      // answers taken in turn by each worker under load add theirs up.
       const times = answers.map((x) => x.fetchedAt);
-      assert.ok(Math.max(...times) - Math.min(...times) < 1000, 'every reader got the one copy (its time as each host reads it)');
+      assert.ok(Math.max(...times) - Math.min(...times) < 3000, `every reader got the one copy (its time as each host reads it, ${Math.max(...times) - Math.min(...times)} ms apart)`);
     } finally {
       await Promise.all(hosts.map((h) => h.stop()));
       await emu.close();
@@ -86,7 +97,10 @@ describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, ()
       assert.equal(counters.quotaRejections, 0, `Google refused ${counters.quotaRejections} calls`);
       assert.ok(readCalls(emu) <= 8, `${readCalls(emu)} reads reached Google in 8 s`);
       assert.ok(readCalls(emu) >= 3, 'each range was fetched');
-      assert.ok(answered > 100, `${answered} reads answered (stale past the quota)`);
+      // Every read was answered (read() asserts its 200) with at most 8 calls to Google: most of
+      // them stale past the quota. A count of answers in a fixed 8 s says how fast the box was:
+      // over 100 on a quiet one, fewer when each new connection's read takes a few hundred ms.
+      assert.ok(answered > 30, `${answered} reads answered (stale past the quota)`);
       const [fa, fb] = await Promise.all(hosts.map((h) => keeperFigures(h)));
       assert.equal((fa?.sharedQuotaGrants ?? 0) + (fb?.sharedQuotaGrants ?? 0), readCalls(emu), 'every call was granted by the shared window');
       assert.equal((fa?.aloneQuotaGrants ?? 0) + (fb?.aloneQuotaGrants ?? 0), 0);
@@ -151,7 +165,7 @@ describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, ()
       await read(a, 'Events');
       const calls = readCalls(emu);
       // A writes its copy into Redis after its answer.
-      while (!redis.cli('KEYS', '*:range:Events').includes('Events')) await new Promise((r) => setTimeout(r, 10));
+      await inRedis(redis, 'Events');
       await read(b, 'Events');
       assert.equal(readCalls(emu), calls, 'shared again: B took the copy A fetched');
     } finally {
@@ -172,7 +186,7 @@ describe('a host sharing through Redis over TLS (rediss://)', { skip: redisTlsMi
     try {
       await trusting.waitForLog((l) => l.event === 'redis.connected', 10_000, 'redis.connected');
       await read(trusting, 'Players');
-      while (!redis.cli('KEYS', '*:range:Players').includes('Players')) await new Promise((r) => setTimeout(r, 10));
+      await inRedis(redis, 'Players');
 
       const down = await untrusting.waitForLog((l) => l.event === 'redis.unavailable', 10_000, 'redis.unavailable');
       assert.match(String(down.msg), /not signed by a CA this host trusts: set REDIS_TLS_CA_FILE/);
