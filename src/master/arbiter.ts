@@ -56,6 +56,19 @@ export type { ArbiterOptions, Intent } from './arbiter-options.js';
 const TICK_MS = 250;
 /** A tick this long after the last (four times its period): the master itself did not run meanwhile. */
 const MASTER_PAUSE_MS = 1000;
+
+/**
+ * The gap between two ticks read as the master's own pause under CORRAL_TIMEOUT=`timeoutS`:
+ * MASTER_PAUSE_MS, or less where a child's silence past the timeout comes sooner. A child beats
+ * every heartbeatIntervalMs and a gap's beats wait unread, so its silence at the tick after a gap
+ * is up to the gap plus a beat: at CORRAL_TIMEOUT=1 (beats every 250 ms), a 0.8 s pause of the
+ * master, under MASTER_PAUSE_MS, killed every healthy worker as stuck. A tick's period short of
+ * the silence that kills, at least two ticks' (a gap of one tick's period is no pause).
+ */
+export function masterPauseMs(timeoutS: number): number {
+  const timeoutMs = timeoutS * 1000;
+  return Math.max(2 * TICK_MS, Math.min(MASTER_PAUSE_MS, timeoutMs - heartbeatIntervalMs(timeoutS) - TICK_MS));
+}
 /** A pause of the master this long is said (`master.stalled`); a shorter one only discounted. */
 const MASTER_STALL_MS = 5000;
 
@@ -228,7 +241,7 @@ export class Arbiter {
     const now = this.now();
     const gap = now - (this.lastTickAt ?? now);
     this.lastTickAt = now;
-    const discounted = gap > MASTER_PAUSE_MS && !this.pauseDiscounted;
+    const discounted = gap > masterPauseMs(this.settings.CORRAL_TIMEOUT) && !this.pauseDiscounted;
     this.pauseDiscounted = discounted;
     if (!discounted) return gap;
     // Never past now: beats read since the master resumed are already counted as of now.
@@ -244,7 +257,7 @@ export class Arbiter {
    * them). What was marked before is forgotten then too; the next tick reads afresh.
    */
   private observeBeats(sinceLastTickMs: number): void {
-    if (sinceLastTickMs > MASTER_PAUSE_MS) this.loopBlocks.forget();
+    if (sinceLastTickMs > masterPauseMs(this.settings.CORRAL_TIMEOUT)) this.loopBlocks.forget();
     else this.loopBlocks.observe(this.children.values());
   }
 

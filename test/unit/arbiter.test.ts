@@ -11,7 +11,7 @@ import type { ChildIdentity } from '../../src/config/identity.js';
 import type { ChildMessage, MasterMessage } from '../../src/ipc/messages.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';
 import { startAdminServer } from '../../src/master/admin/server.js';
-import { Arbiter, type ArbiterOptions, type Intent } from '../../src/master/arbiter.js';
+import { Arbiter, masterPauseMs, type ArbiterOptions, type Intent } from '../../src/master/arbiter.js';
 import { DeathCauses } from '../../src/master/death-causes.js';
 import { BOOT_TIMEOUT_FLOOR_MS } from '../../src/master/stuck-judgement.js';
 import { KEEPER_STOP_MS } from '../../src/master/stop-sequence.js';
@@ -2950,4 +2950,33 @@ test('a reload whose new workers boot goes on when an old worker dies meanwhile:
   } finally {
     t.log.close();
   }
+});
+
+test('at CORRAL_TIMEOUT=1 a pause of the master under a second kills no child: its pause is read against the timeout, not a fixed second', async () => {
+  const t = await setup({ CORRAL_TIMEOUT: '1' });
+  try {
+    t.bootAll();
+    beatAll(t.children);
+    t.advance(200);
+    t.arbiter.tick();
+    // The master does not run for 0.9 s: the beats sent meanwhile wait in the pipes. The workers'
+    // silence read at the next tick is 1.1 s, past the timeout (both were SIGKILLed).
+    t.advance(900);
+    t.arbiter.tick();
+    assert.deepEqual(t.children.map((c) => c.kills), [[], []]);
+    // A worker silent while the master runs is still killed once the timeout has passed.
+    for (let i = 0; i < 8; i++) {
+      t.advance(250);
+      beatAll([t.children[1]!]);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(t.children[0]!.kills, ['SIGKILL']);
+    assert.deepEqual(t.children[1]!.kills, []);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('the gap read as the master pausing: a second, or less where CORRAL_TIMEOUT would kill sooner, never under two ticks', () => {
+  assert.deepEqual([1, 2, 3, 30].map(masterPauseMs), [500, 1000, 1000, 1000]);
 });
