@@ -77,7 +77,9 @@ function isPermanent(err: unknown): boolean {
  * master's when it could not write to us): no keeper of this master follows on this data dir.
  */
 async function shutdown(reason: string, gracefulMs: number, leaving: boolean, dataDir: string): Promise<void> {
-  if (exiting) return;
+  // Asked again while draining: a shorter time brings the drain's end forward (a fast stop after a
+  // graceful one, as the workers do), a longer one changes nothing.
+  if (exiting) return keeper?.hurryDrain(systemClock.now() + Math.max(0, gracefulMs - EXIT_MARGIN_MS));
   exiting = true;
   const journal = join(dataDir, JOURNAL_FILE);
   if (!keeper) {

@@ -47,6 +47,22 @@ describe('keeper stopped with an append in flight', () => {
     return k;
   }
 
+  it('a drain asked for again with less time ends by the shorter deadline, cutting the hung append then (a fast stop after a graceful one)', async () => {
+    const k = await start(600_000);
+    await k.append('Events', [['hurry-1', 'P001', 'goal', '', '2024-05-01']]);
+    h.emulator.setFaults({ hangRate: 1 });
+    void k.flush().catch(() => undefined);
+    await until(() => h.emulator.counters().calls['values.append'] >= 1, 'the append to reach the emulator');
+    const started = Date.now();
+    const drained = k.drain(systemClock.now() + 60_000);
+    k.hurryDrain(systemClock.now() + 1500);
+    k.hurryDrain(systemClock.now() + 30_000);
+    assert.equal(await drained, 1, 'the row stays journaled for the next keeper');
+    const took = Date.now() - started;
+    assert.ok(took < 10_000, `drained ${took} ms after being asked for 1.5 s (not the 60 s asked for first)`);
+    assert.ok(log.lines().some((l) => l.event === 'sheets.append_cancelled'), 'the hung append was cut');
+  });
+
   it('the drain cancels it: sheets.append_cancelled at info (outcome unknown), no sheets.append_failed; the next keeper reads back, then sends it once', async () => {
     const k = await start(600_000);
     await k.append('Events', [['stop-1', 'P001', 'goal', '', '2024-05-01']]);

@@ -63,6 +63,8 @@ export class Keeper {
   /** The quota, ranges and failed logins shared with the sheet's other hosts (REDIS_URL, Google only). */
   private sharing: SheetSharing | undefined;
   private closed: Promise<void> | undefined;
+  /** The drain in progress: its deadline, and how its flush is cut at it (hurryDrain moves both). */
+  private drainCut: { deadline: number; cut: () => void; timer: NodeJS.Timeout | undefined } | undefined;
   /** Stops the checks of the journal and socket files (file-watch.ts). */
   private stopFileWatch: (() => void) | undefined;
   /** Appends, and what their refusals and recoveries are said as (append-outcomes.ts). */
@@ -304,12 +306,12 @@ export class Keeper {
     const flushDeadline = Math.max(this.clock.now(), deadline - HANDOFF_RESERVE_MS);
     // A hung upstream must not hold the drain past its deadline: close() then aborts the call,
     // which the journal already records as sent (a later start reads it back).
-    let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, flushDeadline - this.clock.now()));
+      this.drainCut = { deadline, cut: resolve, timer: setTimeout(resolve, Math.max(0, flushDeadline - this.clock.now())) };
     });
     await Promise.race([this.flusher.drain(flushDeadline).catch(() => undefined), expired]);
-    clearTimeout(timer);
+    clearTimeout(this.drainCut?.timer);
+    deadline = this.drainCut?.deadline ?? deadline;
     // The flusher first: what it still waits for (an append, a header read the tier's close below
     // cancels) is then its own close's cancel, said as such, not a failure.
     this.flusher.close();
@@ -318,6 +320,19 @@ export class Keeper {
     if (this.clock.now() < deadline) await handOverCache(this.handoffParts(dataDirOf(this.o.settings)));
     await this.close();
     return this.journal.backlogRows();
+  }
+
+  /**
+   * A drain asked for again with an earlier `deadline` (a fast stop after a graceful one brings
+   * the master's forward): the flush is cut short of it instead. Carried out with the first
+   * deadline, the keeper was SIGKILLed by the master mid-flush, its cache not handed over.
+   */
+  hurryDrain(deadline: number): void {
+    const d = this.drainCut;
+    if (!d || deadline >= d.deadline) return;
+    d.deadline = deadline;
+    clearTimeout(d.timer);
+    d.timer = setTimeout(d.cut, Math.max(0, deadline - HANDOFF_RESERVE_MS - this.clock.now()));
   }
 
   /** Idempotent: aborts upstream calls in flight (appends in flight become unsure), closes files. */
