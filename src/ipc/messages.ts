@@ -135,7 +135,13 @@ export type MasterMessage =
    */
   | { readonly type: 'keeper-restarting'; readonly waitMs: number }
   /** To workers: a keeper is ready again after 'keeper-restarting'; calls waiting for it go now. */
-  | { readonly type: 'keeper-ready' };
+  | { readonly type: 'keeper-ready' }
+  /**
+   * To the keeper: the CORRAL_GRACEFUL_TIMEOUT the master stops by now, a reload having changed
+   * it without restarting the keeper (it is no keeper setting): a TERM from outside waits for the
+   * master's drain by it (keeper-main.ts), not by the one the keeper was started with.
+   */
+  | { readonly type: 'graceful-timeout'; readonly ms: number };
 
 /** One key's result in a 'counted' answer: compact, as a busy worker sends one per request. */
 export type CountResult = readonly [allowed: 0 | 1, remaining: number, msBeforeReset: number];
@@ -143,8 +149,21 @@ export type CountResult = readonly [allowed: 0 | 1, remaining: number, msBeforeR
 export type ChildMessageType = ChildMessage['type'];
 export type MasterMessageType = MasterMessage['type'];
 
-const CHILD_TYPES: ReadonlySet<string> = new Set<ChildMessageType>(['ready', 'heartbeat', 'boot-failed', 'retire', 'drained', 'count']);
-const MASTER_TYPES: ReadonlySet<string> = new Set<MasterMessageType>(['drain', 'release', 'reopen-logs', 'capacity', 'counted', 'keeper-restarting', 'keeper-ready']);
+// Every type, as the compiler checks a Record's keys: a type added to a union and not listed here
+// would be dropped as foreign by the side that receives it.
+const CHILD_TYPE_NAMES: Readonly<Record<ChildMessageType, true>> = { ready: true, heartbeat: true, 'boot-failed': true, retire: true, drained: true, count: true };
+const MASTER_TYPE_NAMES: Readonly<Record<MasterMessageType, true>> = {
+  drain: true,
+  release: true,
+  'reopen-logs': true,
+  capacity: true,
+  counted: true,
+  'keeper-restarting': true,
+  'keeper-ready': true,
+  'graceful-timeout': true,
+};
+const CHILD_TYPES: ReadonlySet<string> = new Set(Object.keys(CHILD_TYPE_NAMES));
+const MASTER_TYPES: ReadonlySet<string> = new Set(Object.keys(MASTER_TYPE_NAMES));
 
 /** Our messages carry this tag so cluster-internal and foreign messages are ignored. */
 export const IPC_TAG = 'corral' as const;

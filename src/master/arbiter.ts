@@ -152,7 +152,13 @@ export class Arbiter {
     const installMove = o.installMove ?? installMoveWatch();
     const bound = new ReloadBound(o.notifier, now);
     this.reloadBound = bound;
-    this.reloads = new ReloadLifecycle({ options: o, target, gens, crashes, keeperRestart, bound, log, now, code, keeperFiles: this.keeperFiles, installMove, workers, requestTick, booting: () => this.phase === 'booting', statusLine: () => this.statusLine(), recordReload: () => this.record('reload') });
+    // The settings a reload applies (or a rollback restores): the keeper, kept across it unless a
+    // setting of its own changed, is told the graceful timeout the master now stops by.
+    const settingsApplied = (next: Settings): void => {
+      o.settingsApplied?.(next);
+      this.keeper()?.handle.send({ type: 'graceful-timeout', ms: next.CORRAL_GRACEFUL_TIMEOUT * 1000 });
+    };
+    this.reloads = new ReloadLifecycle({ options: { ...o, settingsApplied }, target, gens, crashes, keeperRestart, bound, log, now, code, keeperFiles: this.keeperFiles, installMove, workers, requestTick, booting: () => this.phase === 'booting', statusLine: () => this.statusLine(), recordReload: () => this.record('reload') });
     const markRetire = (c: ChildRecord, reason: RetireReason, extra: Record<string, number>, crashCounted: boolean) => this.markRetire(c, reason, extra, crashCounted);
     const listening = (port: number) => {
       this.port = port;

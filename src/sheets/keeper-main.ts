@@ -189,9 +189,16 @@ async function main(): Promise<void> {
     else exit(EXIT.UNCAUGHT);
   });
   const dataDir = dataDirOf(settings);
+  // The master's graceful timeout: the one this keeper was started with, until a reload changes it.
+  let masterGracefulMs = settings.CORRAL_GRACEFUL_TIMEOUT * 1000;
   channel.listen({
     drain: (m) => void shutdown(m.reason, m.gracefulMs, m.hostStopping === true, dataDir),
     'reopen-logs': () => log?.reopen(),
+    'graceful-timeout': (m) => {
+      if (m.ms === masterGracefulMs) return;
+      masterGracefulMs = m.ms;
+      logger.info({ event: 'keeper.graceful_timeout', graceful_ms: m.ms }, `keeper: the master stops by a graceful timeout of ${m.ms / 1000} s now (a reload); a SIGTERM from outside waits for its drain by that`);
+    },
   });
   // SIGTERM comes from the master itself (a keeper still booting) or from outside: an operator's
   // kill, or a stop sent to the whole process group (`kill -TERM -<pgid>`, an init that forwards
@@ -208,7 +215,9 @@ async function main(): Promise<void> {
   // its whole graceful timeout, ignored the master's drain, and was killed by it mid-flush.
   let termDeferred = false;
   process.on('SIGTERM', () => {
-    const gracefulMs = settings.CORRAL_GRACEFUL_TIMEOUT * 1000;
+    // As the master runs it: raised by a reload, the keeper's own fallback drained it while the
+    // workers still had up to the new timeout to finish (their events then found no keeper).
+    const gracefulMs = masterGracefulMs;
     if (!keeper || !process.connected) {
       void shutdown('SIGTERM', gracefulMs, true, dataDir);
       return;

@@ -2980,3 +2980,30 @@ test('at CORRAL_TIMEOUT=1 a pause of the master under a second kills no child: i
 test('the gap read as the master pausing: a second, or less where CORRAL_TIMEOUT would kill sooner, never under two ticks', () => {
   assert.deepEqual([1, 2, 3, 30].map(masterPauseMs), [500, 1000, 1000, 1000]);
 });
+
+test('a reload that changes CORRAL_GRACEFUL_TIMEOUT tells the keeper it keeps, and a rollback tells it the old one again', async () => {
+  const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '30' }, true);
+  try {
+    const keeper = t.bootWithKeeper();
+    const told = () => keeper.sent.filter((m) => m.type === 'graceful-timeout').map((m) => (m as { ms: number }).ms);
+    t.setNextEnv({ CORRAL_GRACEFUL_TIMEOUT: '120' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.ok(!keeper.sent.some((m) => m.type === 'drain'), 'the graceful timeout is no keeper setting: the keeper is kept');
+    assert.deepEqual(told(), [120_000]);
+    // The new workers cannot boot: the reload goes back to 30 s, and says so to the keeper.
+    t.setNextEnv({});
+    for (let i = 0; i < 10 && !t.log.lines().some((l) => l.event === 'reload.failed'); i++) {
+      for (const c of t.children.filter((c) => !c.exited && c.identity.generation === 2)) {
+        c.say({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'cannot import the app' });
+        c.exit(4);
+      }
+      t.advance(60_000);
+      t.arbiter.tick();
+    }
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.failed'));
+    assert.deepEqual(told(), [120_000, 30_000]);
+  } finally {
+    t.log.close();
+  }
+});

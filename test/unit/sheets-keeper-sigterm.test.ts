@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,15 @@ import { identityEnv } from '../../src/config/identity.js';
 import { IPC_TAG } from '../../src/ipc/messages.js';
 
 const KEEPER_MAIN = fileURLToPath(new URL('../../src/sheets/keeper-main.js', import.meta.url));
+
+/** Until the keeper's log file holds a line of `event` (10 s at most). */
+async function waitForLine(file: string, event: string): Promise<void> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 25))) {
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (text.split('\n').some((l) => l.includes(`"event":"${event}"`))) return;
+  }
+  throw new Error(`no ${event} line in ${file} within 10 s`);
+}
 
 test("a group TERM: the keeper carries out the master's drain sent at the stop's first tick past its deadline, not one of its own", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-keeper-sigterm-'));
@@ -46,6 +55,45 @@ test("a group TERM: the keeper carries out the master's drain sent at the stop's
     clearTimeout(drain);
     const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event?: string; reason?: string });
     assert.deepEqual(lines.filter((l) => l.event === 'keeper.drained').map((l) => l.reason), ['shutdown'], "drained by the master's drain");
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a TERM from outside after a reload changed the graceful timeout: the keeper waits for the master by the timeout it was told, not the one it started with', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-keeper-sigterm-told-'));
+  const logFile = join(dir, 'keeper.log');
+  // Started with 60 s (a fallback after 67 s); told 0 by the master's reload: 7 s.
+  const child = fork(KEEPER_MAIN, [], {
+    cwd: dir,
+    env: { CORRAL_DATA_DIR: join(dir, 'data'), CORRAL_LOG_FILE: logFile, CORRAL_LOG_LEVEL: 'info', CORRAL_GRACEFUL_TIMEOUT: '60', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const bound = setTimeout(() => reject(new Error('the keeper was not ready in 20 s')), 20_000);
+      child.on('message', (m: { type?: string }) => {
+        if (m.type !== 'ready') return;
+        clearTimeout(bound);
+        resolve();
+      });
+    });
+    child.send({ tag: IPC_TAG, type: 'graceful-timeout', ms: 0 });
+    // Taken before the signal is sent (said in the log), not merely sent before it.
+    await waitForLine(logFile, 'keeper.graceful_timeout');
+    const signalled = Date.now();
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    const took = Date.now() - signalled;
+    const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event?: string; reason?: string; wait_ms?: number });
+    assert.deepEqual(lines.filter((l) => l.event === 'keeper.sigterm_deferred').map((l) => l.wait_ms), [7000]);
+    assert.deepEqual(lines.filter((l) => l.event === 'keeper.drained').map((l) => l.reason), ['SIGTERM'], 'no master drained it: it drained itself');
+    assert.ok(took < 30_000, `drained ${took} ms after the TERM`);
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
