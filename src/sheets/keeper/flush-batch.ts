@@ -24,16 +24,22 @@ function bytesOf(e: JournalEntry): number {
   return n;
 }
 
-/** Takes the next batch off the front of `pending`: at least one entry, then up to both limits. */
-export function takeBatch(pending: JournalEntry[]): JournalEntry[] {
+/**
+ * The next batch of `pending` from index `from`: at least one entry, then up to both limits. The
+ * caller moves `from` on by the batch's length. Not shift()ed off the array: a backlog an outage
+ * left (hundreds of thousands of entries, SHEETS_JOURNAL_MAX_MB) made each shift a copy of the
+ * whole array, 5000 of them per batch, and the keeper's loop stopped for seconds per batch while it
+ * caught up (about 5 minutes of CPU for 670k entries).
+ */
+export function takeBatch(pending: readonly JournalEntry[], from: number): JournalEntry[] {
   const batch: JournalEntry[] = [];
   let rows = 0;
   let bytes = 0;
-  for (let next = pending[0]; next !== undefined; next = pending[0]) {
+  for (let i = from; i < pending.length; i++) {
+    const next = pending[i]!;
     const fits = rows + next.rows.length <= MAX_BATCH_ROWS && bytes + bytesOf(next) <= MAX_BATCH_BYTES;
     if (batch.length > 0 && !fits) break;
     batch.push(next);
-    pending.shift();
     rows += next.rows.length;
     bytes += bytesOf(next);
   }

@@ -165,8 +165,9 @@ export class Flusher {
         found += r;
       }
       const pending = entries.filter((e) => e.state === 'pending');
-      while (pending.length > 0 && !this.abort.signal.aborted) {
-        const batch = takeBatch(pending);
+      for (let next = 0; next < pending.length && !this.abort.signal.aborted; ) {
+        const batch = takeBatch(pending, next);
+        next += batch.length;
         const r = await this.halves.send(range, batch, (part) => this.send(range, part, opts.wait));
         if (r === 'quota') {
           quotaLimited = true;
