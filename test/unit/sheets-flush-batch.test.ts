@@ -8,11 +8,15 @@ import { FakeClock } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
 import { EVENTS_HEADER, eventRow } from '../fixtures/test-flusher.js';
 
-/** The parts of a journal a pass uses, holding `entries` pending for Events, nothing written to disk. */
+/**
+ * The parts of a journal a pass uses, holding `entries` pending for Events, nothing written to
+ * disk. What is due is handed over frozen: a batch taken by shift() (a copy of the whole backlog
+ * per row taken) throws, rather than being caught by how long the pass takes.
+ */
 function backlogJournal(entries: JournalEntry[]): Journal {
   const live = () => entries.filter((e) => e.state !== 'done');
   const fake = {
-    due: () => new Map([['Events', live()]]),
+    due: () => new Map([['Events', Object.freeze(live()) as JournalEntry[]]]),
     markSending: async (batch: readonly JournalEntry[]) => {
       for (const e of batch) e.state = 'sending';
     },
@@ -29,8 +33,8 @@ function backlogJournal(entries: JournalEntry[]): Journal {
 }
 
 describe('flush batches', () => {
-  it('a backlog of 200k entries (an outage caught up) goes out in batches of 5000, in order, without copying the backlog per row', async () => {
-    const n = 200_000;
+  it('a backlog of 50k entries (an outage caught up) goes out in batches of 5000, in order, without taking them off the backlog one by one', async () => {
+    const n = 50_000;
     const entries: JournalEntry[] = Array.from({ length: n }, (_, i) => ({
       id: `e${i}`,
       range: 'Events',
@@ -50,17 +54,12 @@ describe('flush batches', () => {
     const quota = (name: string) => new QuotaBucket({ name, perMinute: 100_000, maxQueue: 10, clock });
     const flusher = new Flusher({ journal: backlogJournal(entries), backend, writeQuota: quota('writes'), readQuota: quota('reads'), logger: log.logger, intervalMs: 500, clock, random: () => 0 });
     try {
-      const started = performance.now();
       const r = await flusher.flushOnce({ wait: true });
-      const ms = performance.now() - started;
       assert.equal(r.sent, n);
       assert.equal(backend.count('append'), n / 5000);
       const ids = backend.ids('Events').slice(1);
       assert.equal(ids.length, n);
       assert.ok(ids.every((id, i) => id === `r${i}`), 'in the order they were journaled');
-      // Each batch taken by shift() copied the rest of the backlog once per row: about 20 s here
-      // (the keeper's loop blocked for a second or more per batch), well under one without.
-      assert.ok(ms < 6000, `the pass took ${Math.round(ms)} ms`);
     } finally {
       flusher.close();
       log.close();
