@@ -6,10 +6,11 @@
 // use its charge less the inactive file cache the kernel reclaims before it kills (the working set,
 // as `docker stats` and the kubelet count it).
 //
-// cgroup v2: the process's cgroup is the `0::` line of /proc/self/cgroup; the limit that binds is
-// the lowest memory.max of that cgroup and its ancestors (a slice may set one). cgroup v1: the
-// memory controller's line; memory.stat's hierarchical_memory_limit is already the lowest of the
-// hierarchy. A cgroup namespace shows the process's own cgroup as `/`, and a cgroup mount may show
+// cgroup v2: the process's cgroup is the `0::` line of /proc/self/cgroup; a memory.max of that
+// cgroup or of an ancestor (a slice may set one) binds, each against the charge of its own cgroup,
+// which counts everything below it: the one with the least room left is the figure. cgroup v1: the
+// memory controller's line, each level's memory.limit_in_bytes against its usage, and memory.stat's
+// hierarchical_memory_limit (the lowest of the hierarchy, levels not shown here included). A cgroup namespace shows the process's own cgroup as `/`, and a cgroup mount may show
 // the process's cgroup at the mount's root: the path is tried as given, then from the mount's root.
 
 import { join } from 'node:path';
@@ -41,30 +42,71 @@ async function cgroupDir(mount: string, path: string, probe: string): Promise<st
   return undefined;
 }
 
+/** A limit and the charge it is set against, at one level of the hierarchy. */
+interface Level {
+  readonly limit: number;
+  readonly used: number;
+}
+
+/**
+ * Of the levels whose limit holds, the one with the least room left: the kernel reclaims, then
+ * OOM-kills, at whichever level's charge reaches its limit first. A slice's limit is set against
+ * the slice's charge, every service in it included: against corral's own charge a slice at its
+ * limit read half used.
+ */
+function tightest(levels: readonly Level[]): Level | undefined {
+  let found: Level | undefined;
+  for (const l of levels) if (found === undefined || l.limit - l.used < found.limit - found.used) found = l;
+  return found;
+}
+
 async function v2(paths: CgroupPaths, path: string): Promise<CgroupMemory | undefined> {
   const dir = await cgroupDir(paths.root, path, 'memory.current');
   if (!dir) return undefined;
-  let limit = Infinity;
+  const chargeOf = async (d: string): Promise<number | undefined> => {
+    const current = Number((await text(join(d, 'memory.current')))?.trim());
+    if (!Number.isFinite(current)) return undefined;
+    const inactive = statField(await text(join(d, 'memory.stat')), 'inactive_file') ?? 0;
+    return Math.max(0, current - inactive);
+  };
+  const own = await chargeOf(dir);
+  if (own === undefined) return undefined;
+  const levels: Level[] = [];
   // Up to the mount's root: an ancestor's memory.max binds as much as the cgroup's own.
   for (const d of upToRoot(dir, paths.root)) {
     const max = (await text(join(d, 'memory.max')))?.trim();
-    if (max !== undefined && max !== 'max' && Number.isFinite(Number(max))) limit = Math.min(limit, Number(max));
+    if (max === undefined || max === 'max' || !Number.isFinite(Number(max))) continue;
+    // An ancestor whose charge cannot be read is judged by the cgroup's own, the least it holds.
+    levels.push({ limit: Number(max), used: d === dir ? own : ((await chargeOf(d)) ?? own) });
   }
-  const current = Number((await text(join(dir, 'memory.current')))?.trim());
-  if (!Number.isFinite(limit) || !Number.isFinite(current)) return undefined;
-  const inactive = statField(await text(join(dir, 'memory.stat')), 'inactive_file') ?? 0;
-  return { limitBytes: limit, usedBytes: Math.max(0, current - inactive), version: 2 };
+  const binding = tightest(levels);
+  return binding && { limitBytes: binding.limit, usedBytes: binding.used, version: 2 };
 }
 
 async function v1(paths: CgroupPaths, path: string): Promise<CgroupMemory | undefined> {
-  const dir = await cgroupDir(join(paths.root, 'memory'), path, 'memory.usage_in_bytes');
+  const mount = join(paths.root, 'memory');
+  const dir = await cgroupDir(mount, path, 'memory.usage_in_bytes');
   if (!dir) return undefined;
+  const chargeOf = async (d: string, stat: string | undefined): Promise<number | undefined> => {
+    const usage = Number((await text(join(d, 'memory.usage_in_bytes')))?.trim());
+    return Number.isFinite(usage) ? Math.max(0, usage - (statField(stat, 'total_inactive_file') ?? 0)) : undefined;
+  };
   const stat = await text(join(dir, 'memory.stat'));
-  const limit = statField(stat, 'hierarchical_memory_limit') ?? Number((await text(join(dir, 'memory.limit_in_bytes')))?.trim());
-  const usage = Number((await text(join(dir, 'memory.usage_in_bytes')))?.trim());
-  if (!Number.isFinite(limit) || limit >= V1_UNLIMITED || !Number.isFinite(usage)) return undefined;
-  const inactive = statField(stat, 'total_inactive_file') ?? 0;
-  return { limitBytes: limit, usedBytes: Math.max(0, usage - inactive), version: 1 };
+  const own = await chargeOf(dir, stat);
+  if (own === undefined) return undefined;
+  const levels: Level[] = [];
+  // Each visible level's own limit against its own (hierarchical) usage.
+  for (const d of upToRoot(dir, mount)) {
+    const limit = Number((await text(join(d, 'memory.limit_in_bytes')))?.trim());
+    if (!Number.isFinite(limit) || limit >= V1_UNLIMITED) continue;
+    levels.push({ limit, used: d === dir ? own : ((await chargeOf(d, await text(join(d, 'memory.stat')))) ?? own) });
+  }
+  // hierarchical_memory_limit is the lowest of the hierarchy, ancestors this namespace does not
+  // show included: against the cgroup's own charge where no visible level says more.
+  const hierarchical = statField(stat, 'hierarchical_memory_limit');
+  if (hierarchical !== undefined && hierarchical < V1_UNLIMITED) levels.push({ limit: hierarchical, used: own });
+  const binding = tightest(levels);
+  return binding && { limitBytes: binding.limit, usedBytes: binding.used, version: 1 };
 }
 
 /** The memory limit of this process's cgroup and what it uses; undefined where none is set (or no cgroup is readable). */

@@ -42,6 +42,39 @@ describe('cgroup memory', () => {
     assert.equal(await readCgroupMemory(unlimited), undefined);
   });
 
+  it("a slice's limit that binds is set against the slice's charge (every service in it), not corral's own", async () => {
+    // MemoryMax=1G on the slice, none on corral's unit: the slice holds 900 MiB (another service
+    // in it 700), and the kernel reclaims then OOM-kills at the slice's 1 GiB whoever charged it.
+    const v2 = tree('0::/app.slice/corral.service\n', {
+      'app.slice/memory.max': `${1 * GiB}\n`,
+      'app.slice/memory.current': `${900 * 2 ** 20}\n`,
+      'app.slice/memory.stat': `inactive_file 0\n`,
+      'app.slice/corral.service/memory.max': 'max\n',
+      'app.slice/corral.service/memory.current': `${200 * 2 ** 20}\n`,
+      'app.slice/corral.service/memory.stat': `inactive_file 0\n`,
+    });
+    assert.deepEqual(await readCgroupMemory(v2), { limitBytes: 1 * GiB, usedBytes: 900 * 2 ** 20, version: 2 });
+    // The unit's own limit, nearer its own charge, binds when it leaves less room than the slice's.
+    const own = tree('0::/app.slice/corral.service\n', {
+      'app.slice/memory.max': `${4 * GiB}\n`,
+      'app.slice/memory.current': `${1 * GiB}\n`,
+      'app.slice/corral.service/memory.max': `${1 * GiB}\n`,
+      'app.slice/corral.service/memory.current': `${900 * 2 ** 20}\n`,
+      'app.slice/corral.service/memory.stat': `inactive_file ${100 * 2 ** 20}\n`,
+    });
+    assert.deepEqual(await readCgroupMemory(own), { limitBytes: 1 * GiB, usedBytes: 800 * 2 ** 20, version: 2 });
+    // cgroup v1: the parent's memory.limit_in_bytes against the parent's usage.
+    const v1 = tree('4:memory:/app.slice/corral.service\n', {
+      'memory/app.slice/memory.limit_in_bytes': `${1 * GiB}\n`,
+      'memory/app.slice/memory.usage_in_bytes': `${950 * 2 ** 20}\n`,
+      'memory/app.slice/memory.stat': `total_inactive_file ${50 * 2 ** 20}\n`,
+      'memory/app.slice/corral.service/memory.limit_in_bytes': '9223372036854771712\n',
+      'memory/app.slice/corral.service/memory.usage_in_bytes': `${200 * 2 ** 20}\n`,
+      'memory/app.slice/corral.service/memory.stat': `hierarchical_memory_limit ${1 * GiB}\ntotal_inactive_file 0\n`,
+    });
+    assert.deepEqual(await readCgroupMemory(v1), { limitBytes: 1 * GiB, usedBytes: 900 * 2 ** 20, version: 1 });
+  });
+
   it('v1: hierarchical_memory_limit, the charge less total_inactive_file; the kernel\'s "unlimited" is none', async () => {
     const limited = tree('4:memory:/docker/abc\n3:cpuset:/\n', {
       'memory/docker/abc/memory.limit_in_bytes': `${4 * GiB}\n`,
