@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { adminUrlAllowed, fdLimitSource, measuredFromAdmin, recommend, recommendCommand, warningAt, type SizingInput } from '../../src/cli/commands/recommend.js';
+import { adminUrlAllowed, fdLimitSource, masterCpus, measuredFromAdmin, recommend, recommendCommand, warningAt, type SizingInput } from '../../src/cli/commands/recommend.js';
 import { computeCapacity, maxConnectionsOf } from '../../src/master/capacity.js';
 import { loadSettings } from '../../src/config/load.js';
 import { CorralError } from '../../src/errors.js';
@@ -226,5 +228,21 @@ describe('corral recommend output', () => {
     const json = JSON.parse(await printed(['--json', ...argv])) as { recommended: Record<string, number>; capacity: number };
     assert.deepEqual(Object.keys(json.recommended), ['CORRAL_WORKERS', 'CORRAL_WORKER_CONNECTIONS']);
     assert.equal(json.capacity, (json.recommended.CORRAL_WORKERS ?? 0) * (json.recommended.CORRAL_WORKER_CONNECTIONS ?? 0));
+  });
+});
+
+describe('recommend: the CPUs counted', () => {
+  it("counts the running master's CPUs (its affinity), not the shell's, and this shell's without one", async () => {
+    // A process pinned to one CPU (CPUAffinity=0 in its unit, taskset) stands for the master.
+    const pinned = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await once(pinned, 'spawn');
+      execFileSync('taskset', ['-p', '-c', '0', String(pinned.pid)], { stdio: 'ignore' });
+      assert.equal(masterCpus(pinned.pid), 1);
+      assert.equal(masterCpus(undefined), availableParallelism());
+      assert.equal(masterCpus(2 ** 22 + 1), availableParallelism(), 'a pid that is gone: this shell\'s');
+    } finally {
+      pinned.kill('SIGKILL');
+    }
   });
 });

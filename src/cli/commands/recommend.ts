@@ -5,6 +5,7 @@
 // CORRAL_MAX_CONNECTIONS set to it held the cap there when a worker was added (TTIN, the
 // dashboard's +1 worker), the very step FULL calls for.
 
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { cpusUnderQuota, readCpuQuota } from '../../cpu-quota.js';
 import si from 'systeminformation';
@@ -15,6 +16,7 @@ import { MAX_WORKERS } from '../../config/schema-daemon.js';
 import { CorralError } from '../../errors.js';
 import { readOpenFilesLimit, WORKER_FD_RESERVE, type OpenFilesLimit } from '../../fd-limit.js';
 import { effectiveMemory, readCgroupMemory } from '../../master/cgroup-memory.js';
+import { allowedCpusOf } from '../../master/cpu-times.js';
 import { checkLoopbackUrl, pinnedLookup, type PinnedAddresses } from '../../loopback.js';
 import { parseFlags, type Command } from '../command.js';
 import { findMaster } from '../master-process.js';
@@ -27,6 +29,21 @@ const MiB = 1048576;
  * a bundled-app worker after boot (77-82 MB), the keeper, the master, and one idle keep-alive
  * connection (16.7 KiB measured with 2,000 sockets; doubled for request buffers in flight).
  */
+/**
+ * The CPUs the running master may use (its /proc status's Cpus_allowed_list, as host.cpus counts
+ * them), else this shell's: a master pinned to 2 CPUs of 8 was recommended 8 workers.
+ */
+export function masterCpus(masterPid: number | undefined): number {
+  if (masterPid === undefined) return availableParallelism();
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${masterPid}/status`, 'utf8');
+  } catch {
+    return availableParallelism();
+  }
+  return allowedCpusOf(status)?.size ?? availableParallelism();
+}
+
 export const DEFAULTS = {
   workerRssBytes: 80 * MiB,
   keeperRssBytes: 68 * MiB,
@@ -293,7 +310,8 @@ command reads them to find the admin API).`,
     // The cgroup's CPU quota counted (cpu-quota.ts), as the default CORRAL_WORKERS and the master's
     // host.cpus count it: the running master's cgroup's, as for RAM above (a shell outside
     // corral's unit is not under its CPUQuota=), else this shell's.
-    const cpus = cpusUnderQuota(availableParallelism(), readCpuQuota({ pid: fdSource.masterPid }));
+    // Its CPUs too: the master's affinity (CPUAffinity=, AllowedCPUs=, taskset) is not this shell's.
+    const cpus = cpusUnderQuota(masterCpus(fdSource.masterPid), readCpuQuota({ pid: fdSource.masterPid }));
     const measured = 'measured' in answer ? answer.measured : undefined;
     const m: Measured = measured ?? {
       ...DEFAULTS,
