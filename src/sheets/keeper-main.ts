@@ -20,17 +20,15 @@ import { systemClock } from './keeper/clock.js';
 import { Keeper } from './keeper/keeper.js';
 import { keeperSocketPath, dataDirOf } from './keeper/socket-path.js';
 import { logDrained } from './keeper/drained-log.js';
+import { hurriedDrainDeadline, KEEPER_EXIT_MARGIN_MS, MASTER_EXIT_MARGIN_MS } from './keeper/hurried-drain.js';
 import { JOURNAL_FILE } from './keeper/journal-open.js';
 import { masterGoneExit, startStackProbe } from '../stack-probe.js';
 
 /** Leave this much of the graceful timeout for closing files and exiting. */
-const EXIT_MARGIN_MS = 500;
-/**
- * The master's margin past the graceful timeout (master/drain.ts EXIT_MARGIN_MS): its stop's
- * deadline, by which its workers are gone (or killed) and it sends this keeper its drain, at the
- * first tick past it.
- */
-const MASTER_EXIT_MARGIN_MS = 2000;
+const EXIT_MARGIN_MS = KEEPER_EXIT_MARGIN_MS;
+// MASTER_EXIT_MARGIN_MS, the master's margin past the graceful timeout (master/drain.ts
+// EXIT_MARGIN_MS), is also its stop's deadline, by which its workers are gone (or killed) and it
+// sends this keeper its drain, at the first tick past it.
 /**
  * The time the master gives this keeper from that drain before it kills it (master/stop-sequence.ts
  * KEEPER_STOP_MS). A keeper still undrained after the deadline and that time was signalled alone.
@@ -78,8 +76,9 @@ function isPermanent(err: unknown): boolean {
  */
 async function shutdown(reason: string, gracefulMs: number, leaving: boolean, dataDir: string): Promise<void> {
   // Asked again while draining: a shorter time brings the drain's end forward (a fast stop after a
-  // graceful one, as the workers do), a longer one changes nothing.
-  if (exiting) return keeper?.hurryDrain(systemClock.now() + Math.max(0, gracefulMs - EXIT_MARGIN_MS));
+  // graceful one, as the workers do), within the master's margin so the cache is still handed
+  // over (hurried-drain.ts); a longer one changes nothing.
+  if (exiting) return keeper?.hurryDrain(hurriedDrainDeadline(systemClock.now(), gracefulMs));
   exiting = true;
   const journal = join(dataDir, JOURNAL_FILE);
   if (!keeper) {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { systemClock } from '../../src/sheets/keeper/clock.js';
+import { hurriedDrainDeadline, MASTER_EXIT_MARGIN_MS } from '../../src/sheets/keeper/hurried-drain.js';
 import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
@@ -61,6 +62,23 @@ describe('keeper stopped with an append in flight', () => {
     const took = Date.now() - started;
     assert.ok(took < 10_000, `drained ${took} ms after being asked for 1.5 s (not the 60 s asked for first)`);
     assert.ok(log.lines().some((l) => l.event === 'sheets.append_cancelled'), 'the hung append was cut');
+  });
+
+  it('a drain hurried by a QUIT after a TERM (the master tells it 0 ms, and kills it 2 s later) still hands its cache over', async () => {
+    const k = await start(600_000);
+    await k.read('Players');
+    await k.append('Events', [['quit-1', 'P001', 'goal', '', '2024-05-01']]);
+    h.emulator.setFaults({ hangRate: 1 });
+    void k.flush().catch(() => undefined);
+    await until(() => h.emulator.counters().calls['values.append'] >= 1, 'the append to reach the emulator');
+    const drained = k.drain(systemClock.now() + 60_000);
+    // keeper-main.ts's shutdown for the QUIT's drain (gracefulMs 0); the master kills it 2 s later.
+    const started = Date.now();
+    k.hurryDrain(hurriedDrainDeadline(systemClock.now(), 0));
+    assert.equal(await drained, 1, 'the row stays journaled for the next keeper');
+    const took = Date.now() - started;
+    assert.ok(took < MASTER_EXIT_MARGIN_MS, `drained ${took} ms after the QUIT, past the master's ${MASTER_EXIT_MARGIN_MS} ms`);
+    assert.ok(log.lines().some((l) => l.event === 'sheets.cache_handed_over'), 'the cache was handed over to the next keeper');
   });
 
   it('the drain cancels it: sheets.append_cancelled at info (outcome unknown), no sheets.append_failed; the next keeper reads back, then sends it once', async () => {
