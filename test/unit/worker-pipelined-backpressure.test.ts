@@ -57,6 +57,41 @@ describe('requests pipelined behind one still being answered', () => {
     }
   });
 
+  it('a few waiting are read on: a request whose head came in two reads is answered, not refused 408 past CORRAL_HEADERS_TIMEOUT while it waits unread', async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    let held: ServerResponse | undefined;
+    const worker = createWorkerServer(
+      (req, res) => {
+        if (req.url === '/hold') held = res;
+        else res.end(`ok ${req.url}`);
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+    );
+    const { port } = await worker.listen();
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    let out = '';
+    client.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    try {
+      await once(client, 'connect');
+      client.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHo');
+      while (!held) await new Promise((r) => setTimeout(r, 10));
+      client.write('st: x\r\n\r\n');
+      // Held past the headers timeout (1 s) and node's check of it (every second): /c, read whole,
+      // waits its turn; left unread, its head was still "being received" and answered 408.
+      await new Promise((r) => setTimeout(r, 2500));
+      held.end('held');
+      const deadline = Date.now() + 10_000;
+      while ((out.match(/HTTP\/1\.1 /g)?.length ?? 0) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(out.match(/HTTP\/1\.1 \d+/g), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200'], out);
+      assert.match(out, /ok \/c$/);
+    } finally {
+      client.destroy();
+      await worker.drain(100);
+    }
+  });
+
   it("no longer hold the connection when the answer before them refuses and closes it: the client's end is read", async () => {
     const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
     const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
