@@ -310,8 +310,11 @@ export class Keeper {
       this.drainCut = { deadline, cut: resolve, timer: setTimeout(resolve, Math.max(0, flushDeadline - this.clock.now())) };
     });
     await Promise.race([this.flusher.drain(flushDeadline).catch(() => undefined), expired]);
-    clearTimeout(this.drainCut?.timer);
-    deadline = this.drainCut?.deadline ?? deadline;
+    // The flush is over: a later hurry has nothing to cut (its timer was left armed).
+    const cut = this.drainCut;
+    this.drainCut = undefined;
+    clearTimeout(cut?.timer);
+    deadline = cut?.deadline ?? deadline;
     // The flusher first: what it still waits for (an append, a header read the tier's close below
     // cancels) is then its own close's cancel, said as such, not a failure.
     this.flusher.close();
