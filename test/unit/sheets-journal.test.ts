@@ -708,15 +708,48 @@ describe('write journal', () => {
     assert.deepEqual(backend.ids('Events').slice(1), ['g1', 'g2', 'g3', 'g5', 'g4', 'g6']);
   });
 
-  it('an append refused as a whole (both halves refused too) is not split further', async () => {
+  it('an append to a range Google cannot parse (a tab deleted) is not split at all: no row causes that', async () => {
     const { journal } = await openJournal();
     // A tab that does not exist: every request to it is invalid, whatever its rows.
     await Promise.all(['n1', 'n2', 'n3', 'n4'].map((id) => journal.add('Nope', [row(id)])));
     const result = await flusherFor(journal).flushOnce({ wait: true });
     assert.equal(result.sent, 0);
     assert.equal(result.failedCalls, 1);
-    assert.equal(backend.count('append', 'Nope!A:A'), 3, 'the batch and its two halves, no more');
+    assert.equal(backend.count('append', 'Nope!A:A'), 1, 'the batch alone');
     assert.equal(journal.backlogRows(), 4);
+  });
+
+  it('an append refused as a whole for no row Google names: its halves, then the first entry of each alone, and no more', async () => {
+    const { journal } = await openJournal();
+    const ids = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6'];
+    // Every row refused: as a range that takes none would refuse them.
+    for (const id of ids) backend.refusedIds.add(id);
+    await Promise.all(ids.map((id) => journal.add('Events', [row(id)])));
+    const result = await flusherFor(journal).flushOnce({ wait: true });
+    assert.equal(result.sent, 0);
+    assert.equal(backend.count('append'), 5, 'the batch, its two halves, one entry of each');
+    assert.equal(journal.backlogRows(), 6);
+    assert.deepEqual(log.lines().filter((l) => l.event === 'sheets.append_refused_alone'), [], 'no row is blamed: the range may be at fault');
+  });
+
+  it('two rows Google refuses, one in each half, hold back neither the rows batched with them nor those journaled after', async () => {
+    const { journal } = await openJournal();
+    backend.refusedIds.add('bad1');
+    backend.refusedIds.add('bad2');
+    const ids = ['g1', 'bad1', 'g2', 'g3', 'bad2', 'g4'];
+    await Promise.all(ids.map((id) => journal.add('Events', [row(id)])));
+    const result = await flusherFor(journal).flushOnce({ wait: true });
+    assert.equal(result.sent, 4);
+    assert.deepEqual([...backend.ids('Events').slice(1)].sort(), ['g1', 'g2', 'g3', 'g4']);
+    assert.deepEqual(journal.live().map((e) => e.rows[0]?.[0]).sort(), ['bad1', 'bad2'], 'the refused rows stay journaled');
+    const blamed = log.lines().filter((l) => l.event === 'sheets.append_refused_alone').map((l) => JSON.stringify(l.rowIds));
+    assert.deepEqual(blamed.sort(), ['["bad1"]', '["bad2"]']);
+    // Due again with a row journaled meanwhile: that row goes through too.
+    await journal.add('Events', [row('g5')]);
+    await clock.advance(10 * 60_000);
+    await flusherFor(journal).flushOnce({ wait: true });
+    assert.ok(backend.ids('Events').includes('g5'), 'a row journaled after them is not held back');
+    assert.equal(backend.ids('Events').length - 1, 5, 'each good row once');
   });
 
   it('a retry of an acknowledged append is still recognised after two restarts (compaction keeps the retained done entries)', async () => {

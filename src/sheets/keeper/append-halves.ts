@@ -30,38 +30,86 @@ export class AppendHalves {
    * Sends a batch. Google refuses a whole append as invalid (400) for one row it will not take,
    * and a refused batch comes due again with whatever was journaled meanwhile: one such row would
    * hold back every row batched with it, for good. So a refused batch of several entries is sent
-   * again at once in halves, down to the entry at fault, for as long as one half goes through;
-   * when both halves are refused too, the fault is the request's (a range Google cannot parse),
-   * not a row's, and the entries wait for their retry like any failure. A 400 no row can cause
-   * (the spreadsheet at its cell limit, a file that is no Google Sheet) is not isolated at all
-   * (append-refusal.ts).
+   * again at once in halves, and each refused part in halves again, down to the entries at fault,
+   * every one of them: with one bad row in each half, stopping where both halves were refused left
+   * every row of the batch, and those journaled after it, out of the sheet for good.
+   *
+   * Both halves refused with nothing sent yet may also be the request's fault rather than a row's
+   * (a 400 that names no row, for a range Google will not take): the first entry of each half is
+   * then sent alone, and if neither goes through, the entries wait for their retry like any
+   * failure, five calls spent rather than a part of the batch per call. A 400 no row can cause (an
+   * unparsable range, the spreadsheet at its cell limit, a file that is no Google Sheet) is not
+   * isolated at all (append-refusal.ts).
    */
   async send(range: string, batch: JournalEntry[], send: (entries: JournalEntry[]) => Promise<SendOutcome>): Promise<number | 'quota' | 'failed'> {
     const first = await send(batch);
     if (first !== 'invalid') return first;
-    // Halved without the entries the header held: they were not in the refused request.
-    let refused = batch.filter((e) => !this.o.isHeld(e.id));
     let sent = 0;
-    while (refused.length > 1 && !this.o.signal.aborted) {
-      const half = Math.ceil(refused.length / 2);
-      const halves = [refused.slice(0, half), refused.slice(half)];
-      const results: SendOutcome[] = [];
-      for (const part of halves) results.push(await send(part));
-      for (const r of results) if (typeof r === 'number') sent += r;
-      const invalid = halves.filter((_, i) => results[i] === 'invalid');
-      if (invalid.length !== 1 || results.some((r) => r === 'quota' || r === 'failed')) break;
-      refused = invalid[0]!;
+    let anySent = false;
+    // Refused parts still to split, the earliest entries first (they go out in journal order as
+    // far as the halving allows). Without the entries the header held: they were not in the
+    // refused request.
+    const refused: JournalEntry[][] = [batch.filter((e) => !this.o.isHeld(e.id))];
+    const alone: JournalEntry[] = [];
+    // Entries sent alone to learn whether the range takes rows at all (rowsGoThrough).
+    const sentAlone = new Set<JournalEntry>();
+    const sendPart = async (part: JournalEntry[]): Promise<'sent' | 'invalid' | 'stop'> => {
+      const r = await send(part);
+      if (typeof r === 'number') {
+        sent += r;
+        anySent = true;
+        return 'sent';
+      }
+      return r === 'invalid' ? 'invalid' : 'stop';
+    };
+    split: while (refused.length > 0 && !this.o.signal.aborted) {
+      const part = refused.shift()!;
+      if (part.length === 1) {
+        alone.push(part[0]!);
+        continue;
+      }
+      const half = Math.ceil(part.length / 2);
+      const halves = [part.slice(0, half), part.slice(half)];
+      const still: JournalEntry[][] = [];
+      for (const h of halves) {
+        const r = await sendPart(h);
+        if (r === 'stop') break split;
+        if (r === 'invalid') still.push(h);
+      }
+      if (still.length === 2 && !anySent && !(await this.rowsGoThrough(still, sendPart, sentAlone))) break;
+      refused.unshift(...still.map((h) => h.filter((e) => !sentAlone.has(e))).filter((h) => h.length > 0));
     }
-    if (batch.length > 1 && refused.length === 1) {
-      const entry = refused[0]!;
-      // Tried again on its backoff, with the rows journaled meanwhile: at most a line a minute.
-      this.isolatedRefusals.failed(entry.id, (refusals) =>
-        this.o.logger.error(
-          { event: 'sheets.append_refused_alone', code: 'CORRAL_ERR_SHEETS_BAD_RANGE', range, entry: entry.id, rowIds: entry.rows.map((r) => r[0]), refusals },
-          'sheets: Google refuses this journaled append on its own; the rows journaled with it were sent without it, and it stays in the journal',
-        ),
-      );
-    }
+    // Isolated: each tried again on its backoff, with the rows journaled meanwhile, at most a line a minute.
+    if (batch.length > 1 && anySent) for (const entry of alone) this.refusedAlone(range, entry);
     return sent > 0 ? sent : 'failed';
+  }
+
+  /**
+   * Both halves refused, nothing sent: whether the range takes rows at all, asked by sending the
+   * first entry of each half alone. One that goes through says the refusals are rows'; those sent
+   * are added to `sentAlone`, to be left out of the parts split next.
+   */
+  private async rowsGoThrough(halves: readonly JournalEntry[][], sendPart: (part: JournalEntry[]) => Promise<'sent' | 'invalid' | 'stop'>, sentAlone: Set<JournalEntry>): Promise<boolean> {
+    let through = false;
+    // A half of one entry was just sent alone, and refused.
+    for (const h of halves.filter((h) => h.length > 1)) {
+      const probe = h[0]!;
+      const r = await sendPart([probe]);
+      if (r === 'stop') return false;
+      if (r === 'sent') {
+        sentAlone.add(probe);
+        through = true;
+      }
+    }
+    return through;
+  }
+
+  private refusedAlone(range: string, entry: JournalEntry): void {
+    this.isolatedRefusals.failed(entry.id, (refusals) =>
+      this.o.logger.error(
+        { event: 'sheets.append_refused_alone', code: 'CORRAL_ERR_SHEETS_BAD_RANGE', range, entry: entry.id, rowIds: entry.rows.map((r) => r[0]), refusals },
+        'sheets: Google refuses this journaled append on its own; the rows journaled with it were sent without it, and it stays in the journal',
+      ),
+    );
   }
 }

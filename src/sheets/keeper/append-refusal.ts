@@ -8,9 +8,15 @@
 
 import { codeOf } from '../../errors.js';
 
-/** Whether a refused append may be refused for one of its rows (a 400 Google gave the request itself). */
+/**
+ * Whether a refused append may be refused for one of its rows (a 400 Google gave the request
+ * itself). Not one whose range Google could not parse ("Unable to parse range: Nope!A:A", a tab
+ * deleted or renamed): no row causes that, and isolating sent the batch again in parts for nothing.
+ */
 export function mayBeOneRow(err: unknown, applied: 'no' | 'maybe'): boolean {
-  return applied === 'no' && (err as { status?: unknown }).status === 400 && codeOf(err, 'CORRAL_ERR_SHEETS_UPSTREAM') === 'CORRAL_ERR_SHEETS_BAD_RANGE';
+  if (applied !== 'no' || (err as { status?: unknown }).status !== 400 || codeOf(err, 'CORRAL_ERR_SHEETS_UPSTREAM') !== 'CORRAL_ERR_SHEETS_BAD_RANGE') return false;
+  const e = err as { googleMessage?: unknown; message?: unknown };
+  return !/unable to parse range/i.test(String(e.googleMessage ?? e.message ?? ''));
 }
 
 /** The message of `sheets.append_failed` for an append to `range` that retrying will not help. */
