@@ -176,6 +176,15 @@ const failures = [];
 let failed = false;
 let preparation;
 for (const phase of phases) {
+  // A directory with no compiled test file ran nothing: a hole, not a pass (a build that emitted
+  // none there, a directory renamed). Left out without a word, every one empty was an exit 0.
+  const empty = phase.groups.flatMap((g) => g.dirs).filter((d) => testFiles(join(root, d)).length === 0);
+  if (empty.length > 0) {
+    failed = true;
+    const said = empty.map((d) => `# phase ${phase.name}: no test file in dist/test/${d}/, nothing ran there\n`).join('');
+    process.stdout.write(said);
+    failures.push(said);
+  }
   const groups = phase.groups.map((g) => ({ group: g, files: groupFiles(g) })).filter((g) => g.files.length > 0);
   if (phase.name === PREPARED_BEFORE.waitBefore && preparation) process.stdout.write(await preparation);
   if (phase.name === PREPARED_BEFORE.startWith && testFiles(join(root, 'system')).length > 0) preparation = startPreparation(PREPARED_BEFORE.prepare);
