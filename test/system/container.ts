@@ -32,7 +32,13 @@ export interface RunResult {
   readonly ms: number;
 }
 
-/** Runs a command to completion, killing it (SIGKILL) if it outlives `timeoutMs`. */
+/**
+ * Runs a command to completion, killing it (SIGKILL) if it outlives `timeoutMs`, with every process
+ * it started: those hold its output pipes, and the result waits for them to close. debootstrap is
+ * a shell script: killed alone, its wget (a 900 s read timeout, 20 tries) or chroot'd dpkg went
+ * on, and whoever waited on it (test/run.mjs, through prepare-root.ts) waited on. Not by process
+ * group: the command stays in its caller's, for a Ctrl-C, or prepare-root's end, to reach it.
+ */
 export function run(cmd: string, args: readonly string[], opts: { timeoutMs: number; input?: string } = { timeoutMs: 60_000 }): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
@@ -44,7 +50,7 @@ export function run(cmd: string, args: readonly string[], opts: { timeoutMs: num
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     const timer = setTimeout(() => {
       stderr += `\n[killed after ${opts.timeoutMs} ms]`;
-      child.kill('SIGKILL');
+      killTree(child.pid!);
     }, opts.timeoutMs);
     child.once('error', (err) => {
       clearTimeout(timer);
@@ -197,6 +203,27 @@ function childrenOf(pid: number): Array<{ pid: number; comm: string }> {
     }
   }
   return out;
+}
+
+/**
+ * SIGKILLs `pid` and its descendants. Each is stopped as it is found, so none forks one more while
+ * the tree is read, and all are killed once it is: killed first, a parent's children would go to
+ * init, no longer found by their parent's pid.
+ */
+function killTree(pid: number): void {
+  const found = [pid];
+  const signal = (p: number, s: NodeJS.Signals) => {
+    try {
+      process.kill(p, s);
+    } catch {
+      // Exited meanwhile.
+    }
+  };
+  for (let i = 0; i < found.length; i++) {
+    signal(found[i]!, 'SIGSTOP');
+    for (const c of childrenOf(found[i]!)) if (!found.includes(c.pid)) found.push(c.pid);
+  }
+  for (const p of found) signal(p, 'SIGKILL');
 }
 
 async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
