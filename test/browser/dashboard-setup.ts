@@ -69,10 +69,19 @@ export async function startDashboard(): Promise<Dashboard> {
   }
   await monitoring.host.sample();
   const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  let browser: Awaited<ReturnType<typeof chromium.launch>>;
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  } catch (err) {
+    // No browser: what was started is closed, or it held the test file open until the runner's
+    // per-file timeout (the suite's after() closes only a dashboard it was handed).
+    await server.close();
+    monitoring.close();
+    throw err;
+  }
   return {
     view,
     monitoring,

@@ -81,7 +81,15 @@ export async function startRedis(options: { readonly tls?: boolean } = {}): Prom
     });
     rmSync(socket, { force: true });
   };
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    // Not answering: killed, or it held the test file's process (its pipes) until the runner's
+    // per-file timeout, and outlived it.
+    await kill();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url: `unix://${socket}`,
     ...(tls ? { tls } : {}),
