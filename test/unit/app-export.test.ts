@@ -115,6 +115,24 @@ describe('CSV encoding', () => {
     for (const cell of semicolonCells(csv)) assert.doesNotMatch(cell, /^[=+@-]/, `cell ${JSON.stringify(cell)} of ${JSON.stringify(csv)}`);
   });
 
+  it("defuses a number ending a field after a `;`: in `;` mode its cell runs on into the next column's text", () => {
+    // A player's kind `x;-2` and detail `3+cmd|…;` (adjacent columns of the Events tab): in
+    // French Excel the cell after the `;` is `-2,3+cmd|' /C calc'!A0` (OWASP's `-2+3+cmd|…`, with
+    // the French decimal comma), a formula, though each piece alone looked harmless.
+    const row = ['0b9c6d7e-1111-2222-3333-444455556666', 'Alice', 'x;-2', "3+cmd|' /C calc'!A0;", '2024-05-01T10:00:00.000Z'];
+    const csv = csvRows([row], 5);
+    const plain = /^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$/;
+    for (const cell of semicolonCells(csv)) {
+      if (!plain.test(cell)) assert.doesNotMatch(cell, /^[=+@-]/, `cell ${JSON.stringify(cell)} of ${JSON.stringify(csv)}`);
+    }
+    // A number followed by another `;` is a cell of its own there, and stays a number.
+    assert.equal(csvField('score;-5;+3.25;ok'), 'score;-5;+3.25;ok');
+    assert.equal(csvField('x;-2'), "x;'-2");
+    assert.equal(csvField("x;-2\t3+cmd|' /C calc'!A0;"), "x;'-2\t3+cmd|' /C calc'!A0;");
+    // Quoted, a closing quote follows the number: `-2"…` is no formula, and it is left as it is.
+    assert.equal(csvField('x,y;-2'), '"x,y;-2"');
+  });
+
   it('pads trimmed rows to the header width', () => {
     assert.equal(csvRows([['a', 'b', 'c'], ['1'], []], 3), 'a,b,c\r\n1,,\r\n,,\r\n');
   });

@@ -26,8 +26,8 @@ const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
  */
 const CELL_CUT = /[;\t\r\n]/;
 
-function defuseCell(value: string): string {
-  return FORMULA_START.test(value) && !PLAIN_NUMBER.test(value) ? `'${value}` : value;
+function defuseCell(value: string, numberStays = true): string {
+  return FORMULA_START.test(value) && !(numberStays && PLAIN_NUMBER.test(value)) ? `'${value}` : value;
 }
 
 /**
@@ -36,11 +36,20 @@ function defuseCell(value: string): string {
  * quoted string and then `=1` (Excel's and Python's csv do), so a piece with one quote before a
  * would-be formula is defused too.
  */
-function defusePiece(value: string): string {
-  return value.startsWith('"') && defuseCell(value.slice(1)) !== value.slice(1) ? `'${value}` : defuseCell(value);
+function defusePiece(value: string, numberStays: boolean): string {
+  return value.startsWith('"') && defuseCell(value.slice(1), numberStays) !== value.slice(1) ? `'${value}` : defuseCell(value, numberStays);
 }
 
-export function defuseFormula(value: string): string {
+/**
+ * `quoted`: the field is written in quotes. A number after a cut is a cell of its own in a `;`
+ * reader only when something ends it there. Last in a field written bare, nothing does: that
+ * cell runs on through the `,` (text to such a reader) into the next column's, and a player's
+ * kind `x;-2` before a detail `3+cmd|' /C calc'!A0;` made the cell `-2,3+cmd|' /C calc'!A0`, a
+ * formula in French Excel (OWASP's `-2+3+cmd|…` with the decimal comma). So that last piece is
+ * defused even when it is a number (a closing quote after it, `-2"`, makes it no formula), and so
+ * is one before a tab, which a `;` reader does not cut on either.
+ */
+export function defuseFormula(value: string, quoted = true): string {
   if (!CELL_CUT.test(value)) return defuseCell(value);
   // The separators stay where they were; `'` goes after one only before a would-be formula.
   let out = '';
@@ -50,15 +59,17 @@ export function defuseFormula(value: string): string {
     // ; \t \r \n (CELL_CUT), compared as codes: this runs for every character of such a cell.
     if (i < value.length && c !== 0x3b && c !== 0x09 && c !== 0x0d && c !== 0x0a) continue;
     const piece = value.slice(start, i);
-    out += (start === 0 ? defuseCell(piece) : defusePiece(piece)) + (i < value.length ? value[i] : '');
+    out += (start === 0 ? defuseCell(piece) : defusePiece(piece, i < value.length ? c !== 0x09 : quoted)) + (i < value.length ? value[i] : '');
     start = i + 1;
   }
   return out;
 }
 
 export function csvField(value: string): string {
-  const v = defuseFormula(value);
-  return NEEDS_QUOTES.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
+  // Defusing adds a `'` after a cut or at the start, never what makes a field need quotes.
+  const quoted = NEEDS_QUOTES.test(value);
+  const v = defuseFormula(value, quoted);
+  return quoted ? `"${v.replaceAll('"', '""')}"` : v;
 }
 
 /**
