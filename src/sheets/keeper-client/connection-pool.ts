@@ -59,10 +59,16 @@ export class ConnectionPool {
     if (this.all.size < this.max) {
       if (!this.dirChecked) {
         try {
-          // A directory not made yet passes too (the connect fails): checked again until it exists.
           this.dirChecked = checkSocketDir(this.socketPath, { create: false });
         } catch (err) {
           return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+        }
+        // A directory not made yet: the keeper is not listening (it makes it first), and no
+        // connect is made, as it would fail; checked again at the next call. Connecting anyway
+        // reached whoever made the directory between the check and the connect (another local
+        // user, in a shared temp dir), unchecked, and kept that connection for later calls.
+        if (!this.dirChecked) {
+          return Promise.reject(Object.assign(new Error(`connect ENOENT ${this.socketPath} (its directory is not there yet: the keeper has not started)`), { code: 'ENOENT' }));
         }
       }
       const c = new KeeperConnection(this.socketPath, this.idleCloseMs, this.headers);
