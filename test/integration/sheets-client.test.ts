@@ -484,7 +484,9 @@ describe('retries with backoff', () => {
         assert.match(e.message, /gave up after 3 attempts/);
         assert.equal(h.emulator.counters().quotaRejections, 3);
       },
-      { faults: { readsPerMinute: 1 } },
+      // The emulator's minute held still: its quota is a window per wall-clock minute, and two
+      // reads a second apart straddled a minute's turn now and then (the second one answered).
+      { faults: { readsPerMinute: 1 }, now: fakeClock().now },
     ));
 
   it('5xx is retried and the read succeeds when Google recovers', () =>
