@@ -27,16 +27,23 @@ async function waitForLine(file: string, event: string): Promise<void> {
   throw new Error(`no ${event} line in ${file} within 10 s`);
 }
 
-test("a group TERM: the keeper carries out the master's drain sent at the stop's first tick past its deadline, not one of its own", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-keeper-sigterm-'));
+/** A ready keeper of its own, forked as the master forks it, started with CORRAL_GRACEFUL_TIMEOUT=`gracefulS`. */
+async function readyKeeper(prefix: string, gracefulS: number) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const logFile = join(dir, 'keeper.log');
-  const graceful = 1;
   const child = fork(KEEPER_MAIN, [], {
     cwd: dir,
-    env: { CORRAL_DATA_DIR: join(dir, 'data'), CORRAL_LOG_FILE: logFile, CORRAL_LOG_LEVEL: 'info', CORRAL_GRACEFUL_TIMEOUT: String(graceful), ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
+    env: { CORRAL_DATA_DIR: join(dir, 'data'), CORRAL_LOG_FILE: logFile, CORRAL_LOG_LEVEL: 'info', CORRAL_GRACEFUL_TIMEOUT: String(gracefulS), ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const close = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     await new Promise<void>((resolve, reject) => {
       const bound = setTimeout(() => reject(new Error('the keeper was not ready in 20 s')), 20_000);
@@ -46,59 +53,46 @@ test("a group TERM: the keeper carries out the master's drain sent at the stop's
         resolve();
       });
     });
-    child.kill('SIGTERM');
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const lines = () => readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event?: string; reason?: string; wait_ms?: number });
+  return { child, exited, logFile, lines, close };
+}
+
+test("a group TERM: the keeper carries out the master's drain sent at the stop's first tick past its deadline, not one of its own", async () => {
+  const graceful = 1;
+  const k = await readyKeeper('corral-keeper-sigterm-', graceful);
+  try {
+    k.child.kill('SIGTERM');
     // The master's drain: a worker overran, so at its first tick past the deadline, with KEEPER_STOP_MS.
     const drain = setTimeout(() => {
-      if (child.connected) child.send({ tag: IPC_TAG, type: 'drain', reason: 'shutdown', gracefulMs: 5000, hostStopping: true });
+      if (k.child.connected) k.child.send({ tag: IPC_TAG, type: 'drain', reason: 'shutdown', gracefulMs: 5000, hostStopping: true });
     }, graceful * 1000 + 2000 + 200);
-    assert.equal(await exited, 0);
+    assert.equal(await k.exited, 0);
     clearTimeout(drain);
-    const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event?: string; reason?: string });
-    assert.deepEqual(lines.filter((l) => l.event === 'keeper.drained').map((l) => l.reason), ['shutdown'], "drained by the master's drain");
+    assert.deepEqual(k.lines().filter((l) => l.event === 'keeper.drained').map((l) => l.reason), ['shutdown'], "drained by the master's drain");
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await k.close();
   }
 });
 
 test('a TERM from outside after a reload changed the graceful timeout: the keeper waits for the master by the timeout it was told, not the one it started with', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-keeper-sigterm-told-'));
-  const logFile = join(dir, 'keeper.log');
   // Started with 60 s (a fallback after 67 s); told 0 by the master's reload: 7 s.
-  const child = fork(KEEPER_MAIN, [], {
-    cwd: dir,
-    env: { CORRAL_DATA_DIR: join(dir, 'data'), CORRAL_LOG_FILE: logFile, CORRAL_LOG_LEVEL: 'info', CORRAL_GRACEFUL_TIMEOUT: '60', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const k = await readyKeeper('corral-keeper-sigterm-told-', 60);
   try {
-    await new Promise<void>((resolve, reject) => {
-      const bound = setTimeout(() => reject(new Error('the keeper was not ready in 20 s')), 20_000);
-      child.on('message', (m: { type?: string }) => {
-        if (m.type !== 'ready') return;
-        clearTimeout(bound);
-        resolve();
-      });
-    });
-    child.send({ tag: IPC_TAG, type: 'graceful-timeout', ms: 0 });
+    k.child.send({ tag: IPC_TAG, type: 'graceful-timeout', ms: 0 });
     // Taken before the signal is sent (said in the log), not merely sent before it.
-    await waitForLine(logFile, 'keeper.graceful_timeout');
+    await waitForLine(k.logFile, 'keeper.graceful_timeout');
     const signalled = Date.now();
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    k.child.kill('SIGTERM');
+    assert.equal(await k.exited, 0);
     const took = Date.now() - signalled;
-    const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event?: string; reason?: string; wait_ms?: number });
-    assert.deepEqual(lines.filter((l) => l.event === 'keeper.sigterm_deferred').map((l) => l.wait_ms), [7000]);
-    assert.deepEqual(lines.filter((l) => l.event === 'keeper.drained').map((l) => l.reason), ['SIGTERM'], 'no master drained it: it drained itself');
+    assert.deepEqual(k.lines().filter((l) => l.event === 'keeper.sigterm_deferred').map((l) => l.wait_ms), [7000]);
+    assert.deepEqual(k.lines().filter((l) => l.event === 'keeper.drained').map((l) => l.reason), ['SIGTERM'], 'no master drained it: it drained itself');
     assert.ok(took < 30_000, `drained ${took} ms after the TERM`);
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await k.close();
   }
 });
