@@ -171,8 +171,9 @@ export class Arbiter {
     return this.target.loaded.settings;
   }
 
-  /** Starts the loop. */
+  /** Starts the loop; nothing once the master has finished (a stop came first). */
   start(): void {
+    if (this.finished) return;
     const s = this.settings;
     this.log.info(
       { event: 'master.start', workers: this.target.expected, bind: `${s.CORRAL_BIND.host}:${s.CORRAL_BIND.port}`, timeout_s: s.CORRAL_TIMEOUT, env_file: this.target.loaded.envFile ?? null },

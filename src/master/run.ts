@@ -189,7 +189,6 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
       arbiter?.record('log-file-changed');
     },
   });
-  intents.deliverTo((intent) => arbiter?.record(intent));
   process.on('uncaughtException', (err) => {
     // The master must outlive its own bugs long enough to stop its children cleanly.
     const d = describeError(err);
@@ -211,6 +210,10 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     adminUrl = null;
   }
   recordMaster('where the admin API listens', 'corral status and reload --wait look for it at CORRAL_ADMIN_BIND');
+  // Signals kept since the start are handed over only now: a stop handed over while the admin
+  // listener was still starting finished the master without closing it, and master.start was
+  // then logged after shutdown.done.
+  intents.deliverTo((intent) => arbiter?.record(intent));
   arbiter.start();
 }
 

@@ -3007,3 +3007,17 @@ test('a reload that changes CORRAL_GRACEFUL_TIMEOUT tells the keeper it keeps, a
     t.log.close();
   }
 });
+
+test('a master stopped before its loop started does not start it: no master.start after its exit', async () => {
+  const t = await setup();
+  try {
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    assert.deepEqual(t.exits, [0], 'stopped with nothing forked');
+    t.arbiter.start();
+    assert.ok(!t.log.lines().some((l) => l.event === 'master.start'), 'master.start after the exit');
+    assert.equal(t.children.length, 0);
+  } finally {
+    t.log.close();
+  }
+});
