@@ -177,11 +177,16 @@ async function main(): Promise<void> {
 
   // The master is gone (killed, crashed): nobody will restart or drain us. Appends in flight
   // become "unsure" in the journal and are read back by the next keeper before any resend.
-  process.on('disconnect', () => {
+  const masterGone = (): void => {
     logger.warn({ event: 'keeper.master_gone' }, 'keeper: IPC channel to the master closed; exiting');
     if (keeper) void keeper.close().finally(() => exit(EXIT.MASTER_GONE));
     else exit(EXIT.MASTER_GONE);
-  });
+  };
+  process.on('disconnect', masterGone);
+  // Gone already, while this keeper was still loading its code: the channel's 'disconnect' came
+  // before anyone listened (a plain fork, not a cluster worker, has no listener of node's own),
+  // and the keeper would have booted on as an orphan holding the data dir's lock.
+  if (process.send !== undefined && !process.connected) masterGone();
   process.on('uncaughtException', (err) => {
     logger.fatal({ event: 'keeper.uncaught', err: describeError(err), code: 'CORRAL_ERR_UNCAUGHT' }, 'keeper: uncaught exception');
     if (keeper) void keeper.close().finally(() => exit(EXIT.UNCAUGHT));
