@@ -14,6 +14,15 @@ function errorCode(reply: Reply): string | undefined {
 }
 
 /**
+ * Text the target sent, as the terminal may show it: control characters written as \uXXXX. A JSON
+ * `"\u001b]0;...\u0007"` in a 503's message was otherwise an escape sequence on the operator's
+ * terminal (retitling it, or worse), through the notes and errors written to stderr.
+ */
+export function shownText(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
  * A 503 before the load, by its `error`: server_full and sheets_unavailable stop the run (exit 69,
  * as a target not answering: a load now measures the state it is in, not the users sent); any
  * other 503 is a note, as a 429 is, and so is another 5xx (an app's 500, a proxy's 502 or 504),
@@ -26,9 +35,10 @@ export function checkUnavailable(target: URL, route: string, reply: Reply, notes
     return;
   }
   if (status !== 503) return;
-  const code = errorCode(reply);
+  const error = errorCode(reply);
+  const code = error === undefined ? undefined : shownText(error);
   const message = (reply.json as { message?: unknown } | undefined)?.message;
-  const said = typeof message === 'string' ? `: ${message}` : '';
+  const said = typeof message === 'string' ? `: ${shownText(message)}` : '';
   if (code === 'server_full') {
     throw new LoadtestError('CORRAL_ERR_LOADTEST_TARGET', `target ${target.origin} answered ${route} with 503 server_full${said} before the load: every connection slot is already held by other clients, so the run would measure them and blame the users it sends; run it when the server has room (its admin API's capacity), or give it more workers or CORRAL_WORKER_CONNECTIONS (and a CORRAL_MAX_CONNECTIONS set lower than their product raised or unset)`, LOADTEST_EXIT.TARGET_UNREACHABLE);
   }

@@ -48,6 +48,15 @@ describe('the target before the load', () => {
     ]);
   });
 
+  it("writes the target's own words with their control characters escaped: no escape sequence of the server's reaches the terminal", () => {
+    const notes: string[] = [];
+    const full = refusal(() => checkUnavailable(target, 'GET /api/players', reply(503, { error: 'server_full', message: 'full\u001b]0;owned\u0007\r\n' }), notes));
+    assert.match(full.message, /503 server_full: full\\u001b\]0;owned\\u0007\\u000d\\u000a before the load/);
+    checkUnavailable(target, 'GET /api/players', reply(503, { error: 'odd\u009b2J' }), notes);
+    assert.match(notes[0] ?? '', /^the target answered GET \/api\/players with 503 odd\\u009b2J before the load/);
+    assert.ok(![full.message, ...notes].some((t) => /[\u0000-\u001f\u007f-\u009f]/.test(t)), 'no control character left');
+  });
+
   it('says how an admin sample is over the criteria already, and nothing when it is not', () => {
     const s = (over: Partial<ServerSample>): ServerSample => ({ t: 0, cpu: 30, ram: 20, hostT: 0, hostDated: false, connections: 3, maxConnections: 40, status: 'LOW', ...over });
     assert.equal(overLimit(s({})), undefined);
