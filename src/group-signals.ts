@@ -3,7 +3,7 @@
 // that terminal or ssh session closing (HUP), gunicorn's upgrade signal (USR2), USR1 (reopen the
 // log), which without a listener has Node open the V8 inspector on 127.0.0.1:9229, and the
 // master's other signals sent to every process of the unit (`systemctl kill --signal=TTIN corral`
-// without --kill-whom=main, `kill -QUIT -<pgid>`): TTIN and TTOU, whose default action stopped
+// without --kill-who=main, `kill -QUIT -<pgid>`): TTIN and TTOU, whose default action stopped
 // every worker and the keeper (state T) until the master killed them all as silent at
 // CORRAL_TIMEOUT, the port unanswered meanwhile; QUIT, whose default action ended each of them at
 // once (dumping core where cores are kept), each exit an error, rather than the fast stop the

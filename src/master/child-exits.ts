@@ -152,7 +152,7 @@ function senderOf(signal: NodeJS.Signals | null, code: number | null = null, cau
   if (cause) return `: ${causeWords(cause)}`;
   // Exit 0 unasked: the worker drained and left by itself, as on a SIGTERM of its own, which only
   // a signal sent past the master gives it (a worker never exits 0 otherwise).
-  if (signal === null && code === 0) return ' (a clean exit the master did not ask for: a SIGTERM sent to the worker itself, as `systemctl kill` without --kill-whom=main or `kill -TERM -<pgid>` do; stop or reload through the master)';
+  if (signal === null && code === 0) return ' (a clean exit the master did not ask for: a SIGTERM sent to the worker itself, as `systemctl kill` without --kill-who=main or `kill -TERM -<pgid>` do; stop or reload through the master)';
   return signal === null ? '' : ` (${signal} is commonly sent by ${SENDERS[signal] ?? 'another process'})`;
 }
 

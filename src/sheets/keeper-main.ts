@@ -206,7 +206,7 @@ async function main(): Promise<void> {
   });
   // SIGTERM comes from the master itself (a keeper still booting) or from outside: an operator's
   // kill, or a stop sent to the whole process group (`kill -TERM -<pgid>`, an init that forwards
-  // to the group such as dumb-init, `systemctl kill` without --kill-whom=main, a unit with
+  // to the group such as dumb-init, `systemctl kill` without --kill-who=main, a unit with
   // KillMode=control-group); systemd with corral's unit (KillMode=mixed) signals only the master.
   // A ready keeper whose master is there leaves its stop to the master, which drains it after the
   // last worker: drained at the signal, as before, it left while the workers were still finishing

@@ -56,7 +56,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
   // Ctrl-C reaches the whole process group; the master decides how workers stop.
   process.on('SIGINT', () => {});
   // So does a hangup (the terminal or ssh session of a `corral start` in the foreground closing,
-  // `kill -HUP -<pgid>`, `systemctl kill --signal=HUP` without --kill-whom=main): the master
+  // `kill -HUP -<pgid>`, `systemctl kill --signal=HUP` without --kill-who=main): the master
   // reloads on it and replaces this worker after a drain. Without a listener, SIGHUP's default
   // action killed every worker and the keeper at once, requests in flight cut mid-reload.
   process.on('SIGHUP', () => {});

@@ -166,7 +166,7 @@ test('a worker sent SIGTERM past the master drains and exits 0: replaced, and th
     process.kill(Number(ready.worker_pid), 'SIGTERM');
     const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === ready.worker_pid, 15_000, 'worker.exit');
     assert.deepEqual([exit.level, exit.code, exit.exit_code, exit.signal], ['error', 'CORRAL_ERR_WORKER_DIED', 0, null]);
-    assert.match(String(exit.msg), /died unexpectedly \(code 0, signal null\) \(a clean exit the master did not ask for: a SIGTERM sent to the worker itself, as `systemctl kill` without --kill-whom=main or `kill -TERM -<pgid>` do; stop or reload through the master\); replacing$/);
+    assert.match(String(exit.msg), /died unexpectedly \(code 0, signal null\) \(a clean exit the master did not ask for: a SIGTERM sent to the worker itself, as `systemctl kill` without --kill-who=main or `kill -TERM -<pgid>` do; stop or reload through the master\); replacing$/);
     // The worker says it drains, as it does when the master tells it to.
     const draining = c.events('worker.draining').filter((l) => l.pid === ready.worker_pid);
     assert.deepEqual(draining.map((l) => [l.level, l.reason, l.host_stopping]), [['info', 'SIGTERM', true]]);

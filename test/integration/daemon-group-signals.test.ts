@@ -1,6 +1,6 @@
 // Signals that reach the master's whole process group, not the master alone: a terminal's hangup
 // (the ssh session of a `corral start` in the foreground closing), `kill -HUP -<pgid>`,
-// `systemctl kill --signal=HUP corral` without --kill-whom=main. The master acts on them; its
+// `systemctl kill --signal=HUP corral` without --kill-who=main. The master acts on them; its
 // children must leave it to the master, as they do for Ctrl-C.
 
 import assert from 'node:assert/strict';

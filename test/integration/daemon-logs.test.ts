@@ -46,7 +46,7 @@ test('8 workers under load share one log file: every line is whole JSON with rol
   }
 });
 
-test('USR1 sent to the workers and the keeper themselves (systemctl kill without --kill-whom=main) reopens their log file and opens no inspector', async () => {
+test('USR1 sent to the workers and the keeper themselves (systemctl kill without --kill-who=main) reopens their log file and opens no inspector', async () => {
   // The bundled app (the default CORRAL_APP) runs a keeper.
   const c = await startCorral({ workers: 2 });
   try {

@@ -1,6 +1,6 @@
 // The signals a child ignores from its entry file's first statement (group-signals.ts), in a real
 // process sent real signals: the master's signals, sent to its whole process group
-// (`systemctl kill --signal=TTIN corral` without --kill-whom=main signals every process of the
+// (`systemctl kill --signal=TTIN corral` without --kill-who=main signals every process of the
 // unit; `kill -TTIN -<pgid>`), must not stop or end a worker or the keeper by their default action.
 
 import assert from 'node:assert/strict';
