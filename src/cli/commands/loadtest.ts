@@ -56,8 +56,9 @@ Options:
   --think-time D        pause between a user's requests, ±50 % (0 to 10m; default 1s; a
                         profile's actions pace users by duration/requests when this is not given)
   --mix SHARES          read=0.6,write=0.3,export=0.1 (default; shares must sum to 1)
-  --admin URL           the master's admin API (the target's CORRAL_ADMIN_BIND, by default
-                        http://127.0.0.1:9090; not the app's port) for CPU, RAM and connections;
+  --admin URL           the master's admin API (the target's CORRAL_ADMIN_BIND, which is
+                        http://127.0.0.1:9090 unless set; not the app's port) for CPU, RAM and
+                        connections; none by default: without it CPU and RAM are not judged;
                         sampled every second; loopback only unless --allow-remote (it is sent
                         the admin token). Read once before the load: a token
                         it refuses (or none) is exit 64; one that cannot be reached (or
