@@ -752,6 +752,22 @@ describe('write journal', () => {
     assert.equal(backend.ids('Events').length - 1, 5, 'each good row once');
   });
 
+  it('bad rows first in each half, probed and refused, are not probed again: the good rows go out at the retry, no row journaled meanwhile', async () => {
+    const { journal } = await openJournal();
+    backend.refusedIds.add('bad1');
+    backend.refusedIds.add('bad2');
+    // A refused row stays first in its range's batches (the oldest); here the second half starts with one too.
+    for (const id of ['bad1', 'g1', 'bad2', 'g2']) await journal.add('Events', [row(id)]);
+    await flusherFor(journal).flushOnce({ wait: true });
+    assert.equal(backend.count('append'), 5, 'the batch, its halves, bad1 and bad2 alone');
+    assert.deepEqual(backend.ids('Events').slice(1), []);
+    // Probing bad1 and bad2 again at every retry held g1 and g2 back until another row came.
+    await clock.advance(10 * 60_000);
+    await flusherFor(journal).flushOnce({ wait: true });
+    assert.deepEqual([...backend.ids('Events').slice(1)].sort(), ['g1', 'g2']);
+    assert.deepEqual(journal.live().map((e) => e.rows[0]?.[0]).sort(), ['bad1', 'bad2']);
+  });
+
   it('a retry of an acknowledged append is still recognised after two restarts (compaction keeps the retained done entries)', async () => {
     const first = await openJournal();
     await first.journal.add('Events', [row('d1')]);

@@ -35,9 +35,13 @@ export class AppendHalves {
    * every row of the batch, and those journaled after it, out of the sheet for good.
    *
    * Both halves refused with nothing sent yet may also be the request's fault rather than a row's
-   * (a 400 that names no row, for a range Google will not take): the first entry of each half is
-   * then sent alone, and if neither goes through, the entries wait for their retry like any
-   * failure, five calls spent rather than a part of the batch per call. A 400 no row can cause (an
+   * (a 400 that names no row, for a range Google will not take): one entry of each half is then
+   * sent alone, and if neither goes through, the entries wait for their retry like any failure,
+   * five calls spent rather than a part of the batch per call. The entry sent is the half's least
+   * tried: the first of a fresh batch, but not again one refused as such a probe before. Always the
+   * first, a batch whose first entry and first of its second half were both bad rows (a refused
+   * row stays first, the oldest) probed the same two at every retry, and the good rows with them
+   * waited until another row was journaled for that range, for good if none was. A 400 no row can cause (an
    * unparsable range, the spreadsheet at its cell limit, a file that is no Google Sheet) is not
    * isolated at all (append-refusal.ts).
    */
@@ -86,14 +90,15 @@ export class AppendHalves {
 
   /**
    * Both halves refused, nothing sent: whether the range takes rows at all, asked by sending the
-   * first entry of each half alone. One that goes through says the refusals are rows'; those sent
-   * are added to `sentAlone`, to be left out of the parts split next.
+   * least tried entry of each half alone (send() says why). One that goes through says the
+   * refusals are rows'; those sent are added to `sentAlone`, to be left out of the parts split next.
    */
   private async rowsGoThrough(halves: readonly JournalEntry[][], sendPart: (part: JournalEntry[]) => Promise<'sent' | 'invalid' | 'stop'>, sentAlone: Set<JournalEntry>): Promise<boolean> {
     let through = false;
     // A half of one entry was just sent alone, and refused.
     for (const h of halves.filter((h) => h.length > 1)) {
-      const probe = h[0]!;
+      // Each send counts an attempt: a probe refused is not the least tried of its half next time.
+      const probe = h.reduce((least, e) => (e.attempts < least.attempts ? e : least));
       const r = await sendPart([probe]);
       if (r === 'stop') return false;
       if (r === 'sent') {
