@@ -133,6 +133,22 @@ describe('CSV encoding', () => {
     assert.equal(csvField('x,y;-2'), '"x,y;-2"');
   });
 
+  it("defuses a number that starts a record and runs on into the next column: in `;` mode it is the cell's start", () => {
+    // A range export that starts at a column players write (`Events!C:E`: kind, detail, at): the
+    // kind `-2` and detail `3+cmd|…;` made the record's first `;` cell `-2,3+cmd|' /C calc'!A0`.
+    const csv = csvRows([['-2', "3+cmd|' /C calc'!A0;", '2024-05-01T10:00:00.000Z']], 3);
+    const plain = /^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$/;
+    for (const cell of semicolonCells(csv)) {
+      if (!plain.test(cell)) assert.doesNotMatch(cell, /^[=+@-]/, `cell ${JSON.stringify(cell)} of ${JSON.stringify(csv)}`);
+    }
+    // Before a tab too, which a `;` reader does not cut on; before a `;`, its cell ends there.
+    assert.equal(csvRows([['-2\t3', 'x']], 2), "'-2\t3,x\r\n");
+    assert.equal(csvRows([['-2;x', 'y']], 2), '-2;x,y\r\n');
+    // Alone on its line, or not first, nothing runs on into it: it stays a number.
+    assert.equal(csvRows([['-2']], 1), '-2\r\n');
+    assert.equal(csvRows([['a', '-2', 'b']], 3), 'a,-2,b\r\n');
+  });
+
   it('pads trimmed rows to the header width', () => {
     assert.equal(csvRows([['a', 'b', 'c'], ['1'], []], 3), 'a,b,c\r\n1,,\r\n,,\r\n');
   });

@@ -49,8 +49,8 @@ function defusePiece(value: string, numberStays: boolean): string {
  * defused even when it is a number (a closing quote after it, `-2"`, makes it no formula), and so
  * is one before a tab, which a `;` reader does not cut on either.
  */
-export function defuseFormula(value: string, quoted = true): string {
-  if (!CELL_CUT.test(value)) return defuseCell(value);
+export function defuseFormula(value: string, quoted = true, startsCell = false): string {
+  if (!CELL_CUT.test(value)) return defuseCell(value, !startsCell);
   // The separators stay where they were; `'` goes after one only before a would-be formula.
   let out = '';
   let start = 0;
@@ -59,16 +59,24 @@ export function defuseFormula(value: string, quoted = true): string {
     // ; \t \r \n (CELL_CUT), compared as codes: this runs for every character of such a cell.
     if (i < value.length && c !== 0x3b && c !== 0x09 && c !== 0x0d && c !== 0x0a) continue;
     const piece = value.slice(start, i);
-    out += (start === 0 ? defuseCell(piece) : defusePiece(piece, i < value.length ? c !== 0x09 : quoted)) + (i < value.length ? value[i] : '');
+    const ended = i < value.length ? c !== 0x09 : quoted;
+    out += (start === 0 ? defuseCell(piece, !startsCell || ended) : defusePiece(piece, ended)) + (i < value.length ? value[i] : '');
     start = i + 1;
   }
   return out;
 }
 
-export function csvField(value: string): string {
+/**
+ * `startsCell`: the field begins a record and another follows it on its line. Its start is then
+ * a cell's start in a `;` reader too, and a number there runs on through the `,` as one after a
+ * `;` does (defuseFormula): a range export starting at a column players write (`Events!C:E`),
+ * kind `-2` and detail `3+cmd|' /C calc'!A0;`, began the record with the cell
+ * `-2,3+cmd|' /C calc'!A0`.
+ */
+export function csvField(value: string, startsCell = false): string {
   // Defusing adds a `'` after a cut or at the start, never what makes a field need quotes.
   const quoted = NEEDS_QUOTES.test(value);
-  const v = defuseFormula(value, quoted);
+  const v = defuseFormula(value, quoted, startsCell);
   return quoted ? `"${v.replaceAll('"', '""')}"` : v;
 }
 
@@ -82,7 +90,7 @@ export function csvRows(rows: readonly (readonly string[])[], width: number): st
   for (const row of rows) {
     const cells: string[] = [];
     const n = Math.max(width, row.length);
-    for (let i = 0; i < n; i++) cells.push(csvField(row[i] ?? ''));
+    for (let i = 0; i < n; i++) cells.push(csvField(row[i] ?? '', i === 0 && n > 1));
     const line = cells.join(',');
     out += `${line === '' && n > 0 ? '""' : line}\r\n`;
   }
