@@ -129,16 +129,3 @@ export function effectiveMemory(host: { total: number; available: number }, cgro
   if (!cgroup || cgroup.limitBytes <= 0 || cgroup.limitBytes >= host.total) return { ...host, from: 'host' };
   return { total: cgroup.limitBytes, available: Math.max(0, cgroup.limitBytes - cgroup.usedBytes), from: 'cgroup' };
 }
-
-/**
- * The RAM figure corral judges its use by (host.ram_percent, host.ram_high): effectiveMemory's,
- * but the machine's when it has less left than the cgroup's limit leaves: either runs out first
- * (the cgroup's OOM killer, or the machine's, which picks among every process). Under a generous
- * limit (MemoryMax=12G on a 16 GB host that other services filled to 14 GB) the cgroup's figure
- * read about 8 % while the machine's OOM killer was near. Sizing (`corral recommend`) keeps the
- * limit: it says what corral may take, not what is free now.
- */
-export function judgedMemory(host: { total: number; available: number }, cgroup: CgroupMemory | undefined): { total: number; available: number; from: 'cgroup' | 'host' } {
-  const effective = effectiveMemory(host, cgroup);
-  return effective.from === 'cgroup' && host.available < effective.available ? { ...host, from: 'host' } : effective;
-}
