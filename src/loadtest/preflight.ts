@@ -3,7 +3,7 @@
 // would fail every request for a reason known now is not started.
 
 import type { PinnedAddresses } from '../loopback.js';
-import { checkUnavailable } from './before-load.js';
+import { checkUnavailable, shownText } from './before-load.js';
 import { TargetClient, type Reply, type Sample } from './client.js';
 import type { Credential } from './credentials.js';
 import { formatExactDuration } from './duration.js';
@@ -36,7 +36,7 @@ function refuseIfGenerator(s: Sample): void {
 function refuseIfRedirected(target: URL, route: string, reply: Reply): void {
   const status = reply.sample.status;
   if (status < 300 || status >= 400) return;
-  const to = reply.location === undefined ? 'with no Location' : `to ${reply.location}`;
+  const to = reply.location === undefined ? 'with no Location' : `to ${shownText(reply.location)}`;
   throw targetRefused(`target ${target.href} answered ${route} with HTTP ${status}, a redirect ${to}: corral loadtest follows no redirect, so every request of the run would be answered so; give --target the URL the app answers at`);
 }
 

@@ -50,6 +50,23 @@ describe('preflight', () => {
     assert.deepEqual(asked, ['GET /api/players']);
   });
 
+  it("writes a redirect's Location with its control characters escaped (undici passes 0x80-0x9f, CSI among them)", async () => {
+    await withServer(
+      (_req, res) => res.writeHead(302, { location: 'https://x.example/\u009b2J' }).end(),
+      async (url) => {
+        await assert.rejects(
+          preflight(options(url), DEFAULT_MIX, { name: 'Alice Martin', code: 'P001' }, 'players.csv', [], undefined),
+          (err: unknown) => {
+            assert.ok(err instanceof LoadtestError);
+            assert.match(err.message, /a redirect to https:\/\/x\.example\/\\u009b2J:/);
+            assert.doesNotMatch(err.message, /[\u0080-\u009f]/);
+            return true;
+          },
+        );
+      },
+    );
+  });
+
   it('refuses a login answered with a redirect (a login page moved), though the roster answered', async () => {
     await withServer(
       (req, res) => {
