@@ -13,6 +13,29 @@ import { redisTarget } from './url.js';
 /** `warnings`: what ioredis said of the settings along the way (client-warnings.ts), in corral's words. */
 export type RedisProbe = { readonly ok: true; readonly shown: string; readonly version: string; readonly warnings: readonly string[] } | { readonly ok: false; readonly shown: string; readonly message: string; readonly refused: boolean };
 
+/**
+ * Every command the keeper's scripts call (shared-quota-scripts.ts, shared-logins.ts,
+ * shared-ranges.ts), in the forms they call them, on two keys of the check's own that it deletes;
+ * each key is given an expiry first, so one a refused command leaves behind goes by itself.
+ */
+const KEEPER_COMMANDS_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', KEYS[1], now, 'PX', 10000)
+redis.call('PEXPIRE', KEYS[1], 10000)
+redis.call('PTTL', KEYS[1])
+redis.call('GET', KEYS[1])
+redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], now, 'check')
+redis.call('PEXPIRE', KEYS[2], 10000)
+redis.call('ZCARD', KEYS[2])
+redis.call('ZCOUNT', KEYS[2], '(' .. (now - 1000), now)
+redis.call('ZSCORE', KEYS[2], 'check')
+redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 2000)
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1`;
+
 export async function probeRedis(url: string, prefix: string, tlsCaFile?: string): Promise<RedisProbe> {
   const { options, shown } = redisTarget(url, tlsCaFile === undefined ? undefined : readRedisCa(tlsCaFile));
   const client = new Redis({ ...options, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2000, commandTimeout: 2000, retryStrategy: () => null, ...guardedConnector });
@@ -26,6 +49,7 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
     connectionError = err;
   });
   let step = 'connect';
+  let scriptKeys: string[] | undefined;
   const warnings = new Set<string>();
   const unroute = routeClientWarnings((text) => warnings.add(text));
   try {
@@ -55,8 +79,17 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
     const probeKey = `${prefix}:check:${process.pid}`;
     await client.set(probeKey, '1', 'PX', 10_000);
     await client.del(probeKey);
+    // Redis checks each command a script calls against the user's ACL: a user granted EVAL, SET
+    // and DEL but not TIME or ZADD passed the steps above, and then had every script of the
+    // keeper's quota refused (redis.misconfigured, refused: keys) behind an OK.
+    step = "a script calling the keeper's scripts' commands";
+    scriptKeys = [probeKey, `${probeKey}:z`];
+    await client.eval(KEEPER_COMMANDS_SCRIPT, 2, ...scriptKeys);
+    scriptKeys = undefined;
     return { ok: true, shown, version, warnings: [...warnings] };
   } catch (err) {
+    // What a script refused midway may have left (best effort: the keys expire in 10 s anyway).
+    if (scriptKeys !== undefined) await client.del(...scriptKeys).catch(() => undefined);
     const why = step === 'connect' && connectionError ? connectionError : (err as Error);
     const refusal = refusalOf(why);
     const hint = tlsHint(why) ?? refusal?.fix ?? (step === 'connect' ? schemeHint(why, options.tls !== undefined) : undefined);

@@ -125,6 +125,13 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
       const refused = redisEvents().find((l) => l.event === 'redis.misconfigured');
       assert.equal(refused?.refused, 'keys', JSON.stringify(refused));
       assert.match(String(refused?.msg), /\+time .*\+zadd/);
+      // corral check said OK to this user: its probe ran EVAL, SET and DEL, none of the commands
+      // the scripts call, which Redis checks against the ACL too.
+      const fewChecked = await probeRedis(`${server().url}?user=fewcmds&password=pw`, sharedPrefix('acl'));
+      assert.equal(fewChecked.ok, false, JSON.stringify(fewChecked));
+      assert.equal(fewChecked.ok ? undefined : fewChecked.refused, true);
+      assert.match(fewChecked.ok ? '' : fewChecked.message, /^a script calling the keeper's scripts' commands failed: .*can't run this command.*\+time .*\+zadd/);
+      assert.equal(server().cli('--scan', '--pattern', 'corral:*check*').trim(), '', 'nothing left behind');
 
       const noSelect = await probeRedis(`${server().url}?db=1&user=noselect&password=pw`, sharedPrefix('acl'));
       assert.equal(noSelect.ok, false);
