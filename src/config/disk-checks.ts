@@ -35,7 +35,7 @@ export function diskProblems(
   // The data dir by a stat here (config --check creates nothing), so a child started after it
   // became a file says so too, rather than a bare EEXIST. Whether this user can write in it only
   // where the keeper's files are judged (readFiles): a worker never writes there, and `corral
-  // check` reaches the keeper's own refusal.
+  // check` judges it itself, at its own stage (check.ts dataDirVerdict).
   if (judged('CORRAL_DATA_DIR') && typeof out.CORRAL_DATA_DIR === 'string') {
     const why = dataDirProblem(resolve(cwd, out.CORRAL_DATA_DIR), { writable: readFiles });
     if (why) problems.push({ name: 'CORRAL_DATA_DIR', value: out.CORRAL_DATA_DIR, source: where('CORRAL_DATA_DIR'), allowed: why });

@@ -6,6 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { loadSettings } from '../../config/load.js';
 import { dataDirProblem } from '../../config/path-checks.js';
 import type { Settings } from '../../config/schema.js';
+import { EVENT_COLUMNS, eventLayout } from '../../app/event-columns.js';
 import { ConfigError, CorralError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { firstRowOf, parseA1 } from '../../sheets/a1.js';
@@ -72,6 +73,42 @@ function writeUntried(backend: GoogleBackend): string {
   return '; appends need the account to be an Editor of the sheet, which check does not try (it never writes)';
 }
 
+/**
+ * What the header rows read mean for the bundled app (its ranges' own settings). A header it
+ * cannot use was said OK: an Events row without event_id (or player, kind, detail, at) has every
+ * POST /api/events answered 503 events_header_invalid, a Players row without name or code lets
+ * no one log in; the check read those very rows and listed them under its OK. With CORRAL_APP,
+ * another app's, only an empty row is said: what its columns must be is that app's business.
+ */
+function headerWarnings(settings: Settings, tabs: readonly TabReport[]): string[] {
+  const warnings: string[] = [];
+  const bundled = settings.CORRAL_APP === undefined;
+  for (const t of tabs) {
+    if (t.header.length === 0) {
+      warnings.push(`${t.setting}=${t.range}: the first row is empty; corral keys records by the header row, so add one`);
+      continue;
+    }
+    if (!bundled) continue;
+    if (t.setting === 'SHEET_EVENTS_RANGE') {
+      const layout = eventLayout(t.header);
+      if (!layout.ok) {
+        warnings.push(
+          `${t.setting}=${t.range}: ${layout.problem}, so every POST /api/events is answered 503 events_header_invalid and nothing is saved [CORRAL_ERR_EVENTS_HEADER]: ` +
+            `make its first row name ${EVENT_COLUMNS.join(', ')} (event_id first, the others in any order), or point ${t.setting} at a tab that does`,
+        );
+      }
+    } else {
+      const names = new Set(t.header.map((h) => h.trim().toLowerCase()));
+      const missing = ['name', 'code'].filter((c) => !names.has(c));
+      if (missing.length > 0) {
+        const effect = missing.includes('name') ? 'no player can be found or log in' : 'no player can log in';
+        warnings.push(`${t.setting}=${t.range}: its header row lacks ${missing.join(' and ')}, so ${effect} (POST /api/login answers 401 invalid_credentials): name the columns name and code in its first row`);
+      }
+    }
+  }
+  return warnings;
+}
+
 /** The ranges whose header rows a check reads, Google's or the offline sheet's. */
 function wantedTabs(settings: Settings): { setting: TabReport['setting']; range: string }[] {
   return [
@@ -88,13 +125,31 @@ function wantedTabs(settings: Settings): { setting: TabReport['setting']; range:
  * judged as start judges it, and the header rows are read as for Google: from the offline
  * sheet, or before the first start from the sample sheet it will be created from.
  */
+/**
+ * The data dir judged as start judges it (exit 78 there), or undefined when start would take it.
+ * With Google as much as offline: the keeper's lock and write journal live there, and a check that
+ * skipped it said OK to a data dir the service's user cannot write in, which start then refused.
+ */
+function dataDirVerdict(settings: Settings, backend: 'offline' | 'google'): Verdict | undefined {
+  const problem = dataDirProblem(dataDirOf(settings), { writable: true });
+  if (problem === undefined) return undefined;
+  const holds = backend === 'offline' ? 'the offline sheet' : "the keeper's lock and write journal";
+  const message = `CORRAL_DATA_DIR=${JSON.stringify(settings.CORRAL_DATA_DIR ?? 'data')}, which holds ${holds}: ${problem}`;
+  return {
+    ok: false,
+    backend,
+    stage: 'settings',
+    ...(backend === 'google' ? { spreadsheetId: settings.SHEET_ID } : {}),
+    warnings: [],
+    error: { code: 'CORRAL_ERR_CONFIG_INVALID', message },
+    line: `FAIL (settings): ${message} [CORRAL_ERR_CONFIG_INVALID]`,
+  };
+}
+
 async function checkOffline(settings: Settings): Promise<Verdict> {
   const dataDir = dataDirOf(settings);
-  const problem = dataDirProblem(dataDir, { writable: true });
-  if (problem !== undefined) {
-    const message = `CORRAL_DATA_DIR=${JSON.stringify(settings.CORRAL_DATA_DIR ?? 'data')}, which holds the offline sheet: ${problem}`;
-    return { ok: false, backend: 'offline', stage: 'settings', warnings: [], error: { code: 'CORRAL_ERR_CONFIG_INVALID', message }, line: `FAIL (settings): ${message} [CORRAL_ERR_CONFIG_INVALID]` };
-  }
+  const refused = dataDirVerdict(settings, 'offline');
+  if (refused !== undefined) return refused;
   const dir = offlineSheetDir(settings);
   let exists = true;
   try {
@@ -125,7 +180,7 @@ async function checkOffline(settings: Settings): Promise<Verdict> {
   } finally {
     await backend.close();
   }
-  const warnings = tabs.filter((t) => t.header.length === 0).map((t) => `${t.setting}=${t.range}: the first row is empty; corral keys records by the header row, so add one`);
+  const warnings = headerWarnings(settings, tabs);
   const from = exists ? `in ${dir}` : `to be created in ${dir} at the first start, from the sample sheet`;
   return {
     ok: true,
@@ -154,10 +209,7 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
   } catch (err) {
     return failure('sheet access', err, { spreadsheetId, identity });
   }
-  const warnings: string[] = [];
-  for (const t of tabs) {
-    if (t.header.length === 0) warnings.push(`${t.setting}=${t.range}: the first row is empty; corral keys records by the header row, so add one`);
-  }
+  const warnings = headerWarnings(settings, tabs);
   if (backend.auth.identity.kind === 'api-key') warnings.push('reads only: appends (events) need a service account shared as Editor');
   let shared = '';
   if (settings.REDIS_URL !== undefined) {
@@ -191,9 +243,11 @@ Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` 
   1. with no SHEET_ID: the offline sheet (under CORRAL_DATA_DIR) is in use: judges the data dir
      as start does, reads the header rows of SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE from its
      tabs (before the first start, from the sample sheet it is created from), and stops there;
-  2. loads the service-account key (GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT_JSON)
+  2. judges CORRAL_DATA_DIR as start does (the keeper's lock and write journal), then
+     loads the service-account key (GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT_JSON)
      and fetches an access token from its token_uri (or uses SHEETS_API_KEY for a public sheet);
-  3. reads the header row of SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE in one values:batchGet;
+  3. reads the header row of SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE in one values:batchGet
+     (a row the bundled app cannot use, without name and code or event_id first, is a warning);
   4. with REDIS_URL: connects to Redis, runs a script and writes (then deletes) a key under the
      sheet's prefix, as the keeper's shared quota and cache need.
 Prints one line, "OK: ..." or "FAIL (stage): what is wrong and how to fix it". Works against the
@@ -250,8 +304,13 @@ unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option
       let backend: GoogleBackend | undefined;
       try {
         // Read-only scope: check never writes. Two attempts keep a check against a down Google short.
-        backend = createGoogleBackend(settings, log.logger, { readOnly: true, retry: { maxAttempts: 2 } });
-        verdict = await checkGoogle(settings, backend);
+        // The data dir first, as start refuses it before any call to Google.
+        const refused = dataDirVerdict(settings, 'google');
+        if (refused !== undefined) verdict = refused;
+        else {
+          backend = createGoogleBackend(settings, log.logger, { readOnly: true, retry: { maxAttempts: 2 } });
+          verdict = await checkGoogle(settings, backend);
+        }
       } catch (err) {
         // The key is read when the backend is built: a missing or damaged key file is a
         // credentials problem (step 2), not one of the settings' values.
