@@ -9,7 +9,7 @@
 // What an app's own code throws while it starts (createApp() rejecting: a database not up yet)
 // is not lasting: the next attempt may well succeed.
 
-import { appFrame } from './app-error-location.js';
+import { appFrame, syntaxErrorHead } from './app-error-location.js';
 
 /** Node's codes for a module or package that cannot be resolved or loaded as named. */
 const UNRESOLVABLE = new Set(['ERR_MODULE_NOT_FOUND', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_UNSUPPORTED_DIR_IMPORT', 'ERR_PACKAGE_PATH_NOT_EXPORTED', 'ERR_INVALID_PACKAGE_CONFIG', 'ERR_INVALID_PACKAGE_TARGET', 'MODULE_NOT_FOUND']);
@@ -22,7 +22,11 @@ const UNRESOLVABLE = new Set(['ERR_MODULE_NOT_FOUND', 'ERR_UNKNOWN_FILE_EXTENSIO
  * static one; the master exits 78 only when every attempt failed alike (crash-ledger.ts).
  */
 export function importFailureLasts(err: unknown): boolean {
-  if (err instanceof SyntaxError) return appFrame(err.stack) === undefined;
+  // A CommonJS file that does not parse heads its stack with "file:line" (as the source, not a
+  // JSON.parse, has one), whatever frames follow: one required by the app's code has the frame of
+  // that require(), and a typo in an Express app's routes/users.js was said as passing, exit 3
+  // and a restart every few seconds for good.
+  if (err instanceof SyntaxError) return syntaxErrorHead(err.stack ?? '') !== undefined || appFrame(err.stack) === undefined;
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && UNRESOLVABLE.has(code);
 }

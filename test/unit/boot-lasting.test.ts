@@ -57,6 +57,9 @@ test('loadApp marks what lasts: a module not there, one that does not parse, one
   assert.equal(appFailureLasts(await failure(written('unparsable.mjs', 'export function createApp( { return 1 }\n'))), true, 'a syntax error in its files');
   assert.equal(appFailureLasts(await failure(app('broken-import.mjs'))), false, 'a throw at import: its own code, which may depend on anything');
   assert.equal(appFailureLasts(await failure(app('fails-after-loading.mjs'))), false, 'createApp() rejecting: a database not up yet');
+  // A CommonJS file the app requires that does not parse: the stack has the require()'s frame.
+  written('routes.cjs', 'module.exports = {;\n');
+  assert.equal(appFailureLasts(await failure(written('requires-unparsable.cjs', "require('./routes.cjs');\nexports.createApp = () => () => {};\n"))), true, 'a syntax error in a file it requires');
   // A SyntaxError its running code throws: a config service's error page read as JSON.
   const json = written('config-page.mjs', "const config = JSON.parse('<html>502</html>');\nexport function createApp() { return () => config; }\n");
   assert.equal(appFailureLasts(await failure(json)), false, 'a SyntaxError thrown by its code as it runs');
