@@ -77,5 +77,9 @@ export interface HostCounters {
   peek(key: string, limit: number, options?: CounterOptions): Promise<CounterHit>;
 }
 
-/** `createApp(ctx)` may be sync or async; a default export that is itself a listener also works. */
+/**
+ * `createApp(ctx)` may be sync or async, exported by name or as the default (a default function
+ * named createApp, or an object holding it); a default export that is itself a listener also
+ * works, TypeScript's or Babel's CommonJS output (`exports.default`) included.
+ */
 export type CreateApp = (ctx: AppContext) => RequestListener | Promise<RequestListener>;

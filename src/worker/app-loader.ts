@@ -49,6 +49,40 @@ async function appFailure(code: ErrorCode, what: string, err: unknown, specifier
   return failure;
 }
 
+/**
+ * The app's createApp and its default export. CommonJS modules arrive as { default: module.exports };
+ * one compiled from TypeScript or Babel (`export default app` becomes `exports.default = app`,
+ * marked `__esModule`) holds its default export one level further down: an Express app exported
+ * so was refused, with exit 78, as exporting no default. A default export that is a function
+ * named createApp is the factory (`export default function createApp(ctx)`): served as a
+ * listener, it answered no request, each one held until its client gave up.
+ */
+function exportsOf(mod: Record<string, unknown>): { factory: unknown; defaultExport: unknown } {
+  const cjs = (mod.default && typeof mod.default === 'object' ? mod.default : undefined) as Record<string, unknown> | undefined;
+  const defaultExport = cjs?.__esModule ? cjs.default : mod.default;
+  const inner = (defaultExport && typeof defaultExport === 'object' && defaultExport !== cjs ? defaultExport : undefined) as Record<string, unknown> | undefined;
+  const named = typeof defaultExport === 'function' && defaultExport.name === 'createApp' ? defaultExport : undefined;
+  return { factory: mod.createApp ?? cjs?.createApp ?? inner?.createApp ?? named, defaultExport };
+}
+
+/** What a createApp() returned that is no listener, for the boot error ("an http.Server"). */
+function kindOf(v: unknown): string {
+  if (v === undefined || v === null) return String(v);
+  if (typeof v !== 'object') return `a ${typeof v}`;
+  const name = (v as object).constructor?.name;
+  if (name === 'Server') return 'a server, not its request listener (return the function passed to http.createServer)';
+  return name && name !== 'Object' ? `an instance of ${name}` : 'an object';
+}
+
+/** What a module serving nothing exports, for the boot error ("only port", "a default that is an object holding port"). */
+function exportNames(mod: Record<string, unknown>, defaultExport: unknown): string {
+  const names = Object.keys(mod).filter((n) => n !== 'default' && n !== '__esModule');
+  const held = defaultExport && typeof defaultExport === 'object' ? Object.keys(defaultExport).filter((n) => n !== '__esModule') : [];
+  const what = defaultExport === undefined ? undefined : held.length > 0 ? `${kindOf(defaultExport)} holding ${held.join(', ')}` : kindOf(defaultExport);
+  const parts = [...(names.length > 0 ? [`only ${names.join(', ')}`] : []), ...(what ? [`a default (module.exports in CommonJS) that is ${what}`] : [])];
+  return parts.length === 0 ? 'nothing' : parts.join(', and ');
+}
+
 export async function loadApp(app: string | undefined, ctx: AppContext): Promise<RequestListener> {
   const specifier = specifierOf(app);
   let mod: Record<string, unknown>;
@@ -58,13 +92,11 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
     const failure = await appFailure('CORRAL_ERR_APP_LOAD', `cannot import app module ${app ?? '(bundled app)'}`, err, specifier);
     throw importFailureLasts(err) ? lasting(failure) : failure;
   }
-  // CommonJS modules arrive as { default: module.exports }.
-  const cjs = (mod.default && typeof mod.default === 'object' ? mod.default : undefined) as Record<string, unknown> | undefined;
-  const factory = mod.createApp ?? cjs?.createApp;
+  const { factory, defaultExport } = exportsOf(mod);
   let listener: unknown;
   try {
     if (typeof factory === 'function') listener = await (factory as (c: AppContext) => unknown)(ctx);
-    else listener = mod.default;
+    else listener = defaultExport;
   } catch (err) {
     // An app that says why with a code of its own (the bundled app's session secret file refused)
     // keeps it: worker.boot_failed then carries the code its README entry is found by.
@@ -72,9 +104,10 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
     throw await appFailure(code, `createApp() of ${app ?? '(bundled app)'} threw`, err, specifier);
   }
   if (!isListener(listener)) {
+    const found = typeof factory === 'function' ? `its createApp() returned ${kindOf(listener)}` : `it exports ${exportNames(mod, defaultExport)}`;
     const failure = new CorralError(
       'CORRAL_ERR_APP_LOAD',
-      `app module ${app ?? '(bundled app)'} must export createApp(ctx) returning a request listener (req, res) => void, or a default export that is one`,
+      `app module ${app ?? '(bundled app)'} must export createApp(ctx) returning a request listener (req, res) => void, or a default export that is one: ${found}`,
     );
     // A module that exports neither fails alike every time; what a createApp() returns may depend
     // on its run (one that swallows a database error and resolves nothing).

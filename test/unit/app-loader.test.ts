@@ -1,0 +1,64 @@
+// What an app module may export (worker/app-loader.ts): createApp(ctx), or a default export that is
+// itself a request listener, as written by hand, compiled from TypeScript, ESM or CommonJS.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { AppContext } from '../../src/contract.js';
+import { appFailureLasts, loadApp } from '../../src/worker/app-loader.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'corral-app-loader-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const written = (name: string, source: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, source);
+  return path;
+};
+const ctx = { workerId: 7 } as AppContext;
+
+/** What the listener loaded from `path` answers, or undefined when it answers nothing. */
+async function answerOf(path: string): Promise<string | undefined> {
+  const listener = await loadApp(path, ctx);
+  let body: string | undefined;
+  listener({} as IncomingMessage, { end: (b: string) => void (body = b) } as unknown as ServerResponse);
+  return body;
+}
+
+test('a default export compiled from TypeScript to CommonJS (exports.default, __esModule) is served as written', async () => {
+  const esModule = '"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\n';
+  // `const app = express(); export default app;`
+  assert.equal(await answerOf(written('ts-listener.js', `${esModule}const app = (req, res) => res.end('ts listener');\nexports.default = app;\n`)), 'ts listener');
+  // `export default function createApp(ctx) {...}`
+  assert.equal(await answerOf(written('ts-factory.js', `${esModule}exports.default = createApp;\nfunction createApp(ctx) { return (req, res) => res.end('ts factory ' + ctx.workerId); }\n`)), 'ts factory 7');
+  // `export default { createApp }`
+  assert.equal(await answerOf(written('ts-object.js', `${esModule}exports.default = { createApp: (ctx) => (req, res) => res.end('ts object') };\n`)), 'ts object');
+});
+
+test('a default export that is createApp itself is called with ctx, not served as a listener that answers nothing', async () => {
+  assert.equal(await answerOf(written('esm-default-factory.mjs', "export default function createApp(ctx) { return (req, res) => res.end('esm ' + ctx.workerId); }\n")), 'esm 7');
+  assert.equal(await answerOf(written('cjs-default-factory.cjs', "module.exports = function createApp(ctx) { return (req, res) => res.end('cjs ' + ctx.workerId); };\n")), 'cjs 7');
+  // A listener of any other name is a listener (an Express app's is `app`).
+  assert.equal(await answerOf(written('esm-default-listener.mjs', "export default function app(req, res) { res.end('listener'); }\n")), 'listener');
+});
+
+test('a module that serves nothing says what it exports, or what its createApp() returned', async () => {
+  const failure = async (path: string): Promise<Error> => {
+    try {
+      await loadApp(path, ctx);
+    } catch (err) {
+      return err as Error;
+    }
+    assert.fail(`${path} loaded`);
+  };
+  const none = await failure(written('exports-config.mjs', 'export const port = 3000;\n'));
+  assert.match(none.message, /must export createApp\(ctx\) returning a request listener.*: it exports only port$/);
+  assert.equal(appFailureLasts(none), true);
+  const server = await failure(written('returns-server.mjs', "import { createServer } from 'node:http';\nexport function createApp() { return createServer(() => {}); }\n"));
+  assert.match(server.message, /its createApp\(\) returned a server, not its request listener/);
+  assert.equal(appFailureLasts(server), false);
+  const nothing = await failure(written('returns-nothing.mjs', 'export async function createApp() { const app = () => {}; }\n'));
+  assert.match(nothing.message, /its createApp\(\) returned undefined$/);
+});
