@@ -130,7 +130,10 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       logger.error({ event: 'request.error', code: 'CORRAL_ERR_REQUEST', method: req.method, path, err: d, requests }, 'request handler threw'),
     );
     if (!res.headersSent) sendJson(res, statusOf('internal_error'), { error: 'internal_error' satisfies HttpErrorCode, message: 'the server failed to answer this request' });
-    else res.destroy();
+    // An answer half sent is cut, so the client cannot take it for whole. One the app ended before
+    // it threw (an audit call after res.end() that rejects) is left to go out: destroyed, its body
+    // still in the socket's buffer was cut short, and the kept-alive connection lost with it.
+    else if (!res.writableEnded) res.destroy();
   };
 
   /** `continueFirst`: the client sent Expect: 100-continue and waits for the 100 before its body. */
