@@ -75,10 +75,18 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
     // Redis has not got the script): a user allowed EVAL but not EVALSHA cannot run them either.
     step = 'EVALSHA (the keeper runs its scripts by their digest)';
     await client.evalsha(createHash('sha1').update('return 1').digest('hex'), 0);
-    step = `SET and DEL of a key under ${prefix}`;
+    // The plain commands the keeper sends outside its scripts too: GET and SET (NX) of the shared
+    // ranges and their claims, EXISTS of another host's claim (and PING, below). Refused (an ACL
+    // written by hand without +exists), each pauses the sharing behind a redis.misconfigured line
+    // that the next quota script answered ends, in turn for good.
+    step = `SET, GET, EXISTS and DEL of a key under ${prefix}`;
     const probeKey = `${prefix}:check:${process.pid}`;
+    scriptKeys = [probeKey];
     await client.set(probeKey, '1', 'PX', 10_000);
+    await client.get(probeKey);
+    await client.exists(probeKey);
     await client.del(probeKey);
+    scriptKeys = undefined;
     // Redis checks each command a script calls against the user's ACL: a user granted EVAL, SET
     // and DEL but not TIME or ZADD passed the steps above, and then had every script of the
     // keeper's quota refused (redis.misconfigured, refused: keys) behind an OK.
@@ -86,9 +94,12 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
     scriptKeys = [probeKey, `${probeKey}:z`];
     await client.eval(KEEPER_COMMANDS_SCRIPT, 2, ...scriptKeys);
     scriptKeys = undefined;
+    // The link asks with PING whether Redis answers again after a command timed out.
+    step = 'PING (asked when Redis stops answering)';
+    await client.ping();
     return { ok: true, shown, version, warnings: [...warnings] };
   } catch (err) {
-    // What a script refused midway may have left (best effort: the keys expire in 10 s anyway).
+    // What a command or script refused midway may have left (best effort: the keys expire in 10 s anyway).
     if (scriptKeys !== undefined) await client.del(...scriptKeys).catch(() => undefined);
     const why = step === 'connect' && connectionError ? connectionError : (err as Error);
     const refusal = refusalOf(why);

@@ -132,6 +132,16 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
       assert.equal(fewChecked.ok ? undefined : fewChecked.refused, true);
       assert.match(fewChecked.ok ? '' : fewChecked.message, /^a script calling the keeper's scripts' commands failed: .*can't run this command.*\+time .*\+zadd/);
       assert.equal(server().cli('--scan', '--pattern', 'corral:*check*').trim(), '', 'nothing left behind');
+      // The plain commands the keeper sends outside its scripts (EXISTS of another host's claim,
+      // PING while Redis does not answer) are asked too: refused, each pauses the sharing.
+      for (const command of ['+exists', '+ping']) {
+        server().cli('ACL', 'SETUSER', 'nocmd', 'reset', 'on', '>pw', ...KEEPER_ACL.split(' ').filter((c) => c !== command));
+        const without = await probeRedis(`${server().url}?user=nocmd&password=pw`, sharedPrefix('acl'));
+        assert.equal(without.ok, false, `${command}: ${JSON.stringify(without)}`);
+        assert.equal(without.ok ? undefined : without.refused, true, command);
+        assert.match(without.ok ? '' : without.message, new RegExp(`NOPERM.*'${command.slice(1)}'.*${command.replace('+', '\\+')}`), command);
+        assert.equal(server().cli('--scan', '--pattern', 'corral:*check*').trim(), '', `${command}: nothing left behind`);
+      }
 
       const noSelect = await probeRedis(`${server().url}?db=1&user=noselect&password=pw`, sharedPrefix('acl'));
       assert.equal(noSelect.ok, false);
@@ -139,7 +149,7 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
       assert.doesNotMatch(noSelect.ok ? '' : noSelect.message, /not one this server has/);
     } finally {
       warned.mock.restore();
-      for (const u of ['keeperacl', 'fewcmds', 'noselect']) server().cli('ACL', 'DELUSER', u);
+      for (const u of ['keeperacl', 'fewcmds', 'noselect', 'nocmd']) server().cli('ACL', 'DELUSER', u);
     }
   });
 
