@@ -76,7 +76,8 @@ function kindOf(v: unknown): string {
 
 /** What a module serving nothing exports, for the boot error ("only port", "a default that is an object holding port"). */
 function exportNames(mod: Record<string, unknown>, defaultExport: unknown): string {
-  const names = Object.keys(mod).filter((n) => n !== 'default' && n !== '__esModule');
+  // Node 22 on adds a 'module.exports' key to a CommonJS module's namespace: no export of the app's.
+  const names = Object.keys(mod).filter((n) => n !== 'default' && n !== '__esModule' && n !== 'module.exports');
   const held = defaultExport && typeof defaultExport === 'object' ? Object.keys(defaultExport).filter((n) => n !== '__esModule') : [];
   const what = defaultExport === undefined ? undefined : held.length > 0 ? `${kindOf(defaultExport)} holding ${held.join(', ')}` : kindOf(defaultExport);
   const parts = [...(names.length > 0 ? [`only ${names.join(', ')}`] : []), ...(what ? [`a default (module.exports in CommonJS) that is ${what}`] : [])];

@@ -247,7 +247,7 @@ Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` 
      loads the service-account key (GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT_JSON)
      and fetches an access token from its token_uri (or uses SHEETS_API_KEY for a public sheet);
   3. reads the header row of SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE in one values:batchGet
-     (a row the bundled app cannot use, without name and code or event_id first, is a warning);
+     (a row the bundled app cannot use, without name or code, or without event_id first, is a warning);
   4. with REDIS_URL: connects to Redis, runs a script and writes (then deletes) a key under the
      sheet's prefix, as the keeper's shared quota and cache need.
 Prints one line, "OK: ..." or "FAIL (stage): what is wrong and how to fix it". Works against the
