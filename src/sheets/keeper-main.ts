@@ -20,20 +20,17 @@ import { systemClock } from './keeper/clock.js';
 import { Keeper } from './keeper/keeper.js';
 import { keeperSocketPath, dataDirOf } from './keeper/socket-path.js';
 import { logDrained } from './keeper/drained-log.js';
-import { hurriedDrainDeadline, KEEPER_EXIT_MARGIN_MS, MASTER_EXIT_MARGIN_MS } from './keeper/hurried-drain.js';
+import { hurriedDrainDeadline, KEEPER_EXIT_MARGIN_MS } from './keeper/hurried-drain.js';
 import { JOURNAL_FILE } from './keeper/journal-open.js';
+import { EXIT_MARGIN_MS as MASTER_EXIT_MARGIN_MS } from '../master/drain.js';
+import { KEEPER_STOP_MS } from '../master/stop-sequence.js';
 import { masterGoneExit, startStackProbe } from '../stack-probe.js';
 
-/** Leave this much of the graceful timeout for closing files and exiting. */
-const EXIT_MARGIN_MS = KEEPER_EXIT_MARGIN_MS;
 // MASTER_EXIT_MARGIN_MS, the master's margin past the graceful timeout (master/drain.ts
 // EXIT_MARGIN_MS), is also its stop's deadline, by which its workers are gone (or killed) and it
-// sends this keeper its drain, at the first tick past it.
-/**
- * The time the master gives this keeper from that drain before it kills it (master/stop-sequence.ts
- * KEEPER_STOP_MS). A keeper still undrained after the deadline and that time was signalled alone.
- */
-const MASTER_KEEPER_STOP_MS = 5000;
+// sends this keeper its drain, at the first tick past it. KEEPER_STOP_MS (master/stop-sequence.ts)
+// is the time the master gives this keeper from that drain before it kills it: a keeper still
+// undrained after the deadline and that time was signalled alone.
 
 const channel = childChannel();
 const identity = readIdentity();
@@ -88,7 +85,7 @@ async function shutdown(reason: string, gracefulMs: number, leaving: boolean, da
   }
   const started = Date.now();
   // The deadline on the keeper's own clock (keeper/clock.ts), which a system clock step does not move.
-  const left = await keeper.drain(systemClock.now() + Math.max(0, gracefulMs - EXIT_MARGIN_MS)).catch((err) => {
+  const left = await keeper.drain(systemClock.now() + Math.max(0, gracefulMs - KEEPER_EXIT_MARGIN_MS)).catch((err) => {
     log?.logger.error({ event: 'keeper.drain_failed', code: codeOf(err, 'CORRAL_ERR_JOURNAL'), err: describeError(err) }, `keeper: drain failed; journaled rows not sent stay in ${journal}`);
     return -1;
   });
@@ -228,7 +225,7 @@ async function main(): Promise<void> {
     }
     if (termDeferred) return;
     termDeferred = true;
-    const waitMs = gracefulMs + MASTER_EXIT_MARGIN_MS + MASTER_KEEPER_STOP_MS;
+    const waitMs = gracefulMs + MASTER_EXIT_MARGIN_MS + KEEPER_STOP_MS;
     logger.info({ event: 'keeper.sigterm_deferred', wait_ms: waitMs }, `keeper: SIGTERM; waiting up to ${waitMs} ms for the master to drain it after its workers`);
     setTimeout(() => void shutdown('SIGTERM', gracefulMs, true, dataDir), waitMs).unref();
   });

@@ -5,10 +5,10 @@
 // drain ended at once: the flush was cut, and so was the cache's handoff to the next keeper
 // (keeper.ts hands it over only before the deadline), with 2 s of the master's still to run.
 
+import { EXIT_MARGIN_MS as MASTER_EXIT_MARGIN_MS } from '../../master/drain.js';
+
 /** Left of the graceful timeout for closing files and exiting. */
 export const KEEPER_EXIT_MARGIN_MS = 500;
-/** The master's margin past a drain order's time before its SIGKILL (master/drain.ts EXIT_MARGIN_MS). */
-export const MASTER_EXIT_MARGIN_MS = 2000;
 
 /** The deadline, on the keeper's clock at `now`, of a drain hurried by an order of `gracefulMs`. */
 export function hurriedDrainDeadline(now: number, gracefulMs: number): number {
