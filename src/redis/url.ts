@@ -150,6 +150,9 @@ export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOption
   }
   const db = pathDb ?? queryDb;
   const port = url.port ? Number(url.port) : 6379;
+  // Port 0 parses, but no server listens on it: every connection would be refused, and the link
+  // would retry it forever.
+  if (port === 0) throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL's port is out of range: a port is 1 to 65535 (Redis listens on 6379 by default); expected ${REDIS_URL_TEXT}`);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   // The server name (SNI) is sent for a host name only: RFC 6066 does not allow an address, and
   // Node warns about one. The certificate is checked against the host either way.

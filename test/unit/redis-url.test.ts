@@ -79,7 +79,8 @@ describe('REDIS_URL', () => {
       );
     }
     // A port past 65535 is said as such, not as a password to percent-encode.
-    for (const url of ['redis://127.0.0.1:99999', 'rediss://u:p@cache.example:70000/0', 'redis://[::1]:123456']) {
+    // Port 0 too: it parses, but nothing listens there, and the link would retry it forever.
+    for (const url of ['redis://127.0.0.1:99999', 'rediss://u:p@cache.example:70000/0', 'redis://[::1]:123456', 'redis://cache.example:0', 'redis://u:p@10.0.0.5:00/1']) {
       assert.throws(
         () => redisTarget(url),
         (err: unknown) => err instanceof CorralError && err.code === 'CORRAL_ERR_CONFIG_INVALID' && /^REDIS_URL's port is out of range: a port is 1 to 65535/.test(err.message) && !/percent-encoded/.test(err.message),
