@@ -15,6 +15,13 @@ import { appFrame, syntaxErrorHead } from './app-error-location.js';
 const UNRESOLVABLE = new Set(['ERR_MODULE_NOT_FOUND', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_UNSUPPORTED_DIR_IMPORT', 'ERR_PACKAGE_PATH_NOT_EXPORTED', 'ERR_INVALID_PACKAGE_CONFIG', 'ERR_INVALID_PACKAGE_TARGET', 'MODULE_NOT_FOUND']);
 
 /**
+ * The frame of Node's own JSON loader: a .json file the app requires or imports that does not
+ * parse. Its stack has the require()'s frame in the app's files, as a JSON.parse the app runs has:
+ * taken as passing, a config.json with a trailing comma restarted the unit every few seconds.
+ */
+const JSON_MODULE_PARSE = /\n\s+at (?:Module\._extensions\.\.json|ModuleLoader\.jsonStrategy) /;
+
+/**
  * Whether `err`, thrown by import() of the app, fails every import until the files change: a
  * module that does not parse (a SyntaxError with no frame in the app's files: one thrown by its
  * running code, a JSON.parse of a config service's error page, may pass next time), or one that
@@ -26,6 +33,7 @@ export function importFailureLasts(err: unknown): boolean {
   // JSON.parse, has one), whatever frames follow: one required by the app's code has the frame of
   // that require(), and a typo in an Express app's routes/users.js was said as passing, exit 3
   // and a restart every few seconds for good.
+  if (err instanceof SyntaxError && JSON_MODULE_PARSE.test(err.stack ?? '')) return true;
   if (err instanceof SyntaxError) return syntaxErrorHead(err.stack ?? '') !== undefined || appFrame(err.stack) === undefined;
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && UNRESOLVABLE.has(code);

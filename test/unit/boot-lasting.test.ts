@@ -60,6 +60,11 @@ test('loadApp marks what lasts: a module not there, one that does not parse, one
   // A CommonJS file the app requires that does not parse: the stack has the require()'s frame.
   written('routes.cjs', 'module.exports = {;\n');
   assert.equal(appFailureLasts(await failure(written('requires-unparsable.cjs', "require('./routes.cjs');\nexports.createApp = () => () => {};\n"))), true, 'a syntax error in a file it requires');
+  // A .json file it requires or imports that does not parse (a trailing comma): Node's JSON loader
+  // throws it, with the require()'s frame in the app's files.
+  written('settings.json', '{ "port": 1, }\n');
+  assert.equal(appFailureLasts(await failure(written('requires-json.cjs', "require('./settings.json');\nexports.createApp = () => () => {};\n"))), true, 'a .json file it requires');
+  assert.equal(appFailureLasts(await failure(written('imports-json.mjs', "import s from './settings.json' with { type: 'json' };\nexport const createApp = () => () => s;\n"))), true, 'a .json file it imports');
   // A SyntaxError its running code throws: a config service's error page read as JSON.
   const json = written('config-page.mjs', "const config = JSON.parse('<html>502</html>');\nexport function createApp() { return () => config; }\n");
   assert.equal(appFailureLasts(await failure(json)), false, 'a SyntaxError thrown by its code as it runs');
