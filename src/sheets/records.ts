@@ -31,8 +31,11 @@ function buildRecords(values: SheetRead['values']): Pick<SheetRecords, 'header' 
     if (row.every((cell) => cell === '')) continue;
     const rec: Record<string, string> = {};
     header.forEach((name, i) => {
-      // A column without a header has no key to live under; the app cannot ask for it.
-      if (name !== '') rec[name] = row[i] ?? '';
+      // A column without a header has no key to live under; the app cannot ask for it. A name
+      // repeated (`name` and `name `, trimmed alike) keeps its first column, the one lookups of
+      // the header find (players.ts, event-columns.ts): the last one's cells took the key, so a
+      // second `name` column (empty, or another text) emptied the roster or answered its values.
+      if (name !== '' && !Object.hasOwn(rec, name)) rec[name] = row[i] ?? '';
     });
     records.push(Object.freeze(rec));
   }

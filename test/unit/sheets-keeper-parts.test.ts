@@ -13,6 +13,7 @@ import { fetchRangeFor, mergePending, type PendingRow } from '../../src/sheets/k
 import { checkSocketDir, keeperSocketPath, socketOutsideDataDir } from '../../src/sheets/keeper/socket-path.js';
 import { parseCsv, stringifyCsv } from '../../src/sheets/offline/csv.js';
 import { toRecords } from '../../src/sheets/records.js';
+import { checkLogin } from '../../src/app/players.js';
 import { CorralError } from '../../src/errors.js';
 
 const EVENTS = [
@@ -224,6 +225,18 @@ describe('keeper parts', () => {
       { name: 'Bob', team: '' },
     ]);
     assert.deepEqual(toRecords({ ...read, values: [] }).records, []);
+  });
+
+  it('keeps the first column of a header name written twice (trimmed alike), as lookups of the header find it', () => {
+    // Hand-typed sheets: `name` and `name ` (or a second `code` further right). The last column
+    // took the key, so login looked up the first column's name and read the other's cells.
+    const read = { range: 'Players', values: [['name', 'code', 'team', 'name '], ['Alice', 'a-1', 'Red'], ['Bob', 'b-2', 'Blue', 'note']], fetchedAt: 0, stale: false, staleSeconds: 0, pendingRows: 0 };
+    assert.deepEqual(toRecords(read).records, [
+      { name: 'Alice', code: 'a-1', team: 'Red' },
+      { name: 'Bob', code: 'b-2', team: 'Blue' },
+    ]);
+    const players = toRecords(read);
+    assert.equal(checkLogin(players, 'Alice', 'a-1').player?.name, 'Alice', 'the roster is found under its first name column');
   });
 
   it('CSV round-trips quotes, commas, line breaks and spaces; reads CRLF and a BOM', () => {
