@@ -47,6 +47,8 @@ export function normName(s: string): string {
  */
 interface Roster {
   readonly nameCol: string | undefined;
+  /** What keeps players from logging in, said once per copy by the login route (rosterProblem). */
+  readonly problem: RosterProblem | undefined;
   /** Records by normalized name; the first row wins when a name is repeated. */
   readonly byName: ReadonlyMap<string, PlayerRecord>;
   /** Digest of each findable record's code (absent: no code, that player cannot log in). */
@@ -62,20 +64,51 @@ function rosterOf(sheet: SheetRecords): Roster {
     const codeCol = column(sheet.header, 'code');
     const byName = new Map<string, PlayerRecord>();
     const codeDigests = new Map<PlayerRecord, Buffer>();
+    const repeated = new Set<string>();
     if (nameCol) {
       for (const r of sheet.records) {
         const key = normName(r[nameCol] ?? '');
-        if (key === '' || byName.has(key)) continue;
+        if (key === '') continue;
+        if (byName.has(key)) {
+          repeated.add((r[nameCol] ?? '').trim());
+          continue;
+        }
         byName.set(key, r);
         // Digested up front, so a login costs the same for every name (no first-time cost).
-        const code = codeCol ? (r[codeCol] ?? '').trim() : '';
+        const code = codeCol ? codeOf(r[codeCol] ?? '') : '';
         if (code !== '') codeDigests.set(r, digestOf(code));
       }
     }
-    roster = { nameCol, byName, codeDigests };
+    const missing = [...(nameCol ? [] : ['name']), ...(codeCol ? [] : ['code'])];
+    const problem = missing.length > 0 || repeated.size > 0 ? { missing, repeated: [...repeated] } : undefined;
+    roster = { nameCol, problem, byName, codeDigests };
     rosters.set(sheet.records, roster);
   }
   return roster;
+}
+
+/**
+ * A code as logins compare it: trimmed and NFC, case kept. A code with accents typed on a keyboard
+ * that sends them decomposed (NFD) matched nothing, while the same name was found.
+ */
+function codeOf(s: string): string {
+  return s.normalize('NFC').trim();
+}
+
+/**
+ * What in the roster keeps players from logging in: a header without a `name` or `code` column
+ * (every login answers 401, GET /api/players lists nobody without names), or names written on
+ * more than one row (the first row wins: the others' codes never log in, and their failures lock
+ * the first player out). Names are public (GET /api/players lists them), so they may be said.
+ */
+export interface RosterProblem {
+  readonly missing: readonly string[];
+  /** Each name found again after its first row, as written there. */
+  readonly repeated: readonly string[];
+}
+
+export function rosterProblem(sheet: SheetRecords): RosterProblem | undefined {
+  return rosterOf(sheet).problem;
 }
 
 export function findPlayer(sheet: SheetRecords, name: string): PlayerRecord | undefined {
@@ -108,6 +141,6 @@ export function checkLogin(sheet: SheetRecords, name: string, code: string): Log
   const roster = rosterOf(sheet);
   const record = roster.byName.get(normName(name));
   const expected = (record && roster.codeDigests.get(record)) ?? NO_CODE;
-  const ok = timingSafeEqual(expected, digestOf(code));
+  const ok = timingSafeEqual(expected, digestOf(codeOf(code)));
   return { player: ok && expected !== NO_CODE ? record : undefined, known: record !== undefined };
 }

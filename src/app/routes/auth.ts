@@ -4,13 +4,47 @@ import { readJsonObject } from '../body.js';
 import { CHALLENGE, type AppDeps } from '../deps.js';
 import { HttpError, sendJson } from '../http.js';
 import type { LoginLimit } from '../login-limit.js';
-import { checkLogin, playerName, publicFields } from '../players.js';
+import { checkLogin, playerName, publicFields, rosterProblem, type RosterProblem } from '../players.js';
 import type { Handler } from '../router.js';
 import { onlyFields, requireText } from '../validate.js';
+
+/** What the operator is told of a roster that keeps players from logging in, and how to fix it. */
+function rosterProblemText(range: string, p: RosterProblem): string {
+  const parts: string[] = [];
+  if (p.missing.length > 0) {
+    parts.push(`its header row has no ${p.missing.join(' and ')} column, so no login can succeed (every one answers 401 invalid_credentials); name the columns name and code in its first row`);
+  }
+  if (p.repeated.length > 0) {
+    const shown = p.repeated.slice(0, 5).map((n) => JSON.stringify(n)).join(', ');
+    const more = p.repeated.length > 5 ? ` and ${p.repeated.length - 5} more` : '';
+    parts.push(
+      `${p.repeated.length} name${p.repeated.length === 1 ? ' is' : 's are'} written on more than one row (${shown}${more}; compared as logins compare them: trimmed, any case, Unicode NFC): ` +
+        'only the first row of each logs in, the codes of the others answer 401, and their failures lock the first player out; make each name unique',
+    );
+  }
+  return `POST /api/login: the roster ${range} ${parts.join('; and ')}`;
+}
 
 /** `limit`: the failed-login limit per name (login-limit.ts), undefined when it is off. */
 export function loginRoute(deps: AppDeps, limit?: LoginLimit): Handler {
   const range = deps.playersRange;
+  // Said once per problem and worker, not per copy: a roster refreshed with the same fault (an
+  // edit elsewhere in the tab) is not said again; a fixed one is.
+  let problemSaid: string | undefined;
+  let problemSeen: RosterProblem | undefined;
+  const sayProblem = (problem: RosterProblem | undefined) => {
+    // One object per roster copy: compared as text only when the copy changed.
+    problemSeen = problem;
+    const text = problem ? JSON.stringify(problem) : undefined;
+    if (text === problemSaid) return;
+    problemSaid = text;
+    if (problem) {
+      deps.ctx.logger.warn(
+        { event: 'app.roster_problem', code: 'CORRAL_ERR_ROSTER', range, missing_columns: problem.missing, repeated_names: problem.repeated.slice(0, 20), repeated_count: problem.repeated.length },
+        rosterProblemText(range, problem),
+      );
+    } else deps.ctx.logger.info({ event: 'app.roster_fixed', range }, `POST /api/login: the roster ${range} lets every player log in again`);
+  };
   return async ({ req, res }) => {
     const body = await readJsonObject(req);
     onlyFields(body, ['name', 'code']);
@@ -18,6 +52,8 @@ export function loginRoute(deps: AppDeps, limit?: LoginLimit): Handler {
     const code = requireText(body, 'code', { min: 1, max: 200 });
     // A held copy of the roster is used as it is: no promise to wait for.
     const sheet = deps.cachedRecords(range) ?? (await deps.records(range));
+    const problem = rosterProblem(sheet);
+    if (problem !== problemSeen) sayProblem(problem);
     const { player: record, known } = checkLogin(sheet, name, code);
     // A failure for a roster name counts against it; past its limit, every login for it answers
     // 429, a correct code included (else the one 200 among the 429s would still give the code

@@ -1,0 +1,64 @@
+// A Players tab that keeps players from logging in (players.ts rosterProblem, routes/auth.ts): a
+// name on two rows, a header without name or code. The login answers as before; the operator is
+// told once per worker and fault (app.roster_problem), and again when it is fixed.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { memoryLogger } from '../fixtures/memory-logger.js';
+import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
+import { createFakeSheets, SAMPLE_EVENTS, type FakeSheets } from '../fixtures/fake-sheets.js';
+
+const HEADER = ['name', 'code', 'team'];
+
+describe('a roster that keeps players from logging in', () => {
+  let app: AppHarness;
+  let sheets: FakeSheets;
+  let lines: Record<string, unknown>[];
+  const status = async (name: string, code: string) => {
+    const res = await postJson(`${app.url}/api/login`, { name, code });
+    await res.body?.cancel();
+    return res.status;
+  };
+  const said = (event: string) => lines.filter((l) => l.event === event);
+  before(async () => {
+    const log = memoryLogger();
+    lines = log.lines;
+    sheets = createFakeSheets({ Players: [HEADER, ['Thomas Martin', 'T-111', 'red'], ['Alice', 'a-1', 'blue'], [' thomas martin ', 'T-222', 'blue']], Events: SAMPLE_EVENTS });
+    app = await startApp({ CORRAL_RATE_LIMIT: '1000' }, sheets, { logger: log.logger });
+  });
+  after(() => app.close());
+
+  it('a name on two rows: the first row logs in, the second never does, and the operator is told once, with the name', async () => {
+    assert.equal(await status('Thomas Martin', 'T-111'), 200);
+    assert.equal(await status('Thomas Martin', 'T-222'), 401);
+    assert.equal(await status('Alice', 'a-1'), 200);
+    const problems = said('app.roster_problem');
+    assert.equal(problems.length, 1, 'once for the fault, not at each login (each login reads a new copy here)');
+    assert.equal(problems[0]!.level, 40);
+    assert.equal(problems[0]!.code, 'CORRAL_ERR_ROSTER');
+    assert.deepEqual(problems[0]!.repeated_names, ['thomas martin']);
+    assert.equal(problems[0]!.repeated_count, 1);
+    assert.deepEqual(problems[0]!.missing_columns, []);
+    assert.match(String(problems[0]!.msg), /1 name is written on more than one row \("thomas martin"; .*only the first row of each logs in.*make each name unique/);
+  });
+
+  it('fixed: said once at the next login; a header without code: every login fails, and that is said', async () => {
+    sheets.tabs.set('Players', [HEADER, ['Thomas Martin', 'T-111', 'red'], ['Thomas Martin-Durand', 'T-222', 'blue']]);
+    assert.equal(await status('Thomas Martin-Durand', 'T-222'), 200);
+    assert.equal(await status('Thomas Martin', 'T-111'), 200);
+    assert.equal(said('app.roster_fixed').length, 1);
+    sheets.tabs.set('Players', [['name', 'Code secret', 'team'], ['Alice', 'a-1', 'blue']]);
+    assert.equal(await status('Alice', 'a-1'), 401);
+    const problems = said('app.roster_problem');
+    assert.equal(problems.length, 2);
+    assert.deepEqual(problems[1]!.missing_columns, ['code']);
+    assert.match(String(problems[1]!.msg), /header row has no code column, so no login can succeed/);
+  });
+
+  it('a code with accents logs in whichever Unicode form the client sends', async () => {
+    sheets.tabs.set('Players', [HEADER, ['Zoé', 'caf\u00e9-7', 'red']]);
+    assert.equal(await status('Zoe\u0301', 'cafe\u0301-7'), 200, 'decomposed (NFD), as some keyboards send it');
+    assert.equal(await status('Zoé', 'caf\u00e9-7'), 200);
+    assert.equal(await status('Zoé', 'CAF\u00c9-7'), 401, 'case is kept');
+  });
+});
