@@ -73,11 +73,11 @@ describe('heartbeat age of each child', () => {
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };
     try {
-      assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 1, workers_expected: 2, workers_not_beating: 1 } });
+      assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 1, workers_expected: 2, workers_not_beating: 1, capacity: { status: 'LOW', percent_used: 0 } } });
       view.kids[0] = { ...child(1, 2101, 'ready', {}), lastBeatAt: now - 5000 };
-      assert.deepEqual(await health(), { status: 503, body: { status: 'unavailable', workers_ready: 0, workers_expected: 2, workers_not_beating: 2 } });
+      assert.deepEqual(await health(), { status: 503, body: { status: 'unavailable', workers_ready: 0, workers_expected: 2, workers_not_beating: 2, capacity: { status: 'UNAVAILABLE', percent_used: 0 } } });
       view.kids = [child(1, 2101, 'ready', {}), child(3, 2103, 'ready', {})];
-      assert.deepEqual(await health(), { status: 200, body: { status: 'ok', workers_ready: 2, workers_expected: 2 } });
+      assert.deepEqual(await health(), { status: 200, body: { status: 'ok', workers_ready: 2, workers_expected: 2, capacity: { status: 'LOW', percent_used: 0 } } });
     } finally {
       await server.close();
       monitoring.close();

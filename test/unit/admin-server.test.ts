@@ -41,7 +41,9 @@ describe('admin server with a token', () => {
   it('answers health without a token', async () => {
     const res = await fetch(`${base}/api/admin/health`);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { status: 'ok', workers_ready: 2, workers_expected: 2 });
+    // 9 of 20 connections busy. The seeds' uptime check reads capacity.status and percent_used in
+    // the health answer, as the workers' health carries them.
+    assert.deepEqual(await res.json(), { status: 'ok', workers_ready: 2, workers_expected: 2, capacity: { status: 'LOW', percent_used: 45 } });
   });
 
   it('says where reloads stand without a token, outcomes and codes only; the stats add the message', async () => {
@@ -460,7 +462,8 @@ describe('admin server health and token policy', () => {
       const base = `http://127.0.0.1:${server.port}`;
       const h = await fetch(`${base}/api/admin/health`);
       assert.equal(h.status, 503);
-      assert.deepEqual(await h.json(), { status: 'unavailable', workers_ready: 0, workers_expected: 2 });
+      // No worker serves: the capacity says so too (the draining one's connection still counted).
+      assert.deepEqual(await h.json(), { status: 'unavailable', workers_ready: 0, workers_expected: 2, capacity: { status: 'UNAVAILABLE', percent_used: 0.1 } });
       const c = await fetch(`${base}/api/admin/capacity`, { headers: { authorization: 'Bearer anything-at-all' } });
       assert.equal(c.status, 403);
       const body = (await c.json()) as { error: string; message: string };
@@ -516,10 +519,11 @@ describe('admin server capacity while nothing serves', () => {
   });
 });
 
-/** The health answer of the admin server on `port`: its status and body. */
+/** The health answer of the admin server on `port`: its status and body, without the capacity (asserted in its own tests). */
 async function healthOf(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`http://127.0.0.1:${port}/api/admin/health`);
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  const { capacity: _capacity, ...body } = (await res.json()) as Record<string, unknown>;
+  return { status: res.status, body };
 }
 
 describe('admin server health while the keeper is down', () => {
@@ -602,7 +606,7 @@ describe('admin server while the backoff holds the next fork', () => {
       const base = `http://127.0.0.1:${server.port}`;
       const h = await fetch(`${base}/api/admin/health`);
       assert.equal(h.status, 503);
-      assert.deepEqual(await h.json(), { status: 'unavailable', workers_ready: 0, workers_expected: 2, respawn_in_ms: 12_345 });
+      assert.deepEqual(await h.json(), { status: 'unavailable', workers_ready: 0, workers_expected: 2, respawn_in_ms: 12_345, capacity: { status: 'UNAVAILABLE', percent_used: 0 } });
       const stats = (await (await fetch(`${base}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { respawn: unknown };
       assert.deepEqual(stats.respawn, { in_ms: 12_345, crash_loop: 6, boot_failures: 0 });
       view.waiting = undefined;

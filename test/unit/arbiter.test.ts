@@ -2351,7 +2351,7 @@ test('an admin answer is read from one settled state: a SIGTTOU or SIGHUP record
     // SIGTTOU: the oldest worker drains at once (the two others are ready), so it is not counted ready.
     arm();
     const health = await admin.fetch('/api/admin/health');
-    assert.deepEqual(JSON.parse(health.text), { status: 'ok', workers_ready: 2, workers_expected: 2 });
+    assert.deepEqual(JSON.parse(health.text), { status: 'ok', workers_ready: 2, workers_expected: 2, capacity: { status: 'LOW', percent_used: 0 } });
     // SIGHUP: the new generation and its booting workers, in the same scrape.
     intent = 'reload';
     arm();

@@ -165,6 +165,10 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
       const keeperDown = keeper !== undefined;
       const wait = view.respawnWait();
       const keeperWait = keeperDown ? view.keeperRespawnWait() : undefined;
+      // The capacity status and share, as the workers' own health answers carry them: the seeds'
+      // uptime check alerts on capacity.status == "FULL" or capacity.percent_used >= 90 in the
+      // health answer beside /api/admin/capacity, and never fired here, where neither was.
+      const capacity = capacityFromView(view);
       return send(res, ready > 0 ? 200 : 503, {
         status,
         workers_ready: ready,
@@ -176,6 +180,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         ...(journal ? { journal } : {}),
         ...(keeperWait ? { keeper_respawn_in_ms: keeperWait.inMs } : {}),
         ...(wait ? { respawn_in_ms: wait.inMs } : {}),
+        capacity: { status: capacity.status, percent_used: capacity.percent_used },
       });
     }
 
