@@ -90,6 +90,14 @@ function followNote(s, now = new Date()) {
   // The master answers again: a change it had not answered was carried out before this, or not at all.
   setButtons({ stopping: Boolean(s.master.stopping), unreachable: false, ...(buttons.sending ? {} : { unanswered: false }) });
   if (!note) return;
+  // Another master answers (corral restarted, or it crashed and systemd started it again): what the
+  // change's master was doing is gone with it, and its generation starts over. Judged by the new
+  // one's figures, a reload to generation 3 read "rolled back: its workers could not boot
+  // (reload.failed in the log); generation 1 serves", sending the operator after a reload failure
+  // that never happened rather than after the restart.
+  if (note.follow && !note.past && note.masterPid !== undefined && s.master.pid !== note.masterPid) {
+    showNote({ ...note, text: `${note.text}; corral was restarted since (master pid ${note.masterPid}, now ${s.master.pid}): this no longer applies`, follow: null, past: true });
+  }
   if (note.follow && !note.past) {
     const seen = note.follow(s);
     if (seen && seen.done) showNote({ text: `${seen.done} (asked at ${clock(note.at)}, ${seen.seen || 'seen done'} at ${clock(now)})`, at: note.at, doneAt: now, done: true });
@@ -112,20 +120,22 @@ async function action(path, body) {
   const asked = document.activeElement;
   if (asked && ACTION_BUTTONS.includes(asked.id)) focusBack = asked;
   const before = lastStats;
+  // The master the change is asked of, as the last refresh saw it: followNote tells a restart apart.
+  const masterPid = before ? before.master.pid : undefined;
   setButtons({ sending: true });
   showNote({ text: 'sent…', at: new Date() });
   try {
     const r = await api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}) });
     const at = new Date();
-    if (r.reload) showNote({ text: r.message, at, follow: followReload(r.generation, r.reload === 'started') });
-    else if (r.workers_expected !== undefined) showNote({ text: `workers → ${r.workers_expected}`, at, follow: followWorkers(r.workers_expected) });
+    if (r.reload) showNote({ text: r.message, at, masterPid, follow: followReload(r.generation, r.reload === 'started') });
+    else if (r.workers_expected !== undefined) showNote({ text: `workers → ${r.workers_expected}`, at, masterPid, follow: followWorkers(r.workers_expected) });
     else showNote({ text: r.message || 'ok', at });
   } catch (err) {
     const unanswered = err instanceof TimeoutError;
     showNote({
       text: unanswered ? `${err.message}: the master may still carry it out; the buttons come back once it answers again, and this says whether it did` : err.message,
       at: new Date(),
-      ...(unanswered ? { follow: followUnanswered(path, body, before) } : {}),
+      ...(unanswered ? { masterPid, follow: followUnanswered(path, body, before) } : {}),
     });
     if (unanswered) setButtons({ unanswered: true });
   } finally {
