@@ -63,7 +63,12 @@ interface Endpoint {
 }
 
 function parseEndpoint(text: string): Endpoint | undefined {
-  const m = /^([A-Za-z]{0,3})(\d{0,8})$/.exec(text);
+  // A row may be written with leading zeros: Google reads a bare `d09037` as the first tab's cell
+  // D9037 ("Range (Sheet1!D9037) exceeds grid limits", googleapis/google-api-ruby-client#715) and
+  // `D001` as its D1 (urbancups/node-sheets#5). Refused here, such a text was a tab's title to
+  // corral and the emulator while Google read a cell of the first tab (quoteSheetName quotes such
+  // titles for that reason).
+  const m = /^([A-Za-z]{0,3})(0*\d{0,8})$/.exec(text);
   if (!m || text === '') return undefined;
   const letters = m[1] ?? '';
   const digits = m[2] ?? '';
@@ -74,7 +79,6 @@ function parseEndpoint(text: string): Endpoint | undefined {
     out.col = col;
   }
   if (digits) {
-    if (digits.startsWith('0')) return undefined;
     const row = Number(digits);
     if (!(row >= 1 && row <= MAX_ROW)) return undefined;
     out.row = row;

@@ -59,6 +59,23 @@ describe('parseA1', () => {
     assert.deepEqual(parseA1('RC'), { sheet: 'RC', area: undefined });
   });
 
+  it('reads a row written with leading zeros as Google does: d09037 alone is the first tab\'s cell D9037, not a tab', () => {
+    // Google answered a bare `d09037` with "Range (Sheet1!D9037) exceeds grid limits"
+    // (googleapis/google-api-ruby-client#715) and read a bare `D001` as the first tab's D1
+    // (urbancups/node-sheets#5). Taken for a tab's title here, SHEET_PLAYERS_RANGE=P01 read tab P01
+    // against the emulator and in corral check's header read ('P01'!1:1), and the first tab's
+    // cell P1 from Google: an empty roster, every login refused.
+    assert.deepEqual(parseA1('d09037'), { sheet: undefined, area: { startRow: 9037, endRow: 9037, startCol: 4, endCol: 4 } });
+    assert.deepEqual(parseA1('P01'), { sheet: undefined, area: { startRow: 1, endRow: 1, startCol: 16, endCol: 16 } });
+    assert.deepEqual(parseA1('T!A01:C005').area, { startRow: 1, endRow: 5, startCol: 1, endCol: 3 });
+    assert.equal(firstRowOf('P01'), 'P1');
+    // A tab of such a name is quoted whenever corral writes a range of it, and read as that tab.
+    assert.equal(quoteSheetName('P01'), "'P01'");
+    assert.deepEqual(parseA1("'P01'"), { sheet: 'P01', area: undefined });
+    // Row 0 is no row, however many zeros spell it.
+    for (const bad of ['T!A0', 'T!A00', 'T!A00:B1']) assert.throws(() => parseA1(bad), A1ParseError, bad);
+  });
+
   it('orders reversed corners like the API', () => {
     assert.deepEqual(parseA1('T!C5:A1').area, { startRow: 1, endRow: 5, startCol: 1, endCol: 3 });
   });

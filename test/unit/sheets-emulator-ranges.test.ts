@@ -1,0 +1,37 @@
+// How the emulator reads a range's text, against what Google answered to the same text: a tab
+// named like a cell, with its row written with leading zeros (`P01`, `d09037`), is a cell of the
+// first tab unless quoted (googleapis/google-api-ruby-client#715: a bare `d09037` answered
+// "Range (Sheet1!D9037) exceeds grid limits. Max rows: 1000, max columns: 26").
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ApiError } from '../../src/sheets/emulator/api-error.js';
+import { Store } from '../../src/sheets/emulator/store.js';
+
+const ID = 'ranges';
+
+function store(): Store {
+  const s = new Store();
+  s.setSheet(ID, 'Sheet1', [['first tab']]);
+  s.setSheet(ID, 'P01', [['name', 'code'], ['Ann', 'A1']]);
+  s.setSheet(ID, 'd09037', [['x']]);
+  return s;
+}
+
+describe('emulator ranges: a tab named like a cell with a zero-padded row', () => {
+  it('a bare P01 reads the first tab\'s cell P1, as Google does; quoted, the tab', () => {
+    const s = store();
+    const sheet = s.spreadsheet(ID);
+    assert.deepEqual(s.get(sheet, 'P01', 'ROWS'), { range: 'Sheet1!P1', majorDimension: 'ROWS' });
+    assert.deepEqual(s.get(sheet, "'P01'", 'ROWS'), { range: "'P01'!A1:Z1000", majorDimension: 'ROWS', values: [['name', 'code'], ['Ann', 'A1']] });
+    assert.deepEqual(s.get(sheet, 'P01!A01:B02', 'ROWS').values, [['name', 'code'], ['Ann', 'A1']]);
+  });
+
+  it("a bare d09037 is refused past the first tab's grid, with Google's words", () => {
+    const s = store();
+    assert.throws(
+      () => s.get(s.spreadsheet(ID), 'd09037', 'ROWS'),
+      (err: unknown) => err instanceof ApiError && err.code === 400 && err.message === 'Range (Sheet1!D9037) exceeds grid limits. Max rows: 1000, max columns: 26',
+    );
+  });
+});
