@@ -154,6 +154,14 @@ function splitSheet(range: string): { sheet: string | undefined; cells: string |
           i += 2;
           continue;
         }
+        // A quote that neither doubles nor ends the name (the `!` or the end follows an end) is
+        // one of the name's: Google reads `'Jon's Data'` as the tab Jon's Data, and its A1 guide
+        // writes `'Jon's_Data'!A1:D5` (googleapis/google-api-python-client#2702).
+        if (i + 1 < range.length && range[i + 1] !== '!') {
+          name += "'";
+          i += 1;
+          continue;
+        }
         i += 1;
         break;
       }

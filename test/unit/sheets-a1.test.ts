@@ -87,6 +87,16 @@ describe('parseA1', () => {
     assert.deepEqual(parseA1("'''quoted'''!A:A"), { sheet: "'quoted'", area: { startCol: 1, endCol: 1 } });
   });
 
+  it("takes a quote inside a quoted name left single, as Google does ('Jon's Data'), beside the doubled one", () => {
+    // Google answered values.get of `'Jon's Data'` with the tab's cells and the range
+    // `'Jon''s Data'!A1:Z1000` (googleapis/google-api-python-client#2702); its A1 guide writes
+    // `'Jon's_Data'!A1:D5`. Refused here, such a SHEET_EVENTS_RANGE read at Google while every
+    // append of it was refused (the journal keys a tab by parseA1) and the emulator refused both.
+    assert.deepEqual(parseA1("'Jon's Data'"), { sheet: "Jon's Data", area: undefined });
+    assert.deepEqual(parseA1("'Jon's_Data'!A1:D5"), { sheet: "Jon's_Data", area: { startRow: 1, endRow: 5, startCol: 1, endCol: 4 } });
+    assert.equal(firstRowOf("'Jon's Data'!A2:E"), "'Jon''s Data'!A2:E2");
+  });
+
   it('refuses what the API cannot parse', () => {
     for (const bad of ["'unterminated!A1", "'x'A1", 'T!A1:[5', 'T!A0', 'T!A', 'T!1', 'T!A1:B2:C3', "Bob's!A1", '!A1', "''!A1", 'T!AAAA1', 'T!A:B5', '']) {
       assert.throws(() => parseA1(bad), A1ParseError, bad);

@@ -1,7 +1,8 @@
 // How the emulator reads a range's text, against what Google answered to the same text: a tab
 // named like a cell, with its row written with leading zeros (`P01`, `d09037`), is a cell of the
 // first tab unless quoted (googleapis/google-api-ruby-client#715: a bare `d09037` answered
-// "Range (Sheet1!D9037) exceeds grid limits. Max rows: 1000, max columns: 26").
+// "Range (Sheet1!D9037) exceeds grid limits. Max rows: 1000, max columns: 26"); a quote inside a
+// quoted name may be left single (googleapis/google-api-python-client#2702).
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -33,5 +34,14 @@ describe('emulator ranges: a tab named like a cell with a zero-padded row', () =
       () => s.get(s.spreadsheet(ID), 'd09037', 'ROWS'),
       (err: unknown) => err instanceof ApiError && err.code === 400 && err.message === 'Range (Sheet1!D9037) exceeds grid limits. Max rows: 1000, max columns: 26',
     );
+  });
+});
+
+describe('emulator ranges: a quoted name', () => {
+  it("reads a quoted name whose quote is left single ('Jon's Data'), echoing it doubled, as Google does", () => {
+    // googleapis/google-api-python-client#2702: `'Jon's Data'` answered `'Jon''s Data'!A1:Z1000`.
+    const s = store();
+    s.setSheet(ID, "Jon's Data", [['a']]);
+    assert.deepEqual(s.get(s.spreadsheet(ID), "'Jon's Data'", 'ROWS'), { range: "'Jon''s Data'!A1:Z1000", majorDimension: 'ROWS', values: [['a']] });
   });
 });
