@@ -221,6 +221,44 @@ describe('keeper lock', () => {
       assert.deepEqual(readdirSync(dir), [], 'released');
     });
 
+    it("a keeper of another host whose pid namespace has the same name (every host's initial one is pid:[4026531836]) is judged by its heartbeat, not by a pid of that host", async () => {
+      // Two hosts running corral from one NFS-mounted directory (CORRAL_DATA_DIR defaults to
+      // `data`, relative): outside containers both name the kernel's initial pid namespace, a
+      // constant. Judged by pid, the other host's live keeper was "dead" here and its lock broken
+      // at once: two keepers flushed, and rewrote, one journal.
+      const onHost = (pid: number, host: string): LockSelf => ({ ...inNs(pid, 'pid:[4026531836]', 20), hostId: async () => host });
+      const theirs = await acquireKeeperLock(dir, 0, undefined, onHost(7, 'host-a'));
+      try {
+        await assert.rejects(acquireKeeperLock(dir, 300, undefined, onHost(8, 'host-b')), (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'CORRAL_ERR_JOURNAL');
+          assert.match(err.message, /another host/);
+          return true;
+        });
+        assert.match(readFileSync(join(dir, 'keeper.lock'), 'utf8'), /^7 - [0-9a-f]{16} pid:\[4026531836\] host-a\n$/, 'still theirs');
+      } finally {
+        await theirs.release();
+      }
+      // Its lock left unrefreshed (the host died with its keeper) is taken over, as another container's.
+      writeFileSync(join(dir, 'keeper.lock'), '7 - 0123456789abcdef pid:[4026531836] host-a\n');
+      const old = (Date.now() - FOREIGN_LOCK_STALE_MS - 1000) / 1000;
+      utimesSync(join(dir, 'keeper.lock'), old, old);
+      const lock = await acquireKeeperLock(dir, 2000, undefined, onHost(8, 'host-b'));
+      assert.match(readFileSync(join(dir, 'keeper.lock'), 'utf8'), /^8 .* host-b\n$/);
+      await lock.release();
+    });
+
+    it("the same host's own dead keeper (its previous boot, a power loss) is still judged by pid: taken at once, whatever the clock says of its lock's time", async () => {
+      writeFileSync(join(dir, 'keeper.lock'), `${DEAD_PID} - 0123456789abcdef pid:[4026531836] host-a\n`);
+      // A clock behind the lock's time (no battery-backed clock, NTP not yet synced): a heartbeat
+      // judge would wait for it.
+      const future = (Date.now() + 3600_000) / 1000;
+      utimesSync(join(dir, 'keeper.lock'), future, future);
+      const started = Date.now();
+      const lock = await acquireKeeperLock(dir, 2000, undefined, { ...inNs(9, 'pid:[4026531836]'), alive: (p) => p !== DEAD_PID, hostId: async () => 'host-a' });
+      assert.ok(Date.now() - started < 1000);
+      await lock.release();
+    });
+
     it('the same namespace is still judged by pid: a dead keeper\'s lock is taken at once', async () => {
       writeFileSync(join(dir, 'keeper.lock'), `${DEAD_PID} - 0123456789abcdef pid:[1001]\n`);
       const started = Date.now();

@@ -27,6 +27,13 @@
 // its holder refreshes the file's mtime every LOCK_HEARTBEAT_MS, and a lock of another namespace is
 // judged by that alone: taken over once FOREIGN_LOCK_STALE_MS old (a container killed with its
 // keeper), waited for while fresh. Lines without a namespace (older builds) are judged by pid.
+// A namespace's name says which host it is on no more than a pid does: every host's initial one is
+// `pid:[4026531836]` (a kernel constant), so two hosts running corral outside containers from one
+// NFS-mounted directory (CORRAL_DATA_DIR is `data`, relative, by default) named the same namespace,
+// the other host's live keeper was "dead" by pid here, and its lock was broken at once. So the line
+// also names the host (its hostname), and a lock of another host is judged by its heartbeat too.
+// Not its boot_id: a host restarted after a power loss would judge its own dead keeper's lock by
+// an mtime its clock may still be behind (a board without a battery-backed clock, before NTP).
 //
 // The temporary files (`keeper.lock.tmp-<pid>-<start>-<hex>`) are removed on every way out: at
 // once after the link, and at process exit for one still being written. A keeper stopped while it
@@ -36,6 +43,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { link, open, readdir, readFile, readlink, stat, unlink, utimes } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CorralError, DataDirWriteError } from '../../errors.js';
 
@@ -76,6 +84,8 @@ export interface LockSelf {
   readonly startTime: (pid: number) => Promise<string | undefined>;
   /** This process's pid namespace (`pid:[4026531836]`); absent or undefined: not named in the line. */
   readonly pidNamespace?: () => Promise<string | undefined>;
+  /** This host's name; absent or undefined: not named in the line (nor without a namespace). */
+  readonly hostId?: () => Promise<string | undefined>;
   /** LOCK_HEARTBEAT_MS unless given (tests). */
   readonly heartbeatMs?: number;
 }
@@ -112,7 +122,13 @@ async function pidNamespace(): Promise<string | undefined> {
   }
 }
 
-const thisProcess: LockSelf = { pid: process.pid, alive, startTime, pidNamespace };
+/** The hostname, escaped so that it is one field of the line (the kernel takes any bytes). */
+async function hostId(): Promise<string | undefined> {
+  const name = hostname();
+  return name === '' ? undefined : encodeURIComponent(name);
+}
+
+const thisProcess: LockSelf = { pid: process.pid, alive, startTime, pidNamespace, hostId };
 
 async function readOwner(path: string): Promise<string | undefined> {
   try {
@@ -124,15 +140,16 @@ async function readOwner(path: string): Promise<string | undefined> {
 }
 
 /**
- * `pid start nonce ns` and a newline; start is '-' where /proc is missing, ns (the pid namespace)
- * absent where unknown (older keepers wrote `pid start nonce`, `pid start` or `pid `, with the
- * newline). pid NaN: not a whole lock line (empty, NUL bytes, cut short by a power loss), which no
- * live keeper leaves.
+ * `pid start nonce ns host` and a newline; start is '-' where /proc is missing, ns (the pid
+ * namespace) and host (its hostname) absent where unknown (older keepers wrote `pid start
+ * nonce ns`, `pid start nonce`, `pid start` or `pid `, with the newline; they read a line of five
+ * fields as its first four). pid NaN: not a whole lock line (empty, NUL bytes, cut short by a power
+ * loss), which no live keeper leaves.
  */
-function parseOwner(text: string): { pid: number; start: string | undefined; ns: string | undefined } {
-  if (!text.endsWith('\n')) return { pid: Number.NaN, start: undefined, ns: undefined };
-  const [pid, start, , ns] = text.trim().split(/\s+/);
-  return { pid: /^[0-9]+$/.test(pid ?? '') ? Number(pid) : Number.NaN, start: start && start !== '-' ? start : undefined, ns: ns || undefined };
+function parseOwner(text: string): { pid: number; start: string | undefined; ns: string | undefined; host: string | undefined } {
+  if (!text.endsWith('\n')) return { pid: Number.NaN, start: undefined, ns: undefined, host: undefined };
+  const [pid, start, , ns, host] = text.trim().split(/\s+/);
+  return { pid: /^[0-9]+$/.test(pid ?? '') ? Number(pid) : Number.NaN, start: start && start !== '-' ? start : undefined, ns: ns || undefined, host: host || undefined };
 }
 
 /** How long ago the lock at `path` was last refreshed; undefined when it is gone. */
@@ -290,7 +307,8 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
   // The nonce makes every acquisition's content unique, even for a reused pid without /proc.
   const start = await self.startTime(self.pid);
   const ns = await self.pidNamespace?.();
-  const mine = `${self.pid} ${start ?? '-'} ${randomBytes(8).toString('hex')}${ns ? ` ${ns}` : ''}\n`;
+  const host = ns ? await self.hostId?.() : undefined;
+  const mine = `${self.pid} ${start ?? '-'} ${randomBytes(8).toString('hex')}${ns ? ` ${ns}${host ? ` ${host}` : ''}` : ''}\n`;
   const tag = ownerTag(self.pid, start);
   const deadline = Date.now() + waitMs;
   let told = false;
@@ -325,9 +343,10 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
     }
     const text = await readOwner(path);
     if (text === undefined) continue; // Released meanwhile.
-    const { pid: owner, start, ns: ownerNs } = parseOwner(text);
-    // Another pid namespace's pid says nothing here: its lock is judged by its heartbeat.
-    const foreign = ownerNs !== undefined && ns !== undefined && ownerNs !== ns;
+    const { pid: owner, start, ns: ownerNs, host: ownerHost } = parseOwner(text);
+    // Another pid namespace's pid says nothing here, nor another host's: its lock is judged by its heartbeat.
+    const otherHost = ownerHost !== undefined && host !== undefined && ownerHost !== host;
+    const foreign = otherHost || (ownerNs !== undefined && ns !== undefined && ownerNs !== ns);
     const age = foreign ? await lockAge(path) : undefined;
     if (foreign && age === undefined) continue; // Released meanwhile.
     const dead = foreign
@@ -342,7 +361,12 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
     if (!told) onWait?.(owner);
     told = true;
     if (Date.now() >= deadline) {
-      const where = foreign ? ` of another pid namespace (${ownerNs}: another container on this data dir?), whose lock was refreshed ${Math.round((age as number) / 1000)} s ago` : '';
+      const refreshed = `whose lock was refreshed ${Math.round((age as number) / 1000)} s ago`;
+      const where = otherHost
+        ? ` of another host (${decodeURIComponent(ownerHost as string)}: its corral on this data dir, shared over the network?), ${refreshed}`
+        : foreign
+          ? ` of another pid namespace (${ownerNs}: another container on this data dir?), ${refreshed}`
+          : '';
       throw new CorralError('CORRAL_ERR_JOURNAL', `another keeper (pid ${owner}${where}) still holds ${path}; not opening the journal twice`);
     }
     await new Promise((r) => setTimeout(r, 100));
