@@ -4,12 +4,12 @@ import { int, str } from './spec.js';
 
 export const appSchema = {
   SHEET_PLAYERS_RANGE: str({
-    description: 'Sheet tab (or A1 range) holding the players roster.',
+    description: 'Sheet tab (or A1 range) holding the players roster. A range naming no tab (`P01`, `A:E`) is cells of the sheet\'s first tab, as Google reads it: quote a tab whose name reads as a cell (`\'P01\'`); warned at load.',
     default: 'Players',
     emptyIsDefault: true,
   }),
   SHEET_EVENTS_RANGE: str({
-    description: "Sheet tab (or A1 range starting at its table's first column, the event ids' column) receiving appended events.",
+    description: "Sheet tab (or A1 range starting at its table's first column, the event ids' column) receiving appended events. A range naming no tab (`P01`, `A:E`) is cells of the sheet's first tab, as Google reads it: quote a tab whose name reads as a cell (`'P01'`); warned at load.",
     default: 'Events',
     emptyIsDefault: true,
   }),

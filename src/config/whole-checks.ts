@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { fileWriteFailure } from '../file-creatable.js';
 import type { ConfigProblem, ErrorCode } from '../errors.js';
 import { isLoopbackHost } from '../loopback.js';
+import { parseA1 } from '../sheets/a1.js';
 import { bindsOverlap, v6WildcardTakesIPv4 } from './bind-overlap.js';
 import { stdioLogFileProblem } from './log-file-stdio.js';
 import type { Settings } from './schema.js';
@@ -151,5 +152,27 @@ export function wholeWarnings(valid: Partial<Settings>, set: (name: keyof Settin
         `lower CORRAL_KEEPALIVE (5 by default; keep a proxy's upstream keepalive_timeout below it) or raise CORRAL_GRACEFUL_TIMEOUT`,
     );
   }
+  for (const name of ['SHEET_PLAYERS_RANGE', 'SHEET_EVENTS_RANGE'] as const) {
+    const range = valid[name];
+    if (range !== undefined && set(name)) out.push(...tablessRangeWarnings(name, range));
+  }
   return out;
+}
+
+/**
+ * A range naming no tab is read, and appended to, on the sheet's first tab, as Google reads it:
+ * `P01` or `Wk1` is the cell P1 or WK1 there, not the tab of that name, so the roster read one
+ * empty cell (every login refused), and `A:E` as SHEET_EVENTS_RANGE appended events under the
+ * first tab's table, the roster's when it comes first.
+ */
+function tablessRangeWarnings(name: 'SHEET_PLAYERS_RANGE' | 'SHEET_EVENTS_RANGE', range: string): string[] {
+  let parsed: ReturnType<typeof parseA1>;
+  try {
+    parsed = parseA1(range);
+  } catch {
+    return [];
+  }
+  if (parsed.sheet !== undefined) return [];
+  const asTab = /^[A-Za-z]+\d+$/.test(range) ? `; to name a tab called ${range}, quote it: ${name}='${range.replaceAll("'", "''")}'` : '';
+  return [`${name}=${range} names no tab: Google reads it as cells of the sheet's first tab (whatever that tab is)${asTab}, or name the tab before the cells (Players!A:E)`];
 }

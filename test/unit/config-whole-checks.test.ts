@@ -183,3 +183,18 @@ describe('CORRAL_KEEPALIVE against CORRAL_GRACEFUL_TIMEOUT', () => {
     }
   });
 });
+
+describe('a sheet range naming no tab', () => {
+  const warned = (env: Record<string, string>) => loadSettings({ env: { CORRAL_ENV_FILE: 'none', ...env } }).warnings.filter((w) => /^SHEET_(PLAYERS|EVENTS)_RANGE=/.test(w));
+  it("warns that Google reads it on the first tab: a tab's name that reads as a cell (P01, Wk1), or bare columns", () => {
+    const [players, events] = warned({ SHEET_PLAYERS_RANGE: 'P01', SHEET_EVENTS_RANGE: 'A:E' });
+    assert.match(players ?? '', /^SHEET_PLAYERS_RANGE=P01 names no tab: Google reads it as cells of the sheet's first tab .*; to name a tab called P01, quote it: SHEET_PLAYERS_RANGE='P01', or name the tab before the cells/);
+    assert.match(events ?? '', /^SHEET_EVENTS_RANGE=A:E names no tab: .*first tab/);
+    assert.doesNotMatch(events ?? '', /quote it/, 'no tab is called A:E');
+  });
+  it('says nothing of a tab, quoted or not, with or without cells, nor of the defaults', () => {
+    assert.deepEqual(warned({ SHEET_PLAYERS_RANGE: "'P01'", SHEET_EVENTS_RANGE: 'Events!A:E' }), []);
+    assert.deepEqual(warned({ SHEET_PLAYERS_RANGE: 'Joueurs', SHEET_EVENTS_RANGE: "'Jon''s Data'" }), []);
+    assert.deepEqual(warned({}), []);
+  });
+});
