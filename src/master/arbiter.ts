@@ -69,6 +69,16 @@ export function masterPauseMs(timeoutS: number): number {
   const timeoutMs = timeoutS * 1000;
   return Math.max(2 * TICK_MS, Math.min(MASTER_PAUSE_MS, timeoutMs - heartbeatIntervalMs(timeoutS) - TICK_MS));
 }
+/**
+ * A gap past which a child beating on time reads as silent past CORRAL_TIMEOUT=`timeoutS` (its
+ * silence at such a tick is up to the gap plus a beat): discounted even on the tick right after a
+ * discounted one. Two stalls of the master back to back (a host swapping, a VM paused twice, the
+ * beats read once between them) killed every healthy child as stuck at the second; a master merely
+ * slow on every tick (gaps past masterPauseMs but short of this) still has every other gap counted.
+ */
+export function masterStallKillsMs(timeoutS: number): number {
+  return timeoutS * 1000 - heartbeatIntervalMs(timeoutS) - TICK_MS;
+}
 /** A pause of the master this long is said (`master.stalled`); a shorter one only discounted. */
 const MASTER_STALL_MS = 5000;
 
@@ -241,14 +251,16 @@ export class Arbiter {
    * their silence: with CORRAL_TIMEOUT=2 a pause of 3 s killed every worker and the keeper as
    * stuck. What the master did not see is the gap past a tick's period. Never on two ticks in a
    * row: a master slow on every tick (its loop busy, beats read between ticks) discounting every
-   * gap would count a stuck child's silence at a quarter of its pace and kill it that much later.
+   * gap would count a stuck child's silence at a quarter of its pace and kill it that much later;
+   * unless the gap alone would have a healthy child killed (masterStallKillsMs).
    * (A step of the system clock is no pause: the arbiter's clock is monotonic.)
    */
   private discountPause(): number {
     const now = this.now();
     const gap = now - (this.lastTickAt ?? now);
     this.lastTickAt = now;
-    const discounted = gap > masterPauseMs(this.settings.CORRAL_TIMEOUT) && !this.pauseDiscounted;
+    const timeoutS = this.settings.CORRAL_TIMEOUT;
+    const discounted = gap > masterPauseMs(timeoutS) && (!this.pauseDiscounted || gap > masterStallKillsMs(timeoutS));
     this.pauseDiscounted = discounted;
     if (!discounted) return gap;
     // Never past now: beats read since the master resumed are already counted as of now.

@@ -11,7 +11,7 @@ import type { ChildIdentity } from '../../src/config/identity.js';
 import type { ChildMessage, MasterMessage } from '../../src/ipc/messages.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';
 import { startAdminServer } from '../../src/master/admin/server.js';
-import { Arbiter, masterPauseMs, type ArbiterOptions, type Intent } from '../../src/master/arbiter.js';
+import { Arbiter, masterPauseMs, masterStallKillsMs, type ArbiterOptions, type Intent } from '../../src/master/arbiter.js';
 import { DeathCauses } from '../../src/master/death-causes.js';
 import { BOOT_TIMEOUT_FLOOR_MS } from '../../src/master/stuck-judgement.js';
 import { KEEPER_STOP_MS } from '../../src/master/stop-sequence.js';
@@ -1447,6 +1447,29 @@ test("a pause of the master's shorter than 5 s but past CORRAL_TIMEOUT kills no 
     t.advance(250);
     t.arbiter.tick();
     assert.deepEqual(t.children.map((c) => c.kills), [[], []]);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('two stalls of the master back to back, each past CORRAL_TIMEOUT, kill no healthy child; a stuck one is still killed after', async () => {
+  const t = await setup({ CORRAL_TIMEOUT: '5' });
+  try {
+    t.bootAll();
+    t.run(1000, t.children);
+    // Stalled 8 s (a host swapping): the tick back discounts it.
+    t.advance(8000);
+    t.arbiter.tick();
+    // One turn of the loop reads the beats queued meanwhile, then the master stalls 8 s again
+    // before its next tick. Counted, the second stall killed both workers as silent for 8 s.
+    beatAll(t.children);
+    t.advance(8000);
+    t.arbiter.tick();
+    assert.deepEqual(t.children.map((c) => c.kills), [[], []]);
+    assert.equal(t.log.lines().filter((l) => l.event === 'master.stalled').length, 2, 'each stall is said');
+    // A worker silent while the master runs is still killed once the timeout has passed.
+    t.run(6000, [t.children[1]!]);
+    assert.deepEqual([t.children[0]!.kills, t.children[1]!.kills], [['SIGKILL'], []]);
   } finally {
     t.log.close();
   }
@@ -2979,6 +3002,8 @@ test('at CORRAL_TIMEOUT=1 a pause of the master under a second kills no child: i
 
 test('the gap read as the master pausing: a second, or less where CORRAL_TIMEOUT would kill sooner, never under two ticks', () => {
   assert.deepEqual([1, 2, 3, 30].map(masterPauseMs), [500, 1000, 1000, 1000]);
+  // Past these a gap alone reads a healthy child as stuck: discounted even after a discounted gap.
+  assert.deepEqual([1, 2, 5, 30].map(masterStallKillsMs), [500, 1250, 3750, 28750]);
 });
 
 test('a reload that changes CORRAL_GRACEFUL_TIMEOUT tells the keeper it keeps, and a rollback tells it the old one again', async () => {
