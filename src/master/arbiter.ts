@@ -264,7 +264,14 @@ export class Arbiter {
     this.pauseDiscounted = discounted;
     if (!discounted) return gap;
     // Never past now: beats read since the master resumed are already counted as of now.
-    for (const c of this.children.values()) c.lastBeatAt = Math.min(now, c.lastBeatAt + gap - TICK_MS);
+    for (const c of this.children.values()) {
+      c.lastBeatAt = Math.min(now, c.lastBeatAt + gap - TICK_MS);
+      // Nor as a booting child's time to get ready: its 'ready' may wait unread in the pipe too.
+      // Counted, a stall past the boot timeout (a paused VM) killed every worker that booted
+      // meanwhile as "not ready after 61 s (createApp never resolved?)", a failed boot, in the
+      // tick that said the master's stall did not count.
+      if (c.state === 'booting') c.bootProgressAt = Math.min(now, Math.max(c.startedAt, c.bootProgressAt ?? c.startedAt) + gap - TICK_MS);
+    }
     if (gap > MASTER_STALL_MS) this.log.warn({ event: 'master.stalled', ms: gap }, `the master did not run for ${secondsText(gap)}; that time does not count as its children's silence`);
     return gap;
   }

@@ -1452,6 +1452,42 @@ test("a pause of the master's shorter than 5 s but past CORRAL_TIMEOUT kills no 
   }
 });
 
+test("a stall of the master past the boot timeout does not count as a booting worker's time to get ready: its 'ready' may wait unread", async () => {
+  const t = await setup({ CORRAL_TIMEOUT: '5' });
+  try {
+    t.arbiter.tick();
+    beatAll(t.children);
+    // A paused VM, 61 s: the workers became ready meanwhile, their 'ready' still in the pipes.
+    t.advance(BOOT_TIMEOUT_FLOOR_MS + 1000);
+    t.arbiter.tick();
+    assert.deepEqual(t.children.map((c) => c.kills), [[], []], 'not killed as "not ready after 61 s"');
+    t.children.forEach(ready);
+    t.arbiter.tick();
+    assert.ok(t.calls.some((c) => c.startsWith('ready')));
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a booting worker that never gets ready is still killed at the boot timeout after a stall of the master', async () => {
+  const t = await setup({ CORRAL_TIMEOUT: '5' });
+  try {
+    t.arbiter.tick();
+    // 30 s of its boot go by while the master runs (beating, createApp never resolving).
+    t.run(30_000, t.children);
+    t.advance(61_000);
+    t.arbiter.tick();
+    assert.deepEqual(t.children.map((c) => c.kills), [[], []], 'the stall is not its time');
+    t.run(BOOT_TIMEOUT_FLOOR_MS - 30_000 + 1000, t.children);
+    assert.deepEqual(t.children.map((c) => c.kills), [['SIGKILL'], ['SIGKILL']], 'killed once the boot timeout passed while the master ran');
+    t.children.slice(0, 2).forEach((c) => c.exit(null, 'SIGKILL'));
+    t.arbiter.tick();
+    assert.match(String(t.log.lines().find((l) => l.event === 'worker.boot_failed')?.msg), /not ready after \d+ s \(createApp never resolved\?\)/);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('two stalls of the master back to back, each past CORRAL_TIMEOUT, kill no healthy child; a stuck one is still killed after', async () => {
   const t = await setup({ CORRAL_TIMEOUT: '5' });
   try {
