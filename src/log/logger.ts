@@ -126,6 +126,20 @@ export interface LoggerOptions {
 /** How long a deliberate exit waits for the log's write in flight (drained()) before it flushes. */
 export const EXIT_DRAIN_WAIT_MS = 1000;
 
+/**
+ * Where a failure of the log itself is said. stderr can fail too: under `nohup corral start` (or
+ * `>>out.log 2>&1`) it is a file on the disk that just filled. sonic-boom emits a failed write as
+ * 'error', and pino's own listener handles EPIPE alone: unhandled, ENOSPC was an uncaught exception
+ * at the first failed log write, and the master's handler stopped every worker and exited 70. The
+ * line is dropped instead; an EAGAIN (a full pipe) is not slept on and retried in a loop, which
+ * would block the process for as long as its reader does not read.
+ */
+function stderrDestination(): Destination {
+  const d = pino.destination({ dest: 2, sync: true, retryEAGAIN: () => false });
+  d.on('error', () => {});
+  return d;
+}
+
 const accessPriority = (line: string) => ACCESS_PRIORITY + line;
 const withPriority = (line: string) => priorityOf(line) + line;
 
@@ -152,7 +166,7 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
   // Said on stderr (the journal under systemd; a child's stderr is relayed by the master), since
   // the file is what fails. Created on the first failure only.
   let stderrLogger: Logger | undefined;
-  const toStderr = () => (stderrLogger ??= pino(isJournalFd(2) ? { ...options, hooks: { streamWrite: withPriority } } : options, pino.destination({ dest: 2, sync: true })));
+  const toStderr = () => (stderrLogger ??= pino(isJournalFd(2) ? { ...options, hooks: { streamWrite: withPriority } } : options, stderrDestination()));
   // Without a log file the lines go to stdout: the messages say so, not "the log file" there is
   // none of. A worker's or the keeper's stdout is a pipe the master reads (master/stdout-relay.ts).
   const slowly = () =>
