@@ -13,7 +13,8 @@ import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { startLoopLag } from '../loop-lag.js';
 import { readMemory, type MemoryFigures } from '../process-memory.js';
-import { createLogger, EXIT_DRAIN_WAIT_MS, type CorralLogger } from '../log/logger.js';
+import { createChildLogger } from '../log/child-logger.js';
+import { EXIT_DRAIN_WAIT_MS, type CorralLogger } from '../log/logger.js';
 import { preferForOomKill } from '../oom-score.js';
 import { openBackend } from './create-backend.js';
 import { systemClock } from './keeper/clock.js';
@@ -150,8 +151,8 @@ async function main(): Promise<void> {
     // The key and the Redis CA are read where the backend opens, a failure there being
     // keeper.boot_failed, exit 7.
     settings = loadSettings({ readFiles: false }).settings;
-    // Fails only if the log file the master just opened became unwritable: a boot that cannot succeed.
-    log = createLogger(settings, { role: 'keeper', worker: 0, generation: identity?.generation ?? 0 });
+    // A log file that cannot be opened now (a rotation gone wrong) sends the keeper's lines to its stdout.
+    log = createChildLogger(settings, { role: 'keeper', worker: 0, generation: identity?.generation ?? 0 });
   } catch (err) {
     const d = describeError(err);
     bootFailed(codeOf(d, 'CORRAL_ERR_CONFIG_INVALID'), d.message, exitCodeFor(err));

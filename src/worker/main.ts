@@ -9,7 +9,8 @@ import type { AppContext } from '../contract.js';
 import { CorralError, EXIT, describeError, errorHeadline, exitCodeFor, codeOf } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
-import { createLogger, EXIT_DRAIN_WAIT_MS } from '../log/logger.js';
+import { createChildLogger } from '../log/child-logger.js';
+import { EXIT_DRAIN_WAIT_MS, type CorralLogger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import type { SheetsClient } from '../sheets/types.js';
 import { appFailureLasts, loadApp } from './app-loader.js';
@@ -66,7 +67,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
   process.on('SIGUSR2', () => {});
 
   let settings;
-  let log: ReturnType<typeof createLogger> | undefined;
+  let log: CorralLogger | undefined;
   // USR1 means "reopen the log file" in every corral process (`systemctl kill --signal=USR1
   // corral` reaches the workers too). Without a listener, Node answers it by opening the V8
   // inspector on 127.0.0.1:9229, which any local user can connect to and run code in.
@@ -74,9 +75,9 @@ export async function runWorker(oom: OomPreference): Promise<void> {
   try {
     // The key and the Redis CA are the keeper's (see LoadOptions.readFiles).
     settings = loadSettings({ readFiles: false }).settings;
-    // The master opened the same file a moment ago; this fails only if it changed since (its
-    // directory removed or made read-only): a boot that cannot succeed, said as such.
-    log = createLogger(settings, { role: 'worker', worker: identity.workerId, generation: identity.generation });
+    // The master opened the same file at its start; a path that cannot be opened now (a rotation
+    // gone wrong) sends this worker's lines to its stdout rather than failing its boot.
+    log = createChildLogger(settings, { role: 'worker', worker: identity.workerId, generation: identity.generation });
   } catch (err) {
     const d = describeError(err);
     channel.send({ type: 'boot-failed', code: codeOf(d, 'CORRAL_ERR_CONFIG_INVALID'), message: d.message });
