@@ -88,7 +88,7 @@ export const daemonSchema = {
     max: 1e9,
   }),
   CORRAL_MAX_WORKER_MEMORY_MB: int({
-    description: 'Recycle a worker whose RSS exceeds this many MiB (0 = never); set it well above what a worker weighs once ready: a worker already over it then is not recycled (its replacement would start as big), and worker.memory_limit_below_start says so.',
+    description: 'Recycle a worker whose RSS exceeds this many MiB (0 = never); set it well above what a worker weighs once ready: a worker already over it then is not recycled (its replacement would start as big), and worker.memory_limit_below_start says so. The RSS counts pages the worker shares with the others too (node\'s code, and the host counters\' table as clients fill it: up to 16 MiB more on a host many addresses reach), so leave that much room.',
     default: 0,
     min: 0,
     max: 1048576,
