@@ -134,7 +134,7 @@ const RETRY_AFTER_MAX_S = 60;
  * When the client may try again: when the keeper tries the range again (a failing range is in
  * backoff, and a read before then gets the same error), within 1..60 s; 5 s when unknown.
  */
-function retryAfterSeconds(err: unknown): number {
+export function retryAfterSeconds(err: unknown): number {
   const ms = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
   if (typeof ms !== 'number' || !Number.isFinite(ms)) return 5;
   return Math.min(RETRY_AFTER_MAX_S, Math.max(1, Math.ceil(ms / 1000)));

@@ -178,6 +178,24 @@ describe('POST /api/events', () => {
     }
   });
 
+  it('answers 503 saying the event may have been saved when the keeper went silent or away while saving it, and how to retry safely', async () => {
+    try {
+      for (const code of ['CORRAL_ERR_KEEPER_UNAVAILABLE', 'CORRAL_ERR_KEEPER_SLOW'] as const) {
+        sheets.appendError = new CorralError(code, 'keeper unreachable: socket hang up');
+        const keyed = await postJson(`${app.url}/api/events`, { kind: 'tag' }, { ...auth, 'idempotency-key': 'k-lost' });
+        assert.equal(keyed.status, 503, code);
+        assert.equal(keyed.headers.get('retry-after'), '5');
+        const body = (await keyed.json()) as { error: string; message: string };
+        assert.equal(body.error, 'sheets_unavailable');
+        assert.match(body.message, /may or may not have been saved; retry with the same Idempotency-Key and body/);
+        const plain = (await (await postJson(`${app.url}/api/events`, { kind: 'tag' }, auth)).json()) as { message: string };
+        assert.match(plain.message, /may or may not have been saved; a retry may save it twice: send an Idempotency-Key header/);
+      }
+    } finally {
+      sheets.appendError = undefined;
+    }
+  });
+
   it('refuses a malformed key with 400 before anything is appended', async () => {
     const appended = sheets.appended.length;
     const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, { ...auth, 'idempotency-key': 'x'.repeat(300) });

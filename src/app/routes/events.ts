@@ -9,7 +9,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { readJsonObject } from '../body.js';
-import { sheetsFailure, type AppDeps } from '../deps.js';
+import { retryAfterSeconds, sheetsFailure, type AppDeps } from '../deps.js';
 import { EVENT_COLUMNS, eventLayout, type EventValues } from '../event-columns.js';
 import { HttpError, sendJson, sendJsonText } from '../http.js';
 import { keyOwner, readIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency-key.js';
@@ -77,6 +77,22 @@ function notSaved(err: unknown): HttpError | undefined {
     return new HttpError('not_saved', 'the server could not save the event (too many events are waiting to reach the sheet); nothing was recorded: retry later', { headers });
   }
   return undefined;
+}
+
+/**
+ * The keeper went silent or away while the event was on its way to it: it may have journaled the
+ * event just before. "The sheet cannot be reached; retry shortly" read like a read failure, and a
+ * retry without a key saves the event twice. Same error code, a message that says what is known.
+ */
+function outcomeUnknown(err: unknown, keyed: boolean): HttpError | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code !== 'CORRAL_ERR_KEEPER_UNAVAILABLE' && code !== 'CORRAL_ERR_KEEPER_SLOW') return undefined;
+  const retry = keyed
+    ? 'retry with the same Idempotency-Key and body, which saves it once whichever it was'
+    : 'a retry may save it twice: send an Idempotency-Key header (the same one on each retry) to retry safely';
+  return new HttpError('sheets_unavailable', `the server lost touch with its storage while saving the event, which may or may not have been saved; ${retry}`, {
+    headers: { 'Retry-After': String(retryAfterSeconds(err)) },
+  });
 }
 
 /** The header row of the events range (`Events` → `Events!1:1`): one row to read, not the whole tab. */
@@ -220,7 +236,7 @@ export function eventsRoute(deps: AppDeps): Handler {
       const refused = idempotencyFailure(err);
       if (refused) throw refused;
       failed(err);
-      throw notSaved(err) ?? sheetsFailure(err);
+      throw notSaved(err) ?? outcomeUnknown(err, key !== undefined) ?? sheetsFailure(err);
     }
     saved(ticket);
     if (replayed !== undefined) {
