@@ -35,6 +35,8 @@ export class RequestLatency implements RequestLatencyReader {
   /** In arrival order, so by time. */
   private beats: Beat[] = [];
   private seq = 0;
+  /** The p99s of the beats kept, while `key` (the last beat's seq, the first's) names them. */
+  private p99s: { key: string; all: number; byPid: Map<number, number> } | undefined;
 
   constructor(private readonly keepMs = LATENCY_WINDOW_MS) {}
 
@@ -53,9 +55,27 @@ export class RequestLatency implements RequestLatencyReader {
 
   p99Ms(now: number, pid?: number): number {
     this.prune(now);
-    const buckets = new LatencyBuckets();
-    for (const b of this.beats) if (pid === undefined || b.pid === pid) buckets.addPairs(b.pairs);
-    return Math.round((buckets.percentileMs(0.99) ?? 0) * 100) / 100;
+    const key = `${this.seq}:${this.beats[0]?.seq ?? 0}`;
+    if (this.p99s?.key !== key) this.p99s = { key, ...this.p99sOfBeats() };
+    return pid === undefined ? this.p99s.all : (this.p99s.byPid.get(pid) ?? 0);
+  }
+
+  /**
+   * The p99s of every worker and of all, in one pass over the beats, kept until a beat comes or
+   * goes: the stats and each /metrics scrape ask one per worker, and a pass over every beat for
+   * each of them cost the master's loop 56 ms a call at 128 workers (260 ms at 512).
+   */
+  private p99sOfBeats(): { all: number; byPid: Map<number, number> } {
+    const all = new LatencyBuckets();
+    const perPid = new Map<number, LatencyBuckets>();
+    for (const b of this.beats) {
+      all.addPairs(b.pairs);
+      let own = perPid.get(b.pid);
+      if (!own) perPid.set(b.pid, (own = new LatencyBuckets()));
+      own.addPairs(b.pairs);
+    }
+    const p99 = (buckets: LatencyBuckets) => Math.round((buckets.percentileMs(0.99) ?? 0) * 100) / 100;
+    return { all: p99(all), byPid: new Map([...perPid].map(([pid, buckets]) => [pid, p99(buckets)])) };
   }
 
   private prune(now: number): void {

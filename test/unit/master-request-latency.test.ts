@@ -52,4 +52,29 @@ describe("the master's request durations per beat (request-latency.ts)", () => {
     assert.ok(log.p99Ms(1000 + LATENCY_WINDOW_MS) <= 4.05, 'out of the window');
     assert.equal(log.p99Ms(15_000 + LATENCY_WINDOW_MS), 0);
   });
+
+  it("each worker's p99 and the total come from one pass over the beats, kept until a beat comes or leaves the window", () => {
+    const log = new RequestLatency();
+    const workers = 64;
+    for (let t = 1000; t <= 10_000; t += 1000) for (let pid = 1; pid <= workers; pid++) log.add(pid, beat([5, pid]), t);
+    const added = LatencyBuckets.prototype.addPairs;
+    let passes = 0;
+    LatencyBuckets.prototype.addPairs = function (this: LatencyBuckets, pairs: readonly number[]) {
+      passes++;
+      return added.call(this, pairs);
+    };
+    try {
+      // As /api/admin/stats and a scrape ask: each worker's, then the total.
+      const p99s = Array.from({ length: workers }, (_, i) => log.p99Ms(10_000, i + 1));
+      assert.ok(Math.abs((p99s[9] ?? 0) - 10) < 0.5 && Math.abs((p99s[59] ?? 0) - 60) < 2, `each its own: ${p99s[9]}, ${p99s[59]}`);
+      assert.ok(log.p99Ms(10_000) >= 60);
+      assert.equal(passes, 2 * 10 * workers, 'each beat read twice (its worker, the total), not once per worker asked');
+      assert.equal(log.p99Ms(10_000, 999), 0, 'a worker with no beat');
+      // A new beat is counted at once.
+      log.add(1, beat([50, 900]), 10_500);
+      assert.ok(log.p99Ms(10_500, 1) >= 900);
+    } finally {
+      LatencyBuckets.prototype.addPairs = added;
+    }
+  });
 });
