@@ -27,7 +27,9 @@ function tokenProblem(t) {
 
 /** Takes the token from #token=…; returns why it was refused, or '' (none there, or taken). */
 function takeTokenFromHash() {
-  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  // The rest of the fragment: CORRAL_ADMIN_TOKEN may hold a & (its settings allow it), and one
+  // pasted as typed was cut there, read as a wrong token.
+  const m = /(?:^#|&)token=(.+)$/.exec(location.hash);
   if (!m) return '';
   let value = m[1];
   // A token with a stray % is not an escape: take it as typed rather than stop the page.
