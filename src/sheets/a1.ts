@@ -199,8 +199,12 @@ export function parseA1(range: string): A1Range {
 }
 
 const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Names that would read as a cell (A1, XFD12) or an R1C1 reference must be quoted. */
-const CELL_LIKE = /^([A-Za-z]{1,3}\d+|R\d*C\d*)$/i;
+/**
+ * Names that would read as a cell (A1, XFD12) or an R1C1 reference must be quoted. A bare R or C
+ * too: Google was measured reading them as R1C1 references to the first tab (brekkylab/backlot#174),
+ * and quoting a name is always safe.
+ */
+const CELL_LIKE = /^([A-Za-z]{1,3}\d+|R\d*C\d*|R|C)$/i;
 
 /** Quotes a tab title when A1 notation requires it, doubling inner quotes. */
 export function quoteSheetName(name: string): string {

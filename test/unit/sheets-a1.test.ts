@@ -123,6 +123,11 @@ describe('formatting and encoding', () => {
     assert.equal(quoteSheetName('2024'), "'2024'");
     assert.equal(quoteSheetName('A1'), "'A1'");
     assert.equal(quoteSheetName('R1C1'), "'R1C1'");
+    // Google reads a bare R or C as an R1C1 reference to the first tab.
+    assert.equal(quoteSheetName('R'), "'R'");
+    assert.equal(quoteSheetName('c'), "'c'");
+    assert.equal(quoteSheetName('Rc2'), "'Rc2'");
+    assert.equal(quoteSheetName('RR'), 'RR');
     assert.equal(quoteSheetName('Équipe'), "'Équipe'");
   });
 
