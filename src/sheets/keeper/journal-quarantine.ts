@@ -12,9 +12,11 @@
 //
 // When the copy cannot be written (disk full, data dir not writable), the bytes are not removed and
 // the keeper does not start (CORRAL_ERR_JOURNAL_QUARANTINE) rather than going on without them: it
-// must not destroy what it could not save, and refusing adds no new way to be stuck, because the
-// same full disk or unwritable dir fails the compaction at open (a temp file, a rename) anyway. The
-// master restarts the keeper with its backoff, so it starts by itself once there is room.
+// must not destroy what it could not save. That is a way to be stuck of its own: a failed
+// compaction at open no longer stops the start, so a clean journal on the same full disk opens
+// while one with a torn tail does not (though the keeper's lock file needs the same free block,
+// so a disk full to the last block stops both). The master restarts the keeper with its backoff,
+// so it starts by itself once there is room.
 //
 // Format: a first line saying what the file is; then per piece a header line (JSON: kind, offset
 // in the journal, length in bytes, lines), the bytes exactly as they were in the journal, and one
