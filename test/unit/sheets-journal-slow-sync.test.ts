@@ -17,6 +17,7 @@ import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
 import { JournalSlowSyncLog } from '../../src/sheets/keeper/slow-sync-log.js';
 import { JournalSyncStuckLog } from '../../src/sheets/keeper/sync-stuck-log.js';
+import { SyncWatch } from '../../src/sheets/keeper/journal-sync-watch.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { FakeClock, settle } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
@@ -265,4 +266,22 @@ test('journal.sync_recovered of a hung write that returned an error is a warning
   } finally {
     log.close();
   }
+});
+
+test("a rewrite (a compaction) has a second per 10 MiB of the file on top of SYNC_STUCK_MS before it counts as a hung disk; a group of appends does not", async () => {
+  const clock = new FakeClock();
+  const watch = new SyncWatch(clock);
+  const told: string[] = [];
+  watch.listen({ stuck: (w) => told.push(`${w.what} ${w.ms}`), returned: () => undefined });
+  watch.begin('rewrite', 100 * 1048576);
+  await clock.advance(SYNC_STUCK_MS + 9_999);
+  assert.deepEqual(told, [], 'a 100 MiB rewrite 20 s in: slow, not hung');
+  assert.equal(watch.refusal('/data/sheets.journal'), undefined, 'appends wait for it, not refused');
+  await clock.advance(1);
+  assert.deepEqual(told, [`rewrite ${SYNC_STUCK_MS + 10_000}`]);
+  watch.end();
+  watch.begin('append', 100 * 1048576);
+  await clock.advance(SYNC_STUCK_MS);
+  assert.deepEqual(told.slice(1), [`append ${SYNC_STUCK_MS}`]);
+  watch.end();
 });

@@ -14,7 +14,7 @@ import { JournalWriteStuckError } from '../../errors.js';
 import type { Clock } from './clock.js';
 
 /**
- * A write of the journal in flight this long is stuck. Ten times slow_sync's second: a healthy
+ * A write of the journal in flight this long is stuck (a rewrite, longer: stuckAfterMs). Ten times slow_sync's second: a healthy
  * local disk takes milliseconds, a saturated one or a network filesystem seconds (each said by
  * journal.slow_sync), and ten seconds is past what such disks take while well short of what the
  * appends' clients wait for (nginx's proxy_read_timeout of 60 s, the worker link's 120 s): a
@@ -22,6 +22,19 @@ import type { Clock } from './clock.js';
  * that may take it again by then.
  */
 export const SYNC_STUCK_MS = 10_000;
+
+/**
+ * A rewrite's (a compaction's) own time on top of SYNC_STUCK_MS: a second per 10 MiB of the file,
+ * a pace any disk that is not hung keeps. Judged like a group of appends, a 255 MB rewrite measured
+ * at 4 s on a loaded box was at 10 s a "hung disk" on a slower one: appends refused 503 not_saved,
+ * health degraded, while the disk only did its work.
+ */
+export const REWRITE_BYTES_PER_MS = (10 * 1048576) / 1000;
+
+/** How long a write may run before it counts as stuck. */
+export function stuckAfterMs(what: JournalWriteKind, bytes: number, stuckMs = SYNC_STUCK_MS): number {
+  return what === 'rewrite' ? stuckMs + Math.ceil(bytes / REWRITE_BYTES_PER_MS) : stuckMs;
+}
 
 /** What a write of the journal is: a group of appended records, a rewrite of the file, or only the checks before a write. */
 export type JournalWriteKind = 'append' | 'rewrite' | 'check';
@@ -70,7 +83,7 @@ export class SyncWatch {
       if (this.inFlight !== w) return;
       w.stuck = true;
       this.tell((l) => l.stuck(this.told(w)));
-    }, this.stuckMs);
+    }, stuckAfterMs(what, bytes, this.stuckMs));
     this.inFlight = w;
   }
 
