@@ -56,6 +56,12 @@ export async function watchKeeper(link: KeeperLink, l1: L1Cache, signal: AbortSi
       // rows did. The holds end; copies are still served if the new keeper is slow to answer.
       if (a.all && epoch !== '' && a.epoch !== epoch) l1.releaseAll();
       else if (a.all) l1.expireAll();
+      // The first answer says where the feed stands, not what changed before it: a copy this
+      // worker was answered earlier (while the keeper was away at its start, its reads went as the
+      // master's keeper-ready woke them, its long poll up to WATCH_RETRY_MS later) may lack the
+      // rows of another worker's append acknowledged in between, whose notice that version
+      // already counts: held, it hid them for the whole TTL. Its hold ends, as for a new keeper.
+      if (epoch === '') l1.releaseAll();
       for (const sheet of a.sheets) l1.expireSheet(sheet);
       o.invalidated(a.sheets.length + (a.all ? 1 : 0));
       const idle = a.sheets.length === 0 && !a.all && a.epoch === epoch;

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -436,6 +437,53 @@ describe('keeper over its local socket, with worker clients', () => {
     assert.equal(ok.rows, 1);
     await until(() => restarted.ids('Events').includes('ev-11'), 'the flush by the new keeper');
     assert.equal(restarted.ids('Events').filter((id) => id === 'ev-9').length, 1);
+  });
+
+  it("a copy answered before the worker's first long poll is answered is not held past another worker's append acknowledged in between", async () => {
+    await startKeeper();
+    // Between worker a and the keeper: its long polls held back until the test lets them go, as
+    // for a worker that started while the keeper was away (a reload restarting it): the reads the
+    // master's keeper-ready woke reach the new keeper at once, its long poll up to 200 ms later.
+    const gated: Array<() => void> = [];
+    let gateOpen = false;
+    let watches = 0;
+    const sockets = new Set<Socket>();
+    const proxyPath = join(dir, 'proxy.sock');
+    const proxy = createNetServer((down) => {
+      const up = connect(keeperSocketPath(dir));
+      for (const s of [down, up]) sockets.add(s);
+      up.on('data', (c: Buffer) => down.write(c));
+      up.on('close', () => down.destroy());
+      down.on('close', () => up.destroy());
+      down.on('data', (c: Buffer) => {
+        const watch = c.toString('latin1').startsWith('GET /watch');
+        if (watch) watches++;
+        if (watch && !gateOpen) gated.push(() => up.write(c));
+        else up.write(c);
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(proxyPath, r));
+    const a = createWorkerSheetsClient({ ...settings, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, { socketPath: proxyPath, retryDelayMs: 100 });
+    try {
+      const b = client();
+      assert.equal((await a.read('Events')).values.length, 2);
+      await b.append('Events', [['ev-2', 'P002', 'goal', '', '2024-03-02']]);
+      // Its first long poll reaches the keeper only now, after the append the keeper published.
+      await until(() => gated.length === 1, "worker a's first long poll");
+      gateOpen = true;
+      for (const send of gated.splice(0)) send();
+      await until(() => watches >= 2, 'the first long poll answered (the next one sent)');
+      const seen = await a.read('Events');
+      assert.deepEqual(
+        seen.values.map((r) => r[0]),
+        ['event_id', 'ev-1', 'ev-2'],
+        "worker a reads the row acknowledged to worker b, not its copy from before it for the TTL's 60 s",
+      );
+    } finally {
+      await a.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it('a closing keeper that answers /watch at once with nothing is not polled in a tight loop', async () => {
