@@ -116,9 +116,25 @@ export class L1Cache {
    * about `base`'s copy (never from a keeper that only answers the `have` it was sent).
    */
   setUnchanged(range: string, base: L1Entry, answer: WireUnchanged, now: number, version?: string, ownWriteVersion?: string): L1Entry | undefined {
+    const read = this.unchangedRead(base, answer);
+    return read && this.set(range, read, now, version, ownWriteVersion);
+  }
+
+  /** The read setUnchanged() stores, not stored; undefined when the answer is not about `base`'s copy. */
+  unchangedRead(base: L1Entry, answer: WireUnchanged): WireRead | undefined {
     if (base.read.copy === undefined || answer.copy !== base.read.copy) return undefined;
     const { unchanged: _unchanged, ...times } = answer;
-    return this.set(range, { ...times, values: base.read.values }, now, version, ownWriteVersion);
+    return { ...times, values: base.read.values };
+  }
+
+  /**
+   * Whether the copy held for `range` was stored by a read begun after `version` (a versionOf() of
+   * before the tab's last expiry): every entry that expiry found may lack rows (mayLackRows), so
+   * one that is not came later, from a read that saw the expiry, and is newer than an answer
+   * to a read of `version`.
+   */
+  newerThan(range: string, version: string): boolean {
+    return version !== this.versionOf(range) && this.lru.peek(range)?.mayLackRows === false;
   }
 
   /** Changes whenever this worker appended to the tab of `range` (noteOwnWrite). */

@@ -237,16 +237,21 @@ class WorkerSheetsClient implements SheetsClient {
         .then((wire): L1Entry => {
           this.readLog.answered(range);
           const now = this.now();
+          // An answer to a read begun before the tab was expired (an own append, a notice) that
+          // comes back after a read begun since stored its copy does not take that copy's place:
+          // the newer one has the rows, and is held. Stored over it (not held, may lack rows), it
+          // sent every read back to the keeper, and while the keeper was away failed them (503).
+          const store = !this.l1.newerThan(range, version);
           // A keeper of the build before (a reload's overlap) ignores `have`: its full answer is taken as it is.
           if (!('unchanged' in wire)) {
             const read = onOwnClock(wire, now);
-            return flight.keep ? this.l1.set(range, read, now, version, ownWriteVersion) : this.l1.entryOf(range, read, now, version, ownWriteVersion);
+            return flight.keep && store ? this.l1.set(range, read, now, version, ownWriteVersion) : this.l1.entryOf(range, read, now, version, ownWriteVersion);
           }
           // Only a copy held here is named (`have`), and a read that found one keeps its answer.
-          const kept = base && this.l1.setUnchanged(range, base, onOwnClock(wire, now), now, version, ownWriteVersion);
-          if (!kept) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper answered "unchanged" about a copy of ${range} this worker did not name`);
+          const read = base && this.l1.unchangedRead(base, onOwnClock(wire, now));
+          if (!read) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper answered "unchanged" about a copy of ${range} this worker did not name`);
           this.counts.unchangedRefreshes++;
-          return kept;
+          return store ? this.l1.set(range, read, now, version, ownWriteVersion) : this.l1.entryOf(range, read, now, version, ownWriteVersion);
         })
         .finally(() => {
           if (this.inflight.get(range) === flight) this.inflight.delete(range);

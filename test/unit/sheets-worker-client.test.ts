@@ -286,6 +286,25 @@ describe('worker Sheets client', () => {
     assert.equal(keeper.reads.length, 2);
   });
 
+  it('an answer to a read begun before this worker appended, coming back after the newer one, does not replace it', async () => {
+    const before = client.read('Events');
+    await until(() => keeper.reads.length === 1, 'the first /read');
+    await client.append('Events', [NEW_ROW]);
+    const after = client.read('Events');
+    await until(() => keeper.reads.length === 2, 'a second /read for the read issued after the append');
+    // The newer answer first, with the row; the older one last, without it.
+    keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+    assert.deepEqual((await after).values.at(-1), NEW_ROW);
+    keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+    await before;
+    // The newer copy is still held: served at once, with the row, with no third /read, also
+    // with the keeper gone (the older answer, not held and not servable, made that a 503).
+    await keeper.close();
+    const held = await client.read('Events');
+    assert.deepEqual(held.values.at(-1), NEW_ROW);
+    assert.equal(keeper.reads.length, 2);
+  });
+
   it('an answer that comes back after its tab was written is kept only as a fallback, not held', async () => {
     const before = client.read('Events');
     await until(() => keeper.reads.length === 1, 'the first /read');
