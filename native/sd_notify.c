@@ -69,8 +69,12 @@ static napi_value Send(napi_env env, napi_callback_info info) {
   }
 
   char address[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-  size_t address_len = 0;
-  if (napi_get_value_string_utf8(env, argv[0], address, sizeof address, &address_len) != napi_ok) {
+  size_t address_len = 0, full_len = 0;
+  /* The whole name's length first: a copy cut at the buffer's size stops before a character that
+   * does not fit whole, so a longer name with a multi-byte character near the end came out shorter
+   * than the buffer, passed the length check below and was sent to the name's first bytes. */
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &full_len) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[0], address, sizeof address, &address_len) != napi_ok) {
     napi_throw_type_error(env, NULL, "address must be a string");
     return NULL;
   }
@@ -87,9 +91,8 @@ static napi_value Send(napi_env env, napi_callback_info info) {
   struct sockaddr_un sa;
   memset(&sa, 0, sizeof sa);
   sa.sun_family = AF_UNIX;
-  /* The string was cut at sizeof(address)-1 bytes: a name that fills it may have been longer. */
-  if (address_len < 2 || address_len >= sizeof sa.sun_path || (address[0] != '/' && address[0] != '@'))
-    return throw_errno(env, address_len >= sizeof sa.sun_path ? ENAMETOOLONG : EINVAL, "sockaddr");
+  if (full_len != address_len || address_len < 2 || address_len >= sizeof sa.sun_path || (address[0] != '/' && address[0] != '@'))
+    return throw_errno(env, full_len >= sizeof sa.sun_path ? ENAMETOOLONG : EINVAL, "sockaddr");
   memcpy(sa.sun_path, address, address_len);
   socklen_t sa_len;
   if (address[0] == '@') {

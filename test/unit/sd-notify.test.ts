@@ -181,3 +181,12 @@ test('a socket nobody listens on: calls never throw and the failure is logged on
   assert.equal(failures[0]?.code, 'CORRAL_ERR_NOTIFY');
   assert.equal(failures[0]?.errno, 'ENOENT');
 });
+
+test('an address too long for sun_path is refused whole (ENAMETOOLONG), even when a multi-byte character straddles the limit', () => {
+  const send = loadDatagramSend(addonPath());
+  // 109 bytes: cut to fit the 108-byte buffer, the copy stops before the 2-byte character and
+  // came out 107 bytes long, so it was sent to that shorter name, another socket's.
+  for (const address of [`@${'x'.repeat(106)}é`, `/${'a'.repeat(106)}é/notify`, `/${'a'.repeat(120)}`]) {
+    assert.throws(() => send(address, Buffer.from('READY=1')), (err: Error & { code?: string }) => err.code === 'ENAMETOOLONG', `${Buffer.byteLength(address)}-byte address`);
+  }
+});
