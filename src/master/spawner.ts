@@ -206,12 +206,17 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         cluster.setupPrimary({ exec: o.workerExec, execArgv: [], stdio: tableFd === undefined ? stdio : [...stdio, tableFd], silent: false });
         let gauge = tableFd === undefined ? undefined : o.connectionGauges?.acquire();
         const tableEnv = tableFd === undefined ? {} : { ...counterTableEnv(stdio.length), ...(gauge === undefined ? {} : connectionGaugeEnv(gauge)) };
-        // The gauge is freed before the arbiter hears of the exit, which may fork the replacement.
+        // The gauge is freed at the process's exit, before the arbiter hears of it (which may fork
+        // the replacement): not once its stdout is relayed, which a grandchild holding the pipe
+        // delays by STDOUT_END_WAIT_MS, its connections meanwhile counted at the host's cap.
+        const freeGauge = () => {
+          if (gauge !== undefined) o.connectionGauges?.release(gauge);
+          gauge = undefined;
+        };
         const exited: ChildEvents = {
           onMessage: (m) => events.onMessage(m),
           onExit: (code, signal, forkError) => {
-            if (gauge !== undefined) o.connectionGauges?.release(gauge);
-            gauge = undefined;
+            freeGauge();
             events.onExit(code, signal, forkError);
           },
         };
@@ -220,6 +225,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         preferChildForOomKill('worker', worker.process.pid);
         const channel = attach(worker, exited, o.counters);
         const whenRelayed = afterStdout(worker.process.stdout, o.stdout, relayed(identity, worker.process.pid));
+        worker.on('exit', freeGauge);
         worker.on('exit', (code, signal) => whenRelayed(() => exited.onExit(code, signal as NodeJS.Signals | null)));
         // EPIPE on a channel to a dying worker is expected; the exit event tells the story.
         worker.on('error', () => {});
