@@ -8,7 +8,7 @@ import type { AppendResult, RetryListener, SheetsBackend, ValueRange } from '../
 import { DEFAULT_API_URL, googleDestination } from '../destination.js';
 import { SheetsError } from '../errors.js';
 import { ApiKeyAuth, ServiceAccountAuth, type RequestAuth } from './auth.js';
-import { SheetsApiClient, type AttemptInfo, type ClientStats } from './client.js';
+import { SheetsApiClient, type AttemptInfo, type AttemptSent, type ClientStats } from './client.js';
 import { loadServiceAccount } from './credentials.js';
 import { googleDispatcher, proxyRoute, routeText, type ProxyRoute, type ProxySettings } from './proxy.js';
 import { GOOGLE_BACKOFF, type RetryPolicy } from './retry.js';
@@ -33,7 +33,7 @@ export interface GoogleBackendOptions {
   /** Refresh the access token when less than this is left (default 5 min). */
   readonly refreshMarginMs?: number;
   /** Awaited before every HTTP request, retries included, once its access token is in hand: where the keeper's quota bucket paces calls. */
-  readonly beforeAttempt?: (info: AttemptInfo, signal?: AbortSignal) => Promise<void> | void;
+  readonly beforeAttempt?: (info: AttemptInfo, signal?: AbortSignal) => Promise<AttemptSent> | AttemptSent;
   /** Told of each such request's outcome (undefined: 2xx): where the keeper's quota bucket hears of Google's 429s. */
   readonly afterAttempt?: (info: AttemptInfo, error: SheetsError | undefined) => void;
   /** Max sockets per origin (default 16). */

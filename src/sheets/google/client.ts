@@ -36,6 +36,9 @@ export interface AttemptInfo {
   readonly attempt: number;
 }
 
+/** What beforeAttempt may hand back: called when the request leaves. */
+export type AttemptSent = void | (() => void);
+
 export interface SheetsApiClientOptions {
   readonly spreadsheetId: string;
   /** SHEETS_API_URL: `https://sheets.googleapis.com`, or the emulator's URL. */
@@ -52,7 +55,12 @@ export interface SheetsApiClientOptions {
   readonly logger: Logger;
   readonly random?: () => number;
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  readonly beforeAttempt?: (info: AttemptInfo, signal?: AbortSignal) => Promise<void> | void;
+  /**
+   * May resolve to a function, called when the request leaves (connected, before its first byte):
+   * the time from the quota's grant to then (a free connection of the pool, its TLS) is the
+   * quota's to count, since Google counts the call when it arrives.
+   */
+  readonly beforeAttempt?: (info: AttemptInfo, signal?: AbortSignal) => Promise<AttemptSent> | AttemptSent;
   /**
    * Told of the outcome of every request told to beforeAttempt (undefined: Google answered 2xx),
    * before any retry's wait: the keeper holds its quota bucket on a 429 here.
@@ -175,20 +183,21 @@ export class SheetsApiClient {
       let sent = false;
       try {
         let authz = await this.#o.auth.authorize(signal);
+        let onSent: AttemptSent = undefined;
         // The quota token only once there is a credential to send: one taken first was spent on
         // a call that never left when the token endpoint refused the key (every read of a revoked
         // key used up the read quota, and a read of a tab nobody had read waited for a token to
         // make an attempt certain to fail). The token is asked again after the quota's wait (the
         // cached one, unless it expired meanwhile), so the call is sent with a valid one.
         if (this.#o.beforeAttempt) {
-          await this.#o.beforeAttempt(info, signal);
+          onSent = await this.#o.beforeAttempt(info, signal);
           authz = await this.#o.auth.authorize(signal);
         }
         token = authz.token;
         this.#attempts[spec.operation] += 1;
         if (attempt > 1) this.#retries += 1;
         sent = true;
-        const res = await this.#send(spec, authz.headers, authz.query, signal);
+        const res = await this.#send(spec, authz.headers, authz.query, signal, onSent ?? undefined);
         if (res.status >= 200 && res.status < 300) {
           this.#o.afterAttempt?.(info, undefined);
           return this.#parse(spec, res, ctx);
@@ -263,7 +272,7 @@ export class SheetsApiClient {
     return line;
   }
 
-  #send(spec: CallSpec<unknown>, authHeaders: Readonly<Record<string, string>>, authQuery: readonly [string, string][], signal?: AbortSignal): Promise<HttpResponse> {
+  #send(spec: CallSpec<unknown>, authHeaders: Readonly<Record<string, string>>, authQuery: readonly [string, string][], signal?: AbortSignal, onSent?: () => void): Promise<HttpResponse> {
     // prettyPrint=false: Google indents its JSON by default (a standard query parameter of its
     // APIs), which made the answer for a tab of short cells half as large again, in every buffer
     // that holds it on its way to JSON.parse.
@@ -286,6 +295,7 @@ export class SheetsApiClient {
       timeoutMs: this.#o.timeoutMs,
       ...(this.#o.maxResponseBytes === undefined ? {} : { maxBodyBytes: this.#o.maxResponseBytes }),
       ...(signal ? { signal } : {}),
+      ...(onSent ? { onSent } : {}),
     });
   }
 

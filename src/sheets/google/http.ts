@@ -24,6 +24,11 @@ export interface HttpRequest {
   /** Answers with a larger body, as sent or once decoded, are cut off (default MAX_BODY_BYTES). */
   readonly maxBodyBytes?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Told once the request leaves (its socket connected, before its first byte is written): the
+   * keeper's quota dates its token then, not when it was granted (pacing.ts).
+   */
+  readonly onSent?: () => void;
 }
 
 export interface HttpResponse {
@@ -114,6 +119,7 @@ export function httpCall(dispatcher: Dispatcher, req: HttpRequest): Promise<Http
         }
         abortRequest = (err) => controller.abort(err);
         phase = 'sent';
+        req.onSent?.();
       },
       onResponseStart(controller, statusCode, responseHeaders) {
         phase = 'response';

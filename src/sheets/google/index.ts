@@ -2,7 +2,7 @@
 
 export { createGoogleBackend, GoogleBackend } from './backend.js';
 export type { CredentialCheck, GoogleBackendOptions, GoogleBackendStats, GoogleSettings } from './backend.js';
-export type { AttemptInfo } from './client.js';
+export type { AttemptInfo, AttemptSent } from './client.js';
 export type { StringValueRange } from './values-answers.js';
 export { GOOGLE_BACKOFF, backoffDelay } from './retry.js';
 export type { RetryPolicy } from './retry.js';

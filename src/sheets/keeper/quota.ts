@@ -154,11 +154,13 @@ export class QuotaBucket {
    * REDIS_URL a call waits in the hosts' shared window after its host's grant, for seconds when
    * the shared minute is spent. Dated at the grant, the token came back that much early, and a
    * keeper restarted meanwhile restored it so from the ledger: a call or two over in Google's
-   * minute, after a keeper crash with Redis's data lost.
+   * minute, after a keeper crash with Redis's data lost. The same for a call that waited for a
+   * connection of the HTTP pool (pacing.ts), when it left `minLateMs` or more after it. Returns
+   * the grant's date now.
    */
-  sentAt(grantedAt: number): void {
+  sentAt(grantedAt: number, minLateMs = 0): number {
     const now = this.clock.now();
-    if (now <= grantedAt) return;
+    if (now <= grantedAt || now - grantedAt < minLateMs) return grantedAt;
     this.prune(now);
     // A grant that left the window while its call waited (over QUOTA_WINDOW_MS in the shared
     // window) is counted again from now all the same: the call leaves now, and returning early
@@ -168,6 +170,7 @@ export class QuotaBucket {
     // Every grant so far was made by now: the log stays in order.
     this.grants.push(now);
     this.onGrant?.(now, grantedAt);
+    return now;
   }
 
   /** Grant times still inside the window, oldest first (what a ledger keeps). */
