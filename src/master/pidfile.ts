@@ -262,9 +262,22 @@ function pidfileError(file: string, what: string, errno: string | undefined, cau
   return new CorralError('CORRAL_ERR_PIDFILE', `the pidfile ${file} (CORRAL_PIDFILE): ${what}. Nothing was started; ${fix}`, { cause });
 }
 
-/** Removes the pidfile only if it still names this process (a newer master may own it). */
-export function removePidfile(file: string): void {
-  if (readPid(file) !== process.pid) return;
-  rmSync(stampFile(file), { force: true });
-  rmSync(file, { force: true });
+/**
+ * Removes the pidfile only if it still names this process (a newer master may own it). Never
+ * throws: the master calls it on its way out, and an error there (the directory made read-only or
+ * root's since the start, the filesystem remounted read-only) ended that way out, its children
+ * stopped but the master left running with its admin API open until SIGKILL. Returns what failed,
+ * for the log; the pidfile is still removed when its stamp cannot be.
+ */
+export function removePidfile(file: string): Error | undefined {
+  if (readPid(file) !== process.pid) return undefined;
+  let failed: Error | undefined;
+  for (const path of [stampFile(file), file]) {
+    try {
+      rmSync(path, { force: true });
+    } catch (err) {
+      failed ??= err as Error;
+    }
+  }
+  return failed;
 }

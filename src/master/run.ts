@@ -111,7 +111,13 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     if (exiting) return;
     exiting = true;
     const code = crashed && stopCode === EXIT.OK ? EXIT.UNCAUGHT : stopCode;
-    if (pidfile) removePidfile(pidfile);
+    const notRemoved = pidfile ? removePidfile(pidfile) : undefined;
+    if (notRemoved) {
+      logger.warn(
+        { event: 'pidfile.remove_failed', pidfile, err: describeError(notRemoved) },
+        `cannot remove the pidfile at exit (${describeError(notRemoved).message}): it is left naming this master's pid, which corral status and the next start take for stale once it has exited`,
+      );
+    }
     monitoring?.close();
     logFileWatch?.close();
     void admin?.close();

@@ -526,3 +526,27 @@ test('the pidfile, its stamp and the stamp written at a reload never write throu
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('removing the pidfile never throws: a stamp or pidfile that cannot be removed is returned for the log, and the pidfile still goes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
+  const file = join(dir, 'corral.pid');
+  try {
+    writePidfile(file);
+    // A stamp that cannot be removed: a directory stands for one in a directory made read-only or
+    // root's since the start (EACCES, EROFS), which root itself could not set up here. The master's
+    // way out threw on it, and the master stayed up, its children stopped, until SIGKILL.
+    rmSync(stampFile(file));
+    mkdirSync(stampFile(file));
+    writeFileSync(join(stampFile(file), 'x'), '');
+    let failed: Error | undefined;
+    assert.doesNotThrow(() => {
+      failed = removePidfile(file);
+    });
+    assert.ok(failed, 'the failure is returned, for the log');
+    assert.match(failed.message, /corral\.pid\.start/);
+    assert.equal(existsSync(file), false, 'the pidfile itself is removed');
+    assert.equal(removePidfile(file), undefined, 'nothing to remove: nothing failed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
