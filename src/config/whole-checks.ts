@@ -93,7 +93,12 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
   if (o.pidfile && pidfile && judged('CORRAL_PIDFILE')) {
     // Start writes the pidfile before anything else; a reload does not move it, so only start
     // and `corral config` judge it.
-    const failure = fileWriteFailure(pidfile, 'CORRAL_PIDFILE', 'corral.pid');
+    // And its start stamp beside it (master/pidfile.ts stampFile), which start writes first: a
+    // pidfile made beforehand for the service's user in a directory it may not write passed here,
+    // `config --check` said OK, and start refused it (CORRAL_ERR_PIDFILE, exit 78).
+    const stamp = `${pidfile}.start`;
+    const stampFailure = fileWriteFailure(stamp, 'CORRAL_PIDFILE', 'corral.pid');
+    const failure = fileWriteFailure(pidfile, 'CORRAL_PIDFILE', 'corral.pid') ?? (stampFailure && { ...stampFailure, message: `its start stamp beside it, ${stamp}, cannot be written: ${stampFailure.message}` });
     const why = failure?.message;
     const fix = failure?.readOnly
       ? `its filesystem is mounted read-only: point CORRAL_PIDFILE at a writable one (e.g. /run/corral/corral.pid), or under systemd add RuntimeDirectory=corral to the unit (systemd creates /run/corral) or ReadWritePaths=${dirname(pidfile)}`

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
@@ -82,6 +82,18 @@ describe('loadSettings judges the settings as a whole', () => {
       assert.match(err.message, /CORRAL_ADMIN_BIND="0\.0\.0\.0:24032" \(from environment\): is reachable from other hosts.* \[CORRAL_ERR_ADMIN_UNSAFE\]/);
       assert.match(err.message, /CORRAL_LOG_FILE=".*afile\/x\.log" \(from environment\): cannot be opened for appending: .*afile is not a directory; create its directory writable by the user corral runs as, or point CORRAL_LOG_FILE elsewhere \(unset: the log goes to stdout\) \[CORRAL_ERR_LOG_FILE\]/);
       assert.match(err.message, /CORRAL_PIDFILE=".*" \(from environment\): cannot be written: it is a directory.* \[CORRAL_ERR_PIDFILE\]/);
+    });
+  });
+
+  it('a pidfile whose start stamp cannot be written is refused as start refuses it, not said OK', () => {
+    withDir((dir) => {
+      // A directory at the stamp's path stands for a directory the service's user may not write,
+      // with the pidfile made for it beforehand, which root (running this test) cannot set up.
+      writeFileSync(join(dir, 'corral.pid'), '');
+      mkdirSync(join(dir, 'corral.pid.start'));
+      const err = refusal(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: 'corral.pid' }, judgePidfile: true }));
+      assert.equal(err.code, 'CORRAL_ERR_PIDFILE');
+      assert.match(err.message, /cannot be written: its start stamp beside it, .*corral\.pid\.start, cannot be written: it is a directory/);
     });
   });
 
