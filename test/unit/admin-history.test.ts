@@ -149,17 +149,3 @@ describe('host monitor', () => {
     }
   });
 });
-
-describe('rates in the history across a step of the wall clock', () => {
-  it('are taken on the monotonic clock: a step back (NTP) neither voids a rate nor one forward divides it by seconds that never passed', () => {
-    const view = createFakeView(testSettings(), [child(1, 11, 'ready', { requestsServed: 100, errorsServed: 0 })]);
-    const h = createHistory();
-    h.record(view, undefined, 1_000_000, 50_000);
-    view.kids = [child(1, 11, 'ready', { requestsServed: 600, errorsServed: 0 })];
-    const back = h.record(view, undefined, 940_000, 55_000);
-    assert.equal(back.rps, 100, '500 requests in the 5 s that passed, the wall clock stepped a minute back');
-    assert.equal(back.t, 940_000, 'shown at the wall clock');
-    view.kids = [child(1, 11, 'ready', { requestsServed: 1100, errorsServed: 0 })];
-    assert.equal(h.record(view, undefined, 2_000_000, 60_000).rps, 100, 'stepped forward: still 5 s');
-  });
-});

@@ -51,12 +51,7 @@ export class CounterAcrossProcesses {
 }
 
 export interface History {
-  /**
-   * `now`: the wall clock, the sample's time as the charts show it; `monotonic`: the clock its
-   * rates are taken on (a step of the wall clock, NTP's, read as seconds that never passed: one
-   * rate of null after a step back, one near 0 after a step forward). Tests give one clock for both.
-   */
-  record(view: AdminView, host: HostSample | undefined, now?: number, monotonic?: number): HistorySample;
+  record(view: AdminView, host: HostSample | undefined, now?: number): HistorySample;
   samples(): HistorySample[];
   latest(): HistorySample | undefined;
 }
@@ -65,18 +60,18 @@ export function createHistory(options: { capacity?: number } = {}): History {
   const capacity = options.capacity ?? 120;
   const ring: HistorySample[] = [];
   const upstream = new CounterAcrossProcesses();
-  let prev: { at: number; requests: number; errors: number; refused: number; upstream: number } | undefined;
+  let prev: { t: number; requests: number; errors: number; refused: number; upstream: number } | undefined;
   /** The last beat whose request durations a sample counted (request-latency.ts). */
   let beatCursor = 0;
   return {
-    record(view, host, now = Date.now(), monotonic = now) {
+    record(view, host, now = Date.now()) {
       const children = view.children();
       const workers = children.filter((c) => c.role === 'worker' && c.figures);
       const keeper = children.find((c) => c.role === 'keeper');
       const sheets = sheetsFiguresOf(children);
       const served = servedTotalsOf(view);
       const upTotal = upstream.observe(new Map(keeper && sheets.upstream_calls_total !== null ? [[keeper.pid, sheets.upstream_calls_total]] : []));
-      const dt = prev ? (monotonic - prev.at) / 1000 : 0;
+      const dt = prev ? (now - prev.t) / 1000 : 0;
       const rate = (total: number, before: number) => (prev && dt > 0 ? perSecond(total - before, dt * 1000) : null);
       const rps = rate(served.requests, prev?.requests ?? 0);
       const errorsPerSecond = rate(served.errors, prev?.errors ?? 0);
@@ -84,7 +79,7 @@ export function createHistory(options: { capacity?: number } = {}): History {
       const upDerived = prev && dt > 0 && sheets.upstream_calls_total !== null ? Math.round(((upTotal - prev.upstream) / dt) * 60 * 10) / 10 : null;
       const { buckets: latency, cursor } = view.latency().since(beatCursor);
       beatCursor = cursor;
-      prev = { at: monotonic, ...served, upstream: upTotal };
+      prev = { t: now, ...served, upstream: upTotal };
       const sample: HistorySample = {
         t: now,
         rps,

@@ -126,7 +126,7 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
         // A stale sample is no figure of the host's at `now`: recorded as unknown, the charts show
         // a gap while sampling fails rather than a line that carries the last figures across it.
         const latest = host.latest();
-        history.record(view, latest && !hostSampleStale(latest, host.intervalMs, now) ? latest : undefined, now, historyAt);
+        history.record(view, latest && !hostSampleStale(latest, host.intervalMs, now) ? latest : undefined, now);
       }),
     // Rates on the monotonic clock: a step of the wall clock (NTP) between two records read as
     // seconds that never passed (a rate near 0 for a read after a step forward; none after a step
