@@ -177,8 +177,10 @@ test('a TTOU during the settle time retires a new worker, not the old generation
 test('a failing reload during which an old worker is killed goes back at its first failed boot, not its fifth, and the settings that served fork the lost worker again', async () => {
   const { c, dir, timings } = await startSettling('corral-settle-lost-', 2, 5);
   try {
-    // The new release boots for a second and dies half a second after it listens, in every worker.
-    writeFileSync(timings, JSON.stringify({ bootMs: 1000, crashAfterReadyMs: 500 }));
+    // The new release boots for a second and dies half a second after it listens, in every worker;
+    // the workers of generation 1 the rollback forks again boot sound (a status read more than half
+    // a second after one was ready found it dead, 1/2 ready, on a loaded box).
+    writeFileSync(timings, JSON.stringify({ bootMs: 1000, crashAfterReadyMs: 500, crashGeneration: 2 }));
     const reload = reloadWait(dir, c.pidFile);
     await waitFor(() => c.events('reload.start').length === 1, 30_000, 'the reload started');
     const [lost] = c.events('worker.ready').filter((l) => l.generation === 1);
