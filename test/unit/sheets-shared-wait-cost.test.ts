@@ -60,7 +60,11 @@ describe('a host waiting for another host to refresh a range', { skip: redisMiss
     await waitFor(() => a.backend.count('get', 'Players') === 2, 10_000, "a's refresh at Google");
     server().cli('CONFIG', 'RESETSTAT');
     await b.tier.get('Players'); // stale, refresh started: waits for A's claim
+    // Waiting indeed, before the second of waiting is counted: a refresh that gave up, or had
+    // not begun, made no GET either, and passed for a wait that pulls nothing.
+    await waitFor(() => (b.tier.figures().sharedFetchWaits ?? 0) >= 1 || undefined, 10_000, "b waiting for a's claim");
     await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(b.tier.figures().sharedFetchWaits, 1, 'b still waiting on the one claim');
     const stats = server().cli('INFO', 'commandstats');
     const gets = Number(/cmdstat_get:calls=(\d+)/.exec(stats)?.[1] ?? 0);
     const out = Number(/total_net_output_bytes:(\d+)/.exec(server().cli('INFO', 'stats'))?.[1] ?? 0);
