@@ -371,8 +371,17 @@ test("the master's own pause (SIGSTOP for 3.5 s) is no child's blocked loop: non
     // A few ticks and heartbeats after it resumed; then a child that does block is still said.
     await new Promise((r) => setTimeout(r, 2500));
     assert.deepEqual(c.events('worker.loop_blocked').concat(c.events('keeper.loop_blocked')), []);
-    assert.equal((await http(`${c.url}/work?ms=3000`)).status, 200);
-    await c.waitForLog((l) => l.event === 'worker.loop_blocked', 10_000, 'a real block said');
+    const workSentAt = Date.now();
+    const worked = await http(`${c.url}/work?ms=3000`);
+    assert.equal(worked.status, 200);
+    const real = await c.waitForLog((l) => l.event === 'worker.loop_blocked', 10_000, 'a real block said');
+    // The first line of the log about a block is this one, of the worker that worked, its first
+    // block: a block the pause made, said past the wait above, was the line found here (or put
+    // this one among the once-a-minute counts, unsaid), and passed for the real one.
+    assert.equal(real.worker_id, worked.json<{ worker: number }>().worker, JSON.stringify(real));
+    assert.equal(real.blocks_total, 1, `the master's life's first worker block: ${JSON.stringify(real)}`);
+    assert.ok(Date.parse(String(real.time)) >= workSentAt, `said after the work was asked: ${JSON.stringify(real)}`);
+    assert.deepEqual(c.events('keeper.loop_blocked'), []);
   } finally {
     await c.stop();
   }
@@ -388,9 +397,14 @@ test("the master's own pause past CORRAL_TIMEOUT (SIGSTOP 3 s, CORRAL_TIMEOUT=2)
     await new Promise((r) => setTimeout(r, 2000));
     assert.deepEqual([c.events('worker.timeout'), c.events('keeper.timeout')], [[], []], 'no child killed as stuck');
     // Its connection ends with the kill; the log says why.
+    const workSentAt = Date.now();
     await http(`${c.url}/work?ms=6000`).catch(() => undefined);
     const killed = await c.waitForLog((l) => l.event === 'worker.timeout', 10_000, 'the blocked worker killed');
     assert.ok(Number(killed.seconds_silent) >= 2, `silent ${String(killed.seconds_silent)} s`);
+    // The first kill of the log is this one, after the work was asked: a kill the pause made,
+    // written past the wait above, was the line found here and passed for the real one.
+    assert.ok(Date.parse(String(killed.time)) >= workSentAt, `killed after the work was asked: ${JSON.stringify(killed)}`);
+    assert.deepEqual(c.events('keeper.timeout'), []);
   } finally {
     await c.stop();
   }
