@@ -11,6 +11,7 @@
 // header read held the keeper's one thread for 0.5 s at 40k events and 1.8 s at 100k (measured),
 // growing with every `corral loadtest` run against the default offline sheet.
 
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
@@ -49,26 +50,47 @@ function trimRow(row: readonly string[]): string[] {
   return row.slice(0, end);
 }
 
-/** Seeds `dir` from the sample sheet unless it already exists. Returns whether it copied. */
-export async function seedOfflineSheet(dir: string, sampleDir: string = SAMPLE_SHEET_DIR): Promise<boolean> {
+async function isDirectory(path: string): Promise<boolean> {
   try {
-    if ((await stat(dir)).isDirectory()) return false;
+    return (await stat(path)).isDirectory();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return false;
   }
-  const tmp = `${dir}.seeding`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true, mode: PRIVATE_DIR_MODE });
-  for (const name of await readdir(sampleDir)) {
-    if (!name.endsWith('.csv')) continue;
-    // copyFile gives the copy the sample's own mode (0644 in the package): the Players tab holds
-    // every login code, so the copy is made private to the service's user.
-    await copyFile(join(sampleDir, name), join(tmp, name));
-    await chmod(join(tmp, name), PRIVATE_FILE_MODE);
+}
+
+/** Seeds `dir` from the sample sheet unless it already exists. Returns whether it copied. */
+export async function seedOfflineSheet(dir: string, sampleDir: string = SAMPLE_SHEET_DIR): Promise<boolean> {
+  if (await isDirectory(dir)) return false;
+  // Its own temporary dir: the keeper seeds before it takes the data dir's lock, and two starting
+  // at once on a fresh data dir shared one name: each removed the other's half-copied dir, or
+  // renamed it into place, and the sheet was left without some of its tabs for good (a dir that
+  // exists is never seeded again) while the seeder that renamed it said it created the sheet.
+  const tmp = `${dir}.seeding-${process.pid}-${randomBytes(4).toString('hex')}`;
+  // The one name an older version used, left by its crash mid-copy.
+  await rm(`${dir}.seeding`, { recursive: true, force: true });
+  try {
+    await mkdir(tmp, { mode: PRIVATE_DIR_MODE });
+    for (const name of await readdir(sampleDir)) {
+      if (!name.endsWith('.csv')) continue;
+      // copyFile gives the copy the sample's own mode (0644 in the package): the Players tab holds
+      // every login code, so the copy is made private to the service's user.
+      await copyFile(join(sampleDir, name), join(tmp, name));
+      await chmod(join(tmp, name), PRIVATE_FILE_MODE);
+    }
+    // Whole or nothing: a crash mid-copy leaves no half-seeded sheet behind.
+    try {
+      await rename(tmp, dir);
+    } catch (err) {
+      // Another keeper's whole copy got there first.
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await isDirectory(dir))) return false;
+      throw err;
+    }
+    return true;
+  } finally {
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
   }
-  // Whole or nothing: a crash mid-copy leaves no half-seeded sheet behind.
-  await rename(tmp, dir);
-  return true;
 }
 
 /** A file as its rows were read from it: another inode (a rename over it), size or mtime is an edit. */
