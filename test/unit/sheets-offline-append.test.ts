@@ -59,3 +59,16 @@ it('reads a tab edited by hand since its last append again, and one a rewrite wo
   assert.equal(readFileSync(events, 'utf8'), 'event_id,player\ne0,P000\ne1,P001\nhand,P009\ne2,P002\ne3,P003\ne4,P004\ne5,P005\ne6,P006\n');
   assert.deepEqual((await new OfflineBackend(dir).getValues('Events!A8:C9')).values, [['e5', 'P005'], ['e6', 'P006']]);
 });
+
+it('finds a tab named in another case, as Google does, and answers with its own name', async () => {
+  const events = join(dir, 'Events.csv');
+  writeFileSync(events, 'event_id,player\ne1,P001\n', { mode: 0o600 });
+  const sheet = new OfflineBackend(dir);
+  const read = await sheet.getValues('events!A:B');
+  assert.equal(read.range, 'Events!A1:B2');
+  assert.deepEqual(read.values, [['event_id', 'player'], ['e1', 'P001']]);
+  const appended = await sheet.appendValues('EVENTS!A:A', [['e2', 'P002']]);
+  assert.equal(appended.updatedRange, 'Events!A3:B3');
+  assert.equal(readFileSync(events, 'utf8'), 'event_id,player\ne1,P001\ne2,P002\n');
+  await assert.rejects(sheet.getValues('Evens!A:B'), /Unable to parse range: Evens!A:B \(no tab named "Evens"\)/);
+});

@@ -139,8 +139,12 @@ export class OfflineBackend implements SheetsBackend {
       throw badRange(range, err instanceof A1ParseError ? err.detail : String(err));
     }
     const tabs = await this.tabs();
-    const sheet = parsed.sheet ?? tabs[0];
-    if (sheet === undefined || !tabs.includes(sheet) || sheet.includes('/')) throw badRange(range, `no tab named ${JSON.stringify(sheet ?? '')}`);
+    const asked = parsed.sheet;
+    // Google finds a tab whatever the case of its name (`events!A:A` is the tab Events, and its
+    // answers name it Events), as the emulator does: SHEET_EVENTS_RANGE=events worked with Google
+    // and every read and append of it was refused here.
+    const sheet = asked === undefined ? tabs[0] : tabs.includes(asked) ? asked : tabs.find((t) => t.toLowerCase() === asked.toLowerCase());
+    if (sheet === undefined || sheet.includes('/')) throw badRange(range, `no tab named ${JSON.stringify(asked ?? '')}`);
     return { sheet, area: parsed.area };
   }
 
