@@ -27,6 +27,7 @@ import { OFFLINE_DESTINATION } from '../destination.js';
 import { SheetsError } from '../errors.js';
 import { SAMPLE_SHEET_DIR } from '../sample-sheet.js';
 import { parseCsv, stringifyCsv } from './csv.js';
+import { BOM, tabText } from './tab-text.js';
 
 export interface OfflineOptions {
   /** Directory holding the tabs (created and seeded when missing). */
@@ -120,9 +121,15 @@ export class OfflineBackend implements SheetsBackend {
    * mtime; another key is an edit by hand, read again). `asWritten`: the file's text is exactly
    * stringifyCsv(rows), so appending the text of new rows to it is the same as writing it all.
    */
-  private readonly parsed = new Map<string, { key: string; rows: readonly string[][]; asWritten: boolean }>();
+  private readonly parsed = new Map<string, { key: string; rows: readonly string[][]; asWritten: boolean; bom: boolean }>();
+  /** The files said not to be UTF-8 (tab-text.ts), by key: said once per version of the file. */
+  private readonly saidNotUtf8 = new Map<string, string>();
 
-  constructor(private readonly dir: string) {
+  /** `onNotUtf8`: told of a tab whose file is not UTF-8, once per version of the file. */
+  constructor(
+    private readonly dir: string,
+    private readonly onNotUtf8: (tab: string, path: string) => void = () => undefined,
+  ) {
     this.description = `offline sheet in ${dir}`;
     this.source = `offline ${dir}`;
   }
@@ -153,11 +160,16 @@ export class OfflineBackend implements SheetsBackend {
     const key = fileKey(await stat(path));
     const held = this.parsed.get(sheet);
     if (held?.key === key) return held.rows;
-    const text = await readFile(path, 'utf8');
+    const { text, utf8, bom } = tabText(await readFile(path));
+    if (!utf8 && this.saidNotUtf8.get(sheet) !== key) {
+      this.saidNotUtf8.set(sheet, key);
+      this.onNotUtf8(sheet, path);
+    }
     const rows = parseCsv(text).map(trimRow);
     while (rows.length > 0 && (rows[rows.length - 1] as string[]).length === 0) rows.pop();
-    // Read as it was before the read began: a write between the stat and the read is read again next time.
-    this.parsed.set(sheet, { key, rows, asWritten: stringifyCsv(rows) === text });
+    // Read as it was before the read began: a write between the stat and the read is read again
+    // next time. A file not in UTF-8 is never appended to as it is: its bytes are not the text's.
+    this.parsed.set(sheet, { key, rows, asWritten: utf8 && (bom ? BOM : '') + stringifyCsv(rows) === text, bom });
     return rows;
   }
 
@@ -194,6 +206,7 @@ export class OfflineBackend implements SheetsBackend {
     const { sheet, area } = await this.resolve(range);
     const existing = await this.rows(sheet);
     const asWritten = this.parsed.get(sheet)?.asWritten === true;
+    const bom = this.parsed.get(sheet)?.bom === true;
     const col = (area?.startCol ?? 1) - 1;
     const added = rows.map((r) => [...(Array(col).fill('') as string[]), ...r.map(String)]);
     const path = join(this.dir, `${sheet}.csv`);
@@ -215,7 +228,7 @@ export class OfflineBackend implements SheetsBackend {
       } else {
         const fh = await openNewPrivateFile(tmp);
         try {
-          await fh.writeFile(stringifyCsv([...existing, ...added]), 'utf8');
+          await fh.writeFile((bom ? BOM : '') + stringifyCsv([...existing, ...added]), 'utf8');
           await fh.sync();
         } finally {
           await fh.close();
@@ -236,7 +249,7 @@ export class OfflineBackend implements SheetsBackend {
     const written = added.map(trimRow);
     if (written.length === 0 || (written[written.length - 1] as string[]).length > 0) {
       const asWrittenNow = written.every((w, i) => w.length === (added[i] as string[]).length);
-      this.parsed.set(sheet, { key: fileKey(await stat(path)), rows: [...existing, ...written], asWritten: asWrittenNow });
+      this.parsed.set(sheet, { key: fileKey(await stat(path)), rows: [...existing, ...written], asWritten: asWrittenNow, bom });
     }
     const width = widestRow(rows);
     return {
@@ -258,5 +271,10 @@ export async function createOfflineBackend(options: OfflineOptions): Promise<Off
   }
   // Fail at boot, not on the first request, when the dir is unreadable.
   await readdir(options.dir);
-  return new OfflineBackend(options.dir);
+  return new OfflineBackend(options.dir, (tab, path) =>
+    options.logger.warn(
+      { event: 'sheets.offline_not_utf8', tab, path },
+      `sheets: the offline sheet's tab ${tab} (${path}) is not UTF-8: read as Windows-1252, as Excel's "CSV (Comma delimited)" writes it; an event appended to it rewrites it as UTF-8 with a byte order mark, which Excel reads as such. Save it as "CSV UTF-8" to keep one encoding`,
+    ),
+  );
 }
