@@ -70,6 +70,14 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // A master that died without its exit path (SIGKILL, the OOM killer, a power cut) left its pidfile.
   if (replaced) logger.warn({ event: 'pidfile.stale', pidfile }, replaced);
   const keeperExec = entry.keeperExec && existsSync(entry.keeperExec) ? entry.keeperExec : undefined;
+  // Without its file (an incomplete build) the master ran without a keeper and said nothing: every
+  // read and append of the sheet failed, and status only showed "keeper: not running".
+  if (entry.keeperExec && !keeperExec) {
+    logger.error(
+      { event: 'keeper.entry_missing', code: 'CORRAL_ERR_CODE_LOAD', path: entry.keeperExec },
+      `corral's keeper (${entry.keeperExec}) is missing, an incomplete build: corral runs without it, so every read and append of the sheet fails (503); rebuild corral (npm ci, npm run build) and restart it`,
+    );
+  }
 
   let arbiter: Arbiter | undefined;
   let admin: AdminServer | undefined;

@@ -95,3 +95,20 @@ test("a worker forked while corral's packages are being reinstalled (npm ci in p
     rmSync(install, { recursive: true, force: true });
   }
 });
+
+test("an install without its keeper's file (an incomplete build) says so at start, and its workers still answer", async () => {
+  const install = copyInstall();
+  rmSync(join(install, 'dist', 'src', 'sheets', 'keeper-entry.js'));
+  const c = await startCorral({ bin: join(install, 'bin', 'corral'), workers: 1 });
+  try {
+    const missing = await c.waitForLog((l) => l.event === 'keeper.entry_missing', 15_000, 'keeper.entry_missing');
+    assert.equal(missing.code, 'CORRAL_ERR_CODE_LOAD');
+    assert.equal(missing.path, join(install, 'dist', 'src', 'sheets', 'keeper-entry.js'));
+    assert.match(String(missing.msg), /is missing, an incomplete build: .*rebuild corral \(npm ci, npm run build\) and restart it/);
+    const health = await http(`${c.url}/api/admin/health`);
+    assert.equal(health.json<{ status: string }>().status, 'ok', 'a worker answers; the sheet is what fails');
+  } finally {
+    await c.stop();
+    rmSync(install, { recursive: true, force: true });
+  }
+});
