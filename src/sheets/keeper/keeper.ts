@@ -11,6 +11,7 @@
 // read as answered), append-outcomes.ts (an append, and the logs that follow its outcome) and
 // keeper-figures.ts (the heartbeat's figures).
 
+import { CorralError } from '../../errors.js';
 import type { SheetsBackend } from '../backend.js';
 import { destinationDigest, destinationOf } from '../destination.js';
 import { firstRowOf } from '../a1.js';
@@ -69,6 +70,8 @@ export class Keeper {
   private stopFileWatch: (() => void) | undefined;
   /** Appends, and what their refusals and recoveries are said as (append-outcomes.ts). */
   private readonly appends: AppendOutcomes;
+  /** The read tier is closed (the drain's end, or close): its fetches in flight were aborted by this keeper, not failed by Google. */
+  private tierClosed = false;
 
   private constructor(private readonly o: KeeperOptions) {
     const s = o.settings;
@@ -226,12 +229,33 @@ export class Keeper {
 
   /** A cached read with this host's journaled rows for the tab merged in. */
   async read(range: string): Promise<KeeperRead> {
-    return (await this.reads.resolve(range)).read;
+    try {
+      return (await this.reads.resolve(range)).read;
+    } catch (err) {
+      throw this.closingError(err);
+    }
   }
 
   /** The same read as the JSON bytes the socket sends (read-answers.ts); "unchanged" for the copy a worker names in `have`. */
   async readAnswer(range: string, have?: string): Promise<readonly Buffer[]> {
-    return this.reads.answer(range, have);
+    try {
+      return await this.reads.answer(range, have);
+    } catch (err) {
+      throw this.closingError(err);
+    }
+  }
+
+  /**
+   * A read that failed because this keeper closed its tier (a drain for a restart ends; its fetch
+   * in flight, or one started since, was aborted) is this keeper's "unavailable", which a worker
+   * asks the next keeper again for within the master's restart window (keeper-link.ts). Answered
+   * as the aborted fetch's error (CORRAL_ERR_SHEETS_TIMEOUT, "cancelled by the caller"), it was
+   * final: a user's read of a range no worker held answered 503 while the next keeper, with the
+   * cache handed over, was a second away.
+   */
+  private closingError(err: unknown): unknown {
+    if (!this.tierClosed) return err;
+    return new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper is closing: its read was cut (${(err as Error).message})`, { cause: err });
   }
 
   /**
@@ -319,6 +343,7 @@ export class Keeper {
     // cancels) is then its own close's cancel, said as such, not a failure.
     this.flusher.close();
     // No refresh may land after the copies are written: the journal's retention was judged by them.
+    this.tierClosed = true;
     this.tier.close();
     if (this.clock.now() < deadline) await handOverCache(this.handoffParts(dataDirOf(this.o.settings)));
     await this.close();
@@ -345,6 +370,7 @@ export class Keeper {
       this.appends.spaceProbe.close();
       this.feed.close();
       this.flusher?.close();
+      this.tierClosed = true;
       this.tier?.close();
       this.readQuota.close();
       this.writeQuota.close();
