@@ -91,7 +91,7 @@ describe('the cache handoff file', () => {
     const taken = await takeCacheHandoff(dir, 'src', T0, HOUR);
     assert.ok(taken.kind === 'restored');
     assert.deepEqual(taken.values.map((v) => v.range), ['Kept']);
-    assert.equal(taken.tooOld, 2);
+    assert.deepEqual([taken.tooOld, taken.ahead], [1, 1]);
     assert.equal(existsSync(join(dir, `${CACHE_HANDOFF_FILE}.tmp`)), false);
   });
 });
@@ -268,6 +268,20 @@ describe('keepers one after the other on one data dir', () => {
     assert.equal((await next.read('Players')).via, 'miss');
     assert.deepEqual(events('sheets.cache_restored'), []);
     assert.deepEqual(events('sheets.cache_handoff_ignored').map((l) => [l.reason, l.too_old]), [['its 1 range is older than SHEET_CACHE_TTL + SHEET_CACHE_MAX_STALE', 1]]);
+  });
+
+  it('says that the clock was set back, not that the ranges are too old, when every handed range is from after now', async () => {
+    const first = await start(new FakeClock(T0));
+    await first.read('Players');
+    await first.drain(T0 + 5000);
+    keepers.splice(0);
+    // The wall clock ran 10 minutes ahead while the first keeper ran, and was set right before the next.
+    const next = await start(new FakeClock(T0 - 10 * 60_000));
+    assert.equal((await next.read('Players')).via, 'miss');
+    const ignored = events('sheets.cache_handoff_ignored');
+    assert.deepEqual(ignored.map((l) => [l.too_old, l.ahead]), [[0, 1]]);
+    assert.doesNotMatch(String(ignored[0]?.reason), /older than/);
+    assert.match(String(ignored[0]?.reason), /fetched after now by this host's clock/);
   });
 
   it("is not used when the next keeper reads another sheet", async () => {

@@ -39,16 +39,24 @@ export async function restoreCache(k: HandoffParts, s: Pick<Settings, 'SHEET_CAC
     return;
   }
   if (taken.values.length === 0) {
-    const reason = `its ${taken.tooOld} range${taken.tooOld === 1 ? ' is' : 's are'} older than SHEET_CACHE_TTL + SHEET_CACHE_MAX_STALE`;
-    k.logger.info({ event: 'sheets.cache_handoff_ignored', dataDir, reason, too_old: taken.tooOld }, `keeper: not using the cache the previous keeper handed over: ${reason}`);
+    const reason = droppedWords(taken.tooOld, taken.ahead);
+    k.logger.info({ event: 'sheets.cache_handoff_ignored', dataDir, reason, too_old: taken.tooOld, ahead: taken.ahead }, `keeper: not using the cache the previous keeper handed over: ${reason}`);
     return;
   }
   const ranges = k.tier.restore(taken.values);
   const oldest = taken.values.reduce((age, v) => Math.max(age, now - v.fetchedAt), 0);
   k.logger.info(
-    { event: 'sheets.cache_restored', ranges, too_old: taken.tooOld, oldest_age_s: Math.round(oldest / 1000), handed_over_s_ago: Math.round((now - taken.savedAt) / 1000) },
+    { event: 'sheets.cache_restored', ranges, too_old: taken.tooOld, ahead: taken.ahead, oldest_age_s: Math.round(oldest / 1000), handed_over_s_ago: Math.round((now - taken.savedAt) / 1000) },
     `keeper: serving ${ranges} cached range${ranges === 1 ? '' : 's'} the previous keeper handed over (oldest fetched ${Math.round(oldest / 1000)} s ago), refreshed by their TTL`,
   );
+}
+
+/** Why every handed range was dropped: too old, or fetched after now (the clock set back since). */
+function droppedWords(tooOld: number, ahead: number): string {
+  const ranges = (n: number) => `${n} range${n === 1 ? '' : 's'}`;
+  const old = tooOld > 0 ? `${ranges(tooOld)} ${tooOld === 1 ? 'is' : 'are'} older than SHEET_CACHE_TTL + SHEET_CACHE_MAX_STALE` : '';
+  const later = ahead > 0 ? `${ranges(ahead)} ${ahead === 1 ? 'was' : 'were'} fetched after now by this host's clock (set back since the previous keeper wrote them?), so their age cannot be told` : '';
+  return `its ${[old, later].filter((w) => w !== '').join(', and ')}`;
 }
 
 /** Hands the cache to the next keeper; a failure costs only its first reads (logged). */

@@ -85,7 +85,15 @@ export async function saveCacheHandoff(dataDir: string, source: string, values: 
 
 export type TakenHandoff =
   | { readonly kind: 'none' }
-  | { readonly kind: 'restored'; readonly values: readonly HandedValue[]; readonly savedAt: number; readonly tooOld: number }
+  | {
+      readonly kind: 'restored';
+      readonly values: readonly HandedValue[];
+      readonly savedAt: number;
+      /** Values dropped as past TTL + SHEET_CACHE_MAX_STALE. */
+      readonly tooOld: number;
+      /** Values dropped as fetched after now: the wall clock was set back since they were written. */
+      readonly ahead: number;
+    }
   | { readonly kind: 'ignored'; readonly reason: string };
 
 function isRows(value: unknown): value is string[][] {
@@ -140,6 +148,7 @@ export async function takeCacheHandoff(dataDir: string, source: string, now: num
   if (lines.length !== header.ranges.length + 2 || lines[lines.length - 1]?.length !== 0) return { kind: 'ignored', reason: `it holds ${lines.length - 2} lines of values for ${header.ranges.length} ranges (cut short?)` };
   const values: HandedValue[] = [];
   let tooOld = 0;
+  let ahead = 0;
   const ours = (t: number) => fromWallTime(clock, t);
   for (const [i, wallTimes] of header.ranges.entries()) {
     const r = { range: wallTimes.range, fetchStartedAt: ours(wallTimes.fetchStartedAt), fetchedAt: ours(wallTimes.fetchedAt) };
@@ -152,14 +161,21 @@ export async function takeCacheHandoff(dataDir: string, source: string, now: num
       return { kind: 'ignored', reason: `the values of ${r.range} are not JSON` };
     }
     if (!isRows(rows)) return { kind: 'ignored', reason: `the values of ${r.range} are not rows of strings` };
-    if (r.fetchedAt > now || now - r.fetchedAt > servableMs) {
+    // Counted apart: said as "older than TTL + max stale", a copy dropped after the clock was set
+    // back (NTP correcting a clock that ran ahead, a host's RTC behind at boot) sent the operator
+    // to raise SHEET_CACHE_MAX_STALE, which changes nothing for it.
+    if (r.fetchedAt > now) {
+      ahead++;
+      continue;
+    }
+    if (now - r.fetchedAt > servableMs) {
       tooOld++;
       continue;
     }
     // A copy: a slice would keep the whole file's bytes alive as long as any range is cached.
     values.push({ range: r.range, values: rows, jsonBytes: Buffer.from(json), fetchStartedAt: r.fetchStartedAt, fetchedAt: r.fetchedAt });
   }
-  return { kind: 'restored', values, savedAt: ours(header.savedAt), tooOld };
+  return { kind: 'restored', values, savedAt: ours(header.savedAt), tooOld, ahead };
 }
 
 /** The file's lines, split at each newline (the last, after the final newline, empty). */
