@@ -12,6 +12,13 @@
 import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 
+/** A pipe's reader gone, or the file or device behind the stream failing (a full disk under `>> out.log`). */
+function whyUnwritable(code: string | undefined): string {
+  if (code === 'EPIPE' || code === 'ECONNRESET') return 'its reader went away';
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'the disk it writes to is full';
+  return 'the file or device it writes to failed';
+}
+
 export function outlastClosedOutput(logger: Logger): void {
   for (const [name, stream] of [['stdout', process.stdout], ['stderr', process.stderr]] as const) {
     let said = false;
@@ -20,7 +27,7 @@ export function outlastClosedOutput(logger: Logger): void {
       said = true;
       logger.warn(
         { event: 'master.output_closed', code: 'CORRAL_ERR_LOG_WRITE', stream: name, err: describeError(err) },
-        `the master's ${name} cannot be written (${err.code ?? err.message}: its reader went away): what the children write to their ${name} outside the log is dropped from now on; serving goes on`,
+        `the master's ${name} cannot be written (${err.code ?? err.message}: ${whyUnwritable(err.code)}): what the children write to their ${name} outside the log is dropped from now on, until a restart; serving goes on`,
       );
     });
   }
