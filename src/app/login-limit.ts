@@ -26,6 +26,7 @@
 
 import type { Settings } from '../config/schema.js';
 import type { CounterHit, CounterOptions, HostCounters } from '../contract.js';
+import { COUNTER_TABLE_MAX_LIMIT } from '../counter-table.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { LOGIN_COUNT_WAIT_MS } from '../sheets/keeper/protocol.js';
@@ -37,6 +38,15 @@ import type { SharedLoginCount, SheetsClient } from '../sheets/types.js';
 
 export const LOGIN_FAILURE_WINDOW_SECONDS = 900;
 const WINDOW: CounterOptions = { windowSeconds: LOGIN_FAILURE_WINDOW_SECONDS };
+/**
+ * The limit the host counters count a name under, whatever CORRAL_LOGIN_FAILURES_PER_NAME is (at
+ * most 10^6, below this): they keep one count per limit, so counting under the setting made a
+ * reload that changed it start every name afresh, a locked one unlocked at once (an operator who
+ * lowered it against a guesser handed the guesser a new budget for every name), and during the
+ * reload the two generations counted apart. The name's count is read from `remaining` and judged
+ * here, as the shared count is.
+ */
+const COUNTER_LIMIT = COUNTER_TABLE_MAX_LIMIT;
 /** This limit's keys on the host counters: no client address (the per-IP limit's keys) starts so. */
 const KEY_PREFIX = 'login-name:';
 /**
@@ -132,7 +142,7 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
         // room for it): a peek and a hit asked in one turn go in one message and settle together,
         // in order (worker/counter-client.ts), so a burst of guesses at a locked name gets all its
         // 429s at once, the correct code's among them, not apart from the others.
-        hit = ok ? await counters.peek(key, failures, WINDOW) : await counters.hit(key, failures, WINDOW);
+        hit = ok ? await counters.peek(key, COUNTER_LIMIT, WINDOW) : await counters.hit(key, COUNTER_LIMIT, WINDOW);
       } catch (err) {
         unavailable.failed((logins) =>
           logger.warn(
@@ -149,9 +159,11 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
         );
       }
       const shared = sharedCount && (await sharedCount);
+      // The name's failures on this host, this one's included.
+      const here = hit === undefined ? undefined : COUNTER_LIMIT - hit.remaining;
       // Locked: the name had its failures before this login, on this host or on all together (a
       // failure is counted first, so all together it is then over the limit; a read is at it).
-      const lockedHere = hit !== undefined && !hit.allowed;
+      const lockedHere = here !== undefined && (ok ? here >= failures : here > failures);
       const lockedShared = shared !== undefined && (ok ? shared.failures >= failures : shared.failures > failures);
       if (lockedHere || lockedShared) {
         // Until the later of the windows that lock it: the name stays locked that long.
@@ -163,7 +175,7 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
       // and, counted all together, once per name and window on all the sheet's hosts (Redis counts
       // each failure alone). It still gets its 401; the next login gets 429.
       if (ok) return;
-      const reachedHere = hit !== undefined && hit.remaining === 0;
+      const reachedHere = here === failures;
       const reachedShared = shared !== undefined && shared.failures === failures;
       if (!reachedHere && !reachedShared) return;
       const ms = Math.max(reachedHere ? (hit?.msBeforeReset ?? 0) : 0, reachedShared ? (shared?.msLeft ?? 0) : 0);

@@ -9,6 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createLoginLimit, nameHash, SHARED_WAIT_MS } from '../../src/app/login-limit.js';
 import type { HostCounters } from '../../src/contract.js';
+import { COUNTER_TABLE_MAX_LIMIT, createCounterTable, openCounterTable } from '../../src/counter-table.js';
+import { createSharedCounters } from '../../src/worker/shared-counters.js';
 import { CorralError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { SharedLoginCount, SheetsClient } from '../../src/sheets/types.js';
@@ -156,11 +158,39 @@ describe('failed logins per name: off, and counters that fail', () => {
     await limit.settle('Alice', false);
     await limit.settle('Alice', true);
     assert.deepEqual(seen, [
-      { key: `login-name:${nameHash('alice')}`, limit: 2, window: 900, peek: false },
-      { key: `login-name:${nameHash('alice')}`, limit: 2, window: 900, peek: true },
+      // Counted under one limit whatever the setting, judged by the setting (the next test says why).
+      { key: `login-name:${nameHash('alice')}`, limit: COUNTER_TABLE_MAX_LIMIT, window: 900, peek: false },
+      { key: `login-name:${nameHash('alice')}`, limit: COUNTER_TABLE_MAX_LIMIT, window: 900, peek: true },
     ]);
     await limit.settle('Alice', false);
     await assert.rejects(limit.settle('Alice', true), { status: 429, error: 'login_locked' });
+  });
+
+  it('a reload that changes CORRAL_LOGIN_FAILURES_PER_NAME keeps the counts: a locked name stays locked, and the new limit judges the failures so far', async () => {
+    // The counters keep one count per limit: counted under the setting, a reload lowering it from
+    // 10 to 5 (against a guesser) unlocked every locked name and gave each a fresh budget of 5.
+    const table = openCounterTable(createCounterTable(1024, 8));
+    const master: HostCounters = { hit: () => Promise.reject(new Error('not here')), peek: () => Promise.reject(new Error('not here')) };
+    for (const counters of [createWindowCounters(), createSharedCounters(table, master)]) {
+      const old = await createLoginLimit({ failures: 10, logger: capturingLogger().logger, hostCounters: counters });
+      assert.ok(old);
+      for (let i = 0; i < 10; i++) await old.settle('Alice', false);
+      await assert.rejects(old.settle('Alice', true), { status: 429 });
+      for (let i = 0; i < 3; i++) await old.settle('Bob', false);
+      // The reload's workers, at 5.
+      const next = await createLoginLimit({ failures: 5, logger: capturingLogger().logger, hostCounters: counters });
+      assert.ok(next);
+      await assert.rejects(next.settle('Alice', true), { status: 429 }, 'still locked after the reload');
+      await assert.rejects(next.settle('Alice', false), { status: 429 });
+      await next.settle('Bob', true);
+      await next.settle('Bob', false);
+      await next.settle('Bob', false); // the fifth in all: 401, and locked
+      await assert.rejects(next.settle('Bob', true), { status: 429 }, 'two more failures, not five');
+      // Raised again, the counts so far are judged by the higher limit.
+      const raised = await createLoginLimit({ failures: 20, logger: capturingLogger().logger, hostCounters: counters });
+      assert.ok(raised);
+      await raised.settle('Bob', true);
+    }
   });
 
   it('lets logins through, and warns once, when the counters do not answer', async () => {
