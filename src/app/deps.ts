@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AppContext } from '../contract.js';
 import type { SheetRecords, SheetsClient } from '../sheets/types.js';
 import { bearerToken, HttpError } from './http.js';
-import { findPlayer, playerName } from './players.js';
+import { findPlayer, playerName, rosterProblem } from './players.js';
 import { safeEqual, type SessionClaims, type Sessions } from './session.js';
 
 /** A caller whose token is valid and who is still in the roster. */
@@ -80,6 +80,14 @@ export function createDeps(ctx: AppContext, sessions: Sessions, adminRefused: (r
       const claims = deps.requirePlayer(req);
       const sheet = await deps.records(deps.playersRange);
       const record = findPlayer(sheet, claims.sub);
+      // A roster without its name column (a header edited: `nme`) finds no one: not the players'
+      // fault, and a 401 invalid_token has RFC 6750 clients throw away tokens that work again once
+      // the header is fixed. The operator's to fix (app.roster_problem at the next login).
+      if (!record && rosterProblem(sheet)?.missing.includes('name')) {
+        throw new HttpError('sheets_unavailable', "the roster cannot be read now: its header row has no name column, which the server's operator must fix; the session is kept, retry later", {
+          headers: { 'Retry-After': '30' },
+        });
+      }
       if (!record) throw new HttpError('unauthorized', 'this player is no longer in the roster', { headers: INVALID_TOKEN });
       return { claims, name: playerName(sheet, record), record };
     },

@@ -55,6 +55,22 @@ describe('a roster that keeps players from logging in', () => {
     assert.match(String(problems[1]!.msg), /header row has no code column, so no login can succeed/);
   });
 
+  it("a roster whose name column is gone keeps the sessions: 503 until it is fixed, not 401 invalid_token, which clients take as a token to throw away", async () => {
+    sheets.tabs.set('Players', [HEADER, ['Alice', 'a-1', 'blue']]);
+    const login = await postJson(`${app.url}/api/login`, { name: 'Alice', code: 'a-1' });
+    const { token } = (await login.json()) as { token: string };
+    const me = () => fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+    sheets.tabs.set('Players', [['nme', 'code', 'team'], ['Alice', 'a-1', 'blue']]);
+    const broken = await me();
+    assert.equal(broken.status, 503);
+    assert.equal(broken.headers.get('www-authenticate'), null);
+    assert.match(((await broken.json()) as { message: string }).message, /no name column, which the server's operator must fix; the session is kept/);
+    sheets.tabs.set('Players', [HEADER, ['Alice', 'a-1', 'blue']]);
+    assert.equal((await me()).status, 200, 'the same token once the header is fixed');
+    sheets.tabs.set('Players', [HEADER, ['Bob', 'b-1', 'red']]);
+    assert.equal((await me()).status, 401, 'a player removed from a sound roster is refused as before');
+  });
+
   it('a code with accents logs in whichever Unicode form the client sends', async () => {
     sheets.tabs.set('Players', [HEADER, ['Zoé', 'caf\u00e9-7', 'red']]);
     assert.equal(await status('Zoe\u0301', 'cafe\u0301-7'), 200, 'decomposed (NFD), as some keyboards send it');
