@@ -50,6 +50,12 @@ export function bearerToken(req: IncomingMessage): string | undefined {
   }
   const h = req.headers.authorization;
   if (typeof h !== 'string') return undefined;
-  const m = /^Bearer[ ]+([^\s]+)\s*$/i.exec(h);
-  return m?.[1];
+  const m = /^Bearer[ \t]+([^\s,]+)[ \t]*$/i.exec(h);
+  if (m) return m[1];
+  // A Bearer credential with more after it (`Bearer A, Bearer B`: two headers a proxy or a
+  // library merged into one) was taken for no token at all, told to send one.
+  if (/^Bearer[ \t]+\S/i.test(h)) {
+    throw new HttpError('bad_request', 'the Authorization header must be "Bearer <token>" alone: it holds more after the token (two headers merged into one?); send one token');
+  }
+  return undefined;
 }

@@ -286,6 +286,12 @@ describe('login, me and players over HTTP', () => {
     assert.match(two, /^HTTP\/1\.1 400 /);
     assert.match(two, /"error":"bad_request","message":"send one Authorization header, not several/);
     assert.match(await raw([`Authorization: Bearer ${fresh}`]), /^HTTP\/1\.1 200 /);
+    // The same two merged into one header by a proxy or a library: no "send a token" 401.
+    const merged = await raw([`Authorization: Bearer ${old}, Bearer ${fresh}`]);
+    assert.match(merged, /^HTTP\/1\.1 400 /);
+    assert.match(merged, /"message":"the Authorization header must be \\"Bearer <token>\\" alone: it holds more after the token/);
+    assert.match(await raw([`Authorization: bearer\t${fresh}  `]), /^HTTP\/1\.1 200 /, 'a tab, and blanks after it');
+    assert.match(await raw(['Authorization: Basic dXNlcjpwYXNz']), /^HTTP\/1\.1 401 /, 'another scheme: no token sent');
   });
 
   it('lists players without any private column', async () => {
