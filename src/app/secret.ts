@@ -47,9 +47,13 @@ export async function loadSessionSecret(configured: string | undefined, dataDir:
   try {
     await handle.writeFile(`${randomBytes(48).toString('base64url')}\n`);
     await handle.sync();
-  } finally {
-    await handle.close();
+  } catch (err) {
+    // A full disk: each boot that retries would leave one more temp file holding its space.
+    await handle.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw err;
   }
+  await handle.close();
   try {
     await link(temp, file);
   } catch (err) {

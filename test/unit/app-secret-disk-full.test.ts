@@ -1,0 +1,35 @@
+// The session secret generated in a data dir whose disk is full (app/secret.ts): the boot fails
+// on ENOSPC and leaves no temp file behind, so boots that retry do not pile them up.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadSessionSecret } from '../../src/app/secret.js';
+
+const root = process.getuid?.() === 0;
+
+test('a full disk fails the secret with ENOSPC and leaves no temp file', { skip: root ? false : 'mounts a small tmpfs: needs root' }, async (t) => {
+  const mnt = mkdtempSync(join(tmpdir(), 'corral-secret-full-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8k', 'tmpfs', mnt], { stdio: 'pipe' });
+  } catch (err) {
+    rmSync(mnt, { recursive: true, force: true });
+    t.skip(`cannot mount a tmpfs here: ${String((err as { stderr?: unknown }).stderr ?? err).trim()}`);
+    return;
+  }
+  try {
+    const data = join(mnt, 'data');
+    mkdirSync(data);
+    writeFileSync(join(mnt, 'fill'), Buffer.alloc(8192));
+    for (let boot = 0; boot < 3; boot++) {
+      await assert.rejects(loadSessionSecret(undefined, data), (err: NodeJS.ErrnoException) => err.code === 'ENOSPC');
+    }
+    assert.deepEqual(readdirSync(data), [], 'no session-secret.tmp-* left by the three boots');
+  } finally {
+    execFileSync('umount', [mnt]);
+    rmSync(mnt, { recursive: true, force: true });
+  }
+});
