@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -220,6 +221,31 @@ describe('journal appends with an idempotency key', () => {
     assert.equal(journal.idempotencyFigures().keys, 2);
     assert.equal((await journal.add('Events', [row('x')], claim('c'))).replayed, claim('c').answer);
     assert.equal((await journal.add('Events', [row('y')], claim('a'))).replayed, undefined, 'the oldest key was forgotten');
+    await journal.close();
+  });
+
+  it('a keyed append the disk refuses pushes out no held key, of its owner or of the host', async () => {
+    let refuse = false;
+    // A disk that refuses writes (ENOSPC) while `refuse` holds.
+    const wrapHandle = (fh: FileHandle): FileHandle =>
+      new Proxy(fh, {
+        get(target, prop) {
+          if (prop === 'write' && refuse) return async () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+          const v = Reflect.get(target, prop, target) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    const journal = await open({ idempotencyKeysMax: 2, idempotencyKeysPerOwner: 2, file: { wrapHandle } });
+    await journal.add('Events', [row('e-a')], { ...claim('a'), owner: 'bob' });
+    await journal.add('Events', [row('e-b')], { ...claim('b'), owner: 'bob' });
+    refuse = true;
+    // A new request and two of its retries, each refused before it was acknowledged.
+    for (let i = 0; i < 3; i++) assert.equal(await rejectionCode(journal.add('Events', [row(`e-c${i}`)], { ...claim('c'), owner: 'bob' })), 'CORRAL_ERR_JOURNAL_UNWRITABLE');
+    refuse = false;
+    assert.deepEqual(journal.idempotencyFigures(), { keys: 2, evicted: 0, ownerEvicted: 0 });
+    assert.equal((await journal.add('Events', [row('x')], { ...claim('a'), owner: 'bob' })).replayed, claim('a').answer);
+    assert.equal((await journal.add('Events', [row('y')], { ...claim('b'), owner: 'bob' })).replayed, claim('b').answer);
+    assert.equal(journal.live().length, 2, 'no second row for a or b');
     await journal.close();
   });
 

@@ -106,15 +106,24 @@ export class IdempotencyKeys {
     return held !== undefined && !held.durable && held.fingerprint === claim.fingerprint;
   }
 
-  /** Holds a key whose record is being written (lookup() answers "in flight" until settle()). */
+  /**
+   * Holds a key whose record is being written (lookup() answers "in flight" until settle()). The
+   * cap and the owner's share are enforced once it is durable (settle()), not here: a write the
+   * disk refused (ENOSPC, EIO) releases the key, and each such refusal, and each retry of it every
+   * Retry-After, pushed out one held key (the owner's oldest, or the host's) for a request that
+   * was never acknowledged, and said idempotency.keys_evicted ("raise the cap") for a full disk.
+   */
   reserve(claim: IdempotencyClaim, at: number): void {
     this.hold({ key: claim.key, fingerprint: claim.fingerprint, answer: claim.answer, ...(claim.owner !== undefined ? { owner: claim.owner } : {}), at, durable: false });
-    this.enforceCap();
   }
 
   settle(key: string): void {
     const held = this.keys.get(key);
-    if (held) held.durable = true;
+    if (!held || held.durable) return;
+    held.durable = true;
+    const mine = held.owner === undefined ? undefined : this.owners.get(held.owner);
+    if (mine) this.enforceShare(mine.keys);
+    this.enforceCap();
   }
 
   /** The record carrying the key could not be written: the request was not acknowledged. */
@@ -135,7 +144,12 @@ export class IdempotencyKeys {
       // Past its retention: not held at all. Held and expired after, it took a place in its owner's
       // share first, and the owner's live keys it pushed out were counted as evicted by the share.
       if (at < before) continue;
-      this.hold({ key: r.key, fingerprint: r.fp, answer: r.ans, ...(typeof r.own === 'string' ? { owner: r.own } : {}), at, durable: true });
+      const h: HeldKey = { key: r.key, fingerprint: r.fp, answer: r.ans, ...(typeof r.own === 'string' ? { owner: r.own } : {}), at, durable: true };
+      this.hold(h);
+      if (h.owner !== undefined) {
+        const mine = this.owners.get(h.owner);
+        if (mine) this.enforceShare(mine.keys);
+      }
     }
     this.expire(now);
     this.enforceCap();
@@ -178,7 +192,6 @@ export class IdempotencyKeys {
     // computes anew): about 13 % of a held key's memory.
     h.owner = mine.owner;
     mine.keys.add(h.key);
-    this.enforceShare(mine.keys);
   }
 
   private drop(h: HeldKey): void {
