@@ -249,6 +249,22 @@ describe('journal appends with an idempotency key', () => {
     await journal.close();
   });
 
+  it('after the wall clock stepped back between two keepers, a key is forgotten at the end of its retention all the same', async () => {
+    let journal = await open({ idempotencyTtlMs: 24 * HOUR });
+    await journal.add('Events', [row('e1')], claim('before-the-step'));
+    await journal.close();
+    // The next keeper starts with the wall clock 2 h back (it ran fast; NTP set it right at boot):
+    // the first key reads as journaled 2 h from now.
+    clock = new FakeClock(clock.now() - 2 * HOUR);
+    journal = await open({ idempotencyTtlMs: 24 * HOUR });
+    await journal.add('Events', [row('e2')], claim('after-the-step'));
+    await clock.advance(24 * HOUR + 60_000);
+    assert.equal(journal.idempotencyFigures().keys, 0, 'no key is held past its retention');
+    assert.equal((await journal.add('Events', [row('e3')], claim('after-the-step'))).replayed, undefined, 'a new request');
+    assert.equal((await journal.add('Events', [row('e4')], claim('before-the-step'))).replayed, undefined);
+    await journal.close();
+  });
+
   it("each owner's share holds across a compaction and a reopen", async () => {
     const options = { idempotencyKeysMax: 100, idempotencyKeysPerOwner: 2, retainDoneMs: 0 };
     let journal = await open(options);

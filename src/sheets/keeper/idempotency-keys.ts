@@ -132,19 +132,31 @@ export class IdempotencyKeys {
     if (held?.durable === false) this.drop(held);
   }
 
-  /** Keys the journal's records hold (add records with `ik`, and `key` records), in file order. */
+  /** Keys the journal's records hold (add records with `ik`, and `key` records), the last of each key in file order, held oldest first. */
   restore(records: readonly JournalRecord[], now: number): void {
     const before = now - this.o.ttlMs;
+    // The last record of each key in file order (a key forgotten and used again is journaled again).
+    const found = new Map<string, HeldKey>();
     for (const rec of records) {
       const raw = rec.k === 'key' ? rec : rec.k === 'add' ? rec.ik : undefined;
       if (typeof raw !== 'object' || raw === null) continue;
       const r = raw as Record<string, unknown>;
       const at = Number(rec.at);
       if (typeof r.key !== 'string' || typeof r.fp !== 'string' || typeof r.ans !== 'string' || !Number.isFinite(at)) continue;
+      found.delete(r.key);
       // Past its retention: not held at all. Held and expired after, it took a place in its owner's
       // share first, and the owner's live keys it pushed out were counted as evicted by the share.
       if (at < before) continue;
-      const h: HeldKey = { key: r.key, fingerprint: r.fp, answer: r.ans, ...(typeof r.own === 'string' ? { owner: r.own } : {}), at, durable: true };
+      // A time ahead of this keeper's clock (the wall clock stepped back since it was written: it
+      // ran fast, NTP set it right at boot) counts from now: never later than the keys this keeper
+      // journals next.
+      found.set(r.key, { key: r.key, fingerprint: r.fp, answer: r.ans, ...(typeof r.own === 'string' ? { owner: r.own } : {}), at: Math.min(at, now), durable: true });
+    }
+    // Held oldest first, as expire() and the cap need: the file's order is not the times' after a
+    // step of the wall clock (records written before it read as later than those written after),
+    // and expire() stops at the first key it keeps, so one key dated ahead kept every later key
+    // held past its retention, replayed to a retry that should be a new event, and counted.
+    for (const h of [...found.values()].sort((a, b) => a.at - b.at)) {
       this.hold(h);
       if (h.owner !== undefined) {
         const mine = this.owners.get(h.owner);
