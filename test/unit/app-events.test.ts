@@ -146,6 +146,18 @@ describe('POST /api/events', () => {
     }
   });
 
+  it("says no Idempotent-Replayed when the keeper's stored answer is this request's own (the link resent it after the keeper journaled it)", async () => {
+    sheets.replayWith = 'own';
+    try {
+      const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, { ...auth, 'idempotency-key': 'sent-once' });
+      assert.equal(res.status, 201);
+      assert.equal(res.headers.get('idempotent-replayed'), null, 'the client sent this request once');
+      assert.equal(JSON.stringify(await res.json()), sheets.appendOptions.at(-1)?.idempotency?.answer);
+    } finally {
+      sheets.replayWith = undefined;
+    }
+  });
+
   it("maps the keeper's refusals of a key: another request 422, still in flight 409 with Retry-After", async () => {
     const cases: Array<[CorralError, number, string]> = [
       [new CorralError('CORRAL_ERR_IDEMPOTENCY_MISMATCH', 'other'), 422, 'idempotency_key_reused'],

@@ -239,7 +239,11 @@ export function eventsRoute(deps: AppDeps): Handler {
       throw notSaved(err) ?? outcomeUnknown(err, key !== undefined) ?? sheetsFailure(err);
     }
     saved(ticket);
-    if (replayed !== undefined) {
+    // The keeper's stored answer can be this request's own (its id is a new UUID): the worker link
+    // resent the append after the keeper journaled it but before its answer came back (a keeper
+    // killed just after the fsync, a slow fsync past the link's timeout). The client sent once;
+    // told Idempotent-Replayed, it took its one event for a duplicate of an earlier request.
+    if (replayed !== undefined && replayed !== idempotency?.answer) {
       // The first answer's own JSON text, kept by the keeper with the key.
       sendJsonText(res, 201, replayed, { 'Idempotent-Replayed': 'true' });
       return;
