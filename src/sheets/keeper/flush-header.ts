@@ -17,6 +17,28 @@ import type { Journal, JournalEntry } from './journal.js';
 export interface HeaderCopy {
   readonly header: readonly string[];
   readonly fetchedAt: number;
+  /**
+   * For a range that starts right of column A (`Events!C:G`): the header row's cell in the column
+   * just left of it (`B`), '' when empty. Absent: the range starts at A, or the copy cannot say.
+   */
+  readonly leftOfRange?: { readonly column: string; readonly cell: string };
+}
+
+/**
+ * Why no row can be appended to `range` now, when its header row reaches left of the range: Google
+ * appends "starting with the first column of the table" it finds, and a table holding the header
+ * row grows into a column beside it that holds a cell there. Sent anyway, every row landed one
+ * column or more to the left (the id under the organiser's column, each value under the next
+ * header: sheets.append_misplaced said so once), and an unsure append's read-back, which looks for
+ * the ids in the range's first column, found none and sent the rows a second time.
+ */
+function leftOfRangeProblem(range: string, copy: HeaderCopy): string | undefined {
+  const left = copy.leftOfRange;
+  if (!left || left.cell.trim() === '') return undefined;
+  return (
+    `column ${left.column}, just left of the range ${range}, holds ${JSON.stringify(left.cell.trim())} in the header row, so Google would take it for the ` +
+    `events table's first column and append the rows from there, each value under the wrong header`
+  );
 }
 
 /** The tab's header row as it is now (FlusherOptions.headerOf). */
@@ -113,8 +135,9 @@ export class FlushHeaders {
     const headerOf = this.o.headerOf;
     if (!headerOf || !batch.some((e) => e.header)) return { entries: batch, rows: batch.flatMap((e) => e.rows), underHeader: false };
     let current: readonly string[];
+    let copy: HeaderCopy | undefined;
     try {
-      const copy = await headerOf(range, { wait });
+      copy = await headerOf(range, { wait });
       if (!copy) return 'quota';
       current = copy.header;
       this.o.changes.seen(range, copy.header, copy.fetchedAt);
@@ -131,6 +154,24 @@ export class FlushHeaders {
       );
       this.o.journal.postpone(batch, this.o.retries.retryAt(range, batch, 'no', err));
       this.o.retries.hold(range, err);
+      return 'failed';
+    }
+    const beside = leftOfRangeProblem(range, copy);
+    if (beside !== undefined) {
+      // Nothing of the batch goes: each row would be shifted left (flush-header.ts leftOfRangeProblem).
+      this.o.holds.hold(
+        batch.map((e) => e.id),
+        {
+          range,
+          rows: rowsIn(batch),
+          header: current,
+          builtUnder: batch.find((e) => e.header)?.header ?? [],
+          problem: beside,
+          fix: `empty column ${copy.leftOfRange?.column ?? ''} (keep a blank column between the events and other data), or make ${range} start at the table's first column; the rows are sent once it does`,
+        },
+      );
+      for (const e of batch) e.attempts++;
+      this.o.journal.postpone(batch, this.o.retries.retryAt(range, batch, 'no'));
       return 'failed';
     }
     const { entries, rows, held, problem } = mapBatch(batch, current);

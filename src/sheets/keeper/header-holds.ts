@@ -15,6 +15,8 @@ export interface HeldDetail {
   readonly header: readonly string[];
   readonly builtUnder: readonly string[];
   readonly problem: string;
+  /** What to do about it, when it is not "give the header row those columns again". */
+  readonly fix?: string;
 }
 
 export class HeaderHolds {
@@ -41,7 +43,7 @@ export class HeaderHolds {
         { event: 'sheets.rows_held', code: 'CORRAL_ERR_APPEND_HEADER', range: d.range, rows: d.rows, header: d.header, builtUnder: d.builtUnder, holds },
         `sheets: ${d.rows} journaled row${d.rows === 1 ? '' : 's'} for ${d.range} cannot be written under the tab's header row as it is now: ${d.problem} ` +
           `(found: ${d.header.length > 0 ? d.header.join(', ') : 'nothing'}; the rows were built under: ${d.builtUnder.join(', ')}). Nothing of them was written; they stay in the journal, ` +
-          `and the tab's other rows go on. Fix: give the header row those columns again (in any order, the first one first); the rows are sent once it does` +
+          `and the tab's other rows go on. Fix: ${d.fix ?? 'give the header row those columns again (in any order, the first one first); the rows are sent once it does'}` +
           (holds > 1 ? ` (${holds} checks held rows of this range since the last such line)` : ''),
       ),
     );

@@ -14,7 +14,7 @@
 import { CorralError } from '../../errors.js';
 import type { SheetsBackend } from '../backend.js';
 import { destinationDigest, destinationOf } from '../destination.js';
-import { firstRowOf } from '../a1.js';
+import { columnToLetters, firstRowOf, startColumnOf } from '../a1.js';
 import { AppendOutcomes } from './append-outcomes.js';
 import { handOverCache, restoreCache, type HandoffParts } from './cache-handoff-steps.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
@@ -215,7 +215,11 @@ export class Keeper {
     const copy = await this.tier.getFresh(fetchRangeFor(headerRange), opts);
     if (!copy) return undefined;
     // Cut to the range's columns, as a read of it is answered (a range right of column A is fetched from A).
-    return { header: mergePending(headerRange, copy.values, []).values[0] ?? [], fetchedAt: copy.fetchedAt };
+    const header = mergePending(headerRange, copy.values, []).values[0] ?? [];
+    // Fetched from column A: the cell beside the range's first one is in the copy (flush-header.ts).
+    const start = startColumnOf(range);
+    if (start === 1) return { header, fetchedAt: copy.fetchedAt };
+    return { header, fetchedAt: copy.fetchedAt, leftOfRange: { column: columnToLetters(start - 1), cell: copy.values[0]?.[start - 2] ?? '' } };
   }
 
   /**
