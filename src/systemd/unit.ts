@@ -125,7 +125,10 @@ export function renderUnit(o: UnitOptions): string {
     '[Unit]',
     'Description=corral: Node.js HTTP process supervisor (master + workers)',
     `Documentation=${fileUrl(posix.join(o.installDir, 'README.md'))}`,
-    'After=network-online.target',
+    // time-sync.target: the keeper dates its journal's records and idempotency keys on the wall
+    // clock; started before NTP set a clock that ran ahead, it forgot keys as past their TTL.
+    // Passive: it only orders corral after a clock sync where one is waited for.
+    'After=network-online.target time-sync.target',
     'Wants=network-online.target',
     '',
     '[Service]',
