@@ -108,6 +108,10 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
   return problems;
 }
 
+/** What one Idempotency-Key held costs the keeper, as measured (README: idempotency-memory). */
+const KEY_HEAP_BYTES = 420;
+const KEY_JOURNAL_BYTES = 300;
+
 /** The levels at which pino writes an info line (access lines are info: worker/request-stats.ts). */
 const LOGS_INFO: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
 
@@ -155,6 +159,16 @@ export function wholeWarnings(valid: Partial<Settings>, set: (name: keyof Settin
     out.push(
       `CORRAL_KEEPALIVE=${keepAlive} is not below CORRAL_GRACEFUL_TIMEOUT=${graceful} by more than a second: a draining worker's idle keep-alive connections stay open until their keep-alive timeout, so every reload and recycle waits the whole graceful timeout (worker.drain_forced) and then cuts them, resetting a client that sends on one just then; ` +
         `lower CORRAL_KEEPALIVE (5 by default; keep a proxy's upstream keepalive_timeout below it) or raise CORRAL_GRACEFUL_TIMEOUT`,
+    );
+  }
+  // Each key held costs the keeper about 420 bytes of heap and 300 of journal (`npm run bench --
+  // idempotency-memory`): the setting's ceiling, 10 million, is 4 GB of heap, past node's default
+  // limit, and nothing said so before the keeper ran out of memory holding them.
+  const keys = valid.CORRAL_IDEMPOTENCY_KEYS;
+  if (keys !== undefined && keys * KEY_HEAP_BYTES > 1024 ** 3) {
+    out.push(
+      `CORRAL_IDEMPOTENCY_KEYS=${keys} holds up to about ${Math.round((keys * KEY_HEAP_BYTES) / 1024 ** 3)} GiB of the keeper's heap and ${Math.round((keys * KEY_JOURNAL_BYTES) / 1024 ** 3)} GiB of journal (about ${KEY_HEAP_BYTES} and ${KEY_JOURNAL_BYTES} bytes a key): ` +
+        'raise the keeper\'s heap with it (NODE_OPTIONS=--max-old-space-size in the unit\'s environment), or lower it',
     );
   }
   for (const name of ['SHEET_PLAYERS_RANGE', 'SHEET_EVENTS_RANGE'] as const) {

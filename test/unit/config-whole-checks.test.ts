@@ -210,3 +210,12 @@ describe('a sheet range naming no tab', () => {
     assert.deepEqual(warned({}), []);
   });
 });
+
+describe('CORRAL_IDEMPOTENCY_KEYS against the keeper heap', () => {
+  const warned = (env: Record<string, string>) => loadSettings({ env: { CORRAL_ENV_FILE: 'none', ...env } }).warnings.filter((w) => w.startsWith('CORRAL_IDEMPOTENCY_KEYS='));
+  it('warns past a GiB of heap (about 420 bytes a key), saying how much and what to raise', () => {
+    assert.match(warned({ CORRAL_IDEMPOTENCY_KEYS: '10000000' })[0] ?? '', /^CORRAL_IDEMPOTENCY_KEYS=10000000 holds up to about 4 GiB of the keeper's heap and 3 GiB of journal .*NODE_OPTIONS=--max-old-space-size/);
+    assert.deepEqual(warned({ CORRAL_IDEMPOTENCY_KEYS: '1000000' }), []);
+    assert.deepEqual(warned({}), []);
+  });
+});
