@@ -18,10 +18,11 @@ describe('host-wide Sheets cache under 300 clients', () => {
     // a worker) and get the workers' hot paths compiled: TCP, cluster and JIT, not the Sheets
     // layer. Latencies count from then on; upstream calls count from the start.
     const WARMUP_MS = 2_000;
-    // Half the upstream latency: a request that waited for Google takes 800 ms or more, one that
-    // did not is far below. A tighter bound measures the machine instead: 100 ms failed once
-    // (max 139 ms) while a build ran on the same two cores.
-    const BOUND_MS = 400;
+    // Under the upstream latency: a request that waited for Google takes 800 ms or more, one that
+    // did not is far below, unless the cores are shared. A tighter bound measures the machine
+    // instead: 100 ms failed once (max 139 ms) while a build ran on the same two cores, and 400 ms
+    // once (26 of 32,707 requests, max 489 ms, none waited upstream) while four other test runs did.
+    const BOUND_MS = 700;
     const emu = await startEmulator({ faults: { latencyMs: 800 } });
     const c = await startWithEmulator(emu, 8, { SHEET_CACHE_TTL: String(TTL_S) });
     try {
