@@ -367,7 +367,7 @@ export class Arbiter {
       const unasked = e.record.stopReason === undefined && e.record.state !== 'killing';
       // Killed silent before it was ready: a node that could not create a thread hangs so.
       const hungAtBoot = e.record.readyAt === undefined && e.record.bootError?.code === 'CORRAL_ERR_WORKER_TIMEOUT';
-      const counted = this.deathCauses.exited(e.signal, e.code, unasked, tasksNeeded(this.settings.CORRAL_WORKERS, this.settings.CORRAL_EXPORT_THREADS), { id: e.record.id, hungAtBoot, neverBeat: !e.record.beaten });
+      const counted = this.deathCauses.exited(e.signal, e.code, unasked, tasksNeeded(Math.max(this.target.expected, this.settings.CORRAL_WORKERS), this.settings.CORRAL_EXPORT_THREADS), { id: e.record.id, hungAtBoot, neverBeat: !e.record.beaten });
       // A fork refused for descriptors or memory (EMFILE, ENOMEM) is not the task limit, whatever
       // the pids counters did since the last exit (an export thread refused an hour ago).
       const cause = e.forkError && (e.forkError as NodeJS.ErrnoException).code !== 'EAGAIN' ? undefined : counted;

@@ -19,6 +19,7 @@ import { KEEPER_CRASH_BOOT_WAIT_MS, KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT
 import type { AdminView } from '../../src/master/admin/view.js';
 import type { Notifier } from '../../src/master/notify.js';
 import type { ChildEvents, Spawner } from '../../src/master/spawner.js';
+import { tasksNeeded } from '../../src/task-limit.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 
 interface FakeChild {
@@ -2617,6 +2618,30 @@ test("a reload whose worker's fork is refused at a cgroup's pids.max names that 
     const rolledBack = t.log.lines().find((l) => l.event === 'reload.failed');
     assert.equal(rolledBack?.code, 'CORRAL_ERR_FORK');
     assert.match(String(rolledBack?.msg), /pids\.max 40/);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a fork refused at the pids limit after TTINs advises the TasksMax= of the workers asked for, not of CORRAL_WORKERS', async () => {
+  let refused = 0;
+  const causes = new DeathCauses(() => 0, { memory: () => undefined, pids: () => ({ levels: [{ path: '/system.slice/corral.service', max: 40, refused }] }) });
+  const t = await setup({ CORRAL_WORKERS: '1', CORRAL_BOOT_ATTEMPTS: '1' }, false, { deathCauses: causes });
+  try {
+    t.bootAll();
+    t.arbiter.record('ttin');
+    t.arbiter.tick();
+    t.arbiter.record('ttin');
+    t.arbiter.tick();
+    assert.equal(t.arbiter.view().expectedWorkers(), 3);
+    const forked = t.children.filter((c) => c.identity.role === 'worker').at(-1);
+    assert.ok(forked);
+    refused = 1;
+    forked.exit(null, null, Object.assign(new Error('spawn EAGAIN'), { code: 'EAGAIN' }));
+    t.arbiter.tick();
+    const failed = t.log.lines().find((l) => l.event === 'worker.boot_failed');
+    const need = tasksNeeded(3, t.arbiter.view().settings().CORRAL_EXPORT_THREADS);
+    assert.match(String((failed?.boot_error as { message: string }).message), new RegExp(`TasksMax=${need}\\b`), `the need of 3 workers, ${need}`);
   } finally {
     t.log.close();
   }
