@@ -50,7 +50,9 @@ export function bearerToken(req: IncomingMessage): string | undefined {
   }
   const h = req.headers.authorization;
   if (typeof h !== 'string') return undefined;
-  const m = /^Bearer[ \t]+([^\s,]+)[ \t]*$/i.exec(h);
+  // A comma may be in the token: CORRAL_ADMIN_TOKEN's rule allows any printable ASCII (GET
+  // /api/export checks it here). Two merged credentials always leave a blank inside the value.
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(h);
   if (m) return m[1];
   // A Bearer credential with more after it (`Bearer A, Bearer B`: two headers a proxy or a
   // library merged into one) was taken for no token at all, told to send one.
