@@ -168,8 +168,19 @@ const MASTER_TYPES: ReadonlySet<string> = new Set(Object.keys(MASTER_TYPE_NAMES)
 /** Our messages carry this tag so cluster-internal and foreign messages are ignored. */
 export const IPC_TAG = 'corral' as const;
 
+/**
+ * The fields a handler reads without a check of its own. The master's handlers run inside the
+ * channel's 'message' event, where a throw is the master's uncaught exception (every worker
+ * stopped, exit 70): a beat without figures (an app's own process.send() with our tag, a child of
+ * another build during a reload's overlap) is dropped here as foreign.
+ */
+function hasChildFields(m: { type?: unknown; figures?: unknown }): boolean {
+  if (m.type === 'heartbeat') return typeof m.figures === 'object' && m.figures !== null && !Array.isArray(m.figures);
+  return true;
+}
+
 export function isChildMessage(m: unknown): m is ChildMessage {
-  return typeof m === 'object' && m !== null && (m as { tag?: unknown }).tag === IPC_TAG && CHILD_TYPES.has(String((m as { type?: unknown }).type));
+  return typeof m === 'object' && m !== null && (m as { tag?: unknown }).tag === IPC_TAG && CHILD_TYPES.has(String((m as { type?: unknown }).type)) && hasChildFields(m);
 }
 
 export function isMasterMessage(m: unknown): m is MasterMessage {
