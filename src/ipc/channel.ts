@@ -8,11 +8,21 @@ type Handlers<M extends { type: string }> = { [K in M['type']]?: (msg: Extract<M
 interface Endpoint {
   // Method syntax on purpose: parameters are checked bivariantly, so process, ChildProcess and
   // cluster.Worker (whose send() takes Serializable) all fit.
-  send?(message: object): boolean;
+  send?(message: object, callback?: (error: Error | null) => void): boolean;
   connected?: boolean;
   isConnected?(): boolean;
   on(event: 'message', listener: (message: unknown) => void): unknown;
 }
+
+/**
+ * A failed write (EPIPE: the peer closed its end, its death not yet read here) is reported to
+ * this callback. Without one, Node emits it as an 'error' event on the process (re-emitted on
+ * cluster.worker in a worker), which nothing listens to: a child whose loop was busy when its
+ * master died sent its next beat into the closed channel and logged an uncaught exception
+ * (worker.uncaught, app.load_failed while booting, keeper.uncaught and exit 70) before its
+ * 'disconnect' said the master was gone. The disconnect, or the child's exit, tells the story.
+ */
+const ignoreSendError = (): void => {};
 
 function connected(ep: Endpoint): boolean {
   if (typeof ep.isConnected === 'function') return ep.isConnected();
@@ -23,10 +33,9 @@ function connected(ep: Endpoint): boolean {
 function sendTagged(ep: Endpoint, msg: object): boolean {
   if (!connected(ep) || !ep.send) return false;
   try {
-    // Errors (EPIPE after the peer died) surface through the callback-less send as 'error' events on
-    // the process. send() also returns false when the channel is merely backlogged (the message is
-    // queued and still delivered): that is not a failure, so its result is not passed on.
-    ep.send({ tag: IPC_TAG, ...msg });
+    // send() returns false when the channel is merely backlogged (the message is queued and still
+    // delivered): that is not a failure, so its result is not passed on.
+    ep.send({ tag: IPC_TAG, ...msg }, ignoreSendError);
     return true;
   } catch {
     return false;
