@@ -9,7 +9,13 @@
 //
 // Kept by the tier's value bytes, which a refresh that found them unchanged keeps and a fetch of
 // others replaces (read-tier.ts): a copy of bytes no longer held goes with them. Under them, one
-// answer per range, the last named: another append names another copy, which replaces it.
+// answer per read (merge.ts readKeyOf: one key for every spelling of it), the last named: another
+// append names another copy, which replaces it. At most MAX_READS_PER_COPY reads per value bytes,
+// the least recently made dropped first (made again if asked: a merge, no upstream call).
+// Unbounded and keyed by the range as asked, each spelling of one cut of a tab that does not
+// change (`Players!B1:C`, `Players!B01:C`, `Players!B001:C`, ..., an export's sheet= up to 200
+// characters) held a copy of the tab's rows of its own for as long as the tab stayed as it was,
+// outside the cache budget: 1.4 MB more of the keeper's heap per spelling for a roster of 20k rows.
 
 import type { Merged } from './merge.js';
 
@@ -24,22 +30,33 @@ export interface MemoAnswer extends Merged {
   pieces?: readonly Buffer[];
 }
 
+/** Reads whose answers are kept per value bytes (a tab's few cuts an app reads fit well within it). */
+export const MAX_READS_PER_COPY = 16;
+
 export class AnswerMemo {
   private readonly byBytes = new WeakMap<Buffer, Map<string, MemoAnswer>>();
 
-  /** The answer to `range` that is the copy `copy` of the value bytes `base`, if made. */
-  get(base: Buffer, range: string, copy: string): MemoAnswer | undefined {
-    const answer = this.byBytes.get(base)?.get(range);
+  /** The answer to the read `key` (readKeyOf) that is the copy `copy` of the value bytes `base`, if made. */
+  get(base: Buffer, key: string, copy: string): MemoAnswer | undefined {
+    const answer = this.byBytes.get(base)?.get(key);
     return answer?.copy === copy ? answer : undefined;
   }
 
-  /** Keeps `merged` as the answer to `range` named `copy`, made of `base` (the last one named). */
-  keep(base: Buffer, range: string, copy: string, merged: Merged): MemoAnswer {
-    let byRange = this.byBytes.get(base);
-    if (!byRange) this.byBytes.set(base, (byRange = new Map()));
+  /** Keeps `merged` as the answer to the read `key` named `copy`, made of `base` (the last one named). */
+  keep(base: Buffer, key: string, copy: string, merged: Merged): MemoAnswer {
+    let byKey = this.byBytes.get(base);
+    if (!byKey) this.byBytes.set(base, (byKey = new Map()));
     const answer: MemoAnswer = { ...merged, copy };
-    byRange.set(range, answer);
+    // Last in the map's order: the first is the one made longest ago, dropped past the bound.
+    byKey.delete(key);
+    byKey.set(key, answer);
+    if (byKey.size > MAX_READS_PER_COPY) byKey.delete(byKey.keys().next().value as string);
     return answer;
+  }
+
+  /** How many answers are kept for the value bytes `base` (tests). */
+  heldFor(base: Buffer): number {
+    return this.byBytes.get(base)?.size ?? 0;
   }
 }
 

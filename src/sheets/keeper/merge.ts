@@ -98,6 +98,21 @@ export function fetchRangeFor(range: string): string {
   return planRead(range).fetch;
 }
 
+/**
+ * One spelling of what a read of `range` shows, for keying what is made of it: every spelling
+ * planRead() reads alike (`'Players'!b01:c`, `Players!B1:C`, `Players!C1:B`) gives the same,
+ * since the answer depends only on the tab and the area parsed. A range that does not parse is
+ * its own key.
+ */
+export function readKeyOf(range: string): string {
+  try {
+    const { sheet, area } = parseA1(range);
+    return `a1 ${sheet === undefined ? '' : quoteSheetName(sheet)}!${area ? formatArea(area) : ''}`;
+  } catch {
+    return `raw ${range}`;
+  }
+}
+
 /** Column (1-based) where rows appended to `range` put their first cell. */
 function landingColumn(range: string): number {
   try {

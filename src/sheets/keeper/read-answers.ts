@@ -12,7 +12,7 @@ import type { Clock } from './clock.js';
 import { CopyIdentities } from './copy-identity.js';
 import type { Journal } from './journal.js';
 import { sheetOfRange } from './journal-rows.js';
-import { fetchRangeFor, mergePending, showsJournaledRows } from './merge.js';
+import { fetchRangeFor, mergePending, readKeyOf, showsJournaledRows } from './merge.js';
 import type { WireRead, WireUnchanged } from './protocol.js';
 import type { ReadTier, TierRead } from './read-tier.js';
 
@@ -74,7 +74,8 @@ export class ReadAnswers {
     // Named before anything is merged: a worker's refresh of the copy it holds, and every other
     // worker's read of a copy already answered, cost no merge (answer-memo.ts).
     const copy = this.copies.of(v.jsonBytes, pending);
-    const answer = this.answers.get(v.jsonBytes, range, copy) ?? this.answers.keep(v.jsonBytes, range, copy, mergePending(range, v.values, pending));
+    const key = readKeyOf(range);
+    const answer = this.answers.get(v.jsonBytes, key, copy) ?? this.answers.keep(v.jsonBytes, key, copy, mergePending(range, v.values, pending));
     const read = {
       range,
       values: answer.values,
