@@ -64,13 +64,16 @@ function rosterOf(sheet: SheetRecords): Roster {
     const codeCol = column(sheet.header, 'code');
     const byName = new Map<string, PlayerRecord>();
     const codeDigests = new Map<PlayerRecord, Buffer>();
-    const repeated = new Set<string>();
+    // By name as compared, each said once, as its first row writes it: "Alice", "alice" and
+    // "Alice" are one name on three rows, not two names repeated.
+    const repeated = new Map<string, string>();
     if (nameCol) {
       for (const r of sheet.records) {
         const key = normName(r[nameCol] ?? '');
         if (key === '') continue;
-        if (byName.has(key)) {
-          repeated.add((r[nameCol] ?? '').trim());
+        const first = byName.get(key);
+        if (first) {
+          if (!repeated.has(key)) repeated.set(key, (first[nameCol] ?? '').trim());
           continue;
         }
         byName.set(key, r);
@@ -80,7 +83,7 @@ function rosterOf(sheet: SheetRecords): Roster {
       }
     }
     const missing = [...(nameCol ? [] : ['name']), ...(codeCol ? [] : ['code'])];
-    const problem = missing.length > 0 || repeated.size > 0 ? { missing, repeated: [...repeated] } : undefined;
+    const problem = missing.length > 0 || repeated.size > 0 ? { missing, repeated: [...repeated.values()] } : undefined;
     roster = { nameCol, problem, byName, codeDigests };
     rosters.set(sheet.records, roster);
   }
@@ -103,7 +106,7 @@ function codeOf(s: string): string {
  */
 export interface RosterProblem {
   readonly missing: readonly string[];
-  /** Each name found again after its first row, as written there. */
+  /** Each name found on more than one row, once, as its first row writes it. */
   readonly repeated: readonly string[];
 }
 

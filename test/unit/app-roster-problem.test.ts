@@ -23,7 +23,7 @@ describe('a roster that keeps players from logging in', () => {
   before(async () => {
     const log = memoryLogger();
     lines = log.lines;
-    sheets = createFakeSheets({ Players: [HEADER, ['Thomas Martin', 'T-111', 'red'], ['Alice', 'a-1', 'blue'], [' thomas martin ', 'T-222', 'blue']], Events: SAMPLE_EVENTS });
+    sheets = createFakeSheets({ Players: [HEADER, ['Thomas Martin', 'T-111', 'red'], ['Alice', 'a-1', 'blue'], [' thomas martin ', 'T-222', 'blue'], ['THOMAS MARTIN', 'T-333', 'red']], Events: SAMPLE_EVENTS });
     app = await startApp({ CORRAL_RATE_LIMIT: '1000' }, sheets, { logger: log.logger });
   });
   after(() => app.close());
@@ -36,10 +36,10 @@ describe('a roster that keeps players from logging in', () => {
     assert.equal(problems.length, 1, 'once for the fault, not at each login (each login reads a new copy here)');
     assert.equal(problems[0]!.level, 40);
     assert.equal(problems[0]!.code, 'CORRAL_ERR_ROSTER');
-    assert.deepEqual(problems[0]!.repeated_names, ['thomas martin']);
+    assert.deepEqual(problems[0]!.repeated_names, ['Thomas Martin'], 'one name on three rows, as its first row writes it');
     assert.equal(problems[0]!.repeated_count, 1);
     assert.deepEqual(problems[0]!.missing_columns, []);
-    assert.match(String(problems[0]!.msg), /1 name is written on more than one row \("thomas martin"; .*only the first row of each logs in.*make each name unique/);
+    assert.match(String(problems[0]!.msg), /1 name is written on more than one row \("Thomas Martin"; .*only the first row of each logs in.*make each name unique/);
   });
 
   it('fixed: said once at the next login; a header without code: every login fails, and that is said', async () => {

@@ -12,7 +12,7 @@ import { onlyFields, requireText } from '../validate.js';
 function rosterProblemText(range: string, p: RosterProblem): string {
   const parts: string[] = [];
   if (p.missing.length > 0) {
-    parts.push(`its header row has no ${p.missing.join(' and ')} column, so no login can succeed (every one answers 401 invalid_credentials); name the columns name and code in its first row`);
+    parts.push(`its header row has no ${p.missing.join(' and ')} column, so no login can succeed (each answers 401 invalid_credentials, or 429 once a name's failures reach the limit); name the columns name and code in its first row`);
   }
   if (p.repeated.length > 0) {
     const shown = p.repeated.slice(0, 5).map((n) => JSON.stringify(n)).join(', ');
