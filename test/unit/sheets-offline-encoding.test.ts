@@ -49,3 +49,19 @@ it('a UTF-8 tab with a BOM keeps it through appends, whole rewrites and copies a
   assert.deepEqual((await sheet.getValues('Events!A1:A1')).values, [['event_id']], 'the BOM is no part of the first header');
   assert.deepEqual(said, []);
 });
+
+it('a UTF-8 tab with one line in Windows-1252 (added by another tool) keeps its UTF-8 letters and its first header', async () => {
+  const players = join(dir, 'Players.csv');
+  // Saved as "CSV UTF-8" (a BOM), then a line added from a Windows-1252 terminal or editor.
+  writeFileSync(players, Buffer.concat([BOM, Buffer.from('name,code\nChloé,C1\n'), Buffer.from('Zo\xeb,Z3\n', 'latin1')]), { mode: 0o600 });
+  const said: string[] = [];
+  const sheet = new OfflineBackend(dir, (tab) => said.push(tab));
+  // Read whole as Windows-1252, the BOM was the first header's "ï»¿" (no name column: every login
+  // refused) and Chloé was ChloÃ©, written so for good at the next append.
+  assert.deepEqual((await sheet.getValues('Players')).values, [['name', 'code'], ['Chloé', 'C1'], ['Zoë', 'Z3']]);
+  assert.deepEqual(said, ['Players']);
+  await sheet.appendValues('Players!A:B', [['Léa', 'L4']]);
+  const bytes = readFileSync(players);
+  assert.deepEqual(bytes.subarray(0, 3), BOM);
+  assert.equal(bytes.subarray(3).toString('utf8'), 'name,code\nChloé,C1\nZoë,Z3\nLéa,L4\n');
+});
