@@ -238,11 +238,48 @@ describe('keeper lock', () => {
       } finally {
         await theirs.release();
       }
-      // Its lock left unrefreshed (the host died with its keeper) is taken over, as another container's.
+      // Its lock left unrefreshed (the host died with its keeper) is taken over once seen unchanged
+      // FOREIGN_LOCK_STALE_MS here (its time is the other host's clock's, not this one's).
       writeFileSync(join(dir, 'keeper.lock'), '7 - 0123456789abcdef pid:[4026531836] host-a\n');
       const old = (Date.now() - FOREIGN_LOCK_STALE_MS - 1000) / 1000;
       utimesSync(join(dir, 'keeper.lock'), old, old);
-      const lock = await acquireKeeperLock(dir, 2000, undefined, onHost(8, 'host-b'));
+      const lock = await acquireKeeperLock(dir, FOREIGN_LOCK_STALE_MS + 3000, undefined, onHost(8, 'host-b'));
+      assert.match(readFileSync(join(dir, 'keeper.lock'), 'utf8'), /^8 .* host-b\n$/);
+      await lock.release();
+    });
+
+    it("a live keeper of another host whose clock is behind this one's is waited for: its lock's time is judged by its changes, not by this host's clock", async () => {
+      // Host A's clock 10 s behind host B's (no NTP yet, a drifting VM): the time A's heartbeat
+      // writes (utimes with A's now) reads 10 s old on B at every look. Judged by B's clock, A's
+      // live lock was a dead keeper's, broken at once: two keepers on one journal.
+      const lockPath = join(dir, 'keeper.lock');
+      writeFileSync(lockPath, '7 - 0123456789abcdef pid:[4026531836] host-a\n');
+      const beatBehind = () => {
+        const t = (Date.now() - 10_000) / 1000;
+        utimesSync(lockPath, t, t);
+      };
+      beatBehind();
+      const beat = setInterval(beatBehind, 200);
+      try {
+        await assert.rejects(acquireKeeperLock(dir, FOREIGN_LOCK_STALE_MS + 1500, undefined, { ...inNs(8, 'pid:[4026531836]'), hostId: async () => 'host-b' }), (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'CORRAL_ERR_JOURNAL');
+          assert.match(err.message, /another host \(host-a/);
+          return true;
+        });
+        assert.match(readFileSync(lockPath, 'utf8'), /host-a\n$/, 'still theirs');
+      } finally {
+        clearInterval(beat);
+      }
+    });
+
+    it("a dead keeper of another host whose lock's time is ahead of this host's clock is taken over once it stops changing", async () => {
+      // This host's clock behind the other's (a board without a battery-backed clock, before NTP):
+      // by this clock the dead keeper's lock read as refreshed in the future, and was waited for
+      // until the wait ran out, at every start.
+      writeFileSync(join(dir, 'keeper.lock'), '7 - 0123456789abcdef pid:[4026531836] host-a\n');
+      const future = (Date.now() + 3600_000) / 1000;
+      utimesSync(join(dir, 'keeper.lock'), future, future);
+      const lock = await acquireKeeperLock(dir, FOREIGN_LOCK_STALE_MS + 3000, undefined, { ...inNs(8, 'pid:[4026531836]'), hostId: async () => 'host-b' });
       assert.match(readFileSync(join(dir, 'keeper.lock'), 'utf8'), /^8 .* host-b\n$/);
       await lock.release();
     });

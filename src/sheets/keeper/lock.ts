@@ -32,6 +32,9 @@
 // NFS-mounted directory (CORRAL_DATA_DIR is `data`, relative, by default) named the same namespace,
 // the other host's live keeper was "dead" by pid here, and its lock was broken at once. So the line
 // also names the host (its hostname), and a lock of another host is judged by its heartbeat too.
+// By its heartbeat's changes as this host sees them, not by its mtime against this host's clock:
+// that time is the other host's clock's (utimes with its now), and hosts' clocks differ (by up to
+// 5 s, as the Redis sharing allows): a few seconds behind, a live keeper's lock read as stale here.
 // Not its boot_id: a host restarted after a power loss would judge its own dead keeper's lock by
 // an mtime its clock may still be behind (a board without a battery-backed clock, before NTP).
 //
@@ -130,6 +133,15 @@ async function hostId(): Promise<string | undefined> {
 
 const thisProcess: LockSelf = { pid: process.pid, alive, startTime, pidNamespace, hostId };
 
+/** A lock line's host as its holder named it (escaped by hostId); as written when it is no escape. */
+function hostName(field: string): string {
+  try {
+    return decodeURIComponent(field);
+  } catch {
+    return field;
+  }
+}
+
 async function readOwner(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
@@ -152,10 +164,10 @@ function parseOwner(text: string): { pid: number; start: string | undefined; ns:
   return { pid: /^[0-9]+$/.test(pid ?? '') ? Number(pid) : Number.NaN, start: start && start !== '-' ? start : undefined, ns: ns || undefined, host: host || undefined };
 }
 
-/** How long ago the lock at `path` was last refreshed; undefined when it is gone. */
-async function lockAge(path: string): Promise<number | undefined> {
+/** The lock's mtime (its holder's last heartbeat, by the holder's clock); undefined when it is gone. */
+async function lockTime(path: string): Promise<number | undefined> {
   try {
-    return Date.now() - (await stat(path)).mtimeMs;
+    return (await stat(path)).mtimeMs;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -312,6 +324,8 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
   const tag = ownerTag(self.pid, start);
   const deadline = Date.now() + waitMs;
   let told = false;
+  /** Another host's lock as last seen, and since when (this host's monotonic clock) it is so. */
+  let watched: { text: string; mtime: number; since: number } | undefined;
   for (;;) {
     if (await createExclusive(path, mine, tag)) {
       // Best effort: a file that cannot be listed or removed costs only its bytes.
@@ -347,10 +361,17 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
     // Another pid namespace's pid says nothing here, nor another host's: its lock is judged by its heartbeat.
     const otherHost = ownerHost !== undefined && host !== undefined && ownerHost !== host;
     const foreign = otherHost || (ownerNs !== undefined && ns !== undefined && ownerNs !== ns);
-    const age = foreign ? await lockAge(path) : undefined;
-    if (foreign && age === undefined) continue; // Released meanwhile.
+    const mtime = foreign ? await lockTime(path) : undefined;
+    if (foreign && mtime === undefined) continue; // Released meanwhile.
+    const age = mtime === undefined ? undefined : Date.now() - mtime;
+    // Another host's heartbeat is dated by its own clock: read against this host's, a clock of
+    // theirs a few seconds behind made its live lock "stale" here (broken at once: two keepers on
+    // one journal), and one ahead kept its dead keeper's lock "fresh" for as long. Its lock is dead
+    // once this host has seen its time (and line) stay the same for FOREIGN_LOCK_STALE_MS.
+    if (otherHost && (watched?.text !== text || watched.mtime !== mtime)) watched = { text, mtime: mtime as number, since: performance.now() };
+    const unchangedMs = otherHost && watched ? performance.now() - watched.since : undefined;
     const dead = foreign
-      ? (age as number) >= FOREIGN_LOCK_STALE_MS
+      ? (unchangedMs ?? (age as number)) >= FOREIGN_LOCK_STALE_MS
       : !Number.isInteger(owner) || owner <= 0 || owner === self.pid || !self.alive(owner) || (start !== undefined && (await self.startTime(owner)) !== start);
     if (dead) {
       if (!(await breakLock(path, text, mine, tag, self))) await new Promise((r) => setTimeout(r, 10));
@@ -363,7 +384,7 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
     if (Date.now() >= deadline) {
       const refreshed = `whose lock was refreshed ${Math.round((age as number) / 1000)} s ago`;
       const where = otherHost
-        ? ` of another host (${decodeURIComponent(ownerHost as string)}: its corral on this data dir, shared over the network?), ${refreshed}`
+        ? ` of another host (${hostName(ownerHost as string)}: its corral on this data dir, shared over the network?), whose lock is refreshed (last seen changing ${Math.round((unchangedMs ?? 0) / 1000)} s ago)`
         : foreign
           ? ` of another pid namespace (${ownerNs}: another container on this data dir?), ${refreshed}`
           : '';
