@@ -6,12 +6,13 @@
 // keeper sees column B in the header copy it already holds (fetched from A), and holds the rows.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, it } from 'node:test';
 import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
+import { OfflineBackend } from '../../src/sheets/offline/backend.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
 import { startHarness, type Harness } from '../fixtures/sheets/harness.js';
@@ -91,4 +92,20 @@ it('a range starting at column A, or one with an empty column beside it, is not 
   await k.flush();
   assert.deepEqual(sheet()[1], ['', '', 'ev-1', 'P1', 'goal', '', '2024']);
   assert.equal(log.lines().filter((l) => l.event === 'sheets.rows_held').length, 0);
+});
+
+it('the offline sheet, which writes rows at the range\'s own first column whatever is beside it, is not held', async () => {
+  // No table detection there (offline/backend.ts appends from the range's start column): held, an
+  // organiser's column beside the events kept every event in the journal for good, where it landed
+  // in place before.
+  const sheetDir = join(dir, 'sheet');
+  mkdirSync(sheetDir);
+  writeFileSync(join(sheetDir, 'Events.csv'), `,checked?,${HEADER.join(',')}\n,yes,ev-1,P1,goal,,2024\n`);
+  const offline = new OfflineBackend(sheetDir);
+  keeper = await Keeper.start({ settings: testKeeperSettings(join(dir, 'data')), logger: log.logger, socketPath: undefined, openBackend: async (pace) => paced(offline, pace), lockWaitMs: 2000, clock, unsureDelayMs: 1000 });
+  await keeper.append(RANGE, [['ev-2', 'P2', 'card', 'x', '2025']], undefined, HEADER);
+  await keeper.flush();
+  assert.equal(log.lines().filter((l) => l.event === 'sheets.rows_held').length, 0);
+  assert.equal(keeper.figures().journalBacklogRows, 0);
+  assert.equal(readFileSync(join(sheetDir, 'Events.csv'), 'utf8').split('\n')[2], ',,ev-2,P2,card,x,2025');
 });

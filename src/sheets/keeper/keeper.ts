@@ -217,8 +217,11 @@ export class Keeper {
     // Cut to the range's columns, as a read of it is answered (a range right of column A is fetched from A).
     const header = mergePending(headerRange, copy.values, []).values[0] ?? [];
     // Fetched from column A: the cell beside the range's first one is in the copy (flush-header.ts).
+    // Not for the offline sheet, which finds no table: it writes from the range's own first column
+    // whatever is beside it, and held there, an organiser's column beside the events kept every
+    // event in the journal for good.
     const start = startColumnOf(range);
-    if (start === 1) return { header, fetchedAt: copy.fetchedAt };
+    if (start === 1 || this.backend.kind === 'offline') return { header, fetchedAt: copy.fetchedAt };
     return { header, fetchedAt: copy.fetchedAt, leftOfRange: { column: columnToLetters(start - 1), cell: copy.values[0]?.[start - 2] ?? '' } };
   }
 
