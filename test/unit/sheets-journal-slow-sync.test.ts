@@ -167,6 +167,55 @@ describe('a write of the journal that does not return (a hung disk)', () => {
     await file.close();
   });
 
+  it('a journal put back from memory before a group of appends (deleted meanwhile) is judged as a rewrite of its size, not as the group', async () => {
+    // The rewrite's fsync hangs a while, as a slow disk's does for 30 MiB.
+    const hang = { on: false, waiting: false, release: () => undefined as void };
+    const wrap = (fh: FileHandle): FileHandle =>
+      new Proxy(fh, {
+        get(target, prop) {
+          if (prop === 'sync' && hang.on) {
+            return () =>
+              new Promise<void>((resolve, reject) => {
+                hang.waiting = true;
+                hang.release = () => {
+                  hang.waiting = false;
+                  target.sync().then(resolve, reject);
+                };
+              });
+          }
+          const v = Reflect.get(target, prop, target) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    const syncClock = new FakeClock();
+    const path = join(dir, 'sheets.journal');
+    const { file } = await JournalFile.open(path, { wrapHandle: wrap, syncClock });
+    const big = { k: 'add', id: 'a', pad: 'x'.repeat(30 * 1048576) };
+    await file.append([big]);
+    file.recoverReplacementWith({ snapshot: () => [big], told: () => undefined });
+    const told: string[] = [];
+    file.onSyncStuck({ stuck: (w) => told.push(w.what), returned: () => undefined });
+    rmSync(path);
+    hang.on = true;
+    const append = file.append([{ k: 'add', id: 'b' }]);
+    try {
+      // 30 MiB written first: real time, not turns of the loop.
+      for (let i = 0; i < 1000 && !hang.waiting; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(hang.waiting, 'the rewrite waits in its fsync');
+      // Judged as the group of appends it runs in, it was a hung disk at 10 s: appends refused 503.
+      await syncClock.advance(SYNC_STUCK_MS + 2_000);
+      assert.deepEqual(told, [], '30 MiB put back: 10 s and 3 s more');
+      assert.equal(file.writes.refusal(file.path), undefined);
+      await syncClock.advance(1_100);
+      assert.deepEqual(told, ['rewrite']);
+    } finally {
+      hang.on = false;
+      hang.release();
+      await append.catch(() => undefined);
+      await file.close();
+    }
+  });
+
   it('refuses new appends at once, journaling nothing, while the appends it carries wait for it', async () => {
     const { wrap, hang } = hangingDisk();
     const syncClock = new FakeClock();

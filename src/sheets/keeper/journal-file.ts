@@ -277,6 +277,8 @@ export class JournalFile {
     recovery.told(found.what, this.size, found.found);
     // The data dir itself may be gone (`rm -rf data/`): the rewrite's temporary file goes in it.
     await makeDirs(dirname(this.path), PRIVATE_DIR_MODE);
+    // A rewrite of the whole journal inside this group's write: judged as one (journal-sync-watch.ts).
+    this.writes.rewriting(this.size);
     await this.doRewrite(recovery.snapshot());
   }
 

@@ -54,8 +54,8 @@ export interface SyncStuckListener {
 }
 
 interface InFlight {
-  readonly what: JournalWriteKind;
-  readonly bytes: number;
+  what: JournalWriteKind;
+  bytes: number;
   readonly startedAt: number;
   timer: unknown;
   stuck: boolean;
@@ -85,6 +85,25 @@ export class SyncWatch {
       this.tell((l) => l.stuck(this.told(w)));
     }, stuckAfterMs(what, bytes, this.stuckMs));
     this.inFlight = w;
+  }
+
+  /**
+   * The write in flight goes on as a rewrite of `bytes` (a journal deleted or replaced, put back
+   * from memory before an append's group: journal-file.ts recoverIfReplaced), judged as one from
+   * its start: under the group's SYNC_STUCK_MS, a large journal put back on a slow disk was a "hung
+   * disk", appends refused 503, as a compaction of that size was before stuckAfterMs.
+   */
+  rewriting(bytes: number): void {
+    const w = this.inFlight;
+    if (!w || w.stuck || w.what === 'rewrite') return;
+    w.what = 'rewrite';
+    w.bytes = bytes;
+    this.clock.clearTimeout(w.timer);
+    w.timer = this.clock.setTimeout(() => {
+      if (this.inFlight !== w) return;
+      w.stuck = true;
+      this.tell((l) => l.stuck(this.told(w)));
+    }, Math.max(0, w.startedAt + stuckAfterMs('rewrite', bytes, this.stuckMs) - this.clock.now()));
   }
 
   /** The write returned, with `err` when it failed. */
