@@ -14,6 +14,7 @@ import { closeSync, constants, fchmodSync, fstatSync, openSync, readFileSync, re
 import { dirname, isAbsolute } from 'node:path';
 import { CorralError } from '../errors.js';
 import { makeDirsSync } from '../make-dirs.js';
+import { guardFile, underPidfileGuard } from './pidfile-guard.js';
 import { isZombie, looksLikeMaster, procReaders, sameProcess, type ProcReaders, type ProcStamp } from './proc-identity.js';
 
 /**
@@ -220,6 +221,22 @@ export function checkPidfile(file: string, proc: ProcReaders = procReaders): Pid
  * pid or a reused one is replaced: returns why, for the log.
  */
 export function writePidfile(file: string, proc: ProcReaders = procReaders, record?: MasterRecord): string | undefined {
+  try {
+    makeDirsSync(dirname(file), PIDFILE_DIR_MODE);
+  } catch (err) {
+    throw pidfileError(file, `cannot write it: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code, err);
+  }
+  try {
+    // The check and the write as one step against another start (pidfile-guard.ts).
+    return underPidfileGuard(file, () => checkAndWrite(file, proc, record));
+  } catch (err) {
+    // checkAndWrite's own failures are said already; what is left is the guard's file.
+    if (err instanceof CorralError) throw err;
+    throw pidfileError(file, `cannot write beside it (${guardFile(file)}): ${(err as Error).message}`, (err as NodeJS.ErrnoException).code, err);
+  }
+}
+
+function checkAndWrite(file: string, proc: ProcReaders, record: MasterRecord | undefined): string | undefined {
   const existing = checkPidfile(file, proc);
   if (existing?.status === 'running' && existing.pid !== process.pid) {
     throw new CorralError('CORRAL_ERR_ALREADY_RUNNING', `corral is already running as pid ${existing.pid} (pidfile ${file}); stop it first or set CORRAL_PIDFILE`);
