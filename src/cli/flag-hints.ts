@@ -27,6 +27,7 @@ const UNDER_SYSTEMD = 'corral runs in the foreground: run it as a service under 
 const ASYNC_WORKERS = "corral's workers are asynchronous, each serving many connections at once: there is no worker class or thread count to choose; CORRAL_WORKERS sets the processes, CORRAL_WORKER_CONNECTIONS the connections each takes";
 const UNIT_USER = 'corral runs as the user that starts it: under systemd, User= and Group= in the unit (`corral systemd-unit` writes one)';
 const NO_PRELOAD = 'each worker loads the app itself, as it starts (a reload loads the new code in new workers)';
+const HEAD_BYTES = 'corral has no limit of the request line or of one header of its own: CORRAL_LIMIT_REQUEST_HEADER_BYTES (default 16384) bounds the request line and headers together, set in the environment or the settings file (.env, or CORRAL_ENV_FILE)';
 
 /** gunicorn's flags with no setting, and what corral does instead. */
 const GUNICORN_ONLY: Readonly<Record<string, string>> = {
@@ -43,6 +44,9 @@ const GUNICORN_ONLY: Readonly<Record<string, string>> = {
   reload: 'corral does not watch files: `corral reload` (SIGHUP, `systemctl reload corral`) applies new code and settings with no downtime',
   preload: NO_PRELOAD,
   'preload-app': NO_PRELOAD,
+  'limit-request-line': HEAD_BYTES,
+  'limit-request-field_size': HEAD_BYTES,
+  'limit-request-field-size': HEAD_BYTES,
 };
 
 /**

@@ -42,7 +42,7 @@ export function renderEnvExample(): string {
     }
   }
   out.push('# ---- Accepted from the old gunicorn deployment ----', '');
-  for (const [name, note] of Object.entries(IGNORED_WITH_NOTE)) out.push(`# ${note}`, `# ${name}=gevent`, '');
+  for (const [name, { note, example }] of Object.entries(IGNORED_WITH_NOTE)) out.push(`# ${note}`, `# ${name}=${example}`, '');
   return `${out.join('\n').trimEnd()}\n`;
 }
 

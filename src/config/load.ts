@@ -157,7 +157,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     );
   }
   for (const w of lintWarnings(lint, { fileName: file ?? '.env', env, said: unclosedSaid })) warnAt(w.line, w.text);
-  for (const [name, note] of Object.entries(IGNORED_WITH_NOTE)) if (merged[name] !== undefined) warnings.push(note);
+  for (const [name, { note }] of Object.entries(IGNORED_WITH_NOTE)) if (merged[name] !== undefined) warnings.push(note);
   for (const w of unknownNameWarnings({ merged, fileValues, env, lint, fileName: file ?? '.env' })) warnAt(w.line, w.text);
 
   const judged = (name: SettingName) => !options.judgeOnly || options.judgeOnly.includes(name);

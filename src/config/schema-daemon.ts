@@ -86,6 +86,9 @@ export const daemonSchema = {
     default: 0,
     min: 0,
     max: 1e9,
+    // Beside GUNICORN_MAX_REQUESTS, which is taken: the pair left half-read recycled every worker
+    // at the same count, the one thing the jitter had been set to prevent.
+    aliases: ['GUNICORN_MAX_REQUESTS_JITTER'],
   }),
   CORRAL_MAX_WORKER_MEMORY_MB: int({
     description: 'Recycle a worker whose RSS exceeds this many MiB (0 = never); set it well above what a worker weighs once ready: a worker already over it then is not recycled (its replacement would start as big), and worker.memory_limit_below_start says so. The RSS counts pages the worker shares with the others too (node\'s code, and the host counters\' table as clients fill it: up to 16 MiB more on a host many addresses reach), so leave that much room.',
@@ -151,6 +154,9 @@ export const daemonSchema = {
     default: 100,
     min: 1,
     max: 10000,
+    // gunicorn's limit_request_fields: the same count, the same default.
+    aliases: ['GUNICORN_LIMIT_REQUEST_FIELDS'],
+    zero: "gunicorn reads 0 as its own maximum (32768 fields); corral has no unlimited count: give the most a request may send (at most 10000)",
   }),
   CORRAL_LIMIT_REQUEST_HEADER_BYTES: int({
     description: "Maximum size in bytes of the request line and headers together, as node:http counts them: the target and each header's name and value, not the method, the version, the `: ` or the line ends (more = 431; 414 when the request line alone is longer).",

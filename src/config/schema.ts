@@ -19,7 +19,19 @@ export const META_SETTINGS = {
   CORRAL_ENV_FILE: 'Path of the .env file to read (default ./.env; "none" = read no file). From the environment only: set in this file it has no effect.',
 } as const;
 
-/** Names that are accepted and ignored, with the note logged once. */
-export const IGNORED_WITH_NOTE: Readonly<Record<string, string>> = {
-  GUNICORN_WORKER_CLASS: 'GUNICORN_WORKER_CLASS is ignored: every corral worker is async (like gevent, without monkey-patching).',
+/**
+ * Names that are accepted and ignored, with the note logged once, and the value config/.env.example
+ * shows them with. gunicorn settings with no corral setting of the same meaning: "unknown setting
+ * GUNICORN_LIMIT_REQUEST_LINE: ignored" left the operator to guess whether anything stood in for it.
+ */
+export const IGNORED_WITH_NOTE: Readonly<Record<string, { readonly note: string; readonly example: string }>> = {
+  GUNICORN_WORKER_CLASS: { note: 'GUNICORN_WORKER_CLASS is ignored: every corral worker is async (like gevent, without monkey-patching).', example: 'gevent' },
+  GUNICORN_LIMIT_REQUEST_LINE: {
+    note: "GUNICORN_LIMIT_REQUEST_LINE is ignored: corral has no limit of the request line's own; CORRAL_LIMIT_REQUEST_HEADER_BYTES (default 16384) bounds the request line and headers together (a request line alone over it is a 414).",
+    example: '4094',
+  },
+  GUNICORN_LIMIT_REQUEST_FIELD_SIZE: {
+    note: 'GUNICORN_LIMIT_REQUEST_FIELD_SIZE is ignored: corral has no limit per header; CORRAL_LIMIT_REQUEST_HEADER_BYTES (default 16384) bounds the request line and headers together (more is a 431).',
+    example: '8190',
+  },
 };

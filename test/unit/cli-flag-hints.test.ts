@@ -44,6 +44,12 @@ describe('unknown options', () => {
     assert.throws(() => parseFlags(['--chdir', '/srv/app'], {}, reads), usageError(/WorkingDirectory= in the unit/));
     assert.throws(() => parseFlags(['--reload'], {}, reads), usageError(/corral does not watch files: `corral reload` \(SIGHUP, `systemctl reload corral`\)/));
     assert.throws(() => parseFlags(['--preload'], {}, reads), usageError(/each worker loads the app itself/));
+    // gunicorn's per-line and per-header limits have no setting of their own: the one that stands in.
+    assert.throws(() => parseFlags(['--max-requests-jitter', '50'], {}, reads), usageError(/set CORRAL_MAX_REQUESTS_JITTER=50 there/));
+    assert.throws(() => parseFlags(['--limit-request-fields', '200'], {}, reads), usageError(/set CORRAL_LIMIT_REQUEST_FIELDS=200 there/));
+    for (const flag of ['--limit-request-line=8190', '--limit-request-field_size=8190', '--limit-request-field-size=8190']) {
+      assert.throws(() => parseFlags([flag], {}, reads), usageError(/: corral has no limit of the request line or of one header of its own: CORRAL_LIMIT_REQUEST_HEADER_BYTES \(default 16384\) bounds the request line and headers together/));
+    }
     // A long flag's case is no part of its name; a short one's is (gunicorn's -w is no -W).
     assert.throws(() => parseFlags(['--Port', '8000'], {}, reads), usageError(/^Unknown option '--Port': corral takes host and port in one setting, .*: set CORRAL_BIND=HOST:8000 there/));
     assert.throws(() => parseFlags(['--WORKERS=8'], {}, reads), usageError(/set CORRAL_WORKERS=8 there/));

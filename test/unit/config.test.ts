@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { exampleNames, renderEnvExample } from '../../src/config/env-example.js';
 import { loadSettings } from '../../src/config/load.js';
 import { displayValue } from '../../src/config/shown-value.js';
-import { schema, settingNames } from '../../src/config/schema.js';
+import { IGNORED_WITH_NOTE, schema, settingNames } from '../../src/config/schema.js';
 import { defaultWorkers } from '../../src/config/schema-daemon.js';
 import type { SettingSpec } from '../../src/config/spec.js';
 import { ConfigError, type CorralError } from '../../src/errors.js';
@@ -496,6 +496,38 @@ test('gunicorn aliases apply with a warning; the new name wins when both are set
   const b = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_WORKERS: '5', CORRAL_WORKERS: '2' } });
   assert.equal(b.settings.CORRAL_WORKERS, 2);
   assert.ok(b.warnings.some((w) => w === 'GUNICORN_WORKERS is ignored because CORRAL_WORKERS is also set'));
+});
+
+test("gunicorn's max_requests_jitter and limit_request_fields are read beside max_requests; its per-line and per-header limits are said to be ignored, naming what stands in", () => {
+  // GUNICORN_MAX_REQUESTS was taken and its jitter ignored ("unknown setting"): every worker
+  // recycled at the same count, the herd the jitter had been set to prevent.
+  const a = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_MAX_REQUESTS: '1000', GUNICORN_MAX_REQUESTS_JITTER: '50', GUNICORN_LIMIT_REQUEST_FIELDS: '200', GUNICORN_LIMIT_REQUEST_LINE: '8190', GUNICORN_LIMIT_REQUEST_FIELD_SIZE: '16380' } });
+  assert.equal(a.settings.CORRAL_MAX_REQUESTS, 1000);
+  assert.equal(a.settings.CORRAL_MAX_REQUESTS_JITTER, 50);
+  assert.equal(a.sources.CORRAL_MAX_REQUESTS_JITTER, 'alias GUNICORN_MAX_REQUESTS_JITTER');
+  assert.equal(a.settings.CORRAL_LIMIT_REQUEST_FIELDS, 200);
+  assert.equal(a.sources.CORRAL_LIMIT_REQUEST_FIELDS, 'alias GUNICORN_LIMIT_REQUEST_FIELDS');
+  assert.equal(a.warnings.filter((w) => /unknown setting/.test(w)).length, 0, a.warnings.join('\n'));
+  assert.ok(a.warnings.some((w) => /^GUNICORN_LIMIT_REQUEST_LINE is ignored: .*CORRAL_LIMIT_REQUEST_HEADER_BYTES/.test(w)), a.warnings.join('\n'));
+  assert.ok(a.warnings.some((w) => /^GUNICORN_LIMIT_REQUEST_FIELD_SIZE is ignored: .*CORRAL_LIMIT_REQUEST_HEADER_BYTES/.test(w)), a.warnings.join('\n'));
+  // gunicorn's 0 is its own maximum: refused, saying so, not taken as one field.
+  assert.throws(
+    () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_LIMIT_REQUEST_FIELDS: '0' } }),
+    (err: Error) => /CORRAL_LIMIT_REQUEST_FIELDS="0" \(from alias GUNICORN_LIMIT_REQUEST_FIELDS\).*gunicorn reads 0 as its own maximum/s.test(err.message),
+  );
+});
+
+test('the README names every gunicorn alias, in the list of old names and in its setting\'s row', () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const list = /The old deployment's ([\s\S]*?) are\saccepted with one warning each/.exec(readme)?.[1] ?? '';
+  const rows = new Map(readme.split('\n').filter((l) => l.startsWith('| `')).map((l) => [/^\| `([A-Z0-9_]+)`/.exec(l)?.[1], l]));
+  for (const name of settingNames) {
+    for (const alias of (schema[name] as SettingSpec<unknown>).aliases ?? []) {
+      assert.ok(list.includes(`\`${alias}\``), `${alias} missing from the README's list of old names`);
+      assert.match(rows.get(name) ?? '', new RegExp(`Old name: \`${alias}\``), `${name}'s row should say Old name: ${alias}`);
+    }
+  }
+  for (const name of Object.keys(IGNORED_WITH_NOTE)) assert.ok(readme.includes(`\`${name}\``), `${name}, ignored with a note, is not named in the README`);
 });
 
 test('CORRAL_TRUSTED_PROXIES takes addresses and CIDR blocks, and names the entry that is neither', () => {
