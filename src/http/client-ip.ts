@@ -1,6 +1,7 @@
 // The client's address. X-Forwarded-For is believed only when the direct peer is a trusted proxy
 // (CORRAL_TRUSTED_PROXIES: addresses or CIDR blocks), and then only up to the first hop that is not
-// itself trusted: reading it from the right stops a client from forging its own address. And the
+// itself trusted: reading it from the right stops a client from forging its own address (without
+// one, that proxy's X-Real-IP). And the
 // key the per-IP rate limit counts that client under (clientKey): its IPv4 address (also one an
 // IPv6 address carries), or for IPv6 its /64.
 
@@ -142,6 +143,7 @@ export function createClientIpResolver(trustedProxies: readonly string[]): Clien
       .split(',')
       .map((h) => forwardedAddress(h))
       .filter((h) => h !== '');
+    if (hops.length === 0) return realIp(req.headers['x-real-ip']) ?? peer;
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hops[i] ?? '';
       if (isIP(hop) === 0) return peer; // garbage in the chain: fall back to what we know
@@ -149,4 +151,16 @@ export function createClientIpResolver(trustedProxies: readonly string[]): Clien
     }
     return hops[0] ?? peer;
   };
+}
+
+/**
+ * X-Real-IP from a trusted proxy that sends no X-Forwarded-For: nginx sites written for gunicorn
+ * (the seeds' own) set `proxy_set_header X-Real-IP $remote_addr` alone, and behind them every
+ * client was counted as nginx, one budget for the whole site. One address only: several headers,
+ * or a list, are no single client's.
+ */
+function realIp(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const ip = forwardedAddress(header);
+  return isIP(ip) === 0 ? undefined : ip;
 }

@@ -50,6 +50,17 @@ describe('client IP', () => {
     assert.equal(ip(fakeReq('127.0.0.1', '198.51.100.7:port')), '127.0.0.1', 'still garbage');
   });
 
+  it("reads a trusted proxy's X-Real-IP when it sends no X-Forwarded-For (nginx sites written for gunicorn), never an untrusted peer's", () => {
+    const req = (remote: string, headers: Record<string, string | string[]>) => ({ socket: { remoteAddress: remote }, headers }) as unknown as IncomingMessage;
+    const ip = createClientIpResolver(['127.0.0.1']);
+    assert.equal(ip(req('127.0.0.1', { 'x-real-ip': '198.51.100.7' })), '198.51.100.7');
+    assert.equal(ip(req('127.0.0.1', { 'x-real-ip': '198.51.100.7', 'x-forwarded-for': '203.0.113.5' })), '203.0.113.5', 'X-Forwarded-For first');
+    assert.equal(ip(req('203.0.113.9', { 'x-real-ip': '1.2.3.4' })), '203.0.113.9', 'not from an untrusted peer');
+    assert.equal(ip(req('127.0.0.1', { 'x-real-ip': '1.2.3.4, 5.6.7.8' })), '127.0.0.1', 'a list is no single client');
+    assert.equal(ip(req('127.0.0.1', { 'x-real-ip': 'unknown' })), '127.0.0.1');
+    assert.equal(createClientIpResolver([])(req('127.0.0.1', { 'x-real-ip': '1.2.3.4' })), '127.0.0.1', 'no proxy trusted');
+  });
+
   it('keys IPv6 clients by their /64, in canonical form, and everything else by its address', () => {
     const key = '2001:db8:1:2::/64';
     for (const ip of ['2001:db8:1:2::1', '2001:DB8:1:2:ffff:ffff:ffff:ffff', '2001:0db8:0001:0002:abcd::9', '2001:db8:1:2:a:b:1.2.3.4', '2001:db8:1:2::', '2001:db8:1:2::1%eth0']) {
