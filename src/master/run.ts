@@ -1,11 +1,13 @@
 // Runs the master: pidfile, logger, signals → intents, the arbiter, and an orderly exit.
 
 import { existsSync, writeSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { adminUrlOf } from '../admin-url.js';
 import { loadSettings, type LoadedSettings } from '../config/load.js';
 import { withoutSystemdNotifyEnv } from '../config/systemd-env.js';
 import { createCounterTable, openCounterTable, type CounterTable } from '../counter-table.js';
 import { EXIT, describeError, codeOf } from '../errors.js';
+import { isLoopbackHost } from '../loopback.js';
 import type { Logger } from '../log/logger.js';
 import { isJournalFd } from '../log/journal.js';
 import { createLogger, EXIT_DRAIN_WAIT_MS } from '../log/logger.js';
@@ -217,7 +219,10 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   try {
     admin = await startAdminServer(arbiter.view(), logger, { monitoring });
     arbiter.adminPort = admin.port;
-    adminUrl = adminUrlOf(settings.CORRAL_ADMIN_BIND.host, admin.port);
+    // A host name is recorded as the address it was bound to: the commands ask only an address
+    // of this host (or localhost) found there, and warned at every status of one named so.
+    const bindHost = settings.CORRAL_ADMIN_BIND.host;
+    adminUrl = adminUrlOf(isIP(bindHost) !== 0 || isLoopbackHost(bindHost) ? bindHost : admin.address, admin.port);
   } catch (err) {
     // The admin API is for operators; its port being taken must not keep the site down.
     logger.error({ event: 'admin.failed', code: 'CORRAL_ERR_LISTEN', err: describeError(err) }, `admin API not started: ${describeError(err).message}`);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { lookup } from 'node:dns/promises';
 import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -1293,5 +1294,26 @@ test('config and start report every problem at once, the settings as a whole inc
     assert.equal(existsSync(join(dir, 'adir', 'corral.pid')), false, 'nothing was started');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("CORRAL_ADMIN_BIND naming this host by its name: status asks the address it was bound to, with no warning that it is no address of this host", async (t) => {
+  const name = hostname();
+  const resolved = await lookup(name).catch(() => undefined);
+  if (!resolved) {
+    t.skip(`this host's name (${name}) does not resolve`);
+    return;
+  }
+  const token = 'cli-test-token-0123456789';
+  const adminPort = await freePort();
+  const env = { CORRAL_ADMIN_BIND: `${name}:${adminPort}`, CORRAL_ADMIN_TOKEN: token };
+  const c = await startCorral({ workers: 1, env });
+  try {
+    const status = await exec(c.dir, [], ['status'], { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: c.pidFile, CORRAL_ADMIN_BIND: env.CORRAL_ADMIN_BIND, CORRAL_ADMIN_TOKEN: token });
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal(status.stderr, '', 'no warning');
+    assert.match(status.stdout, /^workers 1\/1 ready/m);
+  } finally {
+    await c.stop();
   }
 });

@@ -39,6 +39,8 @@ export interface AdminServerOptions {
 
 export interface AdminServer {
   readonly port: number;
+  /** The address it is bound to (a host name in CORRAL_ADMIN_BIND is resolved to one). */
+  readonly address: string;
   close(): Promise<void>;
 }
 
@@ -302,12 +304,13 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
       resolve();
     });
   });
-  const actual = (server.address() as AddressInfo).port;
+  const { port: actual, address: boundAddress } = server.address() as AddressInfo;
   logger.info({ event: 'admin.listening', host, port: actual, token: Boolean(view.settings().CORRAL_ADMIN_TOKEN) }, `admin API on http://${host.includes(':') ? `[${host}]` : host}:${actual}/admin`);
 
   let closing: Promise<void> | undefined;
   return {
     port: actual,
+    address: boundAddress,
     close() {
       closing ??= new Promise<void>((resolve) => {
         refusedLater.close();
