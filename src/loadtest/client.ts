@@ -39,6 +39,12 @@ export interface Sample {
   readonly error?: string;
   /** For a login answered login_locked: the name whose logins the target locked. */
   readonly player?: string;
+  /**
+   * The sending user's mean pause, in microseconds: how often it would have sent a request had
+   * this one been answered at once. Set by the virtual user; the latency histograms correct for
+   * the requests a wait longer than that kept it from sending (tally.ts).
+   */
+  readonly paceUs?: number;
 }
 
 export interface SendRequest {

@@ -8,11 +8,11 @@ import type { ProfileAction } from './profile.js';
 /**
  * What the latency figures mean under this pacing, said in every result: a closed model measures
  * only the requests its users got to send, so a stall is under-counted (coordinated omission, as
- * Gil Tene named it); an open model (arrivals on a clock, as wrk2 sends them) would count every
- * request due during it. N users who each wait for their page is what "supports N users" asks.
+ * Gil Tene named it) unless corrected, as tally.ts does, for the requests each user's pace would
+ * have sent during it. N users who each wait for their page is what "supports N users" asks.
  */
 export const CLOSED_MODEL_NOTE =
-  'closed model, as people use a site: each virtual user waits for its answer, pauses, then sends its next request, so a server that stalls is sent fewer requests meanwhile and each user records the stall once; p50/p95/p99 are over the requests sent, not corrected for coordinated omission: a stall shows as the slowest requests, a dip in req/s and requests left unanswered at the end';
+  'closed model, as people use a site: each virtual user waits for its answer, pauses, then sends its next request, so a server that stalls is sent fewer requests meanwhile; p50/p95/p99 are corrected for that coordinated omission: a wait longer than a user\'s pace also counts the requests it kept back, each having waited one pace less (not with --think-time 0), and a stall shows as a dip in req/s too';
 
 export interface Pacer {
   /** Called before each request; returns the action's name when a new action begins. */
@@ -21,6 +21,8 @@ export interface Pacer {
   pauseMs(): number;
   /** Milliseconds to wait before trying a login that failed again. */
   loginRetryMs(): number;
+  /** The mean of pauseMs() for the user's current action: the interval its requests keep. */
+  meanPauseMs(): number;
 }
 
 /** ±50 % uniform jitter, so users that started together do not stay in lockstep. */
@@ -43,6 +45,9 @@ export class ThinkTimePacer implements Pacer {
   }
   loginRetryMs(): number {
     return this.pauseMs();
+  }
+  meanPauseMs(): number {
+    return this.#thinkMs;
   }
 }
 
@@ -84,6 +89,15 @@ export class ActionPacer implements Pacer {
       return this.#random() * (this.#first.durationMs / this.#first.requests);
     }
     return jitter(a.durationMs / a.requests, this.#random);
+  }
+
+  /** The current action's pace; before the first, the mean over the actions by frequency (sample-forecast.ts). */
+  meanPauseMs(): number {
+    const a = this.#current;
+    if (a) return a.durationMs / a.requests;
+    const time = this.#actions.reduce((sum, x) => sum + x.perHour * x.durationMs, 0);
+    const requests = this.#actions.reduce((sum, x) => sum + x.perHour * x.requests, 0);
+    return time / requests;
   }
 
   /** The pace of an action picked by frequency: a user not yet logged in has no action of its own. */

@@ -87,7 +87,10 @@ export class VirtualUser {
 
   /** `judge`: turns an answer that only looks like a success into the failure it is, before it is counted. */
   async #request(kind: RequestKind, req: Omit<SendRequest, 'kind'>, judge: (reply: Reply) => Reply = (r) => r): Promise<Reply> {
-    const reply = judge(await this.#env.send({ kind, ...req, path: apiPath(this.#env.target, req.path) }));
+    const judged = judge(await this.#env.send({ kind, ...req, path: apiPath(this.#env.target, req.path) }));
+    // What this user would have sent meanwhile, had the answer come at once: a stall is counted
+    // for every request it kept back, not once per user (tally.ts).
+    const reply: Reply = { ...judged, sample: { ...judged.sample, paceUs: Math.round(this.#pacer.meanPauseMs() * 1000) } };
     this.#env.onReply(reply);
     // Aborted or unanswered means the run is over (deadline or Ctrl-C): leave rather than try again.
     if (reply.sample.outcome === 'aborted' || reply.sample.outcome === 'unanswered') this.#stopping = true;

@@ -52,6 +52,31 @@ describe('tally', () => {
     assert.deepEqual([...t.errorCodes.entries()], [['EMFILE', 2]]);
   });
 
+  it("counts a stall for the requests it kept each user from sending (coordinated omission), by the user's pace", () => {
+    // 20 users pausing 1 s: 24 quick answers each, then one 7 s stall each. Once per user, the stall
+    // was 4 % of the requests and p95 read 40 ms ("supports 20 users: yes" for a server frozen 7 s).
+    const paced = (latencyMs: number, paceUs: number | undefined): Sample => ({ ...sample(0, latencyMs, 200), ...(paceUs === undefined ? {} : { paceUs }) });
+    const stalled = (paceUs: number | undefined): Tally => {
+      const t = new Tally();
+      for (let user = 0; user < 20; user++) {
+        for (let i = 0; i < 24; i++) t.record(paced(40, paceUs));
+        t.record(paced(7000, paceUs));
+      }
+      return t;
+    };
+    const corrected = stalled(1_000_000);
+    assert.ok((corrected.latency()?.p95 ?? 0) >= 500, `p95 ${corrected.latency()?.p95}`);
+    assert.equal(corrected.counts.requests, 500, 'the requests kept back weigh in the percentiles, not in the counts');
+    assert.equal(corrected.latency()?.max, 7000);
+    assert.ok((stalled(undefined).latency()?.p95 ?? 0) < 100, 'no pace (the checks before the load): as measured');
+    // A user that does not pause (--think-time 0) keeps no pace to count back by.
+    assert.ok((stalled(0).latency()?.p95 ?? 0) < 100);
+    // Waits shorter than the pace add nothing: a healthy run reads as measured.
+    const quick = new Tally();
+    for (let i = 0; i < 100; i++) quick.record(paced(i === 99 ? 900 : 40, 1_000_000));
+    assert.ok((quick.latency()?.p95 ?? 0) < 41);
+  });
+
   it('has no latency before anything is answered', () => {
     assert.equal(new Tally().latency(), undefined);
   });

@@ -183,10 +183,10 @@ describe('pacing', () => {
     assert.match(planPacing(options('--steps', '1'), Math.random).note, /think time 1s/);
   });
 
-  it('says the users form a closed model whose percentiles are not corrected for coordinated omission', () => {
+  it('says the users form a closed model whose percentiles are corrected for coordinated omission', () => {
     for (const argv of [['--steps', '1'], ['--users', '2', '--think-time', '0'], ['--profile', SEEDS, '--time-scale', '0.01']]) {
       const { note } = planPacing(options(...argv), Math.random);
-      assert.match(note, /; closed model, as people use a site: each virtual user waits for its answer, pauses, then sends its next request, .*not corrected for coordinated omission/, argv.join(' '));
+      assert.match(note, /; closed model, as people use a site: each virtual user waits for its answer, pauses, then sends its next request, .*corrected for that coordinated omission: a wait longer than a user's pace also counts the requests it kept back/, argv.join(' '));
     }
   });
 });
