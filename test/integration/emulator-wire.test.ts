@@ -868,7 +868,7 @@ describe('emulator quotas, faults and control endpoints', () => {
       limits.setFaults({ workbookCellLimit: 0 });
       assert.equal((await append('INSERT_ROWS', 'E4')).status, 200, '0: no limit');
       const invalid = await call(`${limits.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ workbookCellLimit: -1 }) });
-      assert.match(invalid.body.error, /workbookCellLimit must be a number >= 0/);
+      assert.match(invalid.body.error, /workbookCellLimit must be an integer >= 0/);
     } finally {
       await limits.close();
     }

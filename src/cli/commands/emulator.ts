@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { parseInteger } from '../../config/number-text.js';
 import { CorralError } from '../../errors.js';
 import { describeHolder, portHolders } from '../../port-holder.js';
-import { defaultSeed, loadSeedFile, startEmulator, type Faults, type ShareRole, type SheetSeed } from '../../sheets/emulator/index.js';
+import { defaultSeed, loadSeedFile, SPREADSHEET_ID_CHARS, startEmulator, type Faults, type ShareRole, type SheetSeed } from '../../sheets/emulator/index.js';
 import { parseFlags, type Command } from '../command.js';
 import { decimalFlag, integerFlag } from '../number-flag.js';
 
@@ -60,6 +60,9 @@ export const emulatorCommand: Command = {
 
 Serves the Sheets API v4 values endpoints and Google's OAuth token endpoint on HTTP, with the
 same JSON bodies and errors, per-minute quotas and injectable faults. Stops on Ctrl-C / SIGTERM.
+Its state is in memory only: a new run serves the seed again (rows written before are gone) and
+knows no key an earlier run wrote (its token calls get invalid_grant "account not found"): remove
+that key file, write a new one with --key-out, and point corral at it again.
 
 Options:
   --port P                  listen port (default 8085; 0 = any free port)
@@ -90,7 +93,8 @@ Options:
                             each service account's read quota per minute, 0 = unlimited
                             (default 60, as Google's; API-key reads count only per project)
   --writes-per-minute-per-user N
-                            each service account's write quota per minute (default 60)
+                            each service account's write quota per minute, 0 = unlimited
+                            (default 60)
   --workbook-cell-limit N   cells a spreadsheet may hold, every tab's rows x columns, 0 = unlimited
                             (default 10000000, as Google's): an append past it gets Google's 400
   --random-seed N           seed of the fault-injection randomness (replayable runs)
@@ -119,6 +123,12 @@ exists is refused: it writes a new file, mode 0600).`,
       process.stdout.write(`${this.help}\n`);
       return 0;
     }
+    // An empty value (`--host=$HOST` with HOST unset) is refused, not taken as the option left out:
+    // an empty --host listened on every interface (the control endpoints are unauthenticated) and
+    // printed http://:PORT; an empty --sheet-file served the sample sheet without a word.
+    for (const flag of ['host', 'sheet-file', 'spreadsheet-id', 'api-key', 'key-out', 'client-email'] as const) {
+      if (v[flag] === '') throw new CorralError('CORRAL_ERR_USAGE', `--${flag} is empty: give it a value, or leave the option out`);
+    }
     const faults: Partial<Faults> = {};
     const set = <K extends keyof Faults>(k: K, value: Faults[K] | undefined) => {
       if (value !== undefined) faults[k] = value;
@@ -141,6 +151,11 @@ exists is refused: it writes a new file, mode 0600).`,
     for (const flag of ['share', 'client-email'] as const) {
       if (v[flag] !== undefined && !v['key-out']) throw new CorralError('CORRAL_ERR_USAGE', `--${flag} applies to the key written by --key-out FILE; add --key-out`);
     }
+    // corral refuses a key whose client_email has no @ ("has no client_email"): refused here, not
+    // written under a "listening" line for corral to refuse with exit 78.
+    if (v['client-email'] !== undefined && !/^[^@\s]+@[^@\s]+$/.test(v['client-email'])) {
+      throw new CorralError('CORRAL_ERR_USAGE', `--client-email must be an e-mail address (name@project.iam.gserviceaccount.com), got ${JSON.stringify(v['client-email'])}`);
+    }
     const share = v.share ?? 'writer';
     if (share !== 'writer' && share !== 'reader' && share !== 'none') throw new CorralError('CORRAL_ERR_USAGE', '--share must be writer, reader or none');
     let seed: SheetSeed;
@@ -149,10 +164,11 @@ exists is refused: it writes a new file, mode 0600).`,
     } catch (err) {
       throw new CorralError('CORRAL_ERR_USAGE', `cannot use --sheet-file: ${(err as Error).message}`, { cause: err });
     }
-    for (const flag of ['spreadsheet-id', 'api-key', 'key-out', 'client-email'] as const) {
-      if (v[flag] === '') throw new CorralError('CORRAL_ERR_USAGE', `--${flag} is empty: give it a value, or leave the option out`);
+    if (v['spreadsheet-id'] !== undefined) {
+      // As a seed file's id is checked: the `use:` line's SHEET_ID must be one corral takes.
+      if (!SPREADSHEET_ID_CHARS.test(v['spreadsheet-id'])) throw new CorralError('CORRAL_ERR_USAGE', `--spreadsheet-id must be letters, digits, - or _, got ${JSON.stringify(v['spreadsheet-id'])}`);
+      seed = { ...seed, spreadsheetId: v['spreadsheet-id'] };
     }
-    if (v['spreadsheet-id'] !== undefined) seed = { ...seed, spreadsheetId: v['spreadsheet-id'] };
     const randomSeed = integerFlag('random-seed', v['random-seed'], 0, 2 ** 32 - 1);
     const tokenLifetimeS = integerFlag('token-lifetime', v['token-lifetime'], 1, 86_400);
 

@@ -57,7 +57,13 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
 });
 
 const RATE_KEYS = ['errorRate', 'hangRate', 'resetRate', 'appliedErrorRate', 'tokenErrorRate'] as const;
-const NUMBER_KEYS = ['latencyMs', 'latencyJitterMs', 'readsPerMinute', 'writesPerMinute', 'readsPerMinutePerUser', 'writesPerMinutePerUser', 'workbookCellLimit'] as const;
+const LATENCY_KEYS = ['latencyMs', 'latencyJitterMs'] as const;
+const LIMIT_KEYS = ['readsPerMinute', 'writesPerMinute', 'readsPerMinutePerUser', 'writesPerMinutePerUser', 'workbookCellLimit'] as const;
+/**
+ * The longest latency, as `corral emulator --latency-ms` takes it: a timer longer than 2^31-1 ms
+ * is cut by Node to 1 ms (TimeoutOverflowWarning), so {"latencyMs": 3e9} answered at once.
+ */
+const MAX_LATENCY_MS = 600_000;
 
 /** Validates a partial fault update (from the in-process API or POST /__emulator/faults). */
 export function parseFaults(input: unknown): Partial<Faults> {
@@ -68,9 +74,13 @@ export function parseFaults(input: unknown): Partial<Faults> {
     if ((RATE_KEYS as readonly string[]).includes(k)) {
       if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new TypeError(`${k} must be a number from 0 to 1`);
       out[k as (typeof RATE_KEYS)[number]] = v;
-    } else if ((NUMBER_KEYS as readonly string[]).includes(k)) {
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`${k} must be a number >= 0`);
-      out[k as (typeof NUMBER_KEYS)[number]] = v;
+    } else if ((LATENCY_KEYS as readonly string[]).includes(k)) {
+      if (typeof v !== 'number' || !(v >= 0 && v <= MAX_LATENCY_MS)) throw new TypeError(`${k} must be a number from 0 to ${MAX_LATENCY_MS}`);
+      out[k as (typeof LATENCY_KEYS)[number]] = v;
+    } else if ((LIMIT_KEYS as readonly string[]).includes(k)) {
+      // Calls are whole: a limit of 1.5 let two through and said "1.5" in the 429's quota_limit_value.
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new TypeError(`${k} must be an integer >= 0`);
+      out[k as (typeof LIMIT_KEYS)[number]] = v;
     } else if (k === 'errorStatus') {
       if (v !== 500 && v !== 502 && v !== 503 && v !== 504) throw new TypeError('errorStatus must be 500, 502, 503 or 504');
       out.errorStatus = v;

@@ -18,6 +18,9 @@ export interface SheetSeed {
 
 export const DEFAULT_SPREADSHEET_ID = 'emulator-sheet-0001';
 
+/** What a spreadsheet id may hold, as a seed file or --spreadsheet-id gives it (corral's SHEET_ID refuses a / or a space). */
+export const SPREADSHEET_ID_CHARS = /^[A-Za-z0-9_-]+$/;
+
 /**
  * The bundled sample sheet (config/sample-sheet/, the offline sheet's seed): against the emulator
  * the README's examples and `corral loadtest`'s default users file log in as they do offline. A
@@ -37,7 +40,7 @@ export function parseSeed(raw: unknown, source: string, order?: readonly string[
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: expected a JSON object`);
   const o = raw as Record<string, unknown>;
   const id = o.spreadsheetId ?? DEFAULT_SPREADSHEET_ID;
-  if (typeof id !== 'string' || !/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`${source}: spreadsheetId must be letters, digits, - or _`);
+  if (typeof id !== 'string' || !SPREADSHEET_ID_CHARS.test(id)) throw new Error(`${source}: spreadsheetId must be letters, digits, - or _`);
   const sheets = o.sheets;
   if (typeof sheets !== 'object' || sheets === null || Array.isArray(sheets)) throw new Error(`${source}: "sheets" must map tab titles to arrays of rows`);
   const byTitle = sheets as Record<string, unknown>;

@@ -1,0 +1,84 @@
+// `corral emulator` refuses, before it listens, a value that would start an emulator other than
+// the one asked for (an empty --host binds every interface; an empty --sheet-file served the
+// sample sheet) or print a `use:` line corral then refuses (a --spreadsheet-id SHEET_ID refuses,
+// a --client-email its key loader refuses); and its control endpoint refuses a latency a timer
+// cannot hold (Node cuts it to 1 ms) and a fractional quota.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { startEmulator } from '../../src/sheets/emulator/index.js';
+
+// dist/test/unit -> repo root
+const corral = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), 'bin', 'corral');
+
+/** Runs `corral emulator ARGS --port 0`; stopped with SIGTERM should it start listening. */
+async function emulator(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [corral, 'emulator', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => {
+    stdout += b;
+    if (stdout.includes('control: ')) child.kill('SIGTERM');
+  });
+  child.stderr.on('data', (b: Buffer) => (stderr += b));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const status = await new Promise<number | null>((done) => child.on('close', done));
+  clearTimeout(timer);
+  return { status, stdout, stderr };
+}
+
+test('an empty --host is refused (exit 64), not bound to every interface with a URL of no host', async () => {
+  const r = await emulator(['--host=']);
+  assert.equal(r.status, 64, r.stdout);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /--host is empty/);
+});
+
+test('an empty --sheet-file is refused (exit 64), not answered with the sample sheet', async () => {
+  const r = await emulator(['--sheet-file=']);
+  assert.equal(r.status, 64, r.stdout);
+  assert.match(r.stderr, /--sheet-file is empty/);
+});
+
+test('a --spreadsheet-id SHEET_ID would refuse (a space, a /) is refused as the seed file refuses it', async () => {
+  const r = await emulator(['--spreadsheet-id', 'my sheet']);
+  assert.equal(r.status, 64, r.stdout);
+  assert.match(r.stderr, /--spreadsheet-id must be letters, digits, - or _, got "my sheet"/);
+});
+
+test('a --client-email with no @ is refused: corral refuses the key it would write ("has no client_email")', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-emu-'));
+  try {
+    const r = await emulator(['--key-out', join(dir, 'key.json'), '--client-email', 'reader-sa']);
+    assert.equal(r.status, 64, r.stdout);
+    assert.match(r.stderr, /--client-email must be an e-mail address/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('POST /__emulator/faults refuses a latency no timer holds and a fractional quota', async () => {
+  const emu = await startEmulator({ port: 0 });
+  try {
+    const post = async (body: unknown) => {
+      const r = await fetch(`${emu.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify(body) });
+      return { status: r.status, body: (await r.json()) as { error?: string } };
+    };
+    // Taken, a 3e9 ms latency was cut by Node to 1 ms (TimeoutOverflowWarning): calls answered at once.
+    const big = await post({ latencyMs: 3_000_000_000 });
+    assert.equal(big.status, 400, JSON.stringify(big.body));
+    assert.match(big.body.error ?? '', /latencyMs must be a number from 0 to 600000/);
+    const frac = await post({ readsPerMinute: 1.5 });
+    assert.equal(frac.status, 400, JSON.stringify(frac.body));
+    assert.match(frac.body.error ?? '', /readsPerMinute must be an integer >= 0/);
+    assert.equal(emu.faults().latencyMs, 0);
+    assert.equal(emu.faults().readsPerMinute, 300);
+  } finally {
+    await emu.close();
+  }
+});
