@@ -217,23 +217,33 @@ exists is refused: it writes a new file, mode 0600).`,
     if (v.public) emulator.setPublic(emulator.spreadsheetId, true);
     if (v.xlsx) emulator.setXlsx(emulator.spreadsheetId, true);
     const f = emulator.faults();
+    lines.push(`  use: ${env.join(' ')}`);
+    // corral refuses SHEET_ID without a credential (exit 78), and reads nothing with an API key on
+    // a sheet not public (403): a `use:` line pasted as printed must say so, not look complete.
+    if (!v['key-out'] && v['api-key'] === undefined) {
+      lines.push('  (no credential in it, which corral refuses with SHEET_ID: add --key-out FILE for a service-account key, or --api-key KEY --public for reads only)');
+    } else if (!v['key-out'] && !v.public) {
+      lines.push('  (the sheet is not public: every call with SHEETS_API_KEY is answered 403; add --public, or --key-out FILE)');
+    }
     lines.push(
-      `  use: ${env.join(' ')}`,
       `  faults: latency ${f.latencyMs}+${f.latencyJitterMs} ms, errors ${f.errorRate} (${f.errorStatus}), hangs ${f.hangRate}, resets ${f.resetRate}, applied-errors ${f.appliedErrorRate}, token errors ${f.tokenErrorRate}; quotas ${f.readsPerMinute || 'unlimited'} reads/min, ${f.writesPerMinute || 'unlimited'} writes/min per project, ${f.readsPerMinutePerUser || 'unlimited'} and ${f.writesPerMinutePerUser || 'unlimited'} per user; ${f.workbookCellLimit || 'unlimited'} cells per spreadsheet`,
       '  control: GET /__emulator/counters, POST /__emulator/faults',
     );
-    for (const line of lines) out(line);
-
-    await new Promise<void>((done) => {
+    // Listening for the stop signals before the announcement: installed after it, a SIGTERM sent
+    // by a script as soon as it read the "listening" lines found no handler about one time in two,
+    // and the emulator died by the signal (143, no "served" line) rather than exiting 0. A second
+    // signal while it stops ends it by the signal's default action.
+    const stopped = new Promise<NodeJS.Signals>((done) => {
       const stop = (signal: NodeJS.Signals) => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        out(`corral emulator: ${signal}, stopping`);
-        done();
+        done(signal);
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
     });
+    for (const line of lines) out(line);
+    out(`corral emulator: ${await stopped}, stopping`);
     const c = emulator.counters();
     await emulator.close();
     out(`corral emulator: served ${JSON.stringify(c.calls)}; statuses ${JSON.stringify(c.statuses)}`);
