@@ -74,6 +74,15 @@ export interface LoadOptions {
    */
   judgePidfile?: boolean;
   /**
+   * For a reload: the pidfile the running master wrote (`path` undefined: none). A CORRAL_PIDFILE
+   * naming another file is judged as start judges it: the reload leaves it for the next restart
+   * (config.restart_needed), and that restart wrote it first. Unjudged, a reload accepted a
+   * pidfile start refuses, told the operator to restart for it, and the restart exited 78, which
+   * the unit does not restart: the site stayed down over a setting the reload had said was fine.
+   * The running one is not judged again: the master holds it.
+   */
+  pidfileAtStart?: { readonly path: string | undefined };
+  /**
    * The env file the master read at start (LoadedSettings.envFile), for a reload: that file gone
    * is refused (CORRAL_ERR_ENV_FILE), not read as "no file", which would reload with every default.
    */
@@ -190,7 +199,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       judged,
       where: whereOf,
       logFile: readFiles,
-      pidfile: options.judgePidfile === true,
+      pidfile: options.judgePidfile === true || (options.pidfileAtStart !== undefined && valid.CORRAL_PIDFILE !== undefined && valid.CORRAL_PIDFILE !== options.pidfileAtStart.path),
     }),
   );
   warnings.push(...proxyWarnings(out as Partial<Settings>));

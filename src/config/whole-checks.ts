@@ -91,8 +91,8 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
     add('CORRAL_PIDFILE', pidfile, `a file of its own: ${pidfile} is CORRAL_LOG_FILE too, and the pidfile is rewritten at start and removed at exit, the log with it; point one of them elsewhere`);
   }
   if (o.pidfile && pidfile && judged('CORRAL_PIDFILE')) {
-    // Start writes the pidfile before anything else; a reload does not move it, so only start
-    // and `corral config` judge it.
+    // Start writes the pidfile before anything else; a reload does not move it, so only start,
+    // `corral config` and a reload that finds it moved (the restart it asks for writes it) judge it.
     // And its start stamp beside it (master/pidfile.ts stampFile), which start writes first: a
     // pidfile made beforehand for the service's user in a directory it may not write passed here,
     // `config --check` said OK, and start refused it (CORRAL_ERR_PIDFILE, exit 78).

@@ -159,8 +159,9 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   const counterTable = createCounterTableOrWarn(logger);
   arbiter = new Arbiter({
     loaded,
-    // The file read at start, gone at a reload, is refused rather than read as "no file".
-    reloadSettings: () => loadSettings({ envFileAtStart: loaded.envFile }),
+    // The file read at start, gone at a reload, is refused rather than read as "no file"; a
+    // pidfile moved since is judged, as the restart that applies it will.
+    reloadSettings: () => loadSettings({ envFileAtStart: loaded.envFile, pidfileAtStart: { path: pidfile } }),
     spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTable === undefined ? {} : { counterTableFd: counterTable.fd, connectionGauges: createConnectionGauges(counterTable.table) }), stderrJournal: isJournalFd(2), stdout: log.stdoutSink(), stdoutJournal: isJournalFd(1), stdoutStructured: log.file() === undefined }),
     withKeeper: keeperExec !== undefined,
     logger,

@@ -108,6 +108,23 @@ describe('loadSettings judges the settings as a whole', () => {
     });
   });
 
+  it('a reload judges a CORRAL_PIDFILE moved since start as start will (the restart it asks for writes it), not the running one', () => {
+    withDir((dir) => {
+      writeFileSync(join(dir, 'afile'), '');
+      const running = join(dir, 'corral.pid');
+      const moved = { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: 'afile/corral.pid' };
+      // Accepted, a reload said `config.restart_needed` for it; the restart then exited 78.
+      assert.equal(refusal(() => loadSettings({ cwd: dir, env: moved, pidfileAtStart: { path: running } })).code, 'CORRAL_ERR_PIDFILE');
+      // Set where the master wrote none (CORRAL_PIDFILE= at start): judged too.
+      assert.equal(refusal(() => loadSettings({ cwd: dir, env: moved, pidfileAtStart: { path: undefined } })).code, 'CORRAL_ERR_PIDFILE');
+      // The running pidfile, relative or not, is the master's: not judged again.
+      assert.doesNotThrow(() => loadSettings({ cwd: dir, env: moved, pidfileAtStart: { path: join(dir, 'afile/corral.pid') } }));
+      assert.doesNotThrow(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: 'corral.pid' }, pidfileAtStart: { path: running } }));
+      // Emptied (no pidfile): nothing to write.
+      assert.doesNotThrow(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: '' }, pidfileAtStart: { path: running } }));
+    });
+  });
+
   it('a log file that is one of the process\'s descriptors (/dev/stdout, /dev/fd/N, /proc/self/fd/N, or a link to one) is refused: leave it unset for stdout', () => {
     // Each child opens CORRAL_LOG_FILE itself, and its stdout is a socketpair: ENXIO, every
     // worker failed, and start exited 3 after ~8 s while config --check had said OK.

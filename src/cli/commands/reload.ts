@@ -100,6 +100,8 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
       env: typeof atStart === 'string' ? { ...env, CORRAL_ENV_FILE: atStart } : env,
       ...(typeof atStart === 'string' ? { envFileAtStart: atStart } : {}),
       ...(record?.cwd !== undefined ? { cwd: record.cwd } : {}),
+      // The pidfile the master was found by is its own; one the file moves is judged, as the master's reload judges it.
+      pidfileAtStart: { path: lookup.settings.CORRAL_PIDFILE },
     });
     // Said as `corral status` and `config --check` say them: a misspelt name (CORAL_WORKERS) the
     // reload will ignore was otherwise said only in the master's log (config.warning).
