@@ -8,6 +8,7 @@ import type { InstallMove } from './code-identity.js';
 import type { LoadedSettings } from '../config/load.js';
 import { displayValue } from '../config/shown-value.js';
 import type { Settings } from '../config/schema.js';
+import type { HostPort } from '../config/spec.js';
 import { MAX_WORKERS } from '../config/schema-daemon.js';
 import { counted } from '../counted.js';
 import { ConfigError, describeError, codeOf } from '../errors.js';
@@ -48,6 +49,8 @@ export interface ReloadDeps {
   /** The reload's bound: RELOADING=1 starts it, the arbiter renews it at each step. */
   readonly bound: ReloadBound;
   readonly workers: () => ChildRecord[];
+  /** Where the admin API listens (CORRAL_ADMIN_BIND's host at start, its port), once it does. */
+  readonly adminListening?: () => HostPort | undefined;
   /** The master's first boot is not over: READY=1 is then the boot's own, and waits for the workers. */
   readonly booting: () => boolean;
   readonly statusLine: () => string;
@@ -135,6 +138,7 @@ export class ReloadLifecycle {
       current: target.loaded,
       next,
       listeningPort: listening?.port,
+      adminListening: this.d.adminListening?.(),
       refusedBind: this.refusedBind,
       masterLogFile: this.masterLogFile,
       configureLogs: this.d.options.configureLogs,

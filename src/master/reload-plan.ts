@@ -69,6 +69,19 @@ export function overlappingBind(running: HostPort, wanted: HostPort, listeningPo
 }
 
 /**
+ * A new CORRAL_BIND on the address the admin API listens on: a reload does not move the admin
+ * API (CORRAL_ADMIN_BIND is restart-only), so a file that swaps the two ports (the app onto the
+ * admin's, the admin elsewhere) passed the check of the settings as a whole, which sees the file's
+ * admin address, and every new worker then failed with EADDRINUSE until the reload rolled back,
+ * boot attempts and backoffs later. The reload keeps the running address, as for an overlapping
+ * one; the restart that moves the admin API applies it. Undefined when `wanted` can be applied.
+ */
+export function bindOnAdminListener(running: HostPort, wanted: HostPort, admin: HostPort | undefined, dualStack: boolean): RestartNeeded | undefined {
+  if (!admin || bindsOverlap(admin, wanted, dualStack) !== true) return undefined;
+  return { setting: 'CORRAL_BIND', running: displayValue('CORRAL_BIND', running), configured: displayValue('CORRAL_BIND', wanted) };
+}
+
+/**
  * A new CORRAL_DATA_DIR is kept for the next restart, as the restart-only settings are. The data
  * dir holds the journal of writes answered 201 and not yet in the sheet: a reload moved the
  * keeper to the new dir after a 5 s drain, and the rows still in the old journal were never sent
@@ -120,6 +133,8 @@ export interface ReloadPlanInput {
   readonly next: LoadedSettings;
   /** The port a worker of the serving generation listens on, if one does. */
   readonly listeningPort: number | undefined;
+  /** Where the admin API listens (its host at start, the port it was given), if it does. */
+  readonly adminListening?: HostPort | undefined;
   /** The CORRAL_BIND a reload last kept the running address instead of. */
   readonly refusedBind: string | undefined;
   /** The file the master's own lines go to, as the reload answer names it. */
@@ -170,15 +185,21 @@ export function planReload(p: ReloadPlanInput): ReloadPlan {
     next = keepingSetting(next, 'CORRAL_DATA_DIR', p.current.settings.CORRAL_DATA_DIR);
   }
   let refusedBind: string | undefined;
-  const kept = overlappingBind(p.current.settings.CORRAL_BIND, next.settings.CORRAL_BIND, p.listeningPort, v6WildcardTakesIPv4());
+  const dualStack = v6WildcardTakesIPv4();
+  const overlapping = overlappingBind(p.current.settings.CORRAL_BIND, next.settings.CORRAL_BIND, p.listeningPort, dualStack);
+  const onAdmin = overlapping ? undefined : bindOnAdminListener(p.current.settings.CORRAL_BIND, next.settings.CORRAL_BIND, p.adminListening, dualStack);
+  const kept = overlapping ?? onAdmin;
   if (kept) {
     const { running: runningText, configured: wantedText } = kept;
     restartNeeded.push(kept);
     // Once per change, as the other settings only a restart applies.
     if (p.refusedBind !== wantedText) {
+      const admin = p.adminListening && displayValue('CORRAL_ADMIN_BIND', p.adminListening);
       log.warn(
         { event: 'config.restart_needed', setting: 'CORRAL_BIND', running: runningText, configured: wantedText },
-        `CORRAL_BIND ${wantedText} overlaps ${runningText}, which the running workers listen on: new workers could not bind it while they do (EADDRINUSE), so the reload keeps ${runningText}; moving to ${wantedText} needs a restart (systemctl restart corral)`,
+        onAdmin
+          ? `CORRAL_BIND ${wantedText} overlaps ${admin}, where the admin API listens until a restart (a reload does not move CORRAL_ADMIN_BIND): new workers could not bind it (EADDRINUSE), so the reload keeps ${runningText}; moving to ${wantedText} needs a restart (systemctl restart corral)`
+          : `CORRAL_BIND ${wantedText} overlaps ${runningText}, which the running workers listen on: new workers could not bind it while they do (EADDRINUSE), so the reload keeps ${runningText}; moving to ${wantedText} needs a restart (systemctl restart corral)`,
       );
     }
     refusedBind = wantedText;

@@ -129,3 +129,28 @@ test('planReload moves to a bind that does not overlap, and a log file the maste
     log.close();
   }
 });
+
+test('planReload keeps the running bind when the new one is where the admin API still listens (CORRAL_ADMIN_BIND moved in the file, which a reload does not apply)', async () => {
+  const log = await captureLogger();
+  try {
+    const current = load({ CORRAL_BIND: '127.0.0.1:8080', CORRAL_ADMIN_BIND: '127.0.0.1:9090' });
+    // The two ports swapped: judged whole, the file is fine, and a restart applies both.
+    const swapped = load({ CORRAL_BIND: '0.0.0.0:9090', CORRAL_ADMIN_BIND: '127.0.0.1:9191' });
+    const input = { started: current.settings, current, next: swapped, listeningPort: 8080, adminListening: { host: '127.0.0.1', port: 9090 }, refusedBind: undefined, masterLogFile: '(stdout)', configureLogs: undefined, log: log.logger };
+    const plan = planReload(input);
+    assert.deepEqual(plan.next.settings.CORRAL_BIND, { host: '127.0.0.1', port: 8080 }, 'new workers are not sent onto the admin listener (EADDRINUSE at every boot)');
+    assert.equal(plan.next.childEnv.CORRAL_BIND, '127.0.0.1:8080');
+    assert.deepEqual(plan.restartNeeded.map((r) => r.setting).sort(), ['CORRAL_ADMIN_BIND', 'CORRAL_BIND']);
+    const said = log.lines().find((l) => l.event === 'config.restart_needed' && l.setting === 'CORRAL_BIND');
+    assert.match(String(said?.msg), /overlaps 127\.0\.0\.1:9090, where the admin API listens until a restart/);
+    assert.equal(log.lines().filter((l) => l.event === 'config.bind_moved').length, 0);
+    // Once per edit.
+    planReload({ ...input, current: plan.next, refusedBind: plan.refusedBind });
+    assert.equal(log.lines().filter((l) => l.event === 'config.restart_needed' && l.setting === 'CORRAL_BIND').length, 1);
+    // Another port, or another address on the admin's port, is applied.
+    assert.deepEqual(planReload({ ...input, next: load({ CORRAL_BIND: '0.0.0.0:9092', CORRAL_ADMIN_BIND: '127.0.0.1:9191' }) }).next.settings.CORRAL_BIND, { host: '0.0.0.0', port: 9092 });
+    assert.deepEqual(planReload({ ...input, next: load({ CORRAL_BIND: '127.0.0.2:9090', CORRAL_ADMIN_BIND: '127.0.0.1:9191' }) }).next.settings.CORRAL_BIND, { host: '127.0.0.2', port: 9090 });
+  } finally {
+    log.close();
+  }
+});
