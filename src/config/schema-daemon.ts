@@ -132,7 +132,7 @@ export const daemonSchema = {
     patternText: 'printable ASCII without spaces (it is sent in an HTTP header)',
   }),
   CORRAL_DATA_DIR: str({
-    description: 'Directory for the write journal, offline sheet and generated secrets; created if missing (a path that is a file, or under one, or that the user corral runs as cannot write in or create: refused, exit 78).',
+    description: 'Directory for the write journal, offline sheet and generated secrets; created if missing (a path that is a file, or under one, or that the user corral runs as cannot write in or create: refused, exit 78). Takes effect at start, not on reload (the running keeper goes on with its journal there).',
     default: 'data',
     emptyIsDefault: true,
   }),
