@@ -4,6 +4,7 @@ import { existsSync, writeSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { adminUrlOf } from '../admin-url.js';
 import { loadSettings, type LoadedSettings } from '../config/load.js';
+import type { Settings } from '../config/schema.js';
 import { withoutSystemdNotifyEnv } from '../config/systemd-env.js';
 import { createCounterTable, openCounterTable, type CounterTable } from '../counter-table.js';
 import { EXIT, describeError, codeOf } from '../errors.js';
@@ -24,6 +25,7 @@ import { createHostCounters } from './host-counters.js';
 import { noopNotifier, type Notifier } from './notify.js';
 import { fatalStderrLine, type FatalReason } from './fatal-stderr.js';
 import { removePidfile, updateMasterRecord, writePidfile, type MasterRecord } from './pidfile.js';
+import { sayExposedByReload } from './sample-roster-on-reload.js';
 import { procReaders } from './proc-identity.js';
 import { listenForSignalIntents } from './signal-intents.js';
 import { createSpawner } from './spawner.js';
@@ -61,6 +63,8 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   const replaced = pidfile ? writePidfile(pidfile, procReaders, masterRecord(settings.CORRAL_GRACEFUL_TIMEOUT)) : undefined;
   /** CORRAL_GRACEFUL_TIMEOUT as last applied. */
   let gracefulTimeoutS = settings.CORRAL_GRACEFUL_TIMEOUT;
+  /** The settings whose CORRAL_BIND the workers listen on, as last applied. */
+  let bindApplied: Pick<Settings, 'CORRAL_BIND' | 'SHEET_ID' | 'CORRAL_DATA_DIR'> = settings;
   const recordMaster = (what: string, fallback: string) => {
     if (!pidfile) return;
     try {
@@ -191,6 +195,8 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
       taskNeedSaid = tasks;
       gracefulTimeoutS = next.CORRAL_GRACEFUL_TIMEOUT;
       recordMaster('the reloaded settings', 'corral stop falls back to .env');
+      void sayExposedByReload(logger, bindApplied, next).catch(() => undefined);
+      bindApplied = next;
     },
     notifier,
     onExit: exit,

@@ -90,6 +90,28 @@ describe('offline sheet backend', () => {
     }
   });
 
+  it("a reload that moves CORRAL_BIND beyond loopback says the sample's codes are exposed, as the keeper it keeps said nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-sample-reload-'));
+    const envFile = join(dir, 'corral.env');
+    writeFileSync(envFile, 'CORRAL_BIND=127.0.0.1:0\n');
+    // CORRAL_BIND from the file only: the environment would win over it.
+    const c = await startCorral({ workers: 1, unset: ['CORRAL_BIND'], env: { CORRAL_ENV_FILE: envFile } });
+    try {
+      await c.waitForLog((l) => l.event === 'keeper.ready' && l.role === 'keeper', 15000, 'the keeper');
+      assert.deepEqual(c.events('sheets.sample_roster_exposed'), [], 'on loopback: nothing');
+      writeFileSync(envFile, 'CORRAL_BIND=0.0.0.0:0\n');
+      c.kill('SIGHUP');
+      const warned = await c.waitForLog((l) => l.event === 'sheets.sample_roster_exposed', 20000, 'sheets.sample_roster_exposed after the reload');
+      assert.deepEqual([warned.level, warned.code, warned.role], ['warn', 'CORRAL_ERR_SAMPLE_ROSTER', 'master']);
+      assert.match(String(warned.msg), /0\.0\.0\.0:0 \(CORRAL_BIND\).*SHEET_ID/);
+      await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
+      assert.equal(c.events('sheets.sample_roster_exposed').length, 1, 'said once');
+    } finally {
+      await c.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('with no SHEET_ID the daemon serves and stores rows in the offline sheet', async () => {
     const c = await startCorral({ app: 'sheets-app.mjs', workers: 2, env: { SHEETS_FLUSH_INTERVAL_MS: '100' } });
     try {
