@@ -185,8 +185,12 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
       // A reload may raise the connections or the workers past the limit the master started with
       // (said again only when what a worker, the master or the keeper needs changed; a rollback to
       // the same settings says nothing).
-      const need = fdNeedKey(fdLimitShortfall(next, fdLimit));
-      if (need !== undefined && need !== fdNeedSaid) warnFdLimit(logger, next, fdLimit);
+      // With the accept the master runs: a reload does not apply CORRAL_ACCEPT (the children are
+      // forked with the start's), and judged by the file's it warned of a shortfall the running
+      // master does not have, or missed one it does.
+      const running = { ...next, CORRAL_ACCEPT: settings.CORRAL_ACCEPT };
+      const need = fdNeedKey(fdLimitShortfall(running, fdLimit));
+      if (need !== undefined && need !== fdNeedSaid) warnFdLimit(logger, running, fdLimit);
       fdNeedSaid = need;
       // Read again: a limit changed on the running unit (systemctl set-property corral TasksMax=).
       const taskLimit = readTaskLimit();
