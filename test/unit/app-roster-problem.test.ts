@@ -55,6 +55,16 @@ describe('a roster that keeps players from logging in', () => {
     assert.match(String(problems[1]!.msg), /header row has no code column, so no login can succeed/);
   });
 
+  it("a header without name: every login answers 401, never 429 (no name is the roster's to count), and the line says so", async () => {
+    sheets.tabs.set('Players', [['nme', 'code', 'team'], ['Alice', 'a-1', 'blue']]);
+    for (let i = 0; i < 12; i++) assert.equal(await status('Alice', 'wrong'), 401);
+    assert.equal(await status('Alice', 'a-1'), 401);
+    const problem = said('app.roster_problem').at(-1);
+    assert.deepEqual(problem?.missing_columns, ['name']);
+    assert.match(String(problem?.msg), /header row has no name column, so no login can succeed \(every one answers 401 invalid_credentials\)/);
+    assert.doesNotMatch(String(problem?.msg), /429/);
+  });
+
   it("a roster whose name column is gone keeps the sessions: 503 until it is fixed, not 401 invalid_token, which clients take as a token to throw away", async () => {
     sheets.tabs.set('Players', [HEADER, ['Alice', 'a-1', 'blue']]);
     const login = await postJson(`${app.url}/api/login`, { name: 'Alice', code: 'a-1' });

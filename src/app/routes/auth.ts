@@ -9,10 +9,14 @@ import type { Handler } from '../router.js';
 import { onlyFields, requireText } from '../validate.js';
 
 /** What the operator is told of a roster that keeps players from logging in, and how to fix it. */
-function rosterProblemText(range: string, p: RosterProblem): string {
+/** `limited`: the failed-login limit per name is on. */
+function rosterProblemText(range: string, p: RosterProblem, limited: boolean): string {
   const parts: string[] = [];
   if (p.missing.length > 0) {
-    parts.push(`its header row has no ${p.missing.join(' and ')} column, so no login can succeed (each answers 401 invalid_credentials, or 429 once a name's failures reach the limit); name the columns name and code in its first row`);
+    // Without a name column no name is the roster's, and only a roster name's failures are counted
+    // (loginRoute): the 429 comes only where the names are there and the codes are not.
+    const answers = p.missing.includes('name') || !limited ? 'every one answers 401 invalid_credentials' : "each answers 401 invalid_credentials, or 429 once a name's failures reach the limit";
+    parts.push(`its header row has no ${p.missing.join(' and ')} column, so no login can succeed (${answers}); name the columns name and code in its first row`);
   }
   if (p.repeated.length > 0) {
     const shown = p.repeated.slice(0, 5).map((n) => JSON.stringify(n)).join(', ');
@@ -41,7 +45,7 @@ export function loginRoute(deps: AppDeps, limit?: LoginLimit): Handler {
     if (problem) {
       deps.ctx.logger.warn(
         { event: 'app.roster_problem', code: 'CORRAL_ERR_ROSTER', range, missing_columns: problem.missing, repeated_names: problem.repeated.slice(0, 20), repeated_count: problem.repeated.length },
-        rosterProblemText(range, problem),
+        rosterProblemText(range, problem, limit !== undefined),
       );
     } else deps.ctx.logger.info({ event: 'app.roster_fixed', range }, `POST /api/login: the roster ${range} lets every player log in again`);
   };
