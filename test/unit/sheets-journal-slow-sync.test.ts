@@ -115,8 +115,12 @@ function atOnce<T>(p: Promise<T>): Promise<T> {
   return Promise.race([p, settle().then(settle).then(settle).then(() => Promise.reject(new Error('not answered at once: queued behind the write that hangs')))]);
 }
 
+/** Waits (real time, up to 5 s: the write before the hang is real I/O, slow on a loaded box) for `ok`. */
 async function until(what: string, ok: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !ok(); i++) await settle();
+  // 500 turns of the loop were a few milliseconds: with other test runs on the two cores the
+  // keeper's first write had not reached its fsync yet, about one run in five.
+  const end = performance.now() + 5_000;
+  while (!ok() && performance.now() < end) await new Promise((r) => setTimeout(r, 1));
   assert.ok(ok(), what);
 }
 
