@@ -8,7 +8,11 @@ import { EXIT } from '../../errors.js';
 import type { CommandEntry } from '../command.js';
 
 export const commands: readonly CommandEntry[] = [
-  { name: 'start', summary: 'Start the master and its workers in the foreground.', load: async () => (await import('./start.js')).startCommand },
+  { name: 'start', summary: 'Start the master and its workers in the foreground.', load: async () => (await import('./start.js')).startCommand,
+    // An error start did not foresee (before the master ran, or its own code not loadable): 70,
+    // as a crash of the master, which systemd restarts; 1 is "already running" in its help.
+    internalErrorExit: EXIT.UNCAUGHT,
+  },
   { name: 'reload', summary: 'Zero-downtime reload of a running corral (SIGHUP to the master).', load: async () => (await import('./reload.js')).reloadCommand },
   { name: 'stop', summary: 'Stop a running corral gracefully (SIGTERM), or fast with --fast (SIGQUIT).', load: async () => (await import('./stop.js')).stopCommand },
   { name: 'status', summary: 'Show the master and each worker (pid, generation, uptime, requests); non-zero when not running.', load: async () => (await import('./status.js')).statusCommand,

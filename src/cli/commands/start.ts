@@ -35,7 +35,8 @@ the pidfile names a live master, or a live process that may be one; the message 
 tell), 3 no worker could boot (a port in use, an app whose start throws: the log's
 boot.exhausted says why, and with CORRAL_LOG_FILE set, the same line on stderr, naming the
 file), 64 an unknown option or argument, 70 uncaught exception in the master (its workers
-stopped first; said on stderr too with CORRAL_LOG_FILE), 78 settings refused (an invalid value,
+stopped first; said on stderr too with CORRAL_LOG_FILE), or an error start did not foresee
+before the master ran (CORRAL_ERR_INTERNAL or CORRAL_ERR_CODE_LOAD, on stderr), 78 settings refused (an invalid value,
 an unreadable CORRAL_ENV_FILE, a CORRAL_LOG_FILE or CORRAL_PIDFILE that cannot be written, with
 SHEET_ID a service-account key that cannot be read or is no key, a CORRAL_DATA_DIR that is a
 file or that this user cannot write in or create, an admin API beyond loopback without a token),
