@@ -107,3 +107,15 @@ test('POST /__emulator/faults refuses a latency no timer holds and a fractional 
     await emu.close();
   }
 });
+
+test('the use: line quotes a key path with a space, so it pastes whole into a shell or a .env', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral emu '));
+  try {
+    const file = join(dir, 'test key.json');
+    const r = await emulator(['--key-out', file]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.stdout.includes(`GOOGLE_APPLICATION_CREDENTIALS='${file}'`), r.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

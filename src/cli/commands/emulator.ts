@@ -54,6 +54,14 @@ function errorStatusFlag(raw: string | undefined): Faults['errorStatus'] | undef
   throw new CorralError('CORRAL_ERR_USAGE', `--error-status must be 500, 502, 503 or 504, got ${JSON.stringify(raw)}`);
 }
 
+/**
+ * A value as the `use:` line prints it, pasted into a shell or a .env: quoted when it holds a
+ * blank or a character either would read (a key path with a space was cut at it).
+ */
+export function shellWord(value: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
+}
+
 export const emulatorCommand: Command = {
   name: 'emulator',
   help: `Usage: corral emulator [--port 8085] [options]
@@ -208,11 +216,11 @@ exists is refused: it writes a new file, mode 0600).`,
         throw new CorralError('CORRAL_ERR_USAGE', exists ? `--key-out ${file} exists: the emulator writes a new key; remove it or choose another name` : `cannot write --key-out ${file}: ${(err as Error).message}`, { cause: err });
       }
       lines.push(`  key ${file}: ${key.client_email} (shared as ${share})`);
-      env.push(`GOOGLE_APPLICATION_CREDENTIALS=${file}`);
+      env.push(`GOOGLE_APPLICATION_CREDENTIALS=${shellWord(file)}`);
     }
     if (v['api-key'] !== undefined) {
       emulator.registerApiKey(v['api-key']);
-      env.push(`SHEETS_API_KEY=${v['api-key']}`);
+      env.push(`SHEETS_API_KEY=${shellWord(v['api-key'])}`);
     }
     if (v.public) emulator.setPublic(emulator.spreadsheetId, true);
     if (v.xlsx) emulator.setXlsx(emulator.spreadsheetId, true);
