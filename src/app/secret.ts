@@ -21,10 +21,11 @@
 // to boot instead, so a reload rolls back and a start exits, naming the file and the fix.
 
 import { randomBytes } from 'node:crypto';
-import { link, open, unlink } from 'node:fs/promises';
+import { link, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorralError } from '../errors.js';
 import { makeDirs } from '../make-dirs.js';
+import { processAlive } from '../process-alive.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-modes.js';
 
 export const SECRET_FILE = 'session-secret';
@@ -42,6 +43,7 @@ export async function loadSessionSecret(configured: string | undefined, dataDir:
   if (generationReadyAt !== undefined) return joiningSecret(file, existing, generationReadyAt);
   if (existing) return existing.secret;
   await makeDirs(dataDir, PRIVATE_DIR_MODE);
+  await removeDeadTemps(dataDir);
   const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
   try {
@@ -65,6 +67,27 @@ export async function loadSessionSecret(configured: string | undefined, dataDir:
   // Only a file removed again between the link and this read (by hand) can be missing here.
   if (!made) throw weakSecret(file, 0);
   return made.secret;
+}
+
+const TEMP_NAME = new RegExp(`^${SECRET_FILE}\\.tmp-(\\d+)-[0-9a-f]+$`);
+
+/**
+ * The temp files of workers killed between making theirs and linking it (SIGKILL, the OOM killer):
+ * each held a secret candidate in the data dir for good. Those of a live pid are another worker's,
+ * racing for the file now, and are left.
+ */
+async function removeDeadTemps(dataDir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dataDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(TEMP_NAME.exec(name)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || processAlive(pid)) continue;
+    await unlink(join(dataDir, name)).catch(() => undefined);
+  }
 }
 
 interface SecretFile {

@@ -33,3 +33,22 @@ test('a full disk fails the secret with ENOSPC and leaves no temp file', { skip:
     rmSync(mnt, { recursive: true, force: true });
   }
 });
+
+test("a temp file of a worker killed while making the secret is removed at the next making; a live worker's is left", async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { existsSync } = await import('node:fs');
+  const data = mkdtempSync(join(tmpdir(), 'corral-secret-temps-'));
+  try {
+    // A pid that ran and has exited: nothing is alive under it now.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    const deadTemp = join(data, `session-secret.tmp-${dead}-0123456789ab`);
+    const liveTemp = join(data, `session-secret.tmp-${process.pid}-ba9876543210`);
+    writeFileSync(deadTemp, 'candidate\n');
+    writeFileSync(liveTemp, 'candidate\n');
+    await loadSessionSecret(undefined, data);
+    assert.equal(existsSync(deadTemp), false, 'the dead worker\'s candidate is gone');
+    assert.equal(existsSync(liveTemp), true, 'a live one racing for the file is left');
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+});

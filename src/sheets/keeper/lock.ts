@@ -48,6 +48,7 @@ import { unlinkSync } from 'node:fs';
 import { link, open, readdir, readFile, readlink, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { processAlive } from '../../process-alive.js';
 import { CorralError, DataDirWriteError } from '../../errors.js';
 
 /**
@@ -93,15 +94,6 @@ export interface LockSelf {
   readonly heartbeatMs?: number;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * The process's start time (clock ticks since boot, /proc/<pid>/stat field 22), so a pid reused by
  * an unrelated process after a crash is not mistaken for the owner. Undefined without /proc.
@@ -131,7 +123,7 @@ async function hostId(): Promise<string | undefined> {
   return name === '' ? undefined : encodeURIComponent(name);
 }
 
-const thisProcess: LockSelf = { pid: process.pid, alive, startTime, pidNamespace, hostId };
+const thisProcess: LockSelf = { pid: process.pid, alive: processAlive, startTime, pidNamespace, hostId };
 
 /** A lock line's host as its holder named it (escaped by hostId); as written when it is no escape. */
 function hostName(field: string): string {
