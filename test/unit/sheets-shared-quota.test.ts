@@ -533,7 +533,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     const { link } = partsOf(a);
     await a.take('read');
     await server().kill();
-    let waiting: Promise<void>[] = [];
+    let waiting: Promise<unknown>[] = [];
     try {
       // Alone, A's share is the whole limit less the call it made: five go, the sixth waits.
       waiting = Array.from({ length: 6 }, () => a.take('read'));

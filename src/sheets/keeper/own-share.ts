@@ -10,7 +10,7 @@
 import type { RedisLink } from '../../redis/link.js';
 import type { Clock } from './clock.js';
 import { QUOTA_WINDOW_MS, QuotaBucket } from './quota.js';
-import { prune, type KindState } from './quota-kind-state.js';
+import { prune, type Grant, type KindState } from './quota-kind-state.js';
 import { shareCounts, shareOf } from './share-counts.js';
 import { RECENT_PACE_MS, unheardCalls } from './unheard-calls.js';
 
@@ -43,8 +43,8 @@ export interface AloneContext {
   readonly nextMember: () => string;
 }
 
-/** A slot of this host's share while Redis is away, if one is free now. */
-export function takeAlone(st: KindState, o: AloneContext): boolean {
+/** A slot of this host's share while Redis is away, if one is free now: its grant. */
+export function takeAlone(st: KindState, o: AloneContext): Grant | undefined {
   if (!st.fallback) {
     // The share is fixed for the outage: the count of keepers is Redis's, and Redis is away.
     st.fallback = new QuotaBucket({ name: `sheets ${st.kind}s (this host's share while Redis is away)`, perMinute: share(st, o), maxQueue: 0, clock: o.clock });
@@ -52,14 +52,15 @@ export function takeAlone(st: KindState, o: AloneContext): boolean {
     // until they leave it, and more (share-counts.ts).
     st.fallback.restore(shareCounts({ seen: st.seen.times(), heard: st.seen.known, own: st.recent, inherited: st.inherited, unheard: unheard(st, o) }));
   }
-  if (!st.fallback.tryAcquire()) return false;
+  if (!st.fallback.tryAcquire()) return undefined;
   const now = o.clock.now();
   st.aloneAt = now;
   prune(st, now);
-  st.recent.push({ member: o.nextMember(), at: now, written: false });
+  const grant: Grant = { member: o.nextMember(), at: now, written: false };
+  st.recent.push(grant);
   // Kept by the quota ledger until written back: a successor writes it back if this keeper cannot.
   st.recorder?.unshared(st.kind, now);
-  return true;
+  return grant;
 }
 
 /** This keeper's part of the limit when it cannot count on the shared window: the limit over the keepers present. */

@@ -51,7 +51,7 @@ export function pacer(
   readQuota: QuotaBucket,
   writeQuota: QuotaBucket,
   meter: UpstreamMeter,
-  shared?: (kind: 'read' | 'write', signal?: AbortSignal, onWait?: (waitMs: number) => void) => Promise<void> | undefined,
+  shared?: (kind: 'read' | 'write', signal?: AbortSignal, onWait?: (waitMs: number) => void) => Promise<(() => void) | void> | undefined,
 ): BeforeAttempt {
   return async (info, signal) => {
     const bucket = info.kind === 'write' ? writeQuota : readQuota;
@@ -59,15 +59,19 @@ export function pacer(
     const cause = info.kind === 'read' ? currentReadCause() : undefined;
     let grantedAt = await bucket.acquire(signal, cause && (() => cause.clientWaits));
     const sharedWait = shared?.(info.kind, signal, cause?.waitsForSlot);
+    let sentShared: (() => void) | void = undefined;
     if (sharedWait) {
-      await sharedWait;
+      sentShared = await sharedWait;
       // Dated when it leaves, after the hosts' shared window let it (QuotaBucket.sentAt).
       grantedAt = bucket.sentAt(grantedAt);
     }
     if (cause) cause.granted = true;
     meter.record(info.kind);
-    // Dated again if the request leaves late: it waited for a connection (SENT_LATE_MS).
-    return () => void bucket.sentAt(grantedAt, SENT_LATE_MS);
+    // Dated again if the request leaves late: it waited for a connection (SENT_LATE_MS). Its slot
+    // of the hosts' shared window too: Google counts the call from now, whichever host asks next.
+    return () => {
+      if (bucket.sentAt(grantedAt, SENT_LATE_MS) !== grantedAt) sentShared?.();
+    };
   };
 }
 

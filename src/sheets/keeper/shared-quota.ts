@@ -56,7 +56,7 @@ import { sleepOn, systemClock, type Clock } from './clock.js';
 import { adoptPredecessor, type WindowLeft } from './inherited-grants.js';
 import { takeAlone, type AloneContext } from './own-share.js';
 import { QUOTA_WINDOW_MS, type QuotaKind } from './quota.js';
-import { newKindState, raise, restoreAll, type KindState, type WindowRecorder } from './quota-kind-state.js';
+import { newKindState, raise, restoreAll, type Grant, type KindState, type WindowRecorder } from './quota-kind-state.js';
 import type { KeepersSeen } from './quota-ledger.js';
 import { QuotaPresence } from './quota-presence.js';
 import { MAX_WAIT_MS, QUOTA_SCRIPTS, type TakeAnswer } from './shared-quota-scripts.js';
@@ -129,17 +129,19 @@ export class SharedQuota {
   /**
    * Resolves once the call may leave: a slot of the shared window, or (Redis away) of this host's
    * share. Rejects only when `signal` aborts or the quota is closed. `onWait` hears each wait
-   * it is told of, before it sleeps.
+   * it is told of, before it sleeps. Resolves to what the caller calls if the request leaves
+   * late (pacing.ts SENT_LATE_MS): the slot is dated again then (sentLate).
    */
-  async take(kind: QuotaKind, signal?: AbortSignal, onWait?: (waitMs: number) => void): Promise<void> {
+  async take(kind: QuotaKind, signal?: AbortSignal, onWait?: (waitMs: number) => void): Promise<() => void> {
     const st = this.kinds[kind];
     for (;;) {
       if (this.closed) throw new CorralError('CORRAL_ERR_QUEUE_FULL', `shared sheets ${kind} quota is closed`);
       signal?.throwIfAborted();
       let answer: TakeAnswer | undefined;
+      let grant: Grant | undefined;
       if (this.o.link.usable) {
         try {
-          answer = await this.asks.ask(st);
+          answer = await this.asks.ask(st, true, (g) => (grant = g));
           this.o.link.scriptAnswered(true, QUOTA_SCRIPTS);
         } catch (err) {
           // Unreachable, too slow, or refused: said in the log; this call goes on alone.
@@ -147,9 +149,10 @@ export class SharedQuota {
         }
       }
       if (!answer) {
-        if (takeAlone(st, this.alone)) {
+        const alone = takeAlone(st, this.alone);
+        if (alone) {
           this.counts.alone++;
-          return;
+          return () => this.sentLate(st, alone);
         }
         // Not queued on the share: once Redis answers again, a waiting call goes back to the
         // shared window instead of waiting out a share of an outage that has ended.
@@ -167,15 +170,40 @@ export class SharedQuota {
         restoreAll(st, st.seen.answered);
         continue;
       }
-      if (granted === 1) {
+      if (granted === 1 && grant) {
         this.counts.shared++;
-        return;
+        const made = grant;
+        return () => this.sentLate(st, made);
       }
       this.counts.waits++;
       st.slotFreesAt = this.clock.now() + Math.max(1, waitMs);
       onWait?.(Math.max(1, waitMs));
       await this.wait(kind, Math.min(MAX_WAIT_MS, Math.max(1, waitMs)), signal);
     }
+  }
+
+  /**
+   * Dates `grant` now, as its call leaves only now: it waited for a connection of the HTTP pool
+   * after its grant, and Google counts it for a minute from its arrival. The host's token is dated
+   * again so (QuotaBucket.sentAt); dated at the grant in Redis, the slot freed that much early for
+   * the other hosts, which spent it while Google still counted this call. Written to Redis at once
+   * (a write-back of the grant at its new date; Redis away, at the next ask that reaches it).
+   */
+  private sentLate(st: KindState, grant: Grant): void {
+    if (this.closed) return;
+    const now = this.clock.now();
+    if (now <= grant.at) return;
+    const i = st.recent.indexOf(grant);
+    if (i >= 0) st.recent.splice(i, 1);
+    if (!grant.written) {
+      // Made alone: its token of this host's share, and the ledger's note of it, dated again too.
+      st.fallback?.sentAt(grant.at);
+      st.recorder?.shared(st.kind, grant.at);
+    }
+    // Newest last, as `recent` is kept; the window's copy of it is behind until written back.
+    st.recent.push({ member: grant.member, at: now, written: false });
+    st.recorder?.unshared(st.kind, now);
+    void this.asks.writeBack(st);
   }
 
   /**

@@ -12,7 +12,7 @@ import type { Clock } from './clock.js';
 import { underShare } from './own-share.js';
 import { QUOTA_WINDOW_MS } from './quota.js';
 import { judgeInherited } from './inherited-grants.js';
-import { heard, newestWritten, prune, restoreAll, type KindState } from './quota-kind-state.js';
+import { heard, newestWritten, prune, restoreAll, type Grant, type KindState } from './quota-kind-state.js';
 import { QUOTA_SCRIPTS, TAKE_SCRIPT, type TakeAnswer } from './shared-quota-scripts.js';
 
 export interface WindowAskOptions {
@@ -56,8 +56,11 @@ export class WindowAsks {
     }
   }
 
-  /** Asks Redis for a slot (`take`), or only writes back (the answer is then a wait of 0). */
-  async ask(st: KindState, take = true): Promise<TakeAnswer> {
+  /**
+   * Asks Redis for a slot (`take`), or only writes back (the answer is then a wait of 0);
+   * `onGrant` hears the grant when one is made.
+   */
+  async ask(st: KindState, take = true, onGrant?: (grant: Grant) => void): Promise<TakeAnswer> {
     const now = this.o.clock.now();
     prune(st, now);
     const restoring = st.restore;
@@ -101,7 +104,11 @@ export class WindowAsks {
         `sheets: Redis had lost the shared ${st.kind} quota window (restarted empty, or failed over): this keeper wrote back its ${sending.length} grants of the last minute`,
       );
     }
-    if (answer[0] === 1) st.recent.push({ member, at: now, written: true });
+    if (answer[0] === 1) {
+      const grant: Grant = { member, at: now, written: true };
+      st.recent.push(grant);
+      onGrant?.(grant);
+    }
     return answer;
   }
 }
