@@ -36,6 +36,19 @@ function unfinishedResponse(socket: Duplex): ServerResponse | undefined {
 }
 
 /**
+ * True when the request whose bytes the parser was reading has had its answer already: the app
+ * answered it without reading its body, the connection kept alive, and node:http reads the rest
+ * of that body and drops it (the parser's request is not whole, and no answer is owed on the
+ * connection). An error in that rest (it comes too slowly for the request timeout, or its chunks
+ * do not parse) is that request's, and it was answered: a 408 or 400 written now was an answer
+ * to no request, which a client reusing the connection read as the answer to its next one.
+ */
+function alreadyAnswered(socket: Duplex): boolean {
+  const incoming = (socket as Duplex & { parser?: { incoming?: IncomingMessage | null } | null }).parser?.incoming;
+  return incoming != null && !incoming.complete && currentResponse(socket) === undefined;
+}
+
+/**
  * Set on a socket whose raw answer is queued behind the answers before it, or written: the
  * parser's later errors are the same one, and the connection is closing as that answer says.
  */
@@ -71,7 +84,7 @@ function endAndClose(socket: Duplex, text: string): void {
   // error found the socket no longer writable and reset it, and a client still sending (Python's
   // http.client, curl uploading) lost the 400/414/431/501 to the reset the lingering close avoids.
   (socket as QueuingSocket)[REPLY_QUEUED] = true;
-  socket.write(text);
+  if (text !== '') socket.write(text);
   lingerOnClose(socket as Socket);
   (socket as Socket).destroySoon();
 }
@@ -177,6 +190,11 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
     // started, is logged as the client's 499, not as a 400 the client never read.
     if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE') {
       socket.destroy();
+      return;
+    }
+    // Its answer went out: nothing more to say; closed as a raw answer's connection is.
+    if (socket.writable && alreadyAnswered(socket)) {
+      endAndClose(socket, '');
       return;
     }
     if (code === 'HPE_HEADER_OVERFLOW') {
