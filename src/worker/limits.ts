@@ -89,13 +89,16 @@ function endAndClose(socket: Duplex, text: string): void {
   (socket as Socket).destroySoon();
 }
 
-/** `headers`: more header lines, each ending in CRLF (a 405's Allow). */
-function rawReply(socket: Duplex, error: HttpErrorCode, message: string, headers = ''): void {
+/**
+ * `headers`: more header lines, each ending in CRLF (a 405's Allow). `head`: the request is known
+ * to be a HEAD, whose answer has no body (RFC 9110 §9.3.2), as node:http drops it from its own.
+ */
+function rawReply(socket: Duplex, error: HttpErrorCode, message: string, headers = '', head = false): void {
   const status = statusOf(error);
   const reason = STATUS_CODES[status] ?? '';
   const body = JSON.stringify({ error, message });
   // Date as node:http sends it on every answer (RFC 9110 §6.6.1: an origin server with a clock must).
-  const text = `HTTP/1.1 ${status} ${reason}\r\ndate: ${new Date().toUTCString()}\r\n${JSON_HEADER_LINES}${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  const text = `HTTP/1.1 ${status} ${reason}\r\ndate: ${new Date().toUTCString()}\r\n${JSON_HEADER_LINES}${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${head ? '' : body}`;
   const started = currentResponse(socket);
   if (started?.req.complete) {
     // The error is in a request pipelined behind a whole one the app is still answering (a POST
@@ -200,8 +203,9 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
     if (code === 'HPE_HEADER_OVERFLOW') {
       if (overflowedInRequestLine(err, socket)) {
         const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
-        rawReply(socket, 'uri_too_long', 'the request line (its URL) is too long');
-        onAnswer?.({ ...requestLineOf(err), status: statusOf('uri_too_long'), remote });
+        const line = requestLineOf(err);
+        rawReply(socket, 'uri_too_long', 'the request line (its URL) is too long', '', line.method === 'HEAD');
+        onAnswer?.({ ...line, status: statusOf('uri_too_long'), remote });
       }
       else rawReply(socket, 'headers_too_large', 'request headers are too large');
     }

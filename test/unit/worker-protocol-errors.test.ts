@@ -226,6 +226,13 @@ describe('worker server: protocol errors node:http would answer without a body',
     }
   });
 
+  it('answers a HEAD whose request line is over the limit with the 414 head alone: an answer to HEAD has no body (RFC 9110 §9.3.2)', async () => {
+    const answer = await exchange(port, `HEAD ${longUrl} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.match(answer, /^HTTP\/1\.1 414 URI Too Long\r\n/);
+    assert.match(answer, /connection: close/i);
+    assert.ok(answer.endsWith('\r\n\r\n'), `no body after the head: ${JSON.stringify(answer.slice(answer.indexOf('\r\n\r\n')))}`);
+  });
+
   it('takes a head of exactly CORRAL_LIMIT_REQUEST_HEADER_BYTES as node:http counts it (the target, the names, the values) and refuses one byte more', async () => {
     // "Host" and "x" are 5 counted bytes: the target makes up the rest.
     const at = (counted: number) => `GET /${'u'.repeat(counted - 5 - 1)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
