@@ -59,7 +59,7 @@ type QueuingSocket = Duplex & { [REPLY_QUEUED]?: true };
  * Writes `text` once every answer node:http still owes on `socket` has gone out (or the
  * connection closed): answers go in the order of the requests (RFC 9112 section 9.3.2).
  */
-function replyAfterAnswers(socket: QueuingSocket, text: string): void {
+function replyAfterAnswers(socket: QueuingSocket, text: string, written: () => void): void {
   socket[REPLY_QUEUED] = true;
   const next = (): void => {
     // node:http hands the socket to the next pipelined response before this 'close' (its own
@@ -67,7 +67,10 @@ function replyAfterAnswers(socket: QueuingSocket, text: string): void {
     const res = currentResponse(socket);
     if (res) res.once('close', next);
     // Not writable: that answer closed the connection (Connection: close), or the client went.
-    else if (socket.writable) endAndClose(socket, text);
+    else if (socket.writable) {
+      endAndClose(socket, text);
+      written();
+    }
   };
   next();
 }
@@ -89,22 +92,36 @@ function endAndClose(socket: Duplex, text: string): void {
   (socket as Socket).destroySoon();
 }
 
+/** The request a raw answer answers, as far as the parser read it: '' for what it did not. */
+interface RequestLine {
+  readonly method: string;
+  readonly target: string;
+}
+const UNPARSED: RequestLine = { method: '', target: '' };
+
 /**
+ * `line` and `onAnswer`: an answer written here to a request node:http made no request object of
+ * (nothing else logs or counts it) is reported, once it is written, for its access line. One that
+ * answers a request the app has (an error in its body) is that request's, whose access line says
+ * the status (answeredOnSocket); none is reported when no answer is written (the client went).
  * `headers`: more header lines, each ending in CRLF (a 405's Allow). `head`: the request is known
  * to be a HEAD, whose answer has no body (RFC 9110 §9.3.2), as node:http drops it from its own.
  */
-function rawReply(socket: Duplex, error: HttpErrorCode, message: string, headers = '', head = false): void {
+function rawReply(socket: Duplex, error: HttpErrorCode, message: string, line: RequestLine, onAnswer: ((a: ParserAnswer) => void) | undefined, headers = '', head = false): void {
   const status = statusOf(error);
   const reason = STATUS_CODES[status] ?? '';
   const body = JSON.stringify({ error, message });
   // Date as node:http sends it on every answer (RFC 9110 §6.6.1: an origin server with a clock must).
   const text = `HTTP/1.1 ${status} ${reason}\r\ndate: ${new Date().toUTCString()}\r\n${JSON_HEADER_LINES}${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${head ? '' : body}`;
   const started = currentResponse(socket);
+  // Read now: net caches the peer address on first use, and a closed socket has none to give.
+  const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+  const written = (): void => onAnswer?.({ method: line.method, target: line.target, status, remote });
   if (started?.req.complete) {
     // The error is in a request pipelined behind a whole one the app is still answering (a POST
     // whose handler awaits the keeper): that one gets its own answer, and its side effects are
     // real, so the raw answer waits for it rather than replacing it.
-    replyAfterAnswers(socket, text);
+    replyAfterAnswers(socket, text, written);
     return;
   }
   // An answer whose every byte is already written (a pipelined request answered at once, before
@@ -121,6 +138,7 @@ function rawReply(socket: Duplex, error: HttpErrorCode, message: string, headers
   // line must say what the client got, not 499.
   if (started && !started.headersSent) answeredOnSocket(started, status);
   endAndClose(socket, text);
+  if (!started) written();
 }
 
 const LF = 0x0a;
@@ -156,10 +174,10 @@ export function overflowedInRequestLine(err: Error & { rawPacket?: unknown; byte
   return REQUEST_LINE_START.test(seen.subarray(0, 64).toString('latin1'));
 }
 
-/** A request answered by the parser's error handler, without a request object: for its access line. */
+/** A request answered with a raw answer, no response object of node:http's: for its access line and the counts. */
 export interface ParserAnswer {
   readonly method: string;
-  /** The start of the request target (the parser stopped inside it): at most TARGET_LOGGED_CHARS. */
+  /** The start of the request target, at most TARGET_LOGGED_CHARS; '' when the parser did not read it. */
   readonly target: string;
   readonly status: number;
   readonly remote: string | undefined;
@@ -169,7 +187,7 @@ export interface ParserAnswer {
 export const TARGET_LOGGED_CHARS = 1024;
 
 /** Method and target start of the request line the parser stopped in (`overflowedInRequestLine`). */
-function requestLineOf(err: Error & { rawPacket?: unknown; bytesParsed?: unknown }): { method: string; target: string } {
+function requestLineOf(err: Error & { rawPacket?: unknown; bytesParsed?: unknown }): RequestLine {
   const packet = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : Buffer.alloc(0);
   const seen = packet.subarray(0, typeof err.bytesParsed === 'number' && err.bytesParsed <= packet.length ? err.bytesParsed : packet.length);
   const line = seen.subarray(seen.lastIndexOf(LF) + 1, seen.lastIndexOf(LF) + 1 + 64 + TARGET_LOGGED_CHARS).toString('latin1');
@@ -177,10 +195,46 @@ function requestLineOf(err: Error & { rawPacket?: unknown; bytesParsed?: unknown
   return space < 0 ? { method: '', target: '' } : { method: line.slice(0, space), target: line.slice(space + 1, space + 1 + TARGET_LOGGED_CHARS) };
 }
 
+/** A whole request line: method, target, version. */
+const WHOLE_REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,40}) ([^\s]+) HTTP\/\d\.\d\r?\n/;
+const HEADERS_END = Buffer.from('\r\n\r\n');
+
 /**
- * Maps parser errors to JSON answers. `onAnswer`: a 414 (a request line too long to parse) gets an
- * access line, as a 431 for too many headers does (that one is answered with a request object):
- * without it, a client sending 20 KB URLs left no trace in the access log.
+ * Method and target of the request the parser failed in (a 431 for header bytes over the limit, a
+ * 400 in a header), when its whole request line is in the read the parser stopped in: at the
+ * start of the connection's first read (after the empty lines RFC 9112 section 2.2 lets a server
+ * skip), or after the end of the previous request's headers. UNPARSED otherwise: a request line
+ * that came in an earlier read is gone from node:http's hands, and a guess would name another.
+ */
+function failedRequestLineOf(err: Error & { rawPacket?: unknown; bytesParsed?: unknown }, socket: Duplex): RequestLine {
+  const packet = err.rawPacket;
+  if (!Buffer.isBuffer(packet)) return UNPARSED;
+  const parsed = typeof err.bytesParsed === 'number' && err.bytesParsed <= packet.length ? err.bytesParsed : packet.length;
+  const end = packet.subarray(0, parsed).lastIndexOf(HEADERS_END);
+  let start: number;
+  if (end >= 0) start = end + HEADERS_END.length;
+  else if ((socket as Duplex & { bytesRead?: number }).bytesRead === packet.length) {
+    start = 0;
+    while (start < parsed && (packet[start] === CR || packet[start] === LF)) start++;
+  } else return UNPARSED;
+  const found = WHOLE_REQUEST_LINE.exec(packet.subarray(start, start + 64 + TARGET_LOGGED_CHARS + 16).toString('latin1'));
+  return found ? { method: found[1]!, target: found[2]!.slice(0, TARGET_LOGGED_CHARS) } : UNPARSED;
+}
+
+/** The target after an unknown method (the parser stopped in the method): as much of it as this read holds. */
+function targetAfterMethod(err: Error & { rawPacket?: unknown; bytesParsed?: unknown }, method: string): string {
+  const packet = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : Buffer.alloc(0);
+  const parsed = typeof err.bytesParsed === 'number' && err.bytesParsed <= packet.length ? err.bytesParsed : packet.length;
+  const from = packet.subarray(0, parsed).lastIndexOf(LF) + 1 + method.length + 1;
+  const rest = packet.subarray(from, from + TARGET_LOGGED_CHARS).toString('latin1');
+  return /^[^\s]*/.exec(rest)![0];
+}
+
+/**
+ * Maps parser errors to JSON answers. `onAnswer`: each answer written to a request node:http made
+ * no request object of (408, 414, 431, 400, 501) gets an access line and is counted, as a 431 for
+ * too many fields is (that one is answered with a request object): without it, a slowloris wave
+ * answered 408 left no trace in the access log, where nginx logs its 408s and 400s.
  */
 export function attachClientErrorHandler(server: Server, onError: (code: string) => void, onAnswer?: (a: ParserAnswer) => void): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -202,20 +256,19 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
     }
     if (code === 'HPE_HEADER_OVERFLOW') {
       if (overflowedInRequestLine(err, socket)) {
-        const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
         const line = requestLineOf(err);
-        rawReply(socket, 'uri_too_long', 'the request line (its URL) is too long', '', line.method === 'HEAD');
-        onAnswer?.({ ...line, status: statusOf('uri_too_long'), remote });
+        rawReply(socket, 'uri_too_long', 'the request line (its URL) is too long', line, onAnswer, '', line.method === 'HEAD');
       }
-      else rawReply(socket, 'headers_too_large', 'request headers are too large');
+      else rawReply(socket, 'headers_too_large', 'request headers are too large', failedRequestLineOf(err, socket), onAnswer);
     }
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      // A timeout has no bytes with it: the method and target of headers still arriving are the parser's alone.
       const what = unfinishedResponse(socket) ? 'the request body was' : 'request headers were';
-      rawReply(socket, 'request_timeout', `${what} not received in time`);
+      rawReply(socket, 'request_timeout', `${what} not received in time`, UNPARSED, onAnswer);
     } else {
       const method = unknownMethodOf(err);
-      if (method !== undefined) rawReply(socket, 'method_not_implemented', unknownMethodMessage(method));
-      else rawReply(socket, 'bad_request', malformedRequestMessage(err));
+      if (method !== undefined) rawReply(socket, 'method_not_implemented', unknownMethodMessage(method), { method, target: targetAfterMethod(err, method) }, onAnswer);
+      else rawReply(socket, 'bad_request', malformedRequestMessage(err), failedRequestLineOf(err, socket), onAnswer);
     }
   });
 }
@@ -239,8 +292,9 @@ export const CONNECT_ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
  * Answers a CONNECT (server 'connect'): node:http hands the raw socket over for tunnelling and,
  * with no listener, destroys it without a word, which a client reads as a reset.
  */
-export function refuseConnect(socket: Duplex): void {
-  rawReply(socket, 'method_not_allowed', 'CONNECT is not supported: this server is not a proxy', `allow: ${CONNECT_ALLOW}\r\n`);
+export function refuseConnect(req: IncomingMessage, socket: Duplex, onAnswer?: (a: ParserAnswer) => void): void {
+  const line = { method: req.method ?? 'CONNECT', target: (req.url ?? '').slice(0, TARGET_LOGGED_CHARS) };
+  rawReply(socket, 'method_not_allowed', 'CONNECT is not supported: this server is not a proxy', line, onAnswer, `allow: ${CONNECT_ALLOW}\r\n`);
 }
 
 function reply(res: ServerResponse, error: HttpErrorCode, message: string): void {

@@ -18,7 +18,7 @@ export interface RequestStats {
    * when none), and their counts as latency-buckets.ts pairs, which the master adds up per interval.
    */
   takeLatency(): { readonly p99Ms: number; readonly buckets: number[] };
-  /** The access line of a request answered before node:http made a request of it (a 414). */
+  /** A request answered raw, before node:http made a request of it (408, 414, 431, 400, 501, CONNECT's 405): its access line, counted. */
   parserAnswer(a: ParserAnswer): void;
   /** Resolves once every tracked response has closed, and so is counted (at once when none is open). */
   allClosed(): Promise<void>;
@@ -190,7 +190,14 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
       res.on('close', onClose);
     },
     parserAnswer(a) {
+      // A request as any other in the figures (a 431 for header bytes counts as one for too many
+      // fields, which has a request object), a 5xx (the 501) among the errors; not in the
+      // latency, which the parser's refusals have none of to tell (a 408 waited for the client).
+      served++;
+      if (a.status >= 500) errors++;
+      // The fields as the parser read them: method and path '' when it had not (a 408).
       accessLogger?.info({ event: 'access', method: a.method, path: targetForAccessLog(a.target), status: a.status, ms: 0, bytes: 0, remote: a.remote });
+      onServed(served);
     },
     allClosed: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => void whenAllClosed.push(resolve))),
     forcedClose: () => void (forced = true),

@@ -280,7 +280,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       `the client took no bytes of its answer for ${settings.CORRAL_SEND_TIMEOUT} s or more; connection closed`,
     );
   });
-  server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuseConnect(socket));
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => refuseConnect(req, socket, (a) => stats.parserAnswer(a)));
   // An Expect other than 100-continue: refused with JSON (node's own 417 has no body).
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     if (cap.screen(req, res)) return;

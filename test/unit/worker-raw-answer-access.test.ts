@@ -1,0 +1,130 @@
+// Raw answers the worker writes itself, with no request object of node:http's (limits.ts): each has
+// its access line and is counted among the worker's requests (a 5xx among its errors), as the 414
+// was alone before; a connection closed without an answer has neither.
+
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { loadSettings } from '../../src/config/load.js';
+import { createLogger, type Logger } from '../../src/log/logger.js';
+import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
+
+type Line = Record<string, unknown>;
+
+/** Writes `payload` on a new connection and resolves with everything answered until the server closes it. */
+function exchange(port: number, payload: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(payload));
+    let out = '';
+    socket.on('data', (d) => (out += d.toString()));
+    socket.on('close', () => resolve(out));
+    socket.on('error', reject);
+  });
+}
+
+describe('worker server: an access line and a count for every raw answer', () => {
+  let worker: WorkerServer;
+  let port: number;
+  const lines: Line[] = [];
+  let servedReported = 0;
+  before(async () => {
+    const { settings } = loadSettings({
+      env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1', CORRAL_LIMIT_REQUEST_HEADER_BYTES: '2048' },
+    });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    const accessLogger = { info: (l: Line) => void lines.push(l) } as unknown as Logger;
+    const app = (_req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => res.end('app answered');
+    worker = createWorkerServer(app, { settings, logger, accessLogger, workerId: 1, generation: 1, perWorkerCap: 10, onServed: (n) => (servedReported = n) });
+    port = (await worker.listen()).port;
+  });
+  after(() => worker.drain(1000));
+  beforeEach(() => void (lines.length = 0));
+
+  /** The access lines once `n` are written (the raw answer's comes as it is written, before the close). */
+  async function accessLines(n: number): Promise<Line[]> {
+    for (let i = 0; i < 100 && lines.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    return lines.filter((l) => l.event === 'access');
+  }
+
+  /** Sends `payload`, checks the answer's status, and returns the one access line with the counts it moved. */
+  async function oneLine(payload: string, status: number): Promise<{ line: Line; served: number; errors: number }> {
+    const served = worker.stats.served();
+    const errors = worker.stats.errors();
+    lines.length = 0;
+    const answer = await exchange(port, payload);
+    assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `));
+    const got = await accessLines(1);
+    assert.equal(got.length, 1, JSON.stringify(got));
+    return { line: got[0]!, served: worker.stats.served() - served, errors: worker.stats.errors() - errors };
+  }
+
+  it('logs the 431 for header bytes over the limit, with the method and path of its request line', async () => {
+    const r = await oneLine(`GET /big?token=s3cret HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4000)}\r\n\r\n`, 431);
+    assert.equal(r.line.status, 431);
+    assert.equal(r.line.method, 'GET');
+    assert.equal(r.line.path, '/big?token=[REDACTED]');
+    assert.equal(r.line.ms, 0);
+    assert.equal(r.line.bytes, 0);
+    assert.equal(r.line.remote, '127.0.0.1');
+    assert.deepEqual([r.served, r.errors], [1, 0]);
+    assert.equal(servedReported, worker.stats.served());
+  });
+
+  it('logs the 400 for a malformed request, with its method and path when its request line was whole', async () => {
+    const header = await oneLine('GET /bad HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n', 400);
+    assert.deepEqual([header.line.status, header.line.method, header.line.path], [400, 'GET', '/bad']);
+    assert.deepEqual([header.served, header.errors], [1, 0]);
+    // Bytes that are no request line: nothing was parsed, and the line says so.
+    const garbage = await oneLine('\x16\x03\x01 hello\r\n\r\n', 400);
+    assert.deepEqual([garbage.line.status, garbage.line.method, garbage.line.path], [400, '', '']);
+  });
+
+  it('logs the 501 for an unknown method with that method and its target, and counts it as a 5xx', async () => {
+    const r = await oneLine('BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n', 501);
+    assert.deepEqual([r.line.status, r.line.method, r.line.path], [501, 'BREW', '/pot']);
+    assert.deepEqual([r.served, r.errors], [1, 1]);
+  });
+
+  it('logs the 405 to CONNECT with its target', async () => {
+    const r = await oneLine('CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n', 405);
+    assert.deepEqual([r.line.status, r.line.method, r.line.path], [405, 'CONNECT', 'a.example:443']);
+    assert.deepEqual([r.served, r.errors], [1, 0]);
+  });
+
+  it('logs the 408 to headers that did not come in CORRAL_HEADERS_TIMEOUT (a slowloris), method and path empty', async () => {
+    const r = await oneLine('GET /slow HTTP/1.1\r\nHost: x\r\nX-A: ', 408);
+    assert.deepEqual([r.line.status, r.line.method, r.line.path], [408, '', '']);
+    assert.deepEqual([r.served, r.errors], [1, 0]);
+  });
+
+  it('keeps the 414 line as it was, now counted too', async () => {
+    const r = await oneLine(`GET /${'u'.repeat(3000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414);
+    assert.equal(r.line.method, 'GET');
+    assert.equal((r.line.path as string).length, 1024);
+    assert.deepEqual([r.served, r.errors], [1, 0]);
+  });
+
+  it('logs a raw answer pipelined behind a request the app answered: one line each', async () => {
+    const answer = await exchange(port, 'GET /ok HTTP/1.1\r\nHost: x\r\n\r\nBREW /pot HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 200 [^]*HTTP\/1\.1 501 /);
+    const got = await accessLines(2);
+    assert.deepEqual(got.map((l) => [l.status, l.method, l.path]), [[200, 'GET', '/ok'], [501, 'BREW', '/pot']]);
+  });
+
+  it('writes no line for a connection closed without an answer: silent, or gone in the middle of its headers', async () => {
+    const served = worker.stats.served();
+    await new Promise<void>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => setTimeout(() => s.end(), 100));
+      s.on('close', () => resolve());
+      s.resume();
+    });
+    await new Promise<void>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => s.write('GET /half HTTP/1.1\r\nHo', () => setTimeout(() => s.destroy(), 100)));
+      s.on('close', () => resolve());
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(lines, []);
+    assert.equal(worker.stats.served(), served);
+  });
+});
