@@ -259,7 +259,10 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
         const line = requestLineOf(err);
         rawReply(socket, 'uri_too_long', 'the request line (its URL) is too long', line, onAnswer, '', line.method === 'HEAD');
       }
-      else rawReply(socket, 'headers_too_large', 'request headers are too large', failedRequestLineOf(err, socket), onAnswer);
+      else {
+        const line = failedRequestLineOf(err, socket);
+        rawReply(socket, 'headers_too_large', 'request headers are too large', line, onAnswer, '', line.method === 'HEAD');
+      }
     }
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       // A timeout has no bytes with it: the method and target of headers still arriving are the parser's alone.

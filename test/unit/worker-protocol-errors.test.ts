@@ -247,6 +247,16 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.equal(jsonBody(answer).error, 'headers_too_large');
   });
 
+  it('answers a HEAD whose headers are over the limit with the 431 head alone, as the 414 to a HEAD', async () => {
+    const answer = await exchange(port, `HEAD / HTTP/1.1\r\nHost: x\r\nX-Big: ${'h'.repeat(20000)}\r\n\r\n`);
+    assert.match(answer, /^HTTP\/1\.1 431 /);
+    assert.ok(answer.endsWith('\r\n\r\n'), `no body after the head: ${JSON.stringify(answer.slice(answer.indexOf('\r\n\r\n')))}`);
+    // Behind a whole request in the same read: its own line is found after that request's end.
+    const behind = await exchange(port, `GET / HTTP/1.1\r\nHost: x\r\n\r\nHEAD / HTTP/1.1\r\nHost: x\r\nX-Big: ${'h'.repeat(20000)}\r\n\r\n`);
+    assert.match(behind, /HTTP\/1\.1 431 /);
+    assert.ok(behind.endsWith('\r\n\r\n'), behind.slice(-200));
+  });
+
   it('answers 431 for a long header that reaches the worker in a read of its own, without the request line', async () => {
     const answer = new Promise<string>((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => {
