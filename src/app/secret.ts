@@ -41,9 +41,11 @@ export async function loadSessionSecret(configured: string | undefined, dataDir:
   const file = join(dataDir, SECRET_FILE);
   const existing = await readSecret(file);
   if (generationReadyAt !== undefined) return joiningSecret(file, existing, generationReadyAt);
+  // At every generation's first boot, not only when the file is made: a worker killed while the
+  // file was being made by the others left its temp file behind a secret that then existed.
+  await removeDeadTemps(dataDir);
   if (existing) return existing.secret;
   await makeDirs(dataDir, PRIVATE_DIR_MODE);
-  await removeDeadTemps(dataDir);
   const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
   try {

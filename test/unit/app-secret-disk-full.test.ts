@@ -45,6 +45,8 @@ test("a temp file of a worker killed while making the secret is removed at the n
     const liveTemp = join(data, `session-secret.tmp-${process.pid}-ba9876543210`);
     writeFileSync(deadTemp, 'candidate\n');
     writeFileSync(liveTemp, 'candidate\n');
+    // The file made already by the others: the sweep runs all the same.
+    writeFileSync(join(data, 'session-secret'), `${'s'.repeat(64)}\n`);
     await loadSessionSecret(undefined, data);
     assert.equal(existsSync(deadTemp), false, 'the dead worker\'s candidate is gone');
     assert.equal(existsSync(liveTemp), true, 'a live one racing for the file is left');

@@ -55,8 +55,9 @@ function errorStatusFlag(raw: string | undefined): Faults['errorStatus'] | undef
 }
 
 /**
- * A value as the `use:` line prints it, pasted into a shell or a .env: quoted when it holds a
- * blank or a character either would read (a key path with a space was cut at it).
+ * A value as the `use:` line prints it, pasted into a shell: quoted when it holds a blank or a
+ * character a shell reads (a key path with a space was cut at it). A .env takes it too, but for
+ * a value holding a quote, which dotenv does not unescape.
  */
 export function shellWord(value: string): string {
   return /^[A-Za-z0-9_./:@%+=,-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
