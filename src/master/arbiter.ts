@@ -168,7 +168,7 @@ export class Arbiter {
       o.settingsApplied?.(next);
       this.keeper()?.handle.send({ type: 'graceful-timeout', ms: next.CORRAL_GRACEFUL_TIMEOUT * 1000 });
     };
-    this.reloads = new ReloadLifecycle({ options: { ...o, settingsApplied }, target, gens, crashes, keeperRestart, bound, log, now, code, keeperFiles: this.keeperFiles, installMove, workers, adminListening: () => (this.adminPort === undefined ? undefined : { host: o.loaded.settings.CORRAL_ADMIN_BIND.host, port: this.adminPort }), requestTick, booting: () => this.phase === 'booting', statusLine: () => this.statusLine(), recordReload: () => this.record('reload') });
+    this.reloads = new ReloadLifecycle({ options: { ...o, settingsApplied }, target, gens, crashes, keeperRestart, bound, log, now, code, keeperFiles: this.keeperFiles, installMove, workers, adminListening: () => (this.adminPort === undefined ? undefined : { host: this.adminAddress ?? o.loaded.settings.CORRAL_ADMIN_BIND.host, port: this.adminPort }), requestTick, booting: () => this.phase === 'booting', statusLine: () => this.statusLine(), recordReload: () => this.record('reload') });
     const markRetire = (c: ChildRecord, reason: RetireReason, extra: Record<string, number>, crashCounted: boolean) => this.markRetire(c, reason, extra, crashCounted);
     const listening = (port: number) => {
       this.port = port;
@@ -656,6 +656,8 @@ export class Arbiter {
   }
 
   adminPort: number | undefined;
+  /** The address the admin API is bound to (a host name in CORRAL_ADMIN_BIND resolved), set with adminPort. */
+  adminAddress: string | undefined;
 
   private workers(): ChildRecord[] {
     return workersOf(this.children);

@@ -230,6 +230,8 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   try {
     admin = await startAdminServer(arbiter.view(), logger, { monitoring });
     arbiter.adminPort = admin.port;
+    // Judged against a reload's CORRAL_BIND by its address: a host name overlaps nothing.
+    arbiter.adminAddress = admin.address;
     // A host name is recorded as the address it was bound to: the commands ask only an address
     // of this host (or localhost) found there, and warned at every status of one named so.
     const bindHost = settings.CORRAL_ADMIN_BIND.host;
