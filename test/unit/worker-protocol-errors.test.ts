@@ -4,17 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
+import { exchange } from '../helpers/raw-exchange.js';
 
-/** Writes `payload` on a new connection and resolves with everything answered until the server closes it. */
-function exchange(port: number, payload: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(payload));
-    let out = '';
-    socket.on('data', (d) => (out += d.toString()));
-    socket.on('close', () => resolve(out));
-    socket.on('error', reject);
-  });
-}
 
 function jsonBody(answer: string): { error: string; message: string } {
   return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string; message: string };

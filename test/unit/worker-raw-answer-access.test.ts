@@ -8,19 +8,10 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
+import { exchange } from '../helpers/raw-exchange.js';
 
 type Line = Record<string, unknown>;
 
-/** Writes `payload` on a new connection and resolves with everything answered until the server closes it. */
-function exchange(port: number, payload: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(payload));
-    let out = '';
-    socket.on('data', (d) => (out += d.toString()));
-    socket.on('close', () => resolve(out));
-    socket.on('error', reject);
-  });
-}
 
 describe('worker server: an access line and a count for every raw answer', () => {
   let worker: WorkerServer;
