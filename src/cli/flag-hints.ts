@@ -7,6 +7,7 @@
 import { isIPv6 } from 'node:net';
 import { editDistance } from '../edit-distance.js';
 import { META_SETTINGS, schema, settingNames } from '../config/schema.js';
+import { shellWord } from './shell-word.js';
 
 /** gunicorn's flags that no setting's name spells, by the setting they set. */
 const GUNICORN_FLAGS: Readonly<Record<string, string>> = {
@@ -115,8 +116,6 @@ function shownValue(setting: string, value: string | undefined): string {
   if (spec?.secret && !spec.show) return '=<the value given, not shown: a secret>';
   return `=${shellWord(spec?.show ? spec.show(value) : value)}`;
 }
-
-const shellWord = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /**
  * `-port 8000`, `-workers=8`: a long flag given one dash, as Go's flags take them. getopt reads

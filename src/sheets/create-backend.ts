@@ -2,13 +2,12 @@
 // else the offline sheet under CORRAL_DATA_DIR. Logs the choice once: the first thing an operator
 // wants to know when rows do not show up where expected.
 
-import { join } from 'node:path';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { SheetsBackend } from './backend.js';
 import type { ProxyRoute } from './google/proxy.js';
 import { paced, type AfterAttempt, type BeforeAttempt } from './keeper/pacing.js';
-import { dataDirOf } from './keeper/socket-path.js';
+import { offlineSheetDir } from './offline/sheet-dir.js';
 import { createOfflineBackend } from './offline/backend.js';
 import { sampleRosterExposure } from './offline/sample-roster.js';
 
@@ -30,10 +29,6 @@ export function backendKind(settings: Pick<Settings, 'SHEET_ID'>): 'google' | 'o
   return settings.SHEET_ID ? 'google' : 'offline';
 }
 
-/** Where the offline sheet's tabs live. */
-export function offlineSheetDir(settings: Pick<Settings, 'CORRAL_DATA_DIR'>): string {
-  return join(dataDirOf(settings), 'sheet');
-}
 
 /**
  * Opens the backend with `beforeAttempt` run before every upstream attempt (the keeper's quota):

@@ -14,18 +14,23 @@ import { GUARD_STALE_MS, guardFile, underPidfileGuard } from '../../src/master/p
 
 type StatSync = typeof fs.statSync;
 
-/** Runs `body` with statSync calling `meanwhile` (once) before it looks at `guard`. */
-function withStatOf(guard: string, meanwhile: () => void, body: () => void): void {
+/**
+ * Runs `body` with the first statSync of `guard` letting "the other start" act: `before` it looks,
+ * `after` it has looked (whatever it found).
+ */
+function withStatOf(guard: string, meanwhile: { readonly before?: () => void; readonly after?: () => void }, body: () => void): void {
   const mutableFs = fs as unknown as { statSync: StatSync };
   const realStat = fs.statSync;
   let done = false;
   mutableFs.statSync = ((path: fs.PathLike, ...rest: unknown[]) => {
-    const result = (realStat as (...a: unknown[]) => unknown)(path, ...rest);
-    if (!done && String(path) === guard) {
-      done = true;
-      meanwhile();
+    if (done || String(path) !== guard) return (realStat as (...a: unknown[]) => unknown)(path, ...rest);
+    done = true;
+    meanwhile.before?.();
+    try {
+      return (realStat as (...a: unknown[]) => unknown)(path, ...rest);
+    } finally {
+      meanwhile.after?.();
     }
-    return result;
   }) as StatSync;
   syncBuiltinESMExports();
   try {
@@ -48,9 +53,11 @@ describe('the pidfile guard, raced for', () => {
       // Both starts saw it stale; the other one removed it and made its own first.
       withStatOf(
         guard,
-        () => {
-          rmSync(guard);
-          writeFileSync(guard, 'the other start');
+        {
+          after: () => {
+            rmSync(guard);
+            writeFileSync(guard, 'the other start');
+          },
         },
         () => {
           let wrote = false;
@@ -74,31 +81,18 @@ describe('the pidfile guard, raced for', () => {
       const guard = guardFile(file);
       writeFileSync(guard, 'the first start');
       // The first start finishes before this one looks (stat: ENOENT), then a third start takes it.
-      const mutableFs = fs as unknown as { statSync: StatSync };
-      const realStat = fs.statSync;
-      mutableFs.statSync = ((path: fs.PathLike, ...rest: unknown[]) => {
-        if (String(path) === guard && readFileSync(guard, 'utf8') === 'the first start') {
-          rmSync(guard);
-          try {
-            return (realStat as (...a: unknown[]) => unknown)(path, ...rest);
-          } finally {
-            writeFileSync(guard, 'the third start');
-          }
-        }
-        return (realStat as (...a: unknown[]) => unknown)(path, ...rest);
-      }) as StatSync;
-      syncBuiltinESMExports();
-      try {
-        let wrote = false;
-        assert.throws(
-          () => underPidfileGuard(file, () => (wrote = true)),
-          (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_ALREADY_RUNNING',
-        );
-        assert.equal(wrote, false);
-      } finally {
-        mutableFs.statSync = realStat;
-        syncBuiltinESMExports();
-      }
+      withStatOf(
+        guard,
+        { before: () => rmSync(guard), after: () => writeFileSync(guard, 'the third start') },
+        () => {
+          let wrote = false;
+          assert.throws(
+            () => underPidfileGuard(file, () => (wrote = true)),
+            (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_ALREADY_RUNNING',
+          );
+          assert.equal(wrote, false);
+        },
+      );
       assert.equal(readFileSync(guard, 'utf8'), 'the third start');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { ConfigError, CorralError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { firstRowOf, parseA1 } from '../../sheets/a1.js';
 import { createGoogleBackend, proxyText, type GoogleBackend } from '../../sheets/google/backend.js';
-import { offlineSheetDir } from '../../sheets/create-backend.js';
+import { offlineSheetDir } from '../../sheets/offline/sheet-dir.js';
 import { dataDirOf } from '../../sheets/keeper/socket-path.js';
 import { sharedPrefix } from '../../sheets/keeper/shared-keys.js';
 import { OfflineBackend } from '../../sheets/offline/backend.js';

@@ -10,6 +10,7 @@ import { describeHolder, portHolders } from '../../port-holder.js';
 import { defaultSeed, loadSeedFile, SPREADSHEET_ID_CHARS, startEmulator, type Faults, type ShareRole, type SheetSeed } from '../../sheets/emulator/index.js';
 import { parseFlags, type Command } from '../command.js';
 import { decimalFlag, integerFlag } from '../number-flag.js';
+import { shellWord } from '../shell-word.js';
 
 const FLAGS = {
   port: { type: 'string' },
@@ -52,15 +53,6 @@ function errorStatusFlag(raw: string | undefined): Faults['errorStatus'] | undef
   const status = ERROR_STATUSES.find((s) => parsed.ok && s === parsed.value);
   if (status !== undefined) return status;
   throw new CorralError('CORRAL_ERR_USAGE', `--error-status must be 500, 502, 503 or 504, got ${JSON.stringify(raw)}`);
-}
-
-/**
- * A value as the `use:` line prints it, pasted into a shell: quoted when it holds a blank or a
- * character a shell reads (a key path with a space was cut at it). A .env takes it too, but for
- * a value holding a quote, which dotenv does not unescape.
- */
-export function shellWord(value: string): string {
-  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
 }
 
 export const emulatorCommand: Command = {
