@@ -28,7 +28,7 @@ import { throughput } from './tally.js';
 import { segmentPeak } from './schedule.js';
 import { overLimit } from './before-load.js';
 import { preflight } from './preflight.js';
-import { checkForecast } from './sample-forecast.js';
+import { checkForecast, thinStepsNote } from './sample-forecast.js';
 import { checkTargetAllowed } from './target.js';
 import { CRITERIA } from './criteria.js';
 import { RATE_LIMIT_HINT, tooManyRequests } from './rate-limited.js';
@@ -90,6 +90,10 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   }
   if (opts.profile?.totalUsers !== undefined) {
     say(`profile users.total (${opts.profile.totalUsers}) is informational: at most ${schedule.maxUsers} virtual users run at once, logging in round-robin as the ${credentials.length} players of ${usersFile}`);
+  }
+  if (opts.mode !== 'profile') {
+    const thin = thinStepsNote(opts.mode, schedule, opts.thinkTimeMs);
+    if (thin !== undefined) say(thin);
   }
   const pacing = planPacing(opts, random);
   notes.push(pacing.note);

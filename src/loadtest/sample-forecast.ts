@@ -114,3 +114,32 @@ export function checkForecast(profile: Profile, timeScale: number, schedule: Sch
       : `no --time-scale that keeps the run within ${formatExactDuration(MAX_RUN_MS)} does it: give ${faster}, or the ${first.label} more time`;
   throw inputError(`${what}: ${fix}`);
 }
+
+/** A length rounded up to a figure an operator would type: whole seconds from 10 s, else tenths. */
+function typedLengthMs(ms: number): number {
+  return ms >= 10_000 ? Math.ceil(ms / 1000) * 1000 : Math.ceil(ms / 100) * 100;
+}
+
+/**
+ * The note said before the load of --steps or --users runs whose steady steps are not expected to
+ * send enough requests for a verdict: such a step ends "not enough requests to judge", certain
+ * beforehand. Said, not refused as a profile is (checkForecast): the steps and their length are
+ * the operator's own, and a short smoke run of one user is a fair use. Names the --step-duration
+ * (or --duration) that would do.
+ */
+export function thinStepsNote(mode: 'steps' | 'constant', schedule: Schedule, thinkTimeMs: number | undefined): string | undefined {
+  const pauseMs = meanPauseMs(thinkTimeMs, []);
+  const lacking = short(schedule, pauseMs);
+  if (lacking.length === 0) return undefined;
+  const longest = maxOf(lacking.map((s) => (neededRequests(segmentPeak(s)) * FORECAST_MARGIN * pauseMs) / segmentPeak(s)));
+  const flag = mode === 'steps' ? '--step-duration' : '--duration';
+  const pace = thinkTimeMs !== undefined ? '--think-time' : `the default think time, ${formatExactDuration(DEFAULT_THINK_MS)}`;
+  const first = lacking[0] as Segment;
+  const users = segmentPeak(first);
+  const expected = Math.floor(expectedRequests(first, pauseMs));
+  const which = mode === 'steps' ? (lacking.length === 1 ? first.label : `${lacking.length} steps (the first: ${first.label})`) : 'the run';
+  return (
+    `${which} ${lacking.length === 1 || mode !== 'steps' ? 'is' : 'are'} too short for a verdict: ${users} ${users === 1 ? 'user' : 'users'} sending a request every ${formatExactDuration(pauseMs)} on average (${pace}) ${users === 1 ? 'is' : 'are'} expected to send about ${expected} request${expected === 1 ? '' : 's'} other than logins in ${formatExactDuration(first.endMs - first.startMs)}, where a pass needs ${neededRequests(users)} (${MIN_APP_REQUESTS}, and one per user); ` +
+    `such a step ends "not enough requests to judge": give ${flag} ${formatExactDuration(typedLengthMs(longest))} or more, or a shorter --think-time`
+  );
+}

@@ -6,8 +6,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadtestRefusal } from '../helpers/loadtest-refusal.js';
 import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
-import { checkForecast, expectedRequests, meanPauseMs, smallestTimeScale } from '../../src/loadtest/sample-forecast.js';
-import { capSchedule, profileSchedule } from '../../src/loadtest/schedule.js';
+import { checkForecast, expectedRequests, meanPauseMs, smallestTimeScale, thinStepsNote } from '../../src/loadtest/sample-forecast.js';
+import { capSchedule, constantSchedule, profileSchedule, stepsSchedule } from '../../src/loadtest/schedule.js';
 
 const SEEDS = fileURLToPath(new URL('../../../test/fixtures/profiles/seeds-003.json', import.meta.url));
 
@@ -62,5 +62,24 @@ describe('forecast of the requests a verdict needs', () => {
   it('says when no --time-scale within a day would do', () => {
     const slow = parseProfile({ users: { distribution: { plateau: { duration: '1m', users: 100 } } }, actions: { a: { duration: '720h', requests: 1, frequency: '1/h' } } });
     refused(() => checkForecast(slow, 1, profileSchedule(slow, 1), undefined), /: no --time-scale that keeps the run within 24h does it: give users paced faster \(the actions' duration ÷ requests\), or the plateau more time$/);
+  });
+});
+
+describe('thin steps of --steps and --users, said before the load', () => {
+  it('names the steps too short for a verdict and the --step-duration that would do', () => {
+    // 1 user at the default 1 s think time sends about 5 requests in 5 s, where 10 are needed
+    // (11 wanted): 11 s. 2 users: 10 in 5 s, 11 wanted. 20 users: 100 in 5 s, 22 wanted: fine.
+    const note = thinStepsNote('steps', stepsSchedule([1, 2, 20], 5000), undefined);
+    assert.equal(note, '2 steps (the first: step 1/3) are too short for a verdict: 1 user sending a request every 1s on average (the default think time, 1s) is expected to send about 5 requests other than logins in 5s, where a pass needs 10 (10, and one per user); such a step ends "not enough requests to judge": give --step-duration 11s or more, or a shorter --think-time');
+    assert.equal(thinStepsNote('steps', stepsSchedule([1, 2, 20], 11_000), undefined), undefined);
+    // The seeds' steps at their default length say nothing.
+    assert.equal(thinStepsNote('steps', stepsSchedule([5, 10, 25, 50, 100, 200], 30_000), undefined), undefined);
+    // --think-time 50ms: 2 users send 40 in 1 s.
+    assert.equal(thinStepsNote('steps', stepsSchedule([2, 4], 1000), 50), undefined);
+  });
+
+  it('says a --users run too short, naming --duration; a step cut short by --duration is not judged, so not said', () => {
+    assert.match(thinStepsNote('constant', constantSchedule(3, 1500), 500) ?? '', /^the run is too short for a verdict: 3 users sending a request every 500ms on average \(--think-time\) are expected to send about 9 requests .* give --duration 1\.9s or more, or a shorter --think-time$/);
+    assert.equal(thinStepsNote('steps', capSchedule(stepsSchedule([20, 1], 30_000), 31_000), undefined), undefined);
   });
 });
