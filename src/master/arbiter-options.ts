@@ -30,8 +30,12 @@ export interface ArbiterOptions {
   readonly reopenLogs: (said?: () => void) => void;
   /** Applies a reload's CORRAL_LOG_LEVEL and CORRAL_LOG_FILE to the master's own logger; false = needs a restart. */
   readonly configureLogs?: (settings: Settings) => boolean;
-  /** A reload applied these settings, or a failed one went back to them (run.ts records them for the CLI). */
-  readonly settingsApplied?: (settings: Settings) => void;
+  /**
+   * A reload applied these settings, or a failed one went back to them (`rollBack`; run.ts records
+   * them for the CLI). `keeperRestarts`: the reload restarts the keeper, which says again what it
+   * says at its start.
+   */
+  readonly settingsApplied?: (settings: Settings, how: SettingsApplied) => void;
   readonly notifier: Notifier;
   /** Called once with the exit code when the master is done, and why when it gives up (boot.exhausted). */
   readonly onExit: (code: number, fatal?: FatalReason) => void;
@@ -58,4 +62,10 @@ export interface ArbiterOptions {
    * (fd-limit.ts connectionsWithin); CORRAL_WORKER_CONNECTIONS is held under it. Undefined: none known.
    */
   readonly fdCeiling?: number;
+}
+
+/** How a reload's settings came to apply (ArbiterOptions.settingsApplied). */
+export interface SettingsApplied {
+  readonly keeperRestarts: boolean;
+  readonly rollBack: boolean;
 }

@@ -21,7 +21,7 @@ import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import { secondsText } from '../seconds-text.js';
 import type { AdminView } from './admin/view.js';
-import type { ArbiterOptions, Intent } from './arbiter-options.js';
+import type { ArbiterOptions, Intent, SettingsApplied } from './arbiter-options.js';
 import { ArbiterReadings } from './arbiter-readings.js';
 import type { Capacity } from './capacity.js';
 import { accountExit, addServed, noneServed, servingWorkerLost, type ChildExit, type ServedTotals } from './child-exits.js';
@@ -164,8 +164,8 @@ export class Arbiter {
     this.reloadBound = bound;
     // The settings a reload applies (or a rollback restores): the keeper, kept across it unless a
     // setting of its own changed, is told the graceful timeout the master now stops by.
-    const settingsApplied = (next: Settings): void => {
-      o.settingsApplied?.(next);
+    const settingsApplied = (next: Settings, how: SettingsApplied): void => {
+      o.settingsApplied?.(next, how);
       this.keeper()?.handle.send({ type: 'graceful-timeout', ms: next.CORRAL_GRACEFUL_TIMEOUT * 1000 });
     };
     this.reloads = new ReloadLifecycle({ options: { ...o, settingsApplied }, target, gens, crashes, keeperRestart, bound, log, now, code, keeperFiles: this.keeperFiles, installMove, workers, adminListening: () => (this.adminPort === undefined ? undefined : { host: this.adminAddress ?? o.loaded.settings.CORRAL_ADMIN_BIND.host, port: this.adminPort }), requestTick, booting: () => this.phase === 'booting', statusLine: () => this.statusLine(), recordReload: () => this.record('reload') });

@@ -85,12 +85,9 @@ export class KeeperRestart {
    */
   ifChanged(before: Settings, after: Settings, onDisk?: string, files?: KeeperFiles): void {
     const keeper = this.d.keeper();
-    if (!keeper) return;
-    const changed = changedKeeperSettings(before, after);
-    const codeChanged = onDisk !== undefined && this.keeperCode !== undefined && onDisk !== this.keeperCode;
-    // A file whose path setting changed is in `changed` already.
-    const filesChanged = changedKeeperFiles(this.keeperFileDigests, files).filter((name) => !changed.includes(name));
-    if (changed.length === 0 && !codeChanged && filesChanged.length === 0) return;
+    const cause = this.restartCause(before, after, onDisk, files);
+    if (!keeper || cause === undefined) return;
+    const { changed, filesChanged, codeChanged } = cause;
     this.restartingNow = true;
     this.d.keeperCrashes.restarting();
     const why = [
@@ -104,6 +101,19 @@ export class KeeperRestart {
     this.tellRestarting(KEEPER_RESTART_WAIT_MS);
     const reason = changed.length > 0 ? 'reload: keeper settings changed' : filesChanged.length > 0 ? 'reload: keeper files replaced' : 'reload: new build of corral';
     this.d.drain(keeper, reason, KEEPER_RESTART_DRAIN_MS);
+  }
+
+  /** Whether ifChanged with these would restart a running keeper: what it says at its start is then said by it. */
+  wouldRestart(before: Settings, after: Settings, onDisk?: string, files?: KeeperFiles): boolean {
+    return this.d.keeper() !== undefined && this.restartCause(before, after, onDisk, files) !== undefined;
+  }
+
+  private restartCause(before: Settings, after: Settings, onDisk: string | undefined, files: KeeperFiles | undefined): { changed: string[]; filesChanged: string[]; codeChanged: boolean } | undefined {
+    const changed = changedKeeperSettings(before, after);
+    const codeChanged = onDisk !== undefined && this.keeperCode !== undefined && onDisk !== this.keeperCode;
+    // A file whose path setting changed is in `changed` already.
+    const filesChanged = changedKeeperFiles(this.keeperFileDigests, files).filter((name) => !changed.includes(name));
+    return changed.length === 0 && !codeChanged && filesChanged.length === 0 ? undefined : { changed, filesChanged, codeChanged };
   }
 
   /**

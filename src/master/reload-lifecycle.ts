@@ -155,7 +155,9 @@ export class ReloadLifecycle {
     gens.start(previous, target.expected, this.d.now(), plan.restartNeeded, next);
     this.scaleDuringReload = 0;
     target.loaded = next;
-    this.d.options.settingsApplied?.(next.settings);
+    const keeperFiles = this.d.keeperFiles(next.settings);
+    const keeperRestarts = this.d.keeperRestart.wouldRestart(keeperFrom ?? previous.settings, next.settings, onDisk, keeperFiles);
+    this.d.options.settingsApplied?.(next.settings, { keeperRestarts, rollBack: false });
     target.expected = next.settings.CORRAL_WORKERS;
     if (carried !== 0) {
       target.expected = Math.min(MAX_WORKERS, Math.max(1, next.settings.CORRAL_WORKERS + carried));
@@ -164,7 +166,7 @@ export class ReloadLifecycle {
         `reload to generation ${gens.current}: ${target.expected} workers, CORRAL_WORKERS=${next.settings.CORRAL_WORKERS} ${carried > 0 ? '+' : ''}${carried} asked for after this reload was queued`,
       );
     }
-    this.d.keeperRestart.ifChanged(keeperFrom ?? previous.settings, next.settings, onDisk, this.d.keeperFiles(next.settings));
+    this.d.keeperRestart.ifChanged(keeperFrom ?? previous.settings, next.settings, onDisk, keeperFiles);
     this.d.crashes.clearBootBackoff();
     this.d.bound.start(`reloading: starting generation ${gens.current}`, startBoundMs(next.settings));
     log.info({ event: 'reload.start', generation: gens.current, workers: target.expected }, `reload: starting generation ${gens.current}`);
@@ -306,7 +308,7 @@ export class ReloadLifecycle {
     // drains the ready ones gracefully, each only once a worker of the old generation is ready to
     // take its place (cutting them at once dropped their requests and the capacity).
     target.loaded = r.previous;
-    this.d.options.settingsApplied?.(r.previous.settings);
+    this.d.options.settingsApplied?.(r.previous.settings, { keeperRestarts: false, rollBack: true });
     // Back to the previous file, when the reload had moved the master's lines (the logger says
     // whether it could): a later reload's restart_needed names the file it writes to.
     if (this.d.options.configureLogs?.(r.previous.settings) ?? true) this.masterLogFile = displayValue('CORRAL_LOG_FILE', r.previous.settings.CORRAL_LOG_FILE);

@@ -181,7 +181,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     },
     configureLogs: (next) => log.configure(next),
     // `corral stop` waits by the graceful timeout the master runs, not by a .env edited since.
-    settingsApplied: (next) => {
+    settingsApplied: (next, how) => {
       // A reload may raise the connections or the workers past the limit the master started with
       // (said again only when what a worker, the master or the keeper needs changed; a rollback to
       // the same settings says nothing).
@@ -199,7 +199,9 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
       taskNeedSaid = tasks;
       gracefulTimeoutS = next.CORRAL_GRACEFUL_TIMEOUT;
       recordMaster('the reloaded settings', 'corral stop falls back to .env');
-      void sayExposedByReload(logger, bindApplied, next).catch(() => undefined);
+      // Not at a rollback (the bind goes back to what it was), nor when the keeper restarts: the
+      // new keeper says it at its start.
+      if (!how.rollBack && !how.keeperRestarts) void sayExposedByReload(logger, bindApplied, next).catch(() => undefined);
       bindApplied = next;
     },
     notifier,

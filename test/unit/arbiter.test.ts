@@ -3107,3 +3107,32 @@ test('a master stopped before its loop started does not start it: no master.star
     t.log.close();
   }
 });
+
+test("the settings a reload applies say whether it restarts the keeper (which then says its start's warnings itself), and a rollback's say so", async () => {
+  const applied: { keeperRestarts: boolean; rollBack: boolean }[] = [];
+  const t = await setup({ CORRAL_WORKERS: '1', CORRAL_BOOT_ATTEMPTS: '1' }, true, { settingsApplied: (_s, how) => applied.push(how) });
+  try {
+    const keeper = t.bootWithKeeper();
+    t.setNextEnv({ CORRAL_TIMEOUT: '45' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.deepEqual(applied, [{ keeperRestarts: false, rollBack: false }], 'a worker setting keeps the keeper');
+    assert.ok(!keeper.sent.some((m) => m.type === 'drain'));
+    // Its new worker fails its one boot: rolled back.
+    for (let i = 0; i < 20 && !t.log.lines().some((l) => l.event === 'reload.failed'); i++) {
+      for (const c of t.children.filter((c) => c.identity.generation === 2 && !c.exited)) c.exit(4);
+      t.advance(1000);
+      t.arbiter.tick();
+    }
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.failed'), 'rolled back');
+    assert.deepEqual(applied.at(-1), { keeperRestarts: false, rollBack: true });
+    applied.length = 0;
+    t.setNextEnv({ SHEET_CACHE_TTL: '90' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.deepEqual(applied, [{ keeperRestarts: true, rollBack: false }], 'a keeper setting restarts it');
+    assert.ok(keeper.sent.some((m) => m.type === 'drain'));
+  } finally {
+    t.log.close();
+  }
+});
