@@ -93,7 +93,11 @@ export function shownRedisUrl(raw: string): string {
     // `redis:/:s3cret@host`: the scheme, but no `//`, so no user or password part either.
     if (url.protocol !== 'unix:' && !/^rediss?:\/\//i.test(raw)) throw new Error('no authority part');
   } catch {
-    return raw.replace(/^([^/]*\/\/)?.*@/, (_, scheme: string | undefined) => `${scheme ?? ''}***@`);
+    // And the values of its query's parameters but db and user, as below: `?password=` is a form
+    // REDIS_URL takes, and a URL refused for its port or its brackets was shown with it whole.
+    return raw
+      .replace(/^([^/]*\/\/)?.*@/, (_, scheme: string | undefined) => `${scheme ?? ''}***@`)
+      .replace(/([?&])([^=&#]*)=([^&#]*)/g, (whole, sep: string, name: string) => (SHOWN_PARAMS.has(name) ? whole : `${sep}${name}=***`));
   }
   if (url.password) url.password = '***';
   else if (url.username) url.username = '***';

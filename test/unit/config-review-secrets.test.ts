@@ -1,0 +1,34 @@
+// Review findings (settings): values that hold a secret shown whole when they are refused, and a
+// CORRAL_APP written with ~ or $HOME refused for the wrong reason.
+
+import assert from 'node:assert/strict';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { secretsOpenToOthers } from '../../src/config/env-file.js';
+import { loadSettings } from '../../src/config/load.js';
+import { shownRedisUrl } from '../../src/redis/url.js';
+import { refusal, withDir } from '../fixtures/settings-dir.js';
+
+const SECRET = 'hunter2-redis-pw';
+
+test('REDIS_URL refused as no URL does not show the password written in its query (?password=)', () => {
+  // The query form is documented (unix:///path?password=...); with a typo elsewhere in the URL
+  // (a port past 65535, an unclosed [, no scheme) the whole text was shown, password and all:
+  // in the refusal on stderr (the journal, under systemd), in `corral config --json`.
+  for (const url of [`redis://10.0.0.5:99999/0?password=${SECRET}`, `10.0.0.5:6379?password=${SECRET}`, `redis://[::1/?password=${SECRET}`, `redis:/10.0.0.5?password=${SECRET}`]) {
+    assert.ok(!shownRedisUrl(url).includes(SECRET), `${url} shown as ${shownRedisUrl(url)}`);
+    const err = refusal(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: url } }));
+    assert.ok(!err.message.includes(SECRET), err.message);
+    assert.ok(!JSON.stringify(err.problems).includes(SECRET));
+  }
+});
+
+test('a settings file every user may read is warned of when its REDIS_URL holds a password in the query of a URL that does not parse', () => {
+  withDir((dir) => {
+    const file = join(dir, '.env');
+    writeFileSync(file, `REDIS_URL=redis://10.0.0.5:99999/0?password=${SECRET}\n`);
+    chmodSync(file, 0o644);
+    assert.match(secretsOpenToOthers(file, { REDIS_URL: `redis://10.0.0.5:99999/0?password=${SECRET}` }) ?? '(no warning)', /holds REDIS_URL/);
+  });
+});
