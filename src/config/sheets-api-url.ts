@@ -27,10 +27,20 @@ export function sheetsApiUrlProblem(url: URL): string | undefined {
   return undefined;
 }
 
+/**
+ * SHEETS_API_URL as it may be shown: the values of a query (refused below, and most often an API
+ * key copied with the URL, `?key=AIza...`) and a password masked. A refusal printed the key whole,
+ * on stderr and in the journal, where SHEETS_API_KEY itself is never shown.
+ */
+export function shownSheetsApiUrl(text: string): string {
+  return text.replace(/([?&])([^=&#]*)=([^&#]*)/g, '$1$2=***').replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#]*@/i, '$1:***@');
+}
+
 export function sheetsApiUrl(o: { description: string; default: string }): SettingSpec<string> {
   const spec = httpUrl(o);
   return {
     ...spec,
+    show: shownSheetsApiUrl,
     parse: (raw) => {
       const parsed = spec.parse(raw);
       if (!parsed.ok) return parsed;

@@ -32,3 +32,12 @@ test('a settings file every user may read is warned of when its REDIS_URL holds 
     assert.match(secretsOpenToOthers(file, { REDIS_URL: `redis://10.0.0.5:99999/0?password=${SECRET}` }) ?? '(no warning)', /holds REDIS_URL/);
   });
 });
+
+test('SHEETS_API_URL refused for its query does not repeat the API key copied into it (?key=)', () => {
+  // sheets-api-url.ts refuses a query because operators copy one (its comment: "a copied ?key=");
+  // the refusal then printed the key, which SHEETS_API_KEY (a secret) never is.
+  const key = 'AIzaSyA-abcdefghijklmnopqrstuvwxyz0123';
+  const err = refusal(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEETS_API_URL: `https://sheets.googleapis.com/?key=${key}` } }));
+  assert.match(err.message, /SHEETS_API_URL/);
+  assert.ok(!err.message.includes(key), err.message);
+});
