@@ -18,13 +18,21 @@ export type SettingSource = 'default' | '.env' | 'environment' | `alias ${string
 export const PATH_SETTINGS: readonly SettingName[] = ['CORRAL_PIDFILE', 'CORRAL_LOG_FILE', 'CORRAL_DATA_DIR', 'GOOGLE_APPLICATION_CREDENTIALS', 'REDIS_TLS_CA_FILE'];
 
 /**
+ * Settings whose ~ and $NAME are refused as a path's: the paths, and CORRAL_APP, which may name a
+ * file (not resolved here: it may be a package name). CORRAL_APP=~/app.mjs was refused as a
+ * package "~" to `npm install`, and $HOME/app.mjs as a package "$HOME".
+ */
+const UNEXPANDED_CHECKED: readonly SettingName[] = [...PATH_SETTINGS, 'CORRAL_APP'];
+
+/**
  * A path as a shell would have expanded it (~, $HOME), refused as an invalid value: nothing here
  * expands it. Judged with the value, so that `corral stop` or `status` (judgeOnly) warn of it in a
  * setting they do not need, as of any invalid value, rather than refuse to stop the master.
  */
 function unexpandedPath(name: SettingName, parsed: ParseResult<unknown>, env: NodeJS.ProcessEnv): ParseResult<unknown> {
-  if (!parsed.ok || !PATH_SETTINGS.includes(name) || typeof parsed.value !== 'string') return parsed;
-  const why = tildeProblem(parsed.value, env.HOME) ?? pathVariableProblem(parsed.value, env);
+  if (!parsed.ok || !UNEXPANDED_CHECKED.includes(name) || typeof parsed.value !== 'string') return parsed;
+  const literally = name === 'CORRAL_APP' ? 'so it would be read as the name of a package, "~"' : 'so it would be a directory named "~" under the working directory';
+  const why = tildeProblem(parsed.value, env.HOME, literally) ?? pathVariableProblem(parsed.value, env);
   return why ? { ok: false, allowed: why } : parsed;
 }
 
@@ -33,10 +41,10 @@ function unexpandedPath(name: SettingName, parsed: ParseResult<unknown>, env: No
  * dotenv, nor systemd's EnvironmentFile=, nor the shell, which never reads the file): it was
  * taken literally, CORRAL_DATA_DIR=~/corral-data becoming ./~/corral-data under the working directory.
  */
-function tildeProblem(path: string, home: string | undefined): string | undefined {
+function tildeProblem(path: string, home: string | undefined, literally: string): string | undefined {
   if (!path.startsWith('~')) return undefined;
   const example = path.startsWith('~/') && home && isAbsolute(home) ? `: ${resolve(home, path.slice(2))}` : ' (e.g. /home/<user>/...)';
-  return `an absolute path, without ~: nothing expands ~ in the settings (not dotenv, not systemd), so it would be a directory named "~" under the working directory; write the absolute path${example}`;
+  return `an absolute path, without ~: nothing expands ~ in the settings (not dotenv, not systemd), ${literally}; write the absolute path${example}`;
 }
 
 /**
@@ -122,7 +130,7 @@ export function givenValue(
 export function judgeValue(name: SettingName, spec: SettingSpec<unknown>, raw: string, { unclosed, fromEnvironment, env }: { unclosed: UnclosedQuote | undefined; fromEnvironment: boolean; env: NodeJS.ProcessEnv }): ParseResult<unknown> {
   // A reference to a variable is judged before the value's own parser, which accepted it as
   // text (SHEET_ID, a secret) or refused it for something else ("an integer from 1 to 512").
-  const reference = PATH_SETTINGS.includes(name) ? undefined : variableReferenceProblem(raw, spec.secret === true);
+  const reference = UNEXPANDED_CHECKED.includes(name) ? undefined : variableReferenceProblem(raw, spec.secret === true);
   return unclosed
     ? { ok: false, allowed: unclosedQuoteProblem(unclosed) }
     : reference

@@ -41,3 +41,16 @@ test('SHEETS_API_URL refused for its query does not repeat the API key copied in
   assert.match(err.message, /SHEETS_API_URL/);
   assert.ok(!err.message.includes(key), err.message);
 });
+
+test('CORRAL_APP=~/app.mjs or $HOME/app.mjs is refused saying nothing expands ~ or $HOME, not "npm install" a package named ~', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, 'app.mjs'), 'export default (req, res) => res.end("ok");\n');
+    for (const app of ['~/app.mjs', '$HOME/app.mjs']) {
+      const err = refusal(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', HOME: dir, CORRAL_APP: app }, cwd: dir }));
+      const allowed = err.problems.find((p) => p.name === 'CORRAL_APP')?.allowed ?? '';
+      assert.doesNotMatch(allowed, /npm install|Cannot find package/, allowed);
+      assert.match(allowed, /nothing expands/, allowed);
+      assert.ok(allowed.includes(join(dir, 'app.mjs')), `the path meant is offered: ${allowed}`);
+    }
+  });
+});
