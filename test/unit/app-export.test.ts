@@ -656,3 +656,25 @@ describe('an export whose client leaves while its first rows are formatted', () 
     assert.equal(await end, 'client_closed in less than the stall time');
   });
 });
+
+describe('HEAD /api/export', () => {
+  it('is not logged as a sheet exported (app.export, rows) when no row was sent', async () => {
+    const app = await startApp({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0' }, createFakeSheets({ Players: [['name'], ['a'], ['b']] }));
+    try {
+      const lines: { event?: unknown; rows?: unknown }[] = [];
+      const logger = app.ctx.logger as unknown as { info: (obj: unknown, ...rest: unknown[]) => void };
+      const info = logger.info;
+      logger.info = (obj: unknown, ...rest: unknown[]) => {
+        lines.push(obj as { event?: unknown });
+        info.call(logger, obj, ...rest);
+      };
+      const r = await fetch(`${app.url}/api/export?sheet=Players`, { method: 'HEAD', headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(r.status, 200);
+      logger.info = info;
+      const exported = lines.filter((l) => l.event === 'app.export');
+      assert.deepEqual(exported, [], `a HEAD logged as an export: ${JSON.stringify(exported)}`);
+    } finally {
+      await app.close();
+    }
+  });
+});

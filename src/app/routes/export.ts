@@ -98,6 +98,9 @@ export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
       deps.ctx.logger.warn({ event: 'app.export_failed', sheet, rows: values.length, err: describeError(err.cause) }, `${err.message}; answered 503 export_unavailable: the system would not start an export thread (a process or thread limit: TasksMax=, pids.max, ulimit -u)`);
       throw new HttpError('export_unavailable', 'the export could not be prepared on this worker; retry after Retry-After', { headers: { 'Retry-After': '5' } });
     }
+    // A HEAD sent the headers alone: `app.export` ("sheet exported", with its rows) would count a
+    // download that never was; the access line has the request.
+    if (req.method === 'HEAD') return;
     const fields = { sheet, rows: values.length, ms: Date.now() - started };
     if (end === 'complete') deps.ctx.logger.info({ event: 'app.export', ...fields }, 'sheet exported');
     else if (end === 'client_closed') deps.ctx.logger.info({ event: 'app.export_aborted', reason: end, ...fields }, 'the client closed the connection before the end of the export');
