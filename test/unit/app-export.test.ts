@@ -86,6 +86,14 @@ describe('CSV encoding', () => {
     assert.equal(csvRows([['id', 'note'], ['1', '=1+1']], 2), "id,note\r\n1,'=1+1\r\n");
   });
 
+  it('quotes a first field starting with ID at the start of the file: Excel takes a file whose first bytes are ID for SYLK and refuses it', () => {
+    assert.equal(csvRows([['ID', 'name'], ['ID', 'Zoé']], 2, true), '"ID",name\r\nID,Zoé\r\n');
+    assert.equal(csvRows([['IDs'], ['x']], 1, true), '"IDs"\r\nx\r\n');
+    // Lower case, or any chunk after the first, is no SYLK header.
+    assert.equal(csvRows([['id', 'name']], 2, true), 'id,name\r\n');
+    assert.equal(csvRows([['ID', 'name']], 2), 'ID,name\r\n');
+  });
+
   it("defuses what would start a cell where Excel's `;` separator (French, German locales) or a tab cuts the text", () => {
     // Quoting cannot help there: in `;` mode a quote counts only at a cell's start.
     assert.equal(csvField("gg;=cmd|' /C calc'!A0;x"), "gg;'=cmd|' /C calc'!A0;x");

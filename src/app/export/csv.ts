@@ -84,13 +84,19 @@ export function csvField(value: string, startsCell = false): string {
  * Rows to CSV text. Short rows (the Sheets API trims trailing empty cells) are padded to `width`.
  * A record of one empty field is written `""`: bare, it would be a blank line, which CSV readers
  * skip as no record at all (pandas does by default), shifting every row after it.
+ *
+ * `startsFile`: these rows begin the file. A file whose first bytes are `ID` (a tab headed `ID`,
+ * `name`, ...) is taken by Excel for a SYLK file, which it refuses to open ("SYLK: file format is
+ * not valid"); that first field is then written quoted, `"ID"`, which every CSV reader reads as
+ * `ID`.
  */
-export function csvRows(rows: readonly (readonly string[])[], width: number): string {
+export function csvRows(rows: readonly (readonly string[])[], width: number, startsFile = false): string {
   let out = '';
   for (const row of rows) {
     const cells: string[] = [];
     const n = Math.max(width, row.length);
     for (let i = 0; i < n; i++) cells.push(csvField(row[i] ?? '', i === 0 && n > 1));
+    if (startsFile && out === '' && cells[0]?.startsWith('ID')) cells[0] = `"${cells[0]}"`;
     const line = cells.join(',');
     out += `${line === '' && n > 0 ? '""' : line}\r\n`;
   }

@@ -120,7 +120,7 @@ export async function streamCsv(
   let next = 0;
   const schedule = () => {
     while (pending.length < AHEAD && next < values.length) {
-      const chunk = pool.format({ rows: values.slice(next, next + CHUNK_ROWS), width });
+      const chunk = pool.format({ rows: values.slice(next, next + CHUNK_ROWS), width, first: next === 0 });
       // Awaited in its turn; a chunk that fails while the one before it is awaited was an
       // unhandled rejection meanwhile, which ends a worker (Node's default).
       chunk.catch(() => undefined);
