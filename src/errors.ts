@@ -168,7 +168,7 @@ export const HTTP_ERRORS = {
   sheets_unavailable: { status: 503, meaning: 'The sheet cannot be read right now (Google failing, the keeper away) and no cached copy is young enough; `Retry-After` says when to retry.' },
   events_header_invalid: { status: 503, meaning: 'The Events tab\'s header row does not name the columns an event is written under (event_id first, then player, kind, detail, at in any order): nothing was written; the operator must fix the tab (the log says how); retry after `Retry-After`.' },
   not_saved: { status: 503, meaning: 'The write journal cannot be written (disk full, I/O error, a write of it hung for 10 s), or holds SHEETS_JOURNAL_MAX_MB of rows the sheet has not taken yet: nothing was recorded; retry after `Retry-After`.' },
-  export_unavailable: { status: 503, meaning: "The worker could not start its export threads (`CORRAL_EXPORT_THREADS`; the process or thread limit reached: `TasksMax=`, `pids.max`, `ulimit -u`), or they failed before the first bytes: nothing was sent; retry after `Retry-After` (the log's `app.export_failed` says why)." },
+  export_unavailable: { status: 503, meaning: "The worker could not start its export threads (`CORRAL_EXPORT_THREADS`; the process or thread limit reached: `TasksMax=`, `pids.max`, `ulimit -u`), so nothing was sent; retry after `Retry-After` (the log's `app.export_failed` says why). A thread that started and then failed on the first rows (out of memory on a very wide tab) is a 500 `internal_error`: a retry would fail the same way." },
   server_full: { status: 503, meaning: 'Over the connection cap: answered at once with `Retry-After: 1`, never left hanging.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
