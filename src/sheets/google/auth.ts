@@ -192,6 +192,9 @@ export class ServiceAccountAuth implements RequestAuth {
   }
 
   #refresh(signal?: AbortSignal): Promise<CachedToken> {
+    // A caller that already gave up starts no fetch: one started for it had nobody listening,
+    // and its failure was an unhandled rejection (the keeper's uncaught exception, mid-drain).
+    if (signal?.aborted) return Promise.reject(signal.reason);
     // One fetch for every concurrent caller. It is not tied to any caller's signal: one caller
     // giving up must not fail the others waiting on the same fetch.
     this.#inflight ??= this.#fetch().finally(() => {
@@ -200,10 +203,6 @@ export class ServiceAccountAuth implements RequestAuth {
     const shared = this.#inflight;
     if (!signal) return shared;
     return new Promise<CachedToken>((resolve, reject) => {
-      if (signal.aborted) {
-        reject(signal.reason);
-        return;
-      }
       const onAbort = () => reject(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
       shared.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
