@@ -29,6 +29,8 @@ export interface RequestAuth {
   authorize(signal?: AbortSignal): Promise<Authorization>;
   /** Google answered 401 to a request made with this token: forget it so the next call fetches a new one. */
   rejected(token: string | undefined): void;
+  /** The backend closes: a token fetch still in flight is nobody's call, and is given up. */
+  close?(): void;
 }
 
 export class ApiKeyAuth implements RequestAuth {
@@ -99,6 +101,12 @@ export class ServiceAccountAuth implements RequestAuth {
   readonly #tokenUrl: URL;
   #cached: CachedToken | undefined;
   #inflight: Promise<CachedToken> | undefined;
+  /**
+   * Aborted by close(): a token fetch is tied to no caller's signal (one caller giving up must not
+   * fail the others), so without this a fetch to a hung endpoint held the backend's close, and the
+   * keeper's drain and data-dir lock, until SHEETS_TIMEOUT.
+   */
+  readonly #closing = new AbortController();
   /** A background refresh failed: the next is not tried before this (its backoff). */
   #nextBackgroundAt = 0;
   /**
@@ -131,6 +139,10 @@ export class ServiceAccountAuth implements RequestAuth {
   async authorize(signal?: AbortSignal): Promise<Authorization> {
     const token = await this.getToken(signal);
     return { headers: { authorization: `Bearer ${token}` }, query: [], token };
+  }
+
+  close(): void {
+    this.#closing.abort(new Error('the Sheets backend is closing'));
   }
 
   rejected(token: string | undefined): void {
@@ -180,6 +192,7 @@ export class ServiceAccountAuth implements RequestAuth {
     this.#refresh().then(
       () => this.#refreshed(),
       (err: unknown) => {
+        if (this.#closing.signal.aborted) return; // given up by close(): no failure to tell
         this.#nextBackgroundAt = this.#now() + backoffDelay(this.#backgroundFailures++, GOOGLE_BACKOFF);
         this.#refreshFailures.failed((failures) =>
           this.#o.logger.warn(
@@ -253,6 +266,7 @@ export class ServiceAccountAuth implements RequestAuth {
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body,
         timeoutMs: this.#o.timeoutMs,
+        signal: this.#closing.signal,
       });
     } catch (err) {
       if (err instanceof TransportError) throw mapTransportError(err, ctx);

@@ -168,6 +168,7 @@ export class GoogleBackend implements SheetsBackend {
 
   /** Idempotent. Waits for in-flight requests, then closes the sockets. */
   close(): Promise<void> {
+    this.auth.close?.();
     this.#closing ??= this.#agent.close().catch(() => this.#agent.destroy());
     return this.#closing;
   }
