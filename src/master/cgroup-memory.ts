@@ -22,6 +22,13 @@ export interface CgroupMemory {
   /** Bytes in use: the charge less the inactive file cache. */
   readonly usedBytes: number;
   readonly version: 1 | 2;
+  /**
+   * The lowest limit of the hierarchy, when it is not `limitBytes`: a slice's larger limit, nearly
+   * used by its other services, leaves the least room (`limitBytes`), but corral can never hold
+   * more than its own lower one. What `corral recommend` sizes on: sized on the slice's 8 GiB, it
+   * recommended 4 GiB of workers to a unit with MemoryMax=2G.
+   */
+  readonly lowestLimitBytes?: number;
 }
 
 /** A v1 limit at or past this is "no limit" (the kernel writes PAGE_COUNTER_MAX pages in bytes). */
@@ -60,6 +67,14 @@ function tightest(levels: readonly Level[]): Level | undefined {
   return found;
 }
 
+/** The binding level as CgroupMemory, with the lowest limit of all when it is another. */
+function memoryOf(levels: readonly Level[], version: 1 | 2): CgroupMemory | undefined {
+  const binding = tightest(levels);
+  if (!binding) return undefined;
+  const lowest = Math.min(...levels.map((l) => l.limit));
+  return { limitBytes: binding.limit, usedBytes: binding.used, version, ...(lowest < binding.limit ? { lowestLimitBytes: lowest } : {}) };
+}
+
 async function v2(paths: CgroupPaths, path: string): Promise<CgroupMemory | undefined> {
   const dir = await cgroupDir(paths.root, path, 'memory.current');
   if (!dir) return undefined;
@@ -79,8 +94,7 @@ async function v2(paths: CgroupPaths, path: string): Promise<CgroupMemory | unde
     // An ancestor whose charge cannot be read is judged by the cgroup's own, the least it holds.
     levels.push({ limit: Number(max), used: d === dir ? own : ((await chargeOf(d)) ?? own) });
   }
-  const binding = tightest(levels);
-  return binding && { limitBytes: binding.limit, usedBytes: binding.used, version: 2 };
+  return memoryOf(levels, 2);
 }
 
 async function v1(paths: CgroupPaths, path: string): Promise<CgroupMemory | undefined> {
@@ -105,8 +119,7 @@ async function v1(paths: CgroupPaths, path: string): Promise<CgroupMemory | unde
   // show included: against the cgroup's own charge where no visible level says more.
   const hierarchical = statField(stat, 'hierarchical_memory_limit');
   if (hierarchical !== undefined && hierarchical < V1_UNLIMITED) levels.push({ limit: hierarchical, used: own });
-  const binding = tightest(levels);
-  return binding && { limitBytes: binding.limit, usedBytes: binding.used, version: 1 };
+  return memoryOf(levels, 1);
 }
 
 /** The memory limit of this process's cgroup and what it uses; undefined where none is set (or no cgroup is readable). */

@@ -14,8 +14,9 @@ import { loadSettings } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
 import { MAX_WORKERS } from '../../config/schema-daemon.js';
 import { CorralError } from '../../errors.js';
-import { readOpenFilesLimit, WORKER_FD_RESERVE, type OpenFilesLimit } from '../../fd-limit.js';
-import { effectiveMemory, readCgroupMemory } from '../../master/cgroup-memory.js';
+import { MASTER_FDS_PER_CHILD, MASTER_OWN_FDS, readOpenFilesLimit, WORKER_FD_RESERVE, workersWithinKeeper, workersWithinMaster, type OpenFilesLimit } from '../../fd-limit.js';
+import { KEEPER_LINK_MAX_CONNECTIONS } from '../../keeper-link-pools.js';
+import { effectiveMemory, readCgroupMemory, type CgroupMemory } from '../../master/cgroup-memory.js';
 import { allowedCpusOf } from '../../master/cpu-times.js';
 import { checkLoopbackUrl, pinnedLookup, type PinnedAddresses } from '../../loopback.js';
 import { parseFlags, type Command } from '../command.js';
@@ -64,6 +65,11 @@ export interface SizingInput {
   readonly fdLimit: number;
   /** Whose limit that is, for the explanation (default: this shell's). */
   readonly fdLimitFrom?: string;
+  /**
+   * CORRAL_ACCEPT (default shared): with round-robin the master holds every connection until a
+   * worker takes it, so the host's cap counts against the master's open-files limit too.
+   */
+  readonly accept?: Settings['CORRAL_ACCEPT'];
   /** Where the memory figures came from, for the explanation. */
   readonly measuredFrom: string;
 }
@@ -85,15 +91,19 @@ export function recommend(i: SizingInput): Sizing {
   const budget = (i.ramTotalBytes * i.ramBudgetPercent) / 100;
   const fixed = i.masterRssBytes + i.keeperRssBytes;
   const byRam = Math.max(0, Math.floor((budget - fixed) / i.workerRssBytes));
+  // The keeper holds every worker's links to it, and the master 4 descriptors per child, both for
+  // two generations during a reload, under the same open-files limit (fd-limit-check.ts): one
+  // worker per core of a 32-core host under the usual 1024 was flagged fd_limit.low at start.
+  const byFdWorkers = Math.min(workersWithinKeeper(i.fdLimit), workersWithinMaster(i.fdLimit, 0));
   // Never past the schema's own limit (a host of more cores than it allows would be told a value start refuses).
-  const workers = Math.max(1, Math.min(i.cpus, byRam, MAX_WORKERS));
+  const workers = Math.max(1, Math.min(i.cpus, byRam, MAX_WORKERS, byFdWorkers));
   // The smallest corral (master, keeper, one worker) must fit, or every figure below is over budget.
   const smallest = fixed + i.workerRssBytes;
   const neededPercent = Math.ceil((smallest * 100) / i.ramTotalBytes);
   const ramLine =
     byRam === 0
       ? `RAM allows no worker: the budget (${mb(budget)}) does not cover master + keeper + one worker (${mb(smallest)}), so CORRAL_WORKERS=1, the minimum, is over budget; ${neededPercent <= 100 ? `give corral --ram-budget ${neededPercent} or more, or a host with more RAM` : `this host has less RAM than that: use one with more`}.`
-      : `RAM would allow ${byRam} worker(s) of ${mb(i.workerRssBytes)} each, so CORRAL_WORKERS=${workers}${workers === MAX_WORKERS && Math.min(i.cpus, byRam) > MAX_WORKERS ? ` (the most corral runs: more hosts beyond that)` : ''}.`;
+      : `RAM would allow ${byRam} worker(s) of ${mb(i.workerRssBytes)} each, so CORRAL_WORKERS=${workers}${workers === MAX_WORKERS && Math.min(i.cpus, byRam) > MAX_WORKERS ? ` (the most corral runs: more hosts beyond that)` : ''}${workers === byFdWorkers && Math.min(i.cpus, byRam, MAX_WORKERS) > byFdWorkers ? ` (the open-files limit ${i.fdLimit} of ${i.fdLimitFrom ?? 'this shell'} allows no more: the keeper holds up to ${KEEPER_LINK_MAX_CONNECTIONS} connections per worker and the master ${MASTER_FDS_PER_CHILD} descriptors per child, for two generations during a reload; raise LimitNOFILE= in the unit, or ulimit -n, to lift it)` : ''}.`;
   const reasons: string[] = [
     `RAM budget: ${i.ramBudgetPercent}% of ${mb(i.ramTotalBytes)} = ${mb(budget)}; master ${mb(i.masterRssBytes)} + keeper ${mb(i.keeperRssBytes)} leave ${mb(Math.max(0, budget - fixed))} (${i.measuredFrom}).`,
     `Workers: one per CPU core (${i.cpus}) gives the most requests/s on Node (on the 2-core reference machine, 2 workers served ~62k req/s, 8 workers ~37k). ${ramLine}`,
@@ -101,10 +111,13 @@ export function recommend(i: SizingInput): Sizing {
   ];
   const leftForConnections = Math.max(0, budget - fixed - workers * i.workerRssBytes);
   const byRamConns = Math.floor(leftForConnections / workers / i.connectionBytes);
-  const byFd = Math.max(1, i.fdLimit - FD_RESERVE);
+  // With round-robin the master holds the host's cap of connections at once in a burst, beside
+  // its own files and its children's pipes (masterFdNeed): the share of that left per worker.
+  const byMasterFd = i.accept === 'round-robin' ? Math.floor((i.fdLimit - MASTER_OWN_FDS - MASTER_FDS_PER_CHILD * (2 * workers + 1)) / workers) : Infinity;
+  const byFd = Math.max(1, Math.min(i.fdLimit - FD_RESERVE, byMasterFd));
   const workerConnections = Math.max(1, Math.min(byRamConns, byFd, CONNECTIONS_CEILING));
   reasons.push(
-    `Connections per worker: memory left after the workers (${mb(leftForConnections)}) at ${Math.round(i.connectionBytes / 1024)} KiB per open connection allows ${byRamConns.toLocaleString('en-US')}; the open-files limit allows ${byFd.toLocaleString('en-US')} (RLIMIT_NOFILE ${i.fdLimit} minus ${FD_RESERVE} reserved, the limit of ${i.fdLimitFrom ?? 'this shell'}; raise LimitNOFILE= in the unit, or ulimit -n in the shell that starts corral, to lift it); capped at ${CONNECTIONS_CEILING.toLocaleString('en-US')} per worker. CORRAL_WORKER_CONNECTIONS=${workerConnections}.`,
+    `Connections per worker: memory left after the workers (${mb(leftForConnections)}) at ${Math.round(i.connectionBytes / 1024)} KiB per open connection allows ${byRamConns.toLocaleString('en-US')}; the open-files limit allows ${byFd.toLocaleString('en-US')} (RLIMIT_NOFILE ${i.fdLimit} minus ${FD_RESERVE} reserved${byMasterFd < i.fdLimit - FD_RESERVE ? `, and with CORRAL_ACCEPT=round-robin the master holding every worker's connections until taken` : ''}, the limit of ${i.fdLimitFrom ?? 'this shell'}; raise LimitNOFILE= in the unit, or ulimit -n in the shell that starts corral, to lift it); capped at ${CONNECTIONS_CEILING.toLocaleString('en-US')} per worker. CORRAL_WORKER_CONNECTIONS=${workerConnections}.`,
   );
   const maxConnections = workers * workerConnections;
   reasons.push(
@@ -120,6 +133,15 @@ export function recommend(i: SizingInput): Sizing {
  */
 export function warningAt(maxConnections: number): number {
   return Math.ceil((maxConnections * 80) / 100);
+}
+
+/**
+ * The RAM a recommendation is sized on: the cgroup's where a limit holds, and then the lowest
+ * of the hierarchy (corral's own MemoryMax=), not the level with the least room left that the
+ * monitor judges (a fuller slice's larger limit): corral can never hold more than its own.
+ */
+export function sizingMemory(host: { total: number; available: number }, cgroup: CgroupMemory | undefined): ReturnType<typeof effectiveMemory> {
+  return effectiveMemory(host, cgroup?.lowestLimitBytes === undefined ? cgroup : { ...cgroup, limitBytes: cgroup.lowestLimitBytes });
 }
 
 /** Whose open-files limit a recommendation is sized on, and why that one. */
@@ -306,7 +328,7 @@ command reads them to find the admin API).`,
         ? Promise.resolve<AdminAnswer>({ why: 'CORRAL_ADMIN_BIND has port 0 (a port chosen at start), so give --admin-url' })
         : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN, pinned),
     ]);
-    const mem = effectiveMemory({ total: hostMem.total, available: hostMem.available }, cgroup);
+    const mem = sizingMemory({ total: hostMem.total, available: hostMem.available }, cgroup);
     // The cgroup's CPU quota counted (cpu-quota.ts), as the default CORRAL_WORKERS and the master's
     // host.cpus count it: the running master's cgroup's, as for RAM above (a shell outside
     // corral's unit is not under its CPUQuota=), else this shell's.
@@ -327,6 +349,7 @@ command reads them to find the admin API).`,
       connectionBytes: DEFAULTS.connectionBytes,
       fdLimit: fds,
       fdLimitFrom: fdSource.from,
+      accept: settings.CORRAL_ACCEPT,
       measuredFrom: m.from,
     });
     const machine = { cpu: `${cpu.manufacturer} ${cpu.brand}`.trim(), cpus, ram_total_bytes: mem.total, ram_from: mem.from, fd_limit: fds, fd_limit_from: fdSource.from, measured: Boolean(measured) };
