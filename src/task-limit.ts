@@ -50,13 +50,16 @@ export interface TaskLimitSources {
   /** Where /proc and the cgroup filesystem are (a test's tree elsewhere). */
   readonly proc?: string;
   readonly cgroupRoot?: string;
+  /** Whose limit: a process's (`corral recommend` reads the running master's), else this one's. */
+  readonly pid?: number;
 }
 
 /** The limit this process runs under, as /proc and the cgroup filesystem say it; undefined if none. */
 export function readTaskLimit(o: TaskLimitSources = {}): TaskLimit | undefined {
   const { isRoot = process.getuid?.() === 0, proc = '/proc', cgroupRoot = '/sys/fs/cgroup' } = o;
   const found: TaskLimit[] = [];
-  const cgroupText = read(`${proc}/self/cgroup`) ?? '';
+  const who = o.pid ?? 'self';
+  const cgroupText = read(`${proc}/${who}/cgroup`) ?? '';
   // Where the pids hierarchy is mounted: the paths of its cgroups are relative to it.
   const mount = /^\d+:pids:/m.test(cgroupText) ? `${cgroupRoot}/pids` : cgroupRoot;
   const counted = (dir: string): number | undefined => {
@@ -74,7 +77,7 @@ export function readTaskLimit(o: TaskLimitSources = {}): TaskLimit | undefined {
     const others = dir !== leaf && current !== undefined && own !== undefined ? Math.max(0, current - own) : undefined;
     found.push({ max: Number(max), source: 'pids.max', current, ...(cgroup !== undefined ? { cgroup } : {}), ...(others !== undefined && others > 0 ? { others } : {}) });
   }
-  const nproc = isRoot ? undefined : parseNprocLimit(read(`${proc}/self/limits`) ?? '');
+  const nproc = isRoot ? undefined : parseNprocLimit(read(`${proc}/${who}/limits`) ?? '');
   if (nproc !== undefined) found.push({ max: nproc, source: 'RLIMIT_NPROC', current: undefined });
   // The one that leaves corral the least room binds.
   return found.sort((a, b) => a.max - (a.others ?? 0) - (b.max - (b.others ?? 0)))[0];

@@ -10,6 +10,8 @@ import { after, describe, it } from 'node:test';
 import { recommend, sizingMemory, type SizingInput } from '../../src/cli/commands/recommend.js';
 import { readCgroupMemory } from '../../src/master/cgroup-memory.js';
 import { fdLimitShortfall } from '../../src/master/fd-limit-check.js';
+import { taskLimitShortfall } from '../../src/master/task-limit-check.js';
+import type { TaskLimit } from '../../src/task-limit.js';
 
 const MiB = 1048576;
 const GiB = 1024 * MiB;
@@ -49,6 +51,23 @@ describe('corral recommend under the open-files limit', () => {
     assert.equal(s.workers, 16);
     assert.ok(s.reasons.some((r) => r.includes('CORRAL_WORKERS=16 (the open-files limit 1024 of this shell allows no more')), s.reasons.join('\n'));
   });
+});
+
+describe('corral recommend under a process and thread limit', () => {
+  const limits: TaskLimit[] = [
+    { max: 1024, source: 'pids.max', current: 10, cgroup: '/kubepods/pod1' },
+    { max: 2000, source: 'pids.max', current: 900, cgroup: '/system.slice', others: 800 },
+    { max: 400, source: 'RLIMIT_NPROC', current: undefined },
+  ];
+  for (const limit of limits) {
+    it(`64 CPUs under ${limit.source} ${limit.max}${limit.others ? ` (${limit.others} others)` : ''}: the recommended workers pass the master's task_limit check`, () => {
+      const s = recommend({ ...base, cpus: 64, ramTotalBytes: 256 * GiB, fdLimit: 1_048_576, taskLimit: limit, exportThreads: 2 });
+      const f = taskLimitShortfall({ CORRAL_WORKERS: s.workers, CORRAL_EXPORT_THREADS: 2 }, limit);
+      assert.equal(f, undefined, `recommended ${s.workers} workers; the master then warns task_limit.low: ${JSON.stringify(f)}`);
+      assert.equal(s.workers, taskLimitShortfall({ CORRAL_WORKERS: 64, CORRAL_EXPORT_THREADS: 2 }, limit)?.fittingWorkers, 'as many as fit');
+      assert.ok(s.reasons.some((r) => r.includes('the process and thread limit')), s.reasons.join('\n'));
+    });
+  }
 });
 
 describe('corral recommend under nested cgroup memory limits', () => {

@@ -13,6 +13,8 @@ import { Agent, fetch } from 'undici';
 import { loadSettings } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
 import { MAX_WORKERS } from '../../config/schema-daemon.js';
+import { procOwner } from '../../master/proc-identity.js';
+import { PROCESSES_BESIDE_WORKERS, readTaskLimit, TASKS_PER_PROCESS, type TaskLimit } from '../../task-limit.js';
 import { CorralError } from '../../errors.js';
 import { MASTER_FDS_PER_CHILD, MASTER_OWN_FDS, readOpenFilesLimit, WORKER_FD_RESERVE, workersWithinKeeper, workersWithinMaster, type OpenFilesLimit } from '../../fd-limit.js';
 import { KEEPER_LINK_MAX_CONNECTIONS } from '../../keeper-link-pools.js';
@@ -70,6 +72,13 @@ export interface SizingInput {
    * worker takes it, so the host's cap counts against the master's open-files limit too.
    */
   readonly accept?: Settings['CORRAL_ACCEPT'];
+  /**
+   * The process and thread limit corral runs under (pids.max, RLIMIT_NPROC), and
+   * CORRAL_EXPORT_THREADS (default 1): each worker takes about a dozen tasks and its export
+   * threads, twice the workers during a reload (task-limit-check.ts).
+   */
+  readonly taskLimit?: TaskLimit | undefined;
+  readonly exportThreads?: number;
   /** Where the memory figures came from, for the explanation. */
   readonly measuredFrom: string;
 }
@@ -95,15 +104,17 @@ export function recommend(i: SizingInput): Sizing {
   // two generations during a reload, under the same open-files limit (fd-limit-check.ts): one
   // worker per core of a 32-core host under the usual 1024 was flagged fd_limit.low at start.
   const byFdWorkers = Math.min(workersWithinKeeper(i.fdLimit), workersWithinMaster(i.fdLimit, 0));
+  // A container's --pids-limit or TasksMax=: the master's task_limit.low check, by the same sums.
+  const byTasks = i.taskLimit === undefined ? Infinity : Math.floor((i.taskLimit.max - (i.taskLimit.others ?? 0) - PROCESSES_BESIDE_WORKERS * TASKS_PER_PROCESS) / (2 * TASKS_PER_PROCESS + 2 * (i.exportThreads ?? 1)));
   // Never past the schema's own limit (a host of more cores than it allows would be told a value start refuses).
-  const workers = Math.max(1, Math.min(i.cpus, byRam, MAX_WORKERS, byFdWorkers));
+  const workers = Math.max(1, Math.min(i.cpus, byRam, MAX_WORKERS, byFdWorkers, byTasks));
   // The smallest corral (master, keeper, one worker) must fit, or every figure below is over budget.
   const smallest = fixed + i.workerRssBytes;
   const neededPercent = Math.ceil((smallest * 100) / i.ramTotalBytes);
   const ramLine =
     byRam === 0
       ? `RAM allows no worker: the budget (${mb(budget)}) does not cover master + keeper + one worker (${mb(smallest)}), so CORRAL_WORKERS=1, the minimum, is over budget; ${neededPercent <= 100 ? `give corral --ram-budget ${neededPercent} or more, or a host with more RAM` : `this host has less RAM than that: use one with more`}.`
-      : `RAM would allow ${byRam} worker(s) of ${mb(i.workerRssBytes)} each, so CORRAL_WORKERS=${workers}${workers === MAX_WORKERS && Math.min(i.cpus, byRam) > MAX_WORKERS ? ` (the most corral runs: more hosts beyond that)` : ''}${workers === byFdWorkers && Math.min(i.cpus, byRam, MAX_WORKERS) > byFdWorkers ? ` (the open-files limit ${i.fdLimit} of ${i.fdLimitFrom ?? 'this shell'} allows no more: the keeper holds up to ${KEEPER_LINK_MAX_CONNECTIONS} connections per worker and the master ${MASTER_FDS_PER_CHILD} descriptors per child, for two generations during a reload; raise LimitNOFILE= in the unit, or ulimit -n, to lift it)` : ''}.`;
+      : `RAM would allow ${byRam} worker(s) of ${mb(i.workerRssBytes)} each, so CORRAL_WORKERS=${workers}${workers === MAX_WORKERS && Math.min(i.cpus, byRam) > MAX_WORKERS ? ` (the most corral runs: more hosts beyond that)` : ''}${workers === byFdWorkers && Math.min(i.cpus, byRam, MAX_WORKERS) > byFdWorkers ? ` (the open-files limit ${i.fdLimit} of ${i.fdLimitFrom ?? 'this shell'} allows no more: the keeper holds up to ${KEEPER_LINK_MAX_CONNECTIONS} connections per worker and the master ${MASTER_FDS_PER_CHILD} descriptors per child, for two generations during a reload; raise LimitNOFILE= in the unit, or ulimit -n, to lift it)` : ''}${i.taskLimit !== undefined && workers === Math.max(1, byTasks) && Math.min(i.cpus, byRam, MAX_WORKERS, byFdWorkers) > workers ? ` (the process and thread limit, ${i.taskLimit.source} ${i.taskLimit.max}${i.taskLimit.others ? ` less ${i.taskLimit.others} tasks of other processes` : ''}, allows no more: about ${TASKS_PER_PROCESS} tasks per process, twice the workers during a reload; raise TasksMax= or the container's --pids-limit to lift it)` : ''}.`;
   const reasons: string[] = [
     `RAM budget: ${i.ramBudgetPercent}% of ${mb(i.ramTotalBytes)} = ${mb(budget)}; master ${mb(i.masterRssBytes)} + keeper ${mb(i.keeperRssBytes)} leave ${mb(Math.max(0, budget - fixed))} (${i.measuredFrom}).`,
     `Workers: one per CPU core (${i.cpus}) gives the most requests/s on Node (on the 2-core reference machine, 2 workers served ~62k req/s, 8 workers ~37k). ${ramLine}`,
@@ -350,6 +361,9 @@ command reads them to find the admin API).`,
       fdLimit: fds,
       fdLimitFrom: fdSource.from,
       accept: settings.CORRAL_ACCEPT,
+      // The running master's, as its cgroup and limits hold its workers; else this shell's.
+      taskLimit: readTaskLimit(fdSource.masterPid === undefined ? {} : { pid: fdSource.masterPid, isRoot: procOwner(fdSource.masterPid) === 0 }),
+      exportThreads: settings.CORRAL_EXPORT_THREADS,
       measuredFrom: m.from,
     });
     const machine = { cpu: `${cpu.manufacturer} ${cpu.brand}`.trim(), cpus, ram_total_bytes: mem.total, ram_from: mem.from, fd_limit: fds, fd_limit_from: fdSource.from, measured: Boolean(measured) };
