@@ -207,6 +207,16 @@ CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
       else process.stdout.write(`corral is running (master pid ${pid}); ${why}\n`);
       return 0;
     }
+    // The admin port was taken when this master started (it logs admin.failed and serves on
+    // without its admin API): what answers there is another corral, whose figures are not this one's.
+    const otherMaster = (otherPid: number): number => {
+      const message =
+        `corral master pid ${pid} is running, but the admin API at ${base} answers for another master (pid ${otherPid}): ` +
+        `CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log); give each corral its own CORRAL_ADMIN_BIND and restart it`;
+      process.stderr.write(`corral status: [CORRAL_ERR_ADMIN_OTHER_MASTER] ${message}\n`);
+      json({ running: true, pid, error: { code: 'CORRAL_ERR_ADMIN_OTHER_MASTER', message } });
+      return 1;
+    };
     try {
       const token = settings.CORRAL_ADMIN_TOKEN;
       const stats = token ? await getAdminJson(`${base}/api/admin/stats`, token) : undefined;
@@ -216,6 +226,8 @@ CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
         const hint = lookup.tokenInvalid ? 'CORRAL_ADMIN_TOKEN in the settings is invalid (the warning above says why): per-worker figures need the token the master runs with' : figuresRefusedHint(stats);
         // Where reloads stand needs no token (an older master answers without it: left out).
         const reload = await readReloadStanding(base).catch(() => undefined);
+        // Its master_pid, the one figure that says whose API this is without a token.
+        if (reload && reload.master_pid !== pid) return otherMaster(reload.master_pid);
         if (values.json) json({ running: true, pid, health: h, ...(reload ? { reload: { in_progress_generation: reload.in_progress_generation, queued: reload.queued, last: reload.last } } : {}), note: hint });
         else {
           const lines = [`corral is ${stateOf(h.stopping)}: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}${whyDegraded(h)})${respawnText(h.respawn_in_ms)}; ${hint}`, ...reloadLines(reload)];
@@ -224,16 +236,7 @@ CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
         return 0;
       }
       const s = stats.body as Stats;
-      // The admin port was taken when this master started (it logs admin.failed and serves on
-      // without its admin API): what answers there is another corral, whose figures are not this one's.
-      if (s.master.pid !== pid) {
-        const message =
-          `corral master pid ${pid} is running, but the admin API at ${base} answers for another master (pid ${s.master.pid}): ` +
-          `CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log); give each corral its own CORRAL_ADMIN_BIND and restart it`;
-        process.stderr.write(`corral status: [CORRAL_ERR_ADMIN_OTHER_MASTER] ${message}\n`);
-        json({ running: true, pid, error: { code: 'CORRAL_ERR_ADMIN_OTHER_MASTER', message } });
-        return 1;
-      }
+      if (s.master.pid !== pid) return otherMaster(s.master.pid);
       if (values.json) {
         json({ running: true, ...s });
         return 0;
