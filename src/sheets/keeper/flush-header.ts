@@ -152,8 +152,7 @@ export class FlushHeaders {
         { rows: rowsIn(batch), code: codeOf(err, 'CORRAL_ERR_SHEETS_UPSTREAM'), err: describeError(err) },
         'sheets: the header row the rows are written under could not be read; they stay in the journal and are sent once it is',
       );
-      this.o.journal.postpone(batch, this.o.retries.retryAt(range, batch, 'no', err));
-      this.o.retries.hold(range, err);
+      this.o.journal.postpone(batch, this.o.retries.failed(range, batch, 'no', err));
       return 'failed';
     }
     const beside = leftOfRangeProblem(range, copy);

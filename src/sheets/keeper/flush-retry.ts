@@ -61,10 +61,27 @@ export class FlushRetries {
    * attempts, or of the range's failures in a row when that is more (rows journaled during an
    * outage have had one attempt, the range many), and never before Google's Retry-After.
    */
-  retryAt(range: string, entries: readonly JournalEntry[], applied: 'no' | 'maybe', err?: unknown): number {
+  retryAt(range: string, entries: readonly JournalEntry[], applied: 'no' | 'maybe', err?: unknown, random: () => number = this.random): number {
     const attempts = Math.max(mostAttempts(entries), this.holds.failures(range) + 1);
-    const wait = Math.max(backoffMs(attempts, this.random), askedWaitMs(err));
+    const wait = Math.max(backoffMs(attempts, random), askedWaitMs(err));
     return this.clock.now() + (applied === 'maybe' ? Math.max(wait, this.unsureDelayMs) : wait);
+  }
+
+  /**
+   * A call for `range` carrying `entries` failed with `err`: the range is held (hold()), and the
+   * time the entries are tried again is returned (retryAt()), both of one draw of the jitter. Two
+   * draws left the entries due up to a second after the range's hold ended, and the rows journaled
+   * meanwhile, due at once, went out first: after a refusal Google certainly did not apply (a 429,
+   * connection refused, a 403 while the sheet was unshared), rows acknowledged later landed above
+   * those refused, a whole backlog above its oldest batch. Entries tried more often than the range
+   * failed in a row (one Google refuses alone, sent again with newer rows) still wait longer.
+   */
+  failed(range: string, entries: readonly JournalEntry[], applied: 'no' | 'maybe', err?: unknown): number {
+    const jitter = this.random();
+    const once = (): number => jitter;
+    const retryAt = this.retryAt(range, entries, applied, err, once);
+    this.hold(range, err, once);
+    return retryAt;
   }
 
   /**
@@ -72,8 +89,8 @@ export class FlushRetries {
    * before Google's Retry-After (the client ends a call whose Retry-After passes 32 s; retrying sooner
    * than asked only spends quota on refusals).
    */
-  hold(range: string, err?: unknown): void {
-    const wait = Math.max(backoffMs(this.holds.failures(range) + 1, this.random), askedWaitMs(err));
+  hold(range: string, err?: unknown, random: () => number = this.random): void {
+    const wait = Math.max(backoffMs(this.holds.failures(range) + 1, random), askedWaitMs(err));
     this.holds.fail(range, this.clock.now() + wait);
   }
 }

@@ -218,8 +218,7 @@ export class Flusher {
     } catch (err) {
       // The send record is not durable, so nothing may leave: back to pending, try later.
       for (const e of batch) e.state = 'pending';
-      this.o.journal.postpone(batch, this.retries.retryAt(range, batch, 'no'));
-      this.retries.hold(range);
+      this.o.journal.postpone(batch, this.retries.failed(range, batch, 'no'));
       this.sendFailures.failed(err, range);
       return 'failed';
     }
@@ -241,8 +240,7 @@ export class Flusher {
       const applied = appliedOf(err);
       // Rows that may be in the sheet, under the header they were mapped to: named if it changes.
       if (prepared.underHeader && applied === 'maybe') this.headerChanges.written(range, rows.length, { unsureIds: rows.map((r) => r[0] ?? '') });
-      const retryAt = this.retries.retryAt(range, batch, applied, err);
-      this.retries.hold(range, err);
+      const retryAt = this.retries.failed(range, batch, applied, err);
       await this.o.journal.markFailed(batch, applied, retryAt).catch(() => undefined);
       return sayAppendFailed(this.o.logger, this.appendFailures, {
         range,

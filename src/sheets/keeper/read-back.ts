@@ -94,8 +94,7 @@ export class ReadBack {
       // whatever started this flush.
       column = await this.idsOf(range);
     } catch (err) {
-      this.o.journal.postpone(unsure, this.o.retries.retryAt(range, unsure, 'maybe', err));
-      this.o.retries.hold(range, err);
+      this.o.journal.postpone(unsure, this.o.retries.failed(range, unsure, 'maybe', err));
       this.o.appendFailures.failed(range, 'warn', { err: describeError(err) }, 'sheets: read-back of unsure appends failed; retried later');
       return 'failed';
     }
@@ -107,8 +106,7 @@ export class ReadBack {
     const headed = idColumnHeader(range, column);
     const elsewhere = unsure.filter((e) => e.header !== undefined && headerName(e.header[0] ?? '') !== headerName(headed));
     if (elsewhere.length > 0) {
-      this.o.journal.postpone(elsewhere, this.o.retries.retryAt(range, elsewhere, 'maybe'));
-      this.o.retries.hold(range);
+      this.o.journal.postpone(elsewhere, this.o.retries.failed(range, elsewhere, 'maybe'));
       this.o.appendFailures.failed(
         range,
         'warn',
