@@ -83,3 +83,11 @@ export interface HostCounters {
  * works, TypeScript's or Babel's CommonJS output (`exports.default`) included.
  */
 export type CreateApp = (ctx: AppContext) => RequestListener | Promise<RequestListener>;
+
+/**
+ * Why an app cut an answer itself (a client that stopped reading an export): set on the response,
+ * `res[APP_CUT] = 'send_stall'`, before it destroys it, and the access line's 499 carries it as
+ * `cut`, as the worker's own cuts do. A bare 499 is the client's doing. A global symbol, so an app
+ * built against another copy of corral sets the same one; at most 64 characters are logged.
+ */
+export const APP_CUT: unique symbol = Symbol.for('corral.cut') as never;

@@ -2,6 +2,7 @@
 
 import { performance } from 'node:perf_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { APP_CUT } from '../contract.js';
 import { normalizeIp, type ClientIpResolver } from '../http/client-ip.js';
 import { targetForAccessLog } from '../http/logged-target.js';
 import { LatencyBuckets } from '../latency-buckets.js';
@@ -81,6 +82,12 @@ export function cutUnsent(res: ServerResponse, unsentBytes: number): void {
   (res as TrackedResponse)[UNSENT] = unsentBytes;
 }
 
+/** Why the app cut this answer itself (contract.ts APP_CUT), when it said so. */
+function appCut(res: ServerResponse): string | undefined {
+  const why = (res as ServerResponse & { [APP_CUT]?: unknown })[APP_CUT];
+  return typeof why === 'string' && why !== '' ? why.slice(0, 64) : undefined;
+}
+
 /** The longest X-Request-Id an access line carries: a proxy's id is 32 characters (nginx's $request_id). */
 const REQUEST_ID_MAX = 128;
 
@@ -144,7 +151,7 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
       const status = res[RAW_STATUS] ?? (res[UNSENT] === undefined && (res.writableFinished || res.statusCode >= 500) ? res.statusCode : 499);
       // A 499 the worker caused is said apart: one counting 499s as clients giving up would lay
       // the send timeout's cuts and a forced drain's on the clients.
-      const cut = status !== 499 ? undefined : res[UNSENT] !== undefined ? 'send_timeout' : forced ? 'drain' : undefined;
+      const cut = status !== 499 ? undefined : res[UNSENT] !== undefined ? 'send_timeout' : forced ? 'drain' : appCut(res);
       accessLogger.info({
         event: 'access',
         method: req.method,

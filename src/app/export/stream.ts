@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { CsvPool } from './pool.js';
+import { APP_CUT } from '../../contract.js';
 
 export const CHUNK_ROWS = 2000;
 const AHEAD = 2;
@@ -167,6 +168,8 @@ export async function streamCsv(
     const stall = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
         stalled = true;
+        // Its access line's 499 says the export cut it, not the client.
+        (res as typeof res & { [APP_CUT]?: string })[APP_CUT] = 'send_stall';
         // A reset, not a FIN, as the worker's send timeout cuts (send-timeout.ts): closed normally,
         // the kernel kept the megabytes the client never took as an orphan in FIN-WAIT-1, probing
         // its zero window for minutes (nginx's reset_timedout_connection).
