@@ -338,6 +338,10 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
           });
         };
         scheduleForce = (ms) => {
+          // The drain is over (every connection closed, or the force already ran): a later,
+          // shorter order (a QUIT read during the close hooks) has nothing left to close, and
+          // said worker.drain_forced with 0 open connections.
+          if (settling) return;
           clearTimeout(force);
           forceAt = monotonicNow() + ms;
           force = setTimeout(() => {
