@@ -389,6 +389,9 @@ export class Arbiter {
   private manage(): void {
     const now = this.now();
     if (this.phase === 'stopping') {
+      // A stop that came while a reload restarted the keeper: the new keeper is still started for
+      // the draining workers' writes, and drained after them as the keeper always is.
+      if (this.o.withKeeper && !this.keeper() && this.keeperRestart.restarting && this.shutdown.wantsKeeper(now) && now >= this.keeperCrashes.nextSpawnAt) this.spawn('keeper');
       this.shutdown.step(now);
       return;
     }

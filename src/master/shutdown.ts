@@ -29,6 +29,7 @@ export interface ShutdownDeps {
 
 export class Shutdown {
   private deadline = 0;
+  private fast = false;
   /** When the keeper was told to drain (stop-sequence.ts); undefined before. */
   private keeperDrainAt: number | undefined;
 
@@ -52,6 +53,7 @@ export class Shutdown {
       // the graceful timeout with nothing to say why.
       d.log.info({ event: 'shutdown.hastened', fast }, 'fast shutdown: QUIT during the graceful stop cuts it short; requests in flight are cut now');
     }
+    this.fast ||= fast;
     this.deadline = stopDeadline(d.now(), gracefulMs, again ? this.deadline : undefined);
     // Giving up, the workers still booting serve nothing; one draining already (a scale-down) keeps its requests' time.
     for (const c of d.workers()) d.drain(c, fast ? 'quit' : 'shutdown', giveUp && c.state === 'booting' ? 0 : gracefulMs);
@@ -71,6 +73,16 @@ export class Shutdown {
     if (step.killWorkers) d.killer.killAtGracefulTimeout(d.workers());
     const keeper = d.keeper();
     if (step.killKeeper && keeper) d.killer.killAtGracefulTimeout([keeper]);
+  }
+
+  /**
+   * Whether a keeper that is not there (a reload was restarting it when the stop came) is still
+   * wanted: a graceful stop whose workers, draining, may write events, before the keeper's own
+   * drain and the deadline. The workers were told to wait for the new keeper ('keeper-restarting');
+   * with none forked, every write waited that whole window for nothing, then got a 503.
+   */
+  wantsKeeper(now: number): boolean {
+    return !this.fast && this.keeperDrainAt === undefined && now < this.deadline && this.d.workers().length > 0;
   }
 
   private drainKeeper(gracefulMs: number): void {
