@@ -2,10 +2,10 @@
 // try, the log lines (per range at the first, then at most once a minute with the count, then
 // once when one works; this host's own full read queue one line for the host), and the
 // background retries. A file of its own: what a failure does to a range is decided here, the
-// tier reads the outcome (failingSince, nextRetryAt, lastError) when it answers. Two things are
-// not: a read that asks for the range starts its unasked retries again (the tier's get() resets
-// unaskedRetries, unaskedUncalled, retryingUnasked and unasked), and a fetch's first failed
-// attempt is dated by fetch-flight.ts's retry listener (firstFailedAt, retrying).
+// tier reads the outcome (failingSince, nextRetryAt, lastError) when it answers, and tells it of
+// each read that asks for a range (asked(): its unasked retries start again). One thing is not:
+// a fetch's first failed attempt is dated by fetch-flight.ts's retry listener (firstFailedAt,
+// retrying).
 //
 // A failing range is also retried in the background, on the same backoff, but at most
 // UNASKED_RETRIES times after the last read that asked for it: a range only some requests read (the
@@ -121,6 +121,24 @@ export class RangeFailures {
     st.unasked = false;
     st.retryingUnasked = false;
     this.disarm(st);
+  }
+
+  /**
+   * A read asked for the range: its background retries start again from none, and it counts as
+   * failing again. A range given up on (or refused as such, a 400) has no retry armed: one is armed
+   * now, at its backoff, unless the read's own fetch comes first (it disarms this one when it
+   * fails). Without it, a read within the backoff (served the stale copy, or the error at once)
+   * counted the range as failing again with nothing to try it again: sheets.ranges_failing stayed
+   * over 0 for good, Google answering, until another read came after the backoff.
+   */
+  asked(range: string, st: RangeState): void {
+    st.unaskedRetries = 0;
+    st.unaskedUncalled = 0;
+    // A background retry in flight that this read joins fails as the read's: counted in
+    // retries_uncalled after the reset above, it made that figure exceed the retries it is of.
+    st.retryingUnasked = false;
+    st.unasked = false;
+    if (st.failingSince !== undefined && st.retryTimer === undefined && !st.inflight && !this.o.signal.aborted) this.retryLater(range, st);
   }
 
   /** The range's background retry, if armed, no longer comes (the tier's close). */

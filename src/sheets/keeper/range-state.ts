@@ -5,8 +5,8 @@
 // quota-wait.ts) each read and write their fields of it, a few of them shared: firstFailedAt is set
 // by fetch-flight.ts's retry listener and by range-failures.ts (which clears it); slotTold is set
 // by fetch-flight.ts from quota-wait.ts's slot listener, which sets slotFreesAt (fetch-flight.ts
-// clears both); and a read resets the unasked retries' fields in the tier's get(). A file of its
-// own so that they share the one shape without importing the tier.
+// clears both); and a read resets the unasked retries' fields (range-failures.ts's asked(), from
+// the tier's get()). A file of its own so that they share the one shape without importing the tier.
 
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import type { CachedValue } from './cached-value.js';

@@ -168,12 +168,7 @@ export class ReadTier {
     const st = this.state(range);
     const now = this.clock.now();
     // Asked for: its background retries start again from none (and it counts as failing again).
-    st.unaskedRetries = 0;
-    st.unaskedUncalled = 0;
-    // A background retry in flight that this read joins fails as the read's: counted in
-    // retries_uncalled after the reset above, it made that figure exceed the retries it is of.
-    st.retryingUnasked = false;
-    st.unasked = false;
+    this.failures.asked(range, st);
     const v = st.value;
     if (v && now < v.expiresAt) {
       this.counts.fresh++;
