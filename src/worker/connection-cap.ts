@@ -65,6 +65,11 @@ export interface ConnectionCap {
   idleClosed(): number;
   /** What the heartbeat reports of the interval since the last call; the next one starts now. */
   takeInterval(): IntervalFigures;
+  /**
+   * Closes the connections that have sent nothing since they were accepted, SILENT_GRACE_MS or
+   * more ago (a draining worker's: see server.ts drain); how many.
+   */
+  closeSilent(): number;
 }
 
 /** A worker's connections over one heartbeat interval (see busy-peak.ts for why not a sample). */
@@ -233,6 +238,14 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   return {
     active: () => counted.size,
     idleNow: () => idle.count(performance.now()),
+    closeSilent() {
+      const silent = idle.silentPastGrace(performance.now());
+      for (const socket of silent) {
+        idle.remove(socket);
+        socket.destroy();
+      }
+      return silent.length;
+    },
     setLimit(next) {
       // Connections already open above a lowered cap stay; only new ones are refused.
       if (next === cap) return false;

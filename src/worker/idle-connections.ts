@@ -71,6 +71,8 @@ export interface IdleConnections {
   first(now: number): TrackedSocket | undefined;
   /** Connections idle now (keep-alive and silent ones past their grace). */
   count(now: number): number;
+  /** The connections that have sent nothing since they were accepted, SILENT_GRACE_MS or more ago. */
+  silentPastGrace(now: number): TrackedSocket[];
 }
 
 export function createIdleConnections(): IdleConnections {
@@ -140,6 +142,14 @@ export function createIdleConnections(): IdleConnections {
         if (stillSilent(socket)) n++;
       }
       return n;
+    },
+    silentPastGrace(now) {
+      const found: TrackedSocket[] = [];
+      for (const [socket, since] of silent) {
+        if (now - since < SILENT_GRACE_MS) break;
+        if (stillSilent(socket)) found.push(socket);
+      }
+      return found;
     },
   };
 }

@@ -61,6 +61,9 @@ type PipelinedSocket = Socket & { _httpMessage?: ServerResponse | null };
 /** A drain waits at most this long, after the last connection closed, for the responses on it to close. */
 const RESPONSES_CLOSE_WAIT_MS = 1000;
 
+/** How often a draining worker looks for connections silent past their grace (SILENT_GRACE_MS). */
+const SILENT_SWEEP_MS = 250;
+
 export interface WorkerServer {
   readonly server: Server;
   readonly cap: ConnectionCap;
@@ -328,9 +331,17 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
         // turn of the event loop after its socket is destroyed (and after the server's own close),
         // and the figures the worker sends next must include it (the master keeps those).
         let settling = false;
+        // A connection that has sent nothing since it was accepted (a browser's preconnect, a
+        // client gone quiet) has no request to finish: closed once past the grace a new one gets
+        // to send its first (idle-connections.ts). Left, it held the drain until
+        // CORRAL_HEADERS_TIMEOUT, then got a 408 for a request it never sent.
+        cap.closeSilent();
+        const silentSweep = setInterval(() => cap.closeSilent(), SILENT_SWEEP_MS);
+        silentSweep.unref();
         const settle = () => {
           if (settling) return;
           settling = true;
+          clearInterval(silentSweep);
           const bound = setTimeout(resolve, RESPONSES_CLOSE_WAIT_MS);
           void stats.allClosed().then(() => {
             clearTimeout(bound);
