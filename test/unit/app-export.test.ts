@@ -7,6 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { csvField, csvRows } from '../../src/app/export/csv.js';
 import { acceptsGzip, attachmentOf } from '../../src/app/export/stream.js';
 import { exportFilename, exportRange } from '../../src/app/routes/export.js';
+import type { Logger } from '../../src/log/logger.js';
 import { createFakeSheets, type FakeSheets } from '../fixtures/fake-sheets.js';
 import { startApp, type AppHarness } from '../fixtures/app-harness.js';
 
@@ -550,7 +551,7 @@ describe('an export to a client that reads slowly but steadily', () => {
 });
 
 describe('an export under the worker server', () => {
-  it("stalls by its own send-stall time, not the worker's CORRAL_SEND_TIMEOUT, so its log says why", { timeout: 20_000 }, async (t) => {
+  it("stalls by its own send-stall time, not the worker's CORRAL_SEND_TIMEOUT, so its log says why, and its access line that it cut the client (cut: send_stall), not the client", { timeout: 20_000 }, async (t) => {
     const { loadSettings } = await import('../../src/config/load.js');
     const { createLogger } = await import('../../src/log/logger.js');
     const { createWorkerServer } = await import('../../src/worker/server.js');
@@ -558,6 +559,8 @@ describe('an export under the worker server', () => {
     const { streamCsv } = await import('../../src/app/export/stream.js');
     const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_SEND_TIMEOUT: '1' } });
     const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    const lines: Record<string, unknown>[] = [];
+    const accessLogger = { info: (l: Record<string, unknown>) => void lines.push(l) } as unknown as Logger;
     const pool = createCsvPool(1);
     const values = Array.from({ length: 60_000 }, (_, i) => [`row-${i}`, 'x'.repeat(200)]);
     let ended!: (end: string) => void;
@@ -567,7 +570,7 @@ describe('an export under the worker server', () => {
         const started = Date.now();
         void streamCsv(req, res, pool, values, 'big', { sendStallMs: 2500 }).then((how) => ended(`${how} after ${Date.now() - started >= 2500 ? 'the stall time' : 'less'}`));
       },
-      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+      { settings, logger, accessLogger, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
     );
     const { port } = await worker.listen();
     const socket = connect(port, '127.0.0.1');
@@ -581,6 +584,10 @@ describe('an export under the worker server', () => {
     socket.pause(); // reads nothing
     socket.write('GET /export HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.equal(await end, 'stalled after the stall time');
+    // Its access line: a 499 the export caused, said apart from a client that left.
+    const deadline = Date.now() + 2000;
+    while (lines.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual([lines[0]?.status, lines[0]?.cut], [499, 'send_stall'], JSON.stringify(lines[0]));
   });
 });
 
