@@ -91,7 +91,10 @@ export async function benchSheets(o: SheetsBenchOptions): Promise<void> {
     await emu.stop();
   }
 
-  const p99At1000 = rows.find((r) => r.connections === 1000)?.result.p99Ms;
+  const at1000 = rows.find((r) => r.connections === 1000)?.result;
+  const p99At1000 = at1000?.p99Ms;
+  // As compare judges it: a p99 over a load with errors is not the served requests' latency.
+  const p99Met = at1000 !== undefined && at1000.p99Ms < 50 && at1000.errors === 0;
   const perWindow = total.calls / total.windows;
   const worstRow = Math.max(...rows.map((r) => r.upstreamCalls / r.windows));
   console.log(
@@ -105,7 +108,7 @@ export async function benchSheets(o: SheetsBenchOptions): Promise<void> {
         ? `keeper after the warm-up: ${keeper.hits} answers to workers from its cache (their L1 copies expire), ${keeper.waited} that waited for upstream (stale-while-revalidate: expected 0)\n`
         : 'keeper figures unavailable\n') +
       `goal ≤ 1 upstream call per TTL window per range: ${goal.met ? 'met' : 'MISSED'} (at most ${goal.mostInTtl} read${goal.mostInTtl === 1 ? '' : 's'} of a range within one TTL; on average: whole run ${perWindow.toFixed(2)}, worst load ${worstRow.toFixed(2)} per window)\n` +
-      (p99At1000 !== undefined ? `p99 at 1000 connections: ${fmt(p99At1000)} ms (issue 6 goal < 50 ms: ${p99At1000 < 50 ? 'met' : 'MISSED'})\n` : '') +
+      (p99At1000 !== undefined ? `p99 at 1000 connections: ${fmt(p99At1000)} ms (issue 6 goal < 50 ms: ${p99Met ? 'met' : 'MISSED'}${at1000 && at1000.errors > 0 ? `, ${at1000.errors} errors` : ''})\n` : '') +
       `(load tool: ${rows[0]?.result.tool ?? 'n/a'})`,
   );
   console.log(`saved ${save('sheets', { settings: { ...o, readsPerMinute: 300, readsPerMinutePerUser: 0, rateLimit: 0, accessLog: false }, loadavg: loadavg(), rows, total, keeper })}`);

@@ -74,17 +74,29 @@ async function wrk(url: string, connections: number, seconds: number, keepAlive:
   } finally {
     if (scriptDir !== undefined) rmSync(scriptDir, { recursive: true, force: true });
   }
+  return wrkResult(stdout, connections, seconds, keepAlive);
+}
+
+/**
+ * A load's figures from wrk's output. A load that got no answer at all has no latency: wrk prints
+ * its empty histogram as 0.00us at every percentile, and a request left unanswered is not counted
+ * anywhere (wrk 4.1 reports no timeout for it, whatever --timeout), so a server that hung or reset
+ * every request read "p99 0.0 ms, 0 errors" and met the p99 goal. Its percentiles are NaN here.
+ */
+export function wrkResult(stdout: string, connections: number, seconds: number, keepAlive: boolean): LoadResult {
   const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0);
   const answeredRps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
-  const p50 = ms(/\s50%\s+(\S+)/.exec(stdout)?.[1]);
-  const p99 = ms(/\s99%\s+(\S+)/.exec(stdout)?.[1]);
+  const p50 = requests > 0 ? ms(/\s50%\s+(\S+)/.exec(stdout)?.[1]) : NaN;
+  const p99 = requests > 0 ? ms(/\s99%\s+(\S+)/.exec(stdout)?.[1]) : NaN;
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const socketErrors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
   // Every socket error counts, without keep-alive too: wrk (4.1) does not count the server's
   // orderly close after a `Connection: close` answer as a read error (none in such loads of bare
   // node, corral and gunicorn alike), so a read error there is a reset the row must show.
-  const errors = non2xx + socketErrors;
+  // A load with no answer at all failed each connection's request at least, though wrk counted
+  // nothing (a hung server): errors, so that a row of rounds judged on their median shows it.
+  const errors = requests > 0 ? non2xx + socketErrors : Math.max(non2xx + socketErrors, connections);
   const rps = requests > 0 ? (answeredRps * Math.max(0, requests - non2xx)) / requests : 0;
   return { tool: 'wrk', connections, keepAlive, seconds, requests, rps, answeredRps, p50Ms: p50, p99Ms: p99, errors };
 }
@@ -95,7 +107,7 @@ async function autocannon(url: string, connections: number, seconds: number, kee
   const r = await ac({ url, connections, duration: seconds, method, headers, ...(body !== undefined ? { body } : {}) });
   const ok = Math.max(0, r.requests.total - r.non2xx);
   // autocannon's `errors` already includes its timeouts.
-  return { tool: 'autocannon', connections, keepAlive, seconds, requests: r.requests.total, rps: r.requests.total > 0 ? (r.requests.average * ok) / r.requests.total : 0, answeredRps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.non2xx };
+  return { tool: 'autocannon', connections, keepAlive, seconds, requests: r.requests.total, rps: r.requests.total > 0 ? (r.requests.average * ok) / r.requests.total : 0, answeredRps: r.requests.average, p50Ms: r.requests.total > 0 ? r.latency.p50 : NaN, p99Ms: r.requests.total > 0 ? r.latency.p99 : NaN, errors: r.errors + r.non2xx };
 }
 
 export interface LoadOptions {
