@@ -1,7 +1,8 @@
 // Issue #6's comparison benchmark, one command, one run, same machine: corral's bundled app
 // (cached GET /api/players and POST /api/login, in front of the Sheets API emulator with 800 ms
 // latency and a 30 s TTL) vs
-//   1. the ceiling: a bare node:cluster server answering the body corral answered, same worker count;
+//   1. the ceiling: a bare node:cluster server answering the body corral answered, same worker count,
+//      its workers accepting their own connections as corral's do by default (CEILING_ACCEPT_ENV);
 //   2. the seeds' original setup: a Flask app with a per-worker 30 s cache in front of the same kind
 //      of emulator, under `gunicorn -k gevent -w N --worker-connections 1000` (skipped, with a
 //      message, when Debian's gunicorn / python3-gevent / python3-flask are missing).
@@ -461,6 +462,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
       `workers: ${o.workerCounts.join(', ')} (the same N for all three servers; the first count gets the matrix, loads ${o.loads.map(loadName).join(', ')} (BENCH_COMPARE_LOADS) on both routes, the others GET /api/players at 100 keep-alive connections)\n` +
       `upstream: one corral emulator per server under test, ${o.latencyMs} ms latency on every values call, Google's default project quota (300 reads/min; the per-user quota off); TTL ${o.ttlS} s; ${o.seconds} s per load, after ${o.warmupSeconds} s of unmeasured load on each route of each server (BENCH_WARMUP_SECONDS)\n` +
       `corral: bundled app, CORRAL_RATE_LIMIT=0 (per-IP limit off for a one-IP load generator), access log off; CORRAL_ACCEPT=shared (the default) unless a line says round-robin\n` +
+      `bare and the login floor: NODE_CLUSTER_SCHED_POLICY=none, each worker accepting its own connections as corral's do by default\n` +
       `gunicorn: ${missing ? `${GUNICORN_SKIP} (${missing})` : `${gunicornVersion()}, bench/fixtures/flask/app.py, -k gevent --worker-connections 1000 --timeout 120, no access log (default)`}\n`,
   );
   const all: Row[] = [];

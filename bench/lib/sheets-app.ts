@@ -92,8 +92,17 @@ export async function warmLoad(base: string, route: Route, seconds: number): Pro
   await load(`${base}${route.path}`, { connections: 100, seconds, method: route.method, ...(route.body !== undefined ? { body: route.body } : {}) });
 }
 
-/** The ceiling: a bare node:cluster server answering exactly `body` to every request. */
-export async function startBareWithBody(workers: number, body: string, env: Record<string, string> = {}): Promise<Running> {
+/**
+ * How the ceilings accept connections: as corral does by default (CORRAL_ACCEPT=shared), each
+ * worker its own (SCHED_NONE). With node:cluster's default, the master accepting and dealing them
+ * out round-robin, the ceiling differed from corral in more than corral's own work: how the
+ * connections were spread over the workers, which on a 2-core box moved the ratio by itself (GET
+ * at 100 keep-alive connections measured 1.04 × such a "ceiling", 1.18 without keep-alive).
+ */
+export const CEILING_ACCEPT_ENV: Readonly<Record<string, string>> = { NODE_CLUSTER_SCHED_POLICY: 'none' };
+
+/** The ceiling: a bare node:cluster server answering exactly `body` to every request. `env`: extra environment; by default the ceiling's accept (CEILING_ACCEPT_ENV). */
+export async function startBareWithBody(workers: number, body: string, env: Record<string, string> = { ...CEILING_ACCEPT_ENV }): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'corral-bench-body-'));
   const file = join(dir, 'body.mjs');
   writeFileSync(file, `export const BODY = Buffer.from(${JSON.stringify(Buffer.from(body).toString('base64'))}, 'base64');\n`);
@@ -119,7 +128,7 @@ export async function startBareWithBody(workers: number, body: string, env: Reco
 export async function startLoginFloor(workers: number, answered: string): Promise<Running> {
   const { name, code } = JSON.parse(LOGIN_BODY) as { name: string; code: string };
   const { player } = JSON.parse(answered) as { player: unknown };
-  return startBare(workers, undefined, { BARE_LOGIN: JSON.stringify({ name, code, player }) });
+  return startBare(workers, undefined, { ...CEILING_ACCEPT_ENV, BARE_LOGIN: JSON.stringify({ name, code, player }) });
 }
 
 /**
