@@ -15,6 +15,13 @@ export interface Command {
    */
   readonly handlesClosedStdout?: boolean;
   /**
+   * The exit code says what the answer meant (check's OK/FAIL, status's running or not, reload
+   * --wait's outcome): a reader that went away (EPIPE) takes nothing from it. Ended with 0 there,
+   * `corral check | head -n1` (pipefail) read a FAIL as OK, and `reload --wait` exited 0 before
+   * the reload had ended.
+   */
+  readonly exitCodeIsVerdict?: boolean;
+  /**
    * For a command with --json: its refusal as the one JSON object a script reads on stdout. Any
    * CorralError the command throws (a refused command line, refused settings) is printed with it
    * when the command line asks for JSON, beside the message on stderr: nothing on stdout reads as

@@ -110,13 +110,18 @@ export async function main(argv: readonly string[]): Promise<void> {
   // `corral config | head` closes the pipe early; that is not an error. A command that says what
   // its output meant by its exit code (loadtest's verdict) handles it itself.
   let closedStdoutEndsWithZero = true;
+  /** A closed stdout leaves the command's exit code as it is (Command.exitCodeIsVerdict). */
+  let closedStdoutKeepsExit = false;
   const [name, ...rest] = argv;
   /** The exit code of an answer stdout could not take: the command's own for a failure it did not foresee. */
   let outputLostExit: number = EXIT.FAILURE;
   let outputLost = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (!closedStdoutEndsWithZero) return;
-    if (err.code === 'EPIPE') process.exit(0);
+    if (err.code === 'EPIPE') {
+      if (closedStdoutKeepsExit) return;
+      process.exit(0);
+    }
     // A full disk (`corral config --json > settings.json`), an I/O error: the answer is missing or
     // cut short. Swallowed here, the command exited 0 and a script read the empty file as its answer.
     if (outputLost) return;
@@ -179,6 +184,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   if (command.handlesClosedStdout === true) closedStdoutEndsWithZero = false;
+  if (command.exitCodeIsVerdict === true) closedStdoutKeepsExit = true;
   try {
     process.exitCode = await command.run(rest);
   } catch (err) {

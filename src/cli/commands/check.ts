@@ -237,6 +237,8 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
 
 export const checkCommand: Command = {
   name: 'check',
+  // Its exit code is the verdict: a FAIL stays 1 when nobody read the line.
+  exitCodeIsVerdict: true,
   help: `Usage: corral check [--json]
 
 Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` would, then:

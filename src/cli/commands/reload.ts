@@ -18,6 +18,7 @@ const RELOAD_FLAG_HINTS: Readonly<Record<string, string>> = { timeout: WAIT_BOUN
 
 export const reloadCommand: Command = {
   name: 'reload',
+  exitCodeIsVerdict: true,
   help: `Usage: corral reload [--wait]
 
 Sends SIGHUP to the master named in CORRAL_PIDFILE. The master re-reads .env, starts a new

@@ -138,6 +138,7 @@ export function figuresRefusedHint(stats: { readonly status: number; readonly bo
 
 export const statusCommand: Command = {
   name: 'status',
+  exitCodeIsVerdict: true,
   help: `Usage: corral status [--json]
 
 Finds the master through CORRAL_PIDFILE and asks its admin API (CORRAL_ADMIN_BIND, with
