@@ -7,6 +7,7 @@
 // removes when the service stops.
 
 import { posix } from 'node:path';
+import { shellWord } from '../cli/shell-word.js';
 import { underPrivateTmp } from './hidden-paths.js';
 import { unmanagedDirs, type UnitOptions } from './unit.js';
 
@@ -112,8 +113,9 @@ export function missingDirWarnings(o: Pick<UnitOptions, 'dataDir' | 'logDir' | '
     // The data dir holds the login codes, the journal and the session secret (StateDirectoryMode=0700);
     // the log dir, like LogsDirectory='s, is readable, the files in it 0640.
     const mode = flag === '--data-dir' ? '0700' : '0755';
+    // A command to paste: a path with a space (which the unit quotes for systemd) quoted for the shell.
     out.push(
-      `${flag} ${dir} does not exist on this host: systemd creates only the unit's directories under /var/lib and /var/log, and a missing ReadWritePaths= directory makes the service fail with status=226/NAMESPACE before corral runs (retried every 2 s): create it for the service's user: install -d -m ${mode} -o ${o.user} -g ${o.group} ${dir}`,
+      `${flag} ${dir} does not exist on this host: systemd creates only the unit's directories under /var/lib and /var/log, and a missing ReadWritePaths= directory makes the service fail with status=226/NAMESPACE before corral runs (retried every 2 s): create it for the service's user: install -d -m ${mode} -o ${o.user} -g ${o.group} ${shellWord(dir)}`,
     );
   }
   return out;

@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import { timeoutStartSec, timeoutStopSec, watchdogSec } from '../../src/systemd/timeouts.js';
 import { limitNoFile, NR_OPEN_DEFAULT, REFERENCE_UNIT_OPTIONS, renderUnit } from '../../src/systemd/unit.js';
 import { hiddenPathWarnings, underPrivateTmp } from '../../src/systemd/hidden-paths.js';
-import { broadDirWarnings, privateTmpPaths, unwritablePaths } from '../../src/systemd/writable-paths.js';
+import { broadDirWarnings, missingDirWarnings, privateTmpPaths, unwritablePaths } from '../../src/systemd/writable-paths.js';
 import { KEEPER_STOP_MS, stopDeadline, stopStep } from '../../src/master/stop-sequence.js';
 import { EXIT } from '../../src/errors.js';
 
@@ -328,6 +328,16 @@ test('a --data-dir or --log-dir outside /var/lib and /var/log missing on this ho
   assert.deepEqual(settingWarnings(unit(`/var/lib${data}`, `/var/log${logs}`).stderr), []);
   // Under /tmp the PrivateTmp= warning says what matters; not this one as well.
   assert.doesNotMatch(unit(`/tmp${data}`, `/var/tmp${logs}`).stderr, /does not exist on this host/);
+});
+
+test('the command that creates a missing --data-dir or --log-dir is one a shell runs as meant: a path with a space, a quote or a $ is quoted', () => {
+  // The unit quotes such paths for systemd (ReadWritePaths="/srv/my data"); pasted unquoted,
+  // `install -d ... /srv/my data` made /srv/my and ./data, and the service still failed with 226/NAMESPACE.
+  const [data, logs] = missingDirWarnings({ dataDir: '/srv/my data', logDir: "/srv/it's $HOME", user: 'corral', group: 'corral' }, () => false);
+  assert.match(data ?? '', / install -d -m 0700 -o corral -g corral '\/srv\/my data'$/);
+  assert.match(logs ?? '', / install -d -m 0755 -o corral -g corral '\/srv\/it'\\''s \$HOME'$/);
+  const plain = missingDirWarnings({ dataDir: '/srv/corral', logDir: '/srv/corral-logs', user: 'corral', group: 'corral' }, () => false);
+  assert.match(plain[0] ?? '', / install -d -m 0700 -o corral -g corral \/srv\/corral$/);
 });
 
 test('path options under /tmp or /var/tmp, private to the service (PrivateTmp=yes), are warned about with what breaks and where to move them; elsewhere, none', () => {
