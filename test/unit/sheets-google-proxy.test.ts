@@ -198,6 +198,21 @@ describe('proxy failures are the proxy\'s, not Google\'s', () => {
     assert.doesNotMatch(e.message, /\n/);
   });
 
+  it('a deadline met through a proxy names the proxy (a hung or blackholed proxy was said as Google, or the token endpoint, not answering); without one, as before', () => {
+    const queued = new TransportError('queued', 'timeout', 'no complete answer within 10000 ms');
+    const sent = new TransportError('sent', 'timeout', 'no complete answer within 10000 ms');
+    for (const err of [queued, sent]) {
+      const e = mapTransportError(err, ctx());
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_TIMEOUT');
+      assert.match(e.message, /through the proxy http:\/\/proxy\.corp:3128 \(HTTPS_PROXY\)/, e.message);
+      const token = mapTransportError(err, { ...ctx(), operation: 'token', host: 'oauth2.googleapis.com' });
+      assert.match(token.message, /^the token endpoint oauth2\.googleapis\.com .*through the proxy http:\/\/proxy\.corp:3128 \(HTTPS_PROXY\)/, token.message);
+      assert.doesNotMatch(mapTransportError(err, ctx(false)).message, /proxy/);
+    }
+    // Never connected: through a proxy, corral connects to nothing but the proxy.
+    assert.match(mapTransportError(queued, ctx()).message, /check that the proxy runs and that HTTPS_PROXY names it/);
+  });
+
   it('the proxy unreachable: CORRAL_ERR_SHEETS_PROXY naming it, retried; without a proxy, Google unreachable as before', () => {
     const refused = new TransportError('queued', 'network', 'connect ECONNREFUSED 10.0.0.5:3128', Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:3128'), { code: 'ECONNREFUSED' }));
     const e = mapTransportError(refused, ctx());

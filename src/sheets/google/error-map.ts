@@ -210,7 +210,13 @@ export function mapTransportError(err: TransportError, ctx: ErrorContext): Sheet
     return make('CORRAL_ERR_SHEETS_TIMEOUT', `${what} was cancelled by the caller ${where}`, { reason: 'ABORTED', applied, retryable: false, cause: err });
   }
   if (err.kind === 'timeout') {
-    return make('CORRAL_ERR_SHEETS_TIMEOUT', `${what} did not answer within SHEETS_TIMEOUT (${err.message}, ${where})`, { reason: 'TIMEOUT', applied, retryable: true, cause: err });
+    // Through a proxy, the path is named: a proxy that hangs (or a firewall dropping its port) was
+    // said as Google not answering, and `corral check` sent the operator to Google. Not connected
+    // yet, corral had connected to nothing but the proxy.
+    const proxy = ctx.proxy;
+    const via = proxy ? ` through the proxy ${proxy.shown} (${proxy.setting})` : '';
+    const hint = proxy && err.phase === 'queued' ? `; check that the proxy runs and that ${proxy.setting} names it` : '';
+    return make('CORRAL_ERR_SHEETS_TIMEOUT', `${what} did not answer within SHEETS_TIMEOUT${via} (${err.message}, ${where})${hint}`, { reason: 'TIMEOUT', applied, retryable: true, cause: err });
   }
   if (err.kind === 'too-large') {
     // Not transient: every retry would download as much again, pay a quota token, and fail.
