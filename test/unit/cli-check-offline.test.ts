@@ -54,3 +54,22 @@ test('a data dir start refuses (exit 78) is a FAIL (settings), as config --check
   assert.equal(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /^FAIL \(settings\): CORRAL_DATA_DIR=.*procfs.*\[CORRAL_ERR_CONFIG_INVALID\]\n$/);
 });
+
+test('no settings file read (no ./.env where it ran, no CORRAL_ENV_FILE): the verdict says so, and how to check the service\'s', () => {
+  // `cd /opt/corral && sudo corral check` said "OK: no SHEET_ID is set, so the offline sheet is in
+  // use ... set SHEET_ID" (exit 0) while the service's /etc/corral/corral.env set SHEET_ID and its key:
+  // the verdict was on the defaults, and nothing said that no settings file had been read.
+  const cwd = join(dir, 'no-env-here');
+  mkdirSync(cwd, { recursive: true });
+  const run = (env: Record<string, string>) =>
+    spawnSync(process.execPath, [corral, 'check', '--json'], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', CORRAL_DATA_DIR: join(cwd, 'data'), ...env }, timeout: 20_000 });
+  const none = run({});
+  const v = JSON.parse(none.stdout) as { ok: boolean; warnings: string[] };
+  assert.equal(none.status, 0, none.stdout + none.stderr);
+  assert.match(v.warnings.join('\n'), /no settings file was read .*CORRAL_ENV_FILE=\/etc\/corral\/corral\.env corral check/);
+  // A file read, or none asked for: nothing to say.
+  writeFileSync(join(cwd, '.env'), 'CORRAL_WORKERS=2\n');
+  assert.doesNotMatch((JSON.parse(run({}).stdout) as { warnings: string[] }).warnings.join('\n'), /no settings file was read/);
+  rmSync(join(cwd, '.env'));
+  assert.doesNotMatch((JSON.parse(run({ CORRAL_ENV_FILE: 'none' }).stdout) as { warnings: string[] }).warnings.join('\n'), /no settings file was read/);
+});

@@ -283,7 +283,9 @@ unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option
     let settingsWarnings: readonly string[];
     try {
       // The key is read at step 2, and a failure there said as FAIL (credentials).
-      ({ settings, warnings: settingsWarnings } = loadSettings({ readFiles: false }));
+      const loaded = loadSettings({ readFiles: false });
+      settings = loaded.settings;
+      settingsWarnings = [...loaded.warnings, ...noSettingsFileWarning(loaded.envFile, loaded.envFileNone)];
     } catch (err) {
       // check's own verdict (FAIL, exit 1), so scripts read every failure the same way: an
       // invalid value, or a CORRAL_ENV_FILE that cannot be read.
@@ -327,6 +329,18 @@ unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option
     return report(verdict, values.json === true);
   },
 };
+
+/**
+ * No settings file was read: no ./.env where the check ran, and no CORRAL_ENV_FILE (none asked for
+ * is a choice). `cd /opt/corral && sudo corral check` judged the defaults, "OK: no SHEET_ID is set,
+ * so the offline sheet is in use" while the service's settings file set SHEET_ID and its key.
+ */
+function noSettingsFileWarning(envFile: string | undefined, envFileNone: boolean): string[] {
+  if (envFile !== undefined || envFileNone) return [];
+  return [
+    'no settings file was read (there is no .env in this directory and CORRAL_ENV_FILE is not set), so this verdict is on the environment and the defaults alone: to check the settings the service runs with, name its file, as the systemd unit does (CORRAL_ENV_FILE=/etc/corral/corral.env corral check)',
+  ];
+}
 
 function report(verdict: Verdict, json: boolean): number {
   if (json) {
