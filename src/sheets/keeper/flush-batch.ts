@@ -1,5 +1,6 @@
 // What goes into one values:append: the entries due for a range, taken from the front (oldest
-// first) up to a number of rows and a number of bytes, so that no request passes Google's limits.
+// first) up to a number of rows and a number of bytes, so that no request passes Google's limits,
+// nor a tab's smaller ones after appends the link could not carry in time (flush-batch-limits.ts).
 
 import type { JournalEntry } from './journal.js';
 
@@ -13,6 +14,14 @@ const MAX_BATCH_ROWS = 5000;
  */
 export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
+/** At most this many rows, and this many bytes of rows (bytesOf), per values:append. */
+export interface BatchLimit {
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+export const FULL_BATCH: BatchLimit = { rows: MAX_BATCH_ROWS, bytes: MAX_BATCH_BYTES };
+
 const entryBytes = new WeakMap<JournalEntry, number>();
 
 function bytesOf(e: JournalEntry): number {
@@ -24,20 +33,27 @@ function bytesOf(e: JournalEntry): number {
   return n;
 }
 
+/** The bytes of `entries`' rows, as takeBatch counts them against a limit. */
+export function batchBytes(entries: readonly JournalEntry[]): number {
+  let n = 0;
+  for (const e of entries) n += bytesOf(e);
+  return n;
+}
+
 /**
- * The next batch of `pending` from index `from`: at least one entry, then up to both limits. The
+ * The next batch of `pending` from index `from`: at least one entry, then up to both of `limit`. The
  * caller moves `from` on by the batch's length. Not shift()ed off the array: a backlog an outage
  * left (hundreds of thousands of entries, SHEETS_JOURNAL_MAX_MB) made each shift a copy of the
  * whole array, 5000 of them per batch, and the keeper's loop stopped for seconds per batch while it
  * caught up (about 5 minutes of CPU for 670k entries).
  */
-export function takeBatch(pending: readonly JournalEntry[], from: number): JournalEntry[] {
+export function takeBatch(pending: readonly JournalEntry[], from: number, limit: BatchLimit = FULL_BATCH): JournalEntry[] {
   const batch: JournalEntry[] = [];
   let rows = 0;
   let bytes = 0;
   for (let i = from; i < pending.length; i++) {
     const next = pending[i]!;
-    const fits = rows + next.rows.length <= MAX_BATCH_ROWS && bytes + bytesOf(next) <= MAX_BATCH_BYTES;
+    const fits = rows + next.rows.length <= limit.rows && bytes + bytesOf(next) <= limit.bytes;
     if (batch.length > 0 && !fits) break;
     batch.push(next);
     rows += next.rows.length;

@@ -11,7 +11,8 @@
 //
 // Here: the pass (what goes when, each call's quota), one append with its send and done records,
 // the drain. Its parts: the header a batch goes under (flush-header.ts), a refused batch sent in
-// halves (append-halves.ts), the line of a failed append (append-failed.ts), read-backs (read-back.ts).
+// halves (append-halves.ts), the line of a failed append (append-failed.ts), read-backs (read-back.ts),
+// a tab's smaller batches after an append the link could not carry in time (flush-batch-limits.ts).
 
 import { appendAnchorOf } from '../a1.js';
 import type { Logger } from '../../log/logger.js';
@@ -22,7 +23,8 @@ import { AppendHalves, type SendOutcome } from './append-halves.js';
 import { LandingCheck } from './append-landing.js';
 import { BacklogAlert } from './backlog-alert.js';
 import { systemClock, type Clock } from './clock.js';
-import { takeBatch } from './flush-batch.js';
+import { batchBytes, takeBatch } from './flush-batch.js';
+import { BatchLimits } from './flush-batch-limits.js';
 import { FlushFailureLog } from './flush-failure-log.js';
 import { FlushHeaders, type HeaderOf } from './flush-header.js';
 import { appliedOf, FlushRetries } from './flush-retry.js';
@@ -96,6 +98,8 @@ export class Flusher {
   private readonly headers: FlushHeaders;
   /** Read-backs of unsure appends, and of resent rows (read-back.ts). */
   private readonly readBack: ReadBack;
+  /** How large each tab's batches may be (flush-batch-limits.ts). */
+  private readonly batchLimits: BatchLimits;
   private counts = { appends: 0, rowsSent: 0, failures: 0 };
 
   constructor(private readonly o: FlusherOptions) {
@@ -116,6 +120,7 @@ export class Flusher {
     this.halves = new AppendHalves({ logger, now: () => this.clock.now(), isHeld: (id) => this.headerHolds.isHeld(id), signal });
     this.headers = new FlushHeaders({ headerOf: o.headerOf, changes: this.headerChanges, holds: this.headerHolds, signal, journal, retries, appendFailures });
     this.readBack = new ReadBack({ journal, backend, logger, clock, retries, appendFailures, signal, unsureDelayMs });
+    this.batchLimits = new BatchLimits(logger, () => this.clock.now());
   }
 
   start(): void {
@@ -162,11 +167,12 @@ export class Flusher {
           failedCalls++;
           continue;
         }
-        found += r;
+        found += r.found;
+        this.batchLimits.readBack(range, r.absent > 0);
       }
       const pending = entries.filter((e) => e.state === 'pending');
       for (let next = 0; next < pending.length && !this.abort.signal.aborted; ) {
-        const batch = takeBatch(pending, next);
+        const batch = takeBatch(pending, next, this.batchLimits.of(range));
         next += batch.length;
         const r = await this.halves.send(range, batch, (part) => this.send(range, part, opts.wait));
         if (r === 'quota') {
@@ -178,6 +184,7 @@ export class Flusher {
           break;
         }
         this.retries.succeed(range);
+        this.batchLimits.succeeded(range);
         sent += r;
       }
     }
@@ -238,6 +245,9 @@ export class Flusher {
     } catch (err) {
       this.counts.failures++;
       const applied = appliedOf(err);
+      // Its size is what a read-back that finds the rows absent halves (flush-batch-limits.ts); a
+      // call our own close cancelled says nothing about the link.
+      if (applied === 'maybe' && !this.abort.signal.aborted) this.batchLimits.endedUnsure(range, rows.length, batchBytes(batch));
       // Rows that may be in the sheet, under the header they were mapped to: named if it changes.
       if (prepared.underHeader && applied === 'maybe') this.headerChanges.written(range, rows.length, { unsureIds: rows.map((r) => r[0] ?? '') });
       const retryAt = this.retries.failed(range, batch, applied, err);

@@ -43,6 +43,12 @@ export interface ReadBackOptions {
   readonly unsureDelayMs: number;
 }
 
+/** What a read-back settled: rows found in the sheet, and rows of unsure appends found wholly absent (to resend). */
+export interface ReadBackResult {
+  readonly found: number;
+  readonly absent: number;
+}
+
 export class ReadBack {
   /** Rows resent after a read-back, read once more for a late first append (resend-check.ts). */
   private readonly resendCheck: ResendCheck;
@@ -84,7 +90,7 @@ export class ReadBack {
   }
 
   /** Reads the target back and settles unsure entries: found → done, absent → pending. */
-  async verify(range: string, unsure: JournalEntry[]): Promise<number | 'failed'> {
+  async verify(range: string, unsure: JournalEntry[]): Promise<ReadBackResult | 'failed'> {
     this.counts.verifications++;
     let column: string[];
     try {
@@ -143,9 +149,10 @@ export class ReadBack {
       this.resendCheck.resent(range, absent.flatMap((e) => e.rows.map((row) => row[0] ?? '')), this.o.clock.now());
     }
     this.counts.rowsFound += found;
+    const toResend = absent.reduce((n, e) => n + e.rows.length, 0);
     if (found > 0 || absent.length > 0) {
-      this.o.logger.info({ event: 'sheets.read_back', range, alreadyThere: found, toResend: absent.reduce((n, e) => n + e.rows.length, 0) }, 'sheets: read back unsure appends');
+      this.o.logger.info({ event: 'sheets.read_back', range, alreadyThere: found, toResend }, 'sheets: read back unsure appends');
     }
-    return found;
+    return { found, absent: toResend };
   }
 }
