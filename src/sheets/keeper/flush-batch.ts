@@ -33,7 +33,7 @@ function bytesOf(e: JournalEntry): number {
   return n;
 }
 
-/** The bytes of `entries`' rows, as takeBatch counts them against a limit. */
+/** The bytes of `entries`' rows, as a batch counts them against its limit (BatchCursor). */
 export function batchBytes(entries: readonly JournalEntry[]): number {
   let n = 0;
   for (const e of entries) n += bytesOf(e);
@@ -41,23 +41,38 @@ export function batchBytes(entries: readonly JournalEntry[]): number {
 }
 
 /**
- * The next batch of `pending` from index `from`: at least one entry, then up to both of `limit`. The
- * caller moves `from` on by the batch's length. Not shift()ed off the array: a backlog an outage
- * left (hundreds of thousands of entries, SHEETS_JOURNAL_MAX_MB) made each shift a copy of the
- * whole array, 5000 of them per batch, and the keeper's loop stopped for seconds per batch while it
- * caught up (about 5 minutes of CPU for 670k entries).
+ * A range's pending entries, oldest first, taken batch by batch. Read from an iterator as far as
+ * the batches taken go (journal-entries.ts's duePending): a pass that stops at a failed batch
+ * looks at no more of a backlog an outage left (hundreds of thousands of entries,
+ * SHEETS_JOURNAL_MAX_MB) than it sent. Never shift()ed off an array either: each shift was a copy
+ * of the whole array, 5000 of them per batch, and the keeper's loop stopped for seconds per batch
+ * while it caught up (about 5 minutes of CPU for 670k entries).
  */
-export function takeBatch(pending: readonly JournalEntry[], from: number, limit: BatchLimit = FULL_BATCH): JournalEntry[] {
-  const batch: JournalEntry[] = [];
-  let rows = 0;
-  let bytes = 0;
-  for (let i = from; i < pending.length; i++) {
-    const next = pending[i]!;
-    const fits = rows + next.rows.length <= limit.rows && bytes + bytesOf(next) <= limit.bytes;
-    if (batch.length > 0 && !fits) break;
-    batch.push(next);
-    rows += next.rows.length;
-    bytes += bytesOf(next);
+export class BatchCursor {
+  /** The entry read that did not fit the last batch: the first of the next. */
+  private ahead: JournalEntry | undefined;
+
+  constructor(private readonly pending: Iterator<JournalEntry>) {}
+
+  /** The next batch: at least one entry, then up to both of `limit`; empty once none is left. */
+  take(limit: BatchLimit = FULL_BATCH): JournalEntry[] {
+    const batch: JournalEntry[] = [];
+    let rows = 0;
+    let bytes = 0;
+    for (;;) {
+      if (!this.ahead) {
+        const r = this.pending.next();
+        if (r.done) break;
+        this.ahead = r.value;
+      }
+      const next = this.ahead;
+      const fits = rows + next.rows.length <= limit.rows && bytes + bytesOf(next) <= limit.bytes;
+      if (batch.length > 0 && !fits) break;
+      batch.push(next);
+      rows += next.rows.length;
+      bytes += bytesOf(next);
+      this.ahead = undefined;
+    }
+    return batch;
   }
-  return batch;
 }

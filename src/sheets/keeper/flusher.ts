@@ -23,7 +23,7 @@ import { AppendHalves, type SendOutcome } from './append-halves.js';
 import { LandingCheck } from './append-landing.js';
 import { BacklogAlert } from './backlog-alert.js';
 import { systemClock, type Clock } from './clock.js';
-import { batchBytes, takeBatch } from './flush-batch.js';
+import { batchBytes, BatchCursor } from './flush-batch.js';
 import { BatchLimits } from './flush-batch-limits.js';
 import { FlushFailureLog } from './flush-failure-log.js';
 import { FlushHeaders, type HeaderOf } from './flush-header.js';
@@ -153,10 +153,13 @@ export class Flusher {
     let found = 0;
     let failedCalls = 0;
     let quotaLimited = false;
-    for (const [range, entries] of this.o.journal.due(this.clock.now())) {
+    const now = this.clock.now();
+    for (const range of this.o.journal.backlogRanges()) {
       if (this.abort.signal.aborted) break;
+      // Passed over without a look at its entries: during an outage a tab can hold a backlog of a
+      // million rows, and the pass runs every SHEETS_FLUSH_INTERVAL_MS (journal-entries.ts).
       if (this.retries.isHeld(range)) continue;
-      const unsure = entries.filter((e) => e.state === 'unsure');
+      const unsure = this.o.journal.dueUnsure(range, now);
       if (unsure.length > 0) {
         const r = this.canCall(this.o.readQuota, opts.wait) ? await this.readBack.verify(range, unsure) : 'quota';
         if (r === 'quota') {
@@ -170,10 +173,11 @@ export class Flusher {
         found += r.found;
         this.batchLimits.readBack(range, r.absent > 0);
       }
-      const pending = entries.filter((e) => e.state === 'pending');
-      for (let next = 0; next < pending.length && !this.abort.signal.aborted; ) {
-        const batch = takeBatch(pending, next, this.batchLimits.of(range));
-        next += batch.length;
+      // Read back first: the entries it finds absent go in journal order with the others.
+      const pending = new BatchCursor(this.o.journal.duePending(range, now));
+      while (!this.abort.signal.aborted) {
+        const batch = pending.take(this.batchLimits.of(range));
+        if (batch.length === 0) break;
         const r = await this.halves.send(range, batch, (part) => this.send(range, part, opts.wait));
         if (r === 'quota') {
           quotaLimited = true;

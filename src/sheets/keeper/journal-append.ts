@@ -139,7 +139,7 @@ export class JournalAppender {
     // The key rides in the add record itself: no crash can keep the row and lose its key.
     const record = { k: 'add', id: entry.id, r: range, rows: fresh, at: now, d: this.destination, ...(header ? { h: header } : {}), ...(claim ? { ik: IdempotencyKeys.field(claim) } : {}) };
     const write = this.file.append([record], () => {
-      entry.durable = true;
+      this.table.madeDurable(entry);
       this.rowIds.written(entry.id);
       if (claim) this.keys.settle(claim.key);
     });

@@ -168,7 +168,7 @@ export class Journal {
   /** The append failed. 'no': it certainly did not apply; 'maybe': read back before resending. */
   async markFailed(entries: readonly JournalEntry[], applied: 'no' | 'maybe', retryAt: number): Promise<void> {
     for (const e of entries) {
-      e.state = applied === 'no' ? 'pending' : 'unsure';
+      this.table.setState(e, applied === 'no' ? 'pending' : 'unsure');
       e.nextAttemptAt = retryAt;
     }
     if (applied === 'no') await this.record([{ k: 'nack', ids: entries.map((e) => e.id), at: this.clock.now() }]);
@@ -179,7 +179,7 @@ export class Journal {
 
   /** A read-back found these unsure entries absent from the sheet: safe to send again. */
   async markAbsent(entries: readonly JournalEntry[]): Promise<void> {
-    for (const e of entries) e.state = 'pending';
+    for (const e of entries) this.table.setState(e, 'pending');
     await this.record([{ k: 'nack', ids: entries.map((e) => e.id), at: this.clock.now() }]);
     await this.compaction.ifGrown();
   }
@@ -205,6 +205,21 @@ export class Journal {
   /** Entries ready for a flush attempt, grouped by target range (one values:append each). */
   due(now: number = this.clock.now()): Map<string, JournalEntry[]> {
     return this.table.due(now);
+  }
+
+  /** The target ranges with rows not yet in Google: what a flush pass goes over. */
+  backlogRanges(): string[] {
+    return this.table.backlogRanges();
+  }
+
+  /** The unsure entries of `range` due for their read-back (journal-entries.ts). */
+  dueUnsure(range: string, now: number): JournalEntry[] {
+    return this.table.dueUnsure(range, now);
+  }
+
+  /** The pending entries of `range` due at `now`, oldest first, each looked at only when asked for (journal-entries.ts). */
+  duePending(range: string, now: number): Iterator<JournalEntry> {
+    return this.table.duePending(range, now);
   }
 
   /** Whether rows of `sheet` that reached Google after `t` may have been forgotten (journal-entries.ts). */
