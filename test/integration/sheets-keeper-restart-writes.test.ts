@@ -109,3 +109,60 @@ test('writes while a killed keeper is replaced are all answered 201, and each re
     await c.waitForLog((l) => ready(l) && l.worker_pid !== pid, 30_000, 'the new keeper');
     return { startedAt, readyAt: Date.now() };
   }));
+
+test('a stop during a reload that restarts the keeper: the writes on their way get the new keeper (201, in the sheet once), none waits out the restart for a 503', async () => {
+  const emu = await startEmulator();
+  const dir = mkdtempSync(join(tmpdir(), 'corral-keeper-stop-'));
+  const envFile = join(dir, 'corral.env');
+  writeFileSync(envFile, 'SHEET_CACHE_TTL=30\n');
+  const c = await startWithEmulator(emu, 2, { CORRAL_ENV_FILE: envFile, CORRAL_RATE_LIMIT: '0', SHEETS_FLUSH_INTERVAL_MS: '100' }, { bundledApp: true });
+  const agent = new Agent({ connections: CLIENTS, keepAliveTimeout: 30_000 });
+  let stopped = false;
+  const answers: { status: number; text: string; id?: string }[] = [];
+  try {
+    const login = await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Alice Martin', code: 'P001' }) });
+    assert.equal(login.status, 200, login.text);
+    const token = login.json<{ token: string }>().token;
+    let n = 0;
+    // Each client writes until its connection is refused: the workers have closed their listeners.
+    const client = async (i: number) => {
+      while (!stopped) {
+        const r = await http(`${c.url}/api/events`, {
+          method: 'POST',
+          dispatcher: agent,
+          timeoutMs: 30_000,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ kind: 'stop-test', detail: `client ${i} write ${n++}` }),
+        }).catch((err: Error) => ({ status: 0, text: err.message, json: () => ({}) as { id?: string } }));
+        answers.push({ status: r.status, text: r.text.slice(0, 200), ...(r.status === 201 ? { id: r.json<{ id: string }>().id } : {}) });
+        if (r.status === 0) return;
+      }
+    };
+    const clients = Array.from({ length: CLIENTS }, (_, i) => client(i));
+    await waitFor(() => answers.length >= 50, 20_000, 'writes before the reload');
+    appendFileSync(envFile, 'SHEET_CACHE_TTL=20\n');
+    c.kill('SIGHUP');
+    await c.waitForLog((l) => l.event === 'keeper.restart', 20_000, 'keeper.restart');
+    c.kill('SIGTERM');
+    const exit = await c.exited;
+    stopped = true;
+    await Promise.all(clients);
+    assert.equal(exit.code, 0, c.stderr());
+    // The new keeper was started for the draining workers, and drained after them.
+    const keepers = c.events('keeper.ready').filter((l) => typeof l.worker_pid === 'number');
+    assert.equal(keepers.length, 2, 'the first keeper, then the one the reload restarts, forked during the stop');
+    const unanswered = answers.filter((a) => a.status !== 201 && a.status !== 0);
+    assert.deepEqual(unanswered.slice(0, 5), [], `${unanswered.length} of ${answers.length} writes answered neither 201 nor cut by the stop`);
+    // Every acknowledged event is in the sheet, once: the keeper sent them before the master exited.
+    const ids = answers.filter((a) => a.id !== undefined).map((a) => a.id!);
+    const rows = (emu.getSheet(emu.spreadsheetId, 'Events') ?? []).filter((row) => row[2] === 'stop-test').map((row) => row[0]!);
+    assert.equal(rows.length, ids.length, 'each acknowledged event once');
+    assert.deepEqual(new Set(rows), new Set(ids));
+  } finally {
+    stopped = true;
+    await agent.close();
+    await c.stop();
+    await emu.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
