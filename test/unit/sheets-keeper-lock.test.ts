@@ -296,6 +296,20 @@ describe('keeper lock', () => {
       await lock.release();
     });
 
+    it("the same host's dead keeper of another pid namespace (its container, before the host's clock was set back) is taken over once its lock stops changing, not waited for until the clock catches up", async () => {
+      // A container restarted after a reboot or an NTP step back: a new pid namespace, the same
+      // hostname, and the lock its killed keeper refreshed last carries a time ahead of this
+      // clock. Judged by its age on this clock it read as refreshed in the future (age < 0), so
+      // every start waited the whole lock wait and failed CORRAL_ERR_JOURNAL ("refreshed -3600 s
+      // ago") until the clock passed that time: no keeper, every write 503, for the step's length.
+      writeFileSync(join(dir, 'keeper.lock'), '7 - 0123456789abcdef pid:[1001] host-a\n');
+      const future = (Date.now() + 3600_000) / 1000;
+      utimesSync(join(dir, 'keeper.lock'), future, future);
+      const lock = await acquireKeeperLock(dir, FOREIGN_LOCK_STALE_MS + 3000, undefined, { ...inNs(8, 'pid:[2002]'), hostId: async () => 'host-a' });
+      assert.match(readFileSync(join(dir, 'keeper.lock'), 'utf8'), /^8 .* pid:\[2002\] host-a\n$/);
+      await lock.release();
+    });
+
     it('the same namespace is still judged by pid: a dead keeper\'s lock is taken at once', async () => {
       writeFileSync(join(dir, 'keeper.lock'), `${DEAD_PID} - 0123456789abcdef pid:[1001]\n`);
       const started = Date.now();

@@ -360,8 +360,14 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
     // theirs a few seconds behind made its live lock "stale" here (broken at once: two keepers on
     // one journal), and one ahead kept its dead keeper's lock "fresh" for as long. Its lock is dead
     // once this host has seen its time (and line) stay the same for FOREIGN_LOCK_STALE_MS.
-    if (otherHost && (watched?.text !== text || watched.mtime !== mtime)) watched = { text, mtime: mtime as number, since: performance.now() };
-    const unchangedMs = otherHost && watched ? performance.now() - watched.since : undefined;
+    // This host's own lock of another pid namespace (its container restarted) dated ahead of this
+    // clock: the clock was set back since its keeper last refreshed it (NTP at boot, a board
+    // without a battery-backed clock). Its age on this clock says nothing until the clock passes
+    // that time (every start waited its whole lock wait and failed meanwhile): judged by its
+    // changes too. A live keeper's next heartbeat changes it, and is then dated by this clock.
+    const byChanges = otherHost || (foreign && (age as number) < 0);
+    if (byChanges && (watched?.text !== text || watched.mtime !== mtime)) watched = { text, mtime: mtime as number, since: performance.now() };
+    const unchangedMs = byChanges && watched ? performance.now() - watched.since : undefined;
     const dead = foreign
       ? (unchangedMs ?? (age as number)) >= FOREIGN_LOCK_STALE_MS
       : !Number.isInteger(owner) || owner <= 0 || owner === self.pid || !self.alive(owner) || (start !== undefined && (await self.startTime(owner)) !== start);
