@@ -156,3 +156,41 @@ describe('keeper process with a journal it may not open', { skip: process.getuid
     assert.deepEqual({ code: line?.code, path: line?.path, errno: line?.errno }, { code: 'CORRAL_ERR_JOURNAL_UNWRITABLE', path: journal, errno: 'EACCES' });
   });
 });
+
+describe('keeper process stopped with rows held for another sheet', () => {
+  let dir: string;
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeper.drained does not say the journal is flushed: it warns of the held rows left in it', async () => {
+    // SHEET_ID changed while rows waited: they are held (journal.held_for_other_sheet), never sent
+    // here. A stop then said "keeper drained; journal flushed" (rowsLeftInJournal 0, info), the
+    // very line an operator reads before moving or removing the data dir, and those acknowledged
+    // rows went with it.
+    dir = mkdtempSync(join(tmpdir(), 'corral-keeper-main-'));
+    const data = join(dir, 'data');
+    mkdirSync(data, { mode: 0o700 });
+    writeFileSync(join(data, 'sheets.journal'), encodeRecord({ k: 'add', id: 'held-1', r: 'Events', rows: [['ev-held', 'P001', 'goal', '', '2024-05-01']], at: Date.now(), d: 'google sheet old-sheet via https://sheets.googleapis.com' }));
+    const logFile = join(dir, 'keeper.log');
+    const child = fork(KEEPER_MAIN, [], {
+      cwd: dir,
+      env: { CORRAL_DATA_DIR: data, CORRAL_LOG_FILE: logFile, CORRAL_LOG_LEVEL: 'info', CORRAL_BIND: '127.0.0.1:8080', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    child.on('message', (m) => {
+      if ((m as Msg).type === 'ready') child.send({ tag: IPC_TAG, type: 'drain', reason: 'shutdown', gracefulMs: 5000, hostStopping: true });
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    assert.equal(await exited, 0);
+    clearTimeout(killer);
+    const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(lines.some((l) => l.event === 'journal.held_for_other_sheet'), 'the held row was said at start');
+    const drained = lines.find((l) => l.event === 'keeper.drained');
+    assert.ok(drained, 'keeper.drained logged');
+    assert.doesNotMatch(String(drained.msg), /journal flushed/);
+    assert.equal(drained.level, 'warn', 'a stop leaving acknowledged rows in the journal warns');
+    assert.match(String(drained.msg), /1 acknowledged row held for another sheet/);
+  });
+});

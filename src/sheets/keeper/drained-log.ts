@@ -13,6 +13,11 @@ export interface DrainedInfo {
   readonly reason: string;
   /** Rows not yet in the sheet (journalBacklogRows); -1 when the drain failed and did not count. */
   readonly left: number;
+  /**
+   * Rows held for other sheets (SHEET_ID or SHEETS_API_URL changed while they waited), which no
+   * drain sends: left in the journal as surely as rows the sheet did not take. Absent: none.
+   */
+  readonly held?: number;
   readonly ms: number;
   readonly journalPath: string;
   readonly dataDir: string;
@@ -21,12 +26,17 @@ export interface DrainedInfo {
 }
 
 export function logDrained(logger: Logger, d: DrainedInfo): void {
-  const fields = { event: 'keeper.drained', reason: d.reason, rowsLeftInJournal: d.left, ms: d.ms, journal: d.journalPath, dataDir: d.dataDir, leaving: d.leaving };
-  if (d.left === 0) {
+  const fields = { event: 'keeper.drained', reason: d.reason, rowsLeftInJournal: d.left, ...(d.held ? { rowsHeldForOtherSheets: d.held } : {}), ms: d.ms, journal: d.journalPath, dataDir: d.dataDir, leaving: d.leaving };
+  const held = d.held ?? 0;
+  if (d.left === 0 && held === 0) {
     logger.info(fields, 'keeper drained; journal flushed');
     return;
   }
-  const rows = d.left < 0 ? 'the rows its journal holds (the drain failed before counting them)' : `${d.left} acknowledged row${d.left === 1 ? '' : 's'} not yet in the sheet`;
+  const waiting = d.left < 0 ? 'the rows its journal holds (the drain failed before counting them)' : d.left > 0 ? `${d.left} acknowledged row${d.left === 1 ? '' : 's'} not yet in the sheet` : '';
+  // Said as rows left, not "flushed": that line is what an operator reads before moving or
+  // removing the data dir, and held rows were acknowledged all the same.
+  const heldWords = held > 0 ? `${held} acknowledged row${held === 1 ? '' : 's'} held for another sheet (journal.held_for_other_sheet: sent only by a keeper of that sheet)` : '';
+  const rows = [waiting, heldWords].filter((w) => w !== '').join(', and ');
   const sentBy = `only a corral started with CORRAL_DATA_DIR=${d.dataDir} sends them`;
   if (d.leaving) {
     logger.warn(fields, `keeper stopped with ${rows}: they stay in ${d.journalPath}, and ${sentBy}; a corral started on another data dir does not (wait for journal_backlog 0 before moving or removing ${d.dataDir})`);

@@ -358,6 +358,14 @@ export class Keeper {
   }
 
   /**
+   * Rows the journal holds for other sheets (journal.held_for_other_sheet): never sent here, and
+   * left in the journal by every drain, which keeper.drained says (drained-log.ts).
+   */
+  heldRows(): number {
+    return this.journal?.heldRows() ?? 0;
+  }
+
+  /**
    * A drain asked for again with an earlier `deadline` (a fast stop after a graceful one brings
    * the master's forward): the flush is cut short of it instead. Carried out with the first
    * deadline, the keeper was SIGKILLed by the master mid-flush, its cache not handed over.
