@@ -224,10 +224,10 @@ describe('journal quarantine', () => {
     assert.deepEqual(readQuarantine(join(dir, copy)).pieces.map((p) => p.bytes.toString('utf8')), [unfinished]);
   });
 
-  it('a corral from before the group marks reads a file with them as its own: replay takes the records, the mark ignored', () => {
+  it('a corral from before the group marks reads a file with them as its own: replay takes the records, the mark ignored', async () => {
     const records = [{ k: 'add', id: 'e1', r: 'Events', rows: [row('ev-1')], at: 1, g: 2 }, { k: 'send', ids: ['e1'], at: 2, g: 1 }] as JournalRecord[];
     assert.ok(records.every((r) => replayable(r)));
-    const entries = replayRecords(records, 'the sheet');
+    const entries = await replayRecords(records, 'the sheet');
     assert.deepEqual([...entries.values()].map((e) => [e.id, e.state, e.rows]), [['e1', 'unsure', [row('ev-1')]]]);
   });
 

@@ -114,3 +114,24 @@ test('restoring the replayed entries lets the event loop turn between slices, so
   assert.equal(table.backlogRows(), 100_000);
   assert.ok(turns >= 4, `the loop turned ${turns} times while 100,000 rows were indexed`);
 });
+
+test("the replay of a large journal's records lets the keeper's loop turn: its lock's heartbeat and its boot heartbeats go on", async () => {
+  // replayRecords ran in one stretch: 2 to 5 s for a million add records (188 MiB, under the
+  // default SHEETS_JOURNAL_MAX_MB) on a loaded 2-core box. The lock's mtime is refreshed every
+  // second by a timer of that loop, and a keeper of another pid namespace takes a lock unrefreshed
+  // for FOREIGN_LOCK_STALE_MS (5 s) for a dead keeper's: two keepers on one journal.
+  const { replayRecords } = await import('../../src/sheets/keeper/journal-replay.js');
+  const records = Array.from({ length: 200_000 }, (_, i) => ({ k: 'add', id: `e${i}`, r: i % 2 ? 'Events!A:E' : "'Other tab'!A:C", rows: [[`ev-${i}`, 'x']], at: i }));
+  let turns = 0;
+  let done = false;
+  const tick = () => {
+    turns++;
+    if (!done) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const entries = await replayRecords(records, 'the sheet');
+  done = true;
+  assert.equal(entries.size, 200_000);
+  assert.deepEqual([entries.get('e1')?.sheet, entries.get('e2')?.sheet], ['Events', 'Other tab']);
+  assert.ok(turns >= 2, `the loop turned ${turns} times during the replay of 200,000 records`);
+});

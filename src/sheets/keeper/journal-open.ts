@@ -61,7 +61,7 @@ export async function openJournalRecords(
   });
   const path = join(dir, JOURNAL_FILE);
   const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path, { ...fileOptions, clock, accepts: replayable, ...(onProgress ? { onProgress } : {}) });
-  const entries = replayRecords(records, destination);
+  const entries = await replayRecords(records, destination);
   // The rule: any damaged WHOLE line, skipped (valid records follow it) or in the tail, may have
   // been the send record of an entry that replays as pending, so Google may have its rows: every
   // pending entry becomes unsure and is read back before it is sent (a resend without one could

@@ -92,23 +92,38 @@ function markDone(e: JournalEntry, at: number): void {
   e.doneAt = at;
 }
 
+/** Records replayed between two turns of the event loop (tens of ms on a loaded 2-core box). */
+const REPLAY_SLICE_RECORDS = 20_000;
+
 /**
  * The entries the records describe, in the order they were first journaled; an add record without
- * its sheet is taken as `destination`'s.
+ * its sheet is taken as `destination`'s. The loop turns every REPLAY_SLICE_RECORDS records: in one
+ * stretch a million add records took 2 to 5 s on a loaded 2-core box, its timers held meanwhile,
+ * among them the lock's heartbeat, whose mtime a keeper of another pid namespace takes for a dead
+ * keeper's once 5 s old (lock.ts), and the boot heartbeats the master judges the keeper by.
  */
-export function replayRecords(records: readonly JournalRecord[], destination: string): Map<string, JournalEntry> {
+export async function replayRecords(records: readonly JournalRecord[], destination: string): Promise<Map<string, JournalEntry>> {
   const entries = new Map<string, JournalEntry>();
+  // A journal's add records name a handful of ranges: each parsed once.
+  const sheets = new Map<string, string>();
+  let sinceYield = 0;
   for (const rec of records) {
+    if (++sinceYield >= REPLAY_SLICE_RECORDS) {
+      sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     const ids = Array.isArray(rec.ids) ? (rec.ids as string[]) : [];
     switch (rec.k) {
       case 'add': {
         const id = String(rec.id);
         if (entries.has(id)) break;
         const range = String(rec.r);
+        let sheet = sheets.get(range);
+        if (sheet === undefined) sheets.set(range, (sheet = sheetKey(range)));
         entries.set(id, {
           id,
           range,
-          sheet: sheetKey(range),
+          sheet,
           rows: rec.rows as string[][],
           ...(Array.isArray(rec.h) ? { header: internHeader(rec.h as string[]) } : {}),
           at: Number(rec.at),
