@@ -224,3 +224,26 @@ describe('a journal over the cap at start', () => {
     assert.deepEqual(log.lines().filter((l) => l.event === 'journal.oversized'), []);
   });
 });
+
+describe('a journal within twice the cap that the heap cannot replay', () => {
+  it('is said before the replay, with the heap to start with (journal.oversized): a replay past V8\'s heap limit aborts at every start, with no line of corral\'s', async () => {
+    // The default cap (256 MiB) replays in ~1.5 GiB of heap; V8's limit is smaller on a small host
+    // or in a container with a memory limit. Only a journal over twice the cap was said: one
+    // within it aborted (FATAL ERROR: Reached heap limit, SIGABRT) at every restart, silently.
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const dir = mkdtempSync(join(tmpdir(), 'corral-oversized-heap-'));
+    try {
+      const path = join(dir, 'sheets.journal');
+      writeFileSync(path, Buffer.alloc(32 * 1024 * 1024, 0x20));
+      const module = new URL('../../src/sheets/keeper/journal-size-check.js', import.meta.url).href;
+      const script = `import(${JSON.stringify(module)}).then(({ reportOversizedJournal }) => reportOversizedJournal({ warn: (o) => console.log(JSON.stringify(o)) }, ${JSON.stringify(path)}, 256 * 1048576))`;
+      const { stdout } = await promisify(execFile)(process.execPath, ['--max-old-space-size=96', '-e', script]);
+      const line = JSON.parse(stdout.trim().split('\n')[0] ?? '{}') as Record<string, unknown>;
+      assert.deepEqual([line.event, line.code, line.path], ['journal.oversized', 'CORRAL_ERR_JOURNAL_OVERSIZED', path]);
+      assert.ok((line.heap_mib_needed as number) > 96);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -6,6 +6,7 @@
 // journal over 2 GiB failed every boot with a bare ERR_FS_FILE_TOO_LARGE).
 
 import { stat } from 'node:fs/promises';
+import { getHeapStatistics } from 'node:v8';
 import type { Logger } from '../../log/logger.js';
 
 /**
@@ -16,17 +17,30 @@ import type { Logger } from '../../log/logger.js';
 const HEAP_PER_BYTE = 6;
 const REWRITE_MS_PER_MIB = 20;
 
-/** Logs journal.oversized (warn) when the journal at `path` is over twice `capBytes`. */
-export async function reportOversizedJournal(logger: Logger, path: string, capBytes: number): Promise<void> {
+/**
+ * Logs journal.oversized (warn) when the journal at `path` is over twice `capBytes`, or when its
+ * replay may need more heap than this process's V8 limit (`heapLimit`): the default cap replays in
+ * ~1.5 GiB, more than V8 takes on a small host or in a container with a memory limit, and such a
+ * replay aborted (SIGABRT) at every start with no line of corral's.
+ */
+export async function reportOversizedJournal(logger: Logger, path: string, capBytes: number, heapLimit: number = getHeapStatistics().heap_size_limit): Promise<void> {
   const bytes = await stat(path).then(
     (s) => s.size,
     () => 0,
   );
-  // Up to twice the cap is a journal the cap allowed: rows at the cap, plus the done and send
-  // records that the next compaction drops.
-  if (bytes <= 2 * capBytes) return;
   const mib = Math.ceil(bytes / 1048576);
   const heapMib = Math.ceil((mib * HEAP_PER_BYTE) / 1024) * 1024;
+  // Up to twice the cap is a journal the cap allowed: rows at the cap, plus the done and send
+  // records that the next compaction drops.
+  if (bytes * HEAP_PER_BYTE > heapLimit && bytes <= 2 * capBytes) {
+    logger.warn(
+      { event: 'journal.oversized', code: 'CORRAL_ERR_JOURNAL_OVERSIZED', path, bytes, max_bytes: capBytes, heap_mib_needed: heapMib, heap_limit_mib: Math.floor(heapLimit / 1048576) },
+      `keeper: the write journal ${path} is ${mib} MiB: replaying it may take up to ${heapMib} MiB of heap, more than this keeper's ${Math.floor(heapLimit / 1048576)} MiB (V8's limit here). ` +
+        `If the keeper exits with SIGABRT (out of heap) while booting, start corral with NODE_OPTIONS=--max-old-space-size=${heapMib} (and room for it) until the sheet has taken the backlog, or lower SHEETS_JOURNAL_MAX_MB; do not delete the journal: it holds rows that were acknowledged`,
+    );
+    return;
+  }
+  if (bytes <= 2 * capBytes) return;
   const timeoutS = Math.ceil((mib * REWRITE_MS_PER_MIB) / 1000) + 30;
   logger.warn(
     { event: 'journal.oversized', code: 'CORRAL_ERR_JOURNAL_OVERSIZED', path, bytes, max_bytes: capBytes, heap_mib_needed: heapMib, timeout_s_needed: timeoutS },
