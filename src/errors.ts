@@ -39,7 +39,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_WORKER_DIED: 'A worker died without an app or listen failure: killed by a signal (SIGKILL: the OOM killer or an operator; the message names the signal and its usual sender), or exited with a code that is no boot failure; before it was ready (worker.boot_failed), or while serving (worker.exit: replaced with backoff). Not a broken app: check memory (dmesg) and who signals the workers.',
   CORRAL_ERR_WORKER_TIMEOUT:
     "A worker (or the keeper) stopped sending heartbeats and was killed; with CORRAL_STUCK_STACKS its stack is logged first (worker.stack). One booting that never sent its first (worker.timeout with never_beat: true, boot_error 'no beat in N s since it was forked') had the boot timeout, or CORRAL_TIMEOUT once the cgroup refused a fork or thread since its fork.",
-  CORRAL_ERR_REQUEST: 'A request handler threw; the client got a 500.',
+  CORRAL_ERR_REQUEST: 'A request handler threw or rejected, or wrote to its answer after ending it; the client got a 500 when nothing of the answer had gone out, else the answer was cut (or, ended, went out whole).',
   CORRAL_ERR_MASTER_STEP: 'A step of the master failed inside corral (a reconcile tick, a monitoring step): a bug; the master goes on with the next one.',
   CORRAL_ERR_INTERNAL:
     "A command (`corral status`, `config`, `check`, ...) failed on an error corral did not foresee: a bug. Its stack is printed on stderr, and with `--json` the error is in the command's JSON answer, so a script never reads an empty one; exit 1 (`corral status`: 4, unknown, as LSB has it; its 1 says corral runs; `corral start`: 70, as a crash of the master, its 1 saying corral already runs). Report it with the stack.",

@@ -13,6 +13,7 @@ import {
   type Server,
 } from 'node:http';
 import { monotonicNow } from '../clock.js';
+import { APP_CUT } from '../contract.js';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { FIRST_LINES_PER_MINUTE, RequestErrorLog } from '../log/request-errors.js';
@@ -132,12 +133,33 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     handlerErrors.failed({ method: req.method, ...d }, (requests) =>
       logger.error({ event: 'request.error', code: 'CORRAL_ERR_REQUEST', method: req.method, path, err: d, requests }, 'request handler threw'),
     );
-    if (!res.headersSent) sendJson(res, statusOf('internal_error'), { error: 'internal_error' satisfies HttpErrorCode, message: 'the server failed to answer this request' });
+    if (!res.headersSent) {
+      // The 500 is corral's answer, not the app's: headers the app set for its own (a gzip
+      // Content-Encoding, a chunked Transfer-Encoding, a cookie, an attachment's name) went out
+      // with it, a JSON body said to be gzip that no client could read, or framed two ways at once.
+      // A Connection: close stays (an app that will not read the body: lingering-close.ts).
+      for (const name of res.getHeaderNames()) if (name !== 'connection') res.removeHeader(name);
+      sendJson(res, statusOf('internal_error'), { error: 'internal_error' satisfies HttpErrorCode, message: 'the server failed to answer this request' });
+    }
     // An answer half sent is cut, so the client cannot take it for whole. One the app ended before
     // it threw (an audit call after res.end() that rejects) is left to go out: destroyed, its body
     // still in the socket's buffer was cut short, and the kept-alive connection lost with it.
-    else if (!res.writableEnded) res.destroy();
+    else if (!res.writableEnded) {
+      // Said in its access line as the worker's cut: a bare 499 is the client's doing.
+      const cut = res as ServerResponse & { [APP_CUT]?: unknown };
+      cut[APP_CUT] ??= 'handler_error';
+      res.destroy();
+    }
   };
+  /**
+   * node:http's 'error' on a response: a write or an end with a body after the answer ended (an
+   * early `res.end(...)` without a `return`, then the normal one). With no listener it was an
+   * uncaught exception: the worker was retired and replaced for that one request. One function
+   * for every response, as `this`.
+   */
+  function onResponseError(this: ServerResponse, err: unknown): void {
+    handleError(err, this.req, this);
+  }
 
   /** `continueFirst`: the client sent Expect: 100-continue and waits for the 100 before its body. */
   const onRequest = (req: IncomingMessage, res: ServerResponse, continueFirst = false) => {
@@ -182,6 +204,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       else sendJson(res, 200, { status: 'ok', worker: o.workerId, generation: o.generation, ...(draining ? { draining: true } : {}), ...withCapacity });
       return;
     }
+    res.on('error', onResponseError);
     try {
       const result = app(req, res) as unknown;
       if (result && typeof (result as Promise<unknown>).then === 'function') {
