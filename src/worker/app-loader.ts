@@ -102,7 +102,11 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
     // An app that says why with a code of its own (the bundled app's session secret file refused)
     // keeps it: worker.boot_failed then carries the code its README entry is found by.
     const code = err instanceof CorralError ? err.code : 'CORRAL_ERR_APP_LOAD';
-    throw await appFailure(code, `createApp() of ${app ?? '(bundled app)'} threw`, err, specifier);
+    const failure = await appFailure(code, `createApp() of ${app ?? '(bundled app)'} threw`, err, specifier);
+    // A module it imports itself (`await import('express')`, a require() of a route file) that is
+    // not there or does not parse fails every boot as the app's own import does: said as passing,
+    // the master exited 3 and systemd restarted it every few seconds for good (boot-lasting.ts).
+    throw importFailureLasts(err) ? lasting(failure) : failure;
   }
   if (!isListener(listener)) {
     const found = typeof factory === 'function' ? `its createApp() returned ${kindOf(listener)}` : `it exports ${exportNames(mod, defaultExport)}`;

@@ -7,7 +7,8 @@
 // (RestartPreventExitStatus=78), as it already does for invalid settings.
 //
 // What an app's own code throws while it starts (createApp() rejecting: a database not up yet)
-// is not lasting: the next attempt may well succeed.
+// is not lasting: the next attempt may well succeed. A module createApp() imports itself that is
+// not there or does not parse is, as the same import at the top of the app's file is.
 
 import { appFrame, syntaxErrorHead } from './app-error-location.js';
 

@@ -62,3 +62,29 @@ test('a module that serves nothing says what it exports, or what its createApp()
   const nothing = await failure(written('returns-nothing.mjs', 'export async function createApp() { const app = () => {}; }\n'));
   assert.match(nothing.message, /its createApp\(\) returned undefined$/);
 });
+
+test("a module or file createApp() imports that is not there or does not parse fails every boot alike, as the app's own import does", async () => {
+  const failure = async (path: string): Promise<Error> => {
+    try {
+      await loadApp(path, ctx);
+    } catch (err) {
+      return err as Error;
+    }
+    assert.fail(`${path} loaded`);
+  };
+  written('lazy-broken.mjs', 'const x = ;\n');
+  for (const [name, source] of [
+    ['lazy-package.mjs', "export async function createApp() { const { default: express } = await import('corral-test-not-installed'); return express(); }\n"],
+    ['lazy-file.mjs', "export async function createApp() { await import('./lazy-broken.mjs'); return (req, res) => res.end(); }\n"],
+    ['lazy-require.cjs', "exports.createApp = () => require('corral-test-not-installed')();\n"],
+  ] as const) {
+    const err = await failure(written(name, source));
+    assert.match(err.message, /^createApp\(\) of .* threw: /, name);
+    assert.equal(appFailureLasts(err), true, name);
+  }
+  // What its own code throws at start (a database not up yet, a config service's error page) may pass next time.
+  const down = await failure(written('db-down.mjs', "export async function createApp() { throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }); }\n"));
+  assert.equal(appFailureLasts(down), false);
+  const page = await failure(written('config-page.mjs', "export async function createApp() { JSON.parse('<html>'); }\n"));
+  assert.equal(appFailureLasts(page), false);
+});
