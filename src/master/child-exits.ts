@@ -147,12 +147,14 @@ export function servingWorkerLost(c: ChildRecord): boolean {
  * bootErrorOfExit says it of one booting. "signal SIGKILL" alone left the operator to guess between
  * the OOM killer and a crash, and the fix differs (dmesg and memory, not the app's code).
  */
-function senderOf(signal: NodeJS.Signals | null, code: number | null = null, cause?: DeathCause): string {
+function senderOf(signal: NodeJS.Signals | null, code: number | null = null, cause?: DeathCause, drained = false): string {
   // Its cgroup's counters said why: no guess at who sent the signal.
   if (cause) return `: ${causeWords(cause)}`;
-  // Exit 0 unasked: the worker drained and left by itself, as on a SIGTERM of its own, which only
-  // a signal sent past the master gives it (a worker never exits 0 otherwise).
-  if (signal === null && code === 0) return ' (a clean exit the master did not ask for: a SIGTERM sent to the worker itself, as `systemctl kill` without --kill-who=main or `kill -TERM -<pgid>` do; stop or reload through the master)';
+  // Exit 0 unasked after its drain ('drained' reported): the worker left by itself, as on a
+  // SIGTERM of its own, which only a signal sent past the master gives it. Without a drain, its
+  // own code ended it: an app's or a library's process.exit(0) was said as a SIGTERM from outside.
+  if (signal === null && code === 0 && drained) return ' (a clean exit the master did not ask for: a SIGTERM sent to the worker itself, as `systemctl kill` without --kill-who=main or `kill -TERM -<pgid>` do; stop or reload through the master)';
+  if (signal === null && code === 0) return ' (exit code 0 without a drain: the app or a library called process.exit(0))';
   return signal === null ? '' : ` (${signal} is commonly sent by ${SENDERS[signal] ?? 'another process'})`;
 }
 
@@ -233,7 +235,7 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
     return;
   }
   const { uptime, delay, sharedWith } = crashes.crashed(c, now);
-  const sender = c.role === 'worker' ? senderOf(signal, code, cause) : senderOf(signal, null, cause);
+  const sender = c.role === 'worker' ? senderOf(signal, code, cause, c.drainedReported) : senderOf(signal, null, cause);
   const outgoing = a.reloadingTo !== undefined && c.generation !== a.reloadingTo;
   const then = outgoing ? `not replaced: the reload to generation ${a.reloadingTo} brings its successor, ready when that generation's workers are (a reload whose boots fail goes back to this generation's settings, which fork it again)` : 'replacing';
   log.error(

@@ -201,3 +201,19 @@ test("a worker of the outgoing generation that dies during a reload is not said 
     log.close();
   }
 });
+
+test('a serving worker that exits 0 unasked without draining is said to have called process.exit, not to have been sent SIGTERM', async () => {
+  const { log, accounts } = await setup();
+  try {
+    // A SIGTERM sent to the worker itself: it drains, says 'drained', then exits 0.
+    accountExit({ record: record({ drainedReported: true }), code: 0, signal: null }, NOW, accounts);
+    // The app (or a library) calls process.exit(0) in a handler: no drain, no 'drained'.
+    accountExit({ record: record({ id: 5 }), code: 0, signal: null }, NOW + 60_000, accounts);
+    const [term, exited] = log.lines().filter((l) => l.event === 'worker.exit');
+    assert.match(String(term?.msg), /a SIGTERM sent to the worker itself/);
+    assert.doesNotMatch(String(exited?.msg), /SIGTERM/);
+    assert.match(String(exited?.msg), /process\.exit/);
+  } finally {
+    log.close();
+  }
+});
