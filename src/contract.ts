@@ -80,7 +80,9 @@ export interface HostCounters {
 /**
  * `createApp(ctx)` may be sync or async, exported by name or as the default (a default function
  * named createApp, or an object holding it); a default export that is itself a listener also
- * works, TypeScript's or Babel's CommonJS output (`exports.default`) included.
+ * works, TypeScript's or Babel's CommonJS output (`exports.default`) included. A default function
+ * of another name taking one parameter (`export default async (ctx) => ...`) is refused at boot:
+ * served as a listener, it answered no request.
  */
 export type CreateApp = (ctx: AppContext) => RequestListener | Promise<RequestListener>;
 

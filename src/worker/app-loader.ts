@@ -108,6 +108,18 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
     // the master exited 3 and systemd restarted it every few seconds for good (boot-lasting.ts).
     throw importFailureLasts(err) ? lasting(failure) : failure;
   }
+  if (typeof factory !== 'function' && isListener(listener) && listener.length === 1) {
+    // `export default async (ctx) => ...` (or module.exports = ..., or TypeScript's
+    // exports.default = factory): createApp by another name, which the loader cannot tell from a
+    // listener by its name. Served as one, it answered no request, each held until its client
+    // gave up, and nothing was logged. A listener takes (req, res), a framework's (req, res, next).
+    throw lasting(
+      new CorralError(
+        'CORRAL_ERR_APP_LOAD',
+        `app module ${app ?? '(bundled app)'} exports a default function that takes one parameter (${listener.name || 'anonymous'}), not a request listener (req, res): if it is createApp(ctx), export it as createApp (export function createApp, exports.createApp) or name the function createApp`,
+      ),
+    );
+  }
   if (!isListener(listener)) {
     const found = typeof factory === 'function' ? `its createApp() returned ${kindOf(listener)}` : `it exports ${exportNames(mod, defaultExport)}`;
     const failure = new CorralError(

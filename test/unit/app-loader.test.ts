@@ -88,3 +88,24 @@ test("a module or file createApp() imports that is not there or does not parse f
   const page = await failure(written('config-page.mjs', "export async function createApp() { JSON.parse('<html>'); }\n"));
   assert.equal(appFailureLasts(page), false);
 });
+
+test('a default export taking one parameter, createApp(ctx) not named so, is refused at boot rather than served as a listener that answers nothing', async () => {
+  for (const [name, source] of [
+    ['esm-anonymous-factory.mjs', 'export default async (ctx) => (req, res) => res.end(String(ctx.workerId));\n'],
+    ['cjs-anonymous-factory.cjs', 'module.exports = async (ctx) => (req, res) => res.end(String(ctx.workerId));\n'],
+    ['ts-factory-other-name.js', '"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nconst factory = async (ctx) => (req, res) => res.end("x");\nexports.default = factory;\n'],
+  ] as const) {
+    let err: Error | undefined;
+    try {
+      await loadApp(written(name, source), ctx);
+    } catch (e) {
+      err = e as Error;
+    }
+    assert.ok(err, `${name}: served as a request listener`);
+    assert.match(err.message, /takes one parameter.*createApp/, name);
+    assert.equal(appFailureLasts(err), true, name);
+  }
+  // Listeners as frameworks make them: (req, res), (req, res, next).
+  assert.equal(await answerOf(written('two-params.mjs', "export default async function handler(req, res) { res.end('two'); }\n")), 'two');
+  assert.equal(await answerOf(written('three-params.cjs', "module.exports = function app(req, res, next) { res.end('three'); };\n")), 'three');
+});
