@@ -116,7 +116,7 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
     throw lasting(
       new CorralError(
         'CORRAL_ERR_APP_LOAD',
-        `app module ${app ?? '(bundled app)'} exports a default function that takes one parameter (${listener.name || 'anonymous'}), not a request listener (req, res): if it is createApp(ctx), export it as createApp (export function createApp, exports.createApp) or name the function createApp`,
+        `app module ${app ?? '(bundled app)'} exports a default function that takes one parameter (${listener.name && listener.name !== 'default' ? listener.name : 'anonymous'}), not a request listener (req, res): if it is createApp(ctx), export it as createApp (export function createApp, exports.createApp) or name the function createApp`,
       ),
     );
   }
