@@ -53,10 +53,27 @@ function fmt(n: number): string {
  * rounded to whole seconds were labelled 3s, 8s, 13s at 2.5, 7.5 and 12.5 s.
  */
 function clock(s: number): string {
-  const m = Math.floor(s / 60);
-  const rest = Math.round((s - m * 60) * 10) / 10;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s - h * 3600) / 60);
+  const rest = Math.round((s - h * 3600 - m * 60) * 10) / 10;
   const sec = Number.isInteger(rest) ? String(rest) : rest.toFixed(1);
-  return m > 0 ? `${m}:${sec.padStart(Number.isInteger(rest) ? 2 : 4, '0')}` : `${sec}s`;
+  const ss = sec.padStart(Number.isInteger(rest) ? 2 : 4, '0');
+  // Hours of their own: a day's ticks read 333:20 and 1333:20, minutes and seconds.
+  if (h > 0) return `${h}:${String(m).padStart(2, '0')}:${ss}`;
+  return m > 0 ? `${m}:${ss}` : `${sec}s`;
+}
+
+/** Steps of the time axis past 20 s: whole minutes and hours, as a clock is read. */
+const TIME_STEPS_S = [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200];
+
+/**
+ * The x tick step for about eight ticks: 1, 2, 2.5, 5, 10 or 20 s, then round times. niceCeil alone
+ * ticked a 10 min run at 1:40, 3:20, 5:00 and a day at 333:20, 666:40, 1000:00.
+ */
+function timeStep(xMax: number): number {
+  const rough = xMax / 8;
+  if (rough <= 20) return Math.max(1, niceCeil(rough));
+  return TIME_STEPS_S.find((s) => s >= rough) ?? 86_400 * Math.ceil(rough / 86_400);
 }
 
 /** Rough advance of one character of the 13 px bold title and the 11 px legend (system-ui). */
@@ -93,7 +110,7 @@ export function lineChart(spec: ChartSpec): string {
     const v = (yMax * i) / 4;
     out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${M.left - 6}" y="${y(v) + 4}" class="ytick">${fmt(v)}</text>`);
   }
-  const xStep = Math.max(1, niceCeil(xMax / 8));
+  const xStep = timeStep(xMax);
   for (let v = 0; v <= xMax + 1e-9; v += xStep) out.push(`<text x="${x(v)}" y="${h - 10}" class="xtick">${clock(v)}</text>`);
   for (const m of spec.markers ?? []) {
     out.push(`<line x1="${x(m.x)}" x2="${x(m.x)}" y1="${top}" y2="${top + ph}" class="marker"/><text x="${x(m.x) + 3}" y="${top + 10}" class="mlabel">${escapeHtml(m.label)}</text>`);

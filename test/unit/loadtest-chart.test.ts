@@ -55,3 +55,18 @@ describe('line chart points', () => {
     assert.deepEqual(ticks(150), ['0s', '20s', '40s', '1:00', '1:20', '1:40', '2:00', '2:20']);
   });
 });
+
+describe('line chart time axis of a long run', () => {
+  const ticks = (xMax: number): string[] => [...lineChart({ ...spec('Users', ['users']), xMax }).matchAll(/class="xtick">([^<]*)</g)].map((m) => m[1] ?? '');
+
+  it('ticks a run of an hour or more at round times, with hours: a day was labelled 0s, 333:20, 666:40, 1000:00, 1333:20', () => {
+    assert.deepEqual(ticks(86_400), ['0s', '3:00:00', '6:00:00', '9:00:00', '12:00:00', '15:00:00', '18:00:00', '21:00:00', '24:00:00']);
+    assert.deepEqual(ticks(3600), ['0s', '10:00', '20:00', '30:00', '40:00', '50:00', '1:00:00']);
+    assert.deepEqual(ticks(5400), ['0s', '15:00', '30:00', '45:00', '1:00:00', '1:15:00', '1:30:00']);
+  });
+
+  it('ticks a run of minutes at whole minutes, not at 1:40, 3:20, 5:00', () => {
+    assert.deepEqual(ticks(600), ['0s', '2:00', '4:00', '6:00', '8:00', '10:00']);
+    assert.deepEqual(ticks(180), ['0s', '30s', '1:00', '1:30', '2:00', '2:30', '3:00']);
+  });
+});

@@ -120,3 +120,15 @@ describe('chart points', () => {
     assert.equal(few.values[0], falling, 'under the cap: the same list, drawn as it is');
   });
 });
+
+describe('report figures as the verdict says them', () => {
+  it('never rounds the p95 of the summary up to the 500 ms limit the steps table and the verdict say it is under', () => {
+    const r = fakeResult({ seconds: 10 });
+    const lat = { p50: 120, p95: 499.96, p99: 620, max: 900, mean: 150 };
+    const seg = r.segments[0]!;
+    const html = renderReport({ ...r, totals: { ...r.totals, latencyMs: lat }, segments: [{ ...seg, latencyMs: lat }] });
+    assert.match(html, /<td>499\.9 ms<\/td>/, 'the steps table');
+    assert.doesNotMatch(html, /<th>Latency<\/th><td>[^<]*p95 500 ms/, 'the summary said "p95 500 ms" of a run the verdict passed at 499.9 ms');
+  });
+});
+
