@@ -24,7 +24,7 @@ export function cpuCoveringEach(samples: readonly ServerSample[]): (number | nul
  * The index of the first of `sorted` measured at or after `t` (its length when none is): a binary
  * search, as a long run has a fetch a second and a measurement every 5 s (a day: 86 400 and 17 280).
  */
-function firstAtOrAfter(sorted: readonly { readonly at: number }[], t: number): number {
+export function firstAtOrAfter(sorted: readonly { readonly at: number }[], t: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {

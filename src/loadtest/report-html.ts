@@ -3,6 +3,7 @@
 
 import { MAX_CHART_POINTS, pointsPerStretch } from './chart-points.js';
 import { cpuCoveringEach } from './cpu-covering.js';
+import { ramNearestEach } from './ram-nearest.js';
 import { formatExactDuration } from './duration.js';
 import { maxOf } from './extremes.js';
 import { formatMix } from './mix.js';
@@ -126,7 +127,7 @@ export function charts(r: LoadtestResult): ChartSpec[] {
         ],
         series: [
           { name: 'CPU', color: COLORS.cpu, values: cpuCoveringEach(samples) },
-          { name: 'RAM', color: COLORS.ram, values: samples.map((s) => s.ram) },
+          { name: 'RAM', color: COLORS.ram, values: ramNearestEach(samples) },
         ],
       });
     }

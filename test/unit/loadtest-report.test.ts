@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { chartPoints, MAX_CHART_POINTS } from '../../src/loadtest/chart-points.js';
-import { mixSummary, ranSummary, renderReport, usersSummary } from '../../src/loadtest/report-html.js';
+import { charts, mixSummary, ranSummary, renderReport, usersSummary } from '../../src/loadtest/report-html.js';
 import { serverFigures } from '../../src/loadtest/server-figures.js';
 import { fakeResult, secondPoint } from '../fixtures/loadtest-result.js';
 
@@ -132,3 +132,23 @@ describe('report figures as the verdict says them', () => {
   });
 });
 
+describe('report charts: RAM in time with the steps table', () => {
+  it('draws RAM when the master measured it: a figure measured at 59.9 s, in step 1, is not drawn only over step 2', () => {
+    // The master measures every 5 s (at 4.9 s, 9.9 s, ...); the admin API is fetched every second
+    // and returns its last measurement. RAM 60 % was measured at 59.9 s: the steps table judges it
+    // in step 1 ([0, 60 s)), which fails on it.
+    const base = fakeResult({ seconds: 120 });
+    const samples = Array.from({ length: 120 }, (_, j) => {
+      const t = j * 1000;
+      const hostT = Math.floor((t + 100) / 5000) * 5000 - 100;
+      return { t, cpu: 30, ram: hostT === 59_900 ? 60 : 20, hostT, hostDated: true, connections: 10, maxConnections: 1000, status: 'ok' };
+    });
+    const seg = (label: string, startMs: number, endMs: number) => ({ label, kind: 'step' as const, startMs, endMs, usersFrom: 10, usersTo: 10 });
+    const r = { ...base, schedule: { ...base.schedule, segments: [seg('step 1/2', 0, 60_000), seg('step 2/2', 60_000, 120_000)] }, server: { ...base.server, available: true, problem: null, samples } };
+    const server = charts(r).find((c) => c.id === 'server');
+    assert.ok(server);
+    const ram = server.series.find((s) => s.name === 'RAM')?.values ?? [];
+    const inStep1 = server.xs.flatMap((x, i) => (x < 60 ? [ram[i] ?? null] : []));
+    assert.ok(inStep1.includes(60), `RAM over step 1 in the chart: max ${Math.max(...inStep1.map((v) => v ?? 0))} %, while the steps table fails step 1 on RAM 60 %`);
+  });
+});
