@@ -142,3 +142,16 @@ export function effectiveMemory(host: { total: number; available: number }, cgro
   if (!cgroup || cgroup.limitBytes <= 0 || cgroup.limitBytes >= host.total) return { ...host, from: 'host' };
   return { total: cgroup.limitBytes, available: Math.max(0, cgroup.limitBytes - cgroup.usedBytes), from: 'cgroup' };
 }
+
+/**
+ * The RAM figures the host monitor shows and alerts on: the cgroup's limit as effectiveMemory
+ * says, unless the machine itself has less room left than the limit leaves. A MemoryMax= set as a
+ * safety cap above what the machine can spare (12 GiB on a 16 GiB host whose database holds most
+ * of it) read 17 % "of the cgroup's memory limit" while the machine had 1 GiB left and its OOM
+ * killer was about to act: as between nested levels (tightest), whichever has the least room
+ * binds. Not for sizing (`corral recommend`), which sizes on the limit.
+ */
+export function monitoredMemory(host: { total: number; available: number }, cgroup: CgroupMemory | undefined): { total: number; available: number; from: 'cgroup' | 'host' } {
+  const m = effectiveMemory(host, cgroup);
+  return m.from === 'cgroup' && host.available < m.available ? { ...host, from: 'host' } : m;
+}

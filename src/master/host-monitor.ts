@@ -18,7 +18,7 @@ import { availableParallelism, cpus } from 'node:os';
 import type { Systeminformation } from 'systeminformation';
 import { cpusUnderQuota, type CpuQuotaSources } from '../cpu-quota.js';
 import { readCgroupCpu, type CgroupCpu } from './cgroup-cpu.js';
-import { effectiveMemory, readCgroupMemory } from './cgroup-memory.js';
+import { monitoredMemory, readCgroupMemory } from './cgroup-memory.js';
 import { readAllowedCpuTimes, type CpuTimes } from './cpu-times.js';
 
 // systeminformation's memory module alone, from its own file: the package's index loads all of it
@@ -74,10 +74,10 @@ async function cpuTimes(proc: string | undefined): Promise<{ times: CpuTimes; cp
   return { times: { busy, total }, cpus: availableParallelism() };
 }
 
-/** The machine's RAM, or the cgroup's limit where one below it holds. */
+/** The machine's RAM, or the cgroup's limit where one below it holds and the machine has more room. */
 async function systemMemory(): Promise<{ total: number; available: number; from: 'cgroup' | 'host' }> {
   const [mem, cgroup] = await Promise.all([readMem(), readCgroupMemory()]);
-  return effectiveMemory({ total: mem.total, available: mem.available }, cgroup);
+  return monitoredMemory({ total: mem.total, available: mem.available }, cgroup);
 }
 
 export interface HostMonitorOptions {
