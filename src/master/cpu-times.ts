@@ -66,17 +66,27 @@ export function cpuTimesOf(statText: string, allowed: ReadonlySet<number> | unde
   return found ? { busy, total, lines } : undefined;
 }
 
-/** This process's CPUs and their times now; undefined where /proc cannot say (not Linux). `proc`: where /proc is (a test's tree elsewhere). */
-export async function readAllowedCpuTimes(proc = '/proc'): Promise<{ times: CpuTimes; cpus: number | undefined } | undefined> {
+/**
+ * This process's CPUs and their times now; undefined where /proc cannot say (not Linux, or no line
+ * of those CPUs). `proc`: where /proc is (a test's tree elsewhere). On Linux a /proc/stat that
+ * cannot be read (a sandbox, EMFILE at the master's open-files limit) rejects with its error:
+ * os.cpus(), the fallback elsewhere, reads the same file and then gives no CPU at all, which kept
+ * the last share as a fresh sample (never stale, no host.sample_failed) and measured the next one
+ * from zero (the share since boot).
+ */
+export async function readAllowedCpuTimes(proc = '/proc', platform: NodeJS.Platform = process.platform): Promise<{ times: CpuTimes; cpus: number | undefined } | undefined> {
+  let stat: string;
+  let status: string;
   try {
-    const [stat, status] = await Promise.all([readFile(`${proc}/stat`, 'utf8'), readFile(`${proc}/self/status`, 'utf8').catch(() => '')]);
-    const allowed = allowedCpusOf(status);
-    const times = cpuTimesOf(stat, allowed);
-    // The CPUs of the mask that are online (a line each): the mask may name CPUs that are not (a
-    // VM's hotplug slots, `Cpus_allowed_list: 0-63` on 4 online), which neither run corral nor add
-    // to the share measured, and `host.cpus` said 64.
-    return times === undefined ? undefined : { times: { busy: times.busy, total: times.total }, cpus: allowed === undefined ? undefined : times.lines };
-  } catch {
+    [stat, status] = await Promise.all([readFile(`${proc}/stat`, 'utf8'), readFile(`${proc}/self/status`, 'utf8').catch(() => '')]);
+  } catch (err) {
+    if (platform === 'linux') throw err;
     return undefined;
   }
+  const allowed = allowedCpusOf(status);
+  const times = cpuTimesOf(stat, allowed);
+  // The CPUs of the mask that are online (a line each): the mask may name CPUs that are not (a
+  // VM's hotplug slots, `Cpus_allowed_list: 0-63` on 4 online), which neither run corral nor add
+  // to the share measured, and `host.cpus` said 64.
+  return times === undefined ? undefined : { times: { busy: times.busy, total: times.total }, cpus: allowed === undefined ? undefined : times.lines };
 }
