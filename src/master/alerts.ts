@@ -22,7 +22,7 @@ export const CAPACITY_RECOVER_MS = 15_000;
 
 export interface AlertOptions {
   readonly ramAlertPercent: number;
-  /** CAPACITY_RECOVER_MS unless given (tests of the bands alone give 0). */
+  /** CAPACITY_RECOVER_MS unless given (tests of the bands alone give 0); host.cpu_normal waits as long. */
   readonly recoverAfterMs?: number;
   /** Monotonic milliseconds (performance.now by default). */
   readonly now?: () => number;
@@ -42,6 +42,8 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
   const recoverAfterMs = options.recoverAfterMs ?? CAPACITY_RECOVER_MS;
   const now = options.now ?? (() => performance.now());
   let cpuHigh = false;
+  // Since when a fired host.cpu_high's figure has been under its band, while it is.
+  let cpuUnderSince: number | undefined;
   let ramHigh = false;
 
   const observeCapacity = (c: Capacity) => {
@@ -86,6 +88,13 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
     }
   };
 
+  /** The CPU figure is under its band: since when, and whether long enough to recover. */
+  const heldUnder = (): boolean => {
+    const t = now();
+    cpuUnderSince ??= t;
+    return t - cpuUnderSince >= recoverAfterMs;
+  };
+
   const observeHost = (h: HostSample) => {
     // Under a CPU quota the share is the quota's (cgroup-cpu.ts): "host CPU at 95 %" would send an
     // operator to `top`, which shows the machine's CPUs mostly idle.
@@ -95,9 +104,16 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
       // The baseline sample: no CPU share yet.
     } else if (!cpuHigh && h.cpuPercent > CPU_ALERT_PERCENT) {
       cpuHigh = true;
+      cpuUnderSince = undefined;
       logger.warn({ event: 'host.cpu_high', cpu_percent: h.cpuPercent, threshold: CPU_ALERT_PERCENT, cpu_from: cpuFrom, cpus: h.cpuCount }, `${cpuOf(h.cpuPercent)} (over ${CPU_ALERT_PERCENT}%)`);
-    } else if (cpuHigh && h.cpuPercent < CPU_ALERT_PERCENT - HYSTERESIS_POINTS * 2) {
+    } else if (cpuHigh && h.cpuPercent >= CPU_ALERT_PERCENT - HYSTERESIS_POINTS * 2) {
+      cpuUnderSince = undefined;
+    } else if (cpuHigh && heldUnder()) {
+      // Held under the band as a capacity level is: a bursty load (every worker rebuilding a
+      // large sheet at each refresh) made every other 5 s sample high, and each swing was a
+      // host.cpu_high and a host.cpu_normal, twelve lines a minute.
       cpuHigh = false;
+      cpuUnderSince = undefined;
       logger.info({ event: 'host.cpu_normal', cpu_percent: h.cpuPercent, threshold: CPU_ALERT_PERCENT, cpu_from: cpuFrom }, cpuFrom === 'cgroup' ? `CPU back to ${h.cpuPercent}% of the cgroup's CPU quota` : `host CPU back to ${h.cpuPercent}%`);
     }
     const ramLimit = options.ramAlertPercent;

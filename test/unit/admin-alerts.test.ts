@@ -99,7 +99,7 @@ describe('alerts', () => {
 
   it('logs CPU and RAM crossings once, with the configured RAM threshold', async () => {
     const { logger, lines } = memoryLogger();
-    const alerts = createAlerts(logger, { ramAlertPercent: 60 });
+    const alerts = createAlerts(logger, { ramAlertPercent: 60, recoverAfterMs: 0 });
     const c = cap(0);
     for (const [cpu, ram] of [[10, 50], [85, 61], [90, 70], [75, 58], [65, 54], [95, 65]] as const) alerts.observe(c, host(cpu, ram));
     await flush();
@@ -114,7 +114,7 @@ describe('alerts', () => {
 
   it("under a cgroup memory limit, says the RAM is the limit's, not the machine's, with the limit and what sets it", async () => {
     const { logger, lines } = memoryLogger();
-    const alerts = createAlerts(logger, { ramAlertPercent: 85 });
+    const alerts = createAlerts(logger, { ramAlertPercent: 85, recoverAfterMs: 0 });
     const limit = 512 * 2 ** 20;
     const sample = (ram: number): HostSample => ({ ...host(10, ram), ramUsedBytes: Math.round((limit * ram) / 100), ramTotalBytes: limit, ramFrom: 'cgroup' });
     alerts.observe(cap(0), sample(88.8));
@@ -132,7 +132,7 @@ describe('alerts', () => {
 
   it("under a CPU quota, says the CPU is the quota's, not the machine's; without one, host CPU as before", async () => {
     const { logger, lines } = memoryLogger();
-    const alerts = createAlerts(logger, { ramAlertPercent: 85 });
+    const alerts = createAlerts(logger, { ramAlertPercent: 85, recoverAfterMs: 0 });
     const sample = (cpu: number): HostSample => ({ ...host(cpu, 10), cpuFrom: 'cgroup', cpuCount: 2 });
     alerts.observe(cap(0), sample(97.5));
     alerts.observe(cap(0), sample(40));
