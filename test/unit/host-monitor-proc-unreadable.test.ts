@@ -1,4 +1,4 @@
-// Review: a /proc/stat the master cannot read must be a failed measurement (README: host.stale and
+// A /proc/stat the master cannot read must be a failed measurement (README: host.stale and
 // host.sample_failed), not a fresh sample carrying the previous CPU share.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createHostMonitor } from '../../src/master/host-monitor.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'corral-review-proc-'));
+const scratch = mkdtempSync(join(tmpdir(), 'corral-proc-unreadable-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 function stat(busy: number, idle: number): string {

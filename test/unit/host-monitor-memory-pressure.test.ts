@@ -1,4 +1,4 @@
-// Review: under a cgroup memory limit below the machine's RAM, the RAM figures ignore the machine.
+// Under a cgroup memory limit below the machine's RAM, the RAM figures are the machine's when it has less room left.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { effectiveMemory, monitoredMemory } from '../../src/master/cgroup-memory.js';

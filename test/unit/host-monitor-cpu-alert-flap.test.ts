@@ -1,4 +1,4 @@
-// Review: host.cpu_high / host.cpu_normal under a load that swings from one 5 s sample to the next.
+// host.cpu_high / host.cpu_normal under a load that swings from one 5 s sample to the next.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { memoryLogger } from '../fixtures/memory-logger.js';
