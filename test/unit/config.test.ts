@@ -546,10 +546,13 @@ test('unknown CORRAL_* names get a did-you-mean warning', () => {
   assert.ok(warnings.includes('unknown setting CORRAL_ZZZZZZZZZZZZZ (set in the environment): ignored'));
 });
 
-test('paths resolve against the working directory; children get the merged env without a file', () => {
+test('paths resolve against the working directory; children get the merged env (the app\'s own names too) without a file', () => {
   withDir((dir) => {
-    writeFileSync(join(dir, '.env'), 'CORRAL_PIDFILE=run/corral.pid\nCORRAL_TIMEOUT=12\n');
-    const loaded = loadSettings({ env: { PATH: '/bin' }, cwd: dir });
+    writeFileSync(join(dir, '.env'), 'CORRAL_PIDFILE=run/corral.pid\nCORRAL_TIMEOUT=12\nDATABASE_URL=postgres://db/app\nAPP_MODE=file\n');
+    const loaded = loadSettings({ env: { PATH: '/bin', APP_MODE: 'environment' }, cwd: dir });
+    // The app's own names reach its workers, under the real environment.
+    assert.equal(loaded.childEnv.DATABASE_URL, 'postgres://db/app');
+    assert.equal(loaded.childEnv.APP_MODE, 'environment');
     assert.equal(loaded.settings.CORRAL_PIDFILE, join(dir, 'run', 'corral.pid'));
     assert.equal(loaded.childEnv.CORRAL_TIMEOUT, '12');
     assert.equal(loaded.childEnv.CORRAL_ENV_FILE, 'none');
