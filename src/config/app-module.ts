@@ -12,6 +12,19 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SCRIPT = /\.(?:m|c)?js$/;
+const TYPESCRIPT = /\.(?:m|c)?tsx?$/;
+/** Node options that give the workers' import a loader of TypeScript (tsx, ts-node) or node's own. */
+const LOADER = /(?:^|\s)(?:--import|--loader|--experimental-loader|--require|-r|--experimental-strip-types|--experimental-transform-types)(?:[=\s]|$)/;
+
+/**
+ * Why a TypeScript file named by CORRAL_APP would not load, or undefined: node 20 imports no .ts
+ * (ERR_UNKNOWN_FILE_EXTENSION) unless a loader is given. It passed `corral config`, and every
+ * worker's boot failed the same way until the master exited 78.
+ */
+function typescriptProblem(named: string, nodeOptions: string | undefined, execArgv: readonly string[]): string | undefined {
+  if (LOADER.test(nodeOptions ?? '') || LOADER.test(execArgv.join(' '))) return undefined;
+  return `a JavaScript module (.mjs, .js or .cjs): ${named} is TypeScript, which node ${process.versions.node} does not import without a loader; compile it (tsc) and point CORRAL_APP at the .js it writes, or give the workers a loader (NODE_OPTIONS="--import tsx" in the environment or the settings file)`;
+}
 
 /** The file CORRAL_APP names (relative paths from the working directory), or undefined for a package. */
 function appFile(app: string, cwd: string): string | undefined {
@@ -25,10 +38,12 @@ function appFile(app: string, cwd: string): string | undefined {
   return app.startsWith('.') || isAbsolute(app) ? resolve(cwd, app) : undefined;
 }
 
-function fileProblem(app: string, file: string, cwd: string): string | undefined {
+function fileProblem(app: string, file: string, cwd: string, nodeOptions: string | undefined, execArgv: readonly string[]): string | undefined {
   const named = file === app ? file : app.startsWith('file:') ? `${file} (${app})` : `${file} (${app} from the working directory ${cwd})`;
   try {
-    if (statSync(file).isDirectory()) {
+    const stat = statSync(file);
+    if (stat.isFile() && TYPESCRIPT.test(file)) return typescriptProblem(named, nodeOptions, execArgv);
+    if (stat.isDirectory()) {
       const index = ['index.mjs', 'index.js', 'index.cjs'].find((n) => existsSync(resolve(file, n)));
       return `the path of the app's module file: ${named} is a directory, which import does not load${index ? `; write CORRAL_APP=${app.replace(/\/$/, '')}/${index}` : ''}`;
     }
@@ -61,11 +76,14 @@ function packageProblem(app: string): string | undefined {
   }
 }
 
-/** Why `app` would not load the file the operator meant, or undefined. */
-export function appModuleProblem(app: string, cwd: string): string | undefined {
+/**
+ * Why `app` would not load the file the operator meant, or undefined. `nodeOptions`: the
+ * workers' NODE_OPTIONS; `execArgv`: the node options they inherit (the master's).
+ */
+export function appModuleProblem(app: string, cwd: string, nodeOptions?: string, execArgv: readonly string[] = process.execArgv): string | undefined {
   if (app.startsWith('node:')) return undefined;
   const file = appFile(app, cwd);
-  if (file !== undefined) return fileProblem(app, file, cwd);
+  if (file !== undefined) return fileProblem(app, file, cwd, nodeOptions, execArgv);
   if (app.startsWith('file:')) return undefined;
   let isFile = false;
   try {

@@ -10,12 +10,13 @@ import type { SettingName, Settings } from './schema.js';
 
 /**
  * The problems of what the settings in `out` name on disk. `prior`: the problems found so far;
- * `readFiles`: LoadOptions.readFiles (the key read and parsed, the data dir judged writable).
+ * `readFiles`: LoadOptions.readFiles (the key read and parsed, the data dir judged writable);
+ * `nodeOptions`: the NODE_OPTIONS the workers get (a loader lets them import TypeScript).
  */
 export function diskProblems(
   out: Readonly<Record<string, unknown>>,
   prior: readonly ConfigProblem[],
-  { judged, where, readFiles, cwd }: { judged: (name: SettingName) => boolean; where: (name: SettingName) => string; readFiles: boolean; cwd: string },
+  { judged, where, readFiles, cwd, nodeOptions }: { judged: (name: SettingName) => boolean; where: (name: SettingName) => string; readFiles: boolean; cwd: string; nodeOptions: string | undefined },
 ): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   // The files the settings name, judged by what is there (path-checks.ts): a key the keeper cannot
@@ -42,7 +43,7 @@ export function diskProblems(
   }
 
   if (judged('CORRAL_APP') && typeof out.CORRAL_APP === 'string') {
-    const why = appModuleProblem(out.CORRAL_APP, cwd);
+    const why = appModuleProblem(out.CORRAL_APP, cwd, nodeOptions);
     if (why) problems.push({ name: 'CORRAL_APP', value: out.CORRAL_APP, source: where('CORRAL_APP'), allowed: why });
   }
   return problems;

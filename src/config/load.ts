@@ -175,7 +175,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   const sheet = sheetCredentialChecks(out, problems, { judged, where: whereOf });
   problems.push(...sheet.problems);
   warnings.push(...sheet.warnings);
-  problems.push(...diskProblems(out, problems, { judged, where: whereOf, readFiles, cwd }));
+  problems.push(...diskProblems(out, problems, { judged, where: whereOf, readFiles, cwd, nodeOptions: merged.NODE_OPTIONS }));
   // A problem of the Redis settings, judged past their own values: for a command that does not need
   // them (stop, status: judgeOnly), a warning like any invalid value's, not a refusal, which kept
   // `corral stop` from stopping the master.

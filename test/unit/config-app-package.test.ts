@@ -40,3 +40,18 @@ test('CORRAL_APP naming a package the workers cannot import is refused at load (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('CORRAL_APP naming a TypeScript file is refused unless the workers get a loader (NODE_OPTIONS): node 20 imports no .ts, and every boot failed until exit 78', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-app-ts-'));
+  try {
+    writeFileSync(join(dir, 'app.ts'), 'export function createApp() { return () => undefined; }\n');
+    assert.match(appRefusal('./app.ts', dir) ?? '', /^a JavaScript module \(\.mjs, \.js or \.cjs\): .*app\.ts .* is TypeScript, which node \S+ does not import without a loader; compile it \(tsc\) and point CORRAL_APP at the \.js it writes, or give the workers a loader \(NODE_OPTIONS="--import tsx"/);
+    // With a loader in NODE_OPTIONS, from the environment or the settings file, it is the loader's business.
+    const loaded = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_APP: './app.ts', NODE_OPTIONS: '--import tsx' }, cwd: dir });
+    assert.equal(loaded.settings.CORRAL_APP, './app.ts');
+    writeFileSync(join(dir, '.env'), 'CORRAL_APP=./app.ts\nNODE_OPTIONS=--require ts-node/register\n');
+    assert.equal(loadSettings({ env: {}, cwd: dir }).settings.CORRAL_APP, './app.ts');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
