@@ -122,8 +122,10 @@ function typedLengthMs(ms: number): number {
 
 /**
  * The note said before the load of --steps or --users runs whose steady steps are not expected to
- * send enough requests for a verdict: such a step ends "not enough requests to judge", certain
- * beforehand. Said, not refused as a profile is (checkForecast): the steps and their length are
+ * send enough requests for a verdict (FORECAST_MARGIN over what a pass needs, as checkForecast
+ * wants): such a step is likely to end "not enough requests to judge". A step expected to send
+ * just what a pass needs is said too, so the note names the count wanted, not only the one needed
+ * (it read "expected to send about 10 ..., where a pass needs 10" and then called the step short). Said, not refused as a profile is (checkForecast): the steps and their length are
  * the operator's own, and a short smoke run of one user is a fair use. Names the --step-duration
  * (or --duration) that would do.
  */
@@ -139,7 +141,7 @@ export function thinStepsNote(mode: 'steps' | 'constant', schedule: Schedule, th
   const expected = Math.floor(expectedRequests(first, pauseMs));
   const which = mode === 'steps' ? (lacking.length === 1 ? first.label : `${lacking.length} steps (the first: ${first.label})`) : 'the run';
   return (
-    `${which} ${lacking.length === 1 || mode !== 'steps' ? 'is' : 'are'} too short for a verdict: ${users} ${users === 1 ? 'user' : 'users'} sending a request every ${formatExactDuration(pauseMs)} on average (${pace}) ${users === 1 ? 'is' : 'are'} expected to send about ${expected} request${expected === 1 ? '' : 's'} other than logins in ${formatExactDuration(first.endMs - first.startMs)}, where a pass needs ${neededRequests(users)} (${MIN_APP_REQUESTS}, and one per user); ` +
-    `such a step ends "not enough requests to judge": give ${flag} ${formatExactDuration(typedLengthMs(longest))} or more, or a shorter --think-time`
+    `${which} ${lacking.length === 1 || mode !== 'steps' ? 'is' : 'are'} too short for a verdict: ${users} ${users === 1 ? 'user' : 'users'} sending a request every ${formatExactDuration(pauseMs)} on average (${pace}) ${users === 1 ? 'is' : 'are'} expected to send about ${expected} request${expected === 1 ? '' : 's'} other than logins in ${formatExactDuration(first.endMs - first.startMs)}, where a pass needs ${neededRequests(users)} (${MIN_APP_REQUESTS}, and one per user) and ${Math.ceil(neededRequests(users) * FORECAST_MARGIN)} are wanted to expect it (the pace is random); ` +
+    `such a step is likely to end "not enough requests to judge": give ${flag} ${formatExactDuration(typedLengthMs(longest))} or more, or a shorter --think-time`
   );
 }

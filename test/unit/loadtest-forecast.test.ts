@@ -70,12 +70,18 @@ describe('thin steps of --steps and --users, said before the load', () => {
     // 1 user at the default 1 s think time sends about 5 requests in 5 s, where 10 are needed
     // (11 wanted): 11 s. 2 users: 10 in 5 s, 11 wanted. 20 users: 100 in 5 s, 22 wanted: fine.
     const note = thinStepsNote('steps', stepsSchedule([1, 2, 20], 5000), undefined);
-    assert.equal(note, '2 steps (the first: step 1/3) are too short for a verdict: 1 user sending a request every 1s on average (the default think time, 1s) is expected to send about 5 requests other than logins in 5s, where a pass needs 10 (10, and one per user); such a step ends "not enough requests to judge": give --step-duration 11s or more, or a shorter --think-time');
+    assert.equal(note, '2 steps (the first: step 1/3) are too short for a verdict: 1 user sending a request every 1s on average (the default think time, 1s) is expected to send about 5 requests other than logins in 5s, where a pass needs 10 (10, and one per user) and 11 are wanted to expect it (the pace is random); such a step is likely to end "not enough requests to judge": give --step-duration 11s or more, or a shorter --think-time');
     assert.equal(thinStepsNote('steps', stepsSchedule([1, 2, 20], 11_000), undefined), undefined);
     // The seeds' steps at their default length say nothing.
     assert.equal(thinStepsNote('steps', stepsSchedule([5, 10, 25, 50, 100, 200], 30_000), undefined), undefined);
     // --think-time 50ms: 2 users send 40 in 1 s.
     assert.equal(thinStepsNote('steps', stepsSchedule([2, 4], 1000), 50), undefined);
+  });
+
+  it('a step expected to send just what a pass needs is said with the count wanted, not as short of the count needed', () => {
+    // 1 user at 1 s for 10 s: about 10 requests, 10 needed, 11 wanted (the pace is random).
+    const note = thinStepsNote('steps', stepsSchedule([1], 10_000), undefined) ?? '';
+    assert.match(note, /expected to send about 10 requests other than logins in 10s, where a pass needs 10 \(10, and one per user\) and 11 are wanted to expect it \(the pace is random\); such a step is likely to end/);
   });
 
   it('says a --users run too short, naming --duration; a step cut short by --duration is not judged, so not said', () => {
