@@ -7,6 +7,9 @@ import { afterEach, beforeEach, it } from 'node:test';
 import { SheetsError } from '../../src/sheets/errors.js';
 import { FULL_BATCH } from '../../src/sheets/keeper/flush-batch.js';
 import { BatchLimits, SIZE_MATTERS_BYTES, SMALLER_FOR_MS } from '../../src/sheets/keeper/flush-batch-limits.js';
+import { Flusher } from '../../src/sheets/keeper/flusher.js';
+import type { JournalEntry } from '../../src/sheets/keeper/journal.js';
+import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { eventRow, openFlusherRig, type FlusherRig } from '../fixtures/test-flusher.js';
 
 let rig: FlusherRig;
@@ -102,12 +105,15 @@ it('an unsure append Google applied late is found by its read-back, and the batc
 it('smaller batches grow back, doubling with each append that goes through, once SMALLER_FOR_MS has passed since the last halving', () => {
   let now = 0;
   const limits = new BatchLimits(rig.log.logger, () => now);
+  const entry = (id: string, range = 'Events'): JournalEntry => ({ id, range, sheet: range, rows: [eventRow(id)], at: 0, destination: 'fake sheet', state: 'unsure', durable: true, attempts: 1, nextAttemptAt: 0, doneAt: undefined });
   assert.equal(limits.of('Events'), FULL_BATCH);
-  limits.endedUnsure('Events', 4000, 6_000_000);
-  limits.readBack('Events', true);
+  const big = [entry('a'), entry('b')];
+  limits.endedUnsure(big, 4000, 6_000_000);
+  limits.readBack('Events', big);
   assert.deepEqual(limits.of('Events'), { rows: 2000, bytes: 3_000_000 });
   // Absent again, with no unsure append of this keeper's since: the size is not known, nothing changes.
-  limits.readBack('Events', true);
+  limits.readBack('Events', big);
+  limits.readBack('Events', [entry('replayed')]);
   assert.deepEqual(limits.of('Events'), { rows: 2000, bytes: 3_000_000 });
   // Appends going through before SMALLER_FOR_MS do not grow it back to a size that just timed out.
   now = SMALLER_FOR_MS - 1;
@@ -120,7 +126,101 @@ it('smaller batches grow back, doubling with each append that goes through, once
   assert.equal(limits.of('Events'), FULL_BATCH);
   assert.equal(rig.log.lines().filter((l) => l.event === 'sheets.batch_smaller').length, 1);
   // An append any link carries in time that was not applied (a 5xx) says nothing of the size.
-  limits.endedUnsure('Log', 2, SIZE_MATTERS_BYTES - 1);
-  limits.readBack('Log', true);
+  const small = [entry('s', 'Log')];
+  limits.endedUnsure(small, 2, SIZE_MATTERS_BYTES - 1);
+  limits.readBack('Log', small);
   assert.equal(limits.of('Log'), FULL_BATCH);
 });
+
+it("a read-back that finds one unsure append applied late does not wipe out the size of another that ended unsure meanwhile and is absent", async () => {
+  const { backend, journal, log, clock } = rig;
+  // SHEETS_UNSURE_DELAY longer than the range's hold (the default is 60 s): the tab's next batch
+  // goes out, and ends unsure, before the first one is read back.
+  rig.flusher.close();
+  const flusher = testFlusherWith(10_000);
+  try {
+    const appendValues = backend.appendValues.bind(backend);
+    let call = 0;
+    backend.appendValues = async (range, rows) => {
+      call++;
+      const bytes = Buffer.byteLength(JSON.stringify(rows));
+      if (call === 1) {
+        // The first batch: its upload made it, Google applied it, the answer came too late.
+        await appendValues(range, rows);
+        throw new SheetsError('CORRAL_ERR_SHEETS_TIMEOUT', 'fake: applied, answer lost', { reason: 'TIMEOUT', applied: 'maybe', retryable: true });
+      }
+      if (bytes > 256 * 1024) {
+        backend.calls.push({ op: 'append', range, rows: rows.length, bytes });
+        throw new SheetsError('CORRAL_ERR_SHEETS_TIMEOUT', 'fake: values.append did not answer within SHEETS_TIMEOUT (after the request was sent)', { reason: 'TIMEOUT', applied: 'maybe', retryable: true });
+      }
+      return appendValues(range, rows);
+    };
+    const first = await longEvents('a');
+    await flusher.flushOnce({ wait: true });
+    const second = await longEvents('b');
+    for (let t = 0; t < 5 * 60_000; t += 500) {
+      await flusher.flushOnce({ wait: true });
+      await clock.advance(500);
+    }
+    assert.equal(journal.backlogRows(), 0);
+    assert.deepEqual(backend.tabs.get('Events')!.slice(1).map((r) => r[0]), [...first, ...second]);
+    // The second batch, found absent by its own read-back, is halved then: not sent whole once more.
+    assert.deepEqual(backend.calls.filter((c) => c.op === 'append').map((c) => c.rows), [10, 10, 5, 5]);
+    assert.equal(log.lines().filter((l) => l.event === 'sheets.batch_smaller').length, 1);
+  } finally {
+    flusher.close();
+  }
+});
+
+it('an append Google applied late, read back with a small one it did not apply, makes no batch smaller', async () => {
+  const { backend, journal, log, clock } = rig;
+  rig.flusher.close();
+  const flusher = testFlusherWith(10_000);
+  try {
+    const appendValues = backend.appendValues.bind(backend);
+    let call = 0;
+    backend.appendValues = async (range, rows) => {
+      call++;
+      if (call === 1) {
+        // A large batch applied, its answer lost.
+        await appendValues(range, rows);
+        throw new SheetsError('CORRAL_ERR_SHEETS_TIMEOUT', 'fake: applied, answer lost', { reason: 'TIMEOUT', applied: 'maybe', retryable: true });
+      }
+      if (call === 2) {
+        // A small one refused by a 503: not applied, outcome unknown to corral.
+        backend.calls.push({ op: 'append', range, rows: rows.length, bytes: 0 });
+        throw new SheetsError('CORRAL_ERR_SHEETS_UNAVAILABLE', 'fake: 503', { status: 503, reason: 'UNAVAILABLE', applied: 'maybe', retryable: true });
+      }
+      return appendValues(range, rows);
+    };
+    await longEvents('a');
+    await flusher.flushOnce({ wait: true });
+    await journal.add('Events', [eventRow('small')]);
+    await clock.advance(1000);
+    await flusher.flushOnce({ wait: true });
+    // Both due for their read-back by the next pass: read back together.
+    await clock.advance(11_000);
+    for (let t = 0; t < 60_000; t += 500) {
+      await flusher.flushOnce({ wait: true });
+      await clock.advance(500);
+    }
+    assert.equal(journal.backlogRows(), 0);
+    // Then a large batch again: sent whole.
+    await longEvents('c');
+    for (let t = 0; t < 2_000; t += 500) {
+      await flusher.flushOnce({ wait: true });
+      await clock.advance(500);
+    }
+    assert.equal(journal.backlogRows(), 0);
+    assert.deepEqual(backend.calls.filter((c) => c.op === 'append').map((c) => c.rows), [10, 1, 1, 10]);
+    assert.equal(log.lines().filter((l) => l.event === 'sheets.batch_smaller').length, 0);
+  } finally {
+    flusher.close();
+  }
+});
+
+/** The rig's flusher with another SHEETS_UNSURE_DELAY. */
+function testFlusherWith(unsureDelayMs: number): Flusher {
+  const quota = (name: string) => new QuotaBucket({ name, perMinute: 10_000, maxQueue: 10, clock: rig.clock });
+  return new Flusher({ journal: rig.journal, backend: rig.backend, writeQuota: quota('writes'), readQuota: quota('reads'), logger: rig.log.logger, intervalMs: 500, unsureDelayMs, clock: rig.clock, random: () => 0 });
+}

@@ -7,8 +7,10 @@
 // SHEETS_JOURNAL_MAX_MB refused appends.
 //
 // So once a read-back finds the rows of a tab's unsure append absent (Google never applied it),
-// the tab's batches are made half as large as the largest of its appends that ended unsure, in
-// rows and in bytes, and halved again at each such read-back, down to one entry (an entry is one
+// the tab's batches are made half as large as the largest of the appends it found absent, in rows
+// and in bytes (each entry keeps the size of the append it last ended unsure in: the appends read
+// back are not always those that ended unsure last, and one Google applied late, found, says
+// nothing of the size, nor does it unsay the size of another read back later), and halved again at each such read-back, down to one entry (an entry is one
 // acknowledged append, never split). Not for an append of less than SIZE_MATTERS_BYTES: any link
 // carries that within SHEETS_TIMEOUT, so its size was not what failed, and halving it (down to one
 // row per append after a 5xx on a batch of two) would have spent a write token per row. They grow back, doubling with each append that goes through,
@@ -21,6 +23,7 @@
 
 import type { Logger } from '../../log/logger.js';
 import { FULL_BATCH, type BatchLimit } from './flush-batch.js';
+import type { JournalEntry } from './journal.js';
 
 /** An unsure append smaller than this makes no batch smaller (see the top of this file). */
 export const SIZE_MATTERS_BYTES = 64 * 1024;
@@ -31,8 +34,15 @@ export const SMALLER_FOR_MS = 10 * 60_000;
 export class BatchLimits {
   /** Tabs (ranges) whose batches are smaller than FULL_BATCH, and when they were last halved. */
   private readonly smaller = new Map<string, { limit: BatchLimit; halvedAt: number }>();
-  /** Per range, the largest append (rows, bytes) that ended unsure since its last read-back. */
-  private readonly unsure = new Map<string, BatchLimit>();
+  /**
+   * Per entry, the size (rows, bytes) of the append it last ended unsure in: what a read-back that
+   * finds it absent halves. Per range it was the largest since the range's last read-back, cleared
+   * by any read-back: one that found an append Google applied late (its answer lost) cleared the
+   * size of another that had ended unsure meanwhile, which its own read-back then found absent
+   * with nothing to halve (sent whole again, to time out again); and one that found a large append
+   * applied late and a small one (a 503) absent halved by the large one's size.
+   */
+  private readonly unsure = new WeakMap<JournalEntry, BatchLimit>();
 
   constructor(
     private readonly logger: Logger,
@@ -44,22 +54,27 @@ export class BatchLimits {
     return this.smaller.get(range)?.limit ?? FULL_BATCH;
   }
 
-  /** An append of `rows` rows and `bytes` bytes to `range` ended unsure (it may have been applied). */
-  endedUnsure(range: string, rows: number, bytes: number): void {
-    const was = this.unsure.get(range);
-    this.unsure.set(range, { rows: Math.max(rows, was?.rows ?? 0), bytes: Math.max(bytes, was?.bytes ?? 0) });
+  /** An append of `entries`, `rows` rows and `bytes` bytes, ended unsure (it may have been applied). */
+  endedUnsure(entries: readonly JournalEntry[], rows: number, bytes: number): void {
+    const size = { rows, bytes };
+    for (const e of entries) this.unsure.set(e, size);
   }
 
   /**
-   * A read-back of `range` settled its unsure appends: `absent`, some were not in the sheet (never
-   * applied: the next batches are halved), else all were (Google had them: a late answer, not a
-   * size the link cannot carry).
+   * A read-back of `range` found `absent`, unsure entries not in the sheet (never applied): the
+   * next batches are halved, by the largest append they ended unsure in. Those it found are none
+   * of this: a late answer, not a size the link cannot carry.
    */
-  readBack(range: string, absent: boolean): void {
-    const failed = this.unsure.get(range);
-    this.unsure.delete(range);
+  readBack(range: string, absent: readonly JournalEntry[]): void {
+    let failed: BatchLimit | undefined;
+    for (const e of absent) {
+      const size = this.unsure.get(e);
+      if (size === undefined) continue;
+      this.unsure.delete(e);
+      failed = { rows: Math.max(size.rows, failed?.rows ?? 0), bytes: Math.max(size.bytes, failed?.bytes ?? 0) };
+    }
     // Unsure appends of an earlier keeper: their size is not known, and the resend says it if too large.
-    if (!absent || failed === undefined || failed.bytes < SIZE_MATTERS_BYTES) return;
+    if (failed === undefined || failed.bytes < SIZE_MATTERS_BYTES) return;
     const was = this.of(range);
     const limit = { rows: Math.max(1, Math.min(was.rows, Math.floor(failed.rows / 2))), bytes: Math.max(1, Math.min(was.bytes, Math.floor(failed.bytes / 2))) };
     this.smaller.set(range, { limit, halvedAt: this.now() });

@@ -171,7 +171,7 @@ export class Flusher {
           continue;
         }
         found += r.found;
-        this.batchLimits.readBack(range, r.absent > 0);
+        this.batchLimits.readBack(range, r.absent);
       }
       // Read back first: the entries it finds absent go in journal order with the others.
       const pending = new BatchCursor(this.o.journal.duePending(range, now));
@@ -251,7 +251,7 @@ export class Flusher {
       const applied = appliedOf(err);
       // Its size is what a read-back that finds the rows absent halves (flush-batch-limits.ts); a
       // call our own close cancelled says nothing about the link.
-      if (applied === 'maybe' && !this.abort.signal.aborted) this.batchLimits.endedUnsure(range, rows.length, batchBytes(batch));
+      if (applied === 'maybe' && !this.abort.signal.aborted) this.batchLimits.endedUnsure(batch, rows.length, batchBytes(batch));
       // Rows that may be in the sheet, under the header they were mapped to: named if it changes.
       if (prepared.underHeader && applied === 'maybe') this.headerChanges.written(range, rows.length, { unsureIds: rows.map((r) => r[0] ?? '') });
       const retryAt = this.retries.failed(range, batch, applied, err);

@@ -43,10 +43,10 @@ export interface ReadBackOptions {
   readonly unsureDelayMs: number;
 }
 
-/** What a read-back settled: rows found in the sheet, and rows of unsure appends found wholly absent (to resend). */
+/** What a read-back settled: rows found in the sheet, and the unsure entries found wholly absent (to resend). */
 export interface ReadBackResult {
   readonly found: number;
-  readonly absent: number;
+  readonly absent: readonly JournalEntry[];
 }
 
 export class ReadBack {
@@ -153,6 +153,6 @@ export class ReadBack {
     if (found > 0 || absent.length > 0) {
       this.o.logger.info({ event: 'sheets.read_back', range, alreadyThere: found, toResend }, 'sheets: read back unsure appends');
     }
-    return { found, absent: toResend };
+    return { found, absent };
   }
 }
