@@ -21,8 +21,8 @@ const LOADER = /(?:^|\s)(?:--import|--loader|--experimental-loader|--require|-r|
  * (ERR_UNKNOWN_FILE_EXTENSION) unless a loader is given. It passed `corral config`, and every
  * worker's boot failed the same way until the master exited 78.
  */
-function typescriptProblem(named: string, nodeOptions: string | undefined, execArgv: readonly string[]): string | undefined {
-  if (LOADER.test(nodeOptions ?? '') || LOADER.test(execArgv.join(' '))) return undefined;
+function typescriptProblem(named: string, nodeOptions: string | undefined): string | undefined {
+  if (LOADER.test(nodeOptions ?? '')) return undefined;
   return `a JavaScript module (.mjs, .js or .cjs): ${named} is TypeScript, which node ${process.versions.node} does not import without a loader; compile it (tsc) and point CORRAL_APP at the .js it writes, or give the workers a loader (NODE_OPTIONS="--import tsx" in the environment or the settings file)`;
 }
 
@@ -38,11 +38,11 @@ function appFile(app: string, cwd: string): string | undefined {
   return app.startsWith('.') || isAbsolute(app) ? resolve(cwd, app) : undefined;
 }
 
-function fileProblem(app: string, file: string, cwd: string, nodeOptions: string | undefined, execArgv: readonly string[]): string | undefined {
+function fileProblem(app: string, file: string, cwd: string, nodeOptions: string | undefined): string | undefined {
   const named = file === app ? file : app.startsWith('file:') ? `${file} (${app})` : `${file} (${app} from the working directory ${cwd})`;
   try {
     const stat = statSync(file);
-    if (stat.isFile() && TYPESCRIPT.test(file)) return typescriptProblem(named, nodeOptions, execArgv);
+    if (stat.isFile() && TYPESCRIPT.test(file)) return typescriptProblem(named, nodeOptions);
     if (stat.isDirectory()) {
       const index = ['index.mjs', 'index.js', 'index.cjs'].find((n) => existsSync(resolve(file, n)));
       return `the path of the app's module file: ${named} is a directory, which import does not load${index ? `; write CORRAL_APP=${app.replace(/\/$/, '')}/${index}` : ''}`;
@@ -78,12 +78,12 @@ function packageProblem(app: string): string | undefined {
 
 /**
  * Why `app` would not load the file the operator meant, or undefined. `nodeOptions`: the
- * workers' NODE_OPTIONS; `execArgv`: the node options they inherit (the master's).
+ * workers' NODE_OPTIONS, their only node options (they are forked without the master's execArgv).
  */
-export function appModuleProblem(app: string, cwd: string, nodeOptions?: string, execArgv: readonly string[] = process.execArgv): string | undefined {
+export function appModuleProblem(app: string, cwd: string, nodeOptions?: string): string | undefined {
   if (app.startsWith('node:')) return undefined;
   const file = appFile(app, cwd);
-  if (file !== undefined) return fileProblem(app, file, cwd, nodeOptions, execArgv);
+  if (file !== undefined) return fileProblem(app, file, cwd, nodeOptions);
   if (app.startsWith('file:')) return undefined;
   let isFile = false;
   try {
