@@ -129,6 +129,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write(`corral${name ? ` ${name}` : ''}: [CORRAL_ERR_OUTPUT] its answer could not be written to stdout (${err.code ?? err.message}), so what was printed is missing or cut short; free the space (or fix where stdout goes) and run it again\n`);
     process.exitCode = outputLostExit;
   });
+  // A closed stderr (`corral chek 2>&1 | true`) costs its lines, not the exit code: unhandled, the
+  // EPIPE was an uncaught exception, exit 1 where a usage error says 64, and `systemd-unit
+  // --output F` died at its first warning with the unit unwritten. The master adds its own
+  // listener (master/closed-output.ts), which says it in the log.
+  process.stderr.on('error', () => {});
   if (!name) {
     // No command is a usage error: the usage goes to stderr, as with any other.
     process.stderr.write(`${usage()}\n`);
