@@ -107,6 +107,23 @@ function loginRequest(text: string): { nameHash: string; failed: boolean; window
   return { nameHash, failed, windowMs };
 }
 
+/**
+ * Runs `bind` (a listen() on a path, which binds at once in a process that is no cluster worker)
+ * under a umask that leaves the socket file 0600 from its creation. Made under the service's own
+ * umask (0775 under 002, 0777 under 000) until the chmod after 'listening', another local user who
+ * can reach the directory (a data dir open to others, datadir.open_to_others) could connect in
+ * between, and a connection accepted then outlives the chmod: every read (the roster's login
+ * codes) and append for as long as it is kept alive.
+ */
+function privately(bind: () => void): void {
+  const umask = process.umask(0o177);
+  try {
+    bind();
+  } finally {
+    process.umask(umask);
+  }
+}
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -169,12 +186,14 @@ export class KeeperServer {
     });
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen({ path: this.socketPath, backlog: KEEPER_LISTEN_BACKLOG }, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
+      privately(() =>
+        this.server.listen({ path: this.socketPath, backlog: KEEPER_LISTEN_BACKLOG }, () => {
+          this.server.off('error', reject);
+          resolve();
+        }),
+      );
     });
-    // Only this user's processes may talk to the keeper.
+    // Only this user's processes may talk to the keeper (made so at the bind: privately()).
     await chmod(this.socketPath, 0o600);
     this.boundInode = (await stat(this.socketPath)).ino;
   }
@@ -206,10 +225,12 @@ export class KeeperServer {
     const listener = createListener((socket) => this.server.emit('connection', socket));
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
-      listener.listen({ path: this.socketPath, backlog: KEEPER_LISTEN_BACKLOG }, () => {
-        listener.off('error', reject);
-        resolve();
-      });
+      privately(() =>
+        listener.listen({ path: this.socketPath, backlog: KEEPER_LISTEN_BACKLOG }, () => {
+          listener.off('error', reject);
+          resolve();
+        }),
+      );
     });
     // close() ran while it was being bound (a file check in flight as the keeper closed): close()
     // did not see this listener, which would hold the path and keep the process alive.
@@ -225,7 +246,15 @@ export class KeeperServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.requests++;
-    const url = new URL(req.url ?? '/', 'http://keeper');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://keeper');
+    } catch {
+      // A target such as `//`: the request's fault, not a failed handler (logged at error) or Google's (502).
+      this.errors++;
+      send(res, 400, JSON.stringify({ code: 'CORRAL_ERR_USAGE', message: `unparsable request target ${JSON.stringify((req.url ?? '').slice(0, 100))}` }));
+      return;
+    }
     // Long polls wait by design, and a login count waits on Redis, not on the keeper's work.
     if (url.pathname !== '/watch' && url.pathname !== '/login') {
       const started = performance.now();
@@ -251,13 +280,15 @@ export class KeeperServer {
       }
       if (req.method === 'POST' && url.pathname === '/append') {
         if (this.closing) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'the keeper is draining');
-        let body: { range?: unknown; rows?: unknown; idempotency?: unknown; header?: unknown };
+        let body: { range?: unknown; rows?: unknown; idempotency?: unknown; header?: unknown } | null;
         try {
           body = JSON.parse(await readBody(req)) as typeof body;
         } catch (err) {
           if (err instanceof CorralError) throw err;
           throw new CorralError('CORRAL_ERR_APPEND_INVALID', 'append body is not JSON', { cause: err });
         }
+        // `null` read `.range` below as a TypeError, answered 502 CORRAL_ERR_SHEETS_UPSTREAM.
+        if (typeof body !== 'object' || body === null) throw new CorralError('CORRAL_ERR_APPEND_INVALID', 'append body must be a JSON object {range, rows, ...}');
         if (typeof body.range !== 'string' || body.range === '') throw new CorralError('CORRAL_ERR_APPEND_INVALID', 'append needs a range');
         send(res, 200, JSON.stringify(await this.h.append(body.range, body.rows, body.idempotency, body.header)));
         return;
