@@ -10,9 +10,20 @@ const SECRET_NAME = /token|secret|passw|pwd|key|auth|sig|session|code|credential
 
 export const REDACTED = '[REDACTED]';
 
+/**
+ * An absolute-form target's user and password (`GET http://admin:pw@host/api/players`), which
+ * node:http takes as sent and the app routes by its path: replaced, as a query's secret is.
+ * RFC 9110 section 4.2.4 deprecates userinfo in http URIs; only a client's mistake puts it there.
+ */
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i;
+
+function withoutUserinfo(raw: string): string {
+  return raw.charCodeAt(0) === 0x2f ? raw : raw.replace(USERINFO, `$1${REDACTED}@`);
+}
+
 /** The target without its query (nor a fragment, which clients do not send but a raw target may hold). */
 export function pathOfTarget(target: string | undefined): string {
-  const raw = target ?? '';
+  const raw = withoutUserinfo(target ?? '');
   const q = raw.indexOf('?');
   const h = raw.indexOf('#');
   const end = q < 0 ? h : h < 0 ? q : Math.min(q, h);
@@ -25,7 +36,7 @@ export function pathOfTarget(target: string | undefined): string {
  * returned as it is, at no cost: the access log writes one per request.
  */
 export function targetForAccessLog(target: string | undefined): string {
-  const raw = target ?? '';
+  const raw = withoutUserinfo(target ?? '');
   const q = raw.indexOf('?');
   if (q < 0 && raw.indexOf('#') < 0) return raw;
   const path = pathOfTarget(raw);

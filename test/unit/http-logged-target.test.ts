@@ -3,6 +3,18 @@ import { describe, it } from 'node:test';
 import { pathOfTarget, targetForAccessLog } from '../../src/http/logged-target.js';
 
 describe('request targets in the log', () => {
+  it('an absolute-form target (GET http://user:pass@host/path) keeps no user or password, in either', () => {
+    // node:http takes such a target as it is, and the app routes it by its path: the password the
+    // client wrote in the URL was logged as sent (RFC 9110 section 4.2.4: userinfo is deprecated).
+    for (const target of ['http://admin:s3cret@corral.example/api/players', 'http://admin:s3cret@corral.example/api/players?page=2', 'HTTP://s3cret@corral.example']) {
+      assert.ok(!targetForAccessLog(target).includes('s3cret'), `access log: ${targetForAccessLog(target)}`);
+      assert.ok(!pathOfTarget(target).includes('s3cret'), `error lines: ${pathOfTarget(target)}`);
+    }
+    assert.equal(targetForAccessLog('http://admin:s3cret@corral.example/api/players?page=2'), 'http://[REDACTED]@corral.example/api/players?page=2');
+    assert.equal(targetForAccessLog('http://corral.example/api/players'), 'http://corral.example/api/players', 'no userinfo: as sent');
+    assert.equal(targetForAccessLog('/api/players?next=http://a:b@c'), '/api/players?next=http://a:b@c', 'an origin-form target is not touched');
+  });
+
   it('error lines take the path alone', () => {
     assert.equal(pathOfTarget('/api/admin/stats?token=s3cret'), '/api/admin/stats');
     assert.equal(pathOfTarget('/api/players'), '/api/players');
