@@ -4,9 +4,34 @@
 // they are the Emulator interface's calls again, not Google's wire format: they use nothing else.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isLoopbackHost } from '../../loopback.js';
 import type { Emulator } from './emulator.js';
 import { parseFaults } from './faults.js';
 import { sendJson } from './http-util.js';
+
+/** The host name of a Host header (`name`, `name:port`, `[v6]:port`), lowercased; undefined for anything else. */
+function hostNameOf(header: string): string | undefined {
+  const m = /^(?:\[([0-9a-f:.]+)\]|([^\s[\]:/@]+))(?::\d*)?$/i.exec(header);
+  return m ? (m[1] ?? m[2] ?? '').toLowerCase() : undefined;
+}
+
+/**
+ * Why a control request is refused as a web page's, or undefined. Unauthenticated, the endpoints
+ * are kept from other hosts by the default bind, 127.0.0.1, but not from a page open in the
+ * developer's browser: a cross-site POST with a text/plain body (fetch's no-cors mode, a form) is
+ * sent without a CORS preflight, and a page whose name its owner re-points at 127.0.0.1 (DNS
+ * rebinding) reads the answers, a tab's rows with the login codes among them. Browsers name the
+ * page in `Origin` on every POST, and its name in `Host`; the scripts and benches that use these
+ * endpoints send neither (node's fetch and curl send no Origin, and the emulator's own URL as Host).
+ */
+export function browserRefusal(req: IncomingMessage, bindHost: string): { status: number; error: string } | undefined {
+  if (req.headers.origin !== undefined) return { status: 403, error: 'the /__emulator/ control endpoints do not answer web pages (a request with an Origin header)' };
+  const host = req.headers.host;
+  if (host === undefined || !isLoopbackHost(bindHost)) return undefined;
+  const name = hostNameOf(host);
+  if (name !== undefined && isLoopbackHost(name)) return undefined;
+  return { status: 421, error: `the emulator listens on loopback and answers its control endpoints only for localhost or a loopback address, not Host ${JSON.stringify(host.slice(0, 100))}` };
+}
 
 /** The calls of the emulator the control endpoints make. */
 export type Controlled = Pick<Emulator, 'counters' | 'resetCounters' | 'reads' | 'resetQuotas' | 'faults' | 'setFaults' | 'revokeTokens' | 'getSheet'>;

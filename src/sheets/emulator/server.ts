@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { ServiceAccountKey } from '../google/credentials.js';
 import { Accounts } from './accounts.js';
 import { ApiError, frontEndErrorPage, serverError } from './api-error.js';
-import { answerControl } from './control-endpoints.js';
+import { answerControl, browserRefusal } from './control-endpoints.js';
 import { Delays } from './delays.js';
 import type { Emulator, EmulatorOptions, RegisterOptions } from './emulator.js';
 import { Counters, DEFAULT_FAULTS, parseFaults, seededRandom, type EmulatorCounters, type Faults } from './faults.js';
@@ -46,6 +46,8 @@ class EmulatorServer implements Emulator {
   readonly #now: () => number;
   #faults: Faults;
   #accountSeq = 0;
+  /** The address listen() was given: its control endpoints' Host check applies on loopback only. */
+  #host = '127.0.0.1';
   #closing: Promise<void> | undefined;
 
   constructor(options: EmulatorOptions) {
@@ -69,6 +71,7 @@ class EmulatorServer implements Emulator {
   }
 
   async listen(port: number, host: string): Promise<void> {
+    this.#host = host;
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(port, host, () => {
@@ -184,7 +187,9 @@ class EmulatorServer implements Emulator {
       return;
     }
     if (url.pathname.startsWith('/__emulator/')) {
-      answerControl(this, req, res, url, body);
+      const refused = browserRefusal(req, this.#host);
+      if (refused) sendJson(res, refused.status, { error: refused.error });
+      else answerControl(this, req, res, url, body);
       return;
     }
     if (url.pathname === '/token') {
