@@ -16,14 +16,29 @@ const TYPESCRIPT = /\.(?:m|c)?tsx?$/;
 /** Node options that give the workers' import a loader of TypeScript (tsx, ts-node) or node's own. */
 const LOADER = /(?:^|\s)(?:--import|--loader|--experimental-loader|--require|-r|--experimental-strip-types|--experimental-transform-types)(?:[=\s]|$)/;
 
+/** Turns node's own type stripping off where it is on by default. */
+const NO_STRIPPING = /(?:^|\s)--no-experimental-strip-types(?:\s|$)/;
+
+/**
+ * Whether node `version` imports .ts, .mts and .cts by itself (type stripping, on by default from
+ * 22.18 and 23.6; never .tsx). The workers run the master's node with NODE_OPTIONS alone.
+ */
+export function nodeStripsTypes(version: string, nodeOptions: string | undefined): boolean {
+  if (NO_STRIPPING.test(nodeOptions ?? '')) return false;
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 6) || (major === 22 && minor >= 18);
+}
+
 /**
  * Why a TypeScript file named by CORRAL_APP would not load, or undefined: node 20 imports no .ts
  * (ERR_UNKNOWN_FILE_EXTENSION) unless a loader is given. It passed `corral config`, and every
- * worker's boot failed the same way until the master exited 78.
+ * worker's boot failed the same way until the master exited 78. A node that strips types itself
+ * (22.18 on) imports it: refused there, a .ts app that ran was refused at start (exit 78).
  */
-function typescriptProblem(named: string, nodeOptions: string | undefined): string | undefined {
+function typescriptProblem(file: string, named: string, nodeOptions: string | undefined, version: string): string | undefined {
   if (LOADER.test(nodeOptions ?? '')) return undefined;
-  return `a JavaScript module (.mjs, .js or .cjs): ${named} is TypeScript, which node ${process.versions.node} does not import without a loader; compile it (tsc) and point CORRAL_APP at the .js it writes, or give the workers a loader (NODE_OPTIONS="--import tsx" in the environment or the settings file)`;
+  if (!file.endsWith('x') && nodeStripsTypes(version, nodeOptions)) return undefined;
+  return `a JavaScript module (.mjs, .js or .cjs): ${named} is TypeScript, which node ${version} does not import without a loader; compile it (tsc) and point CORRAL_APP at the .js it writes, or give the workers a loader (NODE_OPTIONS="--import tsx" in the environment or the settings file)`;
 }
 
 /** The file CORRAL_APP names (relative paths from the working directory), or undefined for a package. */
@@ -38,11 +53,11 @@ function appFile(app: string, cwd: string): string | undefined {
   return app.startsWith('.') || isAbsolute(app) ? resolve(cwd, app) : undefined;
 }
 
-function fileProblem(app: string, file: string, cwd: string, nodeOptions: string | undefined): string | undefined {
+function fileProblem(app: string, file: string, cwd: string, nodeOptions: string | undefined, version: string): string | undefined {
   const named = file === app ? file : app.startsWith('file:') ? `${file} (${app})` : `${file} (${app} from the working directory ${cwd})`;
   try {
     const stat = statSync(file);
-    if (stat.isFile() && TYPESCRIPT.test(file)) return typescriptProblem(named, nodeOptions);
+    if (stat.isFile() && TYPESCRIPT.test(file)) return typescriptProblem(file, named, nodeOptions, version);
     if (stat.isDirectory()) {
       const index = ['index.mjs', 'index.js', 'index.cjs'].find((n) => existsSync(resolve(file, n)));
       return `the path of the app's module file: ${named} is a directory, which import does not load${index ? `; write CORRAL_APP=${app.replace(/\/$/, '')}/${index}` : ''}`;
@@ -78,12 +93,13 @@ function packageProblem(app: string): string | undefined {
 
 /**
  * Why `app` would not load the file the operator meant, or undefined. `nodeOptions`: the
- * workers' NODE_OPTIONS, their only node options (they are forked without the master's execArgv).
+ * workers' NODE_OPTIONS, their only node options (they are forked without the master's execArgv);
+ * `version`: their node's (this one's unless a test says).
  */
-export function appModuleProblem(app: string, cwd: string, nodeOptions?: string): string | undefined {
+export function appModuleProblem(app: string, cwd: string, nodeOptions?: string, version: string = process.versions.node): string | undefined {
   if (app.startsWith('node:')) return undefined;
   const file = appFile(app, cwd);
-  if (file !== undefined) return fileProblem(app, file, cwd, nodeOptions);
+  if (file !== undefined) return fileProblem(app, file, cwd, nodeOptions, version);
   if (app.startsWith('file:')) return undefined;
   let isFile = false;
   try {

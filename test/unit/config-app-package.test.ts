@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { nodeStripsTypes } from '../../src/config/app-module.js';
 import { loadSettings } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -41,7 +42,7 @@ test('CORRAL_APP naming a package the workers cannot import is refused at load (
   }
 });
 
-test('CORRAL_APP naming a TypeScript file is refused unless the workers get a loader (NODE_OPTIONS): node 20 imports no .ts, and every boot failed until exit 78', () => {
+test('CORRAL_APP naming a TypeScript file is refused unless the workers get a loader (NODE_OPTIONS): node 20 imports no .ts, and every boot failed until exit 78', { skip: nodeStripsTypes(process.versions.node, undefined) && 'this node imports .ts itself' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-app-ts-'));
   try {
     writeFileSync(join(dir, 'app.ts'), 'export function createApp() { return () => undefined; }\n');
@@ -51,6 +52,24 @@ test('CORRAL_APP naming a TypeScript file is refused unless the workers get a lo
     assert.equal(loaded.settings.CORRAL_APP, './app.ts');
     writeFileSync(join(dir, '.env'), 'CORRAL_APP=./app.ts\nNODE_OPTIONS=--require ts-node/register\n');
     assert.equal(loadSettings({ env: {}, cwd: dir }).settings.CORRAL_APP, './app.ts');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('CORRAL_APP naming a .ts file passes where node imports TypeScript itself (22.18 and 23.6 on, within engines): refused there, a working app failed start with exit 78', async () => {
+  const { appModuleProblem } = await import('../../src/config/app-module.js');
+  const dir = mkdtempSync(join(tmpdir(), 'corral-app-ts-strip-'));
+  try {
+    for (const name of ['app.ts', 'app.mts', 'app.tsx']) writeFileSync(join(dir, name), 'export function createApp() { return () => undefined; }\n');
+    for (const version of ['22.18.0', '23.6.0', '24.11.1']) {
+      assert.equal(appModuleProblem('./app.ts', dir, undefined, version), undefined, version);
+      assert.equal(appModuleProblem('./app.mts', dir, '', version), undefined, version);
+      // Type stripping takes no .tsx, and can be turned off.
+      assert.match(appModuleProblem('./app.tsx', dir, undefined, version) ?? '', new RegExp(`is TypeScript, which node ${version.replaceAll('.', '\\.')} does not import without a loader`));
+      assert.match(appModuleProblem('./app.ts', dir, '--no-experimental-strip-types', version) ?? '', /does not import without a loader/);
+    }
+    for (const version of ['20.18.1', '22.17.1', '23.5.0']) assert.match(appModuleProblem('./app.ts', dir, undefined, version) ?? '', /is TypeScript, which node/, version);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
