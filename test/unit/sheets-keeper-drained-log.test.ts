@@ -38,3 +38,18 @@ test('rows left when the master restarts the keeper: info, the next keeper on th
     log.close();
   }
 });
+
+test('rows held for another sheet at a stop: the wait it names is not journal_backlog 0 alone, which reads 0 while they are there', async () => {
+  const log = await captureLogger();
+  try {
+    logDrained(log.logger, { ...base, left: 0, held: 3, leaving: true });
+    const [line] = log.lines();
+    assert.deepEqual([line?.level, line?.rowsLeftInJournal, line?.rowsHeldForOtherSheets], ['warn', 0, 3]);
+    // journal_backlog (corral status: "journal empty") counts this sheet's rows only: an operator
+    // who waited for it to read 0 moved or removed the data dir, and the held rows with it.
+    assert.doesNotMatch(String(line?.msg), /wait for journal_backlog 0 before/);
+    assert.match(String(line?.msg), /journal_held_rows 0/);
+  } finally {
+    log.close();
+  }
+});

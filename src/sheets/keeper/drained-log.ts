@@ -38,8 +38,10 @@ export function logDrained(logger: Logger, d: DrainedInfo): void {
   const heldWords = held > 0 ? `${held} acknowledged row${held === 1 ? '' : 's'} held for another sheet (journal.held_for_other_sheet: sent only by a keeper of that sheet)` : '';
   const rows = [waiting, heldWords].filter((w) => w !== '').join(', and ');
   const sentBy = `only a corral started with CORRAL_DATA_DIR=${d.dataDir} sends them`;
+  // journal_backlog counts this sheet's rows only: with rows held it reads 0 while they are there.
+  const waitFor = held > 0 ? 'journal_backlog 0 and sheets.journal_held_rows 0 (held rows go once SHEET_ID and SHEETS_API_URL name their sheet again)' : 'journal_backlog 0';
   if (d.leaving) {
-    logger.warn(fields, `keeper stopped with ${rows}: they stay in ${d.journalPath}, and ${sentBy}; a corral started on another data dir does not (wait for journal_backlog 0 before moving or removing ${d.dataDir})`);
+    logger.warn(fields, `keeper stopped with ${rows}: they stay in ${d.journalPath}, and ${sentBy}; a corral started on another data dir does not (wait for ${waitFor} before moving or removing ${d.dataDir})`);
     return;
   }
   logger.info(fields, `keeper drained with ${rows}: they stay in ${d.journalPath} for the keeper the master starts next, on the same data dir (${sentBy})`);
