@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import type { AppContext } from '../contract.js';
 import { CorralError, type ErrorCode } from '../errors.js';
 import { appErrorLocation } from './app-error-location.js';
-import { importFailureLasts } from './boot-lasting.js';
+import { factoryFailureLasts, importFailureLasts } from './boot-lasting.js';
 
 /** The bundled players app, used when CORRAL_APP is unset. */
 export const BUNDLED_APP = new URL('../app/index.js', import.meta.url).href;
@@ -106,7 +106,7 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
     // A module it imports itself (`await import('express')`, a require() of a route file) that is
     // not there or does not parse fails every boot as the app's own import does: said as passing,
     // the master exited 3 and systemd restarted it every few seconds for good (boot-lasting.ts).
-    throw importFailureLasts(err) ? lasting(failure) : failure;
+    throw factoryFailureLasts(err) ? lasting(failure) : failure;
   }
   if (typeof factory !== 'function' && isListener(listener) && listener.length === 1) {
     // `export default async (ctx) => ...` (or module.exports = ..., or TypeScript's

@@ -40,6 +40,28 @@ export function importFailureLasts(err: unknown): boolean {
   return typeof code === 'string' && UNRESOLVABLE.has(code);
 }
 
+/**
+ * The top frame is node's module loader's: a SyntaxError it threw compiling a module (an ES module's
+ * has no file:line head), not one of code running in a module being loaded (JSON.parse on top).
+ */
+const THROWN_BY_LOADER = /^[^\n]*\n\s+at (?:[^\n]*\()?node:internal\/modules\//;
+
+/**
+ * Whether `err`, thrown by the app's createApp(), fails every boot until the files change: as
+ * importFailureLasts, but a SyntaxError only with the evidence of a module that does not parse (a
+ * file:line head, node's JSON loader in its stack, its module loader as its top frame). Without a frame of the app's, one
+ * thrown by running code is common here (a createApp returning `fetch(url).then((r) => r.json())`
+ * on a config service's error page: undici's frames alone), and as lasting the master exited 78,
+ * which systemd does not restart, once the service was back.
+ */
+export function factoryFailureLasts(err: unknown): boolean {
+  if (err instanceof SyntaxError) {
+    const stack = err.stack ?? '';
+    return JSON_MODULE_PARSE.test(stack) || syntaxErrorHead(stack) !== undefined || THROWN_BY_LOADER.test(stack);
+  }
+  return importFailureLasts(err);
+}
+
 /** Whether a failed listen() fails every attempt until the settings or the unit change. */
 export function listenFailureLasts(err: unknown): boolean {
   // EACCES: a port below 1024 without CAP_NET_BIND_SERVICE. Not EADDRINUSE (a previous master

@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { AppContext } from '../../src/contract.js';
 import { appFailureLasts, loadApp } from '../../src/worker/app-loader.js';
-import { importFailureLasts, listenFailureLasts } from '../../src/worker/boot-lasting.js';
+import { factoryFailureLasts, importFailureLasts, listenFailureLasts } from '../../src/worker/boot-lasting.js';
 
 const app = (name: string) => fileURLToPath(new URL(`../../../test/fixtures/apps/${name}`, import.meta.url));
 const errno = (code: string) => Object.assign(new Error(code), { code });
@@ -71,4 +71,28 @@ test('loadApp marks what lasts: a module not there, one that does not parse, one
   // A createApp() that swallowed its database's error and resolved nothing.
   const swallowed = written('swallowed.mjs', 'export async function createApp() { try { throw new Error("db down"); } catch { return undefined; } }\n');
   assert.equal(appFailureLasts(await failure(swallowed)), false, 'what createApp() returns may depend on its run');
+});
+
+test("a SyntaxError createApp()'s running code throws with no frame of the app's (a promise chain parsing a config service's error page) may pass next time; a module it loads that does not parse lasts", () => {
+  // As Node 20 throws them in a worker: `return fetch(url).then((r) => r.json())` from a createApp
+  // that is not async, on a proxy's HTML page. Its frames are undici's and corral's: taken as a
+  // module that does not parse, the master exited 78, which systemd does not restart.
+  const own = fileURLToPath(new URL('../../src/worker/app-loader.js', import.meta.url));
+  const page = Object.assign(new SyntaxError('Unexpected token \'<\', "<html>502 "... is not valid JSON'), {
+    stack: `SyntaxError: Unexpected token '<', "<html>502 "... is not valid JSON\n    at JSON.parse (<anonymous>)\n    at parseJSONFromBytes (node:internal/deps/undici/undici:5880:19)\n    at successSteps (node:internal/deps/undici/undici:5861:27)\n    at fullyReadBody (node:internal/deps/undici/undici:4753:9)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)\n    at async consumeBody (node:internal/deps/undici/undici:5870:7)\n    at async loadApp (file://${own}:94:24)`,
+  });
+  assert.equal(factoryFailureLasts(page), false);
+  // Run by a module being required (its top frame JSON.parse, the loader's frames under it).
+  const setting = Object.assign(new SyntaxError('Unexpected token b'), { stack: 'SyntaxError: Unexpected token b\n    at JSON.parse (<anonymous>)\n    at Module._compile (node:internal/modules/cjs/loader:1358:14)\n    at Module.require (node:internal/modules/cjs/loader:1231:19)' });
+  assert.equal(factoryFailureLasts(setting), false);
+  // An ES module that does not parse (thrown by the loader, no file:line head), a CommonJS one
+  // (with it), a JSON file required: each lasts, as do modules not there.
+  const esm = Object.assign(new SyntaxError("Unexpected token ';'"), { stack: "SyntaxError: Unexpected token ';'\n    at compileSourceTextModule (node:internal/modules/esm/utils:346:16)\n    at ModuleLoader.moduleStrategy (node:internal/modules/esm/translators:146:18)" });
+  assert.equal(factoryFailureLasts(esm), true);
+  const cjs = Object.assign(new SyntaxError('Unexpected token }'), { stack: '/srv/app/routes.cjs:1\nmodule.exports = { x: };\n                      ^\n\nSyntaxError: Unexpected token }\n    at internalCompileFunction (node:internal/vm:76:18)' });
+  assert.equal(factoryFailureLasts(cjs), true);
+  const json = Object.assign(new SyntaxError('Unexpected token'), { stack: 'SyntaxError: /srv/app/config.json: Unexpected token\n    at parse (<anonymous>)\n    at Module._extensions..json (node:internal/modules/cjs/loader:1436:39)\n    at Module.load (node:internal/modules/cjs/loader:1207:32)' });
+  assert.equal(factoryFailureLasts(json), true);
+  assert.equal(factoryFailureLasts(errno('ERR_MODULE_NOT_FOUND')), true);
+  assert.equal(factoryFailureLasts(errno('ECONNREFUSED')), false);
 });
