@@ -87,6 +87,15 @@ export function dataDirProblem(dir: string, options: { writable?: boolean } = {}
     return `${dir} cannot be reached (${code ?? (err as Error).message}): make it and its parents usable by the user corral runs as, or point CORRAL_DATA_DIR elsewhere`;
   }
   if (st.isDirectory()) {
+    // Every local user may write in it (0777, made by hand or under a umask of 000; a sticky bit
+    // changes nothing for a file not there yet): one could put a session secret of their own there
+    // before a start or a rotation, then sign a token for any player, or bind the keeper's socket
+    // first. Refused as the temp dir's socket directory is (CORRAL_ERR_KEEPER_SOCKET_DIR); only
+    // reading it is left to the keeper's warning (datadir.open_to_others).
+    if ((st.mode & 0o002) !== 0) {
+      const mode = (st.mode & 0o7777).toString(8);
+      return `${dir} is writable by every local user (mode ${mode}), who could put a session secret of their own there (then sign a token for any player) or stand in for the keeper's socket: make it the service's alone (chmod 0700 ${dir}), or point CORRAL_DATA_DIR elsewhere`;
+    }
     const pseudo = options.writable ? onPseudoFilesystem(dir, dir) : undefined;
     if (pseudo !== undefined) return pseudo;
     const why = options.writable ? notWritable(dir) : undefined;
