@@ -81,7 +81,17 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
   // Built at the first scrape: prom-client and what it loads (some ninety modules) took 0.13 s of
   // CPU at every master start, for a page many installs never scrape.
   let metrics: Promise<AdminMetrics> | undefined;
-  const loadMetrics = () => (metrics ??= import('./metrics.js').then((m) => m.createAdminMetrics(view, () => monitoring.host.latest(), monitoring.host.intervalMs)));
+  // A load that failed is not kept: loaded from disk long after the start, the module (or
+  // prom-client) may be missing or half written just then (an upgrade in place: npm ci, a build),
+  // and a kept failure answered every scrape 500 until a restart, the files long whole again.
+  const loadMetrics = () =>
+    (metrics ??= import('./metrics.js').then(
+      (m) => m.createAdminMetrics(view, () => monitoring.host.latest(), monitoring.host.intervalMs),
+      (err: unknown) => {
+        metrics = undefined;
+        throw err;
+      },
+    ));
   let files: Map<string, StaticFile>;
   try {
     files = await loadDashboard();
