@@ -413,7 +413,7 @@ export class Arbiter {
       const failures = this.keeperCrashes.failures;
       const step = keeperRestartStep({ keeperReady: keeper?.state === 'ready', reloading: this.gens.reload !== undefined, failures, bootAttempts: this.settings.CORRAL_BOOT_ATTEMPTS });
       if (step === 'roll-back') {
-        this.reloads.rollBack(`the keeper cannot boot with the new settings (${counted(failures, 'attempt')})`, this.keeperCrashes.lastKeeperError);
+        this.reloads.rollBack(this.keeperRestart.cannotBootWhy(counted(failures, 'attempt')), this.keeperCrashes.lastKeeperError);
         return;
       }
       if (step === 'wait') return;

@@ -35,6 +35,8 @@ export class KeeperRestart {
   private keeperCode: string | undefined;
   /** The files the running keeper read at its start (keeper-files.ts). */
   private keeperFileDigests: KeeperFiles | undefined;
+  /** What the reload's restart of the keeper changed, for its rollback's words (cannotBootWhy). */
+  private lastCause: { readonly changed: readonly string[]; readonly filesChanged: readonly string[]; readonly code: { readonly from: string | undefined; readonly to: string } | undefined } | undefined;
 
   constructor(private readonly d: KeeperRestartDeps) {}
 
@@ -88,6 +90,7 @@ export class KeeperRestart {
     const cause = this.restartCause(before, after, onDisk, files);
     if (!keeper || cause === undefined) return;
     const { changed, filesChanged, codeChanged } = cause;
+    this.lastCause = { changed, filesChanged, code: codeChanged && onDisk !== undefined ? { from: this.keeperCode, to: onDisk } : undefined };
     this.restartingNow = true;
     this.d.keeperCrashes.restarting();
     const why = [
@@ -101,6 +104,26 @@ export class KeeperRestart {
     this.tellRestarting(KEEPER_RESTART_WAIT_MS);
     const reason = changed.length > 0 ? 'reload: keeper settings changed' : filesChanged.length > 0 ? 'reload: keeper files replaced' : 'reload: new build of corral';
     this.d.drain(keeper, reason, KEEPER_RESTART_DRAIN_MS);
+  }
+
+  /**
+   * Why the keeper the reload restarted cannot boot, as its rollback says it. A new build of corral
+   * (an upgrade in place) is no setting: blamed on "the new settings", the operator looked for an
+   * edit that was never made. And the rollback cannot go back to the build the keeper ran, which
+   * the upgrade replaced on disk: the keeper is started again from the one that fails, and every
+   * Sheets read and write fails until the code on disk loads, while the log said that the old
+   * generation "keeps serving".
+   */
+  cannotBootWhy(attempts: string): string {
+    const c = this.lastCause;
+    const code = c?.code;
+    if (!code) return `the keeper cannot boot with the new settings (${attempts})`;
+    const settings = c.changed.length > 0 ? ` and the new settings (${c.changed.join(', ')})` : '';
+    return (
+      `the keeper cannot boot from corral's new build on disk (${code.to})${settings} (${attempts}); the build it ran (${code.from ?? 'unknown'}) is no longer on disk to go back to, ` +
+      `so the keeper is started again from ${code.to}${settings ? ' with the old settings' : ''}, and until it boots every Sheets read a worker holds no copy of, and every write, fails: ` +
+      `fix or rebuild corral (npm ci), or put the previous build back, then restart corral`
+    );
   }
 
   /** Whether ifChanged with these would restart a running keeper: what it says at its start is then said by it. */
