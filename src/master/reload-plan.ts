@@ -239,6 +239,9 @@ export function planReload(p: ReloadPlanInput): ReloadPlan {
       );
       codeChangeSaid = onDisk;
     }
+  } else if (runningCode !== undefined && onDisk === runningCode) {
+    // The master's build is back on disk (an upgrade undone): the next upgrade is said again, even to the same build.
+    codeChangeSaid = undefined;
   }
   // A release switched under the path corral was started as (a symlink deploy): the master forks
   // the release it resolved at start, whatever the link says now. Once per release, as a build.

@@ -213,3 +213,38 @@ test("a reload after an upgrade whose new build's keeper cannot load says so, no
     t.log.close();
   }
 });
+
+test('an upgrade undone on disk and then made again is said again at the reload that finds it', async () => {
+  // reload.code_changed is said once per build, as a setting's change is said once per edit; but
+  // an edit made, undone and made again is said each time it is made, and so must a build be:
+  // B, then the old build A put back (nothing to say), then B again, said nothing the second time.
+  let build = 'aaaaaaaaaaaa';
+  const t = await setup({}, true, { codeIdentity: () => build });
+  try {
+    t.bootWithKeeper();
+    const reloadTo = (b: string) => {
+      build = b;
+      t.arbiter.record('reload');
+      t.arbiter.tick();
+      // The keeper restarts when its build differs: the new one is ready at once.
+      const keeper = t.keepers().at(-1)!;
+      if (keeper.sent.some((m) => m.type === 'drain')) {
+        keeper.exit(0);
+        t.arbiter.tick();
+        t.keepers().at(-1)!.say({ type: 'ready' });
+      }
+      t.run(250);
+      t.children.filter((c) => c.identity.role === 'worker' && !c.exited && !c.sent.some((m) => m.type === 'drain')).forEach(ready);
+      t.run(250);
+      for (const c of t.children.filter((w) => w.identity.role === 'worker' && !w.exited && w.sent.some((m) => m.type === 'drain'))) c.exit(0);
+      t.run(250);
+    };
+    reloadTo('bbbbbbbbbbbb');
+    reloadTo('aaaaaaaaaaaa');
+    reloadTo('bbbbbbbbbbbb');
+    const said = t.log.lines().filter((l) => l.event === 'reload.code_changed');
+    assert.deepEqual(said.map((l) => l.on_disk), ['bbbbbbbbbbbb', 'bbbbbbbbbbbb']);
+  } finally {
+    t.log.close();
+  }
+});
