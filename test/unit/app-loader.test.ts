@@ -44,15 +44,17 @@ test('a default export that is createApp itself is called with ctx, not served a
   assert.equal(await answerOf(written('esm-default-listener.mjs', "export default function app(req, res) { res.end('listener'); }\n")), 'listener');
 });
 
+/** The error loading `path` fails with (the test fails if it loads). */
+async function failure(path: string): Promise<Error> {
+  try {
+    await loadApp(path, ctx);
+  } catch (err) {
+    return err as Error;
+  }
+  assert.fail(`${path} loaded`);
+}
+
 test('a module that serves nothing says what it exports, or what its createApp() returned', async () => {
-  const failure = async (path: string): Promise<Error> => {
-    try {
-      await loadApp(path, ctx);
-    } catch (err) {
-      return err as Error;
-    }
-    assert.fail(`${path} loaded`);
-  };
   const none = await failure(written('exports-config.mjs', 'export const port = 3000;\n'));
   assert.match(none.message, /must export createApp\(ctx\) returning a request listener.*: it exports only port$/);
   assert.equal(appFailureLasts(none), true);
@@ -64,14 +66,6 @@ test('a module that serves nothing says what it exports, or what its createApp()
 });
 
 test("a module or file createApp() imports that is not there or does not parse fails every boot alike, as the app's own import does", async () => {
-  const failure = async (path: string): Promise<Error> => {
-    try {
-      await loadApp(path, ctx);
-    } catch (err) {
-      return err as Error;
-    }
-    assert.fail(`${path} loaded`);
-  };
   written('lazy-broken.mjs', 'const x = ;\n');
   for (const [name, source] of [
     ['lazy-package.mjs', "export async function createApp() { const { default: express } = await import('corral-test-not-installed'); return express(); }\n"],
