@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { cpuCoveringEach } from '../../src/loadtest/cpu-covering.js';
+import { ramNearestEach } from '../../src/loadtest/ram-nearest.js';
 import type { LoadtestResult } from '../../src/loadtest/result.js';
 import { startAdminFixture, startTargetFixture, type AdminFixture, type Player, type TargetFixture } from '../fixtures/loadtest-target.js';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
@@ -147,7 +148,7 @@ function assertReportMatches(result: LoadtestResult, html: string): void {
   check('errors', 'unanswered', timeline.map((p) => p.unanswered));
   if (result.server.samples.length > 0) {
     check('server', 'CPU', cpuCoveringEach(result.server.samples));
-    check('server', 'RAM', result.server.samples.map((s) => s.ram));
+    check('server', 'RAM', ramNearestEach(result.server.samples));
     check('connections', 'connections', result.server.samples.map((s) => s.connections));
   } else {
     assert.equal(report.charts.has('server'), false);

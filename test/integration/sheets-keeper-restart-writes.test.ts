@@ -17,6 +17,24 @@ import { startWithEmulator } from '../helpers/sheets-load.js';
 const CLIENTS = 8;
 type Corral = Awaited<ReturnType<typeof startWithEmulator>>;
 
+/** A player's session token, from the bundled app's login. */
+async function loginToken(url: string): Promise<string> {
+  const login = await http(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Alice Martin', code: 'P001' }) });
+  assert.equal(login.status, 200, login.text);
+  return login.json<{ token: string }>().token;
+}
+
+/** One event posted on `agent`'s keep-alive connections; a transport failure is status 0. */
+function postEvent(url: string, agent: Agent, token: string, kind: string, detail: string, headers: Record<string, string> = {}) {
+  return http(`${url}/api/events`, {
+    method: 'POST',
+    dispatcher: agent,
+    timeoutMs: 30_000,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+    body: JSON.stringify({ kind, detail }),
+  }).catch((err: Error) => ({ status: 0, text: err.message, json: () => ({}) as { id?: string } }));
+}
+
 /**
  * Clients post events through `restart`, which returns when it began and when the new keeper was
  * ready; every write is answered 201 and reaches the sheet once.
@@ -35,22 +53,14 @@ async function writesThrough(restart: (c: Corral, envFile: string) => Promise<{ 
   let stopped = false;
   const answers: { status: number; text: string; sentAt: number; answeredAt: number; id?: string }[] = [];
   try {
-    const login = await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Alice Martin', code: 'P001' }) });
-    assert.equal(login.status, 200, login.text);
-    const token = login.json<{ token: string }>().token;
+    const token = await loginToken(c.url);
     let n = 0;
     const client = async (i: number) => {
       while (!stopped) {
         const sentAt = Date.now();
         // Half the clients send an Idempotency-Key: the link's retries must not trip over it either.
         const key: Record<string, string> = i % 2 === 0 ? { 'idempotency-key': `restart-${i}-${n}` } : {};
-        const r = await http(`${c.url}/api/events`, {
-          method: 'POST',
-          dispatcher: agent,
-          timeoutMs: 30_000,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...key },
-          body: JSON.stringify({ kind: 'restart-test', detail: `client ${i} write ${n++}` }),
-        }).catch((err: Error) => ({ status: 0, text: err.message, json: () => ({}) as { id?: string } }));
+        const r = await postEvent(c.url, agent, token, 'restart-test', `client ${i} write ${n++}`, key);
         answers.push({ status: r.status, text: r.text.slice(0, 200), sentAt, answeredAt: Date.now(), ...(r.status === 201 ? { id: r.json<{ id: string }>().id } : {}) });
       }
     };
@@ -120,20 +130,12 @@ test('a stop during a reload that restarts the keeper: the writes on their way g
   let stopped = false;
   const answers: { status: number; text: string; id?: string }[] = [];
   try {
-    const login = await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Alice Martin', code: 'P001' }) });
-    assert.equal(login.status, 200, login.text);
-    const token = login.json<{ token: string }>().token;
+    const token = await loginToken(c.url);
     let n = 0;
     // Each client writes until its connection is refused: the workers have closed their listeners.
     const client = async (i: number) => {
       while (!stopped) {
-        const r = await http(`${c.url}/api/events`, {
-          method: 'POST',
-          dispatcher: agent,
-          timeoutMs: 30_000,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body: JSON.stringify({ kind: 'stop-test', detail: `client ${i} write ${n++}` }),
-        }).catch((err: Error) => ({ status: 0, text: err.message, json: () => ({}) as { id?: string } }));
+        const r = await postEvent(c.url, agent, token, 'stop-test', `client ${i} write ${n++}`);
         answers.push({ status: r.status, text: r.text.slice(0, 200), ...(r.status === 201 ? { id: r.json<{ id: string }>().id } : {}) });
         if (r.status === 0) return;
       }
