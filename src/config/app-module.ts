@@ -33,7 +33,7 @@ export function nodeStripsTypes(version: string, nodeOptions: string | undefined
  * Why a TypeScript file named by CORRAL_APP would not load, or undefined: node 20 imports no .ts
  * (ERR_UNKNOWN_FILE_EXTENSION) unless a loader is given. It passed `corral config`, and every
  * worker's boot failed the same way until the master exited 78. A node that strips types itself
- * (22.18 on) imports it: refused there, a .ts app that ran was refused at start (exit 78).
+ * (22.18 and 23.6 on) imports .ts, .mts and .cts: there such an app, which runs, is not refused.
  */
 function typescriptProblem(file: string, named: string, nodeOptions: string | undefined, version: string): string | undefined {
   if (LOADER.test(nodeOptions ?? '')) return undefined;

@@ -125,9 +125,10 @@ function typedLengthMs(ms: number): number {
  * send enough requests for a verdict (FORECAST_MARGIN over what a pass needs, as checkForecast
  * wants): such a step is likely to end "not enough requests to judge". A step expected to send
  * just what a pass needs is said too, so the note names the count wanted, not only the one needed
- * (it read "expected to send about 10 ..., where a pass needs 10" and then called the step short). Said, not refused as a profile is (checkForecast): the steps and their length are
- * the operator's own, and a short smoke run of one user is a fair use. Names the --step-duration
- * (or --duration) that would do.
+ * (it read "expected to send about 10 ..., where a pass needs 10" and then called the step short).
+ * Said, not refused as a profile is (checkForecast): the steps and their length are the
+ * operator's own, and a short smoke run of one user is a fair use. Names the --step-duration (or
+ * --duration) that would do.
  */
 export function thinStepsNote(mode: 'steps' | 'constant', schedule: Schedule, thinkTimeMs: number | undefined): string | undefined {
   const pauseMs = meanPauseMs(thinkTimeMs, []);

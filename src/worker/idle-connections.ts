@@ -100,6 +100,17 @@ export function createIdleConnections(): IdleConnections {
     return true;
   };
 
+  /** The listed connections still silent SILENT_GRACE_MS after they were accepted. */
+  const silentPastGrace = (now: number): TrackedSocket[] => {
+    const found: TrackedSocket[] = [];
+    for (const [socket, since] of silent) {
+      // Listed in the order they came: the ones after it have waited less.
+      if (now - since < SILENT_GRACE_MS) break;
+      if (stillSilent(socket)) found.push(socket);
+    }
+    return found;
+  };
+
   return {
     accepted(socket, now) {
       silent.set(socket, now);
@@ -137,19 +148,8 @@ export function createIdleConnections(): IdleConnections {
         if (now - since < ANSWERED_GRACE_MS) break;
         if (stillIdle(socket)) n++;
       }
-      for (const [socket, since] of silent) {
-        if (now - since < SILENT_GRACE_MS) break;
-        if (stillSilent(socket)) n++;
-      }
-      return n;
+      return n + silentPastGrace(now).length;
     },
-    silentPastGrace(now) {
-      const found: TrackedSocket[] = [];
-      for (const [socket, since] of silent) {
-        if (now - since < SILENT_GRACE_MS) break;
-        if (stillSilent(socket)) found.push(socket);
-      }
-      return found;
-    },
+    silentPastGrace,
   };
 }
