@@ -101,6 +101,11 @@ export interface WorkerServerOptions {
   readonly hostCapacity?: () => { readonly status: string; readonly percent_used: number } | undefined;
 }
 
+/** The headers an app set that stay on the 500 corral answers in its place (see handleError). */
+function keptOnFailure(name: string): boolean {
+  return name === 'connection' || name === 'vary' || name.startsWith('access-control-');
+}
+
 export function createWorkerServer(app: RequestListener, o: WorkerServerOptions): WorkerServer {
   const { settings, logger } = o;
   let draining = false;
@@ -137,8 +142,10 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       // The 500 is corral's answer, not the app's: headers the app set for its own (a gzip
       // Content-Encoding, a chunked Transfer-Encoding, a cookie, an attachment's name) went out
       // with it, a JSON body said to be gzip that no client could read, or framed two ways at once.
-      // A Connection: close stays (an app that will not read the body: lingering-close.ts).
-      for (const name of res.getHeaderNames()) if (name !== 'connection') res.removeHeader(name);
+      // A Connection: close stays (an app that will not read the body: lingering-close.ts), and so
+      // do the app's CORS headers (with the Vary that goes with them): without them a page of the
+      // app's other origin cannot read the 500, only a network error that says nothing.
+      for (const name of res.getHeaderNames()) if (!keptOnFailure(name)) res.removeHeader(name);
       sendJson(res, statusOf('internal_error'), { error: 'internal_error' satisfies HttpErrorCode, message: 'the server failed to answer this request' });
     }
     // An answer half sent is cut, so the client cannot take it for whole. One the app ended before

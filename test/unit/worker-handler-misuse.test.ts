@@ -1,7 +1,7 @@
 // A handler's misuse of its response (worker/server.ts) is that request's failure, not the
 // worker's: an answer ended twice (a missing `return` after an early res.end), headers the app set
 // before it threw (a gzip Content-Encoding, a chunked Transfer-Encoding, a cookie) kept off the
-// 500 that replaces its answer, and an answer cut for a throw mid-way said as the worker's cut.
+// 500 that replaces its answer but its CORS headers kept, and an answer cut for a throw mid-way said as the worker's cut.
 
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -29,6 +29,8 @@ function app(req: IncomingMessage, res: ServerResponse): void {
       res.setHeader('Content-Encoding', 'gzip');
       res.setHeader('Transfer-Encoding', 'chunked');
       res.setHeader('Set-Cookie', 'session=abc; HttpOnly');
+      res.setHeader('Access-Control-Allow-Origin', 'https://app.example');
+      res.setHeader('Vary', 'Origin');
       throw new Error('failed before the body');
     case '/half':
       res.writeHead(200, { 'content-length': 10 });
@@ -99,6 +101,9 @@ test("the 500 for a handler that threw before answering carries none of the head
   assert.doesNotMatch(head, /content-encoding/i, 'a JSON body said to be gzip cannot be read');
   assert.doesNotMatch(head, /transfer-encoding/i, 'Content-Length and Transfer-Encoding together frame the answer two ways');
   assert.doesNotMatch(head, /set-cookie/i);
+  // A page of another origin reads the 500 only with the app's CORS headers.
+  assert.match(head, /\r\naccess-control-allow-origin: https:\/\/app\.example\r\n/i);
+  assert.match(head, /\r\nvary: Origin\r\n/i);
 });
 
 test("an answer cut because its handler threw mid-way is said as the worker's cut in its access line, not as the client's 499", async () => {
