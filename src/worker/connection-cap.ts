@@ -28,7 +28,7 @@ import { lingerOnClose } from '../http/lingering-close.js';
 import { createBurst, type BurstReport } from './burst.js';
 import { createBusyPeak } from './busy-peak.js';
 import type { HostConnectionGauge } from './connection-gauge.js';
-import { createIdleConnections } from './idle-connections.js';
+import { createIdleConnections, type TrackedSocket } from './idle-connections.js';
 import { ANSWERED, OVER_CAP, OVER_CAP_LINGER_MS, overCapDeadline, refusalAnswer, refuseNow, type CappedSocket, type Refusal } from './over-cap-refusal.js';
 
 /** How long an over-cap connection may take to send its request headers before it is answered 503 (or closed, if it sent nothing). */
@@ -67,9 +67,9 @@ export interface ConnectionCap {
   takeInterval(): IntervalFigures;
   /**
    * Closes the connections that have sent nothing since they were accepted, SILENT_GRACE_MS or
-   * more ago (a draining worker's: see server.ts drain); how many.
+   * more ago, at this look and the one before (a draining worker's sweeps: see server.ts drain).
    */
-  closeSilent(): number;
+  closeSilent(): void;
 }
 
 /** A worker's connections over one heartbeat interval (see busy-peak.ts for why not a sample). */
@@ -122,6 +122,8 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   let hostMax = host?.max ?? 0;
   const counted = new Set<CappedSocket>();
   const idle = createIdleConnections();
+  /** Connections the last closeSilent found silent past their grace (closed if still so at the next). */
+  let silentAtLastLook = new Set<TrackedSocket>();
   const peak = createBusyPeak(idle);
   // While the host is FULL this worker may refill the slots it frees itself, never go past the
   // connections it had when told: the master's next word comes a heartbeat later (up to about a
@@ -239,12 +241,23 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
     active: () => counted.size,
     idleNow: () => idle.count(performance.now()),
     closeSilent() {
+      // Closed at the second look in a row that finds it silent past its grace: bytesRead counts
+      // what the worker has read, not what the client sent, and a loop held past the grace (a
+      // loaded machine, a long GC pause) left a request sent at once after the connect unread in
+      // the kernel; closed at the first look, that connection was reset with its request
+      // unanswered. Between two looks (the drain's sweeps, a timer apart) the loop has polled and
+      // read every socket that was ready.
       const silent = idle.silentPastGrace(performance.now());
+      const next = new Set<TrackedSocket>();
       for (const socket of silent) {
+        if (!silentAtLastLook.has(socket)) {
+          next.add(socket);
+          continue;
+        }
         idle.remove(socket);
         socket.destroy();
       }
-      return silent.length;
+      silentAtLastLook = next;
     },
     setLimit(next) {
       // Connections already open above a lowered cap stay; only new ones are refused.

@@ -58,3 +58,25 @@ it('a connection accepted just before the drain that sends its request within th
     await worker.drain(0);
   }
 });
+
+it("a connection whose request waits unread in the kernel while the worker's loop was held past the grace is answered, not closed as silent", async () => {
+  const { worker, client } = await connectedWorker();
+  const { socket } = client;
+  try {
+    // Accepted: counted by the worker, silent so far.
+    while (worker.cap.active() === 0) await new Promise((r) => setImmediate(r));
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    // The request is in the worker's socket buffer (same process: the write went to the kernel
+    // at once), unread: the loop is held past the grace, as a loaded machine holds a worker's.
+    const heldUntil = performance.now() + 1100;
+    while (performance.now() < heldUntil);
+    // The drain begins before the loop reads anything: the connection's bytesRead is still 0.
+    const drained = worker.drain(20_000, true);
+    await once(socket, 'close');
+    assert.match(client.out, /^HTTP\/1\.1 200 /, 'the request the client sent within its grace is answered');
+    await drained;
+  } finally {
+    socket.destroy();
+    await worker.drain(0);
+  }
+});
