@@ -335,4 +335,12 @@ document.addEventListener('DOMContentLoaded', () => {
   // with none configured says so instead of a form no token can get past.
   const refused = takeTokenFromHash();
   if (refused) showTokenForm(refused); else refresh();
+  // A #token= put in the address of the page already open (the form showing, or a token rotated)
+  // is a same-document navigation: no load, so none of the above ran. The page went on with its
+  // form or its old token, and the new one stayed in the address bar and the history.
+  window.addEventListener('hashchange', () => {
+    if (!/(?:^#|&)token=./.test(location.hash)) return;
+    const problem = takeTokenFromHash();
+    if (problem) showTokenForm(problem); else refresh();
+  });
 });
