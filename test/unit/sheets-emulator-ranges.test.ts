@@ -45,3 +45,35 @@ describe('emulator ranges: a quoted name', () => {
     assert.deepEqual(s.get(s.spreadsheet(ID), "'Jon's Data'", 'ROWS'), { range: "'Jon''s Data'!A1:Z1000", majorDimension: 'ROWS', values: [['a']] });
   });
 });
+
+describe('emulator ranges: an update given one cell', () => {
+  // gspread's README, "Update a range of cells using the top left corner address":
+  // `wks.update('A1', [[1, 2], [3, 4]])`, which gspread sends to values.update as the range
+  // `'Sheet1'!A1` unchanged (worksheet.update, absolute_range_name): Google writes the block from
+  // that cell. A range written with both ends (`A1:A1`, pygsheets#120's "Requested writing within
+  // range ['2017-09-08 18:21'!A1], but tried writing to column [B]") bounds the write.
+  it('writes a block of any size from a range written as one cell, as Google does', () => {
+    const s = store();
+    const sheet = s.spreadsheet(ID);
+    const res = s.update(sheet, 'Sheet1!B2', [['a', 'b'], ['c', 'd']], false);
+    assert.equal(res.updatedRange, 'Sheet1!B2:C3');
+    assert.deepEqual(s.getSheet(ID, 'Sheet1'), [['first tab'], ['', 'a', 'b'], ['', 'c', 'd']]);
+    assert.equal(s.update(sheet, 'R1C5', [['x', 'y']], false).updatedRange, 'Sheet1!E1:F1');
+  });
+
+  it('still refuses values past a range written with both ends (B2:B2)', () => {
+    const s = store();
+    assert.throws(
+      () => s.update(s.spreadsheet(ID), 'Sheet1!B2:B2', [['a', 'b']], false),
+      (err: unknown) => err instanceof ApiError && err.code === 400 && err.message === 'Requested writing within range [Sheet1!B2:B2], but tried writing to column [C]',
+    );
+  });
+
+  it('refuses a block from one cell that passes the grid, as any update past it', () => {
+    const s = store();
+    assert.throws(
+      () => s.update(s.spreadsheet(ID), 'Sheet1!Z1', [['a', 'b']], false),
+      (err: unknown) => err instanceof ApiError && err.code === 400 && /exceeds grid limits/.test(err.message),
+    );
+  });
+});

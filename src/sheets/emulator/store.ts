@@ -106,6 +106,20 @@ export function cellValue(value: unknown, userEntered: boolean): string {
   return userEntered && text.startsWith("'") ? text.slice(1) : text;
 }
 
+/**
+ * Whether `range` is written as one cell (`A1`, `Sheet1!B2`, `R1C1`), not with both ends (`A1:A1`).
+ * Google takes such a range as where a values.update starts, and writes a block of any size from
+ * it: gspread's README updates "a range of cells using the top left corner address",
+ * `wks.update('A1', [[1, 2], [3, 4]])`, sending `'Sheet1'!A1` as the range unchanged. A range with
+ * both ends bounds the write, a single cell's too ("Requested writing within range [...!A1], but
+ * tried writing to column [B]" for `A1:A1`, pygsheets#120).
+ */
+function isStartCell(range: string, area: GridArea | undefined): boolean {
+  if (!area || area.startRow !== area.endRow || area.startCol !== area.endCol) return false;
+  // The cells follow the last '!' (a quoted title may hold one, never after it).
+  return !range.slice(range.lastIndexOf('!') + 1).includes(':');
+}
+
 /** Refuses a write into `tab` by `writer` (a service account's email) when a protection leaves it out. */
 function checkWriter(tab: Tab, writer: string | undefined): void {
   if (tab.protectedFor && (writer === undefined || !tab.protectedFor.has(writer))) throw protectedCell();
@@ -234,18 +248,20 @@ export class Store {
    * every range before it writes one). Unlike an append, an update never grows the grid: a range,
    * or values, reaching past the tab's last row or column is refused, as Google refuses
    * `update_cell(1, 25)` on a 24-column tab with "Range (Solar!Y1) exceeds grid limits. Max rows:
-   * 981, max columns: 24" (home-assistant/core#104198).
+   * 981, max columns: 24" (home-assistant/core#104198). A range written as one cell is where the
+   * write starts, not its bounds (isStartCell).
    */
   planUpdate(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], writer?: string): UpdatePlan {
     const { tab, area } = this.resolve(s, range);
     checkWriter(tab, writer);
     const r1 = area?.startRow ?? 1;
     const c1 = area?.startCol ?? 1;
-    if (area?.endRow !== undefined && values.length > area.endRow - r1 + 1) {
+    const bound = isStartCell(range, area) ? undefined : area;
+    if (bound?.endRow !== undefined && values.length > bound.endRow - r1 + 1) {
       throw new ApiError(400, `Requested writing within range [${range}], but tried writing to row [${r1 + values.length - 1}]`);
     }
     const width = widest(values);
-    if (area?.endCol !== undefined && width > area.endCol - c1 + 1) {
+    if (bound?.endCol !== undefined && width > bound.endCol - c1 + 1) {
       throw new ApiError(400, `Requested writing within range [${range}], but tried writing to column [${columnToLetters(c1 + width - 1)}]`);
     }
     const rect = { r1, c1, r2: Math.max(area?.endRow ?? r1, r1 + values.length - 1), c2: Math.max(area?.endCol ?? c1, c1 + width - 1) };
