@@ -118,6 +118,11 @@ export class Arbiter {
   private lastTickAt: number | undefined;
   /** The last tick discounted a pause of the master's from the children's silence (discountPause). */
   private pauseDiscounted = false;
+  /**
+   * The failed boots already counted when the master, having served, last had no ready worker
+   * (undefined while one is ready): giveUpOnBoot counts only the attempts since (noneReadySince).
+   */
+  private failuresBeforeNoneReady: number | undefined;
   readonly startedAt: number;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -430,6 +435,7 @@ export class Arbiter {
     }
 
     const activeCurrent = this.workers().filter((c) => isActiveCurrent(c, this.gens.current));
+    this.noneReadySince();
     if (this.crashes.bootFailures >= this.settings.CORRAL_BOOT_ATTEMPTS) {
       if (this.giveUpOnBoot()) return;
     }
@@ -528,10 +534,30 @@ export class Arbiter {
     return this.crashes.bootFailuresEver >= this.settings.CORRAL_BOOT_ATTEMPTS || now - this.startedAt >= startBoundMs(this.settings) - STEP_MARGIN_MS;
   }
 
+  /**
+   * Keeps failuresBeforeNoneReady: the failed boots a master that served had counted when its last
+   * ready worker went. Those boots failed while others served (a start ready degraded, a replacement
+   * refused under TasksMax= beside workers that serve), and are no attempts "with no worker ready":
+   * counted as such, the first OOM kill or stuck kill of the last serving worker ended the whole
+   * master at once (boot.exhausted, exit 3, or 78 that the unit does not restart) instead of
+   * replacing it. At the first start, every failed boot counts, as before.
+   */
+  private noneReadySince(): void {
+    if (this.workers().some((c) => c.state === 'ready')) {
+      this.failuresBeforeNoneReady = undefined;
+      return;
+    }
+    const failures = this.crashes.bootFailures;
+    // A ready worker or a reload's start resets the count under it: never more than the count now.
+    this.failuresBeforeNoneReady = Math.min(this.failuresBeforeNoneReady ?? (this.phase === 'booting' ? 0 : failures), failures);
+  }
+
   /** Returns true when this tick must manage no further: the master is exiting, or a reload was rolled back. */
   private giveUpOnBoot(): boolean {
     if (this.reloads.workersCannotBoot()) return true;
     if (this.workers().some((c) => c.state === 'ready')) return false;
+    // Failed boots counted while a worker still served are not attempts with none ready.
+    if (this.crashes.bootFailures - (this.failuresBeforeNoneReady ?? 0) < this.settings.CORRAL_BOOT_ATTEMPTS) return false;
     const err = this.crashes.lastBootError;
     // A boot no restart gets past (the app as written, a port not allowed) exits 78, which the
     // unit does not restart: the operator must change something first (worker/boot-lasting.ts).
