@@ -29,6 +29,17 @@ export const REDIS_PROBE_MS = 1000;
  */
 export const REDIS_RECOVERED_AFTER_MS = 5000;
 export const CONNECT_TIMEOUT_MS = 2000;
+/**
+ * A connection that has answered nothing for this long while a command waits is dropped, and the
+ * link connects again. A command's timeout fails the command, never the connection: one whose
+ * peer went away without a reset (a host powered off, a route blackholed, a proxy whose backend
+ * is gone) stayed open, and ioredis never connected again, so a REDIS_URL whose name leads to
+ * another server after a failover was never reached: the keeper acted alone until TCP gave up
+ * (about 15 minutes by Linux's retransmissions) or, behind a proxy that keeps its side open,
+ * until a restart. Longer than the command timeout: a Redis that stalls a moment (a fork for its
+ * snapshot) keeps its connection.
+ */
+export const REDIS_SOCKET_TIMEOUT_MS = 5000;
 const RECONNECT_MAX_MS = 5000;
 /**
  * A refusal is said again at most this often while it lasts: it ends only when someone changes
@@ -87,6 +98,7 @@ export function clientSettings(options: RedisOptions, commandTimeoutMs: number):
     maxRetriesPerRequest: 0,
     commandTimeout: commandTimeoutMs,
     connectTimeout: CONNECT_TIMEOUT_MS,
+    socketTimeout: REDIS_SOCKET_TIMEOUT_MS,
     retryStrategy: (times) => Math.min(RECONNECT_MAX_MS, 100 * 2 ** Math.min(times, 6)),
     lazyConnect: false,
     ...guardedConnector,

@@ -70,6 +70,10 @@ export class RedisLink {
   private everReady = false;
   private closed = false;
   private lastFailureAt = -Infinity;
+  /** When the link last dropped its connection for a READONLY answer (reconnectOnReadonly). */
+  private readonlyReconnectAt = -Infinity;
+  /** The connection is being dropped for a READONLY answer: its close is no outage. */
+  private reconnectAsked = false;
   /** When the first failure since Redis last answered came (the link's clock), undefined while it answers. */
   private failingSinceAt: number | undefined;
   private readonly unrouteClientWarnings: () => void;
@@ -88,7 +92,7 @@ export class RedisLink {
     });
     const settings = clientSettings(options, o.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS);
     this.unrouteClientWarnings = routeClientWarnings((text) => this.log.warning(text));
-    this.client = new Redis(settings);
+    this.client = new Redis({ ...settings, reconnectOnError: (err) => this.reconnectOnReadonly(err) });
     // A new connection: its SELECT is still to come (sent before its ready check, so answered before 'ready').
     this.client.on('connect', () => {
       this.dbRefused = undefined;
@@ -100,6 +104,10 @@ export class RedisLink {
     // (AUTH, or the ready check without one), and then closes the connection to try again.
     this.client.on('error', (err: Error) => this.onConnectionError(err));
     this.client.on('close', () => {
+      if (this.reconnectAsked) {
+        this.reconnectAsked = false;
+        return;
+      }
       if (!this.connectionRefused) this.onDown(new Error('connection closed'));
     });
   }
@@ -163,6 +171,24 @@ export class RedisLink {
     return this.ready && this.clock.now() - this.lastFailureAt >= (this.o.pauseAfterFailureMs ?? REDIS_PAUSE_AFTER_FAILURE_MS);
   }
 
+  /**
+   * READONLY: the server this connection reached is a replica now. After a failover that moved
+   * REDIS_URL's name (a managed Redis's endpoint, a DNS record, a proxy) to the new primary, the
+   * old one, demoted, keeps its clients connected (Redis's REPLICAOF does) and refuses their
+   * writes: only a new connection reaches the primary. The keeper kept the old connection, said
+   * "point it at the primary (after a failover, the new one)", which REDIS_URL did already, and
+   * acted alone until a restart. Dropped and made again at most once per pause, so a REDIS_URL
+   * that does name a replica is not reconnected at every write refused.
+   */
+  private reconnectOnReadonly(err: Error): false | 1 {
+    if (this.closed || !/^READONLY\b/.test(err.message)) return false;
+    const now = this.clock.now();
+    if (now - this.readonlyReconnectAt < (this.o.pauseAfterFailureMs ?? REDIS_PAUSE_AFTER_FAILURE_MS)) return false;
+    this.readonlyReconnectAt = now;
+    this.reconnectAsked = true;
+    return 1;
+  }
+
   private onReady(): void {
     if (this.dbRefused) return;
     this.connectionRefused = undefined;
@@ -173,6 +199,9 @@ export class RedisLink {
       this.everReady = true;
       this.log.connected();
     }
+    // Writes refused on the connection before (READONLY, reconnectOnReadonly): asked again on
+    // this one, whose server may take them (the probe found none ready while it reconnected).
+    if (this.refusal?.kind === 'writes') this.probe.soon();
     this.recovered();
   }
 
