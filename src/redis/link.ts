@@ -97,6 +97,8 @@ export class RedisLink {
     this.client.on('connect', () => {
       this.dbRefused = undefined;
       this.loginRefusedHere = false;
+      // A drop asked while ioredis was reconnecting already made no close to skip.
+      this.reconnectAsked = false;
     });
     this.client.on('ready', () => this.onReady());
     // ioredis emits 'error' for every failed (re)connection: without a listener it would be thrown.
