@@ -29,3 +29,14 @@ export async function loadOwnCode<T>(role: 'worker' | 'keeper', load: () => Prom
     return new Promise<never>(() => undefined);
   }
 }
+
+/**
+ * Set in the environment of a keeper entry the master starts only to see that the code on disk
+ * loads, before a reload drains the running keeper (master/keeper-load-check.ts): the entry then
+ * imports the keeper's modules, starts nothing, and exits 0.
+ */
+export const LOAD_CHECK_ENV = 'CORRAL_INTERNAL_LOAD_CHECK';
+
+export function isLoadCheck(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[LOAD_CHECK_ENV] === '1';
+}

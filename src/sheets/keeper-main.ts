@@ -1,8 +1,9 @@
-// Entry point of the keeper process, forked by the master (child_process.fork with IPC), one per
-// host. Boot: settings → logger → backend → data dir lock → journal replay → local socket →
-// `ready`. A heartbeat every second (heartbeatIntervalMs) from the settings on; `drain` flushes
-// the journal as far as the quota allows and exits 0; a lost IPC channel (master gone) closes at
-// once and exits.
+// The keeper process, forked by the master (child_process.fork with IPC), one per host, started by
+// its entry (keeper-entry.ts, runKeeper): importing this file starts nothing, so that a reload can
+// load it alone to see that a build loads (master/keeper-load-check.ts). Boot: settings → logger →
+// backend → data dir lock → journal replay → local socket → `ready`. A heartbeat every second
+// (heartbeatIntervalMs) from the settings on; `drain` flushes the journal as far as the quota
+// allows and exits 0; a lost IPC channel (master gone) closes at once and exits.
 
 import { dirname, join } from 'node:path';
 import { readIdentity } from './../config/identity.js';
@@ -134,6 +135,11 @@ function startHeartbeat(intervalMs: number): void {
   void beat().catch(() => undefined);
 }
 
+/** Starts the keeper: the process is the keeper's from here on, and exits when it is drained or its master goes. */
+export function runKeeper(): void {
+  void main();
+}
+
 async function main(): Promise<void> {
   // Ctrl-C in a terminal reaches the whole process group: the master decides how children stop
   // (it drains the keeper over IPC after the workers), as workers do.
@@ -258,8 +264,6 @@ async function main(): Promise<void> {
   );
   channel.send({ type: 'ready', address: socketPath });
 }
-
-void main();
 
 /** What frees a data dir file the keeper could not write at start; it is retried with the master's backoff. */
 function dataDirFix(err: DataDirWriteError): string {

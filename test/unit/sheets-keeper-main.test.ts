@@ -12,7 +12,7 @@ import { identityEnv } from '../../src/config/identity.js';
 import { IPC_TAG } from '../../src/ipc/messages.js';
 import { encodeRecord } from '../../src/sheets/keeper/journal-file.js';
 
-const KEEPER_MAIN = fileURLToPath(new URL('../../src/sheets/keeper-main.js', import.meta.url));
+const KEEPER_ENTRY = fileURLToPath(new URL('../../src/sheets/keeper-entry.js', import.meta.url));
 
 interface Msg {
   readonly type: string;
@@ -45,7 +45,7 @@ describe('keeper process', () => {
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'corral-keeper-main-'));
-    child = fork(KEEPER_MAIN, [], {
+    child = fork(KEEPER_ENTRY, [], {
       cwd: dir,
       env: { CORRAL_DATA_DIR: join(dir, 'data'), CORRAL_LOG_LEVEL: 'warn', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -100,7 +100,7 @@ describe('keeper process with damaged journal bytes it cannot save', () => {
     const text = add + add.replace('goal', 'goaL') + add.slice(0, 20);
     writeFileSync(journal, text);
 
-    const child = fork(KEEPER_MAIN, [], {
+    const child = fork(KEEPER_ENTRY, [], {
       cwd: dir,
       env: { CORRAL_DATA_DIR: data, CORRAL_LOG_LEVEL: 'fatal', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -137,7 +137,7 @@ describe('keeper process with a journal it may not open', { skip: process.getuid
 
     // fork() runs `execPath execArgv... module`: setpriv then execs node as nobody, the IPC channel's
     // descriptor inherited.
-    const child = fork(KEEPER_MAIN, [], {
+    const child = fork(KEEPER_ENTRY, [], {
       cwd: dir,
       execPath: 'setpriv',
       execArgv: ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath],
@@ -173,7 +173,7 @@ describe('keeper process stopped with rows held for another sheet', () => {
     mkdirSync(data, { mode: 0o700 });
     writeFileSync(join(data, 'sheets.journal'), encodeRecord({ k: 'add', id: 'held-1', r: 'Events', rows: [['ev-held', 'P001', 'goal', '', '2024-05-01']], at: Date.now(), d: 'google sheet old-sheet via https://sheets.googleapis.com' }));
     const logFile = join(dir, 'keeper.log');
-    const child = fork(KEEPER_MAIN, [], {
+    const child = fork(KEEPER_ENTRY, [], {
       cwd: dir,
       env: { CORRAL_DATA_DIR: data, CORRAL_LOG_FILE: logFile, CORRAL_LOG_LEVEL: 'info', CORRAL_BIND: '127.0.0.1:8080', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],

@@ -12,12 +12,12 @@ import { test } from 'node:test';
 import { identityEnv } from '../../src/config/identity.js';
 import { EXIT } from '../../src/errors.js';
 
-const KEEPER_MAIN = fileURLToPath(new URL('../../src/sheets/keeper-main.js', import.meta.url));
+const KEEPER_ENTRY = fileURLToPath(new URL('../../src/sheets/keeper-entry.js', import.meta.url));
 
 test('a keeper whose IPC channel closed while it was loading exits with MASTER_GONE', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-keeper-gone-'));
   const logFile = join(dir, 'keeper.log');
-  const child = fork(KEEPER_MAIN, [], {
+  const child = fork(KEEPER_ENTRY, [], {
     cwd: dir,
     env: { CORRAL_DATA_DIR: join(dir, 'data'), CORRAL_LOG_FILE: logFile, CORRAL_LOG_LEVEL: 'info', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],

@@ -16,7 +16,7 @@ import { test } from 'node:test';
 import { identityEnv } from '../../src/config/identity.js';
 import { IPC_TAG } from '../../src/ipc/messages.js';
 
-const KEEPER_MAIN = fileURLToPath(new URL('../../src/sheets/keeper-main.js', import.meta.url));
+const KEEPER_ENTRY = fileURLToPath(new URL('../../src/sheets/keeper-entry.js', import.meta.url));
 
 /** Until the keeper's log file holds a line of `event` (10 s at most). */
 async function waitForLine(file: string, event: string): Promise<void> {
@@ -31,7 +31,7 @@ async function waitForLine(file: string, event: string): Promise<void> {
 async function readyKeeper(prefix: string, gracefulS: number) {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const logFile = join(dir, 'keeper.log');
-  const child = fork(KEEPER_MAIN, [], {
+  const child = fork(KEEPER_ENTRY, [], {
     cwd: dir,
     env: { CORRAL_DATA_DIR: join(dir, 'data'), CORRAL_LOG_FILE: logFile, CORRAL_LOG_LEVEL: 'info', CORRAL_GRACEFUL_TIMEOUT: String(gracefulS), ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
