@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.js';
 import type { InstallMove } from './code-identity.js';
 import type { DeathCauses } from './death-causes.js';
 import type { KeeperFiles } from './keeper-files.js';
+import type { KeeperLoadChecker } from './keeper-load-check.js';
 import type { FatalReason } from './fatal-stderr.js';
 import type { Notifier } from './notify.js';
 import type { Spawner } from './spawner.js';
@@ -57,6 +58,11 @@ export interface ArbiterOptions {
   readonly keeperFiles?: (settings: Settings) => KeeperFiles;
   /** The install the path corral was started as leads to now, when moved (code-identity.ts); tests give their own. */
   readonly installMove?: () => InstallMove | undefined;
+  /**
+   * Checks that the code on disk loads the keeper, before a reload drains the running one
+   * (keeper-load-check.ts); undefined: a reload restarts the keeper unchecked.
+   */
+  readonly keeperLoadCheck?: KeeperLoadChecker;
   /**
    * The most connections a worker can hold under the open-files limit its children inherit
    * (fd-limit.ts connectionsWithin); CORRAL_WORKER_CONNECTIONS is held under it. Undefined: none known.

@@ -161,7 +161,7 @@ export class Arbiter {
     const keeper = () => this.keeper();
     const drain = (c: ChildRecord, reason: string, gracefulMs: number) => this.drain(c, reason, gracefulMs);
     const requestTick = () => this.requestTick();
-    const keeperRestart = new KeeperRestart({ log, now, keeperCrashes, keeper, drain, tellWorkers: (msg) => this.tellWorkers(msg) });
+    const keeperRestart = new KeeperRestart({ log, now, keeperCrashes, keeper, drain, tellWorkers: (msg) => this.tellWorkers(msg), checkLoads: o.keeperLoadCheck, requestTick });
     this.keeperRestart = keeperRestart;
     this.readings = new ArbiterReadings({ options: o, now, startedAt: this.startedAt, children, target, gens, crashes, keeperCrashes, latency, exitedServed: this.exitedServed, exitTally: this.exitTally, stopping: () => this.phase === 'stopping', finished: () => this.finished, reloadBoundMs: () => (gens.reload ? this.reloadBound.remainingMs() : undefined) });
     const installMove = o.installMove ?? installMoveWatch();
@@ -357,6 +357,9 @@ export class Arbiter {
     const again = this.phase === 'stopping';
     // First: the drains the stop sends tell the children the whole master goes away.
     this.phase = 'stopping';
+    // A reload's check that the code on disk loads the keeper is ended: the stop neither waits for
+    // it nor, whatever it finds, restarts the keeper, which it drains as it is.
+    this.keeperRestart.cancelLoadCheck();
     this.shutdown.begin(fast, again, giveUp);
   }
 
@@ -412,6 +415,15 @@ export class Arbiter {
       if (waitForFirstKeeper({ failures: this.keeperCrashes.failures, bootAttempts: this.settings.CORRAL_BOOT_ATTEMPTS, sinceStartMs: now - this.startedAt })) return;
       this.keeperGaveWay = true;
       this.log.error({ event: 'keeper.unavailable', code: 'CORRAL_ERR_KEEPER_UNAVAILABLE' }, 'the keeper is not ready; starting workers without it (Sheets reads will fail until it is)');
+    }
+
+    // A reload that restarts the keeper first sees the code on disk load it: meanwhile nothing is
+    // forked or drained, and when it does not load, the reload goes back with the keeper kept.
+    const loadCheck = this.keeperRestart.loadCheckStep();
+    if (loadCheck === 'wait') return;
+    if (loadCheck) {
+      this.reloads.rollBack(loadCheck.why, loadCheck.error);
+      return;
     }
 
     if (this.keeperRestart.restarting) {

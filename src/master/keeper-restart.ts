@@ -1,13 +1,17 @@
 // The keeper's restarts the workers are told of: a reload that changes a setting the keeper reads,
 // or the build on disk, drains it for a new one, and a serving keeper that crashed is respawned.
 // Meanwhile the workers wait for the new keeper rather than answer 503 ('keeper-restarting'), and
-// are told once it is ready ('keeper-ready'). The arbiter forks the keeper and steps the reload.
+// are told once it is ready ('keeper-ready'). A reload first checks that the code on disk loads
+// the keeper (keeper-load-check.ts), and drains the running one only once it does: otherwise the
+// reload rolls back with it. The arbiter forks the keeper and steps the reload.
 
 import type { Settings } from '../config/schema.js';
 import type { MasterMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
+import type { BootError } from './crash-ledger.js';
 import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import { changedKeeperFiles, type KeeperFiles } from './keeper-files.js';
+import type { KeeperLoadCheck, KeeperLoadChecker, KeeperLoadVerdict } from './keeper-load-check.js';
 import { KEEPER_CRASH_BOOT_WAIT_MS, KEEPER_CRASH_NOTICE_MAX_DELAY_MS, KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT_MS } from './keeper-wait.js';
 import type { ChildRecord } from './registry.js';
 import { changedKeeperSettings } from './reload-plan.js';
@@ -22,7 +26,14 @@ export interface KeeperRestartDeps {
   readonly tellWorkers: (msg: MasterMessage) => void;
   /** The arbiter's drain (drain.ts), with its stop-phase flag. */
   readonly drain: (c: ChildRecord, reason: string, gracefulMs: number) => void;
+  /** Checks that the code on disk loads the keeper (keeper-load-check.ts); undefined: a reload restarts it unchecked. */
+  readonly checkLoads?: KeeperLoadChecker | undefined;
+  /** The check's verdict came: the tick acts on it. */
+  readonly requestTick: () => void;
 }
+
+/** What holds a reload's restart of the keeper at the tick (loadCheckStep). */
+export type LoadCheckStep = 'wait' | { readonly why: string; readonly error: BootError };
 
 export class KeeperRestart {
   /** A reload changed the keeper's settings: new workers wait for the new keeper. */
@@ -37,6 +48,10 @@ export class KeeperRestart {
   private keeperFileDigests: KeeperFiles | undefined;
   /** What the reload's restart of the keeper changed, for its rollback's words (cannotBootWhy). */
   private lastCause: { readonly changed: readonly string[]; readonly filesChanged: readonly string[]; readonly code: { readonly from: string | undefined; readonly to: string } | undefined } | undefined;
+  /** A reload's restart of the keeper waiting for the check that the code on disk loads it, and the verdict once it came. */
+  private check: { readonly run: KeeperLoadCheck; readonly onDisk: string | undefined; readonly restart: () => void; verdict?: KeeperLoadVerdict } | undefined;
+  /** The reload's check failed: the keeper it was to restart runs on, on the settings it ran with. */
+  private keptByCheck = false;
 
   constructor(private readonly d: KeeperRestartDeps) {}
 
@@ -126,6 +141,58 @@ export class KeeperRestart {
     );
   }
 
+  /**
+   * A reload's ifChanged, once the code on disk is seen to load the keeper (keeper-load-check.ts):
+   * meanwhile the tick forks and drains nothing (loadCheckStep). `env`: the new keeper's.
+   */
+  ifChangedOnceLoads(before: Settings, after: Settings, onDisk: string | undefined, files: KeeperFiles | undefined, env: Readonly<Record<string, string>>): void {
+    this.keptByCheck = false;
+    this.cancelLoadCheck();
+    const checkLoads = this.d.checkLoads;
+    if (!checkLoads || !this.wouldRestart(before, after, onDisk, files)) {
+      this.ifChanged(before, after, onDisk, files);
+      return;
+    }
+    const check: NonNullable<typeof this.check> = { run: checkLoads(env), onDisk, restart: () => this.ifChanged(before, after, onDisk, files) };
+    this.check = check;
+    this.d.log.info({ event: 'keeper.load_check', running: this.keeperCode ?? null, on_disk: onDisk ?? null }, "checking that corral's code on disk loads the keeper before draining the running one");
+    void check.run.verdict.then((verdict) => {
+      if (this.check !== check) return;
+      check.verdict = verdict;
+      this.d.requestTick();
+    });
+  }
+
+  /**
+   * Where a reload's check stands, at the tick: 'wait' while it runs, the reason and error the
+   * reload rolls back with when the code on disk does not load the keeper (the running one is
+   * kept: it was not drained), or undefined when nothing holds the reload (the check passed: the
+   * keeper's restart begins now, as ifChanged).
+   */
+  loadCheckStep(): LoadCheckStep | undefined {
+    const check = this.check;
+    if (!check) return undefined;
+    const verdict = check.verdict;
+    if (!verdict) return 'wait';
+    this.check = undefined;
+    if (verdict.loads) {
+      check.restart();
+      return undefined;
+    }
+    this.keptByCheck = true;
+    const build = (code: string | undefined) => (code === undefined ? '' : ` (build ${code})`);
+    const why =
+      `corral's code on disk${build(check.onDisk)} does not load the keeper: ${verdict.error}; the running keeper${build(this.keeperCode)} is kept, with its cache, quota and write journal, and no worker of the new generation was started: ` +
+      `fix or rebuild corral (npm ci, npm run build), or put the previous build back, then reload again`;
+    return { why, error: { code: 'CORRAL_ERR_CODE_LOAD', message: verdict.error, ...(verdict.stderr ? { stack: verdict.stderr } : {}) } };
+  }
+
+  /** A check under way is ended, its process killed and its verdict ignored: a stop drains the keeper as it is. */
+  cancelLoadCheck(): void {
+    this.check?.run.cancel();
+    this.check = undefined;
+  }
+
   /** Whether ifChanged with these would restart a running keeper: what it says at its start is then said by it. */
   wouldRestart(before: Settings, after: Settings, onDisk?: string, files?: KeeperFiles): boolean {
     return this.d.keeper() !== undefined && this.restartCause(before, after, onDisk, files) !== undefined;
@@ -145,6 +212,12 @@ export class KeeperRestart {
    */
   rollBack(failed: Settings, previous: Settings): void {
     this.restartingNow = false;
+    // Never restarted by the reload (its check failed, or had not ended): it runs the settings it ran with.
+    if (this.keptByCheck || this.check) {
+      this.keptByCheck = false;
+      this.cancelLoadCheck();
+      return;
+    }
     this.d.keeperCrashes.spawnNow();
     const keeper = this.d.keeper();
     if (keeper?.state === 'booting') this.d.drain(keeper, 'reload failed', 0);

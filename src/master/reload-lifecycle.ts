@@ -166,7 +166,8 @@ export class ReloadLifecycle {
         `reload to generation ${gens.current}: ${target.expected} workers, CORRAL_WORKERS=${next.settings.CORRAL_WORKERS} ${carried > 0 ? '+' : ''}${carried} asked for after this reload was queued`,
       );
     }
-    this.d.keeperRestart.ifChanged(keeperFrom ?? previous.settings, next.settings, onDisk, keeperFiles);
+    // Drained once the code on disk is seen to load a keeper: the new generation waits for that too.
+    this.d.keeperRestart.ifChangedOnceLoads(keeperFrom ?? previous.settings, next.settings, onDisk, keeperFiles, next.childEnv);
     this.d.crashes.clearBootBackoff();
     this.d.bound.start(`reloading: starting generation ${gens.current}`, startBoundMs(next.settings));
     log.info({ event: 'reload.start', generation: gens.current, workers: target.expected }, `reload: starting generation ${gens.current}`);

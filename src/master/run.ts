@@ -17,6 +17,7 @@ import { startMonitoring, type Monitoring } from './admin/monitoring.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { Arbiter } from './arbiter.js';
 import { createConnectionGauges } from './connection-gauges.js';
+import { checkKeeperLoads } from './keeper-load-check.js';
 import { connectionsWithin, readOpenFilesLimit } from '../fd-limit.js';
 import { fdLimitShortfall, warnFdLimit, type FdLimitShortfall } from './fd-limit-check.js';
 import { taskLimitShortfall, warnTaskLimit } from './task-limit-check.js';
@@ -168,6 +169,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     reloadSettings: () => loadSettings({ envFileAtStart: loaded.envFile, pidfileAtStart: { path: pidfile } }),
     spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTable === undefined ? {} : { counterTableFd: counterTable.fd, connectionGauges: createConnectionGauges(counterTable.table) }), stderrJournal: isJournalFd(2), stdout: log.stdoutSink(), stdoutJournal: isJournalFd(1), stdoutStructured: log.file() === undefined }),
     withKeeper: keeperExec !== undefined,
+    ...(keeperExec === undefined ? {} : { keeperLoadCheck: (env: Readonly<Record<string, string>>) => checkKeeperLoads(keeperExec, withoutSystemdNotifyEnv(env)) }),
     logger,
     reopenLogs: (said) => {
       const change = fileChange;
