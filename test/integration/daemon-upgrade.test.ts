@@ -2,11 +2,13 @@
 // from a copy of the install whose compiled code the test changes, as an upgrade does.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { appendFileSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { REPO_ROOT, startCorral } from '../helpers/corral.js';
+import { promisify } from 'node:util';
+import { CORRAL_BIN, REPO_ROOT, startCorral } from '../helpers/corral.js';
 import { copyInstall } from '../helpers/install-copy.js';
 import { http } from '../helpers/http.js';
 
@@ -43,6 +45,44 @@ test('a reload after corral was upgraded on disk restarts the keeper with the ne
     assert.equal(c.events('keeper.restart').length, 1);
     assert.equal(keeperReady().at(-1)?.pid, secondKeeper.pid);
     assert.equal(c.events('reload.code_changed').length, 1, 'said once per build');
+  } finally {
+    await c.stop();
+    rmSync(install, { recursive: true, force: true });
+  }
+});
+
+test("a reload after an upgrade in place whose build does not load the keeper keeps the running keeper and workers, and corral reload --wait fails saying what did not load", async () => {
+  const install = copyInstall();
+  const c = await startCorral({ bin: join(install, 'bin', 'corral'), workers: 1 });
+  try {
+    const keeper = await c.waitForLog((l) => l.event === 'keeper.ready' && l.role === 'keeper', 10_000, 'the keeper');
+    const worker = await c.waitForLog((l) => l.event === 'worker.ready', 10_000, 'the worker');
+    assert.equal((await http(`${c.url}/api/players`)).status, 200);
+
+    // A new build left half written: its keeper module cut short.
+    const keeperJs = join(install, 'dist', 'src', 'sheets', 'keeper', 'keeper.js');
+    appendFileSync(keeperJs, '\nexport const cut = ;\n');
+    const waited = await promisify(execFile)(process.execPath, [CORRAL_BIN, 'reload', '--wait'], { cwd: c.dir, env: { PATH: process.env.PATH ?? '', CORRAL_PIDFILE: c.pidFile }, timeout: 60_000 }).then(
+      (r) => ({ code: 0, stderr: r.stderr }),
+      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+    );
+    assert.equal(waited.code, 1, waited.stderr);
+    assert.equal(waited.stderr, "corral reload: last reload rolled back (CORRAL_ERR_CODE_LOAD), generation 1 serves; the log's reload.failed line says why\n");
+    const failed = c.events('reload.failed');
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]?.code, 'CORRAL_ERR_CODE_LOAD');
+    const msg = String(failed[0]?.msg);
+    assert.ok(msg.includes(`does not load the keeper: SyntaxError: Unexpected token ';' (${keeperJs}:`), msg);
+    assert.match(msg, /the running keeper \(build [0-9a-f]{12}\) is kept, with its cache, quota and write journal, and no worker of the new generation was started: fix or rebuild corral/);
+    assert.equal(c.events('keeper.load_check').length, 1);
+
+    // The keeper and the worker that served before serve on: neither drained nor replaced.
+    assert.deepEqual(c.events('keeper.restart'), []);
+    const children = c.logs().filter((l) => ['worker.boot', 'keeper.boot', 'worker.exit', 'keeper.exit'].includes(l.event ?? ''));
+    assert.deepEqual(children.map((l) => l.event), ['keeper.boot', 'worker.boot'], 'the boots of the start alone');
+    process.kill(Number(keeper.pid), 0);
+    process.kill(Number(worker.worker_pid), 0);
+    assert.equal((await http(`${c.url}/api/players`)).status, 200);
   } finally {
     await c.stop();
     rmSync(install, { recursive: true, force: true });
