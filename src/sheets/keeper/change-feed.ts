@@ -18,6 +18,9 @@ interface Waiting {
   epoch: string | undefined;
   done: (a: WatchAnswer) => void;
   timer: NodeJS.Timeout;
+  /** The caller's signal and what it was given: taken off once the waiter leaves. */
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
 }
 
 const HISTORY = 1024;
@@ -56,42 +59,55 @@ export class ChangeFeed {
   private answer(w: Waiting): void {
     const a = this.since(w.since, w.epoch);
     if (a.sheets.length === 0 && !a.all) return;
+    this.leave(w, a);
+  }
+
+  /** Takes `w` off the list, its timer and its signal's listener with it, and answers it `a`. */
+  private leave(w: Waiting, a: WatchAnswer): void {
     this.waiting.delete(w);
     clearTimeout(w.timer);
+    w.signal?.removeEventListener('abort', w.onAbort);
     w.done(a);
+  }
+
+  private nothing(): WatchAnswer {
+    return { epoch: this.epoch, version: this.version, sheets: [], all: false };
+  }
+
+  /** Long polls waiting for a change now. */
+  waiters(): number {
+    return this.waiting.size;
   }
 
   /**
    * Answers at once when something changed after `since` (or the epoch differs), else when the
-   * next change comes or after `timeoutMs` with an empty list.
+   * next change comes or after `timeoutMs` with an empty list. `signal`: the asker is gone (its
+   * connection closed): the waiter leaves at once, answered an empty list nobody reads. Else a
+   * worker recycled or killed mid-poll left its waiter and timer for up to WATCH_TIMEOUT_MS, one
+   * per recycle, each answered at its change or timeout to a closed socket.
    */
-  wait(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer> {
+  wait(since: number, epoch: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<WatchAnswer> {
     return new Promise((resolve) => {
+      const now = this.since(since, epoch);
+      if (now.sheets.length > 0 || now.all || epoch !== this.epoch || signal?.aborted) {
+        resolve(now);
+        return;
+      }
       const w: Waiting = {
         since,
         epoch,
         done: resolve,
-        timer: setTimeout(() => {
-          this.waiting.delete(w);
-          resolve({ epoch: this.epoch, version: this.version, sheets: [], all: false });
-        }, timeoutMs),
+        timer: setTimeout(() => this.leave(w, this.nothing()), timeoutMs),
+        signal,
+        onAbort: () => this.leave(w, this.nothing()),
       };
-      const now = this.since(since, epoch);
-      if (now.sheets.length > 0 || now.all || epoch !== this.epoch) {
-        clearTimeout(w.timer);
-        resolve(now);
-        return;
-      }
+      signal?.addEventListener('abort', w.onAbort, { once: true });
       this.waiting.add(w);
     });
   }
 
   /** Answers every waiter now (drain); idempotent. */
   close(): void {
-    for (const w of [...this.waiting]) {
-      this.waiting.delete(w);
-      clearTimeout(w.timer);
-      w.done({ epoch: this.epoch, version: this.version, sheets: [], all: false });
-    }
+    for (const w of [...this.waiting]) this.leave(w, this.nothing());
   }
 }

@@ -180,7 +180,7 @@ export class Keeper {
           {
             read: (range, heldOnly, have) => (heldOnly && !k.holds(range) ? Promise.resolve(undefined) : k.readAnswer(range, have)),
             append: (range, rows, idempotency, header) => k.append(range, rows, idempotency, header),
-            watch: (since, epoch, timeoutMs) => k.watch(since, epoch, timeoutMs),
+            watch: (since, epoch, timeoutMs, signal) => k.watch(since, epoch, timeoutMs, signal),
             settleLogin: (nameHash, failed, windowMs) => k.settleLogin(nameHash, failed, windowMs),
             figures: () => k.figures(),
           },
@@ -282,8 +282,8 @@ export class Keeper {
     return this.sharing.settleLogin(nameHash, failed, windowMs);
   }
 
-  watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer> {
-    return this.feed.wait(since, epoch, timeoutMs);
+  watch(since: number, epoch: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<WatchAnswer> {
+    return this.feed.wait(since, epoch, timeoutMs, signal);
   }
 
   /** One flush pass now (tests; the timer does this every SHEETS_FLUSH_INTERVAL_MS). */

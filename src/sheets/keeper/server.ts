@@ -24,7 +24,8 @@ export interface KeeperHandlers {
    */
   read(range: string, heldOnly: boolean, have: string | undefined): Promise<readonly Buffer[] | undefined>;
   append(range: string, rows: unknown, idempotency: unknown, header: unknown): Promise<object>;
-  watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer>;
+  /** `signal` aborts when the long poll's connection closes before it is answered. */
+  watch(since: number, epoch: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<WatchAnswer>;
   /** A name's failed logins shared by the sheet's hosts; `failed` counts one first. */
   settleLogin(nameHash: string, failed: boolean, windowMs: number): Promise<WireLoginCount>;
   figures(): object;
@@ -296,8 +297,12 @@ export class KeeperServer {
       if (req.method === 'GET' && url.pathname === '/watch') {
         const since = Number(url.searchParams.get('since') ?? '0');
         const epoch = url.searchParams.get('epoch') || undefined;
-        const answer = await this.h.watch(Number.isFinite(since) ? since : 0, epoch, this.closing ? 0 : WATCH_TIMEOUT_MS);
-        send(res, 200, JSON.stringify(answer));
+        // The worker's side closes the connection when it gives up on the poll (its worker stops,
+        // is recycled or killed): 'close' comes then, as after the answer is sent.
+        const gone = new AbortController();
+        res.once('close', () => gone.abort());
+        const answer = await this.h.watch(Number.isFinite(since) ? since : 0, epoch, this.closing ? 0 : WATCH_TIMEOUT_MS, gone.signal);
+        if (!gone.signal.aborted) send(res, 200, JSON.stringify(answer));
         return;
       }
       if (req.method === 'POST' && url.pathname === '/login') {
