@@ -43,6 +43,24 @@ const NOT_HELD = JSON.stringify({ held: false } satisfies WireNotHeld);
  */
 export const KEEPER_LISTEN_BACKLOG = 2 * MAX_WORKERS * KEEPER_LINK_MAX_CONNECTIONS;
 
+/**
+ * How long a request may take to arrive on the socket (node:http's headersTimeout and
+ * requestTimeout, checked every `checkEveryMs`): one not whole by then is answered 408 and its
+ * connection closed. A worker writes each request at once (keeper-client/connection.ts), so only a
+ * stalled or broken client comes near them; with no request bound, one that sent headers and part
+ * of a body held its connection and the body's bytes for the keeper's life. Node counts both from
+ * the request's first byte (a new connection's, from its accept) until its body has been
+ * received, not until it is answered: a long poll (`/watch`, WATCH_TIMEOUT_MS), a first fill
+ * waiting for Google, an append waiting for its fsync are not cut by them.
+ */
+export interface KeeperSocketTimeouts {
+  readonly headersMs: number;
+  readonly requestMs: number;
+  readonly checkEveryMs: number;
+}
+
+export const KEEPER_SOCKET_TIMEOUTS: KeeperSocketTimeouts = { headersMs: 30_000, requestMs: 60_000, checkEveryMs: 5_000 };
+
 const STATUS: Record<string, number> = {
   CORRAL_ERR_APPEND_INVALID: 400,
   CORRAL_ERR_COUNTER_INVALID: 400,
@@ -160,15 +178,22 @@ export class KeeperServer {
    */
   private relistener: Listener | undefined;
 
-  /** `destination`: the digest of the sheet this keeper appends to (destination.ts); requests naming another are refused. */
+  /**
+   * `destination`: the digest of the sheet this keeper appends to (destination.ts); requests naming
+   * another are refused. `timeouts`: KEEPER_SOCKET_TIMEOUTS but in tests.
+   */
   constructor(
     private readonly socketPath: string,
     private readonly h: KeeperHandlers,
     private readonly logger: Logger,
     private readonly destination: string,
+    timeouts: KeeperSocketTimeouts = KEEPER_SOCKET_TIMEOUTS,
   ) {
     this.otherSheets = new OtherSheetRefusals(logger, socketPath);
-    this.server = createServer((req, res) => {
+    // Given at creation, where node:http checks them (headers no later than the request) and the
+    // check's interval can be set.
+    const bounds = { headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkEveryMs };
+    this.server = createServer(bounds, (req, res) => {
       this.handle(req, res).catch((err) => {
         this.logger.error({ event: 'keeper.request_error', code: codeOf(err, 'CORRAL_ERR_REQUEST'), err: describeError(err) }, 'keeper: request handler failed');
         if (!res.headersSent) sendError(res, err);
@@ -176,8 +201,6 @@ export class KeeperServer {
     });
     // Workers hold keep-alive connections for their whole life; keep them longer than undici's 4 s.
     this.server.keepAliveTimeout = 65_000;
-    this.server.requestTimeout = 0;
-    this.server.headersTimeout = 60_000;
   }
 
   /** Binds the socket; a stale socket file from a dead keeper is removed first (the lock says it is dead). */
