@@ -1,13 +1,16 @@
 // What a flush pass costs the keeper's loop while Google is away and the journal holds a large
 // backlog (SHEETS_JOURNAL_MAX_MB, 256 MiB by default: about a million rows): the pass runs every
-// SHEETS_FLUSH_INTERVAL_MS on the loop that serves every worker's cached reads. Counted as the
-// entries it looks at, not timed: a loaded CI box makes any time bound either loose or flaky.
+// SHEETS_FLUSH_INTERVAL_MS on the loop that serves every worker's cached reads. And what catching
+// up that backlog costs once Google is back: the retention's trim at every batch done, and the
+// rows each read shows. Counted as the entries looked at, not timed: a loaded CI box makes any
+// time bound either loose or flaky.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SheetsError } from '../../src/sheets/errors.js';
 import { Flusher } from '../../src/sheets/keeper/flusher.js';
 import type { Journal, JournalEntry } from '../../src/sheets/keeper/journal.js';
+import type { PendingRow } from '../../src/sheets/keeper/merge.js';
 import { JournalEntries } from '../../src/sheets/keeper/journal-entries.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
@@ -15,8 +18,11 @@ import { FakeClock } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
 import { EVENTS_HEADER, eventRow } from '../fixtures/test-flusher.js';
 
-/** The journal's entries in memory (journal-entries.ts) behind the calls a pass makes, no file. */
-function memoryJournal(table: JournalEntries): Journal {
+/**
+ * The journal's entries in memory (journal-entries.ts) behind the calls a pass makes, no file.
+ * `now`: the time entries are done at; `afterDone`: what Journal.markDone does next (its trim).
+ */
+function memoryJournal(table: JournalEntries, o: { now?: () => number; afterDone?: (batch: readonly JournalEntry[]) => void } = {}): Journal {
   const fake = {
     backlogRanges: () => table.backlogRanges(),
     dueUnsure: (range: string, now: number) => table.dueUnsure(range, now),
@@ -28,7 +34,8 @@ function memoryJournal(table: JournalEntries): Journal {
       }
     },
     markDone: async (batch: readonly JournalEntry[], _how: string) => {
-      for (const e of batch) table.settle(e, 0);
+      for (const e of batch) table.settle(e, o.now?.() ?? 0);
+      o.afterDone?.(batch);
     },
     markFailed: async (batch: readonly JournalEntry[], applied: 'no' | 'maybe', retryAt: number) => {
       for (const e of batch) {
@@ -228,5 +235,228 @@ describe('the backlog kept as entries come and go', () => {
       assert.deepEqual(kept(table, now), walked(table, now), `after step ${step}`);
     }
     assert.ok(next > 500, `${next} entries journaled`);
+  });
+});
+
+describe('catching up a backlog once Google is back', () => {
+  it("each batch done trims the retention, and a read merges its tab's rows, looking at the entries forgotten or shown, not at the backlog", async () => {
+    const n = 40_000;
+    const table = new JournalEntries({ retainDoneMs: 600_000, retainDoneRows: 20_000, copyOlderThan: undefined });
+    const events = countedEntries('Events', n);
+    const logs = countedEntries('Log', 3);
+    for (const e of events.entries) table.add(e);
+    // Rows of another tab that wait (on their range's backoff) while Events catches up.
+    for (const e of logs.entries) {
+      e.nextAttemptAt = Number.POSITIVE_INFINITY;
+      table.add(e);
+    }
+    const looked = (): number => events.looked.size + logs.looked.size;
+    const clear = (): void => {
+      events.looked.clear();
+      logs.looked.clear();
+    };
+    const clock = new FakeClock();
+    const trims: Array<{ looked: number; forgotten: number }> = [];
+    const reads: Array<{ tab: string; looked: number; shown: number }> = [];
+    const journal = memoryJournal(table, {
+      now: () => clock.now(),
+      // What Journal.markDone does after its done record, then what reads of both tabs do meanwhile.
+      afterDone: () => {
+        const before = [...table.values()].length;
+        clear();
+        table.trimDone(clock.now());
+        trims.push({ looked: looked(), forgotten: before - [...table.values()].length });
+        for (const tab of ['Log', 'Events']) {
+          clear();
+          // A copy fetched after the batch: the rows not yet in Google are shown, none of the done ones.
+          const shown = table.rowsFor(tab, clock.now() + 1).length;
+          reads.push({ tab, looked: looked(), shown });
+        }
+      },
+    });
+    const backend = new FakeBackend({ Events: [EVENTS_HEADER], Log: [EVENTS_HEADER] });
+    const log = await captureLogger();
+    const quota = (name: string) => new QuotaBucket({ name, perMinute: 10_000, maxQueue: 10, clock });
+    const flusher = new Flusher({ journal, backend, writeQuota: quota('writes'), readQuota: quota('reads'), logger: log.logger, intervalMs: 500, unsureDelayMs: 1000, clock, random: () => 0 });
+    try {
+      const r = await flusher.flushOnce({ wait: true });
+      assert.equal(r.sent, n);
+      // Past the 20,000 rows retained, each batch done forgets the oldest batch of done rows.
+      assert.deepEqual(
+        trims.map((t) => t.forgotten),
+        [0, 0, 0, 0, 5000, 5000, 5000, 5000],
+      );
+      for (const [i, t] of trims.entries()) {
+        // The entries forgotten, and the oldest one kept, which ends the trim (every entry of the table, before).
+        assert.ok(t.looked <= t.forgotten + 1, `the trim after batch ${i + 1} looked at ${t.looked} entries to forget ${t.forgotten}`);
+      }
+      for (const [i, read] of reads.entries()) {
+        // Its rows, and the newest done entry of the tab, older than the copy, which ends its look back.
+        assert.ok(read.looked <= read.shown + 1, `a read of ${read.tab} after batch ${Math.floor(i / 2) + 1} looked at ${read.looked} entries to show ${read.shown} rows`);
+      }
+      assert.deepEqual(
+        reads.filter((read) => read.tab === 'Log').map((read) => read.shown),
+        Array.from({ length: 8 }, () => 3),
+      );
+      assert.deepEqual(
+        reads.filter((read) => read.tab === 'Events').map((read) => read.shown),
+        Array.from({ length: 8 }, (_, i) => n - 5000 * (i + 1)),
+      );
+    } finally {
+      flusher.close();
+      log.close();
+    }
+  });
+});
+
+describe('the done entries retained and the rows a read shows, as entries come and go', () => {
+  interface Retained {
+    readonly retainDoneMs: number;
+    readonly retainDoneRows: number;
+    readonly copyOlderThan: (sheet: string, doneAt: number) => boolean;
+  }
+
+  /**
+   * The ids a trim forgets, by a walk over every entry: the done ones in the order they reached
+   * Google (the same time: journal order), each forgotten when past its retention (the rows
+   * retained over the cap, or older than its time) unless a copy from before it is served.
+   * `byCap`: counts those forgotten only for the cap.
+   */
+  function walkedTrim(entries: readonly JournalEntry[], now: number, r: Retained, byCap = { n: 0 }): string[] {
+    const done = entries.map((e, place) => ({ e, place })).filter(({ e }) => e.state === 'done');
+    done.sort((a, b) => (a.e.doneAt ?? 0) - (b.e.doneAt ?? 0) || a.place - b.place);
+    let rows = 0;
+    for (const { e } of done) rows += e.rows.length;
+    const forgotten: string[] = [];
+    for (const { e } of done) {
+      const old = (e.doneAt ?? 0) < now - r.retainDoneMs;
+      if (!(old || rows > r.retainDoneRows) || r.copyOlderThan(e.sheet, e.doneAt ?? 0)) continue;
+      if (!old) byCap.n++;
+      forgotten.push(e.id);
+      rows -= e.rows.length;
+    }
+    return forgotten.sort();
+  }
+
+  /** The rows a read of `sheet` shows, by a walk over every entry in journal order. */
+  function walkedRows(entries: readonly JournalEntry[], sheet: string, fetchStartedAt: number): PendingRow[] {
+    const out: PendingRow[] = [];
+    for (const e of entries) {
+      if (e.sheet !== sheet || !e.durable) continue;
+      if (e.state === 'done' && (e.doneAt ?? 0) < fetchStartedAt) continue;
+      for (const cells of e.rows) out.push(e.header ? { range: e.range, cells, header: e.header } : { range: e.range, cells });
+    }
+    return out;
+  }
+
+  it('trims forget the entries and reads show the rows a walk over every entry finds, through adds, sends, failures, splits, copies served and restarts', async () => {
+    // A fixed sequence of pseudo-random steps (a linear congruential generator): reproducible.
+    let seed = 424242;
+    const rand = (k: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % k;
+    };
+    /** Per tab, when the oldest copy of it still served was fetched. */
+    const copies = new Map<string, number>();
+    const retention: Retained = {
+      retainDoneMs: 1000,
+      retainDoneRows: 12,
+      copyOlderThan: (sheet, doneAt) => (copies.get(sheet) ?? Number.POSITIVE_INFINITY) <= doneAt,
+    };
+    let table = new JournalEntries(retention);
+    const ranges = ['Events', 'Log', 'Events!A:C', 'Players!B:C'];
+    const sheets = ['Events', 'Log', 'Players'];
+    const header = ['event_id', 'x'];
+    let now = 0;
+    let next = 0;
+    let trims = 0;
+    let forgotten = 0;
+    const byCap = { n: 0 };
+    let held = 0;
+    for (let step = 0; step < 5000; step++) {
+      now += rand(40);
+      const all = [...table.values()];
+      const live = all.filter((e) => e.state !== 'done');
+      const pick = live[rand(Math.max(1, live.length))];
+      switch (rand(10)) {
+        case 0:
+        case 1: {
+          const range = ranges[rand(ranges.length)]!;
+          const id = `e${next++}`;
+          const rows = Array.from({ length: 1 + rand(3) }, (_, i) => [`${id}-${i}`, 'x']);
+          table.add({ id, range, sheet: range.split('!')[0]!, rows, ...(rand(2) ? { header } : {}), at: now - rand(100), destination: 'sheet', state: 'pending', durable: rand(3) > 0, attempts: 0, nextAttemptAt: 0, doneAt: undefined });
+          break;
+        }
+        case 2:
+          if (pick && !pick.durable) table.madeDurable(pick);
+          break;
+        case 3:
+        case 4:
+          // Sent and answered (Journal.markDone: done, then the trim).
+          if (pick?.durable) {
+            table.settle(pick, now);
+            const expected = walkedTrim([...table.values()], now, retention, byCap);
+            table.trimDone(now);
+            const left = new Set([...table.values()].map((e) => e.id));
+            assert.deepEqual(
+              all.filter((e) => !left.has(e.id)).map((e) => e.id).sort(),
+              expected,
+              `the trim at step ${step}`,
+            );
+            trims++;
+            forgotten += expected.length;
+          }
+          break;
+        case 5:
+          if (pick?.durable && pick.state !== 'pending') {
+            table.setState(pick, rand(2) ? 'unsure' : 'pending');
+            pick.nextAttemptAt = now + rand(200);
+          } else if (pick?.durable && pick.state === 'pending') pick.state = 'sending';
+          break;
+        case 6:
+          if (pick && !pick.durable) table.forget(pick);
+          break;
+        case 7:
+          // Split: found in part by a read-back, the missing rows a new entry.
+          if (pick?.durable && pick.rows.length > 1) {
+            table.settle(pick, now);
+            table.add({ ...pick, id: `e${next++}`, rows: pick.rows.slice(1), state: 'pending', doneAt: undefined, attempts: 0, nextAttemptAt: 0 });
+          }
+          break;
+        case 8: {
+          // A copy of a tab fetched now and served for a while, or one no longer served.
+          const sheet = sheets[rand(sheets.length)]!;
+          if (copies.has(sheet) || rand(3) === 0) copies.delete(sheet);
+          else {
+            copies.set(sheet, now - rand(300));
+            held++;
+          }
+          break;
+        }
+        case 9:
+          if (rand(30) === 0) {
+            // A restart: the durable entries replayed, the trim at open.
+            const replayed = new Map(all.filter((e) => e.durable).map((e) => [e.id, { ...e }]));
+            const expected = walkedTrim([...replayed.values()], now, retention);
+            table = new JournalEntries(retention);
+            await table.restore(replayed, now, now + 100, 'sheet');
+            const left = new Set([...table.values()].map((e) => e.id));
+            assert.deepEqual(
+              [...replayed.keys()].filter((id) => !left.has(id)).sort(),
+              expected,
+              `the trim at the restart at step ${step}`,
+            );
+          }
+          break;
+      }
+      // A read of one tab, by a copy fetched before every entry, a while ago, or after them all.
+      const entries = [...table.values()];
+      const sheet = sheets[rand(sheets.length)]!;
+      for (const t of [Number.NEGATIVE_INFINITY, now - rand(1500), now + 1]) {
+        assert.deepEqual(table.rowsFor(sheet, t), walkedRows(entries, sheet, t), `a read of ${sheet} fetched at ${t}, after step ${step}`);
+      }
+    }
+    assert.ok(next > 500, `${next} entries journaled`);
+    assert.ok(trims > 500 && forgotten > 300 && byCap.n > 100 && held > 50, `${trims} trims forgot ${forgotten} entries (${byCap.n} for the cap), ${held} copies served`);
   });
 });

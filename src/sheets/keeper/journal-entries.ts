@@ -15,12 +15,19 @@
 // (duePending), and the rows waiting and the oldest of them are kept as entries come and go, the
 // oldest looked for again only once it has left.
 //
+// The done entries too were found by a walk over every entry, at each done record (trimDone: every
+// batch sent) and each read's merge (rowsFor): catching up a backlog cost the whole backlog per
+// batch. They are kept per tab in the order they reached Google (done-queue.ts): retention forgets
+// from the front, a read takes the run done since its copy's fetch from the back, and the rows not
+// yet in Google from the ranges of its tab (the index above).
+//
 // Entries journaled for another sheet than the one the keeper opens (SHEET_ID or SHEETS_API_URL
 // changed while rows waited) are held: never sent, never shown in reads, kept through every
 // rewrite. Rows acknowledged for one sheet appended to another would be wrong in both; the
 // keeper says so (journal.held_for_other_sheet), and pointing the settings back at that sheet
 // delivers them, as a keeper of that sheet then finds them its own.
 
+import { DoneQueue } from './done-queue.js';
 import type { JournalEntry } from './journal-replay.js';
 import { entryBytes } from './journal-rows.js';
 import type { PendingRow } from './merge.js';
@@ -29,7 +36,7 @@ import { RowIndex } from './row-index.js';
 export interface Retention {
   /** Done entries are kept this long after they reached Google... */
   readonly retainDoneMs: number;
-  /** ...and, oldest first, while they hold more rows than this... */
+  /** ...and, those that reached Google first first, while they hold more rows than this... */
   readonly retainDoneRows: number;
   /** ...and past both while a cached copy of their tab from before `doneAt` is served (journal.ts). */
   readonly copyOlderThan: ((sheet: string, doneAt: number) => boolean) | undefined;
@@ -67,15 +74,27 @@ function isDue(e: JournalEntry, now: number): boolean {
   return e.durable && e.nextAttemptAt <= now;
 }
 
+/** A read's journaled row as rowsFor hands it to the merge. */
+function pendingRows(e: JournalEntry, out: PendingRow[]): void {
+  for (const cells of e.rows) out.push(e.header ? { range: e.range, cells, header: e.header } : { range: e.range, cells });
+}
+
 export class JournalEntries {
   private entries = new Map<string, JournalEntry>();
   /** The entries of `entries` not done (being written included), per target range, in journal order. */
   private liveByRange = new Map<string, Set<JournalEntry>>();
   /** Those of them unsure (setState), per target range: what a read-back settles. */
   private unsureByRange = new Map<string, Set<JournalEntry>>();
-  /** When each live entry joined liveByRange, counted: a pass sends the entries it found, not those journaled while it sends. */
+  /** The target ranges of liveByRange, per tab: what a read of the tab shows (rowsFor). */
+  private liveRangesBySheet = new Map<string, Set<string>>();
+  /**
+   * Each entry's place in journal order (the order of `entries`), counted as it joins: a pass
+   * sends the entries it found, not those journaled while it sends; a read shows its rows in it.
+   */
   private readonly joined = new WeakMap<JournalEntry, number>();
   private joins = 0;
+  /** The done entries of `entries`, per tab, in the order they reached Google (trimDone, rowsFor). */
+  private readonly done = new DoneQueue((e) => this.joined.get(e) ?? 0);
   /** Rows of the durable entries of liveByRange: backlogRows(). */
   private liveRows = 0;
   /** When the oldest durable entry of liveByRange was journaled, if known: unknown once it has left (oldestBacklogAt). */
@@ -106,12 +125,15 @@ export class JournalEntries {
     this.entries = new Map();
     this.liveByRange = new Map();
     this.unsureByRange = new Map();
+    this.liveRangesBySheet = new Map();
+    this.done.clear();
     this.liveRows = 0;
     this.oldest = { known: true, at: undefined };
     this.heldEntries = [];
     this.retainedRows = 0;
     this.backlog = 0;
     let sinceYield = 0;
+    const done: JournalEntry[] = [];
     for (const e of entries.values()) {
       // Indexing every row of a large journal took 17 s of the keeper's loop on a loaded 2-core
       // box for 256 MiB (2.9 M rows), its heartbeats with it: the loop turns between slices, so a
@@ -128,6 +150,7 @@ export class JournalEntries {
         continue;
       }
       this.entries.set(e.id, e);
+      this.joined.set(e, this.joins++);
       this.addLive(e);
       // Only this sheet's rows are indexed, and counted as retained. Another sheet's ids were
       // indexed too, for the keeper's life (nothing removes the ids of an entry not in `entries`):
@@ -137,8 +160,15 @@ export class JournalEntries {
       // counted here but never forgotten (forget subtracts) made trimDone drop this sheet's done
       // entries early, and with them the recognition of a retry.
       this.rowIds.add(e);
-      if (e.state === 'done') this.retainedRows += e.rows.length;
+      if (e.state === 'done') {
+        this.retainedRows += e.rows.length;
+        done.push(e);
+      }
     }
+    // In the order they reached Google, once: added one by one in journal order, each could walk
+    // back over the others.
+    done.sort((a, b) => (a.doneAt ?? 0) - (b.doneAt ?? 0) || (this.joined.get(a) ?? 0) - (this.joined.get(b) ?? 0));
+    for (const e of done) this.done.add(e);
     this.forgottenBeforeStart = now - this.retention.retainDoneMs;
     // Done entries from before the restart stay a while (trimDone): a worker retrying an append
     // whose answer the crash swallowed is then recognised instead of journaled twice.
@@ -148,7 +178,9 @@ export class JournalEntries {
 
   add(e: JournalEntry): void {
     this.entries.set(e.id, e);
+    this.joined.set(e, this.joins++);
     this.addLive(e);
+    if (e.state === 'done') this.done.add(e);
     this.rowIds.add(e);
     if (e.state !== 'done') this.backlog += entryBytes(e.rows, e.header);
   }
@@ -177,7 +209,9 @@ export class JournalEntries {
   private addLive(e: JournalEntry): void {
     if (e.state === 'done') return;
     indexIn(this.liveByRange, e);
-    this.joined.set(e, this.joins++);
+    let ranges = this.liveRangesBySheet.get(e.sheet);
+    if (!ranges) this.liveRangesBySheet.set(e.sheet, (ranges = new Set()));
+    ranges.add(e.range);
     if (e.state === 'unsure') indexIn(this.unsureByRange, e);
     if (e.durable) this.countIn(e);
   }
@@ -190,6 +224,11 @@ export class JournalEntries {
   /** Takes a live entry out of the index and the counts (before its state changes: they go by it). */
   private removeLive(e: JournalEntry): void {
     if (!indexOut(this.liveByRange, e)) return;
+    if (!this.liveByRange.has(e.range)) {
+      const ranges = this.liveRangesBySheet.get(e.sheet);
+      ranges?.delete(e.range);
+      if (ranges?.size === 0) this.liveRangesBySheet.delete(e.sheet);
+    }
     indexOut(this.unsureByRange, e);
     if (!e.durable) return;
     this.liveRows -= e.rows.length;
@@ -204,6 +243,7 @@ export class JournalEntries {
       if (known) this.backlog -= entryBytes(e.rows, e.header);
       return;
     }
+    if (known) this.done.remove(e);
     this.retainedRows -= e.rows.length;
     const doneAt = e.doneAt ?? 0;
     if (doneAt > (this.forgottenDoneAt.get(e.sheet) ?? -Infinity)) this.forgottenDoneAt.set(e.sheet, doneAt);
@@ -226,16 +266,26 @@ export class JournalEntries {
     e.doneAt = now;
     this.retainedRows += e.rows.length;
     this.backlog -= entryBytes(e.rows, e.header);
+    // One the table no longer holds (forgotten meanwhile) is not retained: nothing would forget it.
+    if (this.entries.get(e.id) === e) this.done.add(e);
   }
 
-  /** Forgets the done entries past their retention. */
+  /**
+   * Forgets the done entries past their retention, those that reached Google first first. A tab
+   * whose oldest one a copy from before it still needs (copyOlderThan) keeps every later one too:
+   * the same copy is older than them. The first due entry of the others not past its retention
+   * ends it: the rows retained are within the cap, and every later one is younger.
+   */
   trimDone(now: number): void {
     const r = this.retention;
-    for (const e of this.entries.values()) {
-      if (e.state !== 'done') continue;
-      // Map order is insertion order: the oldest done entries come first.
-      const due = this.retainedRows > r.retainDoneRows || (e.doneAt ?? 0) < now - r.retainDoneMs;
-      if (due && !r.copyOlderThan?.(e.sheet, e.doneAt ?? 0)) this.forget(e);
+    const kept = new Set<string>();
+    for (;;) {
+      const e = this.done.oldest(kept);
+      if (!e) return;
+      const doneAt = e.doneAt ?? 0;
+      if (this.retainedRows <= r.retainDoneRows && doneAt >= now - r.retainDoneMs) return;
+      if (r.copyOlderThan?.(e.sheet, doneAt)) kept.add(e.sheet);
+      else this.forget(e);
     }
   }
 
@@ -307,11 +357,27 @@ export class JournalEntries {
    * comes with the range it was appended to, which decides the columns it lands in.
    */
   rowsFor(sheet: string, fetchStartedAt: number): PendingRow[] {
+    // In journal order: each range's entries not yet in Google are in it, the done ones since the
+    // fetch (few: retention's) are put in it, and the lists are merged by their heads.
+    const place = (e: JournalEntry): number => this.joined.get(e) ?? 0;
+    const lists: Array<Iterator<JournalEntry>> = [];
+    for (const range of this.liveRangesBySheet.get(sheet) ?? []) lists.push(this.liveByRange.get(range)!.values());
+    const done = this.done.since(sheet, fetchStartedAt);
+    if (done.length > 0) lists.push(done.sort((a, b) => place(a) - place(b)).values());
+    const heads: Array<{ e: JournalEntry; rest: Iterator<JournalEntry> }> = [];
+    for (const rest of lists) {
+      const first = rest.next();
+      if (!first.done) heads.push({ e: first.value, rest });
+    }
     const out: PendingRow[] = [];
-    for (const e of this.entries.values()) {
-      if (e.sheet !== sheet || !e.durable) continue;
-      if (e.state === 'done' && (e.doneAt ?? 0) < fetchStartedAt) continue;
-      for (const cells of e.rows) out.push(e.header ? { range: e.range, cells, header: e.header } : { range: e.range, cells });
+    while (heads.length > 0) {
+      let k = 0;
+      for (let i = 1; i < heads.length; i++) if (place(heads[i]!.e) < place(heads[k]!.e)) k = i;
+      const h = heads[k]!;
+      if (h.e.durable && h.e.sheet === sheet) pendingRows(h.e, out);
+      const next = h.rest.next();
+      if (next.done) heads.splice(k, 1);
+      else h.e = next.value;
     }
     return out;
   }
