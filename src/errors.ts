@@ -93,6 +93,8 @@ export const ERROR_CODES = {
   CORRAL_ERR_JOURNAL_FULL: "The write journal holds SHEETS_JOURNAL_MAX_MB of rows not yet in the sheet (Google failing or refusing for a long time while events kept coming): further appends are refused unacknowledged (the app answers 503 not_saved with Retry-After) until the flusher brings the backlog under the cap; logged as journal.backlog_full with the backlog, the cap and the journal's path. The cap keeps the keeper inside its heap and its journal replayable at a restart; raise it only with the keeper's memory (NODE_OPTIONS=--max-old-space-size) and CORRAL_TIMEOUT in mind, and look at why Google does not take the rows (sheets.append_failed).",
   CORRAL_ERR_JOURNAL_OVERSIZED: "At start, the write journal is over twice SHEETS_JOURNAL_MAX_MB (written before the cap, or the cap lowered since): it is replayed all the same, its rows having been acknowledged (never delete it), but may need more heap than Node's default or a longer CORRAL_TIMEOUT; journal.oversized names the path, the size and the NODE_OPTIONS=--max-old-space-size and CORRAL_TIMEOUT to start corral with until the sheet has taken the backlog.",
   CORRAL_ERR_JOURNAL_QUARANTINE: 'Damaged bytes of the write journal could not be copied to their quarantine file (disk full, no permission): the journal is left untouched and the keeper does not start until the copy can be written.',
+  CORRAL_ERR_JOURNAL_FORMAT:
+    "The write journal declares a format newer than this build of corral reads (a rollback to an older build after a newer one wrote it): its records could be misread or dropped, so the keeper does not start (keeper.boot_failed, exit 7; the master retries it with its backoff) and the journal is left untouched, byte for byte. Run the newer build again; or stop corral running it once its keeper.drained line says \"journal flushed\" (no rows left to send), move the journal aside, and start this build. `corral check` says so too.",
   CORRAL_ERR_KEEPER_FILES_REMOVED: "The keeper's journal, socket or lock file was deleted, replaced or resized while it ran, by something other than corral (an rm of CORRAL_DATA_DIR or of the file, a cleanup job, tmpfiles.d on a data dir under /tmp): the journal's memory is written back to its path before the next append is acknowledged (journal.replaced; checked before each write and every 2 s), a removed socket is bound again (keeper.socket_rebound), a removed lock written again (keeper.lock_restored; keeper.lock_taken when another keeper took it meanwhile), nothing acknowledged is lost. Find what removes files there.",
   CORRAL_ERR_REDIS: 'Redis (REDIS_URL) could not be reached, or did not answer within a second: the keeper reads Google and spends the Sheets quota on this host\'s share alone until it is back, each host counts failed logins per name alone meanwhile, and the keeper reconnects by itself.',
   CORRAL_ERR_REDIS_REFUSED: 'Redis (REDIS_URL) answered but refused the keeper: a database the server does not have (REDIS_URL …/N), a user that may not run scripts (NOPERM: grant +eval +evalsha +script) or use the corral:* keys, a key of another type (WRONGTYPE), writes refused by a Redis that answers reads (OOM: memory full under noeviction; READONLY: a replica; MISCONF; NOREPLICAS). Not an outage that passes: the keeper acts for this host alone, as with Redis away, until a connection selects the database, or one of its scripts is answered (for refused writes, one that writes; a plain command answered does not end it); redis.misconfigured names the cause and the fix.',
@@ -235,6 +237,29 @@ export class JournalWriteStuckError extends DataDirWriteError {
   ) {
     super('the journal', path, new Error(`a write of it has not returned for ${Math.round(stuckMs / 1000)} s (the data disk hangs: a dead network mount, a failing drive?); appends are refused until it returns`));
     this.name = 'JournalWriteStuckError';
+  }
+}
+
+/**
+ * The journal declares a format this build cannot read (sheets/keeper/journal-format.ts): written by
+ * a newer corral, whose records this one could take for damage or misread. The keeper refuses to
+ * open it, before anything is written to it, rather than drop or quarantine what it does not know.
+ */
+export class JournalFormatError extends CorralError {
+  constructor(
+    readonly path: string,
+    /** The `v` of the format record found, as it is in the file. */
+    readonly found: unknown,
+    /** The format this build writes (and the newest it reads). */
+    readonly known: number,
+  ) {
+    super(
+      'CORRAL_ERR_JOURNAL_FORMAT',
+      `the write journal ${path} declares format ${JSON.stringify(found)}, and this build of corral writes format ${known} and reads none newer: a newer corral wrote it, and its records could be misread or lost here. ` +
+        'The journal was left untouched and the keeper does not start. Run the newer build again; or let it drain the journal first (stop corral running it: its keeper.drained line must say "journal flushed"), ' +
+        `then move ${path} aside and start this build`,
+    );
+    this.name = 'JournalFormatError';
   }
 }
 

@@ -60,12 +60,22 @@ function bootFailed(code: string, message: string, exitCode: number, stack?: str
 /**
  * Errors that retrying cannot fix without an operator: bad credentials, an unusable data dir (one
  * that cannot be written, full among them: the lock and the journal's writes name the file),
- * damaged journal bytes that could not be saved before their removal (logged as keeper.boot_failed
- * with the code; the master still restarts the keeper with its backoff, so it starts once fixed).
+ * damaged journal bytes that could not be saved before their removal, a journal of a newer format
+ * than this build reads (a rollback: the newer build must run again, or drain it first). Logged as
+ * keeper.boot_failed with the code; the master still restarts the keeper with its backoff (at most
+ * 30 s apart), so it starts once fixed: for a newer journal, once the newer build is on disk again.
  */
 function isPermanent(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
-  if (code === 'CORRAL_ERR_SHEETS_CREDENTIALS' || code === 'CORRAL_ERR_SHEETS_AUTH' || code === 'CORRAL_ERR_JOURNAL_QUARANTINE' || code === 'CORRAL_ERR_JOURNAL_UNWRITABLE' || code === 'CORRAL_ERR_KEEPER_SOCKET_DIR') return true;
+  if (
+    code === 'CORRAL_ERR_SHEETS_CREDENTIALS' ||
+    code === 'CORRAL_ERR_SHEETS_AUTH' ||
+    code === 'CORRAL_ERR_JOURNAL_QUARANTINE' ||
+    code === 'CORRAL_ERR_JOURNAL_UNWRITABLE' ||
+    code === 'CORRAL_ERR_JOURNAL_FORMAT' ||
+    code === 'CORRAL_ERR_KEEPER_SOCKET_DIR'
+  )
+    return true;
   return typeof code === 'string' && ['EACCES', 'EPERM', 'ENOTDIR', 'EROFS', 'ENOSPC'].includes(code);
 }
 

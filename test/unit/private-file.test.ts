@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { openNewPrivateFile, writeNewPrivateFileSync } from '../../src/private-file.js';
 import { CACHE_HANDOFF_FILE, saveCacheHandoff } from '../../src/sheets/keeper/cache-handoff.js';
-import { JournalFile } from '../../src/sheets/keeper/journal-file.js';
+import { encodeRecord, JournalFile } from '../../src/sheets/keeper/journal-file.js';
+import { FORMAT_RECORD } from '../../src/sheets/keeper/journal-format.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { QUOTA_LEDGER_FILE, QuotaLedger } from '../../src/sheets/keeper/quota-ledger.js';
 import { OfflineBackend } from '../../src/sheets/offline/backend.js';
@@ -99,7 +100,8 @@ describe('a new private file', () => {
         leftover(`${path}.tmp`);
         await file.rewrite(() => []);
         assert.equal(modeOf(path), '600');
-        assert.equal(readFileSync(path, 'utf8'), '');
+        // Nothing of the leftover: only the format declaration every rewrite begins with.
+        assert.equal(readFileSync(path, 'utf8'), encodeRecord(FORMAT_RECORD));
       } finally {
         await file.close();
       }

@@ -105,8 +105,8 @@ describe("the journal's times across a step of the writing keeper's clock", () =
     await writer.close();
     assert.deepEqual(
       fileTimes(path).filter(([k]) => k !== 'send'),
-      [['key', T0 + HOUR], ['add', T0 + HOUR], ['done', T0 + HOUR]],
-      'rewritten: the key, the entry and its done time on the wall clock now',
+      [['format', undefined], ['key', T0 + HOUR], ['add', T0 + HOUR], ['done', T0 + HOUR]],
+      'rewritten: its format declaration (no time), the key, the entry and its done time on the wall clock now',
     );
     const next = await open(new FakeClock(T0 + HOUR + MINUTE), { retainDoneMs: 10 * MINUTE });
     assert.deepEqual(next.rowsFor('Events', T0 + HOUR - 1).map((r) => r.cells[0]), ['e1'], 'done a minute ago: kept');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Flusher } from '../../src/sheets/keeper/flusher.js';
 import { decodeRecord, encodeRecord, JournalFile, type JournalRecord } from '../../src/sheets/keeper/journal-file.js';
+import { FORMAT_KIND } from '../../src/sheets/keeper/journal-format.js';
 import { isCutWrite } from '../../src/sheets/keeper/journal-scan.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
@@ -61,7 +62,19 @@ function faultyHandle(faults: Faults): (fh: FileHandle) => FileHandle {
     });
 }
 
-const ids = (records: readonly JournalRecord[]) => records.map((r) => r.id);
+/**
+ * The ids of the records but the file's format declaration (journal-format.ts), which every file
+ * the journal begins carries first: what these tests look at is the records around it.
+ */
+const ids = (records: readonly JournalRecord[]) => records.filter((r) => r.k !== FORMAT_KIND).map((r) => r.id);
+/** The ids of the records in the file at `path`, as written (a damaged line's is undefined), but its format declaration. */
+const fileIds = (path: string) =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => decodeRecord(l))
+    .filter((r) => r?.k !== FORMAT_KIND)
+    .map((r) => r?.id);
 
 describe('write journal', () => {
   let dir: string;
@@ -106,7 +119,8 @@ describe('write journal', () => {
     return readFileSync(journal.path, 'utf8')
       .split('\n')
       .filter((l) => l !== '')
-      .map((l) => decodeRecord(l));
+      .map((l) => decodeRecord(l))
+      .filter((r) => r?.k !== FORMAT_KIND);
   }
 
   it('add() resolves once the rows are in the file (fsynced), with group commit under concurrency', async () => {
@@ -382,8 +396,7 @@ describe('write journal', () => {
       await assert.rejects(file.append([{ k: 'add', id: 'b' }]), /EIO/);
       dirSyncFails = false;
       await file.append([{ k: 'add', id: 'c' }]);
-      const ids = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => decodeRecord(l)?.id);
-      assert.deepEqual(ids, ['a', 'c'], 'the append went to the file at the journal path, not the unlinked old one');
+      assert.deepEqual(fileIds(path), ['a', 'c'], 'the append went to the file at the journal path, not the unlinked old one');
     } finally {
       await file.close();
     }
@@ -477,11 +490,11 @@ describe('write journal', () => {
     await assert.rejects(refused, /EIO/);
     // The keeper dies before another write could cut the torn group (a crash: close() would not cut it either).
     await file.close();
-    assert.deepEqual(readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => decodeRecord(l)?.id), ['acknowledged', 'acknowledged-2', 'refused-1'], 'a whole record of the refused group is in the file');
+    assert.deepEqual(fileIds(path), ['acknowledged', 'acknowledged-2', 'refused-1'], 'a whole record of the refused group is in the file');
     const reopened = await JournalFile.open(path);
     await reopened.file.close();
     assert.deepEqual(
-      reopened.records.map((r) => r.id),
+      ids(reopened.records),
       ['acknowledged', 'acknowledged-2'],
       'an append whose client was told "nothing was recorded" is replayed and sent; its retry (a new event id) lands twice',
     );
@@ -510,10 +523,11 @@ describe('write journal', () => {
       await file.close();
     }
     const written = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => decodeRecord(l));
-    assert.deepEqual(written.map((r) => [r?.id ?? r?.k, r?.g]), [['alone', undefined], ['first', undefined], ['g1', 4], ['g2', 3], ['send', 2], ['done', 1]]);
+    // The format declaration the new file begins with is of no group: written with the first one.
+    assert.deepEqual(written.map((r) => [r?.id ?? r?.k, r?.g]), [['format', undefined], ['alone', undefined], ['first', undefined], ['g1', 4], ['g2', 3], ['send', 2], ['done', 1]]);
     const reopened = await JournalFile.open(path);
     await reopened.file.close();
-    assert.deepEqual([reopened.records.length, reopened.truncatedBytes, reopened.damaged.length], [6, 0, 0]);
+    assert.deepEqual([reopened.records.length, reopened.truncatedBytes, reopened.damaged.length], [7, 0, 0]);
   });
 
   it('opening cuts only an unfinished group at the end of the file: legacy records, complete groups and groups followed by more are kept', async () => {
@@ -608,7 +622,7 @@ describe('write journal', () => {
     open.splice(open.indexOf(first.journal), 1);
     // A send record for r1 lost to damage: r1 may be in the sheet already.
     const text = readFileSync(first.journal.path, 'utf8');
-    const lines = text.split('\n').filter((l) => l !== '');
+    const lines = text.split('\n').filter((l) => l !== '' && decodeRecord(l)?.k !== FORMAT_KIND);
     assert.equal(lines.length, 2);
     const damaged = `${lines[0]}\n${'\0'.repeat(40)}\n${lines[1]}\n`;
     writeFileSync(first.journal.path, damaged);

@@ -194,3 +194,47 @@ describe('keeper process stopped with rows held for another sheet', () => {
     assert.match(String(drained.msg), /1 acknowledged row held for another sheet/);
   });
 });
+
+describe('keeper process on a journal a newer build wrote (a rollback)', () => {
+  let dir: string;
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('does not start: boot-failed CORRAL_ERR_JOURNAL_FORMAT, keeper.boot_failed naming both formats and what to do, exit 7, the journal as it was', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-keeper-main-'));
+    const data = join(dir, 'data');
+    mkdirSync(data, { mode: 0o700 });
+    const journal = join(data, 'sheets.journal');
+    // A record of a kind this build does not know, and one whose rows it cannot read: either would
+    // have been passed over, or quarantined and dropped, and its rows lost.
+    const text =
+      encodeRecord({ k: 'format', v: 2 }) +
+      encodeRecord({ k: 'add', id: 'ev-1', r: 'Events', rows: { packed: 'ev-1,P001,goal' }, at: Date.now() }) +
+      encodeRecord({ k: 'acked', ids: ['ev-1'], at: Date.now() });
+    writeFileSync(journal, text);
+    const logFile = join(dir, 'keeper.log');
+    const child = fork(KEEPER_MAIN, [], {
+      cwd: dir,
+      env: { CORRAL_DATA_DIR: data, CORRAL_LOG_FILE: logFile, CORRAL_LOG_LEVEL: 'info', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const seen: Msg[] = [];
+    child.on('message', (m) => seen.push(m as Msg));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    clearTimeout(killer);
+    const failed = seen.find((m) => m.type === 'boot-failed');
+    assert.equal(failed?.code, 'CORRAL_ERR_JOURNAL_FORMAT', `boot-failed with the code (got ${JSON.stringify(seen.filter((m) => m.type !== 'heartbeat'))})`);
+    assert.match(String(failed?.message), new RegExp(`${journal} declares format 2, and this build of corral writes format 1`));
+    assert.match(String(failed?.message), /Run the newer build again/);
+    assert.equal(code, 7, 'EXIT.KEEPER_BOOT_ERROR: the master restarts it with its backoff, an operator must act');
+    assert.equal(readFileSync(journal, 'utf8'), text, 'not a byte of the journal changed');
+    assert.deepEqual(readdirSync(data).filter((n) => n.startsWith('sheets.journal')), ['sheets.journal'], 'no quarantine copy, no rewrite');
+    const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const line = lines.find((l) => l.event === 'keeper.boot_failed');
+    assert.equal(line?.code, 'CORRAL_ERR_JOURNAL_FORMAT');
+    assert.match(String(line?.msg), /^keeper cannot start: the write journal .* declares format 2/);
+    assert.equal(lines.some((l) => l.event === 'journal.damaged' || l.event === 'journal.torn_tail' || l.event === 'journal.replayed'), false);
+  });
+});

@@ -1,12 +1,14 @@
 // Opening the journal's file, before it takes any write: read and scanned a chunk at a time
 // (journal-scan.ts), its damaged bytes copied to a quarantine file (journal-quarantine.ts), a bad
-// tail cut. A file of its own: it runs once, and the group commit that then owns the handle
-// (JournalFile, journal-file.ts, whose open() calls this) never reads the file; the records found
-// are replayed by journal-open.ts.
+// tail cut; or, for a file declaring a format this build cannot read (journal-format.ts), nothing
+// at all but the refusal. A file of its own: it runs once, and the group commit that then owns the
+// handle (JournalFile, journal-file.ts, whose open() calls this) never reads the file; the records
+// found are replayed by journal-open.ts.
 
 import { constants, type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DataDirWriteError } from '../../errors.js';
+import { DataDirWriteError, JournalFormatError } from '../../errors.js';
+import { JOURNAL_FORMAT } from './journal-format.js';
 import type { JournalFileOptions, OpenedJournalFile } from './journal-file.js';
 import { quarantineDamage, type QuarantineIo } from './journal-quarantine.js';
 import { JournalScanner, type ScannedFile } from './journal-scan.js';
@@ -21,7 +23,9 @@ export const OPEN_CHUNK_BYTES = 4 * 1024 * 1024;
 /**
  * The file scanned a chunk at a time (JournalScanner), reading on to its end, and its length. The
  * reads are asynchronous, so the event loop turns between chunks; one Buffer of the whole file
- * blocked it for the whole scan, and a file over 2 GiB could not be read into one at all.
+ * blocked it for the whole scan, and a file over 2 GiB could not be read into one at all. It stops
+ * at the chunk that declares a format this build cannot read: the file is refused whole, and a
+ * keeper the master starts again with its backoff reads no more than that at each attempt.
  */
 async function readInChunks(fh: FileHandle, onProgress: JournalFileOptions['onProgress'], accepts: JournalFileOptions['accepts']): Promise<{ length: number; scanned: ScannedFile }> {
   const total = (await fh.stat()).size;
@@ -34,6 +38,7 @@ async function readInChunks(fh: FileHandle, onProgress: JournalFileOptions['onPr
     scanner.feed(chunk.subarray(0, bytesRead));
     length += bytesRead;
     onProgress?.(length, Math.max(total, length));
+    if (scanner.unknownFormat) break;
   }
   return { length, scanned: scanner.end() };
 }
@@ -63,6 +68,10 @@ export async function openAndRepair(
   );
   try {
     const { length, scanned } = await readInChunks(fh, onProgress, accepts);
+    // Before anything is written: a newer build's records may be what this one takes for damage
+    // (quarantined, then cut or left out by the rewrite) or skips at replay (gone at the rewrite).
+    // Nothing of the file is this build's to judge; it stays as it is for the build that wrote it.
+    if (scanned.unknownFormat) throw new JournalFormatError(path, scanned.unknownFormat.v, JOURNAL_FORMAT);
     const { records, validEnd, skippedBytes, skippedLines, damaged } = scanned;
     // Skipped lines are copied now too, although they stay in the file: the rewrite that drops
     // them may come any time later (at once, from Journal.open), and may not open the file again.

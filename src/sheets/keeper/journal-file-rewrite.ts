@@ -2,10 +2,13 @@
 // resized): every record written to `<journal>.tmp` in pieces, fsynced, and renamed over the
 // journal. A file of its own: how the new file is written is apart from the group commit that
 // appends to it after; journal-file.ts queues the rewrite, takes the new handle and makes the
-// rename durable. writeFully is here too: the group commit's writes use it as well.
+// rename durable. writeFully is here too: the group commit's writes use it as well. Every such
+// file declares its format first (journal-format.ts): a journal from before the declaration gets
+// it at its first rewrite.
 
 import { constants, type FileHandle, rename, rm } from 'node:fs/promises';
 import { openNewPrivateFile } from '../../private-file.js';
+import { FORMAT_RECORD } from './journal-format.js';
 import { type JournalRecord, encodeRecord } from './journal-scan.js';
 
 /** About how much of a rewrite is encoded and written at a time (characters; bytes for ASCII). */
@@ -21,9 +24,9 @@ export async function writeFully(fh: FileHandle, buf: Buffer, path: string): Pro
 }
 
 /**
- * Writes `records` to `${path}.tmp` (opened through `wrapHandle`), each as `asWritten` gives it
- * (its time on the wall clock, journal-wall-time.ts), fsyncs it and renames it over
- * `path`; returns its handle, open for appends, and the bytes written. If a write, the fsync or
+ * Writes the format declaration, then `records`, to `${path}.tmp` (opened through `wrapHandle`),
+ * each record as `asWritten` gives it (its time on the wall clock, journal-wall-time.ts), fsyncs
+ * it and renames it over `path`; returns its handle, open for appends, and the bytes written. If a write, the fsync or
  * the rename fails, the temporary file is closed and removed and `path` is as it was. The rename
  * is made durable by the caller (its directory's fsync).
  */
@@ -43,7 +46,7 @@ export async function writeRewrittenFile(
     // string of the whole journal held the keeper's loop (and its heartbeats) for 3.7 s at
     // 256 MiB, and past about 512 M characters could not be built at all, so the rewrite failed
     // and the file grew on.
-    let piece = '';
+    let piece = encodeRecord(FORMAT_RECORD);
     const writePiece = async () => {
       const chunk = Buffer.from(piece, 'utf8');
       await writeFully(out, chunk, tmp);

@@ -28,6 +28,7 @@ import { makeDirs } from '../../make-dirs.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import { systemClock, type Clock } from './clock.js';
 import { openAndRepair } from './journal-file-open.js';
+import { FORMAT_RECORD } from './journal-format.js';
 import { type ReplacementRecovery, replacementOf } from './journal-file-replacement.js';
 import { writeFully, writeRewrittenFile } from './journal-file-rewrite.js';
 import { type DamagedPiece, type JournalRecord, encodeRecord, inGroup } from './journal-scan.js';
@@ -92,6 +93,9 @@ export interface OpenedJournalFile {
   /** The quarantine file the damaged bytes were copied to; undefined when there were none. */
   readonly quarantine: string | undefined;
 }
+
+/** The format declaration (journal-format.ts) as the first line of a file an append begins. */
+const FORMAT_LINE = Buffer.from(encodeRecord(FORMAT_RECORD), 'utf8');
 
 export class JournalFile {
   private fh: FileHandle | undefined;
@@ -294,12 +298,15 @@ export class JournalFile {
     const fh = this.fh;
     if (buf.length === 0) return;
     const before = this.size;
+    // A file this write begins (new, or nothing valid in it at open) declares its format first, a
+    // record of no group: cut with the group if the write fails, kept if only the group is torn.
+    const out = before === 0 ? Buffer.concat([FORMAT_LINE, buf]) : buf;
     const started = performance.now();
     try {
-      await writeFully(fh, buf, this.path);
+      await writeFully(fh, out, this.path);
       await fh.datasync();
       this.fsyncs++;
-      this.size = before + buf.length;
+      this.size = before + out.length;
     } catch (err) {
       // A half-written group (ENOSPC, EIO; any number of its bytes may be in the file) must not stay
       // in front of later records: cut it off. If that fails, `tornAt` makes the next write cut it first.
@@ -312,7 +319,7 @@ export class JournalFile {
     const ms = performance.now() - started;
     if (ms >= SLOW_SYNC_MS) {
       try {
-        this.slowSync?.(ms, buf.length);
+        this.slowSync?.(ms, out.length);
       } catch {
         // A log line that could not be written is no failed append.
       }

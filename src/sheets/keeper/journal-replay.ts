@@ -13,6 +13,11 @@
 //   key   {key, fp, ans, own?, at}       an idempotency key, kept past its entry (an add record
 //                                        carries its own key as `ik: {key, fp, ans, own?}`); read by
 //                                        idempotency-keys.ts, not here
+//   format {v}                         the format the file is written in, first in every file this
+//                                        build begins; read at open (journal-format.ts: a newer one
+//                                        is refused before anything is replayed), not here
+// A kind replay does not know is passed over, as ever: a kind added without a new format must be
+// one an older build may pass over (journal-format.ts).
 // Every `at` is wall-clock ms in the file, on the keeper's clock once read (journal-wall-time.ts
 // moves them, as JournalFile writes and reads records), so records' times are compared with this
 // keeper's clock and with the handed-over copies' fetch times (cache-handoff.ts), not a previous

@@ -14,8 +14,13 @@
 // scan cuts them with the tail. Before, they were replayed and sent, and a client told "nothing
 // was recorded" (507, 503 not_saved) that retried with a new event id had its event twice. Files
 // written before `g` have no group marks: every valid record is taken, as then.
+//
+// Format: a file declares the format it is written in with a record of its own, `format`, first in
+// every file a build that declares it begins (journal-format.ts). The scan notes a declaration of
+// a format this build cannot read (unknownFormat), and the open refuses the file before it writes.
 
 import { createHash } from 'node:crypto';
+import { unknownFormatOf } from './journal-format.js';
 
 export type JournalRecord = Readonly<Record<string, unknown>> & { readonly k: string };
 
@@ -106,6 +111,11 @@ export interface ScannedFile {
   readonly skippedLines: number;
   /** The skipped runs in file order, then the tail if there is one. */
   readonly damaged: DamagedPiece[];
+  /**
+   * The first format record found that declares a format this build cannot read (journal-format.ts):
+   * the file is not this build's to replay, repair or rewrite. Undefined when there is none.
+   */
+  readonly unknownFormat?: { readonly v: unknown };
 }
 
 /**
@@ -141,6 +151,8 @@ export class JournalScanner {
   private lineAt = 0;
   /** The last group read while unfinished: its records' countdown (`g`) has not reached 1 yet. */
   private group: OpenGroup | undefined;
+  /** The first format record read that declares a format this build cannot read (journal-format.ts). */
+  private foundUnknownFormat: { readonly v: unknown } | undefined;
 
   /**
    * `accepts`: whether a record with a valid checksum is one its reader can take (the journal's:
@@ -173,6 +185,7 @@ export class JournalScanner {
         this.bad = [];
         this.badLines = 0;
         this.records.push(found.rec);
+        this.foundUnknownFormat ??= unknownFormatOf(found.rec);
         this.follow(groupLeft(found.rec), next, at, buf.subarray(found.at, nl + 1));
         this.validEnd = base + nl + 1;
       } else {
@@ -207,8 +220,17 @@ export class JournalScanner {
     this.group = next && left !== undefined && left > 1 ? { at, index: this.records.length - 1, next: left - 1, lines: [Buffer.from(line)] } : undefined;
   }
 
+  /**
+   * The first declaration of a format this build cannot read fed so far: the reader stops there
+   * (journal-file-open.ts), the rest of the file being no more its to read.
+   */
+  get unknownFormat(): { readonly v: unknown } | undefined {
+    return this.foundUnknownFormat;
+  }
+
   /** What was fed, as scanRecords reads it: after the last piece. */
   end(): ScannedFile {
+    const format = this.foundUnknownFormat ? { unknownFormat: this.foundUnknownFormat } : {};
     const damaged = [...this.damaged];
     // badLines counts the tail's whole lines; bytes after its last newline are one line more.
     const unterminated = this.open.length > 0 ? 1 : 0;
@@ -222,12 +244,12 @@ export class JournalScanner {
       damaged.push({ kind: 'tail', offset: group.at, bytes: Buffer.concat([...group.lines, ...this.open]), lines: group.lines.length + unterminated, unfinishedGroupBytes: groupBytes });
       // In place: a copy of every record of a large journal but the last few would double its memory.
       this.records.length = group.index;
-      return { records: this.records, validEnd: group.at, skippedBytes: this.skippedBytes, skippedLines: this.skippedLines, damaged };
+      return { records: this.records, validEnd: group.at, skippedBytes: this.skippedBytes, skippedLines: this.skippedLines, damaged, ...format };
     }
     if (this.bad.length > 0 || this.open.length > 0) {
       damaged.push({ kind: 'tail', offset: this.validEnd, bytes: Buffer.concat([...this.bad, ...this.open]), lines: this.badLines + unterminated });
     }
-    return { records: this.records, validEnd: this.validEnd, skippedBytes: this.skippedBytes, skippedLines: this.skippedLines, damaged };
+    return { records: this.records, validEnd: this.validEnd, skippedBytes: this.skippedBytes, skippedLines: this.skippedLines, damaged, ...format };
   }
 }
 
