@@ -6,11 +6,12 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
+import { encodeRecord } from '../../src/sheets/keeper/journal-file.js';
 
 // dist/test/unit -> repo root
 const corral = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), 'bin', 'corral');
@@ -72,4 +73,22 @@ test('no settings file read (no ./.env where it ran, no CORRAL_ENV_FILE): the ve
   assert.doesNotMatch((JSON.parse(run({}).stdout) as { warnings: string[] }).warnings.join('\n'), /no settings file was read/);
   rmSync(join(cwd, '.env'));
   assert.doesNotMatch((JSON.parse(run({ CORRAL_ENV_FILE: 'none' }).stdout) as { warnings: string[] }).warnings.join('\n'), /no settings file was read/);
+});
+
+test('a write journal a newer build wrote (declaring a newer format): FAIL (journal), exit 1, as the keeper would refuse it; the journal is only read', () => {
+  const dataDir = join(dir, 'newer-journal');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const journal = join(dataDir, 'sheets.journal');
+  const text = encodeRecord({ k: 'format', v: 2 }) + encodeRecord({ k: 'add', id: 'ev-1', r: 'Events', rows: [['ev-1', 'P001', 'goal', '', '2024-05-01']], at: 1 });
+  writeFileSync(journal, text);
+  const r = check({ CORRAL_DATA_DIR: dataDir }, true);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  const v = JSON.parse(r.stdout) as { ok: boolean; stage: string; error: { code: string; message: string }; line: string };
+  assert.deepEqual([v.ok, v.stage, v.error.code], [false, 'journal', 'CORRAL_ERR_JOURNAL_FORMAT']);
+  assert.match(v.line, /^FAIL \(journal\): the write journal .*sheets\.journal declares format 2, and this build of corral writes format 1.*\[CORRAL_ERR_JOURNAL_FORMAT\]$/);
+  assert.equal(readFileSync(journal, 'utf8'), text);
+
+  // The journal this build writes (declared, or written before the declaration): OK.
+  writeFileSync(journal, encodeRecord({ k: 'format', v: 1 }));
+  assert.equal(check({ CORRAL_DATA_DIR: dataDir }).status, 0);
 });

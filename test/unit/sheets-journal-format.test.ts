@@ -14,6 +14,7 @@ import { JournalFormatError } from '../../src/errors.js';
 import { decodeRecord, encodeRecord, JournalFile } from '../../src/sheets/keeper/journal-file.js';
 import { OPEN_CHUNK_BYTES } from '../../src/sheets/keeper/journal-file-open.js';
 import { FORMAT_RECORD, JOURNAL_FORMAT, unknownFormatOf } from '../../src/sheets/keeper/journal-format.js';
+import { unknownFormatAtStart } from '../../src/sheets/keeper/journal-format-probe.js';
 import { JOURNAL_FILE } from '../../src/sheets/keeper/journal-open.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
@@ -202,5 +203,17 @@ describe("the write journal's format", () => {
     const reopened = await JournalFile.open(path);
     await reopened.file.close();
     assert.deepEqual([reopened.truncatedBytes, reopened.damaged.length], [0, 0]);
+  });
+
+  it("`corral check`'s probe: the start of the file, read only", async () => {
+    assert.equal(await unknownFormatAtStart(path), undefined, 'no journal yet');
+    writeFileSync(path, FORMAT_LINE + add('a1'));
+    assert.equal(await unknownFormatAtStart(path), undefined);
+    writeFileSync(path, add('a1'));
+    assert.equal(await unknownFormatAtStart(path), undefined, 'undeclared: format 1');
+    const newer = encodeRecord({ k: 'format', v: 2 }) + add('a1');
+    writeFileSync(path, newer);
+    assert.deepEqual(await unknownFormatAtStart(path), { v: 2 });
+    assert.equal(readFileSync(path, 'utf8'), newer);
   });
 });

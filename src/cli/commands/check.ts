@@ -3,11 +3,12 @@
 // the header rows of the players and events tabs in one batchGet, and prints one plain verdict.
 
 import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadSettings } from '../../config/load.js';
 import { dataDirProblem } from '../../config/path-checks.js';
 import type { Settings } from '../../config/schema.js';
 import { EVENT_COLUMNS, eventLayout } from '../../app/event-columns.js';
-import { ConfigError, CorralError } from '../../errors.js';
+import { ConfigError, CorralError, JournalFormatError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { firstRowOf, parseA1 } from '../../sheets/a1.js';
 import { createGoogleBackend, proxyText, type GoogleBackend } from '../../sheets/google/backend.js';
@@ -29,7 +30,7 @@ interface Verdict {
   readonly ok: boolean;
   /** Absent when the settings could not be read: which sheet they meant is not known. */
   readonly backend?: 'offline' | 'google';
-  readonly stage?: 'usage' | 'settings' | 'credentials' | 'sheet access' | 'redis' | 'internal';
+  readonly stage?: 'usage' | 'settings' | 'journal' | 'credentials' | 'sheet access' | 'redis' | 'internal';
   readonly spreadsheetId?: string;
   readonly identity?: string;
   readonly tabs?: readonly TabReport[];
@@ -146,9 +147,37 @@ function dataDirVerdict(settings: Settings, backend: 'offline' | 'google'): Verd
   };
 }
 
+/**
+ * The data dir's write journal as the keeper's start would take it, or undefined when it would: a
+ * journal declaring a format newer than this build reads (a rollback after a newer build ran) is
+ * refused there (CORRAL_ERR_JOURNAL_FORMAT), and the keeper does not start. The start of the file
+ * is read (journal-format-probe.ts), as the declaration is written first.
+ */
+async function journalVerdict(settings: Settings, backend: 'offline' | 'google'): Promise<Verdict | undefined> {
+  // Loaded here only, as the Redis probe: every corral command imports this file.
+  const [{ unknownFormatAtStart }, { JOURNAL_FORMAT }, { JOURNAL_FILE }] = await Promise.all([
+    import('../../sheets/keeper/journal-format-probe.js'),
+    import('../../sheets/keeper/journal-format.js'),
+    import('../../sheets/keeper/journal-open.js'),
+  ]);
+  const path = join(dataDirOf(settings), JOURNAL_FILE);
+  const found = await unknownFormatAtStart(path);
+  if (found === undefined) return undefined;
+  const err = new JournalFormatError(path, found.v, JOURNAL_FORMAT);
+  return {
+    ok: false,
+    backend,
+    stage: 'journal',
+    ...(backend === 'google' ? { spreadsheetId: settings.SHEET_ID } : {}),
+    warnings: [],
+    error: { code: err.code, message: err.message },
+    line: `FAIL (journal): ${err.message} [${err.code}]`,
+  };
+}
+
 async function checkOffline(settings: Settings): Promise<Verdict> {
   const dataDir = dataDirOf(settings);
-  const refused = dataDirVerdict(settings, 'offline');
+  const refused = dataDirVerdict(settings, 'offline') ?? (await journalVerdict(settings, 'offline'));
   if (refused !== undefined) return refused;
   const dir = offlineSheetDir(settings);
   let exists = true;
@@ -243,9 +272,11 @@ export const checkCommand: Command = {
 
 Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` would, then:
   1. with no SHEET_ID: the offline sheet (under CORRAL_DATA_DIR) is in use: judges the data dir
-     as start does, reads the header rows of SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE from its
-     tabs (before the first start, from the sample sheet it is created from), and stops there;
-  2. judges CORRAL_DATA_DIR as start does (the keeper's lock and write journal), then
+     and its write journal as start does, reads the header rows of SHEET_PLAYERS_RANGE and
+     SHEET_EVENTS_RANGE from its tabs (before the first start, from the sample sheet it is created
+     from), and stops there;
+  2. judges CORRAL_DATA_DIR as start does (the keeper's lock and write journal: one that declares
+     a format newer than this build reads, written by a newer corral, is FAIL (journal)), then
      loads the service-account key (GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT_JSON)
      and fetches an access token from its token_uri (or uses SHEETS_API_KEY for a public sheet);
   3. reads the header row of SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE in one values:batchGet
@@ -309,7 +340,7 @@ unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option
       try {
         // Read-only scope: check never writes. Two attempts keep a check against a down Google short.
         // The data dir first, as start refuses it before any call to Google.
-        const refused = dataDirVerdict(settings, 'google');
+        const refused = dataDirVerdict(settings, 'google') ?? (await journalVerdict(settings, 'google'));
         if (refused !== undefined) verdict = refused;
         else {
           backend = createGoogleBackend(settings, log.logger, { readOnly: true, retry: { maxAttempts: 2 } });
