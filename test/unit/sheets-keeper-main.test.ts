@@ -214,7 +214,7 @@ describe('keeper process on a journal a newer build wrote (a rollback)', () => {
       encodeRecord({ k: 'acked', ids: ['ev-1'], at: Date.now() });
     writeFileSync(journal, text);
     const logFile = join(dir, 'keeper.log');
-    const child = fork(KEEPER_MAIN, [], {
+    const child = fork(KEEPER_ENTRY, [], {
       cwd: dir,
       env: { CORRAL_DATA_DIR: data, CORRAL_LOG_FILE: logFile, CORRAL_LOG_LEVEL: 'info', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
