@@ -7,12 +7,17 @@
 // Calls that cannot reach the keeper inside the window wait for the new one instead, up to the
 // window's end, and go as soon as the master says it is ready.
 
+import { monotonicNow } from '../clock.js';
+
 export class KeeperRestartWindow {
   /** When the window closes by itself (the master's deadline); 0 = closed. */
   private until = 0;
   private readonly sleepers = new Set<() => void>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  // Monotonic: the master's wait is a duration. On Date.now a step of the system clock back during
+  // the window lengthened it by the step (an hour back: every append waited an hour for a keeper
+  // that never came, as the master says ready only when one is).
+  constructor(private readonly now: () => number = monotonicNow) {}
 
   /** The master drains the keeper to start a new one: wait for it up to `waitMs` from now. */
   open(waitMs: number): void {
