@@ -53,9 +53,16 @@ export function monotonicUsec(): bigint {
   return process.hrtime.bigint() / 1000n;
 }
 
-/** STATUS= must be one line: systemd splits the datagram on newlines. */
+/**
+ * STATUS= must be one line: systemd splits the datagram on newlines. Nor may it hold a NUL byte:
+ * PID 1 ignores a whole datagram with one inside (manager_dispatch_notify_fd, "embedded NUL
+ * bytes"), the READY=1 or RELOADING=1 it carries with it. The status line quotes the error of a
+ * failed reload, and V8's own messages quote the bytes they choke on (JSON.parse of a file a power
+ * cut left zero-filled: "Unexpected token '\0'"): the READY=1 ending that reload was lost, the unit
+ * stayed "reloading", and every STATUS= after it was dropped until a reload completed.
+ */
 export function oneLine(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ').trim();
+  return text.replace(/[\r\n]+/g, ' ').replaceAll('\0', '\\0').trim();
 }
 
 /**

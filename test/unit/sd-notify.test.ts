@@ -190,3 +190,31 @@ test('an address too long for sun_path is refused whole (ENAMETOOLONG), even whe
     assert.throws(() => send(address, Buffer.from('READY=1')), (err: Error & { code?: string }) => err.code === 'ENAMETOOLONG', `${Buffer.byteLength(address)}-byte address`);
   }
 });
+
+/** What PID 1 does with a datagram (manager_dispatch_notify_fd): one with an embedded NUL byte is ignored whole. */
+function acceptedBySystemd(payload: Buffer): boolean {
+  return payload.subarray(0, payload.length - 1).indexOf(0) === -1;
+}
+
+test('a STATUS= text holding a NUL byte (an app error quoting a zero-filled file) does not make systemd drop the READY=1 with it', async () => {
+  // A reload rolled back for "Unexpected token '\0', "\0\0..." is not valid JSON" (JSON.parse of a
+  // file a power cut left zero-filled) puts that message in the status line until a reload
+  // completes. systemd ignores a whole datagram with a NUL in it, READY=1 included: the reload's
+  // end was never heard, the unit stayed "reloading", and every STATUS= after it was dropped too.
+  let appError = '';
+  try {
+    JSON.parse('\u0000\u0000\u0000');
+  } catch (err) {
+    appError = (err as Error).message;
+  }
+  assert.ok(appError.includes('\u0000'), 'V8 quotes the NUL bytes in its message');
+  const sent: Buffer[] = [];
+  const n = createNotifier(readSystemdEnv({ NOTIFY_SOCKET: join(dir, 'nul.sock') }), createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'silent' }, { role: 'master' }).logger, { send: (_a, p) => void sent.push(p) });
+  const status = `2/2 workers ready, generation 1; last reload rolled back (CORRAL_ERR_APP_LOAD), generation 1 serves: the new generation cannot boot (${appError})`;
+  n.ready(status);
+  n.status(status);
+  n.close();
+  assert.equal(sent.length, 2);
+  for (const p of sent) assert.ok(acceptedBySystemd(p), `systemd would ignore ${JSON.stringify(p.toString())}`);
+  assert.match(sent[0]?.toString() ?? '', /^READY=1\nSTATUS=2\/2 workers ready.*Unexpected token/);
+});
