@@ -190,6 +190,18 @@ export class CorralError extends Error {
 }
 
 /**
+ * A call to the keeper that never left the worker: no attempt got a connection in time, or the
+ * keeper answered each that it would not take it (draining). An append that fails so cannot have
+ * been journaled; one whose request reached the keeper's socket and got no answer may have been.
+ */
+export class NotSentError extends CorralError {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'NotSentError';
+  }
+}
+
+/**
  * A failure to try again no sooner than `retryAfterMs` from now: a range the keeper holds in
  * backoff after Google failed (range-failures.ts); the app's 503 says it in Retry-After.
  */

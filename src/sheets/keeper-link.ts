@@ -10,7 +10,7 @@
 // retry of rows still being written once they are (with an idempotency key too). An append is
 // bounded more tightly than a read (WRITE_TIMEOUT_MS). The pools are keeper-client/connection-pool.ts.
 
-import { CorralError, ERROR_CODES, RetryLaterError, type ErrorCode } from '../errors.js';
+import { CorralError, ERROR_CODES, NotSentError, RetryLaterError, type ErrorCode } from '../errors.js';
 import { DESTINATION_HEADER } from './destination.js';
 import { KEEPER_LINK_POOLS } from '../keeper-link-pools.js';
 import { OtherSheetError } from './keeper/other-sheet.js';
@@ -156,6 +156,10 @@ export class KeeperLink {
 
   /** `writeTimeoutMs`: an append's bounds (WRITE_TIMEOUT_MS), on its wait for a connection and on the keeper's silence. */
   private async retried<T>(pool: ConnectionPool, method: 'GET' | 'POST', path: string, body: string | undefined, signal: AbortSignal | undefined, writeTimeoutMs?: number): Promise<T> {
+    // Whether an attempt may have reached the keeper and been acted on: one that got no connection
+    // in time was never sent, and one the keeper refused as unavailable was not taken. A call none
+    // of whose attempts may have is failed as NotSentError: an append so failed was not saved.
+    let mayHaveArrived = false;
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'the Sheets client is closed');
       try {
@@ -166,6 +170,7 @@ export class KeeperLink {
         // keeper is retried.
         const unavailable = err instanceof CorralError && err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE';
         if ((err instanceof CorralError && !unavailable) || signal?.aborted) throw err;
+        if (!unavailable) mayHaveArrived = true;
         const waitMs = this.restartWindow.remainingMs();
         if (waitMs > 0) {
           // A planned restart: the new keeper comes within the window. After it, the ordinary
@@ -177,6 +182,7 @@ export class KeeperLink {
         }
         if (attempt >= 2) {
           this.failures++;
+          if (!mayHaveArrived) throw new NotSentError('CORRAL_ERR_KEEPER_UNAVAILABLE', (err as Error).message, { cause: err });
           if (unavailable) throw err;
           throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `keeper unreachable: ${(err as Error).message}`, { cause: err });
         }

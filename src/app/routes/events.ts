@@ -16,7 +16,7 @@ import { keyOwner, readIdempotencyKey, requestFingerprint, scopedKey } from '../
 import type { Handler } from '../router.js';
 import { onlyFields, optionalText, requireText } from '../validate.js';
 import type { IdempotencyClaim, SheetRecords } from '../../sheets/types.js';
-import { describeError } from '../../errors.js';
+import { describeError, NotSentError } from '../../errors.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { StartedAfterFailure } from '../../log/started-after-failure.js';
 import { firstRowOf } from '../../sheets/a1.js';
@@ -75,6 +75,12 @@ function notSaved(err: unknown): HttpError | undefined {
   // event was not saved, retry later), not "the sheet cannot be reached", which reads is not true.
   if (code === 'CORRAL_ERR_JOURNAL_FULL') {
     return new HttpError('not_saved', 'the server could not save the event (too many events are waiting to reach the sheet); nothing was recorded: retry later', { headers });
+  }
+  // Never passed to the keeper (every connection to it busy for the whole wait, or it was
+  // draining): not "may or may not have been saved", which tells a client without a key not to
+  // retry an event the server never had. A busy keeper, not one an operator must fix: its own wait.
+  if (err instanceof NotSentError) {
+    return new HttpError('not_saved', 'the server could not pass the event to its storage in time; nothing was recorded: retry later', { headers: { 'Retry-After': String(retryAfterSeconds(err)) } });
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 // Keep-alive connections to the keeper's socket, a few at a time, for one kind of call (keeper-link.ts
 // keeps one pool per kind, so that one kind waiting for Google never holds another's connections).
 
-import { CorralError } from '../../errors.js';
+import { NotSentError } from '../../errors.js';
 import { checkSocketDir } from '../keeper/socket-path.js';
 import { KeeperConnection } from './connection.js';
 
@@ -93,7 +93,7 @@ export class ConnectionPool {
       const timer = setTimeout(() => {
         const i = this.waiting.indexOf(waiter);
         if (i >= 0) this.waiting.splice(i, 1);
-        reject(new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `no connection to the keeper came free within ${waitMs} ms (each of the ${this.max} waits for an answer): not sent`));
+        reject(new NotSentError('CORRAL_ERR_KEEPER_UNAVAILABLE', `no connection to the keeper came free within ${waitMs} ms (each of the ${this.max} waits for an answer): not sent`));
       }, waitMs);
       this.waiting.push(waiter);
     });

@@ -1,0 +1,90 @@
+// POST /api/events whose append never reached the keeper: every write connection of the worker
+// was busy for the whole of both attempts (keeper-link.ts WRITE_TIMEOUT_MS, connection-pool.ts
+// "not sent"), as when the journal's disk hangs and more events come to one worker than it has
+// write connections. Nothing was sent, so nothing can have been saved: the client must be told so
+// (503 not_saved, "nothing was recorded: retry"), not that the event "may or may not have been
+// saved" and that "a retry may save it twice", which tells a client without a key not to retry an
+// event the server knows it never had.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { CorralError } from '../../src/errors.js';
+import { KeeperLink } from '../../src/sheets/keeper-link.js';
+import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
+import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from '../fixtures/fake-sheets.js';
+
+/**
+ * A keeper that takes each connection's request and answers it a byte of its head at a time,
+ * never finishing: the connection is busy (not silent, so no timeout ends it) for as long as it lives.
+ */
+async function busyKeeper(socketPath: string): Promise<{ server: Server; sockets: Set<Socket> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.resume();
+    socket.write('HTTP/1.1 200 OK\r\n');
+    const timer = setInterval(() => socket.write('X'), 20);
+    socket.on('close', () => clearInterval(timer));
+    socket.on('error', () => clearInterval(timer));
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return { server, sockets };
+}
+
+describe('POST /api/events when its append was never sent to the keeper', () => {
+  let dir: string;
+  let app: AppHarness;
+  let sheets: FakeSheets;
+  let auth: Record<string, string>;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-not-sent-'));
+    sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+    app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets);
+    const res = await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' });
+    auth = { authorization: `Bearer ${((await res.json()) as { token: string }).token}` };
+  });
+  after(async () => {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 503 not_saved (nothing was recorded), not "may or may not have been saved"', async () => {
+    const socketPath = join(dir, 'keeper.sock');
+    const { server, sockets } = await busyKeeper(socketPath);
+    // One write connection, as if the worker's 8 were all taken by appends waiting in a hung journal write.
+    const link = new KeeperLink({ socketPath, connections: 1, writeTimeoutMs: 150, retryDelayMs: 10 });
+    try {
+      const holding = link.write('/append', '{"range":"Events","rows":[["held"]]}').catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 30));
+      // This append waits for a connection in both its attempts and is never sent.
+      const err = (await link.write('/append', '{"range":"Events","rows":[["never-sent"]]}').then(
+        () => assert.fail('the keeper never answers'),
+        (e: unknown) => e,
+      )) as CorralError;
+      assert.match(err.message, /not sent/, 'the link knows nothing was sent');
+      assert.equal(sockets.size, 1, 'only the first append reached the keeper');
+
+      // What the app makes of that error (the worker client passes the link's error on as it is).
+      sheets.appendError = err;
+      for (const headers of [auth, { ...auth, 'idempotency-key': 'k-never-sent' }]) {
+        const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, headers);
+        assert.equal(res.status, 503);
+        const body = (await res.json()) as { error: string; message: string };
+        assert.doesNotMatch(body.message, /may or may not have been saved/, 'nothing was sent: it was certainly not saved');
+        assert.equal(body.error, 'not_saved');
+        assert.match(body.message, /nothing was recorded/);
+      }
+      await link.close();
+      await holding;
+    } finally {
+      sheets.appendError = undefined;
+      await link.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
