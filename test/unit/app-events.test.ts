@@ -201,7 +201,7 @@ describe('POST /api/events', () => {
         assert.equal(body.error, 'sheets_unavailable');
         assert.match(body.message, /may or may not have been saved; retry with the same Idempotency-Key and body/);
         const plain = (await (await postJson(`${app.url}/api/events`, { kind: 'tag' }, auth)).json()) as { message: string };
-        assert.match(plain.message, /may or may not have been saved; a retry may save it twice: send an Idempotency-Key header/);
+        assert.match(plain.message, /may or may not have been saved; a retry may save it twice \(a key sent only with the retry cannot tell\): send an Idempotency-Key header with each new event/);
       }
     } finally {
       sheets.appendError = undefined;

@@ -95,7 +95,7 @@ function outcomeUnknown(err: unknown, keyed: boolean): HttpError | undefined {
   if (code !== 'CORRAL_ERR_KEEPER_UNAVAILABLE' && code !== 'CORRAL_ERR_KEEPER_SLOW') return undefined;
   const retry = keyed
     ? 'retry with the same Idempotency-Key and body, which saves it once whichever it was'
-    : 'a retry may save it twice: send an Idempotency-Key header (the same one on each retry) to retry safely';
+    : 'a retry may save it twice (a key sent only with the retry cannot tell): send an Idempotency-Key header with each new event, the same one on each of its retries, so that they are safe';
   return new HttpError('sheets_unavailable', `the server lost touch with its storage while saving the event, which may or may not have been saved; ${retry}`, {
     headers: { 'Retry-After': String(retryAfterSeconds(err)) },
   });
