@@ -152,6 +152,7 @@ export class Arbiter {
       now: this.now,
       stuckStacks: () => this.settings.CORRAL_STUCK_STACKS,
       taskRefusals: () => this.deathCauses.taskRefusals(),
+      reloadingTo: () => (this.gens.reload ? this.gens.current : undefined),
     });
     this.code = o.codeIdentity ?? (() => codeIdentity());
     this.keeperFiles = o.keeperFiles ?? keeperFiles;

@@ -12,6 +12,7 @@ import { forkFailure } from './fork-failure.js';
 import { keeperExitHint } from './keeper-boot-words.js';
 import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { ChildRecord } from './registry.js';
+import { notReplacedWords, outgoingFor } from './reload-successor.js';
 import { failedOnProbation, probationFailure } from './settle.js';
 
 export interface ChildExit {
@@ -236,10 +237,10 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   }
   const { uptime, delay, sharedWith } = crashes.crashed(c, now);
   const sender = c.role === 'worker' ? senderOf(signal, code, cause, c.drainedReported) : senderOf(signal, null, cause);
-  const outgoing = a.reloadingTo !== undefined && c.generation !== a.reloadingTo;
-  const then = outgoing ? `not replaced: the reload to generation ${a.reloadingTo} brings its successor, ready when that generation's workers are (a reload whose boots fail goes back to this generation's settings, which fork it again)` : 'replacing';
+  const outgoing = outgoingFor(c, a.reloadingTo);
+  const then = outgoing !== undefined ? notReplacedWords(outgoing) : 'replacing';
   log.error(
-    { ...fields, code: 'CORRAL_ERR_WORKER_DIED', uptime_ms: uptime, crash_loop: crashes.quickCrashes, respawn_in_ms: outgoing ? null : delay, crash_counted: sharedWith === undefined, ...(outgoing ? { replaced_by_reload: a.reloadingTo } : {}) },
+    { ...fields, code: 'CORRAL_ERR_WORKER_DIED', uptime_ms: uptime, crash_loop: crashes.quickCrashes, respawn_in_ms: outgoing !== undefined ? null : delay, crash_counted: sharedWith === undefined, ...(outgoing !== undefined ? { replaced_by_reload: outgoing } : {}) },
     sharedWith === undefined
       ? `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal})${sender}; ${then}`
       : `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal})${sender} along with worker ${sharedWith}, counted once; ${then}`,

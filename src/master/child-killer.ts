@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import type { ChildRecord } from './registry.js';
 import { keeperNotReady, keeperSilentBooting } from './keeper-boot-words.js';
+import { notReplacedWords, outgoingFor } from './reload-successor.js';
 import { captureStuckStack, formatStack } from './stack-capture.js';
 import { judgeChild } from './stuck-judgement.js';
 
@@ -38,6 +39,11 @@ export interface ChildKillerOptions {
    * child was forked (DeathCauses.taskRefusals): asked at most once a murder pass.
    */
   readonly taskRefusals: () => (id: number) => boolean;
+  /**
+   * The generation a reload in progress boots, or undefined: a worker of another one killed as
+   * stuck is not replaced (reload-successor.ts), and its line must not say so.
+   */
+  readonly reloadingTo: () => number | undefined;
 }
 
 export class ChildKiller {
@@ -148,9 +154,10 @@ export class ChildKiller {
     const where = !this.o.stuckStacks() ? 'no stack is logged, CORRAL_STUCK_STACKS=false' : this.probes.get(c.id) !== undefined ? `${c.role}.stack shows where` : 'no stack can be read from it';
     // Named after the role, as keeper.kill and keeper.exit are: a stuck keeper logged as
     // worker.timeout (with worker_id 0) sent whoever greps for keeper lines looking elsewhere.
+    const outgoing = draining ? undefined : outgoingFor(c, this.o.reloadingTo());
     this.o.log.error(
-      { event: `${c.role}.timeout`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining },
-      `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s, past CORRAL_TIMEOUT: its event loop is blocked (a busy loop, a long synchronous call: ${where}) or the process is stopped${draining ? '; killing it' : '; killing and replacing it'}`,
+      { event: `${c.role}.timeout`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining, ...(outgoing !== undefined ? { replaced_by_reload: outgoing } : {}) },
+      `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s, past CORRAL_TIMEOUT: its event loop is blocked (a busy loop, a long synchronous call: ${where}) or the process is stopped; ${draining ? 'killing it' : this.killedAnd(outgoing)}`,
     );
     this.killWithStack(c);
   }
@@ -169,11 +176,17 @@ export class ChildKiller {
       judged === 'task-limit'
         ? "past CORRAL_TIMEOUT, with a fork or thread refused at the cgroup's process and thread limit since it was forked (pids.events)"
         : 'past the boot timeout';
+    const outgoing = outgoingFor(c, this.o.reloadingTo());
     this.o.log.error(
-      { event: `${c.role}.timeout`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining: false, never_beat: true },
-      `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten once in ${seconds} s since it was forked, ${past}: node or corral's own modules did not finish starting; killing and replacing it`,
+      { event: `${c.role}.timeout`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining: false, never_beat: true, ...(outgoing !== undefined ? { replaced_by_reload: outgoing } : {}) },
+      `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten once in ${seconds} s since it was forked, ${past}: node or corral's own modules did not finish starting; ${this.killedAnd(outgoing)}`,
     );
     this.killWithStack(c);
+  }
+
+  /** What follows the kill of a child not told to stop: its replacement, or, of a worker a reload replaces (`outgoing`), none. */
+  private killedAnd(outgoing: number | undefined): string {
+    return outgoing === undefined ? 'killing and replacing it' : `killing it, ${notReplacedWords(outgoing)}`;
   }
 
   /** SIGKILL, after logging the child's JavaScript stack when CORRAL_STUCK_STACKS asks for it. */

@@ -22,7 +22,7 @@ function stuckWorker(): ChildRecord & { killed: string[] } {
 test('with CORRAL_STUCK_STACKS=false, worker.timeout does not send the operator to a worker.stack line, and the kill is at once', async () => {
   const log = await captureLogger('worker');
   try {
-    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => false, taskRefusals: () => () => false });
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => false, taskRefusals: () => () => false, reloadingTo: () => undefined });
     const c = stuckWorker();
     killer.track(c.id, new PassThrough());
     killer.murder([c], TIMEOUT_MS);
@@ -40,7 +40,7 @@ test('with CORRAL_STUCK_STACKS=false, worker.timeout does not send the operator 
 test('with CORRAL_STUCK_STACKS on, worker.timeout says worker.stack shows where, and worker.stack follows before the kill', async () => {
   const log = await captureLogger('worker');
   try {
-    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => true, taskRefusals: () => () => false });
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => true, taskRefusals: () => () => false, reloadingTo: () => undefined });
     const c = stuckWorker();
     // A probe that never answers, as a stopped process's: the stack cannot be captured.
     killer.track(c.id, new PassThrough());
@@ -65,7 +65,7 @@ test("a booting worker that never beat is said not to have finished starting, ju
       [true, NOW + TIMEOUT_MS + 1000, /past CORRAL_TIMEOUT, with a fork or thread refused at the cgroup's process and thread limit since it was forked \(pids\.events\)/],
       [false, NOW + BOOT_TIMEOUT_FLOOR_MS + 1000, /past the boot timeout/],
     ] as const) {
-      const killer = new ChildKiller({ log: log.logger, now: () => now, stuckStacks: () => false, taskRefusals: () => () => refused });
+      const killer = new ChildKiller({ log: log.logger, now: () => now, stuckStacks: () => false, taskRefusals: () => () => refused, reloadingTo: () => undefined });
       const killed: string[] = [];
       const c = newChildRecord({ id: 4, slot: 0, role: 'worker', generation: 2, handle: { pid: 4444, send: () => true, kill: (s?: NodeJS.Signals | number) => void killed.push(String(s)) }, startedAt: NOW, forkBatch: 1, beatIntervalMs: 1000 });
       killer.murder([c], TIMEOUT_MS);
@@ -87,7 +87,7 @@ test("a booting worker that never beat is said not to have finished starting, ju
 test("a booting child told to stop before its first beat is said to be still starting, not to have missed CORRAL_TIMEOUT; the views give it no beat's age", async () => {
   const log = await captureLogger('worker');
   try {
-    const killer = new ChildKiller({ log: log.logger, now: () => NOW + 4000, stuckStacks: () => false, taskRefusals: () => () => false });
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW + 4000, stuckStacks: () => false, taskRefusals: () => () => false, reloadingTo: () => undefined });
     const killed: string[] = [];
     const c = newChildRecord({ id: 5, slot: 0, role: 'worker', generation: 1, handle: { pid: 4545, send: () => true, kill: (s?: NodeJS.Signals | number) => void killed.push(String(s)) }, startedAt: NOW, forkBatch: 1, beatIntervalMs: 1000 });
     assert.equal(snapshotOf(c).lastBeatAt, undefined, 'no beat yet: last_beat_s_ago is null, not its age since the fork');

@@ -64,7 +64,7 @@ test('a booting keeper whose journal replay advances is not killed at the boot d
 test("a keeper killed as silent while booting is said to be replaying its journal, with its size and how to fix it, not to be an app's import", async () => {
   const log = await captureLogger('worker');
   try {
-    const killer = new ChildKiller({ log: log.logger, now: () => NOW + 31_000, stuckStacks: () => false, taskRefusals: () => () => false });
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW + 31_000, stuckStacks: () => false, taskRefusals: () => () => false, reloadingTo: () => undefined });
     const c = keeper({ figures: figures({ bootProgress: 120 * MIB, extra: { journalBytes: 648 * MIB } }), lastBeatAt: NOW });
     killer.murder([c], TIMEOUT_MS);
     assert.deepEqual(c.killed, ['SIGKILL']);
@@ -87,7 +87,7 @@ test('a keeper beating but not advancing past the boot deadline is a keeper boot
   const log = await captureLogger('worker');
   try {
     const now = NOW + BOOT_TIMEOUT_FLOOR_MS + 10_000;
-    const killer = new ChildKiller({ log: log.logger, now: () => now, stuckStacks: () => false, taskRefusals: () => () => false });
+    const killer = new ChildKiller({ log: log.logger, now: () => now, stuckStacks: () => false, taskRefusals: () => () => false, reloadingTo: () => undefined });
     const c = keeper({ figures: figures({ bootProgress: 300 * MIB, extra: { journalBytes: 300 * MIB } }), lastBeatAt: now, bootProgressAt: NOW + 5000 });
     killer.murder([c], TIMEOUT_MS);
     assert.deepEqual(c.killed, ['SIGKILL']);
@@ -123,11 +123,11 @@ test("a keeper that never beat since its fork (node and its modules still loadin
   try {
     const c = keeper({ beaten: false, lastBeatAt: NOW });
     // Past CORRAL_TIMEOUT, no refusal at the task limit: not killed.
-    const early = new ChildKiller({ log: log.logger, now: () => NOW + TIMEOUT_MS + 1000, stuckStacks: () => false, taskRefusals: () => () => false });
+    const early = new ChildKiller({ log: log.logger, now: () => NOW + TIMEOUT_MS + 1000, stuckStacks: () => false, taskRefusals: () => () => false, reloadingTo: () => undefined });
     early.murder([c], TIMEOUT_MS);
     assert.deepEqual(c.killed, []);
     assert.equal(c.state, 'booting');
-    const late = new ChildKiller({ log: log.logger, now: () => NOW + BOOT_TIMEOUT_FLOOR_MS + 1000, stuckStacks: () => false, taskRefusals: () => () => false });
+    const late = new ChildKiller({ log: log.logger, now: () => NOW + BOOT_TIMEOUT_FLOOR_MS + 1000, stuckStacks: () => false, taskRefusals: () => () => false, reloadingTo: () => undefined });
     late.murder([c], TIMEOUT_MS);
     assert.deepEqual(c.killed, ['SIGKILL']);
     assert.match(c.bootError?.message ?? '', /^no beat in 61 s since it was forked \(/);
