@@ -15,6 +15,7 @@ import { childChannel } from '../ipc/channel.js';
 import { startLoopLag } from '../loop-lag.js';
 import { readMemory, type MemoryFigures } from '../process-memory.js';
 import { createChildLogger } from '../log/child-logger.js';
+import { flushAndExit } from '../log/flush-and-exit.js';
 import { EXIT_DRAIN_WAIT_MS, type CorralLogger } from '../log/logger.js';
 import { preferForOomKill } from '../oom-score.js';
 import { openBackend } from './create-backend.js';
@@ -46,15 +47,23 @@ let exiting = false;
  */
 let journalOpen: { read: number; total: number } | undefined;
 
-function exit(code: number): never {
-  log?.flush();
-  process.exit(code);
+let exited: Promise<never> | undefined;
+
+/**
+ * Exits once the lines that say why are in the log (flush-and-exit.ts): the file may still be
+ * opening when the keeper exits at once (its master gone before it listened, a data dir that
+ * cannot be made), and flushing it then wrote nothing. The first exit's code stands: one asked
+ * for meanwhile (a SIGTERM, an exception) waits for it.
+ */
+function exit(code: number): Promise<never> {
+  exited ??= flushAndExit(log, code);
+  return exited;
 }
 
-function bootFailed(code: string, message: string, exitCode: number, stack?: string, where?: { path: string; errno: string | null }): never {
+function bootFailed(code: string, message: string, exitCode: number, stack?: string, where?: { path: string; errno: string | null }): Promise<never> {
   channel.send({ type: 'boot-failed', code, message, ...(stack ? { stack } : {}) });
   log?.logger.fatal({ code, event: 'keeper.boot_failed', ...where }, `keeper cannot start: ${message}`);
-  exit(exitCode);
+  return exit(exitCode);
 }
 
 /**
@@ -93,7 +102,7 @@ async function shutdown(reason: string, gracefulMs: number, leaving: boolean, da
   if (!keeper) {
     // Still booting: nothing is served yet and every journaled row is already on disk.
     log?.logger.info({ event: 'keeper.drained', reason, rowsLeftInJournal: null, journal, dataDir, leaving }, `keeper stopped while booting; its journal (${journal}) is left as it was`);
-    exit(EXIT.OK);
+    return exit(EXIT.OK);
   }
   const started = Date.now();
   // The deadline on the keeper's own clock (keeper/clock.ts), which a system clock step does not move.
@@ -104,7 +113,7 @@ async function shutdown(reason: string, gracefulMs: number, leaving: boolean, da
   if (log) logDrained(log.logger, { reason, left, held: keeper.heldRows(), ms: Date.now() - started, journalPath: journal, dataDir, leaving });
   channel.send({ type: 'drained' });
   await log?.drained(EXIT_DRAIN_WAIT_MS);
-  exit(EXIT.OK);
+  return exit(EXIT.OK);
 }
 
 /**
@@ -171,7 +180,7 @@ async function main(): Promise<void> {
     log = createChildLogger(settings, { role: 'keeper', worker: 0, generation: identity?.generation ?? 0 });
   } catch (err) {
     const d = describeError(err);
-    bootFailed(codeOf(d, 'CORRAL_ERR_CONFIG_INVALID'), d.message, exitCodeFor(err));
+    return bootFailed(codeOf(d, 'CORRAL_ERR_CONFIG_INVALID'), d.message, exitCodeFor(err));
   }
   // As soon as the settings say how often (reading them is synchronous and quick).
   startHeartbeat(heartbeatIntervalMs(settings.CORRAL_TIMEOUT));
@@ -194,7 +203,7 @@ async function main(): Promise<void> {
   const masterGone = (): void => {
     logger.warn({ event: 'keeper.master_gone' }, 'keeper: IPC channel to the master closed; exiting');
     if (keeper) void keeper.close().finally(() => exit(EXIT.MASTER_GONE));
-    else exit(EXIT.MASTER_GONE);
+    else void exit(EXIT.MASTER_GONE);
   };
   process.on('disconnect', masterGone);
   // Gone already, while this keeper was still loading its code: the channel's 'disconnect' came
@@ -204,7 +213,7 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (err) => {
     logger.fatal({ event: 'keeper.uncaught', err: describeError(err), code: 'CORRAL_ERR_UNCAUGHT' }, 'keeper: uncaught exception');
     if (keeper) void keeper.close().finally(() => exit(EXIT.UNCAUGHT));
-    else exit(EXIT.UNCAUGHT);
+    else void exit(EXIT.UNCAUGHT);
   });
   const dataDir = dataDirOf(settings);
   // The master's graceful timeout: the one this keeper was started with, until a reload changes it.
@@ -262,12 +271,15 @@ async function main(): Promise<void> {
     const where = err instanceof DataDirWriteError ? { path: err.path, errno: err.errno ?? null } : undefined;
     // The data dir's fix, as the write path's own lines say it (a full disk said no more than ENOSPC).
     const fix = err instanceof DataDirWriteError ? `; ${dataDirFix(err)}` : '';
-    if (isPermanent(err)) bootFailed(codeOf(d, 'CORRAL_ERR_JOURNAL'), d.message + fix, EXIT.KEEPER_BOOT_ERROR, d.stack, where);
+    if (isPermanent(err)) return bootFailed(codeOf(d, 'CORRAL_ERR_JOURNAL'), d.message + fix, EXIT.KEEPER_BOOT_ERROR, d.stack, where);
     // Transient (a previous keeper still holds the data dir, Google unreachable): exit and let the
     // master restart us with its backoff.
     logger.error({ err: d, event: 'keeper.boot_error', code: codeOf(d, 'CORRAL_ERR_KEEPER_BOOT') }, `keeper could not start: ${d.message}`);
-    exit(EXIT.FAILURE);
+    return exit(EXIT.FAILURE);
   }
+  // An exit asked for while it booted (its master gone, an exception) waits for the log: the keeper
+  // it booted is not said ready, nor serves.
+  if (exited) return exited;
   logger.info(
     { event: 'keeper.ready', socket: socketPath, backend: keeper.backend.kind, ttl: settings.SHEET_CACHE_TTL, readsPerMinute: settings.SHEETS_READS_PER_MINUTE, writesPerMinute: settings.SHEETS_WRITES_PER_MINUTE, redis: keeper.sharedThrough },
     `keeper serving on ${socketPath}${keeper.sharedThrough ? `, the Sheets quota and cache shared through ${keeper.sharedThrough}` : ''}`,

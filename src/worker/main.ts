@@ -10,7 +10,8 @@ import { CorralError, EXIT, describeError, errorHeadline, exitCodeFor, codeOf } 
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { createChildLogger } from '../log/child-logger.js';
-import { EXIT_DRAIN_WAIT_MS, type CorralLogger } from '../log/logger.js';
+import { flushAndExit } from '../log/flush-and-exit.js';
+import type { CorralLogger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import type { SheetsClient } from '../sheets/types.js';
 import { appFailureLasts, loadApp } from './app-loader.js';
@@ -28,8 +29,6 @@ import { masterGoneExit, startStackProbe } from '../stack-probe.js';
 
 /** A master slower than this to count a request lets it through (see the bundled app's rate limit). */
 const COUNTER_TIMEOUT_MS = 2000;
-/** How long an exit waits for the log file to open, so the lines that say why reach it. */
-const LOG_OPEN_WAIT_MS = 2000;
 
 /** `oom`: the raise of this worker's oom_score_adj, made before its modules were loaded (entry.ts). */
 export async function runWorker(oom: OomPreference): Promise<void> {
@@ -123,13 +122,6 @@ export async function runWorker(oom: OomPreference): Promise<void> {
   );
 
   let exiting = false;
-  /** Flushes the log, then exits; the file may still be opening when a boot fails fast. */
-  const flushAndExit = async (code: number): Promise<void> => {
-    await log.opened(LOG_OPEN_WAIT_MS);
-    await log.drained(EXIT_DRAIN_WAIT_MS);
-    log.flush();
-    process.exit(code);
-  };
   // `event`: what failed, for the worker's own line (the master's worker.boot_failed names it too).
   const bootFail = (err: unknown, exitCode: number, event: 'app.load_failed' | 'worker.listen_failed' = 'app.load_failed', lasting = false) => {
     // The first failure is the one to report: the master keeps one reason per worker, and what
@@ -139,7 +131,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
     const d = describeError(err);
     channel.send({ type: 'boot-failed', code: codeOf(d, 'CORRAL_ERR_APP_LOAD'), message: d.message, ...(d.stack ? { stack: d.stack } : {}), ...(lasting ? { lasting } : {}) });
     logger.error({ event, code: d.code, err: d }, d.message);
-    void flushAndExit(exitCode);
+    void flushAndExit(log, exitCode);
   };
 
   // Set by an uncaught exception after ready: however the drain that follows was started (the
@@ -176,7 +168,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
     uncaught.ended((total) => {
       if (total > 1) logger.error({ event: 'worker.uncaught_total', code: 'CORRAL_ERR_UNCAUGHT', uncaught_total: total }, `${total} uncaught exceptions in all before this worker exited`);
     });
-    await flushAndExit(crashed ? EXIT.UNCAUGHT : code);
+    await flushAndExit(log, crashed ? EXIT.UNCAUGHT : code);
   };
 
   let ready = false;
