@@ -16,13 +16,19 @@ export type Destination = ReturnType<typeof pino.destination>;
  * write error is write-failure.ts's to handle.
  */
 export function settledOpen(d: Destination): Promise<boolean> {
+  return openOutcome(d).then((err) => err === undefined);
+}
+
+/** As settledOpen, with why the open failed: undefined once `d` is open, else the open's (or its mkdir's) error. */
+export function openOutcome(d: Destination): Promise<NodeJS.ErrnoException | undefined> {
   return new Promise((resolve) => {
-    const settle = (opened: boolean) => () => {
+    const settle = (err: NodeJS.ErrnoException | undefined) => {
       d.off('ready', onReady);
       d.off('error', onError);
-      resolve(opened);
+      resolve(err);
     };
-    const [onReady, onError] = [settle(true), settle(false)];
+    const onReady = () => settle(undefined);
+    const onError = (err: NodeJS.ErrnoException) => settle(err);
     d.once('ready', onReady);
     d.once('error', onError);
   });
