@@ -8,9 +8,8 @@
 // it imports the keeper's modules, starts nothing, and exits 0, within KEEPER_LOAD_CHECK_MS.
 
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { EXIT } from '../errors.js';
-import { LOAD_CHECK_ENV } from '../own-code-load.js';
+import { LOAD_CHECK_ENV, placeOfLoadError } from '../own-code-load.js';
 import { secondsText } from '../seconds-text.js';
 
 /**
@@ -109,8 +108,6 @@ export function loadErrorOf(stderr: string): string | undefined {
   const lines = stderr.split('\n').map((l) => l.trimEnd());
   const errorLine = lines.find((l) => /^[A-Za-z]*Error\b/.test(l));
   if (errorLine === undefined) return lines.find((l) => l.trim() !== '');
-  const at = /^((?:file:\/\/|\/)\S+?):(\d+)$/.exec(lines[0] ?? '');
-  if (!at?.[1]) return errorLine;
-  const file = at[1].startsWith('file://') ? fileURLToPath(at[1]) : at[1];
-  return `${errorLine} (${file}:${at[2]})`;
+  const place = placeOfLoadError(stderr);
+  return place === undefined ? errorLine : `${errorLine} (${place})`;
 }

@@ -11,5 +11,5 @@ if (isLoadCheck()) {
   await import('./keeper-main.js');
   process.exit(0);
 }
-const { runKeeper } = await loadOwnCode('keeper', () => import('./keeper-main.js'));
+const { runKeeper } = await loadOwnCode<typeof import('./keeper-main.js')>('keeper', new URL('./keeper-main.js', import.meta.url));
 runKeeper();

@@ -8,5 +8,5 @@ import { loadOwnCode } from '../own-code-load.js';
 
 ignoreGroupSignals();
 const oom = preferForOomKill('worker');
-const { runWorker } = await loadOwnCode('worker', () => import('./main.js'));
+const { runWorker } = await loadOwnCode<typeof import('./main.js')>('worker', new URL('./main.js', import.meta.url));
 void runWorker(oom);
