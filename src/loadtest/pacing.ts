@@ -12,7 +12,7 @@ import type { ProfileAction } from './profile.js';
  * have sent during it. N users who each wait for their page is what "supports N users" asks.
  */
 export const CLOSED_MODEL_NOTE =
-  'closed model, as people use a site: each virtual user waits for its answer, pauses, then sends its next request, so a server that stalls is sent fewer requests meanwhile; p50/p95/p99 are corrected for that coordinated omission: a wait longer than a user\'s pace also counts the requests it kept back, each having waited one pace less (not with --think-time 0), and a stall shows as a dip in req/s too';
+  'closed model, as people use a site: each virtual user waits for its answer, pauses, then sends its next request, so a server that stalls is sent fewer requests meanwhile; p50/p95/p99 are corrected for that coordinated omission: a wait longer than a user\'s pace also counts the requests it kept back, each having waited one pace less (not with --think-time 0), never below the answers\' own percentiles, and a stall shows as a dip in req/s too';
 
 export interface Pacer {
   /** Called before each request; returns the action's name when a new action begins. */

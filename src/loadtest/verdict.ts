@@ -83,8 +83,12 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   // One whose CPU or RAM, asked for with --admin, went unjudged (the admin API failed during it, or
   // no measurement of the master covered it) was not judged on every criterion asked for: a "yes"
   // from it would be the one --admin was given to prevent.
-  const best = passedPrefix.filter((s) => s.steady && s.complete && s.judgement.measured && s.judgement.enough && s.counts.generator === 0 && !s.judgement.unjudged).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
   const failed = firstFailIdx < 0 ? undefined : ran[firstFailIdx];
+  // A failure after it at no more users (a profile's ramp_down failing after its plateau passed)
+  // says the server did not carry them: "supports 4 concurrent users: yes" printed over "first
+  // failing step: ramp_down, 4 users". Steps only grow, so a later failing step has more users.
+  const failedAt = failed ? usersRun(failed) : Number.POSITIVE_INFINITY;
+  const best = passedPrefix.filter((s) => s.steady && s.complete && s.judgement.measured && s.judgement.enough && s.counts.generator === 0 && !s.judgement.unjudged && s.users < failedAt).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
   const measured = ran.filter((s) => s.judgement.measured);
   // Measured, failing nothing, but on too few requests (or logins alone) to call a pass.
   const thin = measured.filter((s) => !s.judgement.enough && s.judgement.pass);

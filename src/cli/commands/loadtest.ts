@@ -17,7 +17,7 @@ tried again after a pause, and not before its Retry-After). A closed model, as p
 site: each user waits for its answer before its pause, so a server that stalls is sent
 fewer requests meanwhile; latency percentiles are corrected for that (coordinated omission): a
 wait longer than a user's pace also counts the requests it kept back, each having waited one
-pace less (not with --think-time 0).
+pace less (not with --think-time 0); a percentile is never below the answers' own.
 Latency is kept in HDR histograms; each step is judged by the capacity criteria: p95 < 500 ms,
 no 5xx, no timeouts, no connection errors, no 429, and with --admin: CPU < 80 % (step mean),
 RAM < 50 % (step max). CPU counts the master's measurements (each the average since its last
