@@ -132,6 +132,9 @@ export class Keeper {
     try {
       // Under the lock and before the first call: what the previous keeper spent this minute counts.
       k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger, k.clock);
+      // And what Google's 429s taught it (its ceiling, its pause, the calls Google accepted): a
+      // keeper that forgot them spent a minute Google had already refused, then was held to 1 call.
+      k.refusals.adopt(k.ledger.learnedLeft(), k.ledger.learnedRecorder());
       k.backend = await o.openBackend(
         pacer(k.readQuota, k.writeQuota, k.meter, (kind, signal, onWait) => k.sharing?.quota.take(kind, signal, onWait)),
         (info, error) => k.refusals.attempted(info.kind, error),

@@ -23,16 +23,27 @@
 // state changed (it also goes out with the next grant's write): the presence alone reads every 5 s.
 // A file without these fields (an older corral) reads as it did; an older corral reading this
 // file ignores them.
+//
+// It also keeps, per kind, what Google's 429s taught the keeper (quota-refusals.ts): the ceiling
+// and when its last 429 came, the pause (when set, when over) and the 429s in a row, written at
+// every change; and the calls Google accepted in the last window, per second of the wall clock as
+// the grants are, each dated at its second's start (counted up to a second less, never longer, so
+// the ceiling it sets is not above what Google accepted). Those are written with the next write,
+// at most a second after they came (and at close): a write at every answer too doubled the file's
+// writes (about 0.6 ms each, on a VM's ext4). A successor that lost the last second's (a crash) is held to that
+// many fewer after a 429, not to 1. A file without them (an older corral's) has the predecessor's
+// grants of the window count as the calls Google accepted; an older corral ignores them.
 
 import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { writeNewPrivateFileSync } from '../../private-file.js';
-import { fromWallTime, toWallTime, type Clock } from './clock.js';
+import { fromWallTime, systemClock, toWallTime, type Clock } from './clock.js';
 import type { WindowLeft } from './inherited-grants.js';
 import { QUOTA_WINDOW_MS, type QuotaBucket, type QuotaKind } from './quota.js';
 import type { WindowReading, WindowRecorder } from './quota-kind-state.js';
+import type { LearnedQuota, LearnedRecorder, QuotaHold } from './quota-refusals.js';
 
 export const QUOTA_LEDGER_FILE = 'quota.json';
 
@@ -59,9 +70,16 @@ export interface LedgerWindow {
   readonly unshared: readonly SecondCount[];
 }
 
+/** What Google's 429s taught a keeper of a kind (QuotaHold, LearnedQuota), its times on the wall clock. */
+export interface LedgerLearned extends QuotaHold {
+  /** The calls Google accepted, per second, each dated at its second's start. */
+  readonly successes: readonly SecondCount[];
+}
+
 export type LedgerContents = Readonly<Record<BucketName, readonly SecondCount[]>> & {
   readonly keepers?: KeepersSeen;
   readonly window?: Readonly<Partial<Record<BucketName, LedgerWindow>>>;
+  readonly learned?: Readonly<Partial<Record<BucketName, LedgerLearned>>>;
 };
 
 const KIND_OF: Readonly<Record<BucketName, QuotaKind>> = { reads: 'read', writes: 'write' };
@@ -98,6 +116,26 @@ function windowOf(value: unknown): Partial<Record<BucketName, LedgerWindow>> | u
   return out;
 }
 
+/** What the 429s taught, per kind; a malformed part is left out (the successor then does as without it). */
+function learnedOf(value: unknown): Partial<Record<BucketName, LedgerLearned>> | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const finite = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
+  const count = (n: unknown, min: number): n is number => Number.isSafeInteger(n) && (n as number) >= min;
+  const out: Partial<Record<BucketName, LedgerLearned>> = {};
+  for (const name of NAMES) {
+    const l = (value as Record<string, unknown>)[name] as { heldTo?: unknown; pause?: unknown; successes?: unknown } | undefined;
+    if (typeof l !== 'object' || l === null) continue;
+    const [ceiling, refusedAt] = Array.isArray(l.heldTo) && l.heldTo.length === 2 ? (l.heldTo as unknown[]) : [];
+    const [at, until, inARow] = Array.isArray(l.pause) && l.pause.length === 3 ? (l.pause as unknown[]) : [];
+    out[name] = {
+      ...(count(ceiling, 1) && finite(refusedAt) ? { heldTo: { ceiling, refusedAt } } : {}),
+      ...(finite(at) && finite(until) && until >= at && count(inARow, 0) ? { pause: { at, until, inARow } } : {}),
+      successes: countsOf(l.successes),
+    };
+  }
+  return out;
+}
+
 function countsOf(value: unknown): SecondCount[] {
   if (!Array.isArray(value)) return [];
   return value.filter((e): e is SecondCount => Array.isArray(e) && e.length === 2 && Number.isSafeInteger(e[0]) && Number.isSafeInteger(e[1]) && e[1] > 0);
@@ -117,20 +155,27 @@ export function readLedger(path: string): { contents: LedgerContents; problem?: 
     return { contents: EMPTY, problem: (err as Error).message };
   }
   try {
-    const parsed = JSON.parse(text) as { v?: unknown; reads?: unknown; writes?: unknown; keepers?: unknown; window?: unknown };
+    const parsed = JSON.parse(text) as { v?: unknown; reads?: unknown; writes?: unknown; keepers?: unknown; window?: unknown; learned?: unknown };
     if (parsed.v !== 1) return { contents: EMPTY, problem: `unknown ledger version ${JSON.stringify(parsed.v)}` };
     const keepers = keepersOf(parsed.keepers);
     const window = windowOf(parsed.window);
-    return { contents: { reads: countsOf(parsed.reads), writes: countsOf(parsed.writes), ...(keepers ? { keepers } : {}), ...(window ? { window } : {}) } };
+    const learned = learnedOf(parsed.learned);
+    return { contents: { reads: countsOf(parsed.reads), writes: countsOf(parsed.writes), ...(keepers ? { keepers } : {}), ...(window ? { window } : {}), ...(learned ? { learned } : {}) } };
   } catch (err) {
     return { contents: EMPTY, problem: `not JSON: ${(err as Error).message}` };
   }
 }
 
-/** The grant times a count stands for: all at the last millisecond of its second (of the wall clock), on `clock`. */
-function timesOf(counts: readonly SecondCount[], clock: Pick<Clock, 'wallOffset'>): number[] {
-  return counts.flatMap(([second, n]) => Array.from({ length: n }, () => fromWallTime(clock, second * 1000 + 999)));
+/**
+ * The grant times a count stands for: all at the last millisecond of its second (of the wall
+ * clock), on `clock`; `atMs` 0, at its first (the calls Google accepted).
+ */
+function timesOf(counts: readonly SecondCount[], clock: Pick<Clock, 'wallOffset'>, atMs = 999): number[] {
+  return counts.flatMap(([second, n]) => Array.from({ length: n }, () => fromWallTime(clock, second * 1000 + atMs)));
 }
+
+/** The calls Google accepted are written at most this often (and with every other write). */
+const SUCCESSES_WRITE_EVERY_MS = 1000;
 
 /** Grants per second over the last window; old seconds are dropped as new ones come. */
 class PerSecond {
@@ -172,6 +217,19 @@ export class QuotaLedger {
   private readonly unsharedLeft: Record<BucketName, number[]> = { reads: [], writes: [] };
   /** When a reading was last written (the keeper's clock). */
   private readingWrittenAt = -Infinity;
+  /** What the 429s taught this keeper (its predecessor's, at open), on the keeper's clock. */
+  private readonly holds: Partial<Record<BucketName, QuotaHold>> = {};
+  /** The calls Google accepted in the last window, per second of the keeper's clock (its predecessor's, at open). */
+  private successes: Record<BucketName, PerSecond> = { reads: new PerSecond(), writes: new PerSecond() };
+  /** What the predecessor left of its 429s, as read at open; for a kind the file says nothing of, undefined. */
+  private readonly learnedLeftBy: Partial<Record<BucketName, LearnedQuota>> = {};
+  /** The predecessor's grants of the window, as restored (the calls Google accepted, for a file that does not keep those). */
+  private readonly grantsLeft: Record<BucketName, number[]> = { reads: [], writes: [] };
+  /** A call Google accepted is not in the file yet; written by the timer at the latest. */
+  private successesUnwritten = false;
+  private successesTimer: unknown;
+  /** When the file was last written (the keeper's clock). */
+  private writtenAt = -Infinity;
   /** Closed: the data dir may be the next keeper's already, and so is this file. */
   private closed = false;
 
@@ -179,8 +237,12 @@ export class QuotaLedger {
     dataDir: string,
     private readonly buckets: LedgerBuckets,
     private readonly logger: Logger,
-    /** The buckets' clock: the file holds wall-clock times, read right by a keeper whose clock started after a step of it. */
-    private readonly clock: Pick<Clock, 'wallOffset'>,
+    /**
+     * The buckets' clock: the file holds wall-clock times, read right by a keeper whose clock
+     * started after a step of it. Its timers write the calls Google accepted (the system's when it
+     * has none; its now, the wall clock when it has none).
+     */
+    private readonly clock: Partial<Clock>,
   ) {
     this.path = join(dataDir, QUOTA_LEDGER_FILE);
     this.tmpPath = `${this.path}.tmp`;
@@ -191,7 +253,7 @@ export class QuotaLedger {
    * while holding the data dir's keeper lock, before any grant.
    */
   /** `clock`: the buckets' (the keeper's); absent, their times are taken as the wall clock's. */
-  static open(dataDir: string, buckets: LedgerBuckets, logger: Logger, clock: Pick<Clock, 'wallOffset'> = {}): QuotaLedger {
+  static open(dataDir: string, buckets: LedgerBuckets, logger: Logger, clock: Partial<Clock> = {}): QuotaLedger {
     const ledger = new QuotaLedger(dataDir, buckets, logger, clock);
     const { contents, problem } = readLedger(ledger.path);
     ledger.keepers = contents.keepers && { keepers: contents.keepers.keepers, at: fromWallTime(clock, contents.keepers.at) };
@@ -201,6 +263,18 @@ export class QuotaLedger {
       if (w?.reading) ledger.readings[name] = { ...w.reading, at: fromWallTime(clock, w.reading.at) };
       ledger.unsharedLeft[name] = timesOf(w?.unshared ?? [], clock);
       for (const at of ledger.unsharedLeft[name]) ledger.unshared[name].add(at);
+      // Carried over too until the keeper adopts them (QuotaRefusals.adopt), which keeps what still bears.
+      const l = contents.learned?.[name];
+      if (l) {
+        const hold: QuotaHold = {
+          ...(l.heldTo ? { heldTo: { ceiling: l.heldTo.ceiling, refusedAt: fromWallTime(clock, l.heldTo.refusedAt) } } : {}),
+          ...(l.pause ? { pause: { at: fromWallTime(clock, l.pause.at), until: fromWallTime(clock, l.pause.until), inARow: l.pause.inARow } } : {}),
+        };
+        const successes = timesOf(l.successes, clock, 0);
+        ledger.holds[name] = hold;
+        for (const at of successes) ledger.successes[name].add(at);
+        ledger.learnedLeftBy[name] = { ...hold, successes };
+      }
     }
     if (problem) logger.warn({ event: 'quota.ledger_unreadable', path: ledger.path, problem }, 'quota ledger unreadable; the quota starts from a fresh minute');
     const restored = { reads: 0, writes: 0 };
@@ -210,6 +284,7 @@ export class QuotaLedger {
       // minute must still count them.
       const kept = buckets[name].recentGrants();
       for (const at of kept) ledger.seconds[name].add(at);
+      ledger.grantsLeft[name] = kept;
       restored[name] = kept.length;
       buckets[name].setGrantListener((at, movedFrom) => ledger.record(name, at, movedFrom));
     }
@@ -233,6 +308,61 @@ export class QuotaLedger {
       if (reading || unshared.length > 0) out[KIND_OF[name]] = { ...(reading ? { reading } : {}), unshared };
     }
     return out;
+  }
+
+  /**
+   * What this data dir's keepers last learned from Google's 429s, per kind (its predecessor's, at
+   * open, on this keeper's clock), for QuotaRefusals.adopt. A file that says nothing of a kind
+   * (an older corral's, or nothing learned) has the predecessor's grants of the window count as
+   * the calls Google accepted: without them, a 429 held the keeper to 1 call a minute.
+   */
+  learnedLeft(): Record<QuotaKind, LearnedQuota> {
+    const of = (name: BucketName): LearnedQuota => this.learnedLeftBy[name] ?? { successes: this.grantsLeft[name] };
+    return { read: of('reads'), write: of('writes') };
+  }
+
+  /** The keeper's answer to Google's 429s' ear (QuotaRefusals.adopt): what they taught, and the calls Google accepted. */
+  learnedRecorder(): LearnedRecorder {
+    const nameOf = (kind: QuotaKind): BucketName => (kind === 'read' ? 'reads' : 'writes');
+    return {
+      adopted: (kind, learned) => {
+        if (this.closed) return;
+        const name = nameOf(kind);
+        const { successes, ...hold } = learned;
+        // Written when the file held something of it (what no longer bears is dropped from it) or now does.
+        const had = this.holds[name] !== undefined || this.successes[name].entries().length > 0;
+        this.holds[name] = hold;
+        this.successes[name] = new PerSecond();
+        for (const at of successes) this.successes[name].add(at);
+        if (had || hold.heldTo || hold.pause || successes.length > 0) this.write();
+      },
+      held: (kind, hold) => {
+        if (this.closed) return;
+        this.holds[nameOf(kind)] = hold;
+        this.write();
+      },
+      succeeded: (kind, at) => {
+        if (this.closed) return;
+        this.successes[nameOf(kind)].add(at);
+        this.successesUnwritten = true;
+        const dueIn = this.writtenAt + SUCCESSES_WRITE_EVERY_MS - this.now();
+        if (dueIn <= 0) this.write();
+        else if (this.successesTimer === undefined) {
+          this.successesTimer = this.timers().setTimeout(() => {
+            this.successesTimer = undefined;
+            if (this.successesUnwritten && !this.closed) this.write();
+          }, dueIn);
+        }
+      },
+    };
+  }
+
+  private now(): number {
+    return this.clock.now ? this.clock.now() : Date.now();
+  }
+
+  private timers(): Pick<Clock, 'setTimeout' | 'clearTimeout'> {
+    return this.clock.setTimeout && this.clock.clearTimeout ? (this.clock as Clock) : systemClock;
   }
 
   /** The shared quota's ear: its readings of the windows, and the grants they do not hold. */
@@ -274,9 +404,22 @@ export class QuotaLedger {
 
   private write(): void {
     // Wall-clock seconds: a second's last millisecond moved onto the wall clock, so a restored
-    // count is still held up to a second too long, never too short.
+    // count is still held up to a second too long, never too short (`atMs` 0, the calls Google
+    // accepted: its first, so one is counted up to a second less, never longer).
     const offset = toWallTime(this.clock, 0);
-    const wall = (counts: SecondCount[]): SecondCount[] => (offset === 0 ? counts : counts.map(([second, n]) => [Math.floor((second * 1000 + 999 + offset) / 1000), n]));
+    const wall = (counts: SecondCount[], atMs = 999): SecondCount[] => (offset === 0 ? counts : counts.map(([second, n]) => [Math.floor((second * 1000 + atMs + offset) / 1000), n]));
+    const learned: Partial<Record<BucketName, unknown>> = {};
+    for (const name of NAMES) {
+      const h = this.holds[name];
+      const successes = this.successes[name].entries();
+      if (!h?.heldTo && !h?.pause && successes.length === 0) continue;
+      learned[name] = {
+        ...(h?.heldTo ? { heldTo: [h.heldTo.ceiling, Math.round(toWallTime(this.clock, h.heldTo.refusedAt))] } : {}),
+        // Its end rounded up: a pause read back is never shorter.
+        ...(h?.pause ? { pause: [Math.round(toWallTime(this.clock, h.pause.at)), Math.ceil(toWallTime(this.clock, h.pause.until)), h.pause.inARow] } : {}),
+        successes: wall(successes, 0),
+      };
+    }
     const window: Partial<Record<BucketName, unknown>> = {};
     for (const name of NAMES) {
       const r = this.readings[name];
@@ -290,7 +433,10 @@ export class QuotaLedger {
       writes: wall(this.seconds.writes.entries()),
       ...(this.keepers ? { keepers: [this.keepers.keepers, Math.round(toWallTime(this.clock, this.keepers.at))] } : {}),
       ...(Object.keys(window).length > 0 ? { window } : {}),
+      ...(Object.keys(learned).length > 0 ? { learned } : {}),
     };
+    this.writtenAt = this.now();
+    this.successesUnwritten = false;
     try {
       writeNewPrivateFileSync(this.tmpPath, JSON.stringify(contents));
       renameSync(this.tmpPath, this.path);
@@ -310,8 +456,13 @@ export class QuotaLedger {
     );
   }
 
-  /** Stops recording (the keeper is closing). Idempotent. */
+  /** Stops recording (the keeper is closing, still holding the data dir). Idempotent. */
   close(): void {
+    if (this.closed) return;
+    // The calls Google accepted in the last second, before the lock goes to the next keeper.
+    if (this.successesUnwritten) this.write();
+    if (this.successesTimer !== undefined) this.timers().clearTimeout(this.successesTimer);
+    this.successesTimer = undefined;
     this.closed = true;
     for (const name of NAMES) this.buckets[name].setGrantListener(undefined);
   }
