@@ -1,7 +1,11 @@
 // The keeper's check of its own files (file-watch.ts): what it says, and how often.
 
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { acquireKeeperLock } from '../../src/sheets/keeper/lock.js';
 import { watchKeeperFiles } from '../../src/sheets/keeper/file-watch.js';
 import type { Journal } from '../../src/sheets/keeper/journal.js';
 import type { KeeperLock, LockCheck } from '../../src/sheets/keeper/lock.js';
@@ -94,5 +98,36 @@ describe('keeper file watch', () => {
     // The rejection, the check's catch and finally run as microtasks before the next macrotask.
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(log.lines(), []);
+  });
+
+  it("a check in flight when the keeper closes does not write back the lock the close released, nor say it was removed", async () => {
+    // The journal's check waits behind its writes (a slow fsync at the drain's end): the keeper's
+    // close stops the watch, closes, and releases its lock meanwhile. The check then went on to
+    // the lock, found it gone, wrote it again and said keeper.lock_restored (error: "removed while
+    // it ran ... find what removes files there"), leaving the exited keeper's lock behind.
+    const dir = mkdtempSync(join(tmpdir(), 'corral-watch-lock-'));
+    try {
+      const lock = await acquireKeeperLock(dir, 1000);
+      const c = counting();
+      let release: () => void = () => undefined;
+      const journal = {
+        verifyFile: () =>
+          new Promise<void>((resolve) => {
+            c.tick();
+            release = resolve;
+          }),
+      } as unknown as Journal;
+      const stop = watchKeeperFiles({ journal, server: undefined, socketPath: undefined, logger: log.logger, lock }, 10);
+      await c.after(1);
+      stop();
+      await lock.release();
+      release();
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(log.lines().map((l) => l.event), []);
+      assert.equal(existsSync(join(dir, 'keeper.lock')), false, 'the released lock stays released');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

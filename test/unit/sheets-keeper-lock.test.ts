@@ -48,6 +48,13 @@ describe('keeper lock', () => {
     assert.deepEqual(readdirSync(dir), [], 'no lock or temporary file left behind');
   });
 
+  it('a released lock is not written back by a check of it that comes after the release (the file watch, in flight at the close)', async () => {
+    const lock = await acquireKeeperLock(dir, 0, undefined, contender(3000));
+    await lock.release();
+    assert.equal(await lock.verify(), undefined);
+    assert.deepEqual(readdirSync(dir), [], 'the data dir is the next keeper\'s: no lock of this one left in it');
+  });
+
   it("exactly one takes over a dead keeper's lock", async () => {
     for (let round = 0; round < 30; round++) {
       writeFileSync(join(dir, 'keeper.lock'), `${DEAD_PID} \n`);

@@ -40,6 +40,10 @@ export function watchKeeperFiles(f: KeeperFiles, intervalMs = FILE_CHECK_INTERVA
     running = true;
     try {
       await f.journal.verifyFile();
+      // Stopped meanwhile (the keeper closes): what follows would act on files the close is
+      // letting go of, the lock above all, written back after its release (keeper.lock_restored,
+      // said falsely, and the exited keeper's lock left behind).
+      if (stopped) return;
       const socket = await f.server?.relistenIfRemoved();
       if (socket === 'rebound') {
         f.logger.error(
@@ -53,6 +57,7 @@ export function watchKeeperFiles(f: KeeperFiles, intervalMs = FILE_CHECK_INTERVA
         );
       }
       foreignSaid = socket === 'foreign';
+      if (stopped) return;
       const lock = await f.lock?.verify();
       if (lock?.state === 'restored') {
         f.logger.error(

@@ -329,14 +329,19 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
           .catch(() => undefined);
       }, self.heartbeatMs ?? LOCK_HEARTBEAT_MS);
       beat.unref();
+      let released = false;
       return {
         path,
         async release() {
+          released = true;
           clearInterval(beat);
           if ((await readOwner(path)) === mine) await unlink(path).catch(() => undefined);
         },
         async verify() {
+          // Released: the data dir is the next keeper's; a check still in flight writes nothing back.
+          if (released) return undefined;
           const found = await readOwner(path);
+          if (released) return undefined;
           if (found === mine) return undefined;
           if (found === undefined && (await createExclusive(path, mine, tag))) return { state: 'restored' };
           // Another keeper's line, or one linked by another keeper between the read and the link.
