@@ -4,12 +4,15 @@
 // log, and neither fails the keeper: a handoff lost costs only the next keeper's first reads. A
 // file of its own: the keeper (keeper.ts) only decides when each runs.
 
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Settings } from '../../config/schema.js';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { SheetsBackend } from '../backend.js';
 import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
 import type { Clock } from './clock.js';
+import { JOURNAL_FILE } from './journal-open.js';
 import type { ReadTier } from './read-tier.js';
 
 /** What either end of the handoff works with. */
@@ -34,6 +37,15 @@ export async function restoreCache(k: HandoffParts, s: Pick<Settings, 'SHEET_CAC
     return;
   }
   if (taken.kind === 'none') return;
+  // The copies were handed over beside a journal that keeps the rows Google took after they were
+  // fetched (done entries, merged into reads of them): without it (moved aside or deleted while
+  // corral was stopped, as a rollback to an older build's journal has it), a copy was served fresh
+  // for up to SHEET_CACHE_TTL without acknowledged rows the sheet has.
+  if (taken.kind === 'restored' && (await journalGone(dataDir))) {
+    const reason = `the write journal it was handed over beside (${JOURNAL_FILE}) is gone: its copies may lack rows the sheet took after they were fetched`;
+    k.logger.info({ event: 'sheets.cache_handoff_ignored', dataDir, reason }, `keeper: not using the cache the previous keeper handed over: ${reason}`);
+    return;
+  }
   if (taken.kind === 'ignored') {
     k.logger.info({ event: 'sheets.cache_handoff_ignored', dataDir, reason: taken.reason }, `keeper: not using the cache the previous keeper handed over: ${taken.reason}`);
     return;
@@ -48,6 +60,14 @@ export async function restoreCache(k: HandoffParts, s: Pick<Settings, 'SHEET_CAC
   k.logger.info(
     { event: 'sheets.cache_restored', ranges, too_old: taken.tooOld, ahead: taken.ahead, oldest_age_s: Math.round(oldest / 1000), handed_over_s_ago: Math.round((now - taken.savedAt) / 1000) },
     `keeper: serving ${ranges} cached range${ranges === 1 ? '' : 's'} the previous keeper handed over (oldest fetched ${Math.round(oldest / 1000)} s ago), refreshed by their TTL`,
+  );
+}
+
+/** The data dir holds no journal (a question the journal's open, which creates one, must not be asked after). */
+async function journalGone(dataDir: string): Promise<boolean> {
+  return stat(join(dataDir, JOURNAL_FILE)).then(
+    () => false,
+    (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
   );
 }
 
