@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AppContext } from '../contract.js';
 import type { SheetRecords, SheetsClient } from '../sheets/types.js';
 import { bearerToken, HttpError } from './http.js';
-import { findPlayer, playerName, rosterProblem } from './players.js';
+import { codeDigestOf, findPlayer, playerName, rosterProblem } from './players.js';
 import { safeEqual, type SessionClaims, type Sessions } from './session.js';
 
 /** A caller whose token is valid and who is still in the roster. */
@@ -29,8 +29,9 @@ export interface AppDeps {
   /** The caller's session claims, or a 401. */
   requirePlayer(req: IncomingMessage): SessionClaims;
   /**
-   * The caller and their roster record, or a 401: a player removed from the roster loses access
-   * at once, not when their token expires. Reads the roster (cached), so 503 when it cannot.
+   * The caller and their roster record, or a 401: a player removed from the roster, or whose code
+   * was changed since the token was issued, loses access at once, not when their token expires.
+   * Reads the roster (cached), so 503 when it cannot.
    */
   requireRosterPlayer(req: IncomingMessage): Promise<RosterPlayer>;
   /** Checks `Authorization: Bearer $CORRAL_ADMIN_TOKEN`, or throws 401/403. */
@@ -45,6 +46,9 @@ export const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
  * without reading the message.
  */
 export const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer error="invalid_token"' };
+
+/** What a token sent and refused is told, whatever the reason: expired, forged, its code changed. */
+const TOKEN_REFUSED = 'the session token is invalid or expired; log in again';
 
 /** `adminRefused`: told of each request refused for CORRAL_ADMIN_TOKEN (admin-refusals.ts). */
 export function createDeps(ctx: AppContext, sessions: Sessions, adminRefused: (req: IncomingMessage) => void = () => {}): AppDeps {
@@ -70,7 +74,7 @@ export function createDeps(ctx: AppContext, sessions: Sessions, adminRefused: (r
       const token = bearerToken(req);
       const claims = token ? sessions.verify(token) : undefined;
       if (!claims) {
-        throw new HttpError('unauthorized', token ? 'the session token is invalid or expired; log in again' : 'send Authorization: Bearer <token> from POST /api/login', {
+        throw new HttpError('unauthorized', token ? TOKEN_REFUSED : 'send Authorization: Bearer <token> from POST /api/login', {
           headers: token ? INVALID_TOKEN : CHALLENGE,
         });
       }
@@ -89,6 +93,19 @@ export function createDeps(ctx: AppContext, sessions: Sessions, adminRefused: (r
         });
       }
       if (!record) throw new HttpError('unauthorized', 'this player is no longer in the roster', { headers: INVALID_TOKEN });
+      if (!sessions.holdsCode(claims, codeDigestOf(sheet, record))) {
+        // A header that lost its code column finds no code for anyone: as for the name column,
+        // the operator's to fix, and the sessions are kept for when it is.
+        if (rosterProblem(sheet)?.missing.includes('code')) {
+          throw new HttpError('sheets_unavailable', "the roster cannot be read now: its header row has no code column, which the server's operator must fix; the session is kept, retry later", {
+            headers: { 'Retry-After': '30' },
+          });
+        }
+        // The code was changed (or emptied) in the sheet since this token was issued: the session
+        // ends, said as an expired one is. Not "the code changed": whoever holds a token opened
+        // with a leaked code would learn the leak was noticed, and the player learns it at login.
+        throw new HttpError('unauthorized', TOKEN_REFUSED, { headers: INVALID_TOKEN });
+      }
       return { claims, name: playerName(sheet, record), record };
     },
     requireAdmin(req) {

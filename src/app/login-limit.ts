@@ -50,6 +50,11 @@ const COUNTER_LIMIT = COUNTER_TABLE_MAX_LIMIT;
 /** This limit's keys on the host counters: no client address (the per-IP limit's keys) starts so. */
 const KEY_PREFIX = 'login-name:';
 /**
+ * Keys that mark a name's window as said locked (login.locked), one per name and window: the
+ * first failure at or past the limit to count one (limit 1: the only hit allowed) says it.
+ */
+const LOCKED_PREFIX = 'login-locked:';
+/**
  * Longest wait for the count shared by the sheet's hosts before the host's count decides alone.
  * The keeper answers from Redis in about a millisecond; longer means it or Redis is stuck. A
  * stuck Redis the keeper says itself, after LOGIN_COUNT_WAIT_MS; this waits for that answer too.
@@ -129,6 +134,30 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
     }
   };
 
+  /**
+   * Whether this failure, at or past the limit on this host, is the one to say the name locked.
+   * Not only the failure whose count equals the limit: a reload that lowers the limit below a
+   * name's count locks it with no failure ever counted at the new limit, and the lock went unsaid
+   * for that window. So each failure at or past the limit counts one hit of a key naming the
+   * name's window (limit 1), and the one hit allowed says it, on whichever worker, whatever the
+   * limit was when the count passed it. The window is named by its end on the host's monotonic
+   * clock, in 15-minute units: a name's windows end at least 15 minutes apart, so each has its
+   * own key, and every worker names it alike unless they read its end on either side of a unit's
+   * boundary (their readings differ by the time the count took to reach them, a millisecond or
+   * a few: then both say it, about once in a million windows). `reaching`: this failure's count is
+   * the limit, which says it as before when the mark cannot be counted.
+   */
+  const claimLockedLine = async (hash: string, hit: CounterHit, reaching: boolean): Promise<boolean> => {
+    const end = monotonicMs() + hit.msBeforeReset;
+    const key = `${LOCKED_PREFIX}${hash}:${Math.floor(end / windowMs)}`;
+    try {
+      return (await counters.hit(key, 1, WINDOW)).allowed;
+    } catch {
+      // Said by the ratelimit.unavailable line of the name's own count when the counters fail.
+      return reaching;
+    }
+  };
+
   return {
     failures,
     async settle(name, ok) {
@@ -158,9 +187,34 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
           logger.info({ event: 'ratelimit.recovered', counter: 'login_failures', logins }, `failed-login counter answers again; ${logins} logins went through unchecked`),
         );
       }
-      const shared = sharedCount && (await sharedCount);
       // The name's failures on this host, this one's included.
       const here = hit === undefined ? undefined : COUNTER_LIMIT - hit.remaining;
+      // Asked before the shared count is waited for: the window's end is read against the clock
+      // as soon as the count is had.
+      const saidHere = !ok && hit !== undefined && here !== undefined && here >= failures ? claimLockedLine(hash, hit, here === failures) : undefined;
+      const shared = sharedCount && (await sharedCount);
+      // Said by the failure that used up the name's budget (it still gets its 401; the next login
+      // gets 429), or by the first one refused past it: once per name and window on the whole host,
+      // and, counted all together, once per name and window on all the sheet's hosts (Redis counts
+      // each failure alone, so exactly one reaches the limit).
+      const reachedHere = saidHere !== undefined && (await saidHere);
+      const reachedShared = !ok && shared !== undefined && shared.failures === failures;
+      if (reachedHere || reachedShared) {
+        const ms = Math.max(reachedHere ? (hit?.msBeforeReset ?? 0) : 0, reachedShared ? (shared?.msLeft ?? 0) : 0);
+        logger.warn(
+          {
+            event: 'login.locked',
+            name_hash: hash,
+            failures,
+            window_s: LOGIN_FAILURE_WINDOW_SECONDS,
+            retry_after_s: retryAfterSeconds(ms),
+            ...(reachedShared ? { shared: true } : {}),
+          },
+          reachedShared
+            ? "too many failed logins for one name on all the sheet's hosts together: its logins answer 429 until its window ends"
+            : 'too many failed logins for one name: its logins answer 429 until its window ends',
+        );
+      }
       // Locked: the name had its failures before this login, on this host or on all together (a
       // failure is counted first, so all together it is then over the limit; a read is at it).
       const lockedHere = here !== undefined && (ok ? here >= failures : here > failures);
@@ -170,30 +224,13 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
         const ms = Math.max(lockedHere ? (hit?.msBeforeReset ?? 0) : 0, lockedShared ? (shared?.msLeft ?? 0) : 0);
         throw loginLocked(retryAfterSeconds(ms));
       }
-      // The failure that used up the name's budget: once per name and window on the whole host
-      // (each hit is counted alone, by one compare-and-swap in the table or in turn in the master),
-      // and, counted all together, once per name and window on all the sheet's hosts (Redis counts
-      // each failure alone). It still gets its 401; the next login gets 429.
-      if (ok) return;
-      const reachedHere = here === failures;
-      const reachedShared = shared !== undefined && shared.failures === failures;
-      if (!reachedHere && !reachedShared) return;
-      const ms = Math.max(reachedHere ? (hit?.msBeforeReset ?? 0) : 0, reachedShared ? (shared?.msLeft ?? 0) : 0);
-      logger.warn(
-        {
-          event: 'login.locked',
-          name_hash: hash,
-          failures,
-          window_s: LOGIN_FAILURE_WINDOW_SECONDS,
-          retry_after_s: retryAfterSeconds(ms),
-          ...(reachedShared ? { shared: true } : {}),
-        },
-        reachedShared
-          ? "too many failed logins for one name on all the sheet's hosts together: its logins answer 429 until its window ends"
-          : 'too many failed logins for one name: its logins answer 429 until its window ends',
-      );
     },
   };
+}
+
+/** The host's monotonic clock (CLOCK_MONOTONIC, the one the shared table's windows end on), ms. */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
 }
 
 function retryAfterSeconds(ms: number): number {

@@ -118,6 +118,14 @@ export function findPlayer(sheet: SheetRecords, name: string): PlayerRecord | un
   return rosterOf(sheet).byName.get(normName(name));
 }
 
+/**
+ * The digest of a roster record's code as logins compare it (digestOf), one object per roster
+ * copy; undefined when it has none (that player cannot log in).
+ */
+export function codeDigestOf(sheet: SheetRecords, record: PlayerRecord): Buffer | undefined {
+  return rosterOf(sheet).codeDigests.get(record);
+}
+
 export function playerName(sheet: SheetRecords, record: PlayerRecord): string {
   const nameCol = rosterOf(sheet).nameCol;
   return (nameCol ? record[nameCol] : undefined)?.trim() ?? '';

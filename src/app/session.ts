@@ -1,5 +1,7 @@
 // Stateless session tokens: `v1.<base64url(payload)>.<base64url(HMAC-SHA256)>`. Any worker on any
-// host holding the same secret verifies them without shared state; expiry is inside the payload.
+// host holding the same secret verifies them without shared state; expiry is inside the payload,
+// and so is a fingerprint of the player's code at login, so that changing the code in the sheet
+// ends the sessions it opened.
 
 import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import { sha256 } from './sha256.js';
@@ -11,15 +13,36 @@ export interface SessionClaims {
   readonly iat: number;
   /** Expires at, epoch seconds. */
   readonly exp: number;
+  /**
+   * Fingerprint of the player's code at login (codeFingerprint): absent from tokens issued before
+   * there was one, which are taken until they expire.
+   */
+  readonly cfp?: string;
 }
 
 export interface Sessions {
-  issue(player: string, nowMs?: number): { token: string; claims: SessionClaims };
+  /** `codeDigest`: digestOf() the code the player logged in with, fingerprinted into the claims. */
+  issue(player: string, nowMs?: number, codeDigest?: Buffer): { token: string; claims: SessionClaims };
   /** The claims of a valid, unexpired token, else undefined (never says why, to the client). */
   verify(token: string, nowMs?: number): SessionClaims | undefined;
+  /**
+   * Whether verified claims were issued for the code whose digest the roster holds now (undefined:
+   * the player has no code). Claims with no fingerprint (issued before there was one) pass.
+   */
+  holdsCode(claims: SessionClaims, codeDigest: Buffer | undefined): boolean;
 }
 
 const PREFIX = 'v1';
+
+/**
+ * Bytes of the code's fingerprint kept in the claims: 96 bits, so that a new code keeps an old
+ * session only by a 2^-96 chance, in 16 characters of every token.
+ */
+const FINGERPRINT_BYTES = 12;
+const FINGERPRINT_CHARS = Math.ceil((FINGERPRINT_BYTES * 4) / 3);
+
+/** What the fingerprint key is derived with, so that it never signs what a token's key signs. */
+const FINGERPRINT_KEY_LABEL = 'corral session code fingerprint v1';
 
 /** How far ahead of this host's clock a token's issue time may be: another host's clock, a little ahead. */
 const ISSUED_AHEAD_SLACK_S = 300;
@@ -29,10 +52,27 @@ export function createSessions(secret: Buffer | string, ttlSeconds: number): Ses
   // 2 µs of every login and every token check (5.2 against 3.4 µs per signature here).
   const key = createSecretKey(typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret);
   const sign = (data: string) => createHmac('sha256', key).update(data).digest();
+  // The token carries its claims in the clear (anyone holding it reads them), so the code is there
+  // only as an HMAC under a key of the secret's: no one without the secret can test a guess of the
+  // code against it, as they could against a plain hash of a short code.
+  const fingerprintKey = createSecretKey(createHmac('sha256', key).update(FINGERPRINT_KEY_LABEL).digest());
+  // By digest object: a roster copy digests each code once (players.ts), so a token check costs a
+  // lookup, not an HMAC.
+  const fingerprints = new WeakMap<Buffer, Buffer>();
+  const fingerprintOf = (codeDigest: Buffer): Buffer => {
+    let fp = fingerprints.get(codeDigest);
+    if (!fp) {
+      fp = createHmac('sha256', fingerprintKey).update(codeDigest).digest().subarray(0, FINGERPRINT_BYTES);
+      fingerprints.set(codeDigest, fp);
+    }
+    return fp;
+  };
   return {
-    issue(player, nowMs = Date.now()) {
+    issue(player, nowMs = Date.now(), codeDigest) {
       const iat = Math.floor(nowMs / 1000);
-      const claims: SessionClaims = { sub: player, iat, exp: iat + ttlSeconds };
+      const claims: SessionClaims = codeDigest
+        ? { sub: player, iat, exp: iat + ttlSeconds, cfp: fingerprintOf(codeDigest).toString('base64url') }
+        : { sub: player, iat, exp: iat + ttlSeconds };
       const data = `${PREFIX}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
       return { token: `${data}.${sign(data).toString('base64url')}`, claims };
     },
@@ -66,7 +106,19 @@ export function createSessions(secret: Buffer | string, ttlSeconds: number): Ses
       // CORRAL_SESSION_TTL (a reload) left every token issued before valid for the old TTL. And
       // never from the future beyond a clock's slack between hosts.
       if (c.exp - c.iat > ttlSeconds || c.iat > now + ISSUED_AHEAD_SLACK_S) return undefined;
-      return { sub: c.sub, iat: c.iat, exp: c.exp };
+      if (c.cfp === undefined) return { sub: c.sub, iat: c.iat, exp: c.exp };
+      if (typeof c.cfp !== 'string' || c.cfp.length !== FINGERPRINT_CHARS) return undefined;
+      return { sub: c.sub, iat: c.iat, exp: c.exp, cfp: c.cfp };
+    },
+    holdsCode(claims, codeDigest) {
+      // Tokens issued before codes were fingerprinted: taken until they expire (CORRAL_SESSION_TTL
+      // at most), so that upgrading logs no one out.
+      if (claims.cfp === undefined) return true;
+      // A code emptied in the sheet ends its sessions as a changed one does.
+      if (!codeDigest) return false;
+      const given = Buffer.from(claims.cfp, 'base64url');
+      const expected = fingerprintOf(codeDigest);
+      return given.length === expected.length && timingSafeEqual(given, expected);
     },
   };
 }

@@ -332,3 +332,76 @@ describe('failed logins per name counted by all the hosts of the sheet (REDIS_UR
     assert.equal(said[0]?.code, 'CORRAL_ERR_KEEPER_UNAVAILABLE');
   });
 });
+
+describe('failed logins per name: the login.locked line after a reload that lowers the limit', () => {
+  it('a name the lowered limit locks is said locked (login.locked), though its count passed the new limit before the reload', async () => {
+    // 7 failures under CORRAL_LOGIN_FAILURES_PER_NAME=10; a reload lowers it to 5 (against a
+    // guesser, as the README suggests). The name is locked at once (429), but login.locked is said
+    // only by the failure whose count equals the limit exactly (here === failures), which never
+    // comes: the operator who lowered the limit never sees the lock in the log for this window.
+    const counters = createWindowCounters();
+    const old = await createLoginLimit({ failures: 10, logger: capturingLogger().logger, hostCounters: counters });
+    assert.ok(old);
+    for (let i = 0; i < 7; i++) await old.settle('Alice', false);
+    const log = capturingLogger();
+    const next = await createLoginLimit({ failures: 5, logger: log.logger, hostCounters: counters });
+    assert.ok(next);
+    await assert.rejects(next.settle('Alice', false), { status: 429 });
+    await assert.rejects(next.settle('Alice', true), { status: 429 });
+    assert.equal(log.lines.filter((l) => l.event === 'login.locked').length, 1, 'login.locked said once for the locked name');
+  });
+
+  it('said once on the host by whichever worker counts the first failure at or past the limit, the lowered limit included (one shared table)', async () => {
+    const table = openCounterTable(createCounterTable(1024, 8));
+    const master: HostCounters = { hit: () => Promise.reject(new Error('not here')), peek: () => Promise.reject(new Error('not here')) };
+    const worker = () => createSharedCounters(table, master);
+    const log = capturingLogger();
+    const old = await createLoginLimit({ failures: 10, logger: log.logger, hostCounters: worker() });
+    assert.ok(old);
+    for (let i = 0; i < 7; i++) await old.settle('Alice', false);
+    for (let i = 0; i < 2; i++) await old.settle('Bob', false);
+    // Three workers of the reload, at 5, and one of the old generation still draining, at 10.
+    const next = await Promise.all([1, 2, 3].map(() => createLoginLimit({ failures: 5, logger: log.logger, hostCounters: worker() })));
+    const workers = [...next, old];
+    const settled = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => workers[i % 4]!.settle('Alice', false)));
+    assert.ok(settled.every((s) => s.status === 'rejected' && (s.reason as { status: number }).status === 429));
+    // Bob reaches the new limit on the new workers (3 + 2): said once, by the failure reaching it.
+    const bob = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => next[i % 3]!.settle('Bob', false)));
+    assert.deepEqual(bob.map((s) => s.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected', 'rejected']);
+    const locked = log.lines.filter((l) => l.event === 'login.locked');
+    assert.deepEqual(locked.map((l) => [l.name_hash, l.failures]).sort(), [[nameHash('Alice'), 5], [nameHash('Bob'), 5]].sort());
+  });
+
+  it("said again in the name's next window, and said by the failure reaching the limit when the mark cannot be counted", async () => {
+    // The name's count as a test sets it: its window's end moved 15 minutes on is the next window.
+    let count = 0;
+    let msLeft = 900_000;
+    const marks = createWindowCounters();
+    let marksDown = false;
+    const counters: HostCounters = {
+      hit: (key, limit, o) => {
+        if (key.startsWith('login-name:')) return Promise.resolve({ allowed: true, remaining: limit - ++count, msBeforeReset: msLeft });
+        return marksDown ? Promise.reject(new Error('down')) : marks.hit(key, limit, o);
+      },
+      peek: (_key, limit) => Promise.resolve({ allowed: count < limit, remaining: limit - count, msBeforeReset: msLeft }),
+    };
+    const log = capturingLogger();
+    const limit = await createLoginLimit({ failures: 3, logger: log.logger, hostCounters: counters });
+    assert.ok(limit);
+    const fail = async (times: number) => {
+      for (let i = 0; i < times; i++) await limit.settle('Alice', false).catch((err: { status: number }) => assert.equal(err.status, 429));
+    };
+    const said = () => log.lines.filter((l) => l.event === 'login.locked').length;
+    await fail(6);
+    assert.equal(said(), 1);
+    count = 0;
+    msLeft += 900_000;
+    await fail(6);
+    assert.equal(said(), 2, 'the next window');
+    count = 0;
+    msLeft += 900_000;
+    marksDown = true;
+    await fail(6);
+    assert.equal(said(), 3, 'the failure whose count is the limit, as before');
+  });
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
@@ -303,5 +303,123 @@ describe('login, me and players over HTTP', () => {
     for (const p of body.players) for (const col of PRIVATE_COLUMNS) assert.equal(p[col], undefined);
     for (const code of ['a-secret-1', 'b-secret-2', 'c-secret-3']) assert.ok(!text.includes(code), `${code} leaked`);
     assert.deepEqual(body.players[2], { name: 'Chloé', team: 'red', score: '' });
+  });
+});
+
+describe('a session after its code is changed in the sheet', () => {
+  it('a token issued under the old code is refused once the roster shows the new code (a leaked code, changed, ends its sessions)', async () => {
+    // README (Security) says tokens stay valid "also after the player's code is changed in the
+    // sheet": changing a leaked code leaves the guesser's token working for CORRAL_SESSION_TTL
+    // (12 h), and the only way out is a new secret, which logs every player out. The roster is
+    // looked up on every request anyway (requireRosterPlayer), so a code fingerprint in the claims
+    // would end exactly that player's sessions at the next roster refresh.
+    const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+    const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets);
+    try {
+      const res = await postJson(`${app.url}/api/login`, { name: 'Alice', code: 'a-secret-1' });
+      assert.equal(res.status, 200);
+      const { token } = (await res.json()) as { token: string };
+      const bob = ((await (await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' })).json()) as { token: string }).token;
+      const players = sheets.tabs.get('Players');
+      assert.ok(players?.[1]);
+      players[1][1] = 'a-new-code-9';
+      const me = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(me.status, 401, 'the old token still works after the code changed');
+      assert.equal(me.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
+      // Said as an expired token is: the holder of a token opened with a leaked code is not told
+      // that the leak was noticed.
+      assert.deepEqual(await me.json(), { error: 'unauthorized', message: 'the session token is invalid or expired; log in again' });
+      const again = await postJson(`${app.url}/api/login`, { name: 'Alice', code: 'a-new-code-9' });
+      const fresh = ((await again.json()) as { token: string }).token;
+      assert.equal((await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${fresh}` } })).status, 200, 'a login with the new code');
+      assert.equal((await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${bob}` } })).status, 200, "another player's session is untouched");
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('keeps the session when the code is only written another way (spaces around it, another Unicode form), and ends it when the code is emptied', async () => {
+    const sheets = createFakeSheets({ Players: [['name', 'code'], ['Zoé', 'caf\u00e9-7']], Events: SAMPLE_EVENTS });
+    const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets);
+    try {
+      const res = await postJson(`${app.url}/api/login`, { name: 'Zoé', code: 'caf\u00e9-7' });
+      const { token } = (await res.json()) as { token: string };
+      const me = async () => (await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+      sheets.tabs.set('Players', [['name', 'code'], ['Zoé', ' cafe\u0301-7 ']]);
+      assert.equal(await me(), 200, 'the same code as logins compare it');
+      sheets.tabs.set('Players', [['name', 'code'], ['Zoé', '']]);
+      assert.equal(await me(), 401, 'no code: no session');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('keeps the sessions while the roster has lost its code column (503, as for the name column), and takes them again once it is back', async () => {
+    const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+    const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets);
+    try {
+      const res = await postJson(`${app.url}/api/login`, { name: 'Alice', code: 'a-secret-1' });
+      const { token } = (await res.json()) as { token: string };
+      const me = () => fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+      sheets.tabs.set('Players', [['name', 'Code secret'], ['Alice', 'a-secret-1']]);
+      const broken = await me();
+      assert.equal(broken.status, 503);
+      assert.match(((await broken.json()) as { message: string }).message, /no code column, which the server's operator must fix; the session is kept/);
+      sheets.tabs.set('Players', [['name', 'code'], ['Alice', 'a-secret-1']]);
+      assert.equal((await me()).status, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('takes a token issued before codes were fingerprinted until it expires (upgrading logs no one out)', async () => {
+    const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+    const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets);
+    try {
+      const secret = await loadSessionSecret(undefined, app.dataDir);
+      const earlier = createSessions(secret, 60).issue('Alice').token;
+      assert.equal(JSON.parse(Buffer.from(earlier.split('.')[1] ?? '', 'base64url').toString('utf8')).cfp, undefined);
+      assert.equal((await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${earlier}` } })).status, 200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('the code fingerprint in the claims', () => {
+  const secret = 's'.repeat(40);
+  const sessions = createSessions(secret, 60);
+  const digest = createHash('sha256').update('P123').digest();
+
+  it('is an HMAC under the secret: neither the code nor a hash of it anyone can test a guess against', () => {
+    const { token, claims } = sessions.issue('Alice', Date.now(), digest);
+    const payload = Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8');
+    assert.equal(typeof claims.cfp, 'string');
+    assert.equal(claims.cfp?.length, 16);
+    assert.doesNotMatch(payload, /P123/);
+    for (const plain of [digest, createHash('sha256').update(digest).digest()]) {
+      for (const enc of ['hex', 'base64url', 'base64'] as const) assert.ok(!payload.includes(plain.toString(enc).slice(0, 12)), `no ${enc} of a plain hash`);
+    }
+    // Another secret makes another fingerprint of the same code.
+    assert.notEqual(createSessions('t'.repeat(40), 60).issue('Alice', Date.now(), digest).claims.cfp, claims.cfp);
+    assert.deepEqual(sessions.verify(token), claims);
+  });
+
+  it('holds a token to the code it was issued for; one without a fingerprint to none', () => {
+    const { claims } = sessions.issue('Alice', Date.now(), digest);
+    assert.equal(sessions.holdsCode(claims, createHash('sha256').update('P123').digest()), true, 'the same code, another digest object');
+    assert.equal(sessions.holdsCode(claims, createHash('sha256').update('P124').digest()), false);
+    assert.equal(sessions.holdsCode(claims, undefined), false);
+    const earlier = sessions.issue('Alice').claims;
+    assert.equal(sessions.holdsCode(earlier, createHash('sha256').update('P124').digest()), true);
+  });
+
+  it('refuses a signed token whose fingerprint is not one issue() writes', () => {
+    const signed = (claims: object) => {
+      const data = `v1.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+      return `${data}.${createHmac('sha256', secret).update(data).digest('base64url')}`;
+    };
+    const now = Math.floor(Date.now() / 1000);
+    for (const cfp of [null, 7, '', 'short', 'x'.repeat(17)]) assert.equal(sessions.verify(signed({ sub: 'Alice', iat: now, exp: now + 60, cfp })), undefined, String(cfp));
   });
 });

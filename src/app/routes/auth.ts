@@ -4,7 +4,7 @@ import { readJsonObject } from '../body.js';
 import { CHALLENGE, type AppDeps } from '../deps.js';
 import { HttpError, sendJson } from '../http.js';
 import type { LoginLimit } from '../login-limit.js';
-import { checkLogin, playerName, publicFields, rosterProblem, type RosterProblem } from '../players.js';
+import { checkLogin, codeDigestOf, playerName, publicFields, rosterProblem, type RosterProblem } from '../players.js';
 import type { Handler } from '../router.js';
 import { onlyFields, requireText } from '../validate.js';
 
@@ -68,8 +68,9 @@ export function loginRoute(deps: AppDeps, limit?: LoginLimit): Handler {
     // One answer for an unknown name and a wrong code: the caller learns nothing about which.
     if (!record) throw new HttpError('invalid_credentials', 'name or code is incorrect', { headers: CHALLENGE });
     // The sheet's spelling, not the one typed (the lookup ignores case and Unicode form): the
-    // token's name is what POST /api/events writes into the Events tab.
-    const { token, claims } = deps.sessions.issue(playerName(sheet, record));
+    // token's name is what POST /api/events writes into the Events tab. The code's fingerprint
+    // ends the session when the code is changed in the sheet (requireRosterPlayer).
+    const { token, claims } = deps.sessions.issue(playerName(sheet, record), Date.now(), codeDigestOf(sheet, record));
     sendJson(res, 200, { token, expires_at: new Date(claims.exp * 1000).toISOString(), player: publicFields(record) });
   };
 }
