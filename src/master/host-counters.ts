@@ -2,14 +2,15 @@
 // failed-login limit per name: it answers each worker's batched 'count' message from one set of
 // window counters, so every worker of the host counts against one budget. Workers count in the
 // shared table (counter-table.ts) and send here only the keys it has no room for, or every key
-// when it could not be made.
+// when it could not be made. Each counter here holds a bounded number of keys (window-counters.ts):
+// past it, keys new to it are refused as over their limit, and said so (`counters.full`).
 
 import { counterArgsProblem } from '../counter-args.js';
 import { CorralError } from '../errors.js';
 import type { ChildMessage, CountResult, MasterMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
 import { FAILURE_REPEAT_MS, RepeatedFailure } from '../log/repeated-failure.js';
-import { createWindowCounters } from '../window-counters.js';
+import { createWindowCounters, MAX_KEYS_PER_COUNTER, type CounterRoomObserver } from '../window-counters.js';
 
 type CountRequest = Extract<ChildMessage, { type: 'count' }>;
 type CountAnswer = Extract<MasterMessage, { type: 'counted' }>;
@@ -27,6 +28,8 @@ export interface HostCounterOptions {
   readonly logger?: Logger;
   /** Clock for the once-a-minute log (tests). */
   readonly now?: () => number;
+  /** Keys each counter holds at most (tests); MAX_KEYS_PER_COUNTER unless set. */
+  readonly maxKeysPerCounter?: number;
 }
 
 const MALFORMED_LOG_INTERVAL_MS = FAILURE_REPEAT_MS;
@@ -45,8 +48,36 @@ function problemOf(req: CountRequest): string | undefined {
 }
 
 export function createHostCounters(options: HostCounterOptions = {}): HostCounterService {
-  const counters = createWindowCounters();
   const now = options.now ?? Date.now;
+  const maxKeys = options.maxKeysPerCounter ?? MAX_KEYS_PER_COUNTER;
+  // Per counter (limit and window): the per-IP limit's filling does not hide a login counter's.
+  const full = new Map<string, RepeatedFailure>();
+  const room: CounterRoomObserver = {
+    refused(limit, windowSeconds) {
+      const id = `${limit}/${windowSeconds}`;
+      let failure = full.get(id);
+      if (!failure) {
+        failure = new RepeatedFailure(now);
+        full.set(id, failure);
+      }
+      failure.failed((refused, refusedTotal) =>
+        options.logger?.warn(
+          { event: 'counters.full', limit, window_s: windowSeconds, max_keys: maxKeys, refused, refused_total: refusedTotal },
+          `the master's counter of ${limit} per ${windowSeconds} s holds ${maxKeys} keys, the shared table being full too (many client addresses, IPv6 /64s, in one window: a scan?): ` +
+            'hits of keys new to it are refused as over their limit (429 for the per-IP limit) until its windows end and make room; keys it holds are counted as before',
+        ),
+      );
+    },
+    accepting(limit, windowSeconds) {
+      full.get(`${limit}/${windowSeconds}`)?.ended((refused) =>
+        options.logger?.info(
+          { event: 'counters.accepting', limit, window_s: windowSeconds, refused },
+          `the master's counter of ${limit} per ${windowSeconds} s takes new keys again; ${refused} hits of new keys were refused while it was full`,
+        ),
+      );
+    },
+  };
+  const counters = createWindowCounters({ room, maxKeys });
   // A custom app's bad request comes with every one of its requests: one line a minute says so.
   const malformed = new RepeatedFailure(now, MALFORMED_LOG_INTERVAL_MS);
   const report = (problem: string) => {

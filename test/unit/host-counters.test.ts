@@ -7,7 +7,7 @@ import { createRateLimit } from '../../src/app/rate-limit.js';
 import type { ChildMessage, MasterMessage } from '../../src/ipc/messages.js';
 import type { Logger } from '../../src/log/logger.js';
 import { createHostCounters } from '../../src/master/host-counters.js';
-import { createWindowCounters } from '../../src/window-counters.js';
+import { createWindowCounters, MAX_KEYS_PER_COUNTER } from '../../src/window-counters.js';
 import { createCounterClient } from '../../src/worker/counter-client.js';
 import { waitFor } from '../helpers/corral.js';
 
@@ -212,5 +212,76 @@ describe('host counters', () => {
     assert.ok(decisions.every((d) => d.allowed && d.remaining === 3));
     await limit.consume('a');
     assert.deepEqual(warnings.map((w) => w.event), ['ratelimit.unavailable']);
+  });
+});
+
+describe("the master's counters are bounded (a scan from many addresses once the shared table is full)", () => {
+  /** A scanner's keys: one IPv6 /64 each, as client-ip.ts's clientKey writes them. */
+  const scanKey = (i: number) => `2001:db8:${(i >>> 16).toString(16)}:${(i & 0xffff).toString(16)}::/64`;
+
+  it('holds at most MAX_KEYS_PER_COUNTER keys per counter however many distinct keys it is hit with, and refuses the new ones as over their limit', async () => {
+    let now = 0;
+    const counters = createWindowCounters({ now: () => now });
+    // Every hit a new /64, 1.5 times what a counter holds, and more in the next minutes.
+    for (let i = 0; i < MAX_KEYS_PER_COUNTER * 1.5; i++) await counters.hit(scanKey(i), 600);
+    assert.equal(counters.keys(), MAX_KEYS_PER_COUNTER);
+    const refused = await counters.hit(scanKey(-1), 600);
+    assert.deepEqual(refused, { allowed: false, remaining: 0, msBeforeReset: 60_000 }, 'over its limit until the oldest window ends');
+    // A key it holds is counted as before.
+    assert.deepEqual(await counters.hit(scanKey(0), 600), { allowed: true, remaining: 598, msBeforeReset: 60_000 });
+    // A peek needs no room: a key it does not hold has had no hits.
+    assert.deepEqual(await counters.peek(scanKey(-1), 600), { allowed: true, remaining: 600, msBeforeReset: 0 });
+    for (let minute = 1; minute <= 2; minute++) {
+      now = minute * 60_000;
+      for (let i = 0; i < MAX_KEYS_PER_COUNTER * 1.2; i++) await counters.hit(scanKey(minute * 1_000_000 + i), 600);
+      assert.equal(counters.keys(), MAX_KEYS_PER_COUNTER, `minute ${minute}: the ended windows made room, and no more`);
+    }
+    // Another counter (a login limit's) has room of its own.
+    assert.equal((await counters.hit('login-name:0123', 16_777_214, { windowSeconds: 900 })).allowed, true);
+    assert.equal(counters.keys(), MAX_KEYS_PER_COUNTER + 1);
+  });
+
+  it('the master answers the refused hits as over the limit, says so once (counters.full), and once more when it takes new keys again', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = {
+      warn: (fields: Record<string, unknown>, msg: string) => void lines.push({ ...fields, msg }),
+      info: (fields: Record<string, unknown>, msg: string) => void lines.push({ ...fields, msg }),
+    } as unknown as Logger;
+    const master = createHostCounters({ logger, maxKeysPerCounter: 100 });
+    const keys = Array.from({ length: 250 }, (_, i) => scanKey(i));
+    const { results } = await master.answer({ type: 'count', id: 1, limit: 600, keys });
+    assert.deepEqual(results.slice(0, 100).map((r) => r[0]), Array(100).fill(1));
+    assert.deepEqual(results.slice(100).map((r) => [r[0], r[1]]), Array(150).fill([0, 0]));
+    assert.ok(results.slice(100).every((r) => r[2] > 59_000 && r[2] <= 60_000));
+    await master.answer({ type: 'count', id: 2, limit: 600, keys: [scanKey(1000)] });
+    assert.deepEqual(
+      lines.map((l) => [l.event, l.limit, l.window_s, l.max_keys, l.refused]),
+      [['counters.full', 600, 60, 100, 1]],
+      'said at the first refusal, then at most once a minute',
+    );
+    assert.match(String(lines[0]?.msg), /refused as over their limit \(429 for the per-IP limit\)/);
+    // A login counter (another limit and window) is not full.
+    const login = await master.answer({ type: 'count', id: 3, limit: 16_777_214, window: 900, keys: ['login-name:0123'] });
+    assert.equal(login.results[0]?.[0], 1);
+  });
+
+  it('says when the full counter takes new keys again, with the hits refused meanwhile', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = {
+      warn: (fields: Record<string, unknown>) => void lines.push(fields),
+      info: (fields: Record<string, unknown>) => void lines.push(fields),
+    } as unknown as Logger;
+    const master = createHostCounters({ logger, maxKeysPerCounter: 2 });
+    await master.answer({ type: 'count', id: 1, limit: 5, window: 1, keys: ['a', 'b', 'c', 'd'] });
+    await new Promise((r) => setTimeout(r, 1100));
+    const { results } = await master.answer({ type: 'count', id: 2, limit: 5, window: 1, keys: ['e'] });
+    assert.equal(results[0]?.[0], 1);
+    assert.deepEqual(
+      lines.map((l) => [l.event, l.refused]),
+      [
+        ['counters.full', 1],
+        ['counters.accepting', 2],
+      ],
+    );
   });
 });
