@@ -258,6 +258,24 @@ describe('keepers one after the other on one data dir', () => {
     assert.deepEqual(events('sheets.cache_handed_over').map((l) => l.ranges), [1]);
   });
 
+  it('a keeper whose boot fails after it took the handed cache (before it served anything) leaves it to the keeper started next', async () => {
+    const first = await start(new FakeClock(T0));
+    await first.read('Players');
+    await first.drain(T0 + 5000);
+    keepers.splice(0);
+    // The next keeper's boot fails after the handoff is taken and before it serves: here its
+    // socket cannot be bound (something stands at its path); the same for a journal that cannot be
+    // opened, a stop or a rollback while it replays, a replay killed as silent.
+    const socketPath = join(dir, 'keeper.sock');
+    mkdirSync(join(socketPath, 'x'), { recursive: true });
+    await assert.rejects(Keeper.start({ settings, logger: log.logger, socketPath, clock: new FakeClock(T0 + 1000), openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 }));
+    rmSync(socketPath, { recursive: true, force: true });
+    // The keeper started after it (the master's next attempt, or the rollback's) gets the cache.
+    const next = await start(new FakeClock(T0 + 2000));
+    assert.equal((await next.read('Players')).via, 'fresh');
+    assert.equal(backend.count('get'), 1, 'no call to Google');
+  });
+
   it("is not served without the journal it was handed over beside (moved aside, as the README's rollback to an older build has it): rows acknowledged after the copy was fetched stay in reads", async () => {
     const first = await start(new FakeClock(T0));
     await first.read('Events');
