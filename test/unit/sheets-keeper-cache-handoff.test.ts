@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { CACHE_HANDOFF_FILE, saveCacheHandoff, takeCacheHandoff } from '../../src/sheets/keeper/cache-handoff.js';
+import { CACHE_HANDOFF_FILE, dropCacheHandoff, readCacheHandoff, saveCacheHandoff } from '../../src/sheets/keeper/cache-handoff.js';
 import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import type { KeeperSettings } from '../../src/sheets/keeper/keeper-options.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
@@ -32,10 +32,10 @@ describe('the cache handoff file', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('gives back what was saved, once: the file is gone after it is taken', async () => {
+  it('gives back what was saved; the file stays until it is dropped', async () => {
     const players = [['name', 'code'], ['Alice', 'P001'], ['Zoë "Z"\nNewline', 'P002']];
     await saveCacheHandoff(dir, 'google S1', [cached('Players', players, T0), cached('Events!A:E', [], T0 - 5000)], T0 + 100);
-    const taken = await takeCacheHandoff(dir, 'google S1', T0 + 1000, HOUR);
+    const taken = await readCacheHandoff(dir, 'google S1', T0 + 1000, HOUR);
     assert.equal(taken.kind, 'restored');
     assert.ok(taken.kind === 'restored');
     assert.deepEqual(
@@ -46,14 +46,16 @@ describe('the cache handoff file', () => {
       ],
     );
     assert.equal(taken.savedAt, T0 + 100);
+    assert.deepEqual(await readCacheHandoff(dir, 'google S1', T0 + 1000, HOUR), taken, 'left for a start after this one');
+    await dropCacheHandoff(dir);
     assert.equal(existsSync(join(dir, CACHE_HANDOFF_FILE)), false);
-    assert.deepEqual(await takeCacheHandoff(dir, 'google S1', T0 + 1000, HOUR), { kind: 'none' });
+    assert.deepEqual(await readCacheHandoff(dir, 'google S1', T0 + 1000, HOUR), { kind: 'none' });
   });
 
   it("is not used for another sheet, nor when cut short or damaged; it is deleted all the same", async () => {
     const save = () => saveCacheHandoff(dir, 'google S1', [cached('Players', [['a']], T0), cached('Events', [['b']], T0)], T0);
     await save();
-    const other = await takeCacheHandoff(dir, 'google S2 via https://sheets.googleapis.com', T0, HOUR);
+    const other = await readCacheHandoff(dir, 'google S2 via https://sheets.googleapis.com', T0, HOUR);
     assert.equal(other.kind, 'ignored');
     assert.match(other.kind === 'ignored' ? other.reason : '', /another sheet's values \(google S1\)/);
     assert.equal(existsSync(join(dir, CACHE_HANDOFF_FILE)), false);
@@ -69,7 +71,7 @@ describe('the cache handoff file', () => {
     for (const [what, damage, reason] of damaged) {
       await save();
       writeFileSync(path, damage(readFileSync(path, 'utf8')));
-      const taken = await takeCacheHandoff(dir, 'google S1', T0, HOUR);
+      const taken = await readCacheHandoff(dir, 'google S1', T0, HOUR);
       assert.equal(taken.kind, 'ignored', what);
       assert.match(taken.kind === 'ignored' ? taken.reason : '', reason, what);
       assert.equal(existsSync(path), false, `${what}: deleted`);
@@ -78,20 +80,26 @@ describe('the cache handoff file', () => {
 
   it('one that cannot be read (a directory in its place, as an I/O error or a file over 2 GiB) is dropped, not tried again at every start', async () => {
     mkdirSync(join(dir, CACHE_HANDOFF_FILE));
-    const taken = await takeCacheHandoff(dir, 'src', T0, HOUR);
+    const taken = await readCacheHandoff(dir, 'src', T0, HOUR);
     assert.equal(taken.kind, 'ignored');
     if (taken.kind === 'ignored') assert.match(taken.reason, /^it cannot be read \(EISDIR/);
     assert.equal(existsSync(join(dir, CACHE_HANDOFF_FILE)), false);
-    assert.deepEqual(await takeCacheHandoff(dir, 'src', T0, HOUR), { kind: 'none' });
+    assert.deepEqual(await readCacheHandoff(dir, 'src', T0, HOUR), { kind: 'none' });
   });
 
-  it('drops values that could no longer be served, and values from after now (a clock set back); removes a temporary file never renamed', async () => {
+  it('drops values that could no longer be served, and values from after now (a clock set back), but names every copy the file holds; removes a temporary file never renamed', async () => {
     await saveCacheHandoff(dir, 'src', [cached('Old', [['o']], T0 - HOUR - 1), cached('Kept', [['k']], T0 - HOUR + 1), cached('Future', [['f']], T0 + 10)], T0);
     writeFileSync(join(dir, `${CACHE_HANDOFF_FILE}.tmp`), 'half a file');
-    const taken = await takeCacheHandoff(dir, 'src', T0, HOUR);
+    const taken = await readCacheHandoff(dir, 'src', T0, HOUR);
     assert.ok(taken.kind === 'restored');
     assert.deepEqual(taken.values.map((v) => v.range), ['Kept']);
     assert.deepEqual([taken.tooOld, taken.ahead], [1, 1]);
+    // The journal keeps what they need while the file is left: a keeper with other settings may serve them.
+    assert.deepEqual(taken.copies, [
+      { range: 'Old', fetchStartedAt: T0 - HOUR - 801 },
+      { range: 'Kept', fetchStartedAt: T0 - HOUR - 799 },
+      { range: 'Future', fetchStartedAt: T0 - 790 },
+    ]);
     assert.equal(existsSync(join(dir, `${CACHE_HANDOFF_FILE}.tmp`)), false);
   });
 });
@@ -274,6 +282,30 @@ describe('keepers one after the other on one data dir', () => {
     const next = await start(new FakeClock(T0 + 2000));
     assert.equal((await next.read('Players')).via, 'fresh');
     assert.equal(backend.count('get'), 1, 'no call to Google');
+  });
+
+  it("a keeper whose boot fails after its journal's open let go of what it does not serve keeps the done entries the handed copies need: the keeper after it, with other settings, shows the row", async () => {
+    const first = await start(new FakeClock(T0));
+    const copy = await first.read('Events');
+    await first.append('Events', [['ev-X', 'P002', 'goal', '', '2024-03-02']]);
+    await first.flush();
+    assert.ok(backend.ids('Events').includes('ev-X'), 'in Google, after the copy was fetched');
+    await first.drain(T0 + 5000);
+    keepers.splice(0);
+    // 11 minutes on, past the journal's retention of done entries. A reload lowered
+    // SHEET_CACHE_MAX_STALE: the copy is too old for this keeper, which restores nothing, and its
+    // journal's open judges by what it serves. Its socket cannot be bound: it never serves.
+    const socketPath = join(dir, 'keeper.sock');
+    mkdirSync(join(socketPath, 'x'), { recursive: true });
+    const lowered = { ...settings, SHEET_CACHE_MAX_STALE: 60 };
+    await assert.rejects(Keeper.start({ settings: lowered, logger: log.logger, socketPath, clock: new FakeClock(T0 + 11 * 60_000), openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 }));
+    rmSync(socketPath, { recursive: true, force: true });
+    assert.deepEqual(events('sheets.cache_handoff_ignored').map((l) => l.too_old), [1]);
+    // Rolled back to the old settings: the copy is servable again, and taken.
+    const next = await start(new FakeClock(T0 + 11 * 60_000 + 1000));
+    const read = await next.read('Events');
+    assert.deepEqual([read.via, read.fetchedAt, read.pendingRows], ['stale', copy.fetchedAt, 1]);
+    assert.deepEqual(read.values.map((r) => r[0]), ['event_id', 'ev-1', 'ev-X']);
   });
 
   it("is not served without the journal it was handed over beside (moved aside, as the README's rollback to an older build has it): rows acknowledged after the copy was fetched stay in reads", async () => {

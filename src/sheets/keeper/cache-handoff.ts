@@ -6,13 +6,20 @@
 // same lock, takes them before it opens the journal, and serves them by their age under its own
 // TTL (fresh, or stale while one refresh runs), as if it had fetched them itself.
 //
-// Only a drain writes the file, and the next start deletes it (durably) before it serves anything:
-// a keeper that crashes leaves none, so a file is never older than the journal beside it. That is
-// what keeps the reads right: a done entry stays in the journal while a cached copy from before it
-// is served (journal-entries.ts), and the copies restored here are exactly those the draining
-// keeper judged that by. An older file could lack rows whose done entries the journal has since
-// let go. A file from another sheet (SHEET_ID, SHEETS_API_URL, the account or the offline
-// directory changed with the reload) is not used.
+// Only a drain writes the file. The next start leaves it in place until it is about to serve (its
+// socket bound, before its flusher's first pass), then deletes it durably: a start that fails
+// before then (its journal cannot be opened or its socket bound, a stop or a kill while it
+// replays, out of memory) leaves it to the keeper started after it, the master's next attempt or
+// a rollback's; a keeper that crashes once it served leaves none. That is what keeps the reads
+// right: a done entry stays in the journal while a cached copy from before it is served
+// (journal-entries.ts), and while the file is left every copy in it counts as such a copy for the
+// journal (handed-copies.ts), those the start did not restore too (too old under its
+// SHEET_CACHE_MAX_STALE, pushed out by a smaller cache budget, from after now by its clock): the
+// keeper after it, with other settings, may serve them. So no journal lets go of a done entry a
+// copy in the file needs, and a file is never older than the journal beside it. An older file
+// could lack rows whose done entries the journal has since let go. A file from another sheet
+// (SHEET_ID, SHEETS_API_URL, the account or the offline directory changed with the reload) is not
+// used, and is deleted at once: the journal's open drops another sheet's done entries.
 //
 // The file's times (when it was saved, each range's fetch start and end) are the wall clock's,
 // moved from and onto each keeper's clock (clock.ts: the wall clock at its start, then monotonic)
@@ -83,11 +90,19 @@ export async function saveCacheHandoff(dataDir: string, source: string, values: 
   return bytes.length;
 }
 
+/** A copy in the file, as the journal's retention sees it while the file is left (handed-copies.ts). */
+export interface HandedCopy {
+  readonly range: string;
+  readonly fetchStartedAt: number;
+}
+
 export type TakenHandoff =
   | { readonly kind: 'none' }
   | {
       readonly kind: 'restored';
       readonly values: readonly HandedValue[];
+      /** Every copy the file holds, those dropped here too: the file is left in place. */
+      readonly copies: readonly HandedCopy[];
       readonly savedAt: number;
       /** Values dropped as past TTL + SHEET_CACHE_MAX_STALE. */
       readonly tooOld: number;
@@ -109,13 +124,14 @@ function isHeader(value: unknown): value is Header {
 }
 
 /**
- * Reads and deletes the file a draining keeper left (the deletion durable before this returns: a
- * later crash must not let a start after it restore these values again). Values past
+ * Reads the file a draining keeper left. A file of this sheet is left in place (the caller deletes
+ * it with dropCacheHandoff once it serves); one of no use to any keeper of this sheet (damaged,
+ * of another version or sheet, unreadable) is deleted, durably before this returns. Values past
  * `servableMs` (TTL + SHEET_CACHE_MAX_STALE) are dropped, and so are values from a time after
  * `now` (the clock was set back: their age cannot be told). `now` and the times given back are of
  * `clock` (the keeper's; absent, taken as the wall clock's).
  */
-export async function takeCacheHandoff(dataDir: string, source: string, now: number, servableMs: number, clock: Pick<Clock, 'wallOffset'> = {}): Promise<TakenHandoff> {
+export async function readCacheHandoff(dataDir: string, source: string, now: number, servableMs: number, clock: Pick<Clock, 'wallOffset'> = {}): Promise<TakenHandoff> {
   const path = join(dataDir, CACHE_HANDOFF_FILE);
   // What a drain killed mid-write left: never renamed, so never taken.
   await rm(`${path}.tmp`, { force: true });
@@ -128,12 +144,21 @@ export async function takeCacheHandoff(dataDir: string, source: string, now: num
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
     // Unreadable (over 2 GiB, an I/O error, a directory in its place): dropped, or every start
     // would try it again.
-    await rm(path, { recursive: true, force: true });
-    await fsyncDir(dataDir);
+    await dropCacheHandoff(dataDir);
     return { kind: 'ignored', reason: `it cannot be read (${(err as Error).message})` };
   }
-  await rm(path);
+  const taken = parse(bytes, source, now, servableMs, clock);
+  if (taken.kind !== 'restored') await dropCacheHandoff(dataDir);
+  return taken;
+}
+
+/** Deletes the file (a directory in its place too), durably before this returns. */
+export async function dropCacheHandoff(dataDir: string): Promise<void> {
+  await rm(join(dataDir, CACHE_HANDOFF_FILE), { recursive: true, force: true });
   await fsyncDir(dataDir);
+}
+
+function parse(bytes: Buffer, source: string, now: number, servableMs: number, clock: Pick<Clock, 'wallOffset'>): TakenHandoff {
   const lines = splitLines(bytes);
   let header: unknown;
   try {
@@ -147,6 +172,7 @@ export async function takeCacheHandoff(dataDir: string, source: string, now: num
   // The header line, a line per range, and the empty string after the last newline.
   if (lines.length !== header.ranges.length + 2 || lines[lines.length - 1]?.length !== 0) return { kind: 'ignored', reason: `it holds ${lines.length - 2} lines of values for ${header.ranges.length} ranges (cut short?)` };
   const values: HandedValue[] = [];
+  const copies: HandedCopy[] = [];
   let tooOld = 0;
   let ahead = 0;
   const ours = (t: number) => fromWallTime(clock, t);
@@ -161,6 +187,7 @@ export async function takeCacheHandoff(dataDir: string, source: string, now: num
       return { kind: 'ignored', reason: `the values of ${r.range} are not JSON` };
     }
     if (!isRows(rows)) return { kind: 'ignored', reason: `the values of ${r.range} are not rows of strings` };
+    copies.push({ range: r.range, fetchStartedAt: r.fetchStartedAt });
     // Counted apart: said as "older than TTL + max stale", a copy dropped after the clock was set
     // back (NTP correcting a clock that ran ahead, a host's RTC behind at boot) sent the operator
     // to raise SHEET_CACHE_MAX_STALE, which changes nothing for it.
@@ -175,7 +202,7 @@ export async function takeCacheHandoff(dataDir: string, source: string, now: num
     // A copy: a slice would keep the whole file's bytes alive as long as any range is cached.
     values.push({ range: r.range, values: rows, jsonBytes: Buffer.from(json), fetchStartedAt: r.fetchStartedAt, fetchedAt: r.fetchedAt });
   }
-  return { kind: 'restored', values, savedAt: ours(header.savedAt), tooOld, ahead };
+  return { kind: 'restored', values, copies, savedAt: ours(header.savedAt), tooOld, ahead };
 }
 
 /** The file's lines, split at each newline (the last, after the final newline, empty). */

@@ -3,24 +3,26 @@
 // write journal and its flusher), serving the workers on a local socket.
 //
 // This file is the composition: the order of the start (data dir → lock → quota ledger → backend
-// → Redis sharing → read tier → cache handoff → journal replay → server → flusher → file checks),
-// what each call goes to, and the order of drain and close. Its neighbours hold the parts it
-// orders: keeper-options.ts (what it is started with), private-data-dir.ts (the data dir made
-// private), journal-start.ts (the journal opened, and what its open found said),
-// cache-handoff-steps.ts (the cache taken at start, handed over at drain), read-answers.ts (a
-// read as answered), append-outcomes.ts (an append, and the logs that follow its outcome) and
-// keeper-figures.ts (the heartbeat's figures).
+// → Redis sharing → read tier → cache handoff taken → journal replay → server → cache handoff
+// file deleted → flusher → file checks), what each call goes to, and the order of drain and
+// close. Its neighbours hold the parts it orders: keeper-options.ts (what it is started with),
+// private-data-dir.ts (the data dir made private), journal-start.ts (the journal opened, and what
+// its open found said), cache-handoff-steps.ts (the cache taken at start, its file deleted once
+// the keeper serves, handed over at drain), read-answers.ts (a read as answered),
+// append-outcomes.ts (an append, and the logs that follow its outcome) and keeper-figures.ts (the
+// heartbeat's figures).
 
 import { CorralError } from '../../errors.js';
 import type { SheetsBackend } from '../backend.js';
 import { destinationDigest, destinationOf } from '../destination.js';
 import { columnToLetters, firstRowOf, startColumnOf } from '../a1.js';
 import { AppendOutcomes } from './append-outcomes.js';
-import { handOverCache, restoreCache, type HandoffParts } from './cache-handoff-steps.js';
+import { handOverCache, releaseCacheHandoff, restoreCache, type HandoffParts } from './cache-handoff-steps.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
 import { systemClock, type Clock } from './clock.js';
 import { Flusher, type HeaderCopy } from './flusher.js';
 import { watchKeeperFiles } from './file-watch.js';
+import type { HandedCopies } from './handed-copies.js';
 import { Journal, sheetKey, type Receipt } from './journal.js';
 import { sheetOfRange } from './journal-rows.js';
 import { openKeeperJournal, reportJournalOpened } from './journal-start.js';
@@ -72,6 +74,8 @@ export class Keeper {
   private readonly appends: AppendOutcomes;
   /** The read tier is closed (the drain's end, or close): its fetches in flight were aborted by this keeper, not failed by Google. */
   private tierClosed = false;
+  /** The copies of the handed cache file while it is left in place, until the start serves (cache-handoff.ts). */
+  private handed: HandedCopies | undefined;
 
   private constructor(private readonly o: KeeperOptions) {
     const s = o.settings;
@@ -152,13 +156,15 @@ export class Keeper {
       });
       k.startTier();
       // Before the journal opens: its done entries are kept while a copy from before them is
-      // served, and the restored copies are such copies (cache-handoff.ts).
-      await restoreCache(k.handoffParts(dataDir), s);
+      // served, and the restored copies are such copies (cache-handoff.ts). So are all the copies
+      // of the file, left in place until this keeper serves: should the start fail before, the
+      // next keeper takes it.
+      k.handed = await restoreCache(k.handoffParts(dataDir), s);
       const opened = await openKeeperJournal(o, {
         dataDir,
         destination: k.backend.destination,
         clock: k.clock,
-        copyOlderThan: (sheet, doneAt) => k.tier.hasValueFetchedBy((range) => sheetOfRange(range) === sheet, doneAt),
+        copyOlderThan: (sheet, doneAt) => k.tier.hasValueFetchedBy((range) => sheetOfRange(range) === sheet, doneAt) || k.handed?.fetchedBy(sheet, doneAt) === true,
       });
       const journal = opened.journal;
       k.journal = journal;
@@ -191,6 +197,12 @@ export class Keeper {
           destinationDigest(k.backend.destination),
         );
         await k.server.listen();
+      }
+      // Serving: the handed file goes before the flusher's first pass, the first trim of the journal
+      // since its open, and only then is the journal free to let go of what the file's copies need.
+      if (k.handed) {
+        await releaseCacheHandoff(dataDir);
+        k.handed = undefined;
       }
       k.flusher.start();
       k.stopFileWatch = watchKeeperFiles({ journal, server: k.server, socketPath: o.socketPath, logger: o.logger, lock: k.lock });
