@@ -8,6 +8,7 @@
 
 import { A1ParseError, columnToLetters, formatA1, parseA1, type GridArea } from '../a1.js';
 import type { InsertDataOption, MajorDimension, WireAppendValuesResponse, WireUpdateValuesResponse, WireValueRange } from '../google/wire.js';
+import { tabKey } from '../tab-key.js';
 import { ApiError, badRange, NOT_FOUND, protectedCell, workbookFull } from './api-error.js';
 import { withoutDefaults } from './http-util.js';
 import { parseR1C1 } from './r1c1.js';
@@ -176,7 +177,8 @@ export class Store {
       return { tab: first, area: parsed.area };
     }
     const want = parsed.sheet;
-    const tab = s.tabs.find((t) => t.title === want) ?? s.tabs.find((t) => t.title.toLowerCase() === want.toLowerCase());
+    // Whatever the case of the name, as Google finds it (tab-key.ts).
+    const tab = s.tabs.find((t) => t.title === want) ?? s.tabs.find((t) => tabKey(t.title) === tabKey(want));
     if (!tab) throw badRange(range);
     return { tab, area: parsed.area };
   }

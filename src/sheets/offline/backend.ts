@@ -26,6 +26,7 @@ import type { AppendResult, SheetsBackend, ValueRange } from '../backend.js';
 import { OFFLINE_DESTINATION } from '../destination.js';
 import { SheetsError } from '../errors.js';
 import { SAMPLE_SHEET_DIR } from '../sample-sheet.js';
+import { tabKey } from '../tab-key.js';
 import { parseCsv, stringifyCsv } from './csv.js';
 import { BOM, tabText } from './tab-text.js';
 
@@ -150,7 +151,7 @@ export class OfflineBackend implements SheetsBackend {
     // Google finds a tab whatever the case of its name (`events!A:A` is the tab Events, and its
     // answers name it Events), as the emulator does: SHEET_EVENTS_RANGE=events worked with Google
     // and every read and append of it was refused here.
-    const sheet = asked === undefined ? tabs[0] : tabs.includes(asked) ? asked : tabs.find((t) => t.toLowerCase() === asked.toLowerCase());
+    const sheet = asked === undefined ? tabs[0] : tabs.includes(asked) ? asked : tabs.find((t) => tabKey(t) === tabKey(asked));
     if (sheet === undefined || sheet.includes('/')) throw badRange(range, `no tab named ${JSON.stringify(asked ?? '')}`);
     return { sheet, area: parsed.area };
   }
