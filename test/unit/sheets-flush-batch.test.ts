@@ -37,6 +37,7 @@ describe('flush batches', () => {
       id: `e${i}`,
       range: 'Events',
       sheet: 'Events',
+      rangeKey: 'events!',
       rows: [eventRow(`r${i}`)],
       at: 0,
       destination: 'fake sheet',

@@ -12,6 +12,7 @@ import { Flusher } from '../../src/sheets/keeper/flusher.js';
 import type { Journal, JournalEntry } from '../../src/sheets/keeper/journal.js';
 import type { PendingRow } from '../../src/sheets/keeper/merge.js';
 import { JournalEntries } from '../../src/sheets/keeper/journal-entries.js';
+import { rangeKeyOf } from '../../src/sheets/keeper/journal-rows.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
@@ -57,7 +58,7 @@ function memoryJournal(table: JournalEntries, o: { now?: () => number; afterDone
 function countedEntries(range: string, n: number): { entries: JournalEntry[]; looked: Set<JournalEntry> } {
   const looked = new Set<JournalEntry>();
   const entries = Array.from({ length: n }, (_, i): JournalEntry => {
-    const e: JournalEntry = { id: `${range}-${i}`, range, sheet: range, rows: [eventRow(`${range}-r${i}`)], at: i, destination: 'fake sheet', state: 'pending', durable: true, attempts: 0, nextAttemptAt: 0, doneAt: undefined };
+    const e: JournalEntry = { id: `${range}-${i}`, range, sheet: range, rangeKey: rangeKeyOf(range), rows: [eventRow(`${range}-r${i}`)], at: i, destination: 'fake sheet', state: 'pending', durable: true, attempts: 0, nextAttemptAt: 0, doneAt: undefined };
     return new Proxy(e, {
       get(target, key, receiver) {
         looked.add(target);
@@ -100,7 +101,7 @@ describe('a flush pass during an outage', () => {
       // look at none of its entries (they did: every entry, several times, at every pass).
       for (let k = 0; k < 3; k++) {
         // A row for another tab, which goes out meanwhile.
-        table.add({ id: `Log-${k}`, range: 'Log', sheet: 'Log', rows: [eventRow(`Log-r${k}`)], at: n + k, destination: 'fake sheet', state: 'pending', durable: true, attempts: 0, nextAttemptAt: 0, doneAt: undefined });
+        table.add({ id: `Log-${k}`, range: 'Log', sheet: 'Log', rangeKey: rangeKeyOf('Log'), rows: [eventRow(`Log-r${k}`)], at: n + k, destination: 'fake sheet', state: 'pending', durable: true, attempts: 0, nextAttemptAt: 0, doneAt: undefined });
         events.looked.clear();
         const r = await flusher.flushOnce({ wait: true });
         assert.equal(r.sent, 1, 'the row for the other tab went out');
@@ -187,7 +188,7 @@ describe('the backlog kept as entries come and go', () => {
           const range = ranges[rand(ranges.length)]!;
           const id = `e${next++}`;
           const rows = Array.from({ length: 1 + rand(3) }, (_, i) => [`${id}-${i}`, 'x']);
-          table.add({ id, range, sheet: range.split('!')[0]!, rows, at: now - rand(100), destination: 'sheet', state: 'pending', durable: rand(3) > 0, attempts: 0, nextAttemptAt: 0, doneAt: undefined });
+          table.add({ id, range, sheet: range.split('!')[0]!, rangeKey: rangeKeyOf(range), rows, at: now - rand(100), destination: 'sheet', state: 'pending', durable: rand(3) > 0, attempts: 0, nextAttemptAt: 0, doneAt: undefined });
           break;
         }
         case 2:
@@ -384,7 +385,7 @@ describe('the done entries retained and the rows a read shows, as entries come a
           const range = ranges[rand(ranges.length)]!;
           const id = `e${next++}`;
           const rows = Array.from({ length: 1 + rand(3) }, (_, i) => [`${id}-${i}`, 'x']);
-          table.add({ id, range, sheet: range.split('!')[0]!, rows, ...(rand(2) ? { header } : {}), at: now - rand(100), destination: 'sheet', state: 'pending', durable: rand(3) > 0, attempts: 0, nextAttemptAt: 0, doneAt: undefined });
+          table.add({ id, range, sheet: range.split('!')[0]!, rangeKey: rangeKeyOf(range), rows, ...(rand(2) ? { header } : {}), at: now - rand(100), destination: 'sheet', state: 'pending', durable: rand(3) > 0, attempts: 0, nextAttemptAt: 0, doneAt: undefined });
           break;
         }
         case 2:

@@ -9,6 +9,7 @@ import { FULL_BATCH } from '../../src/sheets/keeper/flush-batch.js';
 import { BatchLimits, SIZE_MATTERS_BYTES, SMALLER_FOR_MS } from '../../src/sheets/keeper/flush-batch-limits.js';
 import { Flusher } from '../../src/sheets/keeper/flusher.js';
 import type { JournalEntry } from '../../src/sheets/keeper/journal.js';
+import { rangeKeyOf } from '../../src/sheets/keeper/journal-rows.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { eventRow, openFlusherRig, type FlusherRig } from '../fixtures/test-flusher.js';
 
@@ -105,7 +106,7 @@ it('an unsure append Google applied late is found by its read-back, and the batc
 it('smaller batches grow back, doubling with each append that goes through, once SMALLER_FOR_MS has passed since the last halving', () => {
   let now = 0;
   const limits = new BatchLimits(rig.log.logger, () => now);
-  const entry = (id: string, range = 'Events'): JournalEntry => ({ id, range, sheet: range, rows: [eventRow(id)], at: 0, destination: 'fake sheet', state: 'unsure', durable: true, attempts: 1, nextAttemptAt: 0, doneAt: undefined });
+  const entry = (id: string, range = 'Events'): JournalEntry => ({ id, range, sheet: range, rangeKey: rangeKeyOf(range), rows: [eventRow(id)], at: 0, destination: 'fake sheet', state: 'unsure', durable: true, attempts: 1, nextAttemptAt: 0, doneAt: undefined });
   assert.equal(limits.of('Events'), FULL_BATCH);
   const big = [entry('a'), entry('b')];
   limits.endedUnsure(big, 4000, 6_000_000);

@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { JournalEntries } from '../../src/sheets/keeper/journal-entries.js';
 import type { JournalEntry } from '../../src/sheets/keeper/journal-replay.js';
+import { rangeKeyOf } from '../../src/sheets/keeper/journal-rows.js';
 
 const MINUTE = 60_000;
 
 function entry(id: string, sheet: string, at: number): JournalEntry {
-  return { id, range: sheet, sheet, rows: [[`ev-${id}`, 'P001', 'goal']], at, destination: 'the sheet', state: 'pending', durable: true, attempts: 0, nextAttemptAt: 0, doneAt: undefined };
+  return { id, range: sheet, sheet, rangeKey: rangeKeyOf(sheet), rows: [[`ev-${id}`, 'P001', 'goal']], at, destination: 'the sheet', state: 'pending', durable: true, attempts: 0, nextAttemptAt: 0, doneAt: undefined };
 }
 
 test('forgotAfter: true from a copy older than the latest forgotten done entry of its tab, or than the retention at start', async () => {

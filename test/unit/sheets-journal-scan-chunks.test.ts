@@ -11,6 +11,7 @@ import { OPEN_CHUNK_BYTES } from '../../src/sheets/keeper/journal-file-open.js';
 import { JournalFile } from '../../src/sheets/keeper/journal-file.js';
 import { JournalEntries } from '../../src/sheets/keeper/journal-entries.js';
 import type { JournalEntry } from '../../src/sheets/keeper/journal-replay.js';
+import { rangeKeyOf } from '../../src/sheets/keeper/journal-rows.js';
 import { encodeRecord, JournalScanner, scanRecords, type ScannedFile } from '../../src/sheets/keeper/journal-scan.js';
 
 const rec = (i: number) => encodeRecord({ k: 'add', id: `e${i}`, r: 'Events', rows: [[`ev-${i}`, 'x'.repeat(i % 7)]], at: i });
@@ -96,7 +97,7 @@ test('restoring the replayed entries lets the event loop turn between slices, so
   const entries = new Map<string, JournalEntry>();
   for (let i = 0; i < 100; i++) {
     const rows = Array.from({ length: 1000 }, (_, j) => [`ev-${i}-${j}`, 'P001']);
-    entries.set(`e${i}`, { id: `e${i}`, range: 'Events', sheet: 'Events', rows, at: i, destination: 'the sheet', state: 'pending', durable: true, attempts: 0, nextAttemptAt: 0, doneAt: undefined });
+    entries.set(`e${i}`, { id: `e${i}`, range: 'Events', sheet: 'Events', rangeKey: rangeKeyOf('Events'), rows, at: i, destination: 'the sheet', state: 'pending', durable: true, attempts: 0, nextAttemptAt: 0, doneAt: undefined });
   }
   const table = new JournalEntries({ retainDoneMs: 60_000, retainDoneRows: 1000, copyOlderThan: undefined });
   let turns = 0;
@@ -132,6 +133,7 @@ test("the replay of a large journal's records lets the keeper's loop turn: its l
   const entries = await replayRecords(records, 'the sheet');
   done = true;
   assert.equal(entries.size, 200_000);
-  assert.deepEqual([entries.get('e1')?.sheet, entries.get('e2')?.sheet], ['Events', 'Other tab']);
+  assert.deepEqual([entries.get('e1')?.sheet, entries.get('e2')?.sheet], ['events', 'other tab'], 'keyed by their tabs, whatever the case');
+  assert.deepEqual([entries.get('e1')?.range, entries.get('e2')?.range], ['Events!A:E', "'Other tab'!A:C"], 'the ranges as written');
   assert.ok(turns >= 2, `the loop turned ${turns} times during the replay of 200,000 records`);
 });

@@ -279,7 +279,7 @@ export class Flusher {
         // Everything left is backing off: wait for the earliest retry if it comes before the deadline.
         let next = Number.POSITIVE_INFINITY;
         // Rows the header holds wait for an edit of the sheet, which the drain's copy of it cannot see.
-        for (const e of this.o.journal.live()) if (!this.headerHolds.isHeld(e.id)) next = Math.min(next, Math.max(e.nextAttemptAt, this.retries.heldUntil(e.range)));
+        for (const e of this.o.journal.live()) if (!this.headerHolds.isHeld(e.id)) next = Math.min(next, Math.max(e.nextAttemptAt, this.retries.heldUntil(this.o.journal.targetOf(e))));
         if (!Number.isFinite(next) || next >= deadline) break;
         await new Promise((res) => setTimeout(res, Math.max(10, next - this.clock.now())));
       }

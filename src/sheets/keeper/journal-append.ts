@@ -13,7 +13,7 @@ import { IdempotencyKeys, validateClaim, type IdempotencyClaim } from './idempot
 import type { JournalEntries } from './journal-entries.js';
 import type { JournalFile } from './journal-file.js';
 import type { JournalEntry } from './journal-replay.js';
-import { appendInvalid, sheetKey, validateHeader, validateRows } from './journal-rows.js';
+import { appendInvalid, rangeKeyOf, sheetKey, validateHeader, validateRows } from './journal-rows.js';
 import type { Receipt } from './journal-types.js';
 import type { RowIndex } from './row-index.js';
 
@@ -26,8 +26,8 @@ export interface AppendParts {
   readonly clock: Clock;
   readonly destination: string;
   readonly maxBacklogBytes: number;
-  /** Tells the journal's listeners (Journal.onChange) that rows of `sheet` became visible. */
-  readonly emit: (sheet: string) => void;
+  /** Tells the journal's listeners (Journal.onChange) that rows appended to `range` became visible. */
+  readonly emit: (range: string) => void;
 }
 
 /**
@@ -48,7 +48,7 @@ export class JournalAppender {
   /** The sheet new entries are for (JournalOptions.destination). */
   private readonly destination: string;
   private readonly maxBacklogBytes: number;
-  private readonly emit: (sheet: string) => void;
+  private readonly emit: (range: string) => void;
 
   constructor(parts: AppendParts) {
     this.file = parts.file;
@@ -71,8 +71,10 @@ export class JournalAppender {
    */
   async add(range: string, rawRows: unknown, rawClaim?: unknown, rawHeader?: unknown): Promise<Receipt> {
     let sheet: string;
+    let rangeKey: string;
     try {
       sheet = sheetKey(range);
+      rangeKey = rangeKeyOf(range);
     } catch (err) {
       throw appendInvalid(`bad range ${JSON.stringify(range)}: ${(err as Error).message}`, err);
     }
@@ -123,6 +125,7 @@ export class JournalAppender {
       id: randomUUID(),
       range,
       sheet,
+      rangeKey,
       rows: fresh,
       ...(header ? { header } : {}),
       at: now,
@@ -151,7 +154,7 @@ export class JournalAppender {
       if (claim) this.keys.release(claim.key);
       throw writeFailed(this.file.path, err);
     }
-    this.emit(sheet);
+    this.emit(range);
     // Rows of this append that an earlier, still unsynced append holds are only promised once that
     // one is durable too.
     await this.awaitSynced(inFlight);

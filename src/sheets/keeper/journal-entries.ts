@@ -15,6 +15,14 @@
 // (duePending), and the rows waiting and the oldest of them are kept as entries come and go, the
 // oldest looked for again only once it has left.
 //
+// A target range is every spelling of one range (rangeKeyOf: `Events!A:E`, `events!A:E` and
+// `'Events'!A:E` are the same cells, Google finding tabs whatever the case of their names), named
+// to the flusher by the spelling of the entry that began its backlog, kept while it has entries
+// not in Google. Keyed by the range as written, two spellings were two targets: sent as two
+// appends, each with its own backoff, so that rows acknowledged for `Events` after those for
+// `events` could land above them (and a range setting changed in case while rows waited did so
+// at every start).
+//
 // The done entries too were found by a walk over every entry, at each done record (trimDone: every
 // batch sent) and each read's merge (rowsFor): catching up a backlog cost the whole backlog per
 // batch. They are kept per tab in the order they reached Google (done-queue.ts): retention forgets
@@ -29,7 +37,7 @@
 
 import { DoneQueue } from './done-queue.js';
 import type { JournalEntry } from './journal-replay.js';
-import { entryBytes } from './journal-rows.js';
+import { entryBytes, rangeKeyOf } from './journal-rows.js';
 import type { PendingRow } from './merge.js';
 import { RowIndex } from './row-index.js';
 
@@ -54,19 +62,28 @@ export interface HeldForOtherSheet {
 /** Rows restore() indexes between two turns of the event loop (a few tens of ms). */
 const RESTORE_SLICE_ROWS = 20_000;
 
-/** Adds `e` to its range's set. */
+/** Adds `e` to its target range's set. */
 function indexIn(index: Map<string, Set<JournalEntry>>, e: JournalEntry): void {
-  let set = index.get(e.range);
-  if (!set) index.set(e.range, (set = new Set()));
+  let set = index.get(e.rangeKey);
+  if (!set) index.set(e.rangeKey, (set = new Set()));
   set.add(e);
 }
 
-/** Takes `e` out of its range's set (the set too once empty); false when it was not in it. */
+/** Takes `e` out of its target range's set (the set too once empty); false when it was not in it. */
 function indexOut(index: Map<string, Set<JournalEntry>>, e: JournalEntry): boolean {
-  const set = index.get(e.range);
+  const set = index.get(e.rangeKey);
   if (!set?.delete(e)) return false;
-  if (set.size === 0) index.delete(e.range);
+  if (set.size === 0) index.delete(e.rangeKey);
   return true;
+}
+
+/** The key of a target range the flusher names (rangeKeyOf; a range that does not parse is its own). */
+function keyOfTarget(range: string): string {
+  try {
+    return rangeKeyOf(range);
+  } catch {
+    return range;
+  }
 }
 
 /** Whether a live entry may be tried at `now` (its add record written, its backoff passed). */
@@ -81,11 +98,13 @@ function pendingRows(e: JournalEntry, out: PendingRow[]): void {
 
 export class JournalEntries {
   private entries = new Map<string, JournalEntry>();
-  /** The entries of `entries` not done (being written included), per target range, in journal order. */
+  /** The entries of `entries` not done (being written included), per target range (its key), in journal order. */
   private liveByRange = new Map<string, Set<JournalEntry>>();
+  /** The spelling each target range of liveByRange is named by: the range of the entry that began it. */
+  private targets = new Map<string, string>();
   /** Those of them unsure (setState), per target range: what a read-back settles. */
   private unsureByRange = new Map<string, Set<JournalEntry>>();
-  /** The target ranges of liveByRange, per tab: what a read of the tab shows (rowsFor). */
+  /** The target ranges (keys) of liveByRange, per tab (its key): what a read of the tab shows (rowsFor). */
   private liveRangesBySheet = new Map<string, Set<string>>();
   /**
    * Each entry's place in journal order (the order of `entries`), counted as it joins: a pass
@@ -124,6 +143,7 @@ export class JournalEntries {
   async restore(entries: Map<string, JournalEntry>, now: number, verifyAt: number, destination: string): Promise<void> {
     this.entries = new Map();
     this.liveByRange = new Map();
+    this.targets = new Map();
     this.unsureByRange = new Map();
     this.liveRangesBySheet = new Map();
     this.done.clear();
@@ -189,7 +209,7 @@ export class JournalEntries {
   madeDurable(e: JournalEntry): void {
     if (e.durable) return;
     e.durable = true;
-    if (this.liveByRange.get(e.range)?.has(e)) this.countIn(e);
+    if (this.liveByRange.get(e.rangeKey)?.has(e)) this.countIn(e);
   }
 
   /**
@@ -200,7 +220,7 @@ export class JournalEntries {
   setState(e: JournalEntry, state: 'pending' | 'unsure'): void {
     e.state = state;
     if (state === 'unsure') {
-      if (this.liveByRange.get(e.range)?.has(e)) indexIn(this.unsureByRange, e);
+      if (this.liveByRange.get(e.rangeKey)?.has(e)) indexIn(this.unsureByRange, e);
     } else {
       indexOut(this.unsureByRange, e);
     }
@@ -208,10 +228,11 @@ export class JournalEntries {
 
   private addLive(e: JournalEntry): void {
     if (e.state === 'done') return;
+    if (!this.liveByRange.has(e.rangeKey)) this.targets.set(e.rangeKey, e.range);
     indexIn(this.liveByRange, e);
     let ranges = this.liveRangesBySheet.get(e.sheet);
     if (!ranges) this.liveRangesBySheet.set(e.sheet, (ranges = new Set()));
-    ranges.add(e.range);
+    ranges.add(e.rangeKey);
     if (e.state === 'unsure') indexIn(this.unsureByRange, e);
     if (e.durable) this.countIn(e);
   }
@@ -224,9 +245,10 @@ export class JournalEntries {
   /** Takes a live entry out of the index and the counts (before its state changes: they go by it). */
   private removeLive(e: JournalEntry): void {
     if (!indexOut(this.liveByRange, e)) return;
-    if (!this.liveByRange.has(e.range)) {
+    if (!this.liveByRange.has(e.rangeKey)) {
+      this.targets.delete(e.rangeKey);
       const ranges = this.liveRangesBySheet.get(e.sheet);
-      ranges?.delete(e.range);
+      ranges?.delete(e.rangeKey);
       if (ranges?.size === 0) this.liveRangesBySheet.delete(e.sheet);
     }
     indexOut(this.unsureByRange, e);
@@ -311,37 +333,48 @@ export class JournalEntries {
     return [...by.values()].sort((a, b) => a.oldestAt - b.oldestAt);
   }
 
-  /** Entries ready for a flush attempt, grouped by target range (one values:append each), in journal order. */
+  /**
+   * Entries ready for a flush attempt, grouped by target range (one values:append each, named as
+   * backlogRanges() names it), in journal order.
+   */
   due(now: number): Map<string, JournalEntry[]> {
     const out = new Map<string, JournalEntry[]>();
-    for (const [range, live] of this.liveByRange) {
+    for (const [key, live] of this.liveByRange) {
       const list: JournalEntry[] = [];
       for (const e of live) if (isDue(e, now) && (e.state === 'pending' || e.state === 'unsure')) list.push(e);
-      if (list.length > 0) out.set(range, list);
+      if (list.length > 0) out.set(this.targets.get(key) ?? key, list);
     }
     return out;
   }
 
-  /** The target ranges with entries not yet in Google. */
+  /** The target ranges with entries not yet in Google, each by one spelling (see the top). */
   backlogRanges(): string[] {
-    return [...this.liveByRange.keys()];
+    return [...this.liveByRange.keys()].map((key) => this.targets.get(key) ?? key);
   }
 
-  /** The unsure entries of `range` due for their read-back at `now`, in journal order. */
+  /**
+   * The spelling the target range of `e` is named by while it has entries not in Google (the
+   * flusher's holds and batches go by it); the entry's own range once it has none.
+   */
+  targetOf(e: JournalEntry): string {
+    return this.targets.get(e.rangeKey) ?? e.range;
+  }
+
+  /** The unsure entries of `range` (any spelling of it) due for their read-back at `now`, in journal order. */
   dueUnsure(range: string, now: number): JournalEntry[] {
     const out: JournalEntry[] = [];
-    for (const e of this.unsureByRange.get(range) ?? []) if (e.state === 'unsure' && isDue(e, now)) out.push(e);
+    for (const e of this.unsureByRange.get(keyOfTarget(range)) ?? []) if (e.state === 'unsure' && isDue(e, now)) out.push(e);
     return out;
   }
 
   /**
-   * The pending entries of `range` due at `now`, in journal order, each looked at only when the
-   * caller asks for the next (it stops at a failed batch): of the entries journaled for it by now,
-   * not those journaled while the caller goes on (a pass that sent those too could send for as
-   * long as rows come in).
+   * The pending entries of `range` (any spelling of it) due at `now`, in journal order, each looked
+   * at only when the caller asks for the next (it stops at a failed batch): of the entries
+   * journaled for it by now, not those journaled while the caller goes on (a pass that sent those
+   * too could send for as long as rows come in).
    */
   *duePending(range: string, now: number): Generator<JournalEntry, void, undefined> {
-    const live = this.liveByRange.get(range);
+    const live = this.liveByRange.get(keyOfTarget(range));
     if (!live) return;
     const before = this.joins;
     // A Set's iterator goes on past entries deleted meanwhile (sent) and to those added.
@@ -352,16 +385,17 @@ export class JournalEntries {
   }
 
   /**
-   * Rows a read of `sheet` must show on top of an upstream value fetched from `fetchStartedAt`:
-   * entries not yet in Google, and entries that reached Google after that fetch began. Each row
-   * comes with the range it was appended to, which decides the columns it lands in.
+   * Rows a read of the tab keyed `sheet` (sheetKey) must show on top of an upstream value fetched
+   * from `fetchStartedAt`: entries not yet in Google, and entries that reached Google after that
+   * fetch began. Each row comes with the range it was appended to, which decides the columns it
+   * lands in.
    */
   rowsFor(sheet: string, fetchStartedAt: number): PendingRow[] {
     // In journal order: each range's entries not yet in Google are in it, the done ones since the
     // fetch (few: retention's) are put in it, and the lists are merged by their heads.
     const place = (e: JournalEntry): number => this.joined.get(e) ?? 0;
     const lists: Array<Iterator<JournalEntry>> = [];
-    for (const range of this.liveRangesBySheet.get(sheet) ?? []) lists.push(this.liveByRange.get(range)!.values());
+    for (const key of this.liveRangesBySheet.get(sheet) ?? []) lists.push(this.liveByRange.get(key)!.values());
     const done = this.done.since(sheet, fetchStartedAt);
     if (done.length > 0) lists.push(done.sort((a, b) => place(a) - place(b)).values());
     const heads: Array<{ e: JournalEntry; rest: Iterator<JournalEntry> }> = [];

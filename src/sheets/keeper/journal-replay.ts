@@ -28,15 +28,21 @@
 
 import type { JournalRecord } from './journal-file.js';
 import { internHeader } from './header-mapping.js';
-import { sheetKey } from './journal-rows.js';
+import { rangeKeyOf, sheetKey } from './journal-rows.js';
 
 export type EntryState = 'pending' | 'sending' | 'unsure' | 'done';
 
 export interface JournalEntry {
   readonly id: string;
+  /** The range as the append wrote it (its add record keeps it so): where its rows are placed. */
   readonly range: string;
-  /** Tab title ('' = the first tab), the key rows are grouped and merged by. */
+  /**
+   * The key of its tab ('' = the first tab), one for every case of the name (tab-key.ts): what
+   * rows are grouped, retained, recognised by their ids and merged into reads by.
+   */
   readonly sheet: string;
+  /** The key of its range (rangeKeyOf: the tab's key and the cells), one for every spelling: the flusher's target. */
+  readonly rangeKey: string;
   readonly rows: readonly (readonly string[])[];
   /**
    * The header row the rows were built under, when the append gave it: they are written under the
@@ -109,8 +115,10 @@ const REPLAY_SLICE_RECORDS = 20_000;
  */
 export async function replayRecords(records: readonly JournalRecord[], destination: string): Promise<Map<string, JournalEntry>> {
   const entries = new Map<string, JournalEntry>();
-  // A journal's add records name a handful of ranges: each parsed once.
-  const sheets = new Map<string, string>();
+  // A journal's add records name a handful of ranges: each parsed once. The keys are made here,
+  // at each replay, from the range as written: records written before tabs were keyed whatever the
+  // case of their names are keyed so too, and no record is rewritten for it.
+  const keys = new Map<string, { sheet: string; rangeKey: string }>();
   let sinceYield = 0;
   for (const rec of records) {
     if (++sinceYield >= REPLAY_SLICE_RECORDS) {
@@ -123,12 +131,13 @@ export async function replayRecords(records: readonly JournalRecord[], destinati
         const id = String(rec.id);
         if (entries.has(id)) break;
         const range = String(rec.r);
-        let sheet = sheets.get(range);
-        if (sheet === undefined) sheets.set(range, (sheet = sheetKey(range)));
+        let key = keys.get(range);
+        if (key === undefined) keys.set(range, (key = { sheet: sheetKey(range), rangeKey: rangeKeyOf(range) }));
         entries.set(id, {
           id,
           range,
-          sheet,
+          sheet: key.sheet,
+          rangeKey: key.rangeKey,
           rows: rec.rows as string[][],
           ...(Array.isArray(rec.h) ? { header: internHeader(rec.h as string[]) } : {}),
           at: Number(rec.at),

@@ -2,11 +2,25 @@
 // first cell is an id unique in that tab (the journal's de-duplication and read-back match on it).
 
 import { CorralError } from '../../errors.js';
-import { parseA1 } from '../a1.js';
+import { formatArea, parseA1 } from '../a1.js';
+import { tabKey, tabKeyOfRange } from '../tab-key.js';
 
-/** The tab a range writes to or reads from; '' for ranges that name no tab (the first tab). */
+/**
+ * The key of the tab a range writes to or reads from, one for every case its name is written in
+ * (tab-key.ts); '' for ranges that name no tab (the first tab).
+ */
 export function sheetKey(range: string): string {
-  return parseA1(range).sheet ?? '';
+  return tabKeyOfRange(range);
+}
+
+/**
+ * The key of the cells a range writes to: its tab's key and its cells, one for every spelling of
+ * the same range (`Events!A:E`, `events!a:e`, `'Events'!A:E`), which land rows in the same place
+ * and so are one target of the flusher (journal-entries.ts). Throws as sheetKey does.
+ */
+export function rangeKeyOf(range: string): string {
+  const { sheet, area } = parseA1(range);
+  return `${tabKey(sheet)}!${area ? formatArea(area) : ''}`;
 }
 
 /** The journal's key of the tab a range reads (the range itself when it does not parse). */

@@ -31,7 +31,8 @@ export interface JournalOptions {
   /** Wait before reading back entries found unsure at replay. */
   readonly unsureDelayMs?: number;
   /**
-   * Whether a cached copy of `sheet` fetched no later than `doneAt` is still being served. A done entry
+   * Whether a cached copy of the tab keyed `sheet` (sheetKey: a copy of `events!A:Z` is one of the
+   * tab Events) fetched no later than `doneAt` is still being served. A done entry
    * past its retention is kept while one is: reads of that copy show its rows from the journal,
    * and forgetting it would make acknowledged rows vanish until the copy is refreshed.
    */

@@ -24,6 +24,7 @@ import { openJournalRecords, type QuarantinedDamage } from './journal-open.js';
 import type { JournalEntry } from './journal-replay.js';
 import type { JournalOptions, Receipt } from './journal-types.js';
 import type { PendingRow } from './merge.js';
+import { tabKey, tabNameOf } from '../tab-key.js';
 
 export type { EntryState, JournalEntry } from './journal-replay.js';
 export type { QuarantinedDamage } from './journal-open.js';
@@ -41,7 +42,7 @@ export class Journal {
   private readonly appender: JournalAppender;
   private readonly unsureDelayMs: number;
   private readonly maxBacklogBytes: number;
-  private listeners: Array<(sheet: string) => void> = [];
+  private listeners: Array<(name: string) => void> = [];
 
   private constructor(
     private readonly file: JournalFile,
@@ -67,7 +68,7 @@ export class Journal {
       clock: this.clock,
       destination: options.destination,
       maxBacklogBytes: this.maxBacklogBytes,
-      emit: (sheet) => this.emit(sheet),
+      emit: (range) => this.emit(tabNameOf(range)),
     });
     const snapshot = () => snapshotRecords(this.keys, [...this.table.values(), ...this.table.held()], this.clock.now());
     this.compaction = new JournalCompaction(file, snapshot, {
@@ -122,8 +123,11 @@ export class Journal {
     return this.file.path;
   }
 
-  /** Called with the tab name whenever rows become visible to reads (add) or settle (done). */
-  onChange(fn: (sheet: string) => void): void {
+  /**
+   * Called with the tab's name, as the rows' range writes it ('' for the first tab), whenever rows
+   * become visible to reads (add) or settle (done); listeners compare it by tabKey (tab-key.ts).
+   */
+  onChange(fn: (name: string) => void): void {
     this.listeners.push(fn);
   }
 
@@ -141,8 +145,8 @@ export class Journal {
     }
   }
 
-  private emit(sheet: string): void {
-    for (const fn of this.listeners) fn(sheet);
+  private emit(name: string): void {
+    for (const fn of this.listeners) fn(name);
   }
 
   /** Durably notes that these entries are about to be sent; only then may the append leave. */
@@ -161,7 +165,9 @@ export class Journal {
     // Memory first: if this write fails, the file still says "sent, unsure", which only costs a read-back.
     await this.record([{ k: 'done', ids: entries.map((e) => e.id), at: now, how, ...(updatedRange ? { u: updatedRange } : {}) }]);
     this.table.trimDone(now);
-    for (const sheet of new Set(entries.map((e) => e.sheet))) this.emit(sheet);
+    const names = new Set<string>();
+    for (const range of new Set(entries.map((e) => e.range))) names.add(tabNameOf(range));
+    for (const name of names) this.emit(name);
     await this.compaction.ifGrown();
   }
 
@@ -207,9 +213,17 @@ export class Journal {
     return this.table.due(now);
   }
 
-  /** The target ranges with rows not yet in Google: what a flush pass goes over. */
+  /**
+   * The target ranges with rows not yet in Google: what a flush pass goes over. Every spelling of
+   * one range (`Events`, `events`) is one target, named by one of them (journal-entries.ts).
+   */
   backlogRanges(): string[] {
     return this.table.backlogRanges();
+  }
+
+  /** The target range `e` is sent with, as backlogRanges() names it. */
+  targetOf(e: JournalEntry): string {
+    return this.table.targetOf(e);
   }
 
   /** The unsure entries of `range` due for their read-back (journal-entries.ts). */
@@ -222,17 +236,20 @@ export class Journal {
     return this.table.duePending(range, now);
   }
 
-  /** Whether rows of `sheet` that reached Google after `t` may have been forgotten (journal-entries.ts). */
+  /**
+   * Whether rows of the tab named `sheet`, in any case, that reached Google after `t` may have been
+   * forgotten (journal-entries.ts).
+   */
   forgotAfter(sheet: string, t: number): boolean {
-    return this.table.forgotAfter(sheet, t);
+    return this.table.forgotAfter(tabKey(sheet), t);
   }
 
   /**
-   * Rows a read of `sheet` must show on top of an upstream value fetched from `fetchStartedAt`
-   * (journal-entries.ts).
+   * Rows a read of the tab named `sheet`, in any case ('' the first tab), must show on top of an
+   * upstream value fetched from `fetchStartedAt` (journal-entries.ts).
    */
   rowsFor(sheet: string, fetchStartedAt: number): PendingRow[] {
-    return this.table.rowsFor(sheet, fetchStartedAt);
+    return this.table.rowsFor(tabKey(sheet), fetchStartedAt);
   }
 
   /** Rows not yet confirmed in Google. */

@@ -16,6 +16,7 @@ import { CorralError } from '../../errors.js';
 import type { SheetsBackend } from '../backend.js';
 import { destinationDigest, destinationOf } from '../destination.js';
 import { columnToLetters, firstRowOf, startColumnOf } from '../a1.js';
+import { tabNameOf } from '../tab-key.js';
 import { AppendOutcomes } from './append-outcomes.js';
 import { handOverCache, releaseCacheHandoff, restoreCache, type HandoffParts } from './cache-handoff-steps.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
@@ -23,7 +24,7 @@ import { systemClock, type Clock } from './clock.js';
 import { Flusher, type HeaderCopy } from './flusher.js';
 import { watchKeeperFiles } from './file-watch.js';
 import type { HandedCopies } from './handed-copies.js';
-import { Journal, sheetKey, type Receipt } from './journal.js';
+import { Journal, type Receipt } from './journal.js';
 import { sheetOfRange } from './journal-rows.js';
 import { openKeeperJournal, reportJournalOpened } from './journal-start.js';
 import { keeperFigures } from './keeper-figures.js';
@@ -105,7 +106,8 @@ export class Keeper {
       // queued before it; one joining a fetch already queued waits at least for the head's token.
       readQuotaWaitMs: (joining) => Math.max(joining ? this.readQuota.msUntilFree() : this.readQuota.msUntilTurn(true), this.sharing?.quota.msUntilSlot('read') ?? 0),
       ...(this.o.clock ? { clock: this.o.clock } : {}),
-      onChange: (range) => this.feed.publish(sheetKey(range)),
+      // The tab as the range writes it: the workers compare notices by tabKey (tab-key.ts).
+      onChange: (range) => this.feed.publish(tabNameOf(range)),
       ...(this.sharing
         ? {
             shared: this.sharing.ranges,
@@ -164,11 +166,12 @@ export class Keeper {
         dataDir,
         destination: k.backend.destination,
         clock: k.clock,
+        // `sheet` is a tab's key (tab-key.ts): a copy of `events!A:Z` is a copy of the tab Events.
         copyOlderThan: (sheet, doneAt) => k.tier.hasValueFetchedBy((range) => sheetOfRange(range) === sheet, doneAt) || k.handed?.fetchedBy(sheet, doneAt) === true,
       });
       const journal = opened.journal;
       k.journal = journal;
-      journal.onChange((sheet) => k.feed.publish(sheet));
+      journal.onChange((name) => k.feed.publish(name));
       reportJournalOpened(o.logger, opened, k.backend.destination, k.clock);
       k.reads = new ReadAnswers({ tier: k.tier, journal, backend: k.backend, clock: k.clock, epoch: k.feed.epoch });
       k.flusher = new Flusher({
