@@ -13,9 +13,9 @@
 // SHEET_CACHE_MAX_STALE.
 
 import { LRUCache } from 'lru-cache';
-import { parseA1 } from './a1.js';
 import { copyBytes } from './copy-size.js';
 import type { WireRead, WireUnchanged } from './keeper/protocol.js';
+import { tabKey, tabKeyOfRange } from './tab-key.js';
 import type { SheetRead } from './types.js';
 
 /** How long a stale keeper answer is reused before asking again (its refresh is in flight). */
@@ -23,6 +23,7 @@ export const STALE_HOLD_MS = 1000;
 
 export interface L1Entry {
   readonly read: WireRead;
+  /** The key of its tab (tab-key.ts): a notice for `Events` ends the hold of a copy of `events!A:E`. */
   readonly sheet: string;
   /** Served from L1 until then; 0 once invalidated. */
   holdUntil: number;
@@ -41,9 +42,10 @@ export interface L1Entry {
   served?: SheetRead;
 }
 
+/** The key of the tab of `range` (tab-key.ts); the range itself when it does not parse. */
 function sheetOf(range: string): string {
   try {
-    return parseA1(range).sheet ?? '';
+    return tabKeyOfRange(range);
   } catch {
     return range;
   }
@@ -143,10 +145,10 @@ export class L1Cache {
   }
 
   /**
-   * This worker's own append to `sheet` (undefined: a range whose tab is not known) was
-   * acknowledged: every entry of the tab from before it lacks that row. Such an entry is never
-   * served again, not even as a fallback while the keeper is down: the client that wrote may read
-   * next on this connection (read-your-writes).
+   * This worker's own append to the tab named `sheet`, in any case ('' the first tab; undefined: a
+   * range whose tab is not known) was acknowledged: every entry of the tab from before it lacks
+   * that row. Such an entry is never served again, not even as a fallback while the keeper is
+   * down: the client that wrote may read next on this connection (read-your-writes).
    */
   noteOwnWrite(sheet: string | undefined): void {
     if (sheet === undefined) {
@@ -154,7 +156,8 @@ export class L1Cache {
       this.expireAll();
       return;
     }
-    this.ownWrites.set(sheet, (this.ownWrites.get(sheet) ?? 0) + 1);
+    const key = tabKey(sheet);
+    this.ownWrites.set(key, (this.ownWrites.get(key) ?? 0) + 1);
     this.expireSheet(sheet);
   }
 
@@ -163,11 +166,15 @@ export class L1Cache {
     return entry.ownWriteVersion !== this.ownWriteVersionOf(range);
   }
 
-  /** Ends the hold of every entry of a tab (kept as a fallback). */
+  /**
+   * Ends the hold of every entry of the tab named `sheet`, in whatever case the notice or the
+   * append names it (kept as a fallback).
+   */
   expireSheet(sheet: string): void {
-    this.sheetVersions.set(sheet, (this.sheetVersions.get(sheet) ?? 0) + 1);
+    const key = tabKey(sheet);
+    this.sheetVersions.set(key, (this.sheetVersions.get(key) ?? 0) + 1);
     for (const e of this.lru.values()) {
-      if (e.sheet !== sheet) continue;
+      if (e.sheet !== key) continue;
       e.holdUntil = 0;
       e.mayLackRows = true;
     }
