@@ -23,6 +23,7 @@
 // What an over-cap connection is answered, and when it is closed, is over-cap-refusal.ts.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { statusOf } from '../errors.js';
 import { lingerOnClose } from '../http/lingering-close.js';
 import { createBurst, type BurstReport } from './burst.js';
@@ -43,6 +44,8 @@ const ROOM_CHECK_MS = 100;
 export interface ConnectionCap {
   /** Connections counted against the cap (over-cap ones excluded). */
   active(): number;
+  /** Those connections themselves (the send timeout looks at them: send-timeout.ts). */
+  connections(): Iterable<Socket>;
   /** Of those, the ones idle now, which would give way to a new connection at the cap. */
   idleNow(): number;
   /** The master's current per-worker cap (it follows the worker count); true when it changed. */
@@ -239,6 +242,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
 
   return {
     active: () => counted.size,
+    connections: () => counted.values(),
     idleNow: () => idle.count(performance.now()),
     closeSilent() {
       // Closed at the second look in a row that finds it silent past its grace: bytesRead counts

@@ -306,7 +306,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     acceptFailures.count(() => ({ code: err.code ?? 'unknown' }));
   };
   attachClientErrorHandler(server, (code) => logger.debug({ event: 'request.client_error', code }), (a) => stats.parserAnswer(a));
-  attachSendTimeout(server, settings.CORRAL_SEND_TIMEOUT * 1000, (cut) => {
+  attachSendTimeout(server, settings.CORRAL_SEND_TIMEOUT * 1000, () => cap.connections(), (cut) => {
     cutUnsent(cut.response, cut.unsentBytes);
     logger.info(
       { event: 'request.send_timeout', method: cut.method, path: cut.path, unsent_bytes: cut.unsentBytes, remote: cut.remote, timeout_s: settings.CORRAL_SEND_TIMEOUT },
