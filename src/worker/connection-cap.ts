@@ -58,10 +58,18 @@ export interface ConnectionCap {
   /** The host's cap (it follows the worker count), with a host gauge; true when it changed. */
   setHostMax(max: number): boolean;
   /**
-   * Every request comes here first. On an over-cap connection it is answered 503 and true is
-   * returned; otherwise its connection counts as busy until its answer is sent.
+   * Every request comes here first, `now` its start (performance.now()). On an over-cap connection
+   * it is answered 503 and true is returned; otherwise its connection counts as busy until its
+   * answer is sent (answerSent).
    */
-  screen(req: IncomingMessage, res: ServerResponse): boolean;
+  screen(req: IncomingMessage, res: ServerResponse, now: number): boolean;
+  /**
+   * A response screen() let through has closed, at `now`: once its answer was sent whole, its
+   * connection may turn idle. Called from the request stats' one 'close' listener (server.ts), not
+   * from a 'finish' listener of its own: a second 'finish' listener beside node:http's made every
+   * response copy its listener array to emit it.
+   */
+  answerSent(res: ServerResponse, now: number): void;
   /** Requests answered 503 "server full" since start: no access line records them. */
   refused(): number;
   /** Idle keep-alive connections closed since start to admit new ones. */
@@ -141,13 +149,6 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   const refusals = createBurst(report?.refusals);
   const idleClosures = createBurst(report?.idleClosures);
 
-  // One listener for every response (no closure per request). node:http's own 'finish' listener
-  // runs first: it hands the connection to the next pipelined response, if one is waiting.
-  function onAnswerSent(this: ServerResponse): void {
-    const socket = this.req.socket as CappedSocket;
-    if (socket._httpMessage || socket.destroyed || !counted.has(socket)) return;
-    idle.answered(socket, performance.now());
-  }
 
   /** The connection to give way first, taken out of the idle lists; undefined when none is idle. */
   const takeIdle = (): CappedSocket | undefined => {
@@ -278,13 +279,12 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       if (host) return;
       hostFull = isFull ? { current, max, mine: Math.min(counted.size, hostFull?.mine ?? Infinity) } : undefined;
     },
-    screen(req, res) {
+    screen(req, res, now) {
       const socket = req.socket as CappedSocket;
       const used = socket[OVER_CAP];
       if (!used) {
         idle.busy(socket);
-        peak.rose(counted.size, performance.now());
-        res.on('finish', onAnswerSent);
+        peak.rose(counted.size, now);
         return false;
       }
       // Its 503 went out on the raw socket at the deadline, before this request was read whole.
@@ -299,6 +299,15 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       res.end(body);
       countRefusal(used);
       return true;
+    },
+    answerSent(res, now) {
+      // A response closed before its answer went out whole: its connection is gone with it.
+      if (!res.writableFinished) return;
+      // node:http's 'finish' listener has run (the 'close' comes a tick after it): it handed the
+      // connection to the next pipelined response, if one was waiting.
+      const socket = res.req.socket as CappedSocket;
+      if (socket._httpMessage || socket.destroyed || !counted.has(socket)) return;
+      idle.answered(socket, now);
     },
     refused: () => refused,
     idleClosed: () => idleClosed,

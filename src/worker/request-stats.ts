@@ -10,8 +10,11 @@ import type { Logger } from '../log/logger.js';
 import type { ParserAnswer } from './limits.js';
 
 export interface RequestStats {
-  /** Call at the start of each request; logs and counts it when the response finishes. */
-  track(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * Call at the start of each request, `now` its start (performance.now()); logs and counts it
+   * when the response closes.
+   */
+  track(req: IncomingMessage, res: ServerResponse, now?: number): void;
   served(): number;
   errors(): number;
   /**
@@ -113,7 +116,11 @@ function forwardedFor(req: IncomingMessage, resolve: ClientIpResolver): string |
  * names, as the rate limit counts it: the access line's `client`, beside `remote` (the connection's
  * peer, the proxy), when the two differ. Behind nginx every line's remote was nginx's address.
  */
-export function createRequestStats(accessLogger: Logger | undefined, onServed: (n: number) => void, forwardedClient?: ClientIpResolver): RequestStats {
+/**
+ * `closed`: told of every tracked response as it closes, before it is counted, with the time
+ * (the connection cap's answerSent: one 'close' listener per response serves both).
+ */
+export function createRequestStats(accessLogger: Logger | undefined, onServed: (n: number) => void, forwardedClient?: ClientIpResolver, closed?: (res: ServerResponse, now: number) => void): RequestStats {
   let served = 0;
   let errors = 0;
   /** Tracked responses not closed yet, and who waits for there to be none. */
@@ -125,8 +132,10 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
   // 'close' is emitted once per response (node:http emits it after 'finish', or when the
   // connection ends first), and a response is never reused: nothing to remove afterwards.
   function onClose(this: TrackedResponse): void {
+    const now = performance.now();
     try {
-      record(this);
+      closed?.(this, now);
+      record(this, now);
     } finally {
       // Whatever the access log or onServed did: a drain waits on allClosed().
       if (--open === 0 && whenAllClosed.length > 0) {
@@ -137,8 +146,8 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
     }
   }
 
-  function record(res: TrackedResponse): void {
-    const ms = performance.now() - res[STARTED];
+  function record(res: TrackedResponse, now: number): void {
+    const ms = now - res[STARTED];
     latency.recordMs(ms);
     served++;
     if (res.statusCode >= 500) errors++;
@@ -172,11 +181,11 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
   }
 
   return {
-    track(req, res) {
+    track(req, res, now = performance.now()) {
       const tracked = res as TrackedResponse;
       // performance.now() is a plain double (no BigInt per request); bytes are read only for the
       // access log.
-      tracked[STARTED] = performance.now();
+      tracked[STARTED] = now;
       if (accessLogger) {
         // A request pipelined behind one still being answered gets the connection only once that
         // answer is sent (node:http queues its response): its bytes start then. Counted from now,

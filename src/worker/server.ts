@@ -118,7 +118,13 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   let forceAt = Infinity;
   let scheduleForce: (ms: number) => void = () => {};
 
-  const stats = createRequestStats(o.accessLogger, o.onServed, o.accessLogger && settings.CORRAL_TRUSTED_PROXIES.length > 0 ? createClientIpResolver(settings.CORRAL_TRUSTED_PROXIES) : undefined);
+  // The cap learns that an answer went out from the stats' 'close' listener: one listener per response.
+  const stats = createRequestStats(
+    o.accessLogger,
+    o.onServed,
+    o.accessLogger && settings.CORRAL_TRUSTED_PROXIES.length > 0 ? createClientIpResolver(settings.CORRAL_TRUSTED_PROXIES) : undefined,
+    (res, now) => cap.answerSent(res, now),
+  );
 
   // A handler that throws for a request throws for every such request (a client retrying it, a
   // bug on a busy route): said once with the stack, then at most once a minute with the count,
@@ -188,8 +194,10 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       req.resume();
       return;
     }
-    if (cap.screen(req, res)) return;
-    stats.track(req, res);
+    // One clock reading for the cap's busy peak and the request's duration.
+    const now = performance.now();
+    if (cap.screen(req, res, now)) return;
+    stats.track(req, res, now);
     if (!enforceRequestLimits(req, res, settings)) return;
     // Only a request the worker will hand to the app is invited to send its body: one refused
     // above (503 over the cap, 413 for a declared body over the limit, 400, 431, 501) is answered
@@ -316,8 +324,9 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   server.on('connect', (req: IncomingMessage, socket: Duplex) => refuseConnect(req, socket, (a) => stats.parserAnswer(a)));
   // An Expect other than 100-continue: refused with JSON (node's own 417 has no body).
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-    if (cap.screen(req, res)) return;
-    stats.track(req, res);
+    const now = performance.now();
+    if (cap.screen(req, res, now)) return;
+    stats.track(req, res, now);
     refuseExpectation(req, res);
   });
   // Expect: 100-continue. node:http sends the 100 before 'request' unless told otherwise, which

@@ -235,6 +235,35 @@ describe('connection cap: what each heartbeat reports of its interval', () => {
   });
 });
 
+describe('connection cap: learning that an answer went out', () => {
+  it("adds no listener of its own to a response: node:http's 'finish' listener is its only one, and the connection still turns idle after its answer", async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_KEEPALIVE: '60' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    // A second 'finish' listener made node's emit copy the listener array of every response.
+    const finishListeners: number[] = [];
+    const worker = createWorkerServer(
+      (_req, res) => {
+        finishListeners.push(res.listenerCount('finish'));
+        res.end('served');
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 3, onServed: () => undefined },
+    );
+    const { port } = await worker.listen();
+    const c = await keepAliveClient(port);
+    try {
+      const t0 = performance.now();
+      assert.match(await c.get('/now'), / 200 /);
+      assert.match(await c.get('/now'), / 200 /);
+      assert.deepEqual(finishListeners, [1, 1]);
+      while (worker.cap.idleNow() < 1 && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(worker.cap.idleNow(), 1, 'idle once its grace after the answer passed');
+    } finally {
+      c.socket.destroy();
+      await worker.drain(100);
+    }
+  });
+});
+
 /** A keep-alive client: one connection, one request at a time. */
 interface Client {
   readonly socket: Socket;
