@@ -14,9 +14,10 @@ import { redisTarget } from './url.js';
 export type RedisProbe = { readonly ok: true; readonly shown: string; readonly version: string; readonly warnings: readonly string[] } | { readonly ok: false; readonly shown: string; readonly message: string; readonly refused: boolean };
 
 /**
- * Every command the keeper's scripts call (shared-quota-scripts.ts, shared-logins.ts,
- * shared-ranges.ts), in the forms they call them, on two keys of the check's own that it deletes;
- * each key is given an expiry first, so one a refused command leaves behind goes by itself.
+ * Every command the keeper's scripts call (shared-quota-scripts.ts, quota-reserve-lua.ts,
+ * shared-logins.ts, shared-ranges.ts), in the forms they call them, on three keys of the check's
+ * own that it deletes; each key is given an expiry first, so one a refused command leaves behind
+ * goes by itself.
  */
 const KEEPER_COMMANDS_SCRIPT = `
 local t = redis.call('TIME')
@@ -33,7 +34,13 @@ redis.call('ZCOUNT', KEYS[2], '(' .. (now - 1000), now)
 redis.call('ZSCORE', KEYS[2], 'check')
 redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 2000)
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[2], 'check')
+redis.call('HSET', KEYS[3], 'check', now)
+redis.call('PEXPIRE', KEYS[3], 10000)
+redis.call('HGET', KEYS[3], 'check')
+redis.call('HGETALL', KEYS[3])
+redis.call('HDEL', KEYS[3], 'check')
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return 1`;
 
 export async function probeRedis(url: string, prefix: string, tlsCaFile?: string): Promise<RedisProbe> {
@@ -91,8 +98,8 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
     // and DEL but not TIME or ZADD passed the steps above, and then had every script of the
     // keeper's quota refused (redis.misconfigured, refused: keys) behind an OK.
     step = "a script calling the keeper's scripts' commands";
-    scriptKeys = [probeKey, `${probeKey}:z`];
-    await client.eval(KEEPER_COMMANDS_SCRIPT, 2, ...scriptKeys);
+    scriptKeys = [probeKey, `${probeKey}:z`, `${probeKey}:h`];
+    await client.eval(KEEPER_COMMANDS_SCRIPT, 3, ...scriptKeys);
     scriptKeys = undefined;
     // The link asks with PING whether Redis answers again after a command timed out.
     step = 'PING (asked when Redis stops answering)';

@@ -49,7 +49,7 @@ function isReply(err: unknown): err is Error {
  * ZADD or TIME has every script of the quota refused. INFO is ioredis's ready check (and
  * `corral check`'s version), SELECT a database in REDIS_URL, CLIENT SETNAME the connection's name.
  */
-export const KEEPER_ACL = '~corral:* +eval +evalsha +script +info +ping +select +client|setname +get +set +exists +del +incr +pttl +pexpire +time +zadd +zcard +zcount +zscore +zrange +zremrangebyscore';
+export const KEEPER_ACL = '~corral:* +eval +evalsha +script +info +ping +select +client|setname +get +set +exists +del +incr +pttl +pexpire +time +zadd +zcard +zcount +zscore +zrange +zrem +zremrangebyscore +hget +hset +hdel +hgetall';
 
 /** The database REDIS_URL asked for was refused by its server (ioredis's SELECT at connection). */
 export function databaseRefusal(err: Error, db: number | undefined): Refusal {

@@ -154,6 +154,32 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   /** Members of one of the sheet's sorted sets in Redis (`quota:reads`, `keepers:writes`, ...). */
   const members = (key: string): number => Number(server().cli('ZCARD', `${PREFIX}:${key}`).trim());
 
+  /**
+   * Has every keeper say it is present now (a presence tick: the test sets presenceByHand) and
+   * waits until Redis keeps, for each of the `keepers` keepers, the reading of the reads' window it
+   * took in from that answer. A keeper past its share of a quiet window is granted only what the
+   * others have read of it (quota-reserve-lua.ts): in the keeper, each reads it every 5 s.
+   */
+  const hear = async (keepers: number): Promise<void> => {
+    assert.ok(presenceByHand, 'the presence ticks are moved by hand');
+    const [sec = 0, usec = 0] = server().cli('TIME').trim().split('\n').map(Number);
+    const before = sec * 1000 + Math.floor(usec / 1000);
+    mock.timers.tick(PRESENCE_INTERVAL_MS);
+    const readings = (): number[] =>
+      server()
+        .cli('HVALS', `${PREFIX}:quota:reads:readings`)
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((v) => (JSON.parse(v) as { r: number }).r);
+    await waitFor(() => readings().length === keepers && readings().every((r) => r >= before), PATIENCE_MS, `${keepers} keepers read the window`);
+  };
+  /** For a test that moves the keepers' presence ticks by hand (hear), from its start. */
+  const presenceTicksByHand = (): void => {
+    presenceByHand = true;
+    mock.timers.enable({ apis: ['setInterval'] });
+  };
+
   beforeEach(async () => {
     log = await captureLogger();
   });
@@ -181,9 +207,41 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(members('keepers:writes'), 2, 'both for writes, though only A wrote');
   });
 
+  it('past its share of a quiet window, a host is granted only what the other keepers have read of it; the rest once they have (their next presence)', async () => {
+    presenceTicksByHand();
+    const [a, b] = [await quota(6), await quota(6)];
+    // B read the window empty as it connected: losing Redis now, it would spend its share, 3, alone.
+    assert.equal(await grantedAtOnce(a, 6), 3, "A's share: B's is kept for what it may spend alone");
+    assert.equal(members('quota:reads'), 3);
+    // B reads the window (every 5 s in the keeper): it now counts A's three against its share.
+    await hear(2);
+    heldClockOf(a).release();
+    await waitFor(() => members('quota:reads') === 6, PATIENCE_MS, 'the rest granted to A');
+    assert.equal(a.figures().sharedQuotaGrants, 6);
+    await server().kill();
+    try {
+      assert.equal(await grantedAtOnce(b, 3), 0, 'B, alone, counts the six it read: none left');
+    } finally {
+      for (const x of aborts.splice(0)) x.abort();
+      await server().restart();
+    }
+  });
+
+  it('a keeper that closes cleanly leaves: no room is kept for what it could have spent alone', async () => {
+    const [a, b] = [await quota(6), await quota(6)];
+    await waitFor(() => members('keepers') === 2, PATIENCE_MS, 'both present');
+    b.close();
+    await waitFor(() => members('keepers') === 1, PATIENCE_MS, 'B left');
+    assert.equal(await grantedAtOnce(a, 6), 6, 'the whole window to A (its share, 3, while B was counted)');
+  });
+
   it('a call waiting on the shared window is counted as waiting (the host figures showed the quota free and nothing queued)', async () => {
+    presenceTicksByHand();
     const [a, b] = [await quota(3), await quota(3)];
-    assert.equal(await grantedAtOnce(a, 3), 3);
+    assert.equal(await grantedAtOnce(a, 2), 2);
+    // Past its share, A is granted what B has read of the window.
+    await hear(2);
+    assert.equal(await grantedAtOnce(a, 1), 1);
     assert.deepEqual([a.waitingOn('read'), b.waitingOn('read')], [0, 0]);
     assert.equal(await grantedAtOnce(b, 2), 0, 'the window is full');
     assert.deepEqual([b.waitingOn('read'), b.waitingOn('write'), a.waitingOn('read')], [2, 0, 0], "B's two reads wait on the window A spent");
@@ -193,10 +251,13 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   });
 
   it("a call asking now is told how long it would wait at least for the shared window: from the window as Redis last told it, and from the slot the calls waiting were told of (the read tier's quota-wait answer)", async () => {
+    presenceTicksByHand();
     const [a, b] = [await quota(3), await quota(3)];
     assert.equal(b.msUntilSlot('read'), 0, 'an empty window: no wait');
     assert.equal(await grantedAtOnce(a, 2), 2);
     assert.equal(a.msUntilSlot('read'), 0, 'two of three slots taken: no wait');
+    // Past its share, A is granted what B has read of the window.
+    await hear(2);
     assert.equal(await grantedAtOnce(a, 1), 1);
     const aWait = a.msUntilSlot('read');
     // The first grant leaves the window QUOTA_WINDOW_MS after it was made (moments ago), dated a
@@ -213,6 +274,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   });
 
   it("Redis away: each host spends its share (the limit over the keepers last counted), less the calls the window held; its grants count in the window once Redis is back", async () => {
+    presenceTicksByHand();
     const [a, b] = [await quota(6), await quota(6)];
     await b.take('read');
     await a.take('read');
@@ -233,6 +295,8 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     // outage, B its grant.
     await waitFor(() => members('quota:reads') === 3, PATIENCE_MS, 'both wrote back');
     assert.equal(a.figures().sharedQuotaGrants, 1, 'no grant taken to write back');
+    // Each reads the window the write-backs filled (past its share, B is granted what A has read).
+    await hear(2);
     // Every keeper counted again: the window decides, three slots left. Not for A, which made a
     // call alone: held to its share of the outage for the minute (the calls another host made
     // alone may not be written back yet), so its calls wait; B, which made none, takes them.
@@ -357,12 +421,13 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     await waitFor(() => members('keepers') === 1, PATIENCE_MS, 'A said it is present');
     const b = await quota(6);
     await waitFor(() => b.figures().sharedKeepers === 2, PATIENCE_MS, 'B counted two keepers present');
-    for (let i = 0; i < 4; i++) await a.take('read');
+    // A's share: past it, A would be granted only what B has read of the window (nothing since it connected).
+    for (let i = 0; i < 3; i++) await a.take('read');
     assert.equal(a.figures().sharedKeepers, 2, 'A counts B, which has made no call');
     await server().kill();
     try {
       assert.equal(await grantedAtOnce(b, 6), 3, 'B spends its share, 6 / 2 keepers (the whole limit if it counted itself alone)');
-      assert.equal(await grantedAtOnce(a, 2), 0, 'A spent its share and more before the outage');
+      assert.equal(await grantedAtOnce(a, 2), 0, 'A spent its share before the outage');
     } finally {
       for (const x of aborts.splice(0)) x.abort();
       await server().restart();
@@ -393,6 +458,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   });
 
   it('after Redis lost its data, the first keeper to write back is held to its share until the others have written back theirs', async () => {
+    presenceTicksByHand();
     const [a, b] = [await quota(10), await quota(10)];
     for (let i = 0; i < 3; i++) await Promise.all([a.take('read'), b.take('read')]);
     server().cli('FLUSHALL');
@@ -405,8 +471,9 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(granted, 2);
     assert.equal(members('quota:reads'), 5);
     // B writes its three back and is granted one; both keepers are counted again, so A's waiting
-    // call takes the last slot when it asks again.
+    // call takes the last slot when it asks again (once B has read the window its own call filled).
     await b.take('read');
+    await hear(2);
     heldClockOf(a).release();
     await waitFor(() => members('quota:reads') === 10, PATIENCE_MS, 'A granted once B was counted');
     assert.equal(await grantedAtOnce(a, 1), 0, 'the window is full');
@@ -430,6 +497,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   });
 
   it('after Redis lost its data, a keeper present that holds no grant of the window has none to write back: once it has said it is present, the others are not held to their share', async () => {
+    presenceTicksByHand();
     const [a, b] = [await quota(10), await quota(10)];
     await waitFor(() => b.figures().sharedKeepers === 2, PATIENCE_MS, 'B said it is present');
     for (let i = 0; i < 2; i++) await a.take('read');
@@ -439,9 +507,15 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     // Each says it is present as it reconnects: B, which holds no read, is counted among the readers.
     await waitFor(() => members('keepers') === 2, PATIENCE_MS, 'both said they are present');
     // A writes its two back; with every keeper accounted for, the window decides: eight more
-    // (held to its share it would get four, for up to a minute).
-    assert.equal(await grantedAtOnce(a, 9), 8);
-    assert.equal(members('quota:reads'), 10);
+    // (held to its share it would get four, for up to a minute). Five at once: B read the window
+    // holding A's two at most, and may spend its share (5) less them alone; three more once B has
+    // read A's.
+    await hear(2);
+    assert.equal(await grantedAtOnce(a, 9), 5);
+    await hear(2);
+    heldClockOf(a).release();
+    await waitFor(() => members('quota:reads') === 10, PATIENCE_MS, 'A granted eight in all');
+    assert.equal(await grantedAtOnce(a, 1), 0, 'the window is full');
   });
 
   it('after Redis restarted empty, a keeper that makes no call writes its grants of the minute back when it says it is present, not at its next call', async () => {
@@ -494,8 +568,12 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   });
 
   it("after Redis lost its data, a keeper that wrote back its own grants is held to its share of what the window held before, every keeper's grants, not only its own", async () => {
+    presenceTicksByHand();
     const [a, b] = [await quota(10), await quota(10)];
-    for (let i = 0; i < 8; i++) await b.take('read');
+    // B's share, then (once A has read them) three more.
+    for (let i = 0; i < 5; i++) await b.take('read');
+    await hear(2);
+    for (let i = 0; i < 3; i++) await b.take('read');
     for (let i = 0; i < 2; i++) await a.take('read');
     // A's last answer said the window held all ten. Flushed (no reconnection): B, which makes no
     // call, would write back only when it next says it is present.

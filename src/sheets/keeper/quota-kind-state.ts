@@ -76,6 +76,10 @@ export interface KindState {
   readonly keepersKey: string;
   /** When the window's state began, in Redis (a Redis that lost its data begins it again). */
   readonly sinceKey: string;
+  /** When each grant went into the window, in Redis's time (quota-reserve-lua.ts). */
+  readonly insertedKey: string;
+  /** What each keeper last read of the window, and its calls since (quota-reserve-lua.ts). */
+  readonly readingsKey: string;
   /**
    * The most keepers that made calls of this kind in about the last two windows: while Redis
    * counts fewer in a state younger than a window, it lost its data and not every keeper has
@@ -141,6 +145,8 @@ export function newKindState(kind: QuotaKind, prefix: string, perMinute: number,
     key: `${prefix}:quota:${kind}s`,
     keepersKey: `${prefix}:keepers:${kind}s`,
     sinceKey: `${prefix}:quota:${kind}s:since`,
+    insertedKey: `${prefix}:quota:${kind}s:inserted`,
+    readingsKey: `${prefix}:quota:${kind}s:readings`,
     peak: { keepers: 1, at: -Infinity },
     perMinute,
     recent: [],
@@ -175,6 +181,15 @@ export function heard(st: KindState, redisAt: unknown, counts: unknown, since: u
   const recorded = st.seen.record(redisAt, counts, at);
   judgeInherited(st, redisAt, since, at, nextMember);
   if (recorded && typeof since === 'number') st.recorder?.heard(st.kind, { since, redisAt: st.seen.redisAt, at, counts: st.seen.counts });
+}
+
+/**
+ * The reading of the window this keeper counts from if it goes alone, as Redis is told it (Redis's
+ * time at that answer; 0 before any): Redis keeps room for what it may spend from it
+ * (quota-reserve-lua.ts). Its predecessor's, until Redis has answered it.
+ */
+export function readingSent(st: KindState): number {
+  return st.seen.known ? st.seen.redisAt : 0;
 }
 
 /** This keeper's newest grant in the shared window, unless it is about to leave it (''). */

@@ -1,10 +1,13 @@
 // The Lua scripts of the quota shared through Redis (shared-quota.ts). Each runs atomically on
 // Redis's own clock, so no host's clock decides what the window holds. Every answer also says what
 // the window holds, per second of its grants' age: a host that loses Redis then counts every
-// host's calls of the window against its share, until they leave it (window-seen.ts).
+// host's calls of the window against its share, until they leave it (window-seen.ts). A grant
+// also keeps the room for what the keepers may still spend alone (quota-reserve-lua.ts).
+
+import { LEAVES_ROOM_LUA, READINGS_LUA } from './quota-reserve-lua.js';
 
 /**
- * The name the quota's scripts (TAKE_SCRIPT, PRESENT_SCRIPT) answer and fail under on the link
+ * The name the quota's scripts (TAKE_SCRIPT, PRESENT_SCRIPT, READING_SCRIPT) answer and fail under on the link
  * (RedisLink.scriptAnswered): a refusal of theirs is ended by one of them, not by another script.
  */
 export const QUOTA_SCRIPTS = 'quota';
@@ -67,19 +70,22 @@ local function began(key)
 end`;
 
 // KEYS: the keepers present, the reads' window, the writes' window, the keepers of reads, of
-// writes, when the reads' state began, the writes'. ARGV: keeper id, window ms, whether it holds
-// grants of the reads' window (1|0), of the writes', then a grant of it each window must hold
-// unless Redis lost data (or '', as TAKE_SCRIPT's). Returns {keepers present, Redis's time, the
+// writes, when the reads' state began, the writes', the keepers' readings of the reads' window,
+// of the writes' (quota-reserve-lua.ts). ARGV: keeper id, window ms, whether it holds grants of
+// the reads' window (1|0), of the writes', then a grant of it each window must hold unless Redis
+// lost data (or '', as TAKE_SCRIPT's), then the reading of each window it counts from (Redis's
+// time at that answer, 0 before any). Returns {keepers present, Redis's time, the
 // reads' window held, the writes', when the reads' state began, the writes', whether Redis lost
 // its grants of the reads' window (1|0: it does not know the keeper, or lacks that grant), of the
 // writes'}: a keeper that makes no call (it serves the others' copies) still learns what the
 // windows hold, and writes back what Redis lost without waiting for its next call. One that holds
 // no grant of a window has none to write back: it is counted among that window's keepers, so that
 // after Redis lost its data the others are not held to their share waiting for it.
-export const PRESENT_SCRIPT = `${NOW_LUA}${HELD_LUA}${BEGAN_LUA}${presentLua('KEYS[1]', 'ARGV[1]', 'ARGV[2]')}
+export const PRESENT_SCRIPT = `${NOW_LUA}${HELD_LUA}${BEGAN_LUA}${READINGS_LUA}${presentLua('KEYS[1]', 'ARGV[1]', 'ARGV[2]')}
 local window = tonumber(ARGV[2])
 local lost = {0, 0}
 for i = 0, 1 do
+  keepReading(KEYS[8 + i], ARGV[1], learnReading(KEYS[8 + i], ARGV[1], ARGV[7 + i]), window)
   if ARGV[3 + i] == '0' then
     redis.call('ZADD', KEYS[4 + i], now, ARGV[1])
     redis.call('ZREMRANGEBYSCORE', KEYS[4 + i], '-inf', now - 2 * window)
@@ -98,18 +104,22 @@ export type PresentAnswer = [number, number, number[], number[], number, number,
 
 // KEYS: the window's grants (sorted set scored by Redis's time in ms), the keepers seen (sorted
 // set scored by their last call), when this state began (Redis's time in ms; a Redis that lost its
-// data begins it again), the keepers present (as PRESENT_SCRIPT's). ARGV: limit, window ms,
-// keeper id, this grant's member (or '': write back only, take none), whether the keeper holds
-// grants of the window that it does not send (1|0), the keepers it saw present before (its share
-// applies while fewer are counted and the state is younger than a window), whether it is under
-// its share (1|0), a grant of this keeper the window must hold unless Redis lost data (or ''),
-// then pairs of a grant's member and age (ms) to write back. Returns {1 granted | 0 wait | 2
-// unknown keeper: send every grant of the window first, ms until a slot frees, keepers, keepers
-// present, Redis's time, the window held (nil for 2), when the state began}: a keeper's first
-// ask, holding its predecessor's grants, learns from a 2 whether Redis lost them. A keeper stays
-// unknown until it has sent them: its concurrent calls all wait for that, none is granted on a
-// window that lacks them.
-export const TAKE_SCRIPT = `${NOW_LUA}${HELD_LUA}${BEGAN_LUA}${presentLua('KEYS[4]', 'ARGV[3]', 'ARGV[2]')}
+// data begins it again), the keepers present (as PRESENT_SCRIPT's), when each grant went into the
+// window (sorted set scored by Redis's time then), the keepers' readings of the window
+// (quota-reserve-lua.ts). ARGV: limit, window ms, keeper id, this grant's member (or '': write
+// back only, take none), whether the keeper holds grants of the window that it does not send
+// (1|0), the keepers it saw present before (its share applies while fewer are counted and the
+// state is younger than a window), whether it is under its share (1|0), a grant of this keeper the
+// window must hold unless Redis lost data (or ''), the reading of the window it counts from
+// (Redis's time at that answer, 0 before any), then pairs of a grant's member and age (ms) to
+// write back. Returns {1 granted | 0 wait | 2 unknown keeper: send every grant of the window
+// first, ms until a slot frees, keepers, keepers present, Redis's time, the window held (nil for
+// 2), when the state began}: a keeper's first ask, holding its predecessor's grants, learns from a
+// 2 whether Redis lost them. A keeper stays unknown until it has sent them: its concurrent calls
+// all wait for that, none is granted on a window that lacks them. A call the window has room for
+// waits all the same (MAX_WAIT_MS, then asks again) while it would leave no room for what the
+// keepers may still spend alone (leavesRoom): until they read the window again, or calls leave it.
+export const TAKE_SCRIPT = `${NOW_LUA}${HELD_LUA}${BEGAN_LUA}${READINGS_LUA}${LEAVES_ROOM_LUA}${presentLua('KEYS[4]', 'ARGV[3]', 'ARGV[2]')}
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 if (ARGV[5] == '1' and not redis.call('ZSCORE', KEYS[2], ARGV[3])) or (ARGV[8] ~= '' and not redis.call('ZSCORE', KEYS[1], ARGV[8])) then
@@ -121,9 +131,13 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 2 * window)
 redis.call('PEXPIRE', KEYS[2], 2 * window)
 local keepers = redis.call('ZCARD', KEYS[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-for i = 9, #ARGV, 2 do
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - window)
+local mine = learnReading(KEYS[6], ARGV[3], ARGV[9])
+for i = 10, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
+  inserted(KEYS[5], mine, ARGV[i], window)
 end
+keepReading(KEYS[6], ARGV[3], mine, window)
 if ARGV[4] == '' then
   redis.call('PEXPIRE', KEYS[1], window)
   return {0, 0, keepers, present, now, held(KEYS[1], window), since}
@@ -133,8 +147,14 @@ if ARGV[7] == '0' and keepers < tonumber(ARGV[6]) and now - since < window then
 end
 local n = redis.call('ZCARD', KEYS[1])
 if n < limit then
+  if not leavesRoom(KEYS[5], KEYS[6], KEYS[4], present, limit, ARGV[3]) then
+    redis.call('PEXPIRE', KEYS[1], window)
+    return {0, ${MAX_WAIT_MS}, keepers, present, now, held(KEYS[1], window), since}
+  end
   redis.call('ZADD', KEYS[1], now, ARGV[4])
   redis.call('PEXPIRE', KEYS[1], window)
+  inserted(KEYS[5], mine, ARGV[4], window)
+  keepReading(KEYS[6], ARGV[3], mine, window)
   return {1, 0, keepers, present, now, held(KEYS[1], window), since}
 end
 redis.call('PEXPIRE', KEYS[1], window)
@@ -147,3 +167,28 @@ return {0, math.max(1, tonumber(blocking[2]) + window - now), keepers, present, 
  * present; Redis's time, the window held (null for 2), and when the window's state began.
  */
 export type TakeAnswer = [number, number, number, number, number?, (number[] | null)?, number?];
+
+// KEYS: the keepers present, the keepers' readings of the reads' window, of the writes'. ARGV:
+// keeper id, window ms, the reading of each window it counts from now (as PRESENT_SCRIPT's). Sent
+// just after a presence answer, so that the reading Redis keeps for the keeper is that answer's
+// and not the one before it, a presence interval older: a keeper idle beside a busy one holds the
+// busy one past its share only until then (quota-reserve-lua.ts).
+export const READING_SCRIPT = `${NOW_LUA}${READINGS_LUA}
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  for i = 0, 1 do
+    keepReading(KEYS[2 + i], ARGV[1], learnReading(KEYS[2 + i], ARGV[1], ARGV[3 + i]), tonumber(ARGV[2]))
+  end
+end
+return 1
+`;
+
+// KEYS: the keepers present, the keepers' readings of the reads' window, of the writes'. ARGV:
+// keeper id. A keeper that closes cleanly, holding no call the windows lack, is no longer counted
+// present and has no room kept for it: a host stopped is not held as one that may be spending its
+// share alone, for the two windows Redis would count it otherwise.
+export const LEAVE_SCRIPT = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+`;

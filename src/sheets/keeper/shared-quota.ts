@@ -16,8 +16,13 @@
 // and not every half window: a keeper that had not called Google for 27 s went alone on a
 // reading that far back, its count of keepers taken before the others connected and none of their
 // calls of those 27 s in it, and the hosts spent 450 reads in a minute of 300. What the others
-// spent between that last reading and the outage is still not known: it is estimated
-// (unheard-calls.ts).
+// spent between that last reading and the outage is not known to it, and it counts an estimate of
+// it (unheard-calls.ts); but the window never grants a call that would leave no room for what the
+// keepers may spend alone from what each last read (quota-reserve-lua.ts): Redis keeps each
+// keeper's reading and its calls since, whether it lost Redis or not (a host whose commands alone
+// timed out, its loop blocked, spent its share alone while the host still sharing was granted the
+// window's room: 9 reads in a minute of 6). A keeper past its share of a quiet window is thus
+// granted only what the others have read of it, the rest at their next presence.
 // The grants made alone are written into the shared window once Redis answers again, backdated to
 // when they were made, so the minute around the outage's end holds no more than the limit either.
 //

@@ -12,7 +12,7 @@ import type { Clock } from './clock.js';
 import { underShare } from './own-share.js';
 import { QUOTA_WINDOW_MS } from './quota.js';
 import { judgeInherited } from './inherited-grants.js';
-import { heard, newestWritten, prune, restoreAll, type Grant, type KindState } from './quota-kind-state.js';
+import { heard, newestWritten, prune, readingSent, restoreAll, type Grant, type KindState } from './quota-kind-state.js';
 import { QUOTA_SCRIPTS, TAKE_SCRIPT, type TakeAnswer } from './shared-quota-scripts.js';
 
 export interface WindowAskOptions {
@@ -33,7 +33,7 @@ export class WindowAsks {
   private grantSeq = 0;
 
   constructor(private readonly o: WindowAskOptions) {
-    o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 4, lua: TAKE_SCRIPT });
+    o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 6, lua: TAKE_SCRIPT });
   }
 
   /** A new grant's member in the shared window: it must not repeat. */
@@ -78,7 +78,25 @@ export class WindowAsks {
       const under = underShare(st, now, this.o.keepersBefore(st)) ? 1 : 0;
       if (take) st.asking++;
       const probe = restoring ? '' : newestWritten(st, now);
-      answer = await client.corralTakeQuota(st.key, st.keepersKey, st.sinceKey, this.o.presentKey, st.perMinute, QUOTA_WINDOW_MS, this.o.keeperId, member, holdsOthers, this.o.keepersBefore(st), under, probe, ...args);
+      answer = await client.corralTakeQuota(
+        st.key,
+        st.keepersKey,
+        st.sinceKey,
+        this.o.presentKey,
+        st.insertedKey,
+        st.readingsKey,
+        st.perMinute,
+        QUOTA_WINDOW_MS,
+        this.o.keeperId,
+        member,
+        holdsOthers,
+        this.o.keepersBefore(st),
+        under,
+        probe,
+        // The reading this keeper counts from, not this answer's: it may never take this one in.
+        readingSent(st),
+        ...args,
+      );
     } catch (err) {
       // Not known to be written: the next ask that reaches Redis writes them back.
       st.restore ||= restoring;
