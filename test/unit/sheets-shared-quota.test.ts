@@ -210,6 +210,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   it('past its share of a quiet window, a host is granted only what the other keepers have read of it; the rest once they have (their next presence)', async () => {
     presenceTicksByHand();
     const [a, b] = [await quota(6), await quota(6)];
+    await waitFor(() => members('keepers') === 2, PATIENCE_MS, 'B said it is present');
     // B read the window empty as it connected: losing Redis now, it would spend its share, 3, alone.
     assert.equal(await grantedAtOnce(a, 6), 3, "A's share: B's is kept for what it may spend alone");
     assert.equal(members('quota:reads'), 3);
