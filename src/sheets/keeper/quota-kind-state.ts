@@ -129,11 +129,6 @@ export interface KindState {
   restoreSaidAt: number;
   /** This host's share while Redis is away; made at an outage's first call, dropped when it ends. */
   fallback: QuotaBucket | undefined;
-  /**
-   * That share once Redis answered again, kept for a window after this keeper's last call made
-   * alone: it still caps this host's calls through Redis (SharedQuota.shareAfterOutage).
-   */
-  afterOutage: QuotaBucket | undefined;
   /** When the last call told to wait was told a slot frees (Redis's window, or this host's share while Redis is away). */
   slotFreesAt: number;
 }
@@ -162,7 +157,6 @@ export function newKindState(kind: QuotaKind, prefix: string, perMinute: number,
     restoreIsLoss: false,
     restoreSaidAt: -Infinity,
     fallback: undefined,
-    afterOutage: undefined,
     slotFreesAt: 0,
   };
 }

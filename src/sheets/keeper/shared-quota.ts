@@ -60,7 +60,7 @@ import type { RedisLink } from '../../redis/link.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 import { adoptPredecessor, type WindowLeft } from './inherited-grants.js';
 import { takeAlone, type AloneContext } from './own-share.js';
-import { QUOTA_WINDOW_MS, type QuotaBucket, type QuotaKind } from './quota.js';
+import { QUOTA_WINDOW_MS, type QuotaKind } from './quota.js';
 import { newKindState, raise, restoreAll, type Grant, type KindState, type WindowRecorder } from './quota-kind-state.js';
 import type { KeepersSeen } from './quota-ledger.js';
 import { QuotaPresence } from './quota-presence.js';
@@ -144,16 +144,6 @@ export class SharedQuota {
       signal?.throwIfAborted();
       let answer: TakeAnswer | undefined;
       let grant: Grant | undefined;
-      const share = this.shareAfterOutage(st);
-      if (share && this.o.link.usable && share.tokensLeft() - st.asking <= 0) {
-        // Back from an outage this host spent its share alone in: held to that share for the
-        // minute (shareAfterOutage), asks in flight included, each of which may be granted.
-        const shareWaitMs = Math.max(1, share.msUntilFree());
-        st.slotFreesAt = this.clock.now() + shareWaitMs;
-        onWait?.(shareWaitMs);
-        await this.wait(kind, Math.min(MAX_WAIT_MS, shareWaitMs), signal);
-        continue;
-      }
       if (this.o.link.usable) {
         try {
           answer = await this.asks.ask(st, true, (g) => (grant = g));
@@ -180,7 +170,6 @@ export class SharedQuota {
       const [granted, waitMs, keepers, present] = answer;
       raise(st.peak, Math.max(1, keepers), this.clock.now());
       this.presence.count(present);
-      if (st.fallback) st.afterOutage = st.fallback;
       st.fallback = undefined;
       if (granted === 2) {
         restoreAll(st, st.seen.answered);
@@ -188,7 +177,6 @@ export class SharedQuota {
       }
       if (granted === 1 && grant) {
         this.counts.shared++;
-        this.shareAfterOutage(st)?.tryAcquire();
         const made = grant;
         return () => this.sentLate(st, made);
       }
@@ -214,7 +202,7 @@ export class SharedQuota {
     if (i >= 0) st.recent.splice(i, 1);
     if (!grant.written) {
       // Made alone: its token of this host's share, and the ledger's note of it, dated again too.
-      (st.fallback ?? st.afterOutage)?.sentAt(grant.at);
+      st.fallback?.sentAt(grant.at);
       st.recorder?.shared(st.kind, grant.at);
     }
     // Newest last, as `recent` is kept; the window's copy of it is behind until written back.
@@ -267,26 +255,6 @@ export class SharedQuota {
     }
   }
 
-  /**
-   * This host's share of the outage it made calls alone in, kept for a window after its last such
-   * call although Redis answers again: the other hosts' calls made alone are in Google's minute but
-   * not in the shared window until each of them reaches Redis again (its reconnection backoff, up
-   * to 5 s apart from this host's, or its probe's second), and the first host back, its calls that
-   * waited for its share all asking at once, was granted the window's room on top of them (9 reads
-   * in a minute of 6 with two hosts). Held to its share, each host that went alone spends no more
-   * in that minute than it would have alone. Undefined with one keeper: its share is the limit.
-   */
-  private shareAfterOutage(st: KindState): QuotaBucket | undefined {
-    // The outage's own share until Redis has answered a call (it is kept as afterOutage then).
-    const share = st.afterOutage ?? st.fallback;
-    if (!share) return undefined;
-    if (this.keepersBefore(st) <= 1 || this.clock.now() - st.aloneAt >= QUOTA_WINDOW_MS) {
-      st.afterOutage = undefined;
-      return undefined;
-    }
-    return share;
-  }
-
   /** The most keepers counted lately: present, or making calls of this kind through Redis. */
   private keepersBefore(st: KindState): number {
     return Math.max(this.presence.peakKeepers, st.peak.keepers);
@@ -313,7 +281,6 @@ export class SharedQuota {
     this.presence.close();
     for (const st of Object.values(this.kinds)) {
       st.fallback?.close();
-      st.afterOutage?.close();
     }
   }
 }
