@@ -511,7 +511,8 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     // A writes its two back; with every keeper accounted for, the window decides: eight more
     // (held to its share it would get four, for up to a minute). Five at once: B read the window
     // holding A's two at most, and may spend its share (5) less them alone; three more once B has
-    // read A's.
+    // read A's. A's two are back in the window before B's reading, which would not count them.
+    await waitFor(() => members('quota:reads') === 2, PATIENCE_MS, "A's two written back");
     await hear(2);
     assert.equal(await grantedAtOnce(a, 9), 5);
     await hear(2);
