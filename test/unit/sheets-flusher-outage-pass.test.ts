@@ -69,6 +69,15 @@ function countedEntries(range: string, n: number): { entries: JournalEntry[]; lo
   return { entries, looked };
 }
 
+/** A reproducible draw in [0, k): the same seed makes the same run. */
+function seededRandom(seed: number): (k: number) => number {
+  let state = seed;
+  return (k) => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state % k;
+  };
+}
+
 describe('a flush pass during an outage', () => {
   it('while Google refuses a tab, the passes on its backoff look at none of its backlog, and the other tabs still go out', async () => {
     const n = 100_000;
@@ -167,11 +176,7 @@ describe('the backlog kept as entries come and go', () => {
 
   it('rows waiting, the oldest of them and the entries due (unsure, pending) match a walk over every entry, through adds, writes, sends, failures, read-backs, splits and restarts', async () => {
     // A fixed sequence of pseudo-random steps (a linear congruential generator): reproducible.
-    let seed = 12345;
-    const rand = (k: number): number => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % k;
-    };
+    const rand = seededRandom(12345);
     let table = new JournalEntries({ retainDoneMs: 1000, retainDoneRows: 50, copyOlderThan: undefined });
     const ranges = ['Events', 'Log', 'Events!A:C'];
     let now = 0;
@@ -352,11 +357,7 @@ describe('the done entries retained and the rows a read shows, as entries come a
 
   it('trims forget the entries and reads show the rows a walk over every entry finds, through adds, sends, failures, splits, copies served and restarts', async () => {
     // A fixed sequence of pseudo-random steps (a linear congruential generator): reproducible.
-    let seed = 424242;
-    const rand = (k: number): number => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % k;
-    };
+    const rand = seededRandom(424242);
     /** Per tab, when the oldest copy of it still served was fetched. */
     const copies = new Map<string, number>();
     const retention: Retained = {
