@@ -10,6 +10,7 @@ import { exportFilename, exportRange } from '../../src/app/routes/export.js';
 import type { Logger } from '../../src/log/logger.js';
 import { createFakeSheets, type FakeSheets } from '../fixtures/fake-sheets.js';
 import { startApp, type AppHarness } from '../fixtures/app-harness.js';
+import { readPaced } from '../helpers/paced-reader.js';
 
 const TOKEN = 'admin-token-0123456789';
 
@@ -522,23 +523,13 @@ describe('an export to a client that reads slowly but steadily', () => {
     await once(server, 'listening');
     const { port } = server.address() as { port: number };
     const socket = connect({ port, host: '127.0.0.1' });
-    let received = 0;
-    let inWindow = 0;
-    const pace = setInterval(() => {
-      inWindow = 0;
-      socket.resume();
-    }, 100);
+    const reader = readPaced(socket);
     t.after(async () => {
-      clearInterval(pace);
+      reader.stop();
       socket.destroy();
       server.closeAllConnections();
       server.close();
       await pool.close();
-    });
-    socket.on('data', (d: Buffer) => {
-      received += d.length;
-      inWindow += d.length;
-      if (inWindow >= 512 * 1024) socket.pause();
     });
     await once(socket, 'connect');
     const started = Date.now();
@@ -546,7 +537,7 @@ describe('an export to a client that reads slowly but steadily', () => {
     assert.equal(await end, 'complete');
     // The load was what it says: the export outlasted the stall time.
     assert.ok(Date.now() - started > 1500, `the export took ${Date.now() - started} ms`);
-    assert.ok(received > 0, 'the client was reading while the export went out');
+    assert.ok(reader.received() > 0, 'the client was reading while the export went out');
   });
 });
 

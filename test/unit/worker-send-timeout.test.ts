@@ -7,6 +7,7 @@ import { loadSettings } from '../../src/config/load.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
 import { LINGER_MS } from '../../src/http/lingering-close.js';
+import { readPaced } from '../helpers/paced-reader.js';
 
 /** Everything the worker sends on `socket` until it closes, and when the close came (ms after `t0`). */
 function readToClose(socket: Socket, t0: number): Promise<{ text: string; ms: number }> {
@@ -146,27 +147,17 @@ describe('the send timeout', () => {
     ({ worker, port } = await startWorker({ CORRAL_SEND_TIMEOUT: '1' }, (_req, res) => res.end(body)));
     const socket = connect(port, '127.0.0.1');
     sockets.push(socket);
-    let received = 0;
-    let inWindow = 0;
-    const pace = setInterval(() => {
-      inWindow = 0;
-      socket.resume();
-    }, 100);
+    const reader = readPaced(socket);
     try {
-      socket.on('data', (d: Buffer) => {
-        received += d.length;
-        inWindow += d.length;
-        if (inWindow >= 512 * 1024) socket.pause();
-      });
       socket.on('error', () => undefined);
       const t0 = performance.now();
       socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
-      await until(() => received >= body.length || socket.destroyed, 25_000);
-      assert.equal(socket.destroyed, false, `cut after ${received} bytes`);
-      assert.ok(received >= body.length, `received ${received} bytes`);
+      await until(() => reader.received() >= body.length || socket.destroyed, 25_000);
+      assert.equal(socket.destroyed, false, `cut after ${reader.received()} bytes`);
+      assert.ok(reader.received() >= body.length, `received ${reader.received()} bytes`);
       assert.ok(performance.now() - t0 > 2000, 'the answer took longer than the send timeout to go out');
     } finally {
-      clearInterval(pace);
+      reader.stop();
     }
   });
 
