@@ -69,6 +69,17 @@ function countedEntries(range: string, n: number): { entries: JournalEntry[]; lo
   return { entries, looked };
 }
 
+/**
+ * A pending entry of the seeded walks: a random range, 1 to 3 rows, journaled up to 100 ms before
+ * `now`, its add record written (durable) two times in three; with `header`, carried one time in two.
+ */
+function randomEntry(rand: (k: number) => number, id: string, ranges: readonly string[], now: number, header?: string[]): JournalEntry {
+  const range = ranges[rand(ranges.length)]!;
+  const rows = Array.from({ length: 1 + rand(3) }, (_, i) => [`${id}-${i}`, 'x']);
+  const withHeader = header !== undefined && rand(2) > 0;
+  return { id, range, sheet: range.split('!')[0]!, rangeKey: rangeKeyOf(range), rows, ...(withHeader ? { header } : {}), at: now - rand(100), destination: 'sheet', state: 'pending', durable: rand(3) > 0, attempts: 0, nextAttemptAt: 0, doneAt: undefined };
+}
+
 /** A reproducible draw in [0, k): the same seed makes the same run. */
 function seededRandom(seed: number): (k: number) => number {
   let state = seed;
@@ -190,10 +201,7 @@ describe('the backlog kept as entries come and go', () => {
         case 0:
         case 1: {
           // An append journaled (its add record written at once, or later: case 2).
-          const range = ranges[rand(ranges.length)]!;
-          const id = `e${next++}`;
-          const rows = Array.from({ length: 1 + rand(3) }, (_, i) => [`${id}-${i}`, 'x']);
-          table.add({ id, range, sheet: range.split('!')[0]!, rangeKey: rangeKeyOf(range), rows, at: now - rand(100), destination: 'sheet', state: 'pending', durable: rand(3) > 0, attempts: 0, nextAttemptAt: 0, doneAt: undefined });
+          table.add(randomEntry(rand, `e${next++}`, ranges, now));
           break;
         }
         case 2:
@@ -383,10 +391,7 @@ describe('the done entries retained and the rows a read shows, as entries come a
       switch (rand(10)) {
         case 0:
         case 1: {
-          const range = ranges[rand(ranges.length)]!;
-          const id = `e${next++}`;
-          const rows = Array.from({ length: 1 + rand(3) }, (_, i) => [`${id}-${i}`, 'x']);
-          table.add({ id, range, sheet: range.split('!')[0]!, rangeKey: rangeKeyOf(range), rows, ...(rand(2) ? { header } : {}), at: now - rand(100), destination: 'sheet', state: 'pending', durable: rand(3) > 0, attempts: 0, nextAttemptAt: 0, doneAt: undefined });
+          table.add(randomEntry(rand, `e${next++}`, ranges, now, header));
           break;
         }
         case 2:
