@@ -22,7 +22,7 @@ import { AppendFailureLog } from './append-failure-log.js';
 import { AppendHalves, type SendOutcome } from './append-halves.js';
 import { LandingCheck } from './append-landing.js';
 import { BacklogAlert } from './backlog-alert.js';
-import { systemClock, type Clock } from './clock.js';
+import { sleepOn, systemClock, type Clock } from './clock.js';
 import { batchBytes, BatchCursor } from './flush-batch.js';
 import { BatchLimits } from './flush-batch-limits.js';
 import { FlushFailureLog } from './flush-failure-log.js';
@@ -268,23 +268,44 @@ export class Flusher {
   }
 
   /**
-   * Flushes until the journal is empty, the deadline passes, or the write quota has no token left
-   * ("as far as the quota allows"). Returns the rows left in the journal.
+   * Flushes until the journal is empty, or until what is left cannot go before the deadline: the
+   * quota's next token, or the earliest retry, comes after it ("as far as the quota allows").
+   * Returns the rows left in the journal.
    */
   async drain(deadline: number): Promise<number> {
     while (this.o.journal.backlogRows() > 0 && this.clock.now() < deadline && !this.abort.signal.aborted) {
       const r = await this.flushOnce({ wait: false });
-      if (r.quotaLimited) break;
-      if (r.sent + r.found === 0) {
+      let next: number;
+      if (r.quotaLimited) {
+        // A keeper that writes all the time spends its minute's tokens as they come back (about
+        // one a second at 60 a minute): one is back within the drain's time, and the rows
+        // acknowledged since the last append go with it. Given up at the first empty bucket, every
+        // stop of a busy keeper left them in the journal for the next start (or for none).
+        next = this.clock.now() + this.quotaWaitMs();
+      } else if (r.sent + r.found === 0) {
         // Everything left is backing off: wait for the earliest retry if it comes before the deadline.
-        let next = Number.POSITIVE_INFINITY;
+        next = Number.POSITIVE_INFINITY;
         // Rows the header holds wait for an edit of the sheet, which the drain's copy of it cannot see.
         for (const e of this.o.journal.live()) if (!this.headerHolds.isHeld(e.id)) next = Math.min(next, Math.max(e.nextAttemptAt, this.retries.heldUntil(this.o.journal.targetOf(e))));
-        if (!Number.isFinite(next) || next >= deadline) break;
-        await new Promise((res) => setTimeout(res, Math.max(10, next - this.clock.now())));
+      } else continue;
+      if (!Number.isFinite(next) || next >= deadline) break;
+      try {
+        await sleepOn(this.clock, Math.max(10, next - this.clock.now()), this.abort.signal);
+      } catch {
+        break;
       }
     }
     return this.o.journal.backlogRows();
+  }
+
+  /**
+   * How long until a pass held by the quota can call again: the sooner of the two buckets that
+   * have no token free now (a pass held by reads, for a read-back, may have sent every write it
+   * could). Both free by now (a token came back as the pass ended): a short look again.
+   */
+  private quotaWaitMs(): number {
+    const waits = [this.o.writeQuota.msUntilFree(), this.o.readQuota.msUntilFree()].filter((ms) => ms > 0);
+    return waits.length === 0 ? 10 : Math.min(...waits);
   }
 
   figures(): Record<string, number> {
