@@ -7,6 +7,7 @@
 import { treeCpuSeconds } from './lib/cpu.js';
 import { load, type LoadResult } from './lib/load.js';
 import { machine, median, save, table } from './lib/report.js';
+import { CEILING_ACCEPT_ENV } from './lib/sheets-app.js';
 import { startBare, startCorralFor, type Running } from './lib/servers.js';
 
 export interface DaemonBenchOptions {
@@ -35,8 +36,13 @@ async function measure(server: Running, connections: number, seconds: number, wa
   }
 }
 
-function start(variant: Variant, workers: number): Promise<Running> {
-  if (variant === 'bare') return startBare(workers);
+/**
+ * A fresh server of `variant`. The bare one accepts as corral does by default (CORRAL_ACCEPT=shared,
+ * each worker its own: CEILING_ACCEPT_ENV), as compare's ceilings do: with node:cluster's default
+ * the master dealt connections out round-robin, and the ratio measured the accept policy too.
+ */
+export function start(variant: Variant, workers: number): Promise<Running> {
+  if (variant === 'bare') return startBare(workers, undefined, { ...CEILING_ACCEPT_ENV });
   const env = { CORRAL_WORKER_CONNECTIONS: '10000', CORRAL_RATE_LIMIT: '0', CORRAL_ACCESS_LOG: variant === 'corral+log' ? 'true' : 'false' };
   return startCorralFor({ app: 'body-12k.mjs', workers, env });
 }
