@@ -50,6 +50,9 @@ export function gunicornMissing(): string | undefined {
   const shebang = /^#!\s*(\S+)/.exec(readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '')?.[1];
   const python = shebang && !shebang.endsWith('/env') ? shebang : 'python3';
   const probe = spawnSync(python, ['-c', 'import flask, gevent'], { encoding: 'utf8' });
+  // A Python that cannot be started (a moved virtualenv's shebang): no output at all, and reading
+  // its stderr threw, so the whole bench died with a TypeError instead of skipping gunicorn.
+  if (probe.error) return `${python} (the Python of ${bin}) cannot be run: ${probe.error.message}`;
   if (probe.status !== 0) return `${python} cannot import flask and gevent: ${probe.stderr.trim().split('\n').at(-1) ?? ''}`;
   return undefined;
 }
