@@ -84,6 +84,10 @@ describe('CSV encoding', () => {
     for (const n of ['-1e5', '-1.00E+05', '+2.5e-3']) assert.equal(csvField(n), n);
     assert.equal(csvField('-1e5+cmd'), "'-1e5+cmd");
     assert.equal(csvField('+3.25'), '+3.25');
+    // As the Sheets API formats numbers (Number, Currency, Percent): numbers in Excel, not text with a `'`.
+    for (const n of ['-1,234.50', '-1,234,567', '-$5.00', '-€1,234.50', '-5%', '-5.00%', '+£3']) assert.equal(csvField(n), n.includes(',') ? `"${n}"` : n);
+    // Anything more is still defused.
+    for (const n of ['-1,234+cmd', '-$A$1', '-5%+1', '-1,23', '-$', '-%']) assert.equal(csvField(n), n.includes(',') ? `"'${n}"` : `'${n}`);
     assert.equal(csvField('a=b'), 'a=b');
     assert.equal(csvRows([['id', 'note'], ['1', '=1+1']], 2), "id,note\r\n1,'=1+1\r\n");
   });

@@ -13,7 +13,14 @@ const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
  * is left as it is.
  */
 const FORMULA_START = /^[=+\-@]/;
-const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+/**
+ * A number as the Sheets API's formatted values write one: plain (`-5`, `-1.00E+05`), or in the
+ * Number, Currency and Percent formats of the Format menu (`-1,234.50`, `-$1,234.50`, `-5.00%`).
+ * Those were written `'-1,234.50`, text with a visible `'` in Excel, so a negative balance or score
+ * in a formatted column no longer summed. None can be a formula that does harm: digits, `,`, `.`,
+ * a currency sign and `%` make no function, reference or DDE call (`cmd|`).
+ */
+const PLAIN_NUMBER = /^[+-]?[$€£¥]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?$/;
 
 /**
  * Where a cell may be cut into cells of its own: Excel splits a .csv on the locale's list
