@@ -286,6 +286,27 @@ describe('POST /api/events writes under the Events header row', () => {
   }
 });
 
+describe('POST /api/events with an Idempotency-Key under a header it cannot write under', () => {
+  it('does not tell the retry that nothing was written: its first request may have been saved and wait for the fix', async () => {
+    const { app, sheets, auth } = await appWithBob();
+    try {
+      const events = sheets.tabs.get('Events') ?? [];
+      events.splice(0, events.length, ['at', 'event_id', 'player', 'kind', 'detail']);
+      const keyed = await postJson(`${app.url}/api/events`, { kind: 'tag' }, { ...auth, 'idempotency-key': 'k-header' });
+      assert.equal(keyed.status, 503);
+      const body = (await keyed.json()) as { error: string; message: string };
+      assert.equal(body.error, 'events_header_invalid');
+      assert.doesNotMatch(body.message, /nothing was written/);
+      assert.match(body.message, /may have been saved: retry with the same key/);
+      // Without a key, nothing this client sent can have been saved: said as before.
+      const plain = await postJson(`${app.url}/api/events`, { kind: 'tag' }, auth);
+      assert.match(((await plain.json()) as { message: string }).message, /nothing was written, retry later/);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('POST /api/events and the header copies it is given', () => {
   it('never goes back to an older copy of the header row than one it has used (the keeper serves one past its TTL while it refreshes it)', async () => {
     const log = memoryLogger();

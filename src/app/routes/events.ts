@@ -165,7 +165,7 @@ export function eventsRoute(deps: AppDeps): Handler {
    * row is sent, matched by name (keeper/header-mapping.ts), so a header edited since, or while the
    * row waits in the journal, does not misplace it.
    */
-  const rowFor = async (values: EventValues): Promise<{ row: string[]; header: readonly string[] }> => {
+  const rowFor = async (values: EventValues, keyed: boolean): Promise<{ row: string[]; header: readonly string[] }> => {
     const header = await headerNow();
     const layout = eventLayout(header);
     if (layout.ok) {
@@ -187,7 +187,13 @@ export function eventsRoute(deps: AppDeps): Handler {
           `(event_id first, the others in any order; other columns are left empty), or point SHEET_EVENTS_RANGE at a tab that does`,
       ),
     );
-    throw new HttpError('events_header_invalid', "the server cannot record events now: the sheet's Events header row is not one it can write under (the operator is told in the log); nothing was written, retry later", {
+    // Refused here, before the keeper is asked: a retry with an Idempotency-Key whose first request
+    // was saved (its row waits in the journal for the header to be fixed) was told "nothing was
+    // written", and a client that gave up on it took a recorded event for a lost one.
+    const outcome = keyed
+      ? 'this request wrote nothing, but an earlier request with this Idempotency-Key may have been saved: retry with the same key and body later, which answers its 201 once the header is fixed'
+      : 'nothing was written, retry later';
+    throw new HttpError('events_header_invalid', `the server cannot record events now: the sheet's Events header row is not one it can write under (the operator is told in the log); ${outcome}`, {
       headers: { 'Retry-After': String(NOT_SAVED_RETRY_AFTER_S) },
     });
   };
@@ -224,7 +230,7 @@ export function eventsRoute(deps: AppDeps): Handler {
     const detail = optionalText(body, 'detail', { min: 0, max: DETAIL_MAX, multiline: true });
     const id = randomUUID();
     const at = new Date().toISOString();
-    const { row, header } = await rowFor({ event_id: id, player: player.name, kind, detail, at });
+    const { row, header } = await rowFor({ event_id: id, player: player.name, kind, detail, at }, key !== undefined);
     const idempotency: IdempotencyClaim | undefined =
       key === undefined
         ? undefined
