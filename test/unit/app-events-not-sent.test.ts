@@ -56,10 +56,13 @@ describe('POST /api/events when its append was never sent to the keeper', () => 
     const socketPath = join(dir, 'keeper.sock');
     const { server, sockets } = await busyKeeper(socketPath);
     // One write connection, as if the worker's 8 were all taken by appends waiting in a hung journal write.
-    const link = new KeeperLink({ socketPath, connections: 1, writeTimeoutMs: 150, retryDelayMs: 10 });
+    // The bound on a write's wait is 30 times the keeper's byte interval: a loaded box that delays
+    // the interval past it frees the connection, and the second append is sent after all.
+    const link = new KeeperLink({ socketPath, connections: 1, writeTimeoutMs: 600, retryDelayMs: 10 });
     try {
       const holding = link.write('/append', '{"range":"Events","rows":[["held"]]}').catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 30));
+      // The first append holds the one connection once the keeper has it.
+      while (sockets.size === 0) await new Promise((r) => setTimeout(r, 5));
       // This append waits for a connection in both its attempts and is never sent.
       const err = (await link.write('/append', '{"range":"Events","rows":[["never-sent"]]}').then(
         () => assert.fail('the keeper never answers'),
