@@ -164,3 +164,29 @@ export function unknownOptionHint(unknown: string, argv: readonly string[], opti
   if (setting === 'CORRAL_ENV_FILE') return `: the settings file is named by the environment: ${assignment} (default ./.env)`;
   return `: corral takes its settings from the environment or its settings file (.env, or CORRAL_ENV_FILE), not from options: set ${assignment} there (\`corral config\` lists every setting)`;
 }
+
+/** Options of corral's own commands whose values are secrets (loadtest's and recommend's token, the emulator's key). */
+const SECRET_OPTIONS: ReadonlySet<string> = new Set(['admin-token', 'api-key']);
+
+/**
+ * A command line as a refusal may repeat it: the value of an option that is a secret (an option's
+ * own, or one naming a secret setting: `--admin-token`, `--session-secret`) is not shown, and a
+ * proxy or Redis URL's password is hidden, as unknownOptionHint says them. `corral
+ * --admin-token=…` with no command echoed the token twice, in "unknown command" and its hint.
+ */
+export function shownArgs(argv: readonly string[]): string[] {
+  const hidden = (flag: string, value: string): string => {
+    const name = flag.replace(/^-+/, '').toLowerCase();
+    const setting = settingForFlag(name);
+    const spec = setting === undefined ? undefined : (schema as Record<string, { secret?: boolean; show?: (text: string) => string }>)[setting];
+    if (SECRET_OPTIONS.has(name) || (spec?.secret === true && !spec.show)) return '<secret, not shown>';
+    return spec?.secret === true && spec.show ? spec.show(value) : value;
+  };
+  return argv.map((arg, i) => {
+    const attached = /^(--?[A-Za-z][\w-]*)=([\s\S]*)$/.exec(arg);
+    if (attached) return `${attached[1]}=${hidden(attached[1] ?? '', attached[2] ?? '')}`;
+    const flag = argv[i - 1];
+    if (i > 0 && flag !== undefined && /^--?[A-Za-z][\w-]*$/.test(flag) && !arg.startsWith('-')) return hidden(flag, arg);
+    return arg;
+  });
+}

@@ -6,7 +6,7 @@ import { readOpenFilesLimit } from '../fd-limit.js';
 import { listenForSignalIntents } from '../master/signal-intents.js';
 import { commands } from './commands/index.js';
 import { asksForJson, usageRefusal, type Command, type CommandEntry } from './command.js';
-import { unknownOptionHint } from './flag-hints.js';
+import { shownArgs, unknownOptionHint } from './flag-hints.js';
 
 function usage(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
@@ -45,7 +45,7 @@ function unknownCommandHint(name: string, rest: readonly string[]): string {
   const command = name.startsWith('-') ? rest.find((a) => commands.some((c) => c.name === a)) : undefined;
   if (command !== undefined) {
     const options = rest.slice(0, rest.indexOf(command));
-    return `: options follow the command, as in corral ${[command, name, ...options].join(' ')}`;
+    return `: options follow the command, as in corral ${[command, ...shownArgs([name, ...options])].join(' ')}`;
   }
   // An option with no command (`corral --workers 4`, `corral --port 8000`, as other servers are
   // started): what start would say of it, the setting it names.
@@ -65,12 +65,15 @@ function unknownCommandHint(name: string, rest: readonly string[]): string {
 async function optionWithNoCommandHint(name: string, rest: readonly string[]): Promise<string> {
   const flag = name.replace(/=.*$/, '');
   if (!/^--?[A-Za-z][\w-]*$/.test(flag)) return '';
-  const listed = new RegExp(`^\\s+(?:-\\w, )?${flag}\\b`, 'm');
+  // Followed by neither a word character nor a dash: `--allow` is no option of the commands that
+  // take --allow-remote, nor `--no` of stop's --no-wait (a \b matched there, and the hint gave a
+  // command line the command refuses).
+  const listed = new RegExp(`^\\s+(?:-\\w, )?${flag}(?![\\w-])`, 'm');
   const helps = await Promise.all(commands.map(async (c) => ({ name: c.name, help: (await c.load().catch(() => undefined))?.help ?? '' })));
   const takers = helps.filter(({ help }) => (help.split('\n')[0] ?? '').split(/[\s[\]|]+/).includes(flag) || listed.test(help)).map((c) => c.name);
   if (takers.length === 0) return '';
   const who = takers.length === 1 ? `${takers[0]} takes` : `${takers.slice(0, -1).join(', ')} and ${takers.at(-1)} take`;
-  return `: options follow the command; ${who} ${flag} (corral ${[takers[0], name, ...rest].join(' ')})`;
+  return `: options follow the command; ${who} ${flag} (corral ${[takers[0] ?? '', ...shownArgs([name, ...rest])].join(' ')})`;
 }
 
 /**
@@ -152,7 +155,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   outputLostExit = entry?.internalErrorExit ?? EXIT.FAILURE;
   if (!entry) {
     const hint = unknownCommandHint(name, rest) || (await optionWithNoCommandHint(name, rest));
-    process.stderr.write(`corral: unknown command "${name}"${hint}\n\n${usage()}\n`);
+    // The value of a secret option given with no command (`corral --admin-token=…`) is not repeated.
+    process.stderr.write(`corral: unknown command "${shownArgs([name])[0] ?? name}"${hint}\n\n${usage()}\n`);
     process.exitCode = EXIT.USAGE;
     return;
   }

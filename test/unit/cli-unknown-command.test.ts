@@ -1,0 +1,61 @@
+// An option given with no command: its hint names only the commands that take it, and a secret's
+// value is never repeated (stderr goes to terminals' scrollback, CI logs and the journal).
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { main } from '../../src/cli/main.js';
+
+// main() adds its listeners to stdout and stderr at each call.
+process.stdout.setMaxListeners(50);
+process.stderr.setMaxListeners(50);
+
+/** What `corral ...args` says on stderr, and its exit code; run in this process. */
+async function refusal(...args: string[]): Promise<{ stderr: string; code: number | string | undefined }> {
+  const write = process.stderr.write;
+  let stderr = '';
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  const before = process.exitCode;
+  try {
+    await main(args);
+    return { stderr, code: process.exitCode };
+  } finally {
+    process.stderr.write = write;
+    process.exitCode = before;
+  }
+}
+
+describe('an option with no command', () => {
+  it('never repeats a secret given with it', async () => {
+    for (const args of [
+      ['--admin-token=s3cr3t-token-0123456789'],
+      ['--admin-token', 's3cr3t-token-0123456789'],
+      ['--admin-token=s3cr3t-token-0123456789', 'loadtest'],
+      ['--admin-token', 's3cr3t-token-0123456789', 'loadtest', '--target', 'http://127.0.0.1:1'],
+      ['--api-key=s3cr3t-token-0123456789'],
+      ['--api-key', 's3cr3t-token-0123456789'],
+      ['--session-secret=s3cr3t-token-0123456789'],
+    ]) {
+      const { stderr, code } = await refusal(...args);
+      assert.equal(code, 64, args.join(' '));
+      assert.match(stderr, /^corral: unknown command "/, args.join(' '));
+      assert.ok(!stderr.includes('s3cr3t'), `${args.join(' ')} repeated the secret: ${stderr.split('\n')[0]}`);
+    }
+    // The command meant is still said, the value shown where it is no secret.
+    assert.match((await refusal('--admin-token=x', 'loadtest')).stderr, /options follow the command, as in corral loadtest --admin-token=<secret, not shown>\n/);
+    assert.match((await refusal('--json', 'status')).stderr, /as in corral status --json\n/);
+    assert.match((await refusal('--users=5')).stderr, /loadtest takes --users \(corral loadtest --users=5\)/);
+  });
+
+  it('names only commands that take that very option, not one it begins', async () => {
+    // --allow-remote, stop's --no-wait, the emulator's --token-error-rate and --latency-ms.
+    for (const flag of ['--allow=1', '--no', '--token=x', '--latency=5']) {
+      const { stderr } = await refusal(flag);
+      assert.match(stderr, new RegExp(`^corral: unknown command "${flag.replace(/=.*/, '')}[^"]*"\\n`), `${flag}: ${stderr.split('\n')[0]}`);
+    }
+    assert.match((await refusal('--allow-remote')).stderr, /loadtest and recommend take --allow-remote/);
+    assert.match((await refusal('--no-wait')).stderr, /stop takes --no-wait/);
+  });
+});
