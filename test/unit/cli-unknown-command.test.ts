@@ -1,9 +1,12 @@
 // An option given with no command: its hint names only the commands that take it, and a secret's
-// value is never repeated (stderr goes to terminals' scrollback, CI logs and the journal).
+// value is never repeated (stderr goes to terminals' scrollback, CI logs and the journal). And a
+// command's own wait asked for with --timeout is not CORRAL_TIMEOUT.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { commands } from '../../src/cli/commands/index.js';
 import { main } from '../../src/cli/main.js';
+import { usageError } from '../helpers/usage-error.js';
 
 // main() adds its listeners to stdout and stderr at each call.
 process.stdout.setMaxListeners(50);
@@ -57,5 +60,22 @@ describe('an option with no command', () => {
     }
     assert.match((await refusal('--allow-remote')).stderr, /loadtest and recommend take --allow-remote/);
     assert.match((await refusal('--no-wait')).stderr, /stop takes --no-wait/);
+  });
+});
+
+describe("a command's own wait asked for with --timeout", () => {
+  it('is said to be no CORRAL_TIMEOUT by status and check, as by stop and reload', async () => {
+    for (const [command, says] of [
+      ['status', /^Unknown option '(?:--timeout|-t)': status takes no timeout: .*CORRAL_TIMEOUT is the workers' heartbeat timeout, not this wait\)$/],
+      ['check', /^Unknown option '(?:--timeout|-t)': check takes no timeout: .*SHEETS_TIMEOUT.*CORRAL_TIMEOUT is the workers' heartbeat timeout, not this wait\)$/],
+    ] as const) {
+      const entry = commands.find((c) => c.name === command);
+      assert.ok(entry);
+      const run = (await entry.load()).run;
+      for (const args of [['--timeout', '5'], ['--timeout=5'], ['-t', '5']]) {
+        // "set CORRAL_TIMEOUT=5 there" had an operator lower the workers' heartbeat timeout.
+        await assert.rejects(run(args), usageError(says), `${command} ${args.join(' ')}`);
+      }
+    }
   });
 });

@@ -264,6 +264,13 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
   };
 }
 
+/**
+ * `check --timeout 5` means how long check waits for Google, which SHEETS_TIMEOUT bounds, not the
+ * workers' heartbeat timeout the generic hint named ("set CORRAL_TIMEOUT=5").
+ */
+const CHECK_WAIT = 'check takes no timeout: each request to Google (or SHEETS_API_URL) waits at most SHEETS_TIMEOUT (10 s by default), as the keeper\'s do; for a shorter bound on the whole check, run it under timeout(1) (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
+const CHECK_FLAG_HINTS: Readonly<Record<string, string>> = { timeout: CHECK_WAIT, t: CHECK_WAIT };
+
 export const checkCommand: Command = {
   name: 'check',
   // Its exit code is the verdict: a FAIL stays 1 when nobody read the line.
@@ -303,7 +310,7 @@ unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option
     return { ok: false, stage, warnings: [], error: { code: err.code, message: err.message }, line: `FAIL (${stage}): ${err.message} [${err.code}]` } satisfies Verdict;
   },
   async run(argv) {
-    const { values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true });
+    const { values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true, flagHints: CHECK_FLAG_HINTS });
     if (values.help) {
       process.stdout.write(`${this.help}\n`);
       return 0;

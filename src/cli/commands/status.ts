@@ -136,6 +136,13 @@ export function figuresRefusedHint(stats: { readonly status: number; readonly bo
   return `the admin API answered HTTP ${stats.status} for the figures; see the master's log`;
 }
 
+/**
+ * `status --timeout 5` means how long status waits, not the workers' heartbeat timeout the generic
+ * hint named ("set CORRAL_TIMEOUT=5": followed, it had a worker whose loop blocks 5 s killed).
+ */
+const STATUS_WAIT = 'status takes no timeout: each question to the admin API waits at most 3 s; for a shorter bound, run it under timeout(1): `timeout 2 corral status` (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
+const STATUS_FLAG_HINTS: Readonly<Record<string, string>> = { timeout: STATUS_WAIT, 'wait-timeout': STATUS_WAIT, t: STATUS_WAIT };
+
 export const statusCommand: Command = {
   name: 'status',
   exitCodeIsVerdict: true,
@@ -170,7 +177,7 @@ CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
   async run(argv) {
     // A command line refused beside --json (`status --json --quiet`), and settings refused (78),
     // still print one JSON object: jsonRefusal below, printed by the CLI's entry.
-    const { values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true });
+    const { values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true, flagHints: STATUS_FLAG_HINTS });
     // With --json, every answer is one JSON object on stdout, led by `running` (true, false, or
     // null when unknown): a script's `corral status --json | jq .running` must never read nothing,
     // which jq takes as success. The message stays on stderr, the exit code says the same.
