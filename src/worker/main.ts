@@ -21,6 +21,7 @@ import { createCounterClient } from './counter-client.js';
 import { startHeartbeat } from './heartbeat.js';
 import { workerFigures } from './heartbeat-figures.js';
 import { listenFailure } from './listen-failure.js';
+import { exitWhenMasterGone } from './master-gone.js';
 import { createWorkerServer } from './server.js';
 import { useSharedTable } from './shared-table.js';
 import { createSheetsAccess } from './sheets-access.js';
@@ -34,25 +35,7 @@ const COUNTER_TIMEOUT_MS = 2000;
 export async function runWorker(oom: OomPreference): Promise<void> {
   const identity = readIdentity() ?? { role: 'worker' as const, workerId: 0, generation: 0 };
   const channel = childChannel();
-  // No master, no worker: an orphan must never keep serving. node:cluster registers its own
-  // 'disconnect' listener before any of ours (lib/internal/cluster/child.js), and it exits with
-  // code 0 whenever the disconnect was not asked for through node:cluster: an orphan said nothing
-  // of its master being gone. Ahead of it, a channel lost while this worker was not asked to stop
-  // exits EXIT.MASTER_GONE. Asked to stop (the master's 'drain', or SIGTERM), node:cluster's exit
-  // 0 stands, as before: this worker was on its way out anyway.
-  let stopAsked = false;
-  /** Says so in the log, once the logger exists. */
-  let sayMasterGone: (() => void) | undefined;
-  const masterGone = () => {
-    sayMasterGone?.();
-    process.exit(EXIT.MASTER_GONE);
-  };
-  process.prependOnceListener('disconnect', () => {
-    if (!stopAsked) masterGone();
-  });
-  // Reached only when node:cluster did not exit (a disconnect asked for through it, which the
-  // master never does): the worker exits as it always has.
-  process.on('disconnect', masterGone);
+  const masterGone = exitWhenMasterGone();
   // Ctrl-C reaches the whole process group; the master decides how workers stop.
   process.on('SIGINT', () => {});
   // So does a hangup (the terminal or ssh session of a `corral start` in the foreground closing,
@@ -92,10 +75,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
   // Before the app is imported: an import that blocks the loop is a stuck boot whose stack is
   // wanted, and a master killed meanwhile must not leave it spinning (the probe's orphan exit).
   startStackProbe(logger, masterGoneExit('worker', identity, log.file()));
-  sayMasterGone = () => {
-    logger.warn({ event: 'worker.master_gone' }, 'IPC channel to the master closed: exiting');
-    log.flush();
-  };
+  masterGone.logTo(log);
 
   let server: ReturnType<typeof createWorkerServer> | undefined;
   /** The host's capacity as the master last told it, for the health answer. */
@@ -198,7 +178,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
   let toldHostStopping = false;
   channel.listen({
     drain: (m) => {
-      stopAsked = true;
+      masterGone.stopAsked();
       // Already draining (a TERM, then a QUIT): only the deadline may change, and only earlier.
       // A master that does not say (an older build) meant a stop as often as not: health says so.
       const hostStopping = m.hostStopping ?? true;
@@ -233,7 +213,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
     },
   });
   process.on('SIGTERM', () => {
-    stopAsked = true;
+    masterGone.stopAsked();
     // Said as the master's drain is: without it, a TERM sent to the group (or to this worker
     // alone) left no line of this worker's about its drain, only the master's exit line after it.
     // Only once the master knows it serves: the master itself stops a worker still booting with
