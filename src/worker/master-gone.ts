@@ -4,14 +4,23 @@
 // of its master being gone. Ahead of it, a channel lost while this worker was not asked to stop
 // exits EXIT.MASTER_GONE. Asked to stop (the master's 'drain', or SIGTERM), node:cluster's exit
 // 0 stands, as before: this worker was on its way out anyway.
+//
+// The exit waits (bounded) for the log file to open before it flushes (log/flush-and-exit.ts), as
+// the keeper's does: a worker whose master died while it booted exited with its file still
+// opening, and worker.master_gone, the only line that said why, was lost. Waiting means telling
+// node:cluster not to exit first: it takes the disconnect as asked for, as its own disconnect()
+// does (worker.exitedAfterDisconnect). The wait is short when the file is open (the write in
+// flight, if any), and the stack probe's thread still ends a worker whose loop is blocked meanwhile.
 
+import cluster from 'node:cluster';
 import { EXIT } from '../errors.js';
+import { flushAndExit } from '../log/flush-and-exit.js';
 import type { CorralLogger } from '../log/logger.js';
 
 export interface MasterGoneExit {
   /** The worker was asked to stop: a disconnect from now on is node:cluster's to exit on. */
   stopAsked(): void;
-  /** From now on the exit says so in `log` (worker.master_gone). */
+  /** From now on the exit says so in `log` (worker.master_gone), and waits for the line to reach it. */
   logTo(log: CorralLogger): void;
 }
 
@@ -19,17 +28,20 @@ export interface MasterGoneExit {
 export function exitWhenMasterGone(): MasterGoneExit {
   let stopAsked = false;
   let log: CorralLogger | undefined;
+  let exiting = false;
   const masterGone = () => {
-    if (log) {
-      log.logger.warn({ event: 'worker.master_gone' }, 'IPC channel to the master closed: exiting');
-      log.flush();
-    }
-    process.exit(EXIT.MASTER_GONE);
+    if (exiting) return;
+    exiting = true;
+    log?.logger.warn({ event: 'worker.master_gone' }, 'IPC channel to the master closed: exiting');
+    // Without a logger yet, this exits at once, before node:cluster's listener.
+    void flushAndExit(log, EXIT.MASTER_GONE);
   };
   process.prependOnceListener('disconnect', () => {
-    if (!stopAsked) masterGone();
+    if (stopAsked) return;
+    if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
+    masterGone();
   });
-  // Reached only when node:cluster did not exit (a disconnect asked for through it, which the
+  // Reached also when node:cluster did not exit (a disconnect asked for through it, which the
   // master never does): the worker exits as it always has.
   process.on('disconnect', masterGone);
   return {
