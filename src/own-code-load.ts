@@ -1,5 +1,7 @@
 // A worker or keeper whose own code (dist/, node_modules) cannot be loaded: its entry file
-// imports the rest dynamically through this, and says why to the master before it exits.
+// imports the rest dynamically through this, and says why to the master before it exits. The CLI
+// locates a failure to load its own modules the same way (placeOfOwnCodeError: bin/corral for the
+// CLI's entry, src/cli/main.ts for a command's modules).
 //
 // `npm ci` in the directory a running corral runs from deletes node_modules, then rebuilds it;
 // a worker forked meanwhile (a crash replaced, a recycle, a TTIN) threw ERR_MODULE_NOT_FOUND from
@@ -77,16 +79,25 @@ export function locateSyntaxError(url: URL, err: SyntaxError, timeoutMs: number 
   });
 }
 
+/**
+ * Where the error `err` that importing corral's module at `url` threw is, when it is in a file's
+ * code: an import naming an export its module lacks heads its stack with the importing file's
+ * place; a syntax error names none, and is located as node reports it uncaught. Undefined for any
+ * other error (a module not found), or a syntax error not located.
+ */
+export async function placeOfOwnCodeError(url: URL, err: Error): Promise<SyntaxErrorPlace | undefined> {
+  const stackPlace = placeOfLoadError(err.stack ?? '');
+  if (stackPlace !== undefined) return { place: stackPlace, report: err.stack ?? '' };
+  return err instanceof SyntaxError ? locateSyntaxError(url, err) : undefined;
+}
+
 /** Imports corral's module at `url` (the rest of a worker's or the keeper's code); a failure is said to the master, and the process exits. */
 export async function loadOwnCode<T>(role: 'worker' | 'keeper', url: URL): Promise<T> {
   try {
     return (await import(url.href)) as T;
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
-    // An import naming an export its module lacks heads its stack with the importing file's place;
-    // a syntax error names none, and is located as node reports it uncaught.
-    const stackPlace = placeOfLoadError(e.stack ?? '');
-    const located = stackPlace !== undefined ? { place: stackPlace, report: e.stack ?? '' } : e instanceof SyntaxError ? await locateSyntaxError(url, e) : undefined;
+    const located = await placeOfOwnCodeError(url, e);
     const what = located ? `${e.message} in ${located.place}` : e.message;
     const message =
       `corral's own code could not be loaded in a new ${role} (${what}): its files changed under the running corral, as an npm ci or git pull in the directory it runs from does, or are incomplete; ` +

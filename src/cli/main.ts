@@ -4,7 +4,7 @@ import { editDistance } from '../edit-distance.js';
 import { CorralError, EXIT, exitCodeFor } from '../errors.js';
 import { readOpenFilesLimit } from '../fd-limit.js';
 import { listenForSignalIntents } from '../master/signal-intents.js';
-import { commands } from './commands/index.js';
+import { commandModule, commands } from './commands/index.js';
 import { asksForJson, usageRefusal, type Command, type CommandEntry } from './command.js';
 import { shownArgs, unknownOptionHint } from './flag-hints.js';
 
@@ -182,7 +182,17 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = exitCodeFor(fdLimit);
       return;
     }
-    const said = commandLoadFailure(entry, err);
+    // A file cut short names neither its file nor its line in the error import() throws: they are
+    // found as a worker's are. Imported here only, so that a module of that finding cut short
+    // fails no command but this one, said without its place.
+    const located =
+      err instanceof Error
+        ? await import('../own-code-load.js').then(
+            (m) => m.placeOfOwnCodeError(commandModule(entry.name), err),
+            () => undefined,
+          )
+        : undefined;
+    const said = commandLoadFailure(entry, err, located?.place);
     process.stderr.write(said.stderr);
     process.exitCode = said.exitCode;
     return;
@@ -207,15 +217,21 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (outputLost) process.exitCode = outputLostExit;
 }
 
+/** What a command whose own code cannot be loaded says to do (bin/corral says it too). */
+export const CODE_LOAD_FIX =
+  'its files changed while this command started (npm ci or git pull in its directory) or are incomplete (a file cut short); once the build is whole again (npm ci in its directory rebuilds dist/, or reinstall corral), run the command again';
+
 /**
  * A command whose own modules could not be loaded: corral's files changed under it (`npm ci` or
  * `git pull` in its directory deletes and rebuilds them) or are incomplete. It printed Node's
- * unhandled rejection, with no code and, for `status`, exit 1, which says corral runs.
+ * unhandled rejection, with no code and, for `status`, exit 1, which says corral runs. `place`:
+ * the file and line of a file that does not parse (placeOfOwnCodeError), which the error lacks.
+ * bin/corral says the same of the CLI's entry (test/unit/cli-launcher.test.ts keeps them alike).
  */
-export function commandLoadFailure(entry: Pick<CommandEntry, 'name' | 'internalErrorExit'>, err: unknown): { stderr: string; exitCode: number } {
+export function commandLoadFailure(entry: Pick<CommandEntry, 'name' | 'internalErrorExit'>, err: unknown, place?: string): { stderr: string; exitCode: number } {
   const message = err instanceof Error ? err.message : String(err);
   return {
-    stderr: `corral ${entry.name}: [CORRAL_ERR_CODE_LOAD] corral's own code could not be loaded (${message}): its files changed while this command started (npm ci or git pull in its directory) or are incomplete; once the build is whole (npm ci), run the command again\n`,
+    stderr: `corral ${entry.name}: [CORRAL_ERR_CODE_LOAD] corral's own code could not be loaded (${message}${place === undefined ? '' : ` in ${place}`}): ${CODE_LOAD_FIX}\n`,
     exitCode: entry.internalErrorExit ?? EXIT.FAILURE,
   };
 }

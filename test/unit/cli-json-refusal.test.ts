@@ -128,7 +128,7 @@ test("a command whose own modules cannot be loaded says CORRAL_ERR_CODE_LOAD and
     assert.ok(entry, name);
     const said = commandLoadFailure(entry, missing);
     assert.equal(said.exitCode, exitCode, name);
-    assert.match(said.stderr, new RegExp(`^corral ${name}: \\[CORRAL_ERR_CODE_LOAD\\] corral's own code could not be loaded \\(Cannot find module .*status\\.js.*\\): its files changed while this command started \\(npm ci or git pull in its directory\\) or are incomplete; once the build is whole \\(npm ci\\), run the command again\\n$`));
+    assert.match(said.stderr, new RegExp(`^corral ${name}: \\[CORRAL_ERR_CODE_LOAD\\] corral's own code could not be loaded \\(Cannot find module .*status\\.js.*\\): its files changed while this command started \\(npm ci or git pull in its directory\\) or are incomplete \\(a file cut short\\); once the build is whole again \\(npm ci in its directory rebuilds dist/, or reinstall corral\\), run the command again\\n$`));
   }
 });
 

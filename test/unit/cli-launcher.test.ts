@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { commands } from '../../src/cli/commands/index.js';
-import { commandLoadFailure, FD_LIMIT_FIX } from '../../src/cli/main.js';
+import { CODE_LOAD_FIX, commandLoadFailure, FD_LIMIT_FIX } from '../../src/cli/main.js';
 import { EXIT } from '../../src/errors.js';
 import { CORRAL_BIN } from '../helpers/corral.js';
 
@@ -32,6 +32,7 @@ test("corral's own build missing (not built yet, npm ci rebuilding it): the laun
       assert.equal(run.status, said.exitCode, `${name}: ${run.stderr}`);
       assert.ok(run.stderr.startsWith(before) && run.stderr.endsWith(after), run.stderr);
       assert.match(run.stderr, /Cannot find module .*dist\/src\/cli\/main\.js/);
+      assert.ok(run.stderr.endsWith(`: ${CODE_LOAD_FIX}\n`), `the CLI's fix: ${run.stderr}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -7,6 +7,14 @@
 import { EXIT } from '../../errors.js';
 import type { CommandEntry } from '../command.js';
 
+/**
+ * The module a command's load() imports: each is named as its command. A failure to load it is
+ * located there (a file of its graph that does not parse: src/cli/main.ts).
+ */
+export function commandModule(name: string): URL {
+  return new URL(`./${name}.js`, import.meta.url);
+}
+
 export const commands: readonly CommandEntry[] = [
   { name: 'start', summary: 'Start the master and its workers in the foreground.', load: async () => (await import('./start.js')).startCommand,
     // An error start did not foresee (before the master ran, or its own code not loadable): 70,
