@@ -27,7 +27,7 @@ import { attachConnectionCap, type ConnectionCap, type HostGaugeCap } from './co
 import { isHealthTarget } from './health-target.js';
 import { attachClientErrorHandler, enforceRequestLimits, refuseConnect, refuseExpectation } from './limits.js';
 import { createRequestStats, cutUnsent, type RequestStats } from './request-stats.js';
-import { awaitTurn } from './pipelined-turn.js';
+import { awaitTurn, PIPELINE_WAITING_BUDGET, pipelinedWaiting, type PipelineCut } from './pipelined-turn.js';
 import { attachSendTimeout } from './send-timeout.js';
 
 const netClose = NetServer.prototype.close;
@@ -174,6 +174,18 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     handleError(err, this.req, this);
   }
 
+  // Connections closed for the requests waiting their turn past the worker's budget
+  // (pipelined-turn.ts): told once per burst, as refusals are (a flood of such clients is one event).
+  const pipelineCuts = createBurst<PipelineCut>({
+    started: (f) =>
+      logger.warn(
+        { event: 'request.pipeline_overflow', waiting: f.waiting, remote: f.remote, worker_waiting: pipelinedWaiting(), budget: PIPELINE_WAITING_BUDGET },
+        `over ${PIPELINE_WAITING_BUDGET} pipelined requests wait for their turn in this worker: connections with more than a few waiting are closed, their requests not run`,
+      ),
+    ended: (f) => logger.info({ event: 'request.pipeline_overflow_end', closed: f.count, ms: f.ms }, `${f.count} connections closed for pipelined requests past the budget in ${f.ms} ms, then none for ${BURST_QUIET_MS / 1000} s`),
+  });
+  const onPipelineCut = (cut: PipelineCut): void => pipelineCuts.count(() => cut);
+
   /** `continueFirst`: the client sent Expect: 100-continue and waits for the 100 before its body. */
   const onRequest = (req: IncomingMessage, res: ServerResponse, continueFirst = false) => {
     const socket = req.socket as PipelinedSocket;
@@ -184,7 +196,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     // never sent: the client saw the connection close and could not tell it from a request never
     // read. Handled in turn, as nginx does, it is answered or was not run (pipelined-turn.ts).
     if (socket._httpMessage && socket._httpMessage !== res) {
-      awaitTurn(req, res, () => onRequest(req, res, continueFirst));
+      awaitTurn(req, res, () => onRequest(req, res, continueFirst), onPipelineCut);
       return;
     }
     // The answer before it was sent and closed the connection (its write side ended) before this

@@ -7,6 +7,7 @@ import { loadSettings } from '../../src/config/load.js';
 import { dropBodyAndClose, LINGER_MS } from '../../src/http/lingering-close.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createWorkerServer } from '../../src/worker/server.js';
+import { PIPELINE_READ_AHEAD, PIPELINE_WAITING_BUDGET, pipelinedWaiting } from '../../src/worker/pipelined-turn.js';
 
 const GET = Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
 
@@ -53,6 +54,71 @@ describe('requests pipelined behind one still being answered', () => {
       assert.equal(handled, total + 1);
     } finally {
       client.destroy();
+      await worker.drain(100);
+    }
+  });
+
+  it('many connections each pipelining a read of requests behind a held answer do not run the worker out of heap: past the budget they are closed, and a connection within it is answered whole', async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    const warned: unknown[] = [];
+    logger.warn = ((fields: unknown) => void warned.push(fields)) as typeof logger.warn;
+    const held: ServerResponse[] = [];
+    const worker = createWorkerServer(
+      (req, res) => {
+        if (req.url === '/hold') held.push(res);
+        else res.end('ok');
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 100, onServed: () => undefined },
+    );
+    const { port } = await worker.listen();
+    // One read of requests (node:http parses the whole read at hand before its pause): 64 KB of
+    // 27-byte GETs, about 2,400 request and response objects (about 2 KB of heap each) kept until
+    // their turn. 40 such connections held about 190 MB; the default cap of 1000 a worker, 5 GB.
+    const perConnection = Math.floor((64 * 1024 - 64) / GET.length);
+    // How much of it one read holds varies (loopback hands it over in pieces): connections are
+    // opened until the worker closes one, at most enough to hold three times the budget.
+    const connections = Math.ceil((PIPELINE_WAITING_BUDGET * 3) / perConnection);
+    const clients: Socket[] = [];
+    // The worker's side: a client that reads nothing never sees its connection close.
+    const closed = new Set<Socket>();
+    worker.server.on('connection', (s: Socket) => s.once('close', () => closed.add(s)));
+    try {
+      const first = connect(port, '127.0.0.1');
+      first.on('error', () => undefined);
+      let firstOut = '';
+      first.on('data', (d: Buffer) => (firstOut += d.toString('latin1')));
+      await once(first, 'connect');
+      first.write(Buffer.concat([Buffer.from('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'), ...Array<Buffer>(perConnection).fill(GET)]));
+      while (held.length < 1) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < connections && closed.size === 0; i++) {
+        const client = connect(port, '127.0.0.1');
+        client.on('error', () => undefined);
+        // Reads none of its answers (none comes anyway while its first is held).
+        client.pause();
+        clients.push(client);
+        await once(client, 'connect');
+        client.write(Buffer.concat([Buffer.from('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'), ...Array<Buffer>(perConnection).fill(GET)]));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const deadline = Date.now() + 10_000;
+      while (closed.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(closed.size > 0, `no connection was closed: ${pipelinedWaiting()} requests wait in the worker`);
+      // Within the budget, and one connection's read past it at most.
+      assert.ok(pipelinedWaiting() <= PIPELINE_WAITING_BUDGET + perConnection, `${pipelinedWaiting()} requests wait in the worker`);
+      assert.equal(warned.filter((w) => (w as { event?: string }).event === 'request.pipeline_overflow').length, 1, 'told once for the burst');
+      // The first connection, within the budget, is answered whole once its held answer goes out.
+      held[0]?.end('held');
+      const answered = (): number => firstOut.match(/HTTP\/1\.1 200/g)?.length ?? 0;
+      const until = Date.now() + 20_000;
+      while (answered() < perConnection + 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(answered(), perConnection + 1);
+      assert.ok(PIPELINE_READ_AHEAD < perConnection);
+      first.destroy();
+    } finally {
+      for (const client of clients) client.destroy();
+      for (const res of held) res.destroy();
       await worker.drain(100);
     }
   });
