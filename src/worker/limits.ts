@@ -246,7 +246,10 @@ function declaresBodyOverLimit(req: IncomingMessage, limits: LimitSettings): boo
  */
 export function refuseExpectation(req: IncomingMessage, res: ServerResponse): void {
   const expect = String(req.headers.expect ?? '').slice(0, 60);
-  reply(res, 'expectation_failed', `Expect: ${expect} is not supported; send no Expect header, or Expect: 100-continue`);
+  // A client that expects something else than a 100 does not wait for one: its body may be on its
+  // way, read and dropped as a refused body's (closed at once, it reset the connection under the 417).
+  refuseUnread(req, res, 'expectation_failed', `Expect: ${expect} is not supported; send no Expect header, or Expect: 100-continue`);
+  req.resume();
 }
 
 /**

@@ -360,6 +360,7 @@ describe('worker server: a body over the limit while the client is still sending
     ['an unknown method (501)', `BREW /pot HTTP/1.1\r\nHost: x\r\nContent-Length: ${4 * 1024 * 1024}\r\n\r\n`, 501],
     ['headers over the limit (431)', `POST /upload HTTP/1.1\r\nHost: x\r\nX-Big: ${'y'.repeat(20 * 1024)}\r\nContent-Length: ${4 * 1024 * 1024}\r\n\r\n`, 431],
     ['a refused coding whose body is no chunks (501)', 'POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', 501],
+    ['an Expect other than 100-continue (417)', `POST /upload HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nContent-Length: ${4 * 1024 * 1024}\r\n\r\n`, 417],
   ] as const) {
     it(`a client that sends its whole request first gets one answer for ${what}, not a reset`, async () => {
       const result = await new Promise<{ answer: string; error?: string }>((resolve) => {
