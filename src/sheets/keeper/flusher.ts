@@ -1,5 +1,6 @@
 // Moves journaled rows to the sheet: every SHEETS_FLUSH_INTERVAL_MS, one values:append per target
-// range with every row due for it; the backend pays each call with a token of the host-wide quota.
+// range with every row due for it; the backend pays each call with a token of the host-wide quota,
+// and the timed passes space their appends by the quota's pace (QuotaBucket.msUntilPaced).
 //
 // Whether a failed append may be resent is decided by the error's `applied` (src/sheets/errors.ts):
 //   'no'    → Google certainly did not apply it (refused before or without processing): resend
@@ -174,10 +175,23 @@ export class Flusher {
         this.batchLimits.readBack(range, r.absent);
       }
       // Read back first: the entries it finds absent go in journal order with the others.
-      const pending = new BatchCursor(this.o.journal.duePending(range, now));
+      let pending = new BatchCursor(this.o.journal.duePending(range, now));
       while (!this.abort.signal.aborted) {
-        const batch = pending.take(this.batchLimits.of(range));
+        let batch = pending.take(this.batchLimits.of(range));
         if (batch.length === 0) break;
+        if (opts.wait && this.o.writeQuota.msUntilPaced() > 0) {
+          // The quota's pace first (see send), then the batch: the rows acknowledged while the
+          // pass waited go with it, not a pace later.
+          try {
+            await this.o.writeQuota.whenPaced(this.abort.signal);
+          } catch {
+            quotaLimited = true;
+            break;
+          }
+          pending = new BatchCursor(this.o.journal.duePending(range, this.clock.now()));
+          batch = pending.take(this.batchLimits.of(range));
+          if (batch.length === 0) break;
+        }
         const r = await this.halves.send(range, batch, (part) => this.send(range, part, opts.wait));
         if (r === 'quota') {
           quotaLimited = true;
@@ -212,8 +226,14 @@ export class Flusher {
     try {
       // The flusher is the write bucket's only taker: once a token is free it stays free until
       // the append takes it, so waiting for it first leaves no time between the header's read
-      // (below) and the append but the read's own.
-      await this.o.writeQuota.whenFree(this.abort.signal);
+      // (below) and the append but the read's own. A timed pass waits for the bucket's pace too
+      // (QuotaBucket.msUntilPaced; the pass waited for it before it took the batch, this is for
+      // the halves of a refused one): under continuous writes its appends go about a second
+      // apart, each with every row due, and a token is back about every second, for the rows
+      // acknowledged meanwhile and for a stop's drain. Taken as soon as free, the minute's tokens
+      // went in a burst, then none for up to 55 s. A drain has a deadline: it takes every token
+      // free at once.
+      await (wait ? this.o.writeQuota.whenPaced(this.abort.signal) : this.o.writeQuota.whenFree(this.abort.signal));
     } catch {
       return 'quota';
     }

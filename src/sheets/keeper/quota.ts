@@ -224,12 +224,41 @@ export class QuotaBucket {
   }
 
   /**
+   * Milliseconds until a token is free and the last grant is a pace old: QUOTA_WINDOW_MS /
+   * limit(), about a second at 60 a minute (three at a ceiling of 20 Google's 429s taught). For a
+   * taker that calls all the time (the flusher's timed passes): taken as soon as free, the
+   * minute's tokens went in a burst (60 appends in 30 s at a pass every 500 ms), then none came
+   * back for the rest of the window, and every row acknowledged meanwhile waited up to 55 s for
+   * the sheet (and a stop then had no token to send them with). Paced, a token comes back every
+   * pace, and a call after a quiet spell still goes at once. The window's length and not Google's
+   * minute: a grant a window ago leaves as the next is due, where at QUOTA_MINUTE_MS / limit()
+   * the 61st waited a second more for it, once a window. The window's bound is unchanged: the
+   * pace only delays.
+   */
+  msUntilPaced(): number {
+    const free = this.msUntilFree();
+    // msUntilFree pruned the log: its last grant, if any, is inside the window.
+    const last = this.grants.length > this.head ? this.grants[this.grants.length - 1] : undefined;
+    if (last === undefined) return free;
+    return Math.max(free, last + QUOTA_WINDOW_MS / this.limit() - this.clock.now());
+  }
+
+  /**
    * Resolves once a token is free, without taking it. For a caller that must do something durable
    * before it spends the token (the flusher journals a send) and is the bucket's only taker, so
    * the token is still free when it asks for it.
    */
-  async whenFree(signal?: AbortSignal): Promise<void> {
-    for (let wait = this.msUntilFree(); wait > 0; wait = this.msUntilFree()) {
+  whenFree(signal?: AbortSignal): Promise<void> {
+    return this.waitFor(() => this.msUntilFree(), signal);
+  }
+
+  /** whenFree, and a pace after the last grant (msUntilPaced). */
+  whenPaced(signal?: AbortSignal): Promise<void> {
+    return this.waitFor(() => this.msUntilPaced(), signal);
+  }
+
+  private async waitFor(msUntil: () => number, signal?: AbortSignal): Promise<void> {
+    for (let wait = msUntil(); wait > 0; wait = msUntil()) {
       if (this.closed) throw new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket is closed`);
       await sleepOn(this.clock, wait, signal);
     }
