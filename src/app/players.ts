@@ -30,6 +30,18 @@ export function publicFields(record: PlayerRecord): PublicPlayer {
   return out;
 }
 
+const publicTexts = new WeakMap<PlayerRecord, string>();
+
+/** JSON.stringify(publicFields(record)), made once per roster record: every login answers it. */
+export function publicFieldsJson(record: PlayerRecord): string {
+  let text = publicTexts.get(record);
+  if (text === undefined) {
+    text = JSON.stringify(publicFields(record));
+    publicTexts.set(record, text);
+  }
+  return text;
+}
+
 /** Column in the header whose lowercase name is `wanted` (sheets are typed by hand: `Name`, `name `). */
 function column(header: readonly string[], wanted: string): string | undefined {
   return header.find((h) => h.trim().toLowerCase() === wanted);
