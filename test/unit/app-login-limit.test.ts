@@ -166,6 +166,26 @@ describe('failed logins per name: off, and counters that fail', () => {
     await assert.rejects(limit.settle('Alice', true), { status: 429, error: 'login_locked' });
   });
 
+  it("counts a name under its one key however it is typed, and still once the names' hashes kept were let go", async () => {
+    const local = createWindowCounters();
+    const keys: string[] = [];
+    const counters: HostCounters = {
+      hit: (key, limit, o) => (keys.push(key), local.hit(key, limit, o)),
+      peek: (key, limit, o) => (keys.push(key), local.peek(key, limit, o)),
+    };
+    const limit = await createLoginLimit({ failures: 3, logger: capturingLogger().logger, hostCounters: counters });
+    assert.ok(limit);
+    const key = `login-name:${nameHash('chloé')}`;
+    for (const typed of ['Chloé', '  CHLOE\u0301 ', 'chloé']) await limit.settle(typed, true);
+    assert.deepEqual(keys, [key, key, key]);
+    // More names than the limit keeps hashes of: the kept ones are let go, and hashed again.
+    for (let i = 0; i < 10_001; i++) await limit.settle(`player ${i}`, true);
+    keys.length = 0;
+    await limit.settle('CHLOÉ', false);
+    await limit.settle('player 3', true);
+    assert.deepEqual(keys, [key, `login-name:${nameHash('player 3')}`]);
+  });
+
   it('a reload that changes CORRAL_LOGIN_FAILURES_PER_NAME keeps the counts: a locked name stays locked, and the new limit judges the failures so far', async () => {
     // The counters keep one count per limit: counted under the setting, a reload lowering it from
     // 10 to 5 (against a guesser) unlocked every locked name and gave each a fresh budget of 5.
