@@ -5,7 +5,7 @@
 // journal (a stop during a reload that restarted the keeper left 1 to 8 rows of about 120 there).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, it } from 'node:test';
@@ -16,7 +16,7 @@ import { QUOTA_WINDOW_MS, QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
-import { EVENTS_HEADER, eventRow } from '../fixtures/test-flusher.js';
+import { closeFlusherParts, EVENTS_HEADER, eventRow } from '../fixtures/test-flusher.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -40,12 +40,7 @@ async function busyKeeper(writesPerMinute: number, pace: 'steady' | 'burst') {
   // Each call pays its token, as the keeper's backend does (pacing.ts).
   const pacedBackend = paced(backend, async (info, signal) => void (await (info.kind === 'write' ? writeQuota : readQuota).acquire(signal)));
   const flusher = new Flusher({ journal, backend: pacedBackend, writeQuota, readQuota, logger: log.logger, intervalMs: 500, unsureDelayMs: 1000, clock, random: () => 0 });
-  cleanups.push(async () => {
-    flusher.close();
-    await journal.close();
-    log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  cleanups.push(() => closeFlusherParts({ flusher, journal, log, dir }));
   const startedAt = clock.now();
   for (let i = 0; ; i++) {
     await journal.add('Events', [eventRow(`early${i}`)]);

@@ -6,7 +6,7 @@
 // to send them with before its deadline, leaving them in the journal until the next start.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, it } from 'node:test';
@@ -19,7 +19,7 @@ import { QUOTA_MINUTE_MS, QUOTA_WINDOW_MS, QuotaBucket } from '../../src/sheets/
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { FakeClock, settle } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
-import { EVENTS_HEADER, eventRow } from '../fixtures/test-flusher.js';
+import { closeFlusherParts, EVENTS_HEADER, eventRow } from '../fixtures/test-flusher.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -100,12 +100,7 @@ async function writingKeeper(intervalMs: number) {
   };
   const flusher = new Flusher({ journal, backend, writeQuota, readQuota, logger: log.logger, intervalMs, unsureDelayMs: 1000, clock: timers, random: () => 0 });
   const passFailures: unknown[] = [];
-  cleanups.push(async () => {
-    flusher.close();
-    await journal.close();
-    log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  cleanups.push(() => closeFlusherParts({ flusher, journal, log, dir }));
   const startedAt = clock.now();
   let seq = 0;
   let pass: Promise<unknown> | undefined;
