@@ -17,8 +17,12 @@ export function table(headers: readonly string[], rows: readonly (readonly (stri
   return [line(cells[0] ?? []), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
 }
 
-/** The lower median (a value that was measured, not an average of two rounds); NaN when empty. */
+/** The lower median (a value that was measured, not an average of two rounds); NaN when empty or when a value is NaN. */
 export function median(xs: readonly number[]): number {
+  // A round with no figure (a server that answered no 2xx: its ratio and p99 are NaN) makes the
+  // median none: a NaN breaks the sort's comparisons, and the "median" was whichever value the
+  // sort left in the middle (median([5, NaN, 1, 4, 3]) was 1). NaN fails every goal.
+  if (xs.some((x) => Number.isNaN(x))) return NaN;
   return [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
 }
 

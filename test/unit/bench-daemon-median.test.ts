@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rowMedian, type Measured, type Row } from '../../bench/daemon.js';
+import { median } from '../../bench/lib/report.js';
 
 function round(rps: number, p99Ms: number): Measured {
   return { tool: 'wrk', connections: 100, keepAlive: true, seconds: 5, requests: rps * 5, rps, answeredRps: rps, p50Ms: 1, p99Ms, errors: 0, cpuUsPerRequest: 1e6 / rps };
@@ -26,4 +27,9 @@ test('with an odd BENCH_ROUNDS the middle round', () => {
   const row: Row = { workers: 8, connections: 1000, runs: { bare: [round(3, 1), round(1, 1), round(2, 1)], corral: [], 'corral+log': [] } };
   assert.equal(rowMedian(row, 'bare', (x) => x.rps), 2);
   assert.ok(Number.isNaN(rowMedian(row, 'corral', (x) => x.rps)), 'no round: NaN, as the table prints it');
+});
+
+test('a round with no figure (NaN: a server answered no 2xx) makes the median none, not whichever value the sort left in the middle', () => {
+  assert.ok(Number.isNaN(median([5, Number.NaN, 1, 4, 3])));
+  assert.equal(median([5, 2, 1, 4, 3]), 3);
 });
