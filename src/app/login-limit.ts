@@ -92,7 +92,12 @@ export function sharedAcrossHosts(settings: Pick<Settings, 'REDIS_URL' | 'SHEET_
 
 /** What logs and counter keys say instead of a name: 32 hex digits of the SHA-256 of its normalized form. */
 export function nameHash(name: string): string {
-  return sha256(normName(name), 'hex').slice(0, 32);
+  return hashOfNormalized(normName(name));
+}
+
+/** nameHash of a name already normalized (normName). */
+function hashOfNormalized(norm: string): string {
+  return sha256(norm, 'hex').slice(0, 32);
 }
 
 /**
@@ -125,7 +130,7 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
     let hash = hashes.get(norm);
     if (hash === undefined) {
       if (hashes.size >= NAME_HASHES_KEPT) hashes.clear();
-      hash = sha256(norm, 'hex').slice(0, 32);
+      hash = hashOfNormalized(norm);
       hashes.set(norm, hash);
     }
     return hash;

@@ -111,14 +111,20 @@ describe('failed logins per name', () => {
   });
 });
 
+/** Host counters in memory that record the key of every hit and peek, in order. */
+function keyRecordingCounters(): { keys: string[]; counters: HostCounters } {
+  const local = createWindowCounters();
+  const keys: string[] = [];
+  const counters: HostCounters = {
+    hit: (key, limit, o) => (keys.push(key), local.hit(key, limit, o)),
+    peek: (key, limit, o) => (keys.push(key), local.peek(key, limit, o)),
+  };
+  return { keys, counters };
+}
+
 describe('failed logins per name: only roster names reach the counters', () => {
   it('a login for a name not in the roster asks the counters nothing', async () => {
-    const local = createWindowCounters();
-    const keys: string[] = [];
-    const counters: HostCounters = {
-      hit: (key, limit, o) => (keys.push(key), local.hit(key, limit, o)),
-      peek: (key, limit, o) => (keys.push(key), local.peek(key, limit, o)),
-    };
+    const { keys, counters } = keyRecordingCounters();
     const app = await startApp(
       { CORRAL_RATE_LIMIT: '0', CORRAL_LOGIN_FAILURES_PER_NAME: '3' },
       createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS }),
@@ -167,12 +173,7 @@ describe('failed logins per name: off, and counters that fail', () => {
   });
 
   it("counts a name under its one key however it is typed, and still once the names' hashes kept were let go", async () => {
-    const local = createWindowCounters();
-    const keys: string[] = [];
-    const counters: HostCounters = {
-      hit: (key, limit, o) => (keys.push(key), local.hit(key, limit, o)),
-      peek: (key, limit, o) => (keys.push(key), local.peek(key, limit, o)),
-    };
+    const { keys, counters } = keyRecordingCounters();
     const limit = await createLoginLimit({ failures: 3, logger: capturingLogger().logger, hostCounters: counters });
     assert.ok(limit);
     const key = `login-name:${nameHash('chloé')}`;
