@@ -5,17 +5,18 @@ import { CorralError, EXIT, type ErrorCode } from '../errors.js';
 
 export const LOADTEST_EXIT = {
   /**
-   * The run completed, no step that ran failed the criteria, and at least one measured enough
-   * requests other than logins to judge (criteria.ts MIN_APP_REQUESTS; steps cut short by
-   * --duration or with too few requests to judge may be among them).
+   * The verdict is a yes: no step that ran failed the criteria, and one held its users to its end
+   * with enough requests other than logins to judge, on every criterion asked for (steps cut short
+   * by --duration or with too few requests to judge may be among the others).
    */
   PASS: 0,
   /** An unexpected internal failure (a bug, a disk error while writing the report). */
   FAILURE: EXIT.FAILURE,
   /**
    * The run completed, but at least one step failed the criteria (the verdict says which), or no
-   * step had enough requests other than logins to judge, or the admin API failed during every one
-   * that had, leaving the CPU and RAM asked for unjudged.
+   * step showed capacity ("not shown": a profile of ramps alone, every step cut short, too few
+   * requests other than logins, the CPU and RAM asked for unjudged, or a load generator that could
+   * not send its load).
    */
   CRITERIA_FAILED: 2,
   /** Bad arguments, a bad profile or users file, a --time-scale too small for a verdict (sample-forecast.ts), a remote target without --allow-remote, a refused admin token, or an --admin that is not the admin API. */

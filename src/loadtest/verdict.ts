@@ -157,17 +157,14 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   // A step that failed is judged: too few requests to call it a pass is no news there.
   const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null && c.name !== 'answered' && c.name !== 'p95' && c.name !== 'generator' && (c.name !== 'sample' || s.judgement.pass)).map((c) => ({ detail: c.detail, label: s.label })));
   if (unjudged.length > 0) lines.push(unjudgedLine(unjudged));
-  // The steps a pass is read from: those that could show capacity (held to their end, with enough
-  // requests), or, when none was (a plan cut by --duration), every one with enough requests.
-  const enough = measured.filter((s) => s.judgement.enough);
-  const showable = enough.filter((s) => s.steady && s.complete);
   return {
-    // A run whose steps were all too thin to judge showed nothing: not a pass (exit 2), as one with no request.
-    // Nor one whose every step that could show capacity went without the CPU or RAM asked for:
-    // none was judged on the criteria asked for, and a ramp judged in full before (which shows
-    // none) does not make it one. Nor one whose every such step this machine could not send in
-    // full (EMFILE, EADDRNOTAVAIL): "not shown (the load generator could not send ...)" exited 0.
-    pass: (showable.length > 0 ? showable : enough).some((s) => !s.judgement.unjudged && s.counts.generator === 0) && !failed && !interrupted,
+    // A pass is a "yes": a step held its users to its end, with enough requests judged on every
+    // criterion asked for, and nothing failed. A run that showed no capacity is no pass (exit 2),
+    // whatever the reason the headline gives: a profile of ramps alone (a ramp proves none), every
+    // step cut short by --duration, too few requests, the CPU and RAM asked for unjudged, a load
+    // generator that could not send its load. Each of those exited 0 under "not shown" when no
+    // step failed, so `corral loadtest ... && deploy` deployed on a run that proved nothing.
+    pass: best !== undefined && !failed && !interrupted,
     supportedUsers: best?.users ?? null,
     headline,
     firstFailure: failed ? { label: failed.label, users: usersRun(failed), reasons: failed.judgement.reasons } : null,

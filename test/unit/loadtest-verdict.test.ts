@@ -210,6 +210,15 @@ describe('the verdict', () => {
     assert.ok(overallVerdict([judged(2, input()), judged(4, input())], false).lines.includes('every step passed (2 of 2 ran)'));
   });
 
+  it('a profile of ramps alone, with no plateau, failed nothing but showed no capacity: no pass (exit 2)', () => {
+    const v = overallVerdict([judged(4, input(), true, { label: 'ramp_up', steady: false }), judged(0, input(), true, { label: 'ramp_down', steady: false })], false);
+    assert.equal(v.firstFailure, null);
+    assert.equal(v.supportedUsers, null);
+    assert.match(v.headline, /^supports 4 concurrent users: not shown \(no step held its users to the end; /);
+    assert.equal(v.pass, false, '"not shown" is no pass');
+    assert.ok(v.lines.includes('no step failed (2 of 2 ran)'), v.lines.join(' | '));
+  });
+
   it('does not say a ramp whose CPU went unmeasured proves no capacity "without the CPU and RAM figures": no ramp proves any', () => {
     const down = judged(300, input(), true, { label: 'ramp_down', steady: false });
     const unmeasuredDown = { ...down, judgement: { ...down.judgement, unjudged: true } };
@@ -280,7 +289,7 @@ describe('the verdict', () => {
     assert.ok(cut.lines.includes('cut short, so proving no capacity: step 1 (1 user)'), cut.lines.join(' | '));
   });
 
-  it('claims no capacity from a step that measured nothing, without failing the run for it', () => {
+  it('claims no capacity from a step that measured nothing; a run that showed none is no pass', () => {
     const idle = input({ requests: 0, ok: 0 }, { latency: undefined, statuses: new Map() });
     // A time-scaled profile whose actions pace each user slower than the phases last.
     const profile = overallVerdict(
@@ -288,7 +297,8 @@ describe('the verdict', () => {
       false,
     );
     assert.equal(profile.supportedUsers, null);
-    assert.equal(profile.pass, true, 'no step failed');
+    // Only its ramp measured anything, and a ramp proves no capacity: "not shown" exits 2, not 0.
+    assert.equal(profile.pass, false, 'no step failed, but none showed capacity');
     assert.equal(profile.firstFailure, null);
     assert.equal(profile.headline, 'supports 3 concurrent users: not shown (no step held to its end had a request to judge; p95 41 ms, 0 errors, CPU 35 %)');
     assert.deepEqual(profile.lines, ['no step failed (3 of 3 ran)', 'no request finished, so not measured and proving no capacity: plateau (3 users), ramp_down (3 users)']);

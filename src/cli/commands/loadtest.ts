@@ -97,16 +97,18 @@ printed) leaves at once, saying on stderr where they are and the verdict, with t
 has anyway (its verdict's, or an earlier signal's).
 
 Exit codes:
-  0    no step that ran failed the criteria and at least one measured enough
-       requests other than logins to judge (10, and one per user); a step cut
-       short by --duration, with no data or too few requests proves no capacity:
-       the verdict says so
+  0    the verdict is a yes: no step that ran failed the criteria and one held
+       its users to its end with enough requests other than logins to judge (10,
+       and one per user); a step cut short by --duration, with no data or too few
+       requests proves no capacity: the verdict says so
   2    the run completed but a step failed the criteria (see the verdict), or
-       no step had enough requests other than logins to judge (none finished,
-       logins alone, or a handful), or, with --admin, CPU and RAM went unjudged in
-       every step that could show capacity (held to its end with enough of them; with
-       none held, every step that had enough): the admin API failed during them, or
-       they were too short for a measurement of the master (it measures every 5 s)
+       no step showed capacity ("not shown"): none held its users to its end (a
+       profile of ramps alone, every step cut short by --duration), none had
+       enough requests other than logins to judge (none finished, logins alone,
+       or a handful), or, with --admin, CPU and RAM went unjudged in every step
+       that could show capacity (held to its end with enough of them): the admin
+       API failed during them, or they were too short for a measurement of the
+       master (it measures every 5 s)
   64   bad arguments, profile or users file, a --time-scale too small for a verdict,
        an --out that cannot be written, a target that is not corral's app (404 for
        its routes, a redirect, which is not followed, a login answered without a token),
