@@ -191,6 +191,17 @@ export function parseProfile(value: unknown): Profile {
   return { totalUsers, simultaneous, phases, actions, distribution };
 }
 
+/**
+ * The note said before the load of a profile with no plateau holding users: only a phase that
+ * holds its users to its end can show capacity, so such a run can find where the target fails,
+ * and without a failure ends "not shown" (exit 2). Accepted, as a ramp to find a breaking point
+ * is a fair use; said before the load, so the operator does not learn it from the verdict.
+ */
+export function noPlateauNote(profile: Profile): string | undefined {
+  if (profile.phases.some((p) => p.name === 'plateau' && p.users > 0 && p.durationMs > 0)) return undefined;
+  return 'the profile has no plateau holding users (users.distribution.plateau): a ramp proves no capacity, so this run can show where the target fails but not how many users it carries; without a failure its verdict is "not shown" (exit 2)';
+}
+
 /** Reads and validates a profile file; JSON syntax errors and field problems name the file. */
 export function loadProfile(file: string): Profile {
   let text: string;

@@ -33,6 +33,7 @@ import { checkTargetAllowed } from './target.js';
 import { CRITERIA } from './criteria.js';
 import { RATE_LIMIT_HINT, tooManyRequests } from './rate-limited.js';
 import { overallVerdict } from './verdict.js';
+import { noPlateauNote } from './profile.js';
 import { LOGIN_LOCKED, LOGIN_LOCKED_HINT } from './login-answer.js';
 import { VirtualUser } from './vuser.js';
 import { TargetGone, TargetGoneWatch } from './target-gone.js';
@@ -88,6 +89,8 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     const left = schedule.unstarted.map((s) => `${s.label} (${usersText(segmentPeak(s))})`);
     say(`--duration ${formatExactDuration(opts.durationMs ?? 0)} cuts the planned ${formatExactDuration(schedule.plannedMs)} schedule short${left.length > 0 ? `; not run: ${left.join(', ')}` : ''}`);
   }
+  const rampsOnly = opts.mode === 'profile' && opts.profile ? noPlateauNote(opts.profile) : undefined;
+  if (rampsOnly !== undefined) say(rampsOnly);
   if (opts.profile?.totalUsers !== undefined) {
     say(`profile users.total (${opts.profile.totalUsers}) is informational: at most ${schedule.maxUsers} virtual users run at once, logging in round-robin as the ${credentials.length} players of ${usersFile}`);
   }

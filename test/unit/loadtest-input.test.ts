@@ -14,7 +14,7 @@ import { DEFAULT_MIX, parseMix, pickKind, withoutExports } from '../../src/loadt
 import { readLoadtestEnv, type LoadtestEnv } from '../../src/config/loadtest-env.js';
 import { DEFAULT_STEPS, DURATION_RANGES, FLAGS, parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/options.js';
 import { loadtestCommand } from '../../src/cli/commands/loadtest.js';
-import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
+import { loadProfile, noPlateauNote, parseProfile } from '../../src/loadtest/profile.js';
 
 const PROFILES = fileURLToPath(new URL('../../../test/fixtures/profiles/', import.meta.url));
 
@@ -270,6 +270,15 @@ describe('profile', () => {
       refused(() => loadProfile(join(PROFILES, file)), new RegExp(file.replace('.', '\\.')));
     });
   }
+
+  it('says before the load that a profile with no plateau holding users can show no capacity', () => {
+    const ramps = parseProfile({ users: { distribution: { ramp_up: { duration: '1m', users: 5 }, ramp_down: { duration: '30s', users: 0 } } } });
+    assert.match(noPlateauNote(ramps) ?? '', /^the profile has no plateau holding users \(users\.distribution\.plateau\): a ramp proves no capacity, .*"not shown" \(exit 2\)$/);
+    const emptyPlateau = parseProfile({ users: { distribution: { ramp_up: { duration: '1m', users: 5 }, plateau: { duration: '0s', users: 5 } } } });
+    assert.notEqual(noPlateauNote(emptyPlateau), undefined, 'a plateau of 0 s holds nobody');
+    assert.equal(noPlateauNote(parseProfile({ users: { distribution: { plateau: { duration: '1m', users: 5 } } } })), undefined);
+    assert.equal(noPlateauNote(loadProfile(join(PROFILES, 'small.json'))), undefined);
+  });
 
   it('names the field for type and shape mistakes', () => {
     const base = (): Record<string, unknown> => ({ users: { distribution: { plateau: { duration: '1m', users: 5 } } } });
