@@ -2,11 +2,14 @@
 // the worker's code is imported (src/group-signals.ts says why), hence the dynamic import; a
 // failure to load it is said to the master (src/own-code-load.ts). The OOM killer's preference is
 // checked before the import too (src/oom-score.ts says why); the worker says a failure once it logs.
+// Its exit when the master is gone is in place before the import as well (worker/master-gone.ts).
 import { ignoreGroupSignals } from '../group-signals.js';
 import { preferForOomKill } from '../oom-score.js';
 import { loadOwnCode } from '../own-code-load.js';
+import { exitWhenMasterGone } from './master-gone.js';
 
 ignoreGroupSignals();
 const oom = preferForOomKill('worker');
+const masterGone = exitWhenMasterGone();
 const { runWorker } = await loadOwnCode<typeof import('./main.js')>('worker', new URL('./main.js', import.meta.url));
-void runWorker(oom);
+void runWorker(oom, masterGone);

@@ -21,7 +21,7 @@ import { createCounterClient } from './counter-client.js';
 import { startHeartbeat } from './heartbeat.js';
 import { workerFigures } from './heartbeat-figures.js';
 import { listenFailure } from './listen-failure.js';
-import { exitWhenMasterGone } from './master-gone.js';
+import type { MasterGoneExit } from './master-gone.js';
 import { createWorkerServer } from './server.js';
 import { useSharedTable } from './shared-table.js';
 import { createSheetsAccess } from './sheets-access.js';
@@ -31,11 +31,13 @@ import { masterGoneExit, startStackProbe } from '../stack-probe.js';
 /** A master slower than this to count a request lets it through (see the bundled app's rate limit). */
 const COUNTER_TIMEOUT_MS = 2000;
 
-/** `oom`: the raise of this worker's oom_score_adj, made before its modules were loaded (entry.ts). */
-export async function runWorker(oom: OomPreference): Promise<void> {
+/**
+ * `oom`: the raise of this worker's oom_score_adj, made before its modules were loaded (entry.ts);
+ * `masterGone`: its exit when the master is gone, in place since before then too.
+ */
+export async function runWorker(oom: OomPreference, masterGone: MasterGoneExit): Promise<void> {
   const identity = readIdentity() ?? { role: 'worker' as const, workerId: 0, generation: 0 };
   const channel = childChannel();
-  const masterGone = exitWhenMasterGone();
   // Ctrl-C reaches the whole process group; the master decides how workers stop.
   process.on('SIGINT', () => {});
   // So does a hangup (the terminal or ssh session of a `corral start` in the foreground closing,

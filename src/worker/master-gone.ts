@@ -11,30 +11,47 @@
 // node:cluster not to exit first: it takes the disconnect as asked for, as its own disconnect()
 // does (worker.exitedAfterDisconnect). The wait is short when the file is open (the write in
 // flight, if any), and the stack probe's thread still ends a worker whose loop is blocked meanwhile.
+//
+// Installed before the worker loads the rest of its code (entry.ts), whose graph takes 0.1 to 2 s
+// to load: installed only once it ran, a channel lost meanwhile met node:cluster's listener alone,
+// and the worker exited 0, silent. A master gone before the worker has a logger is said and exited
+// on once it has one (logTo), as the keeper does when its master went while it loaded: the worker
+// loads no app before that. Loaded ahead of corral's other code (src/own-code-load.ts says why),
+// this file imports only node's builtins and errors.ts statically; the exit's flush is imported
+// when it is needed, by then loaded already with the logger it flushes.
 
 import cluster from 'node:cluster';
 import { EXIT } from '../errors.js';
-import { flushAndExit } from '../log/flush-and-exit.js';
 import type { CorralLogger } from '../log/logger.js';
 
 export interface MasterGoneExit {
   /** The worker was asked to stop: a disconnect from now on is node:cluster's to exit on. */
   stopAsked(): void;
-  /** From now on the exit says so in `log` (worker.master_gone), and waits for the line to reach it. */
+  /**
+   * From now on the exit says so in `log` (worker.master_gone), and waits for the line to reach it;
+   * a master gone already is said and exited on now.
+   */
   logTo(log: CorralLogger): void;
 }
 
-/** Exits EXIT.MASTER_GONE when the IPC channel to the master closes; call first thing in the worker. */
+/** Exits EXIT.MASTER_GONE when the IPC channel to the master closes; call first thing in the worker, before its modules load. */
 export function exitWhenMasterGone(): MasterGoneExit {
   let stopAsked = false;
   let log: CorralLogger | undefined;
+  let gone = false;
   let exiting = false;
-  const masterGone = () => {
+  const exit = (l: CorralLogger) => {
     if (exiting) return;
     exiting = true;
-    log?.logger.warn({ event: 'worker.master_gone' }, 'IPC channel to the master closed: exiting');
-    // Without a logger yet, this exits at once, before node:cluster's listener.
-    void flushAndExit(log, EXIT.MASTER_GONE);
+    l.logger.warn({ event: 'worker.master_gone' }, 'IPC channel to the master closed: exiting');
+    void import('../log/flush-and-exit.js').then(
+      ({ flushAndExit }) => flushAndExit(l, EXIT.MASTER_GONE),
+      () => process.exit(EXIT.MASTER_GONE),
+    );
+  };
+  const masterGone = () => {
+    gone = true;
+    if (log) exit(log);
   };
   process.prependOnceListener('disconnect', () => {
     if (stopAsked) return;
@@ -46,6 +63,9 @@ export function exitWhenMasterGone(): MasterGoneExit {
   process.on('disconnect', masterGone);
   return {
     stopAsked: () => void (stopAsked = true),
-    logTo: (l) => void (log = l),
+    logTo: (l) => {
+      log = l;
+      if (gone) exit(l);
+    },
   };
 }
