@@ -2,9 +2,14 @@
 // Stripe's API made familiar): a client that sends one may retry a POST safely. This file reads
 // the header and turns it into what the keeper remembers: a key scoped to the player and route
 // (one player's key can neither replay nor probe another's) and a fingerprint of the request.
+// The player is scoped by name as the roster finds it (players.ts normName), not as the roster
+// spells it: an organiser who fixes only the case or the surrounding spaces of a name between a
+// request and its retry ("alice martin" -> "Alice Martin") has not made it another player, and its
+// retry must still find the key rather than write a second row.
 
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './http.js';
+import { normName } from './players.js';
 import { sha256 } from './sha256.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -59,12 +64,12 @@ function digest(text: string): string {
 
 /** The key as the keeper holds it: the client's key under this route and this player only. */
 export function scopedKey(route: string, player: string, key: string): string {
-  return digest(JSON.stringify([route, player, key]));
+  return digest(JSON.stringify([route, normName(player), key]));
 }
 
 /** Whom the keeper counts a player's keys against: each player holds at most its share of them. */
 export function keyOwner(player: string): string {
-  return digest(JSON.stringify(['player', player]));
+  return digest(JSON.stringify(['player', normName(player)]));
 }
 
 /** What makes two requests with one key "the same request": their validated inputs. */

@@ -134,6 +134,26 @@ describe('POST /api/events', () => {
     assert.notEqual(hers.owner, first.owner, "another player's keys count against her own share");
   });
 
+  it('keeps a retry on the first request\'s key after the roster changed only the case and spacing of the name', async () => {
+    const players = sheets.tabs.get('Players') ?? [];
+    const row = players.find((r) => r[0] === 'Bob');
+    assert.ok(row);
+    const headers = { ...auth, 'idempotency-key': 'renamed-between' };
+    try {
+      assert.equal((await postJson(`${app.url}/api/events`, { kind: 'tag' }, headers)).status, 201);
+      const first = sheets.appendOptions.at(-1)?.idempotency;
+      assert.ok(first);
+      row[0] = ' BOB ';
+      const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, headers);
+      assert.equal(res.status, 201, 'the session still finds the player');
+      const retry = sheets.appendOptions.at(-1)?.idempotency;
+      assert.equal(retry?.key, first.key, 'the keeper recognises the retry, so writes no second row');
+      assert.equal(retry?.owner, first.owner, "counted against the same player's share");
+    } finally {
+      row[0] = 'Bob';
+    }
+  });
+
   it("answers a retry the keeper recognised with the stored answer and Idempotent-Replayed: true", async () => {
     sheets.replayWith = '{"id":"first-id","at":"2026-11-25T00:00:00.000Z"}';
     try {

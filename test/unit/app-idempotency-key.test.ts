@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
-import { readIdempotencyKey, requestFingerprint, scopedKey } from '../../src/app/idempotency-key.js';
+import { keyOwner, readIdempotencyKey, requestFingerprint, scopedKey } from '../../src/app/idempotency-key.js';
 import { HttpError } from '../../src/app/http.js';
 
 const req = (...values: string[]) => ({ headersDistinct: values.length ? { 'idempotency-key': values } : {} }) as unknown as IncomingMessage;
@@ -56,5 +56,18 @@ describe('Idempotency-Key header', () => {
     // No separator trick makes two scopes meet.
     assert.notEqual(scopedKey('POST /api/events', 'a', 'b c'), scopedKey('POST /api/events', 'a b', 'c'));
     assert.notEqual(requestFingerprint(['goal', '']), requestFingerprint(['goal', ' ']));
+  });
+
+  it('scopes the player by name as the roster finds it, so a roster name recased or respaced keeps its keys', () => {
+    const key = 'retry-1';
+    // The roster's lookup takes these as one player (NFC, trimmed, lowercase): so does the key.
+    for (const spelling of ['Alice Martin', 'ALICE MARTIN', ' alice martin ', 'Alice Martin\t']) {
+      assert.equal(scopedKey('POST /api/events', spelling, key), scopedKey('POST /api/events', 'alice martin', key), JSON.stringify(spelling));
+      assert.equal(keyOwner(spelling), keyOwner('alice martin'), JSON.stringify(spelling));
+    }
+    assert.equal(scopedKey('POST /api/events', 'Chlo\u00e9', key), scopedKey('POST /api/events', 'chloe\u0301', key), 'NFC and NFD are one name');
+    // Names the lookup tells apart stay apart.
+    assert.notEqual(scopedKey('POST /api/events', 'alice martin', key), scopedKey('POST /api/events', 'alice  martin', key));
+    assert.notEqual(keyOwner('alice martin'), keyOwner('alice marten'));
   });
 });
