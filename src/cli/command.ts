@@ -3,7 +3,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CorralError } from '../errors.js';
-import { unknownOptionHint } from './flag-hints.js';
+import { unknownOptionHint, type SettingFlagHints } from './flag-hints.js';
 
 export interface Command {
   readonly name: string;
@@ -129,6 +129,8 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
     readonly readsSettings?: boolean;
     /** What to say of a flag the command does not take, by its name: before any setting it may spell. */
     readonly flagHints?: Readonly<Record<string, string>>;
+    /** What to say of a flag that names one of these settings, in place of "set it in the settings file". */
+    readonly settingFlagHints?: SettingFlagHints;
   } = {},
 ) {
   let parsed;
@@ -138,7 +140,7 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
     const unknown = (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']+)'/.exec((err as Error).message)?.[1] : undefined;
     const hint =
       unknown !== undefined
-        ? unknownOptionHint(unknown, argv, [...Object.keys(options), 'help'], o.readsSettings === true, o.flagHints)
+        ? unknownOptionHint(unknown, argv, [...Object.keys(options), 'help'], o.readsSettings === true, o.flagHints, o.settingFlagHints)
         : (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
           ? unquotedListHint(argv)
           : '';

@@ -134,13 +134,28 @@ function longFlagWithOneDash(unknown: string, argv: readonly string[]): { unknow
 }
 
 /**
+ * What a command says of a flag that names a setting, by the setting (every spelling of the flag:
+ * `--graceful-timeout`, `--graceful_timeout`), given the assignment the flag asked for
+ * (`CORRAL_GRACEFUL_TIMEOUT=60`): for a setting that editing the settings file does not apply to
+ * what the command does (stop drains by the graceful timeout the master runs with).
+ */
+export type SettingFlagHints = Readonly<Record<string, (assignment: string) => string>>;
+
+/**
  * The hint after "Unknown option '--x'" (empty when there is none to give): the closest option of
  * the command within two edits, or the one it abbreviates; else, where the command reads the
  * settings, the setting the flag names.
  */
-export function unknownOptionHint(unknown: string, argv: readonly string[], options: readonly string[], readsSettings: boolean, own: Readonly<Record<string, string>> = {}): string {
+export function unknownOptionHint(
+  unknown: string,
+  argv: readonly string[],
+  options: readonly string[],
+  readsSettings: boolean,
+  own: Readonly<Record<string, string>> = {},
+  ownBySetting: SettingFlagHints = {},
+): string {
   const oneDash = readsSettings ? longFlagWithOneDash(unknown, argv) : undefined;
-  if (oneDash) return unknownOptionHint(oneDash.unknown, oneDash.argv, options, readsSettings, own);
+  if (oneDash) return unknownOptionHint(oneDash.unknown, oneDash.argv, options, readsSettings, own, ownBySetting);
   const typed = unknown.replace(/^-+/, '').replace(/=.*$/, '');
   // A long flag's case is no part of its name (`--Port`, `--WORKERS`); a short one's is (`-D`, `-d`).
   const flag = typed.length > 1 ? typed.toLowerCase() : typed;
@@ -160,6 +175,8 @@ export function unknownOptionHint(unknown: string, argv: readonly string[], opti
   const setting = settingForFlag(flag);
   if (!setting) return '';
   const assignment = `${setting}${shownValue(setting, valueGiven(argv, typed))}`;
+  const settingHint = Object.hasOwn(ownBySetting, setting) ? ownBySetting[setting] : undefined;
+  if (settingHint !== undefined) return `: ${settingHint(assignment)}`;
   // The settings file's own path can only come from the environment.
   if (setting === 'CORRAL_ENV_FILE') return `: the settings file is named by the environment: ${assignment} (default ./.env)`;
   return `: corral takes its settings from the environment or its settings file (.env, or CORRAL_ENV_FILE), not from options: set ${assignment} there (\`corral config\` lists every setting)`;

@@ -81,6 +81,19 @@ describe('unknown options', () => {
     assert.throws(() => parseFlags(['--timeout', '5'], {}, { readsSettings: true }), usageError(/set CORRAL_TIMEOUT=5 there/));
   });
 
+  it("say of stop's --graceful-timeout that the master drains by the timeout it started or last reloaded with, so the file's needs a reload", async () => {
+    const { stopCommand } = await import('../../src/cli/commands/stop.js');
+    const said = /^Unknown option '--graceful[-_]timeout': stop takes no graceful timeout: the master lets requests in flight finish by the CORRAL_GRACEFUL_TIMEOUT it started or last reloaded with, .*set CORRAL_GRACEFUL_TIMEOUT=60 in the settings file \(\.env, or CORRAL_ENV_FILE\), run `corral reload`, then `corral stop` \(an edit alone changes nothing until a reload applies it/;
+    for (const argv of [['--graceful-timeout', '60'], ['--graceful_timeout=60']]) {
+      await assert.rejects(() => stopCommand.run(argv), usageError(said), JSON.stringify(argv));
+    }
+    // Without a value the assignment names the setting alone.
+    await assert.rejects(() => stopCommand.run(['--graceful-timeout']), usageError(/set CORRAL_GRACEFUL_TIMEOUT in the settings file/));
+    // reload does apply the file's: there the plain hint is true.
+    const { reloadCommand } = await import('../../src/cli/commands/reload.js');
+    await assert.rejects(() => reloadCommand.run(['--graceful-timeout', '60']), usageError(/: corral takes its settings from the environment or its settings file .*: set CORRAL_GRACEFUL_TIMEOUT=60 there/));
+  });
+
   it('say how to quote a list typed with spaces, and name an option left without its value', () => {
     const flags = { steps: { type: 'string' }, mix: { type: 'string' }, profile: { type: 'string' }, out: { type: 'string' } } as const;
     assert.throws(() => parseFlags(['--steps', '5,', '10,', '25'], flags), usageError(/^Unexpected argument '10,'.*: a list with spaces after its commas is one argument only in quotes: --steps "5, 10, 25"$/));

@@ -3,6 +3,7 @@ import { isAlive, readMasterRecord } from '../../master/pidfile.js';
 import { isStopped } from '../../master/proc-identity.js';
 import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
+import type { SettingFlagHints } from '../flag-hints.js';
 import { loadLookupSettings } from '../lookup-settings.js';
 import { findMasterHere } from '../master-process.js';
 import { signalMaster } from '../master-signal.js';
@@ -10,6 +11,16 @@ import { signalMaster } from '../master-signal.js';
 /** A bound on the wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
 const WAIT_BOUND = 'stop takes no timeout: it waits for the master to exit, at most its CORRAL_GRACEFUL_TIMEOUT plus 10 s; --fast stops without waiting for requests, --no-wait returns once the master is signalled (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
 const STOP_FLAG_HINTS: Readonly<Record<string, string>> = { timeout: WAIT_BOUND, 'wait-timeout': WAIT_BOUND, t: WAIT_BOUND };
+/**
+ * gunicorn's --graceful-timeout, and every other flag naming CORRAL_GRACEFUL_TIMEOUT: the generic
+ * hint said to set it in the settings file, but the master drains by the one it started or last
+ * reloaded with (recorded beside the pidfile, which is what stop waits by), so an edit followed
+ * by `corral stop` changed nothing.
+ */
+const STOP_SETTING_HINTS: SettingFlagHints = {
+  CORRAL_GRACEFUL_TIMEOUT: (assignment) =>
+    `stop takes no graceful timeout: the master lets requests in flight finish by the CORRAL_GRACEFUL_TIMEOUT it started or last reloaded with, and stop waits at most that + 10 s for it to exit, whatever the settings file says now; to stop by another, set ${assignment} in the settings file (.env, or CORRAL_ENV_FILE), run \`corral reload\`, then \`corral stop\` (an edit alone changes nothing until a reload applies it, nor then while the master's environment sets it: config.env_overrides in the log); --fast stops without waiting for requests in flight`,
+};
 
 export const stopCommand: Command = {
   name: 'stop',
@@ -43,7 +54,7 @@ CORRAL_ADMIN_BIND (started with another CORRAL_PIDFILE): nothing was signalled, 
 how to go on), 64 an unknown option, 78 CORRAL_PIDFILE is invalid, or CORRAL_ENV_FILE cannot be
 read.`,
   async run(argv) {
-    const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } }, { readsSettings: true, flagHints: STOP_FLAG_HINTS });
+    const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } }, { readsSettings: true, flagHints: STOP_FLAG_HINTS, settingFlagHints: STOP_SETTING_HINTS });
     // The pidfile alone must be valid: the wait is the master's own graceful timeout, recorded
     // beside it. An invalid one in .env (a typo) stands at its default with a warning: judged,
     // it kept the operator from stopping corral at all (exit 78), and from hearing "nothing to
