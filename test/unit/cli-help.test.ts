@@ -32,3 +32,10 @@ test('start\'s --help says it exits 1 when corral already runs, which it does', 
   const help = await helpOf('start');
   assert.match(help.slice(help.indexOf('Exit codes')), /\b1 not started: corral already runs \(CORRAL_ERR_ALREADY_RUNNING/);
 });
+
+// reload --wait refuses (64, nothing signalled) a port it cannot know: CORRAL_ADMIN_BIND's port 0
+// is chosen at start, and a master that recorded no address beside its pidfile leaves it unknown.
+test("reload's --help says --wait exits 64 when the admin API's port was chosen at start and the master recorded no address", async () => {
+  const help = (await helpOf('reload')).replace(/\s+/g, ' ');
+  assert.match(help.slice(help.indexOf('Exit codes')), /\b64 an unknown option, or with --wait CORRAL_ADMIN_BIND's port 0 \(a port chosen at start\) when the master recorded no admin address beside the pidfile/);
+});

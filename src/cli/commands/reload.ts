@@ -54,7 +54,10 @@ API did not answer before the signal, this user may not read the pidfile, the
 pidfile belongs to a user other than root and the one the process it names runs as, the master
 runs as another user, or CORRAL_PIDFILE is empty (no pidfile names the master: use systemctl
 reload corral), or no pidfile names a master but a corral answers the admin API (one started
-with another CORRAL_PIDFILE), 3 not running, 64 an unknown option, 78 the master would refuse the settings (an
+with another CORRAL_PIDFILE), 3 not running, 64 an unknown option, or with --wait
+CORRAL_ADMIN_BIND's port 0 (a port chosen at start) when the master recorded no admin address
+beside the pidfile (an older corral, or one whose admin API has not started yet), so its admin
+API cannot be found: reload without --wait, or set a port, 78 the master would refuse the settings (an
 invalid value, the admin API beyond loopback without CORRAL_ADMIN_TOKEN, a CORRAL_LOG_FILE that
 cannot be opened: the check \`corral config --check\` and the master make, with the same message)
 or CORRAL_ENV_FILE cannot be read. The master is looked for first: when it is not running, or
