@@ -23,7 +23,16 @@ export function adminBaseUrl(settings: Settings): string | undefined {
  * .env since), else the one these settings name. `null`: its admin API did not start.
  */
 export function masterAdminUrl(settings: Settings, pid: number): string | null | undefined {
-  const recorded = settings.CORRAL_PIDFILE ? readMasterRecord(settings.CORRAL_PIDFILE, pid)?.adminUrl : undefined;
+  return recordedAdminUrl(settings, settings.CORRAL_PIDFILE ? readMasterRecord(settings.CORRAL_PIDFILE, pid)?.adminUrl : undefined);
+}
+
+/**
+ * `recorded`, the admin address a master recorded beside its pidfile (null: its admin API did not
+ * start; undefined: none recorded), when it names this host; else the one these settings name.
+ * Every command that sends the token to the recorded address asks here: `reload --wait` took it
+ * as written, and sent CORRAL_ADMIN_TOKEN wherever the stamp said (see namesThisHost).
+ */
+export function recordedAdminUrl(settings: Settings, recorded: string | null | undefined): string | null | undefined {
   if (typeof recorded === 'string' && !namesThisHost(recorded)) {
     process.stderr.write(`corral: warning: the admin address recorded beside the pidfile (${recorded}) is no address of this host; not asked (CORRAL_ADMIN_TOKEN is not sent there): asking ${adminBaseUrl(settings) ?? 'nothing'} from the settings instead\n`);
     return adminBaseUrl(settings);

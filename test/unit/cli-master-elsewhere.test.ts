@@ -13,7 +13,7 @@ import { describe, it } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { CorralError } from '../../src/errors.js';
 import type { MasterLookup } from '../../src/cli/lookup-settings.js';
-import { masterAdminUrl } from '../../src/cli/master-admin-api.js';
+import { masterAdminUrl, recordedAdminUrl } from '../../src/cli/master-admin-api.js';
 import { findMasterHere } from '../../src/cli/master-process.js';
 import { writePidfile } from '../../src/master/pidfile.js';
 import { procReaders } from '../../src/master/proc-identity.js';
@@ -134,5 +134,14 @@ describe('masterAdminUrl: the address recorded beside the pidfile', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("is checked so for reload --wait's record too, which sends the token there", () => {
+    const settings = testSettings({ CORRAL_ADMIN_BIND: '127.0.0.1:9555' });
+    assert.equal(recordedAdminUrl(settings, 'http://127.0.0.1:40123'), 'http://127.0.0.1:40123');
+    assert.equal(recordedAdminUrl(settings, 'http://192.0.2.10:9090'), 'http://127.0.0.1:9555');
+    assert.equal(recordedAdminUrl(settings, null), null, 'its admin API did not start: said as such');
+    assert.equal(recordedAdminUrl(settings, undefined), 'http://127.0.0.1:9555', 'an older master, none recorded');
+    assert.equal(recordedAdminUrl(testSettings({ CORRAL_ADMIN_BIND: '127.0.0.1:0' }), 'http://evil.example:9090'), undefined, 'another host, and no port to ask instead');
   });
 });

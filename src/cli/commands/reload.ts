@@ -6,7 +6,7 @@ import { parseFlags, type Command } from '../command.js';
 import { readMasterRecord, type MasterRecord } from '../../master/pidfile.js';
 import { procEnviron } from '../../master/proc-identity.js';
 import { loadLookupSettings, MASTER_LOOKUP_SETTINGS } from '../lookup-settings.js';
-import { adminBaseUrl, getAdminJson, masterAdminUrl } from '../master-admin-api.js';
+import { getAdminJson, masterAdminUrl, recordedAdminUrl } from '../master-admin-api.js';
 import { findMasterOrSay } from '../master-process.js';
 import { assertMaySignal, signalMaster } from '../master-signal.js';
 import { readReloadStanding, waitForReloadEnd, type ReloadStanding } from '../reload-wait.js';
@@ -127,8 +127,8 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
  */
 async function reloadAndWait(pid: number, settings: Settings, record: MasterRecord | undefined): Promise<number> {
   const runningGracefulS = record?.gracefulTimeoutS;
-  // Where the master recorded its admin API, else where these settings put it.
-  const base = record?.adminUrl !== undefined ? record.adminUrl : adminBaseUrl(settings);
+  // Where the master recorded its admin API (when that is this host), else where these settings put it.
+  const base = recordedAdminUrl(settings, record?.adminUrl);
   if (base === null) {
     process.stderr.write(`corral reload: [CORRAL_ERR_ADMIN_UNREACHABLE] the master (pid ${pid}) has no admin API (admin.failed in its log: the port was taken?), so the reload could not be followed; nothing was signalled. Reload without --wait and watch the log for reload.done or reload.failed\n`);
     return EXIT.FAILURE;
