@@ -14,7 +14,7 @@
 // a rotating order, so drift on a shared box favours none of them. Ratios are what to read.
 
 import { loadavg } from 'node:os';
-import { treeCpuSeconds } from './lib/cpu.js';
+import { cpuUsPerOk, treeCpuSeconds } from './lib/cpu.js';
 import { mostReadsInTtl, readCalls, startEmulatorProcess, type EmulatorProcess } from './lib/emulator-proc.js';
 import { GUNICORN_SKIP, gunicornMissing, gunicornVersion, startGunicorn } from './lib/gunicorn.js';
 import { loadName, type LoadShape } from './lib/compare-loads.js';
@@ -53,9 +53,9 @@ const ACCEPT_ROWS: readonly LoadShape[] = [
   { connections: 100, keepAlive: false },
 ];
 const isAcceptRow = (l: LoadShape) => ACCEPT_ROWS.some((x) => x.connections === l.connections && x.keepAlive === l.keepAlive);
-/** A load's figures plus the server process tree's CPU microseconds per request: on a shared,
- * noisy 2-core box this holds up where requests/s does not. */
-export type Measured = LoadResult & { cpuUsPerRequest: number };
+/** A load's figures plus the server process tree's CPU microseconds per successful (2xx) answer
+ * (lib/cpu.ts cpuUsPerOk): on a shared, noisy 2-core box this holds up where requests/s does not. */
+export type Measured = LoadResult & { cpuUsPerOk: number };
 
 export interface Row {
   workers: number;
@@ -104,8 +104,8 @@ export interface Goal {
 
 const fmt = (n: number | undefined, digits = 1) => (n !== undefined && Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 const ratio = (a: LoadResult | undefined, b: LoadResult | undefined) => (a && b && b.rps > 0 ? a.rps / b.rps : NaN);
-/** How many times less CPU per request corral spends than `other` (>1: corral is cheaper). */
-const cpuRatio = (corral: Measured | undefined, other: Measured | undefined) => (corral && other && corral.cpuUsPerRequest > 0 ? other.cpuUsPerRequest / corral.cpuUsPerRequest : NaN);
+/** How many times less CPU per 2xx answer corral spends than `other` (>1: corral is cheaper). */
+const cpuRatio = (corral: Measured | undefined, other: Measured | undefined) => (corral && other && corral.cpuUsPerOk > 0 ? other.cpuUsPerOk / corral.cpuUsPerOk : NaN);
 /** The round with the median req/s (a real round, so its latencies and CPU belong to it). */
 const medianRound = (runs: readonly Measured[]): Measured | undefined => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)];
 const shape = (l: LoadShape) => `${l.connections}${l.keepAlive ? '' : ' close'}`;
@@ -293,7 +293,7 @@ async function runWorkers(workers: number, matrix: boolean, routes: readonly Rou
             ...(route.body !== undefined ? { body: route.body } : {}),
           });
           const cpu = treeCpuSeconds(pid) - cpuBefore;
-          (measured[kind] ??= []).push({ ...r, cpuUsPerRequest: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN });
+          (measured[kind] ??= []).push({ ...r, cpuUsPerOk: cpuUsPerOk(cpu, r) });
           if (emu) calls[kind] = (calls[kind] ?? 0) + readCalls(await emu.counters()) - before;
         };
         for (let round = 0; round < rounds; round++) {
@@ -337,9 +337,9 @@ async function runWorkers(workers: number, matrix: boolean, routes: readonly Rou
           `N=${workers} ${route.name} ${shape(l)} conns${rounds > 1 ? ` (median of ${rounds} rounds)` : ''}: bare ${row.bare.rps.toFixed(0)} req/s, corral ${row.corral.rps.toFixed(0)} req/s (p99 ${fmt(row.corral.p99Ms)} ms, ${allErrors(row, 'corral')} errors, ${row.upstream.corral} upstream)` +
             (row.gunicorn ? `, gunicorn ${row.gunicorn.rps.toFixed(0)} req/s (p99 ${fmt(row.gunicorn.p99Ms)} ms, ${allErrors(row, 'gunicorn')} errors, ${row.upstream.gunicorn} upstream)` : '') +
             `; corral/bare ${fmt(rowRatio(row, 'bare'), 2)}${row.gunicorn ? `, corral/gunicorn ${fmt(rowRatio(row, 'gunicorn'), 1)}` : ''}${rounds > 1 ? ' (median of the rounds\' ratios)' : ''}` +
-            `; CPU µs/req ${fmt(row.bare.cpuUsPerRequest, 0)}/${fmt(row.corral.cpuUsPerRequest, 0)}/${fmt(row.gunicorn?.cpuUsPerRequest, 0)}` +
-            (row.floor ? `; login floor ${row.floor.rps.toFixed(0)} req/s (p99 ${fmt(row.floor.p99Ms)} ms, ${allErrors(row, 'floor')} errors, ${fmt(row.floor.cpuUsPerRequest, 0)} µs/req; floor/bare ${fmt(row.pairedRatios?.floorOverBare, 2)}, corral/floor ${fmt(row.pairedRatios?.floor, 2)})` : '') +
-            (row.corralRoundRobin ? `; corral CORRAL_ACCEPT=round-robin ${row.corralRoundRobin.rps.toFixed(0)} req/s (p99 ${fmt(row.corralRoundRobin.p99Ms)} ms, ${allErrors(row, 'corralRoundRobin')} errors, ${fmt(row.corralRoundRobin.cpuUsPerRequest, 0)} µs/req)` : '') +
+            `; CPU µs/2xx ${fmt(row.bare.cpuUsPerOk, 0)}/${fmt(row.corral.cpuUsPerOk, 0)}/${fmt(row.gunicorn?.cpuUsPerOk, 0)}` +
+            (row.floor ? `; login floor ${row.floor.rps.toFixed(0)} req/s (p99 ${fmt(row.floor.p99Ms)} ms, ${allErrors(row, 'floor')} errors, ${fmt(row.floor.cpuUsPerOk, 0)} µs/2xx; floor/bare ${fmt(row.pairedRatios?.floorOverBare, 2)}, corral/floor ${fmt(row.pairedRatios?.floor, 2)})` : '') +
+            (row.corralRoundRobin ? `; corral CORRAL_ACCEPT=round-robin ${row.corralRoundRobin.rps.toFixed(0)} req/s (p99 ${fmt(row.corralRoundRobin.p99Ms)} ms, ${allErrors(row, 'corralRoundRobin')} errors, ${fmt(row.corralRoundRobin.cpuUsPerOk, 0)} µs/2xx)` : '') +
             (rounds > 1 ? `; p99 ms by round: ${kinds.map((k) => `${k} ${(row.roundsP99?.[k] ?? []).map((v) => fmt(v)).join('/')}`).join(', ')}` : ''),
         );
       }
@@ -366,16 +366,16 @@ export function goalsFor(rows: readonly Row[], upstream: { corral?: Upstream }, 
     const r1000 = at(1000);
     if (r100) {
       const cb = rowRatio(r100, 'bare');
-      const cpuB = `(CPU per request: bare ${fmt(r100.bare.cpuUsPerRequest, 0)} µs, corral ${fmt(r100.corral.cpuUsPerRequest, 0)} µs = ${fmt(1 / cpuRatio(r100.corral, r100.bare), 2)}x)`;
+      const cpuB = `(CPU per 2xx answer: bare ${fmt(r100.bare.cpuUsPerOk, 0)} µs, corral ${fmt(r100.corral.cpuUsPerOk, 0)} µs = ${fmt(1 / cpuRatio(r100.corral, r100.bare), 2)}x)`;
       // With the login floor measured in the same rounds: how much of the gap any login on
       // node:http pays, and how much is corral's.
       const f = r100.floor;
       const floorNote = f
-        ? `; the login floor reached ${fmt(r100.pairedRatios?.floorOverBare ?? ratio(f, r100.bare), 2)} × bare (${fmt(f.cpuUsPerRequest, 0)} µs), corral ${fmt(r100.pairedRatios?.floor ?? ratio(r100.corral, f), 2)} × the floor`
+        ? `; the login floor reached ${fmt(r100.pairedRatios?.floorOverBare ?? ratio(f, r100.bare), 2)} × bare (${fmt(f.cpuUsPerOk, 0)} µs), corral ${fmt(r100.pairedRatios?.floor ?? ratio(r100.corral, f), 2)} × the floor`
         : '';
       goals.push({ what: `${route.name}: corral/bare ≥ 0.9 at 100 connections`, figure: `${fmt(cb, 2)} ${cpuB}${floorNote}`, met: cb >= 0.9 });
       const cg = rowRatio(r100, 'gunicorn');
-      const cpuG = `(CPU per request: gunicorn ${fmt(r100.gunicorn?.cpuUsPerRequest, 0)} µs, corral ${fmt(r100.corral.cpuUsPerRequest, 0)} µs = ${fmt(cpuRatio(r100.corral, r100.gunicorn), 1)}x less)`;
+      const cpuG = `(CPU per 2xx answer: gunicorn ${fmt(r100.gunicorn?.cpuUsPerOk, 0)} µs, corral ${fmt(r100.corral.cpuUsPerOk, 0)} µs = ${fmt(cpuRatio(r100.corral, r100.gunicorn), 1)}x less)`;
       // What the ceiling itself reaches against gunicorn in the same rounds: a goal above it asks
       // corral to be faster than a server that does nothing but answer.
       const ceiling = r100.pairedRatios?.bareOverGunicorn ?? ratio(r100.bare, r100.gunicorn);
@@ -482,7 +482,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
     const rows = all.filter((r) => r.workers === workers);
     console.log(
       `\n### N = ${workers} workers\n${table(
-        ['route', 'conns', 'bare req/s', 'corral req/s', 'gunicorn req/s', 'corral/bare', 'corral/gunicorn', 'p50/p99 ms bare', 'corral', 'gunicorn', 'CPU µs/req b/c/g', 'errors b/c/g (all rounds)', 'upstream c/g (all rounds)'],
+        ['route', 'conns', 'bare req/s', 'corral req/s', 'gunicorn req/s', 'corral/bare', 'corral/gunicorn', 'p50/p99 ms bare', 'corral', 'gunicorn', 'CPU µs/2xx b/c/g', 'errors b/c/g (all rounds)', 'upstream c/g (all rounds)'],
         rows.map((r) => [
           r.route,
           shape(r),
@@ -494,7 +494,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
           `${fmt(r.bare.p50Ms)}/${fmt(r.bare.p99Ms)}`,
           `${fmt(r.corral.p50Ms)}/${fmt(r.corral.p99Ms)}`,
           r.gunicorn ? `${fmt(r.gunicorn.p50Ms)}/${fmt(r.gunicorn.p99Ms)}` : 'n/a',
-          `${fmt(r.bare.cpuUsPerRequest, 0)}/${fmt(r.corral.cpuUsPerRequest, 0)}/${r.gunicorn ? fmt(r.gunicorn.cpuUsPerRequest, 0) : '-'}`,
+          `${fmt(r.bare.cpuUsPerOk, 0)}/${fmt(r.corral.cpuUsPerOk, 0)}/${r.gunicorn ? fmt(r.gunicorn.cpuUsPerOk, 0) : '-'}`,
           `${allErrors(r, 'bare')}/${allErrors(r, 'corral')}/${allErrors(r, 'gunicorn') ?? '-'}`,
           `${r.upstream.corral}/${r.upstream.gunicorn ?? '-'}`,
         ]),
@@ -504,7 +504,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
     if (floorRows.length > 0) {
       console.log(
         `\nthe login floor (reads, parses and checks the login, signs its token, nothing else), N = ${workers}:\n${table(
-          ['route', 'conns', 'bare req/s', 'floor req/s', 'corral req/s', 'floor/bare', 'corral/floor', 'p50/p99 ms floor', 'CPU µs/req b/f/c', 'errors floor (all rounds)'],
+          ['route', 'conns', 'bare req/s', 'floor req/s', 'corral req/s', 'floor/bare', 'corral/floor', 'p50/p99 ms floor', 'CPU µs/2xx b/f/c', 'errors floor (all rounds)'],
           floorRows.map((r) => {
             const f = r.floor as Measured;
             return [
@@ -516,7 +516,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
               fmt(r.pairedRatios?.floorOverBare ?? ratio(f, r.bare), 2),
               fmt(r.pairedRatios?.floor ?? ratio(r.corral, f), 2),
               `${fmt(f.p50Ms)}/${fmt(f.p99Ms)}`,
-              `${fmt(r.bare.cpuUsPerRequest, 0)}/${fmt(f.cpuUsPerRequest, 0)}/${fmt(r.corral.cpuUsPerRequest, 0)}`,
+              `${fmt(r.bare.cpuUsPerOk, 0)}/${fmt(f.cpuUsPerOk, 0)}/${fmt(r.corral.cpuUsPerOk, 0)}`,
               allErrors(r, 'floor') ?? '-',
             ];
           }),
@@ -527,7 +527,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
     if (acceptRows.length > 0) {
       console.log(
         `\nwho accepts connections (CORRAL_ACCEPT), N = ${workers}:\n${table(
-          ['route', 'conns', 'round-robin req/s', 'shared req/s', 'shared/rr', 'p50/p99 ms round-robin', 'shared', 'CPU µs/req rr/shared', 'errors rr/shared (all rounds)'],
+          ['route', 'conns', 'round-robin req/s', 'shared req/s', 'shared/rr', 'p50/p99 ms round-robin', 'shared', 'CPU µs/2xx rr/shared', 'errors rr/shared (all rounds)'],
           acceptRows.map((r) => {
             const rr = r.corralRoundRobin as Measured;
             const sh = r.corral;
@@ -540,7 +540,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
               fmt(r.pairedRatios?.sharedOverRoundRobin ?? ratio(sh, rr), 2),
               `${fmt(rr.p50Ms)}/${fmt(rr.p99Ms)}`,
               `${fmt(sh.p50Ms)}/${fmt(sh.p99Ms)}`,
-              `${fmt(rr.cpuUsPerRequest, 0)}/${fmt(sh.cpuUsPerRequest, 0)}`,
+              `${fmt(rr.cpuUsPerOk, 0)}/${fmt(sh.cpuUsPerOk, 0)}`,
               `${allErrors(r, 'corralRoundRobin')}/${allErrors(r, 'corral')}`,
             ];
           }),
@@ -561,7 +561,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
   for (const g of goals) console.log(`  ${g.met === undefined ? 'n/a   ' : g.met ? 'met   ' : 'MISSED'}  ${g.what}: ${g.figure}`);
   console.log(
     `(rows measured in several rounds show the round with the median req/s of each server, and as ratios the median of the rounds' own ratios; the p99 goals take the median of the rounds' p99; ` +
-      `load tool: ${all[0]?.bare.tool ?? 'n/a'}; errors = transport errors + non-2xx answers, in every round of a row; CPU µs/req = user+system CPU of the server's whole process tree, emulator excluded, per request served)`,
+      `load tool: ${all[0]?.bare.tool ?? 'n/a'}; errors = transport errors + non-2xx answers, in every round of a row; CPU µs/2xx = user+system CPU of the server's whole process tree, emulator excluded, per successful (2xx) answer: refusing (503) does not make a server look cheaper)`,
   );
   console.log(
     `saved ${save('compare', {

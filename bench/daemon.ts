@@ -4,7 +4,7 @@
 // medians are compared: on a shared 2-core machine one run of each is mostly noise. CPU time per
 // request of each server's whole process tree is reported too; it holds up better than req/s.
 
-import { treeCpuSeconds } from './lib/cpu.js';
+import { cpuUsPerOk, treeCpuSeconds } from './lib/cpu.js';
 import { load, type LoadResult } from './lib/load.js';
 import { machine, median, save, table } from './lib/report.js';
 import { CEILING_ACCEPT_ENV } from './lib/sheets-app.js';
@@ -19,10 +19,10 @@ export interface DaemonBenchOptions {
   readonly connections: readonly number[];
 }
 
-export type Measured = LoadResult & { cpuUsPerRequest: number };
+export type Measured = LoadResult & { cpuUsPerOk: number };
 export type Variant = 'bare' | 'corral' | 'corral+log';
 
-/** Load plus the server tree's CPU microseconds per request, after `warmupSeconds` of unmeasured load. */
+/** Load plus the server tree's CPU microseconds per 2xx answer, after `warmupSeconds` of unmeasured load. */
 async function measure(server: Running, connections: number, seconds: number, warmupSeconds: number): Promise<Measured> {
   try {
     if (warmupSeconds > 0) await load(server.url, { connections, seconds: warmupSeconds });
@@ -30,7 +30,7 @@ async function measure(server: Running, connections: number, seconds: number, wa
     const before = treeCpuSeconds(pid);
     const r = await load(server.url, { connections, seconds });
     const used = treeCpuSeconds(pid) - before;
-    return { ...r, cpuUsPerRequest: r.requests > 0 ? (used * 1e6) / r.requests : NaN };
+    return { ...r, cpuUsPerOk: cpuUsPerOk(used, r) };
   } finally {
     await server.stop();
   }
@@ -81,7 +81,7 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<{ rows: Row[];
   }
   console.log(
     `\n${table(
-      ['workers', 'conns', 'bare req/s', 'corral req/s', 'corral/bare', 'corral+access log', 'ratio', 'CPU µs/req bare', 'corral', 'corral+log', 'p99 ms bare/corral', 'errors'],
+      ['workers', 'conns', 'bare req/s', 'corral req/s', 'corral/bare', 'corral+access log', 'ratio', 'CPU µs/2xx bare', 'corral', 'corral+log', 'p99 ms bare/corral', 'errors'],
       rows.map((r) => [
         r.workers,
         r.connections,
@@ -90,13 +90,13 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<{ rows: Row[];
         (rowMedian(r, 'corral', (x) => x.rps) / rowMedian(r, 'bare', (x) => x.rps)).toFixed(2),
         Math.round(rowMedian(r, 'corral+log', (x) => x.rps)),
         (rowMedian(r, 'corral+log', (x) => x.rps) / rowMedian(r, 'bare', (x) => x.rps)).toFixed(2),
-        rowMedian(r, 'bare', (x) => x.cpuUsPerRequest).toFixed(0),
-        rowMedian(r, 'corral', (x) => x.cpuUsPerRequest).toFixed(0),
-        rowMedian(r, 'corral+log', (x) => x.cpuUsPerRequest).toFixed(0),
+        rowMedian(r, 'bare', (x) => x.cpuUsPerOk).toFixed(0),
+        rowMedian(r, 'corral', (x) => x.cpuUsPerOk).toFixed(0),
+        rowMedian(r, 'corral+log', (x) => x.cpuUsPerOk).toFixed(0),
         `${rowMedian(r, 'bare', (x) => x.p99Ms).toFixed(1)}/${rowMedian(r, 'corral', (x) => x.p99Ms).toFixed(1)}`,
         variants.map((v) => r.runs[v].reduce((a, x) => a + x.errors, 0)).join('/'),
       ]),
-    )}\n(load tool: ${rows[0]?.runs.bare[0]?.tool}; goal: corral/bare >= 0.9 at the same worker count, access log off)`,
+    )}\n(load tool: ${rows[0]?.runs.bare[0]?.tool}; goal: corral/bare >= 0.9 at the same worker count, access log off; CPU µs/2xx = user+system CPU of the server's process tree per successful (2xx) answer)`,
   );
   const at100 = rows.find((r) => r.connections === 100 && r.workers === o.workerCounts[0]);
   const ratio100 = at100 ? rowMedian(at100, 'corral', (x) => x.rps) / rowMedian(at100, 'bare', (x) => x.rps) : undefined;

@@ -5,7 +5,7 @@
 // finding the client's address, counting the request in the host counters' shared table, and the
 // RateLimit-* headers. Rounds alternate which setting goes first; medians are compared.
 
-import { treeCpuSeconds } from './lib/cpu.js';
+import { cpuUsPerOk, treeCpuSeconds } from './lib/cpu.js';
 import { haveWrk, load, type LoadResult } from './lib/load.js';
 import { machine, median, save, table } from './lib/report.js';
 import { PLAYERS_PATH } from './lib/sheets-app.js';
@@ -22,7 +22,7 @@ export interface RateLimitBenchOptions {
 }
 
 type Setting = 'off' | 'on';
-type Measured = LoadResult & { cpuUsPerRequest: number };
+type Measured = LoadResult & { cpuUsPerOk: number };
 
 async function measure(setting: Setting, o: RateLimitBenchOptions): Promise<Measured> {
   const server = await startCorralFor({
@@ -40,7 +40,7 @@ async function measure(setting: Setting, o: RateLimitBenchOptions): Promise<Meas
     const before = treeCpuSeconds(server.pid ?? -1);
     const r = await load(`${server.url}${PLAYERS_PATH}`, { connections: o.connections, seconds: o.seconds, clients: o.clients });
     const cpu = treeCpuSeconds(server.pid ?? -1) - before;
-    return { ...r, cpuUsPerRequest: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN };
+    return { ...r, cpuUsPerOk: cpuUsPerOk(cpu, r) };
   } finally {
     await server.stop();
   }
@@ -64,13 +64,13 @@ export async function benchRateLimit(o: RateLimitBenchOptions): Promise<void> {
   const errors = (s: Setting) => runs[s].reduce((n, r) => n + r.errors, 0);
   console.log(
     table(
-      ['CORRAL_RATE_LIMIT', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'errors (all rounds)'],
-      (['off', 'on'] as const).map((s) => [s === 'off' ? '0 (off)' : 'on', Math.round(m(s, (x) => x.rps)), m(s, (x) => x.p50Ms).toFixed(1), m(s, (x) => x.p99Ms).toFixed(1), Math.round(m(s, (x) => x.cpuUsPerRequest)), errors(s)]),
+      ['CORRAL_RATE_LIMIT', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/2xx', 'errors (all rounds)'],
+      (['off', 'on'] as const).map((s) => [s === 'off' ? '0 (off)' : 'on', Math.round(m(s, (x) => x.rps)), m(s, (x) => x.p50Ms).toFixed(1), m(s, (x) => x.p99Ms).toFixed(1), Math.round(m(s, (x) => x.cpuUsPerOk)), errors(s)]),
     ),
   );
   console.log(
     `with the limit on: x${(m('on', (x) => x.rps) / m('off', (x) => x.rps)).toFixed(2)} the req/s, ` +
-      `+${Math.round(m('on', (x) => x.cpuUsPerRequest) - m('off', (x) => x.cpuUsPerRequest))} µs of CPU per request (client address, count, RateLimit-* headers)`,
+      `+${Math.round(m('on', (x) => x.cpuUsPerOk) - m('off', (x) => x.cpuUsPerOk))} µs of CPU per 2xx answer (client address, count, RateLimit-* headers)`,
   );
   console.log(`saved ${save('ratelimit', { settings: o, runs })}`);
 }

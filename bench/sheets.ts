@@ -5,7 +5,7 @@
 // loads run back to back against the same corral, so the run spans at least one TTL expiry.
 
 import { loadavg } from 'node:os';
-import { treeCpuSeconds } from './lib/cpu.js';
+import { cpuUsPerOk, treeCpuSeconds } from './lib/cpu.js';
 import type { ReadCall } from '../src/sheets/emulator/index.js';
 import { mostReadsInTtl, readCalls, startEmulatorProcess } from './lib/emulator-proc.js';
 import { load, type LoadResult } from './lib/load.js';
@@ -25,8 +25,8 @@ export interface SheetsBenchOptions {
 interface Row {
   connections: number;
   result: LoadResult;
-  /** CPU of corral's process tree (master, keeper, workers) per request. */
-  cpuUsPerRequest: number;
+  /** CPU of corral's process tree (master, keeper, workers) per successful (2xx) answer. */
+  cpuUsPerOk: number;
   upstreamCalls: number;
   windows: number;
 }
@@ -72,7 +72,7 @@ export async function benchSheets(o: SheetsBenchOptions): Promise<void> {
         const cpu = treeCpuSeconds(corral.pid ?? -1) - cpuBefore;
         const upstreamCalls = readCalls(await emu.counters()) - before;
         const windows = ttlWindows(result.seconds, o.ttlS);
-        rows.push({ connections, result, cpuUsPerRequest: result.requests > 0 ? (cpu * 1e6) / result.requests : NaN, upstreamCalls, windows });
+        rows.push({ connections, result, cpuUsPerOk: cpuUsPerOk(cpu, result), upstreamCalls, windows });
         console.log(
           `${connections} connections: ${result.rps.toFixed(0)} req/s, p50 ${fmt(result.p50Ms)} ms, p99 ${fmt(result.p99Ms)} ms, ${result.errors} errors, ${upstreamCalls} upstream calls`,
         );
@@ -99,8 +99,8 @@ export async function benchSheets(o: SheetsBenchOptions): Promise<void> {
   const worstRow = Math.max(...rows.map((r) => r.upstreamCalls / r.windows));
   console.log(
     `\n${table(
-      ['conns', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU µs/req', 'upstream calls', 'TTL windows', 'calls/window'],
-      rows.map((r) => [r.connections, Math.round(r.result.rps), fmt(r.result.p50Ms), fmt(r.result.p99Ms), r.result.errors, fmt(r.cpuUsPerRequest, 0), r.upstreamCalls, r.windows, (r.upstreamCalls / r.windows).toFixed(2)]),
+      ['conns', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU µs/2xx', 'upstream calls', 'TTL windows', 'calls/window'],
+      rows.map((r) => [r.connections, Math.round(r.result.rps), fmt(r.result.p50Ms), fmt(r.result.p99Ms), r.result.errors, fmt(r.cpuUsPerOk, 0), r.upstreamCalls, r.windows, (r.upstreamCalls / r.windows).toFixed(2)]),
     )}\n` +
       `whole run after the warm-up: ${total.calls} upstream read calls in ${total.elapsedS.toFixed(1)} s = ${total.windows} TTL windows of ${o.ttlS} s ` +
       `(at most floor(elapsed/TTL)+1 refreshes fit), ${perWindow.toFixed(2)} calls per window for the one range read (Players)\n` +

@@ -5,7 +5,7 @@
 // smallest difference one `compare` run can tell from noise: a change to the request path that
 // moves the ratio by less than this has not been shown by one run.
 
-import { treeCpuSeconds } from './lib/cpu.js';
+import { cpuUsPerOk, treeCpuSeconds } from './lib/cpu.js';
 import { startEmulatorProcess } from './lib/emulator-proc.js';
 import { load, type LoadResult } from './lib/load.js';
 import { machine, median, save, table } from './lib/report.js';
@@ -22,7 +22,7 @@ export interface SpreadBenchOptions {
   readonly warmupSeconds: number;
 }
 
-type Measured = LoadResult & { cpuUsPerRequest: number };
+type Measured = LoadResult & { cpuUsPerOk: number };
 
 export async function benchSpread(o: SpreadBenchOptions): Promise<void> {
   const route = ROUTES[0] as Route;
@@ -61,7 +61,7 @@ export async function benchSpread(o: SpreadBenchOptions): Promise<void> {
         const before = treeCpuSeconds(pid);
         const r = await load(`${s.server.url}${route.path}`, { connections: o.connections, seconds: o.seconds });
         const cpu = treeCpuSeconds(pid) - before;
-        runs.get(s.name)?.push({ ...r, cpuUsPerRequest: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN });
+        runs.get(s.name)?.push({ ...r, cpuUsPerOk: cpuUsPerOk(cpu, r) });
       }
     }
     const bareRuns = runs.get('bare') ?? [];
@@ -71,12 +71,12 @@ export async function benchSpread(o: SpreadBenchOptions): Promise<void> {
         name: s.name,
         own,
         ratio: median(own.map((m, i) => m.rps / (bareRuns[i]?.rps ?? NaN))),
-        extraCpu: median(own.map((m, i) => m.cpuUsPerRequest - (bareRuns[i]?.cpuUsPerRequest ?? NaN))),
+        extraCpu: median(own.map((m, i) => m.cpuUsPerOk - (bareRuns[i]?.cpuUsPerOk ?? NaN))),
       };
     });
     console.log(
       table(
-        ['server', 'req/s (each round)', 'corral/bare (median of the rounds\' ratios)', 'CPU µs/req over bare (median)'],
+        ['server', 'req/s (each round)', 'corral/bare (median of the rounds\' ratios)', 'CPU µs/2xx over bare (median)'],
         [
           ['bare', bareRuns.map((m) => Math.round(m.rps)).join('/'), '1.00', '+0.0'],
           ...copies.map((c) => [c.name, c.own.map((m) => Math.round(m.rps)).join('/'), c.ratio.toFixed(3), `+${c.extraCpu.toFixed(1)}`]),

@@ -4,7 +4,7 @@
 // net's `onread` callback, or holding none. The side socket does almost no work itself; what
 // differs is what every served request costs. Rounds rotate the order; medians are compared.
 
-import { treeCpuSeconds } from './lib/cpu.js';
+import { cpuUsPerOk, treeCpuSeconds } from './lib/cpu.js';
 import { load, type LoadResult } from './lib/load.js';
 import { machine, median, save, table } from './lib/report.js';
 import { startBare, startTogether, type Running } from './lib/servers.js';
@@ -19,7 +19,7 @@ export interface StreamsBenchOptions {
 
 const SIDES = ['none', 'data', 'onread'] as const;
 type Side = (typeof SIDES)[number];
-type Measured = LoadResult & { cpuUsPerRequest: number };
+type Measured = LoadResult & { cpuUsPerOk: number };
 
 export async function benchStreams(o: StreamsBenchOptions): Promise<void> {
   console.log(
@@ -41,20 +41,20 @@ export async function benchStreams(o: StreamsBenchOptions): Promise<void> {
         const before = treeCpuSeconds(s.pid ?? -1);
         const r = await load(s.url, { connections: o.connections, seconds: o.seconds });
         const cpu = treeCpuSeconds(s.pid ?? -1) - before;
-        runs[side].push({ ...r, cpuUsPerRequest: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN });
+        runs[side].push({ ...r, cpuUsPerOk: cpuUsPerOk(cpu, r) });
       }
     }
     const rps = (side: Side) => median(runs[side].map((m) => m.rps));
-    const cpu = (side: Side) => median(runs[side].map((m) => m.cpuUsPerRequest));
+    const cpu = (side: Side) => median(runs[side].map((m) => m.cpuUsPerOk));
     console.log(
       table(
-        ['side socket', 'req/s (each round)', 'median req/s', 'vs none', 'CPU µs/req (each round)', 'median CPU µs/req', 'vs none'],
+        ['side socket', 'req/s (each round)', 'median req/s', 'vs none', 'CPU µs/2xx (each round)', 'median CPU µs/2xx', 'vs none'],
         SIDES.map((side) => [
           side,
           runs[side].map((m) => Math.round(m.rps)).join('/'),
           Math.round(rps(side)),
           (rps(side) / rps('none')).toFixed(2),
-          runs[side].map((m) => m.cpuUsPerRequest.toFixed(0)).join('/'),
+          runs[side].map((m) => m.cpuUsPerOk.toFixed(0)).join('/'),
           cpu(side).toFixed(1),
           `${cpu(side) - cpu('none') >= 0 ? '+' : ''}${(cpu(side) - cpu('none')).toFixed(1)} µs`,
         ]),

@@ -1,7 +1,8 @@
-// CPU time used by a process tree (Linux /proc), so a benchmark can report CPU per request: a
-// figure that holds up on a noisy shared machine where requests/s does not.
+// CPU time used by a process tree (Linux /proc), so a benchmark can report CPU per successful
+// answer: a figure that holds up on a noisy shared machine where requests/s does not.
 
 import { readFileSync } from 'node:fs';
+import type { LoadResult } from './load.js';
 
 const TICKS_PER_SECOND = 100;
 
@@ -27,4 +28,14 @@ export function treeCpuSeconds(pid: number): number {
     }
   }
   return ticks / TICKS_PER_SECOND;
+}
+
+/**
+ * Microseconds of CPU per successful (2xx) answer of a load; NaN when none succeeded. Divided by
+ * every answer, 503s included, a server that refuses much of a load at once (gunicorn at 1000
+ * connections, its quota spent) spread its CPU over answers it never served and read cheaper than
+ * one that serves them all.
+ */
+export function cpuUsPerOk(cpuSeconds: number, load: Pick<LoadResult, 'okAnswers'>): number {
+  return load.okAnswers > 0 ? (cpuSeconds * 1e6) / load.okAnswers : NaN;
 }

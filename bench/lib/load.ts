@@ -16,6 +16,8 @@ export interface LoadResult {
   readonly seconds: number;
   /** Answers received, whatever their status. */
   readonly requests: number;
+  /** Successful (2xx) answers: `requests` less the non-2xx ones. What CPU per answer divides by (lib/cpu.ts). */
+  readonly okAnswers: number;
   /**
    * Successful (2xx) answers per second. A server answering errors fast must not look fast:
    * wrk's own Requests/sec counts every answer (that figure is `answeredRps`).
@@ -97,8 +99,9 @@ export function wrkResult(stdout: string, connections: number, seconds: number, 
   // A load with no answer at all failed each connection's request at least, though wrk counted
   // nothing (a hung server): errors, so that a row of rounds judged on their median shows it.
   const errors = requests > 0 ? non2xx + socketErrors : Math.max(non2xx + socketErrors, connections);
-  const rps = requests > 0 ? (answeredRps * Math.max(0, requests - non2xx)) / requests : 0;
-  return { tool: 'wrk', connections, keepAlive, seconds, requests, rps, answeredRps, p50Ms: p50, p99Ms: p99, errors };
+  const okAnswers = Math.max(0, requests - non2xx);
+  const rps = requests > 0 ? (answeredRps * okAnswers) / requests : 0;
+  return { tool: 'wrk', connections, keepAlive, seconds, requests, okAnswers, rps, answeredRps, p50Ms: p50, p99Ms: p99, errors };
 }
 
 async function autocannon(url: string, connections: number, seconds: number, keepAlive: boolean, method: string, body: string | undefined): Promise<LoadResult> {
@@ -107,7 +110,7 @@ async function autocannon(url: string, connections: number, seconds: number, kee
   const r = await ac({ url, connections, duration: seconds, method, headers, ...(body !== undefined ? { body } : {}) });
   const ok = Math.max(0, r.requests.total - r.non2xx);
   // autocannon's `errors` already includes its timeouts.
-  return { tool: 'autocannon', connections, keepAlive, seconds, requests: r.requests.total, rps: r.requests.total > 0 ? (r.requests.average * ok) / r.requests.total : 0, answeredRps: r.requests.average, p50Ms: r.requests.total > 0 ? r.latency.p50 : NaN, p99Ms: r.requests.total > 0 ? r.latency.p99 : NaN, errors: r.errors + r.non2xx };
+  return { tool: 'autocannon', connections, keepAlive, seconds, requests: r.requests.total, okAnswers: ok, rps: r.requests.total > 0 ? (r.requests.average * ok) / r.requests.total : 0, answeredRps: r.requests.average, p50Ms: r.requests.total > 0 ? r.latency.p50 : NaN, p99Ms: r.requests.total > 0 ? r.latency.p99 : NaN, errors: r.errors + r.non2xx };
 }
 
 export interface LoadOptions {

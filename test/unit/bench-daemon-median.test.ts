@@ -8,7 +8,7 @@ import { rowMedian, type Measured, type Row } from '../../bench/daemon.js';
 import { median } from '../../bench/lib/report.js';
 
 function round(rps: number, p99Ms: number): Measured {
-  return { tool: 'wrk', connections: 100, keepAlive: true, seconds: 5, requests: rps * 5, rps, answeredRps: rps, p50Ms: 1, p99Ms, errors: 0, cpuUsPerRequest: 1e6 / rps };
+  return { tool: 'wrk', connections: 100, keepAlive: true, seconds: 5, requests: rps * 5, okAnswers: rps * 5, rps, answeredRps: rps, p50Ms: 1, p99Ms, errors: 0, cpuUsPerOk: 1e6 / rps };
 }
 
 test('with an even BENCH_ROUNDS a daemon row shows the lower middle round, not the average of the two', () => {
