@@ -121,7 +121,7 @@ with a message when it cannot run it):
   BENCH_SPREAD_WORKERS     worker count of spread (default 8)
   BENCH_EXPORT_ROWS        rows of export-memory's tab (default 300000)
   BENCH_EXPORT_WORKERS     workers of export-memory (default 8)
-  BENCH_GUNICORN           the gunicorn compare runs (default: gunicorn on PATH; skipped with a message when absent)
+  BENCH_GUNICORN           the gunicorn compare runs (default: gunicorn on PATH; skipped with a message when absent or not an executable file)
   BENCH_RESULTS_DIR        where figures are saved (default bench/results/)
 
 See README.md, "Benchmarks", for what each section measures and its goals.
