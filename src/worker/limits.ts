@@ -12,6 +12,7 @@ import { lingerOnClose } from '../http/lingering-close.js';
 import { malformedRequestMessage } from '../http/malformed-request.js';
 import { unknownMethodMessage, unknownMethodOf } from '../http/unknown-method.js';
 import { answeredOnSocket } from './request-stats.js';
+import { timeoutWhileUnread } from './unread-timeout.js';
 import { fieldCount } from '../http/field-count.js';
 import { unsupportedVersion } from '../http/version.js';
 import { failedRequestLineOf, overflowedInRequestLine, requestLineOf, TARGET_LOGGED_CHARS, targetAfterMethod, UNPARSED, type RequestLine } from './failed-request-line.js';
@@ -156,6 +157,8 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
     // A raw answer is already queued: the parser, failed, reports every later read the same way.
     if ((socket as QueuingSocket)[REPLY_QUEUED]) return;
     const code = err.code ?? 'UNKNOWN';
+    // The worker, not the client, held the request back (unread-timeout.ts): timed again once read.
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT' && timeoutWhileUnread(server, socket)) return;
     onError(code);
     // The client went away (a reset, or its end of the connection in the middle of a request:
     // node's parser reports HPE_INVALID_EOF_STATE): nobody to answer, and its request, if one had

@@ -4,10 +4,11 @@
 // a client sent, each request and its response kept until then (a client pipelining 27-byte GETs
 // behind one slow request grew a worker by 436 MB in 5 s, 1.3 KB of heap per request). So past
 // PIPELINE_READ_AHEAD requests waiting, the connection is not read further until fewer wait, as
-// nginx reads no further than it answers. Not at the first one waiting: a request whose head
-// came in two reads would then wait unread behind the answers before it, and node's headers
-// timeout (CORRAL_HEADERS_TIMEOUT) answered the client 408 for a request it had sent whole. What
-// is in the read at hand is still parsed: node:http's own pause, used here, takes effect after it.
+// nginx reads no further than it answers. Not at the first one waiting: a client pipelining a
+// few requests has them all read, a head that came in two reads whole. What is in the read at
+// hand is still parsed: node:http's own pause, used here, takes effect after it, and the request
+// that read's end cut in two waits unread. node:http's request timeouts do not count that wait
+// against the client (unread-timeout.ts): they answered it 408 for a request it had sent whole.
 //
 // That read is up to 64 KiB: about 2,400 27-byte GETs, some 2 KB of heap each, about 5 MB held per
 // connection for as long as the answer before them waits (a slow route, or a client that reads

@@ -158,6 +158,207 @@ describe('requests pipelined behind one still being answered', () => {
     }
   });
 
+  it('a client pipelining past the read-ahead has every request it sent whole answered, not refused 408 for a head the worker left unread', async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    let held: ServerResponse | undefined;
+    let handled = 0;
+    const worker = createWorkerServer(
+      (req, res) => {
+        handled++;
+        if (req.url === '/hold') held = res;
+        else res.end('ok');
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+    );
+    const { port } = await worker.listen();
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    let out = '';
+    client.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    try {
+      await once(client, 'connect');
+      // 499-byte requests: a read (64 KiB at most) ends inside one but for one chance in 499. The
+      // worker stops reading past PIPELINE_READ_AHEAD waiting, after the read at hand: the head cut
+      // by that read's end, begun, waits unread in the socket until fewer wait.
+      const padded = Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ${'p'.repeat(499 - 36)}\r\n\r\n`);
+      assert.equal(padded.length, 499);
+      const total = 400;
+      client.write(Buffer.concat([Buffer.from('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'), ...Array<Buffer>(total).fill(padded)]));
+      while (!held) await new Promise((r) => setTimeout(r, 10));
+      // Held past the headers timeout (1 s) and node's check of it (every second).
+      await new Promise((r) => setTimeout(r, 2500));
+      held.end('held');
+      const deadline = Date.now() + 10_000;
+      const answers = (): number => out.match(/HTTP\/1\.1 \d+/g)?.length ?? 0;
+      while (answers() < total + 1 && !client.readableEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const statuses = out.match(/HTTP\/1\.1 \d+/g) ?? [];
+      assert.deepEqual(statuses.filter((s) => s !== 'HTTP/1.1 200'), [], `${statuses.length} answers`);
+      assert.equal(statuses.length, total + 1);
+      assert.equal(handled, total + 1);
+    } finally {
+      client.destroy();
+      await worker.drain(100);
+    }
+  });
+
+  it('a client pipelining past the read-ahead has every request whose body it sent whole answered, not refused 408 for a body the worker left unread', async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    let held: ServerResponse | undefined;
+    const bodies: number[] = [];
+    const worker = createWorkerServer(
+      (req, res) => {
+        if (req.url === '/hold') {
+          held = res;
+          return;
+        }
+        let length = 0;
+        req.on('data', (d: Buffer) => (length += d.length));
+        req.on('end', () => {
+          bodies.push(length);
+          res.end('ok');
+        });
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+    );
+    const { port } = await worker.listen();
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    let out = '';
+    client.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    try {
+      await once(client, 'connect');
+      // Bodies of 2,000 bytes: the read the worker stops after ends inside one but for one chance in
+      // 30. node:http times the whole request (CORRAL_REQUEST_TIMEOUT) until its body is read.
+      const post = Buffer.from(`POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n${'b'.repeat(2000)}`);
+      const total = 100;
+      client.write(Buffer.concat([Buffer.from('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'), ...Array<Buffer>(total).fill(post)]));
+      while (!held) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 2500));
+      held.end('held');
+      const deadline = Date.now() + 10_000;
+      const answers = (): number => out.match(/HTTP\/1\.1 \d+/g)?.length ?? 0;
+      while (answers() < total + 1 && !client.readableEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const statuses = out.match(/HTTP\/1\.1 \d+/g) ?? [];
+      assert.deepEqual(statuses.filter((s) => s !== 'HTTP/1.1 200'), [], `${statuses.length} answers`);
+      assert.equal(statuses.length, total + 1);
+      assert.deepEqual(bodies, Array<number>(total).fill(2000));
+    } finally {
+      client.destroy();
+      await worker.drain(100);
+    }
+  });
+
+  it('a body pipelined behind an answer held past CORRAL_REQUEST_TIMEOUT, more than node:http reads ahead of its reader, is not refused 408: no one may read it before its turn', async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    let held: ServerResponse | undefined;
+    const worker = createWorkerServer(
+      (req, res) => {
+        if (req.url === '/hold') {
+          held = res;
+          return;
+        }
+        let length = 0;
+        req.on('data', (d: Buffer) => (length += d.length));
+        req.on('end', () => res.end(`${req.url} ${length}`));
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+    );
+    const { port } = await worker.listen();
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    let out = '';
+    client.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    const answers = (): string[] => out.match(/HTTP\/1\.1 \d+/g) ?? [];
+    const until = async (n: number): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (answers().length < n && !client.readableEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    };
+    try {
+      await once(client, 'connect');
+      // node:http stops reading once a request's body fills what it buffers for its reader (16 KiB):
+      // this one waits its turn, so the rest of it waits unread until the held answer is sent.
+      client.write(Buffer.concat([Buffer.from('GET /hold HTTP/1.1\r\nHost: x\r\n\r\nPOST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n'), Buffer.alloc(200_000, 98), Buffer.from('GET /after HTTP/1.1\r\nHost: x\r\n\r\n')]));
+      while (!held) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 2500));
+      held.end('held');
+      await until(3);
+      // One more on the connection: a 408 queued behind the answers came here instead, and closed it.
+      client.write('GET /last HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until(4);
+      assert.deepEqual(answers(), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200'], out);
+      assert.match(out, /\/big 200000[^]*\/after 0[^]*\/last 0$/);
+    } finally {
+      client.destroy();
+      await worker.drain(100);
+    }
+  });
+
+  it("a body the app's handler reads no more of is still bounded by CORRAL_REQUEST_TIMEOUT: answered 408 while node:http reads none of it", async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    let handled = 0;
+    // Neither reads the body nor answers: node:http stops reading once it holds 16 KiB of it.
+    const worker = createWorkerServer(() => void handled++, { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
+    const { port } = await worker.listen();
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    let out = '';
+    client.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    try {
+      await once(client, 'connect');
+      client.write(Buffer.concat([Buffer.from('POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n'), Buffer.alloc(200_000, 98)]));
+      const deadline = Date.now() + 10_000;
+      while (!/HTTP\/1\.1 \d+/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(handled, 1);
+      assert.match(out, /^HTTP\/1\.1 408 [^]*"error":"request_timeout"/);
+    } finally {
+      client.destroy();
+      await worker.drain(100);
+    }
+  });
+
+  it('a head the worker left unread is timed again once read: its client, sending no more of it, is answered 408 a headers timeout after that', async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    let held: ServerResponse | undefined;
+    const worker = createWorkerServer(
+      (req, res) => {
+        if (req.url === '/hold') held = res;
+        else res.end('ok');
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+    );
+    const { port } = await worker.listen();
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    let out = '';
+    client.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    try {
+      await once(client, 'connect');
+      // Past the read-ahead, in one read: the worker stops reading after it, with the last head begun.
+      const waiting = PIPELINE_READ_AHEAD + 8;
+      client.write(Buffer.concat([Buffer.from('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'), ...Array<Buffer>(waiting).fill(GET), Buffer.from('GET /slow HTTP/1.1\r\nHo')]));
+      while (!held) await new Promise((r) => setTimeout(r, 10));
+      // Past the headers timeout and node's check of it while the connection is not read.
+      await new Promise((r) => setTimeout(r, 2500));
+      const released = Date.now();
+      held.end('held');
+      await once(client, 'end');
+      const ended = Date.now() - released;
+      const statuses = out.match(/HTTP\/1\.1 \d+/g) ?? [];
+      assert.deepEqual(statuses, [...Array<string>(waiting + 1).fill('HTTP/1.1 200'), 'HTTP/1.1 408']);
+      assert.match(out, /"error":"request_timeout"/);
+      // Its time counts from when the connection is read again (just after the release), not before.
+      assert.ok(ended >= 900 && ended < 5000, `408 ${ended} ms after the release`);
+    } finally {
+      client.destroy();
+      await worker.drain(100);
+    }
+  });
+
   it("no longer hold the connection when the answer before them refuses and closes it: the client's end is read", async () => {
     const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
     const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
