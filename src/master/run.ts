@@ -1,6 +1,7 @@
 // Runs the master: pidfile, logger, signals → intents, the arbiter, and an orderly exit.
 
 import { existsSync, writeSync } from 'node:fs';
+import { keepTickObjectMaps } from '../tick-maps.js';
 import { isIP } from 'node:net';
 import { adminUrlOf } from '../admin-url.js';
 import { loadSettings, type LoadedSettings } from '../config/load.js';
@@ -49,6 +50,8 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // The settings as a whole (an admin API open to the network without a token, a log file that
   // cannot be opened) were judged where they were read (config/whole-checks.ts).
   const settings = loaded.settings;
+  // The master's ticks (IPC with every worker, the admin API) keep their maps too (tick-maps.ts).
+  keepTickObjectMaps();
   const log = createLogger(settings, { role: 'master' });
   const logger = log.logger;
   outlastClosedOutput(logger);

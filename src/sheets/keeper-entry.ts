@@ -5,11 +5,13 @@
 // to print with the file and line that failed (a SyntaxError caught names neither), and exit 1.
 import { ignoreGroupSignals } from '../group-signals.js';
 import { isLoadCheck, loadOwnCode } from '../own-code-load.js';
+import { keepTickObjectMaps } from '../tick-maps.js';
 
 ignoreGroupSignals();
 if (isLoadCheck()) {
   await import('./keeper-main.js');
   process.exit(0);
 }
+keepTickObjectMaps();
 const { runKeeper } = await loadOwnCode<typeof import('./keeper-main.js')>('keeper', new URL('./keeper-main.js', import.meta.url));
 runKeeper();
