@@ -1,31 +1,51 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { ServerResponse } from 'node:http';
+import type { RequestListener, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
 import { dropBodyAndClose, LINGER_MS } from '../../src/http/lingering-close.js';
 import { createLogger } from '../../src/log/logger.js';
-import { createWorkerServer } from '../../src/worker/server.js';
+import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
 import { PIPELINE_READ_AHEAD, PIPELINE_WAITING_BUDGET, pipelinedWaiting } from '../../src/worker/pipelined-turn.js';
 
 const GET = Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
 
+/** A worker whose app is `app`, with `env` over the tests' settings, listening on a port of its own. */
+async function listeningWorker(app: RequestListener, env: Record<string, string> = {}): Promise<{ worker: WorkerServer; port: number }> {
+  const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', ...env } });
+  const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+  const worker = createWorkerServer(app, { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
+  const { port } = await worker.listen();
+  return { worker, port };
+}
+
+/**
+ * Waits for the app to hold its first answer, holds it 2.5 s (past a 1 s timeout and node's check
+ * of it, every second), releases it, and gives the statuses answered once `count` came or the
+ * connection ended (10 s at most).
+ */
+async function statusesAfterHold(held: () => ServerResponse | undefined, client: Socket, out: () => string, count: number): Promise<string[]> {
+  while (!held()) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 2500));
+  held()?.end('held');
+  const deadline = Date.now() + 10_000;
+  const answers = (): number => out().match(/HTTP\/1\.1 \d+/g)?.length ?? 0;
+  while (answers() < count && !client.readableEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return out().match(/HTTP\/1\.1 \d+/g) ?? [];
+}
+
 describe('requests pipelined behind one still being answered', () => {
   it('are not read without bound: the worker stops reading the connection until their turn, and then answers every one', async () => {
-    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
-    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
     let held: ServerResponse | undefined;
     let handled = 0;
-    const worker = createWorkerServer(
+    const { worker, port } = await listeningWorker(
       (req, res) => {
         handled++;
         if (req.url === '/hold') held = res;
         else res.end('ok');
       },
-      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
     );
-    const { port } = await worker.listen();
     let serverSide: Socket | undefined;
     worker.server.on('connection', (s: Socket) => (serverSide = s));
     const client = connect(port, '127.0.0.1');
@@ -124,17 +144,14 @@ describe('requests pipelined behind one still being answered', () => {
   });
 
   it('a few waiting are read on: a request whose head came in two reads is answered, not refused 408 past CORRAL_HEADERS_TIMEOUT while it waits unread', async () => {
-    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1' } });
-    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
     let held: ServerResponse | undefined;
-    const worker = createWorkerServer(
+    const { worker, port } = await listeningWorker(
       (req, res) => {
         if (req.url === '/hold') held = res;
         else res.end(`ok ${req.url}`);
       },
-      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+      { CORRAL_HEADERS_TIMEOUT: '1' },
     );
-    const { port } = await worker.listen();
     const client = connect(port, '127.0.0.1');
     client.on('error', () => undefined);
     let out = '';
@@ -159,19 +176,16 @@ describe('requests pipelined behind one still being answered', () => {
   });
 
   it('a client pipelining past the read-ahead has every request it sent whole answered, not refused 408 for a head the worker left unread', async () => {
-    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1' } });
-    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
     let held: ServerResponse | undefined;
     let handled = 0;
-    const worker = createWorkerServer(
+    const { worker, port } = await listeningWorker(
       (req, res) => {
         handled++;
         if (req.url === '/hold') held = res;
         else res.end('ok');
       },
-      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+      { CORRAL_HEADERS_TIMEOUT: '1' },
     );
-    const { port } = await worker.listen();
     const client = connect(port, '127.0.0.1');
     client.on('error', () => undefined);
     let out = '';
@@ -185,14 +199,7 @@ describe('requests pipelined behind one still being answered', () => {
       assert.equal(padded.length, 499);
       const total = 400;
       client.write(Buffer.concat([Buffer.from('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'), ...Array<Buffer>(total).fill(padded)]));
-      while (!held) await new Promise((r) => setTimeout(r, 10));
-      // Held past the headers timeout (1 s) and node's check of it (every second).
-      await new Promise((r) => setTimeout(r, 2500));
-      held.end('held');
-      const deadline = Date.now() + 10_000;
-      const answers = (): number => out.match(/HTTP\/1\.1 \d+/g)?.length ?? 0;
-      while (answers() < total + 1 && !client.readableEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      const statuses = out.match(/HTTP\/1\.1 \d+/g) ?? [];
+      const statuses = await statusesAfterHold(() => held, client, () => out, total + 1);
       assert.deepEqual(statuses.filter((s) => s !== 'HTTP/1.1 200'), [], `${statuses.length} answers`);
       assert.equal(statuses.length, total + 1);
       assert.equal(handled, total + 1);
@@ -203,11 +210,9 @@ describe('requests pipelined behind one still being answered', () => {
   });
 
   it('a client pipelining past the read-ahead has every request whose body it sent whole answered, not refused 408 for a body the worker left unread', async () => {
-    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' } });
-    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
     let held: ServerResponse | undefined;
     const bodies: number[] = [];
-    const worker = createWorkerServer(
+    const { worker, port } = await listeningWorker(
       (req, res) => {
         if (req.url === '/hold') {
           held = res;
@@ -220,9 +225,8 @@ describe('requests pipelined behind one still being answered', () => {
           res.end('ok');
         });
       },
-      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+      { CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' },
     );
-    const { port } = await worker.listen();
     const client = connect(port, '127.0.0.1');
     client.on('error', () => undefined);
     let out = '';
@@ -234,13 +238,7 @@ describe('requests pipelined behind one still being answered', () => {
       const post = Buffer.from(`POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n${'b'.repeat(2000)}`);
       const total = 100;
       client.write(Buffer.concat([Buffer.from('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'), ...Array<Buffer>(total).fill(post)]));
-      while (!held) await new Promise((r) => setTimeout(r, 10));
-      await new Promise((r) => setTimeout(r, 2500));
-      held.end('held');
-      const deadline = Date.now() + 10_000;
-      const answers = (): number => out.match(/HTTP\/1\.1 \d+/g)?.length ?? 0;
-      while (answers() < total + 1 && !client.readableEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      const statuses = out.match(/HTTP\/1\.1 \d+/g) ?? [];
+      const statuses = await statusesAfterHold(() => held, client, () => out, total + 1);
       assert.deepEqual(statuses.filter((s) => s !== 'HTTP/1.1 200'), [], `${statuses.length} answers`);
       assert.equal(statuses.length, total + 1);
       assert.deepEqual(bodies, Array<number>(total).fill(2000));
@@ -251,10 +249,8 @@ describe('requests pipelined behind one still being answered', () => {
   });
 
   it('a body pipelined behind an answer held past CORRAL_REQUEST_TIMEOUT, more than node:http reads ahead of its reader, is not refused 408: no one may read it before its turn', async () => {
-    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' } });
-    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
     let held: ServerResponse | undefined;
-    const worker = createWorkerServer(
+    const { worker, port } = await listeningWorker(
       (req, res) => {
         if (req.url === '/hold') {
           held = res;
@@ -264,9 +260,8 @@ describe('requests pipelined behind one still being answered', () => {
         req.on('data', (d: Buffer) => (length += d.length));
         req.on('end', () => res.end(`${req.url} ${length}`));
       },
-      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+      { CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' },
     );
-    const { port } = await worker.listen();
     const client = connect(port, '127.0.0.1');
     client.on('error', () => undefined);
     let out = '';
@@ -297,12 +292,9 @@ describe('requests pipelined behind one still being answered', () => {
   });
 
   it("a body the app's handler reads no more of is still bounded by CORRAL_REQUEST_TIMEOUT: answered 408 while node:http reads none of it", async () => {
-    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' } });
-    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
     let handled = 0;
     // Neither reads the body nor answers: node:http stops reading once it holds 16 KiB of it.
-    const worker = createWorkerServer(() => void handled++, { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
-    const { port } = await worker.listen();
+    const { worker, port } = await listeningWorker(() => void handled++, { CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' });
     const client = connect(port, '127.0.0.1');
     client.on('error', () => undefined);
     let out = '';
@@ -321,17 +313,14 @@ describe('requests pipelined behind one still being answered', () => {
   });
 
   it('a head the worker left unread is timed again once read: its client, sending no more of it, is answered 408 a headers timeout after that', async () => {
-    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1' } });
-    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
     let held: ServerResponse | undefined;
-    const worker = createWorkerServer(
+    const { worker, port } = await listeningWorker(
       (req, res) => {
         if (req.url === '/hold') held = res;
         else res.end('ok');
       },
-      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+      { CORRAL_HEADERS_TIMEOUT: '1' },
     );
-    const { port } = await worker.listen();
     const client = connect(port, '127.0.0.1');
     client.on('error', () => undefined);
     let out = '';
@@ -360,19 +349,15 @@ describe('requests pipelined behind one still being answered', () => {
   });
 
   it("no longer hold the connection when the answer before them refuses and closes it: the client's end is read", async () => {
-    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
-    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
     // A refusal that closes with the body unread, after a wait (the bundled app's 401 once its token is checked).
-    const worker = createWorkerServer(
+    const { worker, port } = await listeningWorker(
       (req, res) =>
         void setTimeout(() => {
           dropBodyAndClose(req, res);
           res.writeHead(401);
           res.end('refused');
         }, 50),
-      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
     );
-    const { port } = await worker.listen();
     const serverClosed = new Promise<number>((resolve) => worker.server.once('connection', (s: Socket) => s.once('close', () => resolve(Date.now()))));
     const client = connect(port, '127.0.0.1');
     client.on('error', () => undefined);
