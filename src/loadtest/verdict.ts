@@ -162,7 +162,7 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
     // criterion asked for, and nothing failed. A run that showed no capacity is no pass (exit 2),
     // whatever the reason the headline gives: a profile of ramps alone (a ramp proves none), every
     // step cut short by --duration, too few requests, the CPU and RAM asked for unjudged, a load
-    // generator that could not send its load. Each of those exited 0 under "not shown" when no
+    // generator that could not send its load. The first two exited 0 under "not shown" when no
     // step failed, so `corral loadtest ... && deploy` deployed on a run that proved nothing.
     pass: best !== undefined && !failed && !interrupted,
     supportedUsers: best?.users ?? null,
