@@ -20,6 +20,15 @@ async function listeningWorker(app: RequestListener, env: Record<string, string>
   return { worker, port };
 }
 
+/** A client connected to `port` that records every byte it is answered; `out()` is them so far, as text. */
+function recordingClient(port: number): { client: Socket; out: () => string } {
+  const client = connect(port, '127.0.0.1');
+  client.on('error', () => undefined);
+  let text = '';
+  client.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  return { client, out: () => text };
+}
+
 /**
  * Waits for the app to hold its first answer, holds it 2.5 s (past a 1 s timeout and node's check
  * of it, every second), releases it, and gives the statuses answered once `count` came or the
@@ -152,10 +161,7 @@ describe('requests pipelined behind one still being answered', () => {
       },
       { CORRAL_HEADERS_TIMEOUT: '1' },
     );
-    const client = connect(port, '127.0.0.1');
-    client.on('error', () => undefined);
-    let out = '';
-    client.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    const { client, out } = recordingClient(port);
     try {
       await once(client, 'connect');
       client.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHo');
@@ -166,9 +172,9 @@ describe('requests pipelined behind one still being answered', () => {
       await new Promise((r) => setTimeout(r, 2500));
       held.end('held');
       const deadline = Date.now() + 10_000;
-      while ((out.match(/HTTP\/1\.1 /g)?.length ?? 0) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(out.match(/HTTP\/1\.1 \d+/g), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200'], out);
-      assert.match(out, /ok \/c$/);
+      while ((out().match(/HTTP\/1\.1 /g)?.length ?? 0) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(out().match(/HTTP\/1\.1 \d+/g), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200'], out());
+      assert.match(out(), /ok \/c$/);
     } finally {
       client.destroy();
       await worker.drain(100);
@@ -186,10 +192,7 @@ describe('requests pipelined behind one still being answered', () => {
       },
       { CORRAL_HEADERS_TIMEOUT: '1' },
     );
-    const client = connect(port, '127.0.0.1');
-    client.on('error', () => undefined);
-    let out = '';
-    client.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    const { client, out } = recordingClient(port);
     try {
       await once(client, 'connect');
       // 499-byte requests: a read (64 KiB at most) ends inside one but for one chance in 499. The
@@ -199,7 +202,7 @@ describe('requests pipelined behind one still being answered', () => {
       assert.equal(padded.length, 499);
       const total = 400;
       client.write(Buffer.concat([Buffer.from('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'), ...Array<Buffer>(total).fill(padded)]));
-      const statuses = await statusesAfterHold(() => held, client, () => out, total + 1);
+      const statuses = await statusesAfterHold(() => held, client, out, total + 1);
       assert.deepEqual(statuses.filter((s) => s !== 'HTTP/1.1 200'), [], `${statuses.length} answers`);
       assert.equal(statuses.length, total + 1);
       assert.equal(handled, total + 1);
@@ -227,10 +230,7 @@ describe('requests pipelined behind one still being answered', () => {
       },
       { CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' },
     );
-    const client = connect(port, '127.0.0.1');
-    client.on('error', () => undefined);
-    let out = '';
-    client.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    const { client, out } = recordingClient(port);
     try {
       await once(client, 'connect');
       // Bodies of 2,000 bytes: the read the worker stops after ends inside one but for one chance in
@@ -238,7 +238,7 @@ describe('requests pipelined behind one still being answered', () => {
       const post = Buffer.from(`POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n${'b'.repeat(2000)}`);
       const total = 100;
       client.write(Buffer.concat([Buffer.from('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'), ...Array<Buffer>(total).fill(post)]));
-      const statuses = await statusesAfterHold(() => held, client, () => out, total + 1);
+      const statuses = await statusesAfterHold(() => held, client, out, total + 1);
       assert.deepEqual(statuses.filter((s) => s !== 'HTTP/1.1 200'), [], `${statuses.length} answers`);
       assert.equal(statuses.length, total + 1);
       assert.deepEqual(bodies, Array<number>(total).fill(2000));
@@ -262,11 +262,8 @@ describe('requests pipelined behind one still being answered', () => {
       },
       { CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' },
     );
-    const client = connect(port, '127.0.0.1');
-    client.on('error', () => undefined);
-    let out = '';
-    client.on('data', (d: Buffer) => (out += d.toString('latin1')));
-    const answers = (): string[] => out.match(/HTTP\/1\.1 \d+/g) ?? [];
+    const { client, out } = recordingClient(port);
+    const answers = (): string[] => out().match(/HTTP\/1\.1 \d+/g) ?? [];
     const until = async (n: number): Promise<void> => {
       const deadline = Date.now() + 10_000;
       while (answers().length < n && !client.readableEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -283,8 +280,8 @@ describe('requests pipelined behind one still being answered', () => {
       // One more on the connection: a 408 queued behind the answers came here instead, and closed it.
       client.write('GET /last HTTP/1.1\r\nHost: x\r\n\r\n');
       await until(4);
-      assert.deepEqual(answers(), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200'], out);
-      assert.match(out, /\/big 200000[^]*\/after 0[^]*\/last 0$/);
+      assert.deepEqual(answers(), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200'], out());
+      assert.match(out(), /\/big 200000[^]*\/after 0[^]*\/last 0$/);
     } finally {
       client.destroy();
       await worker.drain(100);
@@ -295,17 +292,14 @@ describe('requests pipelined behind one still being answered', () => {
     let handled = 0;
     // Neither reads the body nor answers: node:http stops reading once it holds 16 KiB of it.
     const { worker, port } = await listeningWorker(() => void handled++, { CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' });
-    const client = connect(port, '127.0.0.1');
-    client.on('error', () => undefined);
-    let out = '';
-    client.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    const { client, out } = recordingClient(port);
     try {
       await once(client, 'connect');
       client.write(Buffer.concat([Buffer.from('POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n'), Buffer.alloc(200_000, 98)]));
       const deadline = Date.now() + 10_000;
-      while (!/HTTP\/1\.1 \d+/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (!/HTTP\/1\.1 \d+/.test(out()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.equal(handled, 1);
-      assert.match(out, /^HTTP\/1\.1 408 [^]*"error":"request_timeout"/);
+      assert.match(out(), /^HTTP\/1\.1 408 [^]*"error":"request_timeout"/);
     } finally {
       client.destroy();
       await worker.drain(100);
@@ -321,10 +315,7 @@ describe('requests pipelined behind one still being answered', () => {
       },
       { CORRAL_HEADERS_TIMEOUT: '1' },
     );
-    const client = connect(port, '127.0.0.1');
-    client.on('error', () => undefined);
-    let out = '';
-    client.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    const { client, out } = recordingClient(port);
     try {
       await once(client, 'connect');
       // Past the read-ahead, in one read: the worker stops reading after it, with the last head begun.
@@ -337,9 +328,9 @@ describe('requests pipelined behind one still being answered', () => {
       held.end('held');
       await once(client, 'end');
       const ended = Date.now() - released;
-      const statuses = out.match(/HTTP\/1\.1 \d+/g) ?? [];
+      const statuses = out().match(/HTTP\/1\.1 \d+/g) ?? [];
       assert.deepEqual(statuses, [...Array<string>(waiting + 1).fill('HTTP/1.1 200'), 'HTTP/1.1 408']);
-      assert.match(out, /"error":"request_timeout"/);
+      assert.match(out(), /"error":"request_timeout"/);
       // Its time counts from when the connection is read again (just after the release), not before.
       assert.ok(ended >= 900 && ended < 5000, `408 ${ended} ms after the release`);
     } finally {
