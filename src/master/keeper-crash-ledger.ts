@@ -14,7 +14,7 @@ export class KeeperCrashLedger {
 
   constructor(private readonly backoff: Backoff = BACKOFF) {}
 
-  /** Unexpected exits since its last ready (or since its settings changed). */
+  /** Unexpected exits (kills as stuck included) since its last ready (or since its settings changed). */
   get failures(): number {
     return this.failed;
   }
@@ -47,14 +47,19 @@ export class KeeperCrashLedger {
     this.spawnAt = 0;
   }
 
-  /** The keeper exited unexpectedly; returns how long its next start waits. */
-  exited(readyAt: number | undefined, error: BootError, now: number): number {
+  /**
+   * The keeper exited unexpectedly, or was killed as stuck; returns how long its next start waits.
+   * `failedAt`: when it stopped serving, when that was before its exit: for a keeper killed as
+   * stuck, its last beat. Its kill comes CORRAL_TIMEOUT later (30 s by default), so one that hung
+   * soon after every ready would never count as a quick crash.
+   */
+  exited(readyAt: number | undefined, error: BootError, now: number, failedAt: number = now): number {
     this.failed++;
     // `failures` starts again at each ready, so crashes soon after ready are counted apart,
     // as a worker's are: a keeper that crashed soon after every ready was restarted within
     // 250 ms, about once a second for good (each one with a cold cache, and a new Google token
     // for its first call). One that lived longer starts the count again.
-    if (readyAt !== undefined) this.quick = now - readyAt < QUICK_CRASH_MS ? this.quick + 1 : 0;
+    if (readyAt !== undefined) this.quick = failedAt - readyAt < QUICK_CRASH_MS ? this.quick + 1 : 0;
     this.lastError = error;
     const delay = this.backoff.delayMs(Math.max(this.failed, this.quick));
     this.spawnAt = now + delay;

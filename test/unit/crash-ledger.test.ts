@@ -147,3 +147,23 @@ test('keeper: failures before any ready escalate, and new settings start the cou
   keeper.spawnNow();
   assert.equal(keeper.nextSpawnAt, 0);
 });
+
+test('keeper: one that failed before its exit (killed as stuck CORRAL_TIMEOUT after its last beat) is a quick crash by when it failed', () => {
+  const keeper = new KeeperCrashLedger(plainBackoff);
+  const delays: number[] = [];
+  let now = 1000;
+  for (let i = 0; i < 3; i++) {
+    keeper.ready();
+    // Silent a second after its ready, killed 30 s later.
+    delays.push(keeper.exited(now, error, now + 31_000, now + 1000));
+    now += 40_000;
+  }
+  assert.equal(keeper.quickCrashes, 3);
+  assert.deepEqual(delays, [100, 200, 400]);
+  // Its backoff is counted from the kill, when it is gone.
+  assert.equal(keeper.nextSpawnAt, now - 40_000 + 31_000 + 400);
+  // Silent only after a long life: the count starts again.
+  keeper.ready();
+  assert.equal(keeper.exited(now, error, now + QUICK_CRASH_MS + 30_000, now + QUICK_CRASH_MS), 100);
+  assert.equal(keeper.quickCrashes, 0);
+});
