@@ -5,6 +5,7 @@
 
 import { BOOT_FAILURE_EXITS, EXIT, codeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { secondsText } from '../seconds-text.js';
 import type { BootError, CrashLedger } from './crash-ledger.js';
 import { NEVER_BEAT_GUESS, SILENT_BOOT_GUESS } from './child-killer.js';
 import { causeFields, causeWords, type DeathCause } from './death-causes.js';
@@ -159,6 +160,35 @@ function senderOf(signal: NodeJS.Signals | null, code: number | null = null, cau
   return signal === null ? '' : ` (${signal} is commonly sent by ${SENDERS[signal] ?? 'another process'})`;
 }
 
+/**
+ * A serving keeper the master killed as stuck (silent past CORRAL_TIMEOUT: child-killer.ts), not
+ * told to stop before: one drained (a restart, a stop) or sent SIGTERM while booting was on its
+ * way out, and one killed silent while booting has its boot error and is counted as a failed start.
+ */
+export function keeperKilledStuck(c: Pick<ChildRecord, 'role' | 'stopReason' | 'readyAt' | 'drainDeadline'>): boolean {
+  return c.role === 'keeper' && c.stopReason === 'timeout' && c.readyAt !== undefined && c.drainDeadline === undefined;
+}
+
+/**
+ * Counts a keeper killed as stuck as the crash it is: its next start waits for the backoff. Said
+ * as an expected exit ("exited (timeout)") and counted nowhere, a keeper that hung soon after every
+ * start (a call that holds its loop, a data dir on a dead mount) was started again at the next tick.
+ */
+function keeperStuckExit(c: ChildRecord, now: number, a: ExitAccounts, fields: Record<string, unknown>): void {
+  const readyAt = c.readyAt ?? c.startedAt;
+  // Its silence began at its last beat (a keeper that never beat after its ready: at its ready).
+  const silentFrom = Math.max(0, c.lastBeatAt - readyAt);
+  const error: BootError = {
+    code: 'CORRAL_ERR_WORKER_TIMEOUT',
+    message: `keeper stopped beating ${secondsText(silentFrom)} after it was ready, and was killed as stuck at CORRAL_TIMEOUT`,
+  };
+  const delay = a.keeperCrashes.exited(c.readyAt, error, now, Math.max(c.lastBeatAt, readyAt));
+  a.log.error(
+    { ...fields, code: error.code, boot_error: null, crash_loop: a.keeperCrashes.quickCrashes, respawn_in_ms: delay },
+    `keeper ${c.id} (pid ${c.handle.pid}) was killed as stuck, silent past CORRAL_TIMEOUT from ${secondsText(silentFrom)} after it was ready (keeper.timeout); restarting it in ${delay} ms`,
+  );
+}
+
 export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   const { record: c, code, signal } = e;
   const { crashes, log, cause } = a;
@@ -177,6 +207,10 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
       failedOnProbation(c, stuck ? bootError : withCause(bootError, cause), now, crashes, log, fields);
       return;
     }
+  }
+  if (a.stopping !== true && keeperKilledStuck(c)) {
+    keeperStuckExit(c, now, a, fields);
+    return;
   }
   if (c.stopReason !== undefined) {
     // Drained for an uncaught exception: the exit line says what was thrown, as its recycle did.

@@ -141,6 +141,50 @@ test("the keeper's crash goes to its own ledger", async () => {
   }
 });
 
+test('a serving keeper killed as stuck is counted as a crash, by when it went silent, and said so', async () => {
+  const { log, accounts, crashes, keeperCrashes } = await setup();
+  try {
+    // Ready at NOW - 8 s, silent from NOW - 6.5 s, killed at NOW (CORRAL_TIMEOUT 5 s and a tick).
+    const stuck = record({ id: 0, role: 'keeper', state: 'killing', stopReason: 'timeout', readyAt: NOW - 8000, lastBeatAt: NOW - 6500 });
+    accountExit({ record: stuck, code: null, signal: 'SIGKILL' }, NOW, accounts);
+    assert.deepEqual([keeperCrashes.failures, keeperCrashes.quickCrashes, keeperCrashes.nextSpawnAt], [1, 1, NOW + 100]);
+    assert.deepEqual(keeperCrashes.lastKeeperError, { code: 'CORRAL_ERR_WORKER_TIMEOUT', message: 'keeper stopped beating 1.5 s after it was ready, and was killed as stuck at CORRAL_TIMEOUT' });
+    assert.equal(crashes.quickCrashes, 0, "not the workers' ledger");
+    const line = log.lines().find((l) => l.event === 'keeper.exit');
+    assert.deepEqual(
+      [line?.level, line?.code, line?.reason, line?.signal, line?.crash_loop, line?.respawn_in_ms],
+      ['error', 'CORRAL_ERR_WORKER_TIMEOUT', 'timeout', 'SIGKILL', 1, 100],
+    );
+    assert.equal(line?.msg, 'keeper 0 (pid 900) was killed as stuck, silent past CORRAL_TIMEOUT from 1.5 s after it was ready (keeper.timeout); restarting it in 100 ms');
+  } finally {
+    log.close();
+  }
+});
+
+test('a keeper killed as stuck on its way out (drained, or sent SIGTERM booting), or while the master stops, counts for no backoff', async () => {
+  const { log, accounts, keeperCrashes } = await setup();
+  try {
+    const drained = record({ id: 0, role: 'keeper', state: 'killing', stopReason: 'timeout', drainDeadline: NOW + 3000 });
+    accountExit({ record: drained, code: null, signal: 'SIGKILL' }, NOW, accounts);
+    const termedBooting = record({ id: 1, role: 'keeper', state: 'killing', stopReason: 'timeout', readyAt: undefined });
+    accountExit({ record: termedBooting, code: null, signal: 'SIGKILL' }, NOW, accounts);
+    const atStop = record({ id: 2, role: 'keeper', state: 'killing', stopReason: 'timeout' });
+    accountExit({ record: atStop, code: null, signal: 'SIGKILL' }, NOW, { ...accounts, stopping: true });
+    assert.deepEqual([keeperCrashes.failures, keeperCrashes.nextSpawnAt], [0, 0]);
+    const lines = log.lines().filter((l) => l.event === 'keeper.exit');
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.msg]),
+      [
+        ['info', 'keeper 0 exited (timeout)'],
+        ['info', 'keeper 1 exited (timeout)'],
+        ['info', 'keeper 2 exited (timeout)'],
+      ],
+    );
+  } finally {
+    log.close();
+  }
+});
+
 test('a keeper that exits unasked while the master stops is not said to be restarting, nor counted for a backoff', async () => {
   const { log, accounts, keeperCrashes } = await setup();
   try {
