@@ -118,6 +118,8 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   const p95 = input.latency?.p95;
   if (!measured) add('p95', null, null, CRITERIA.p95Ms, 'p95 not measured: no request');
   else {
+    // The tally says its p95 on the side of the limit its exact counts of the latencies at or over
+    // it put it (Tally.p95Under), not HDR's bucket: compared here, it judges as they do.
     const waiting = c.unanswered > 0 ? ` (with the waits of ${counted(c.unanswered, 'request')} still unanswered when the run ended)` : '';
     add('p95', p95 === undefined ? false : p95 < CRITERIA.p95Ms, p95 ?? null, CRITERIA.p95Ms,
       p95 === undefined ? 'no answer to measure' : `p95 ${formatMs(p95, CRITERIA.p95Ms)} ${p95 < CRITERIA.p95Ms ? '<' : '≥'} ${CRITERIA.p95Ms} ms${waiting}`);

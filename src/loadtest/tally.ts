@@ -2,6 +2,7 @@
 
 import { build, type Histogram } from 'hdr-histogram-js';
 import type { Sample } from './client.js';
+import { CRITERIA } from './criteria.js';
 
 export interface Counts {
   /** Requests that finished (answered, timed out or failed); aborted ones are counted apart. */
@@ -35,6 +36,10 @@ export interface Counts {
 
 export interface LatencySummary {
   readonly p50: number;
+  /**
+   * On the side of CRITERIA.p95Ms that the exact counts put it (Tally.p95Under): compared with
+   * the limit, it gives the criterion's judgement, and a figure said is never across it.
+   */
   readonly p95: number;
   readonly p99: number;
   readonly max: number;
@@ -57,6 +62,36 @@ function ms(us: number): number {
   return Math.round(us) / 1000;
 }
 
+/** The p95 criterion in µs, the unit latencies are recorded in. */
+const P95_LIMIT_US = CRITERIA.p95Ms * 1000;
+
+/** The highest figure under the limit a p95 judged under it is said as: 1 µs, the unit measured, below. */
+const UNDER_LIMIT_MS = (P95_LIMIT_US - 1) / 1000;
+
+/**
+ * Whether the p95 of `n` samples is under a limit `reaching` of them are at or above. The p95 is
+ * the nearest-rank one HdrHistogram's getValueAtPercentile answers: the sample of rank
+ * ceil(0.95 n) in ascending order (at least the first). It is under the limit when that many are,
+ * that is when at most n - ceil(0.95 n) = floor(n / 20) reach it: more than 5 % at or above the
+ * limit, and the p95 is not under it.
+ */
+export function p95UnderLimit(reaching: number, n: number): boolean {
+  const rank = Math.max(1, Math.ceil((95 * n) / 100));
+  return reaching <= n - rank;
+}
+
+/**
+ * Of a latency and the samples the coordinated-omission correction adds for it, those at or above
+ * `limitUs`: HdrHistogram's recordValueWithExpectedInterval adds value - k * every (k = 1, 2, ...)
+ * while that is at least `every`, so those reaching the limit are the k up to
+ * (value - max(every, limit)) / every. Latencies and paces are whole µs: the count is exact.
+ */
+export function reachingLimit(valueUs: number, everyUs: number, limitUs: number): number {
+  const own = valueUs >= limitUs ? 1 : 0;
+  if (everyUs <= 0) return own;
+  return own + Math.max(0, Math.floor((valueUs - Math.max(everyUs, limitUs)) / everyUs));
+}
+
 export class Tally {
   readonly counts: Counts = emptyCounts();
   readonly statuses = new Map<number, number>();
@@ -69,6 +104,13 @@ export class Tally {
    * and the step passed on "p95 420 ms". A percentile is said as the higher of the two.
    */
   #raw: Histogram | undefined = newHistogram();
+  /**
+   * Of the samples in #hist and #raw, those at or above the p95 limit, counted exactly: near
+   * 500 ms an HDR bucket is 256 µs wide and its highest value is what a percentile reads, so a true
+   * p95 of 499.98 ms read 500.2 ms and failed the step. The criterion is judged on these.
+   */
+  #reaching = 0;
+  #rawReaching = 0;
 
   record(s: Sample): void {
     const c = this.counts;
@@ -132,9 +174,12 @@ export class Tally {
     const h = this.#hist;
     if (!h) return;
     this.#raw?.recordValue(s.latencyUs);
+    if (s.latencyUs >= P95_LIMIT_US) this.#rawReaching++;
     const pace = s.paceUs ?? 0;
-    if (pace > 0) h.recordValueWithExpectedInterval(s.latencyUs, Math.max(pace, MIN_CORRECTED_PACE_US));
+    const every = pace > 0 ? Math.max(pace, MIN_CORRECTED_PACE_US) : 0;
+    if (every > 0) h.recordValueWithExpectedInterval(s.latencyUs, every);
     else h.recordValue(s.latencyUs);
+    this.#reaching += reachingLimit(s.latencyUs, every, P95_LIMIT_US);
   }
 
   /** Latency of answered requests in milliseconds; undefined when nothing was answered. */
@@ -142,12 +187,36 @@ export class Tally {
     const h = this.#hist;
     if (!h || h.totalCount === 0) return undefined;
     const raw = this.#raw;
-    return { p50: this.#at(50), p95: this.#at(95), p99: this.#at(99), max: ms(h.maxValue), mean: ms(Math.max(h.mean, raw?.mean ?? 0)) };
+    const p95 = this.#p95();
+    // Below the p95, as it is: a p50 in the same bucket as a p95 said under the limit read 500.2 ms.
+    return { p50: Math.min(this.#at(50), p95), p95, p99: this.#at(99), max: ms(h.maxValue), mean: ms(Math.max(h.mean, raw?.mean ?? 0)) };
   }
 
   p95(): number | undefined {
     const h = this.#hist;
-    return h && h.totalCount > 0 ? this.#at(95) : undefined;
+    return h && h.totalCount > 0 ? this.#p95() : undefined;
+  }
+
+  /**
+   * The p95 criterion, judged exactly on the counts of samples at or above its limit: the
+   * corrected p95 and the answers' own both under it (a percentile is said as the higher of the
+   * two). Undefined when nothing was answered.
+   */
+  p95Under(): boolean | undefined {
+    const h = this.#hist;
+    if (!h || h.totalCount === 0) return undefined;
+    const raw = this.#raw;
+    return p95UnderLimit(this.#reaching, h.totalCount) && (!raw || raw.totalCount === 0 || p95UnderLimit(this.#rawReaching, raw.totalCount));
+  }
+
+  /**
+   * The p95 in ms, said on the side of the limit the counts judge it on: HDR's figure is its
+   * bucket's highest value, an upper bound, so one judged under the limit is at most 1 µs under it
+   * (a figure the display never rounds up to it), and one judged at or over it is at least the limit.
+   */
+  #p95(): number {
+    const at = this.#at(95);
+    return this.p95Under() ? Math.min(at, UNDER_LIMIT_MS) : Math.max(at, CRITERIA.p95Ms);
   }
 
   /** A percentile in ms: the corrected one, never below the answers' own (#raw). */
@@ -164,6 +233,8 @@ export class Tally {
     for (const [k, v] of other.errorCodes) this.errorCodes.set(k, (this.errorCodes.get(k) ?? 0) + v);
     if (this.#hist && other.#hist) this.#hist.add(other.#hist);
     if (this.#raw && other.#raw) this.#raw.add(other.#raw);
+    this.#reaching += other.#reaching;
+    this.#rawReaching += other.#rawReaching;
   }
 
   /** Frees the histogram once its figures are read (per-second tallies). */
