@@ -144,14 +144,29 @@ export function effectiveMemory(host: { total: number; available: number }, cgro
 }
 
 /**
+ * How much less room the other figures must leave before the host monitor switches to them, as a
+ * share of the cgroup's limit: 5 % of the limit, five points of its figure, the alerts' band.
+ * Which room is the smaller is a matter of what the machine's other services hold against what the
+ * limit leaves them (corral's own use counts in both), and that moves each sample: chosen afresh
+ * each time, a MemoryMax=2G on a 16 GiB host with about 1 GiB left on both read 50 % and 94 % in
+ * turn, and host.ram_high and host.ram_normal followed it.
+ */
+export const MEMORY_BASE_MARGIN = 0.05;
+
+/**
  * The RAM figures the host monitor shows and alerts on: the cgroup's limit as effectiveMemory
  * says, unless the machine itself has less room left than the limit leaves. A MemoryMax= set as a
  * safety cap above what the machine can spare (12 GiB on a 16 GiB host whose database holds most
  * of it) read 17 % "of the cgroup's memory limit" while the machine had 1 GiB left and its OOM
  * killer was about to act: as between nested levels (tightest), whichever has the least room
- * binds. Not for sizing (`corral recommend`), which sizes on the limit.
+ * binds. Given the previous sample's base, that one is kept until the other's room is smaller by
+ * more than MEMORY_BASE_MARGIN of the limit, so the room shown is never more than that above the
+ * least. Not for sizing (`corral recommend`), which sizes on the limit.
  */
-export function monitoredMemory(host: { total: number; available: number }, cgroup: CgroupMemory | undefined): { total: number; available: number; from: 'cgroup' | 'host' } {
+export function monitoredMemory(host: { total: number; available: number }, cgroup: CgroupMemory | undefined, previous?: 'cgroup' | 'host'): { total: number; available: number; from: 'cgroup' | 'host' } {
   const m = effectiveMemory(host, cgroup);
-  return m.from === 'cgroup' && host.available < m.available ? { ...host, from: 'host' } : m;
+  if (m.from === 'host') return m;
+  const margin = previous === undefined ? 0 : MEMORY_BASE_MARGIN * m.total;
+  const machineBinds = previous === 'host' ? host.available <= m.available + margin : host.available < m.available - margin;
+  return machineBinds ? { ...host, from: 'host' } : m;
 }

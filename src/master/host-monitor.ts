@@ -74,16 +74,19 @@ async function cpuTimes(proc: string | undefined): Promise<{ times: CpuTimes; cp
   return { times: { busy, total }, cpus: availableParallelism() };
 }
 
-/** The machine's RAM, or the cgroup's limit where one below it holds and the machine has more room. */
-async function systemMemory(): Promise<{ total: number; available: number; from: 'cgroup' | 'host' }> {
+/** The machine's RAM, or the cgroup's limit where one below it holds and the machine has more room (the previous base kept near the crossing). */
+async function systemMemory(previous?: 'cgroup' | 'host'): Promise<{ total: number; available: number; from: 'cgroup' | 'host' }> {
   const [mem, cgroup] = await Promise.all([readMem(), readCgroupMemory()]);
-  return monitoredMemory({ total: mem.total, available: mem.available }, cgroup);
+  return monitoredMemory({ total: mem.total, available: mem.available }, cgroup, previous);
 }
 
 export interface HostMonitorOptions {
   readonly intervalMs?: number;
-  /** Total and available RAM (default: the cgroup's limit where one holds, else systeminformation's mem()). */
-  readonly readMemory?: () => Promise<{ total: number; available: number; from?: 'cgroup' | 'host' }>;
+  /**
+   * Total and available RAM (default: the cgroup's limit where one holds, else systeminformation's
+   * mem()), given the base of the previous sample's figures (none before the first).
+   */
+  readonly readMemory?: (previous: 'cgroup' | 'host' | undefined) => Promise<{ total: number; available: number; from?: 'cgroup' | 'host' }>;
   /**
    * Each measurement that failed (the last sample is kept, and ages: its `at` says when it was
    * taken), and each that worked; without it a failure left stale figures with no word of why.
@@ -109,7 +112,8 @@ export function createHostMonitor(options: HostMonitorOptions = {}): HostMonitor
   const measure = async (): Promise<HostSample | undefined> => {
     const [{ times, cpus: affinity }, mem, cgroup] = await Promise.all([
       cpuTimes(options.sources?.proc),
-      readMemory(),
+      // The previous base, kept while the two rooms are near each other (cgroup-memory.ts).
+      readMemory(last?.ramFrom),
       // Timed as it is read: the wall time its usage is divided by.
       readCgroupCpu(options.sources).then((c) => (c === undefined ? undefined : { ...c, at: monotonicMs() })),
     ]);

@@ -12,7 +12,7 @@ import { monotonicNow } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { createAlerts, type Alerts } from '../alerts.js';
-import { createHostMonitor, hostSampleStale, type HostMonitor } from '../host-monitor.js';
+import { createHostMonitor, hostSampleStale, type HostMonitor, type HostMonitorOptions } from '../host-monitor.js';
 import { capacityFromView } from './figures.js';
 import { createHistory, type History } from './history.js';
 import { RateWindow, servedTotalsOf, type Rates } from './rates.js';
@@ -49,7 +49,7 @@ export interface MonitoringOptions {
   /** Samples kept (default 10 minutes' worth at the history interval). */
   readonly historySamples?: number;
   /** Host RAM reader (tests stand in a failing one). */
-  readonly readMemory?: () => Promise<{ total: number; available: number; from?: 'cgroup' | 'host' }>;
+  readonly readMemory?: HostMonitorOptions['readMemory'];
 }
 
 /** A host sample landing this share of the history's interval after its last sample records the next one. */
