@@ -45,6 +45,10 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
   // Since when a fired host.cpu_high's figure has been under its band, while it is.
   let cpuUnderSince: number | undefined;
   let ramHigh = false;
+  // The base (cgroup limit or machine) a fired host.ram_high's figure was last over its band on,
+  // and since when the figure has been under the band on another base, while it is.
+  let ramHighFrom: 'cgroup' | 'host' | undefined;
+  let ramUnderSince: number | undefined;
 
   const observeCapacity = (c: Capacity) => {
     const p = c.percent_used;
@@ -95,6 +99,13 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
     return t - cpuUnderSince >= recoverAfterMs;
   };
 
+  /** The RAM figure is under its band on another base than it fired on: since when, and whether long enough to recover. */
+  const ramHeldUnder = (): boolean => {
+    const t = now();
+    ramUnderSince ??= t;
+    return t - ramUnderSince >= recoverAfterMs;
+  };
+
   const observeHost = (h: HostSample) => {
     // Under a CPU quota the share is the quota's (cgroup-cpu.ts): "host CPU at 95 %" would send an
     // operator to `top`, which shows the machine's CPUs mostly idle.
@@ -123,9 +134,20 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
     const ofWhat = (p: number) => (ramFrom === 'cgroup' ? `RAM at ${p}% of the cgroup's memory limit (${bytesText(h.ramTotalBytes)}: MemoryMax= of corral's unit or of a slice above it, or its container's limit), not of the machine's RAM` : `host RAM at ${p}%`);
     if (!ramHigh && h.ramPercent > ramLimit) {
       ramHigh = true;
+      ramHighFrom = ramFrom;
+      ramUnderSince = undefined;
       logger.warn({ event: 'host.ram_high', ram_percent: h.ramPercent, threshold: ramLimit, ram_used_bytes: h.ramUsedBytes, ram_total_bytes: h.ramTotalBytes, ram_from: ramFrom }, `${ofWhat(h.ramPercent)} (over CORRAL_RAM_ALERT_PERCENT=${ramLimit}%)`);
-    } else if (ramHigh && h.ramPercent < ramLimit - HYSTERESIS_POINTS) {
+    } else if (ramHigh && h.ramPercent >= ramLimit - HYSTERESIS_POINTS) {
+      ramHighFrom = ramFrom;
+      ramUnderSince = undefined;
+    } else if (ramHigh && (ramFrom === ramHighFrom || ramHeldUnder())) {
+      // Under the band on the base it was over on: at once. On another base, only once held under
+      // the band as a capacity level is: the two bases read far apart for the same room (50 % of a
+      // 2 GiB limit, 94 % of a 16 GiB machine), and a base changing back and forth near their
+      // crossing was a host.ram_high and a host.ram_normal at each change, with no change in memory.
       ramHigh = false;
+      ramHighFrom = undefined;
+      ramUnderSince = undefined;
       logger.info({ event: 'host.ram_normal', ram_percent: h.ramPercent, threshold: ramLimit, ram_from: ramFrom }, ramFrom === 'cgroup' ? `RAM back to ${h.ramPercent}% of the cgroup's memory limit` : `host RAM back to ${h.ramPercent}%`);
     }
   };

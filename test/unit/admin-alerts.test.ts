@@ -130,6 +130,36 @@ describe('alerts', () => {
     assert.equal(normal?.msg, "RAM back to 50% of the cgroup's memory limit");
   });
 
+  it('does not clear host.ram_high on a change of base alone: under another base the figure must stay under the band as long as a capacity level', async () => {
+    const { logger, lines } = memoryLogger();
+    let ms = 0;
+    const alerts = createAlerts(logger, { ramAlertPercent: 90, now: () => ms });
+    // MemoryMax=2G on a 16 GiB host, both with about 1 GiB of room: the limit's figure reads 50 %,
+    // the machine's 94 %, and the base the monitor shows changes as the machine's room moves.
+    const limitSample = (ram: number): HostSample => ({ ...host(10, ram), ramTotalBytes: 2 * 2 ** 30, ramFrom: 'cgroup' });
+    const machineSample = (ram: number): HostSample => ({ ...host(10, ram), ramTotalBytes: 16 * 2 ** 30, ramFrom: 'host' });
+    for (let i = 0; i < 12; i++) {
+      alerts.observe(cap(0), i % 2 === 0 ? machineSample(94) : limitSample(50));
+      ms += 5000;
+    }
+    await flush();
+    assert.deepEqual(lines.map((l) => l.event), ['host.ram_high'], 'one alert while the base swings, no ram_normal');
+    assert.equal(alerts.active().ram, true);
+    // The machine's room back for good: the limit's figure, under the band for the whole hold.
+    for (let t = 0; t <= CAPACITY_RECOVER_MS; t += 5000) {
+      alerts.observe(cap(0), limitSample(50));
+      ms += 5000;
+    }
+    await flush();
+    assert.deepEqual(lines.map((l) => l.event), ['host.ram_high', 'host.ram_normal']);
+    assert.equal(lines[1]?.ram_from, 'cgroup');
+    // Under the base it fired on, the figure falling under the band clears at once, as before.
+    alerts.observe(cap(0), limitSample(95));
+    alerts.observe(cap(0), limitSample(60));
+    await flush();
+    assert.deepEqual(lines.slice(2).map((l) => l.event), ['host.ram_high', 'host.ram_normal']);
+  });
+
   it("under a CPU quota, says the CPU is the quota's, not the machine's; without one, host CPU as before", async () => {
     const { logger, lines } = memoryLogger();
     const alerts = createAlerts(logger, { ramAlertPercent: 85, recoverAfterMs: 0 });
