@@ -372,6 +372,11 @@ export const EXIT = {
   MASTER_GONE: 6,
   /** Keeper: the Sheets backend cannot start (bad credentials file), or CORRAL_DATA_DIR cannot be read or written (full). */
   KEEPER_BOOT_ERROR: 7,
+  /**
+   * Keeper: another keeper took the data dir's lock while it ran (keeper.lock_taken): it left the
+   * journal to that keeper. Restarted by the master, it waits for the lock.
+   */
+  KEEPER_LOCK_TAKEN: 8,
   /** sysexits EX_USAGE. */
   USAGE: 64,
   /** sysexits EX_SOFTWARE: an uncaught exception. */

@@ -154,6 +154,21 @@ function startHeartbeat(intervalMs: number): void {
   void beat().catch(() => undefined);
 }
 
+/**
+ * Another keeper took the data dir's lock while this one ran (lock-fence.ts): it waits for its
+ * append to Google in flight, closes without a drain (it writes no journal any more) and exits
+ * KEEPER_LOCK_TAKEN, which the master restarts as a crash; the restart waits for the lock. Found
+ * while still starting, the start's end does it (keeper is not set yet).
+ */
+let lockTaken = false;
+async function leaveToLockHolder(): Promise<void> {
+  lockTaken = true;
+  if (!keeper || exiting) return;
+  exiting = true;
+  await keeper.leave().catch(() => undefined);
+  await exit(EXIT.KEEPER_LOCK_TAKEN);
+}
+
 /** Starts the keeper: the process is the keeper's from here on, and exits when it is drained or its master goes. */
 export function runKeeper(): void {
   void main();
@@ -264,6 +279,8 @@ async function main(): Promise<void> {
       socketPath,
       unsureDelayMs: settings.SHEETS_UNSURE_DELAY * 1000,
       onJournalProgress: (read, total) => (journalOpen = { read, total }),
+      // Said by keeper.lock_taken: the journal is the other keeper's, and this one leaves it.
+      onLockTaken: () => void leaveToLockHolder(),
       openBackend: (beforeAttempt, afterAttempt) => openBackend(settings, logger, beforeAttempt, afterAttempt),
     });
   } catch (err) {
@@ -280,6 +297,7 @@ async function main(): Promise<void> {
   // An exit asked for while it booted (its master gone, an exception) waits for the log: the keeper
   // it booted is not said ready, nor serves.
   if (exited) return exited;
+  if (lockTaken) return leaveToLockHolder();
   logger.info(
     { event: 'keeper.ready', socket: socketPath, backend: keeper.backend.kind, ttl: settings.SHEET_CACHE_TTL, readsPerMinute: settings.SHEETS_READS_PER_MINUTE, writesPerMinute: settings.SHEETS_WRITES_PER_MINUTE, redis: keeper.sharedThrough },
     `keeper serving on ${socketPath}${keeper.sharedThrough ? `, the Sheets quota and cache shared through ${keeper.sharedThrough}` : ''}`,

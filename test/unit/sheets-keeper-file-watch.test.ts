@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { acquireKeeperLock } from '../../src/sheets/keeper/lock.js';
 import { watchKeeperFiles } from '../../src/sheets/keeper/file-watch.js';
+import { LockFence } from '../../src/sheets/keeper/lock-fence.js';
 import type { Journal } from '../../src/sheets/keeper/journal.js';
 import type { KeeperLock, LockCheck } from '../../src/sheets/keeper/lock.js';
 import type { KeeperServer } from '../../src/sheets/keeper/server.js';
@@ -63,22 +64,41 @@ describe('keeper file watch', () => {
     ]);
   });
 
-  it('says a lock written again each time, and a lock another keeper took once while it holds it', async () => {
+  it('says a lock written again each time; a lock another keeper took fences the keeper, once, and ends the checks', async () => {
     const c = counting();
-    const checks: LockCheck[] = [{ state: 'restored' }, undefined, { state: 'taken', holderPid: 77 }, { state: 'taken', holderPid: 77 }, undefined, { state: 'taken', holderPid: 78 }, undefined];
+    const checks: LockCheck[] = [{ state: 'restored' }, undefined, { state: 'taken', holderPid: 77 }, { state: 'taken', holderPid: 78 }, undefined];
     const journal = { verifyFile: async () => c.tick() } as unknown as Journal;
-    const lock = { path: '/data/keeper.lock', verify: async () => checks.shift(), release: async () => undefined } as KeeperLock;
-    const stop = watchKeeperFiles({ journal, server: undefined, socketPath: undefined, logger: log.logger, lock }, 10);
-    await c.after(8);
+    const lock = { path: '/data/keeper.lock', verify: async () => checks.shift(), heldByAnother: async () => undefined, release: async () => undefined } as KeeperLock;
+    const fence = new LockFence(lock, log.logger);
+    const fenced: Array<number | undefined> = [];
+    fence.onTaken((t) => fenced.push(t.holderPid));
+    const stop = watchKeeperFiles({ journal, server: undefined, socketPath: undefined, logger: log.logger, lock, fence }, 10);
+    await c.after(3);
+    // The checks after the fence do not run: the journal is asked no more.
+    await new Promise((r) => setTimeout(r, 60));
     stop();
+    assert.deepEqual(fenced, [77]);
+    assert.equal(checks.length, 2, 'no check after the one that found the lock taken');
     assert.deepEqual(
       log.lines().map((l) => [l.event, l.level, l.holder_pid]),
       [
         ['keeper.lock_restored', 'error', undefined],
         ['keeper.lock_taken', 'error', 77],
-        ['keeper.lock_taken', 'error', 78],
       ],
     );
+  });
+
+  it("a journal check refused by the fence is no failed check", async () => {
+    const c = counting();
+    const lock = { path: '/data/keeper.lock', verify: async () => undefined, heldByAnother: async () => ({ holderPid: 77 }), release: async () => undefined } as KeeperLock;
+    const fence = new LockFence(lock, log.logger);
+    // The journal asks the lock before its check's write (journal-file.ts) and finds it taken.
+    const journal = { verifyFile: async () => (c.tick(), fence.check()) } as unknown as Journal;
+    const stop = watchKeeperFiles({ journal, server: undefined, socketPath: undefined, logger: log.logger, lock, fence }, 10);
+    await c.after(1);
+    await new Promise((r) => setTimeout(r, 60));
+    stop();
+    assert.deepEqual(log.lines().map((l) => l.event), ['keeper.lock_taken']);
   });
 
   it('says nothing of a check that fails once it was stopped (the journal closed under it)', async () => {

@@ -5,7 +5,8 @@
 // connection from a worker. The journal puts its memory back at its path (journal-file.ts); the
 // socket is bound again
 // (server.ts); the lock is written again (lock.ts), else a second corral started on the data dir
-// meanwhile would take it and flush the same journal's rows a second time. Appends check the
+// meanwhile would take it and flush the same journal's rows a second time; one that took it first
+// owns the journal from then on, and this keeper is fenced (lock-fence.ts). Appends check the
 // journal too, before each write: this timer covers a quiet keeper, whose next restart would
 // otherwise find the file gone.
 
@@ -13,6 +14,7 @@ import { describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { Journal } from './journal.js';
 import type { KeeperLock } from './lock.js';
+import { KeeperLockTakenError, type LockFence } from './lock-fence.js';
 import type { KeeperServer } from './server.js';
 
 export const FILE_CHECK_INTERVAL_MS = 2000;
@@ -24,6 +26,8 @@ export interface KeeperFiles {
   readonly logger: Logger;
   /** Undefined in tests of the journal and socket alone. */
   readonly lock?: KeeperLock;
+  /** Told when the lock holds another keeper's line; with `lock`. */
+  readonly fence?: LockFence;
 }
 
 /** Starts the checks; the returned function stops them. */
@@ -31,12 +35,12 @@ export function watchKeeperFiles(f: KeeperFiles, intervalMs = FILE_CHECK_INTERVA
   /** Said once per run of failed checks, and once per socket held by another file: a check runs every 2 s. */
   let failing = false;
   let foreignSaid = false;
-  let lockTakenSaid = false;
   let running = false;
   /** Set by the returned stop: a check in flight when the keeper closes fails on the closed journal, unsaid. */
   let stopped = false;
   const check = async () => {
-    if (running || stopped) return;
+    // Fenced: the files are another keeper's now, and this one is on its way out.
+    if (running || stopped || f.fence?.taken) return;
     running = true;
     try {
       await f.journal.verifyFile();
@@ -64,17 +68,16 @@ export function watchKeeperFiles(f: KeeperFiles, intervalMs = FILE_CHECK_INTERVA
           { event: 'keeper.lock_restored', code: 'CORRAL_ERR_KEEPER_FILES_REMOVED', lock: f.lock?.path },
           `keeper: its lock ${f.lock?.path} was removed while it ran (the data dir or the file deleted by something other than corral); written again, so no second keeper opens this journal: find what removes files there`,
         );
-      } else if (lock?.state === 'taken' && !lockTakenSaid) {
-        f.logger.error(
-          { event: 'keeper.lock_taken', code: 'CORRAL_ERR_KEEPER_FILES_REMOVED', lock: f.lock?.path, holder_pid: lock.holderPid ?? null },
-          `keeper: its lock ${f.lock?.path} was removed while it ran and another keeper (pid ${lock.holderPid ?? 'unknown'}) holds it now: two keepers on one journal may send its rows to the sheet twice; stop the other corral, or give each its own CORRAL_DATA_DIR (said once)`,
-        );
+      } else if (lock?.state === 'taken') {
+        // Final: no send starts from here on, and the keeper leaves (lock-fence.ts says it).
+        f.fence?.fence(lock.holderPid);
+        return;
       }
-      lockTakenSaid = lock?.state === 'taken';
       if (failing) f.logger.info({ event: 'keeper.file_check_recovered' }, "keeper: its journal, socket and lock files are checked again");
       failing = false;
     } catch (err) {
-      if (stopped) return;
+      // The journal's check asked the lock first and found it another's: said by the fence.
+      if (stopped || err instanceof KeeperLockTakenError) return;
       if (!failing) {
         f.logger.warn(
           { event: 'keeper.file_check_failed', code: 'CORRAL_ERR_KEEPER_FILES_REMOVED', err: describeError(err) },

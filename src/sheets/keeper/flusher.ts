@@ -102,6 +102,8 @@ export class Flusher {
   /** How large each tab's batches may be (flush-batch-limits.ts). */
   private readonly batchLimits: BatchLimits;
   private counts = { appends: 0, rowsSent: 0, failures: 0 };
+  /** Another keeper holds the data dir's lock, and its journal (lock-fence.ts): no append starts. */
+  private fenced = false;
 
   constructor(private readonly o: FlusherOptions) {
     this.clock = o.clock ?? systemClock;
@@ -125,7 +127,7 @@ export class Flusher {
   }
 
   start(): void {
-    if (this.timer) return;
+    if (this.timer || this.fenced) return;
     this.timer = setInterval(() => {
       if (this.running) return;
       this.flushOnce({ wait: true }).then(
@@ -139,6 +141,19 @@ export class Flusher {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /**
+   * No append to Google starts from now on: the journal is another keeper's (lock-fence.ts), which
+   * sends its rows. The call in flight, if any, finishes; the returned promise settles with its pass.
+   */
+  fence(): Promise<void> {
+    this.fenced = true;
+    this.stop();
+    return (this.running ?? Promise.resolve()).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** One pass over every due range. Concurrent calls share the pass in progress. */
@@ -156,7 +171,7 @@ export class Flusher {
     let quotaLimited = false;
     const now = this.clock.now();
     for (const range of this.o.journal.backlogRanges()) {
-      if (this.abort.signal.aborted) break;
+      if (this.abort.signal.aborted || this.fenced) break;
       // Passed over without a look at its entries: during an outage a tab can hold a backlog of a
       // million rows, and the pass runs every SHEETS_FLUSH_INTERVAL_MS (journal-entries.ts).
       if (this.retries.isHeld(range)) continue;
@@ -222,7 +237,7 @@ export class Flusher {
 
   /** One values:append of `all` (less what the header holds), with its send and done records. */
   private async send(range: string, all: JournalEntry[], wait: boolean): Promise<SendOutcome> {
-    if (!this.canCall(this.o.writeQuota, wait)) return 'quota';
+    if (this.fenced || !this.canCall(this.o.writeQuota, wait)) return 'quota';
     try {
       // The flusher is the write bucket's only taker: once a token is free it stays free until
       // the append takes it, so waiting for it first leaves no time between the header's read
@@ -240,6 +255,9 @@ export class Flusher {
     const prepared = await this.headers.prepare(range, all, wait);
     if (prepared === 'failed' || prepared === 'quota') return prepared;
     const { entries: batch, rows } = prepared;
+    // Fenced while it waited for the token or the header: the rows are the lock holder's to send.
+    // (The journal refuses the send record too; this spares the line of a failed write.)
+    if (this.fenced) return 'quota';
     // The token first (above), then the send record: a keeper that dies while it waits for quota
     // has sent nothing, and its rows must replay as pending, not as unsure (a read-back and
     // SHEETS_UNSURE_DELAY before they go out). The flusher is the bucket's only taker, so the
@@ -249,6 +267,8 @@ export class Flusher {
     } catch (err) {
       // The send record is not durable, so nothing may leave: back to pending, try later.
       for (const e of batch) e.state = 'pending';
+      // Refused as the journal is another keeper's now (lock-fence.ts, which says so): no write failed.
+      if (this.fenced) return 'quota';
       this.o.journal.postpone(batch, this.retries.failed(range, batch, 'no'));
       this.sendFailures.failed(err, range);
       return 'failed';
@@ -263,7 +283,8 @@ export class Flusher {
       if (prepared.underHeader) this.headerChanges.written(range, rows.length, { updatedRange: res.updatedRange });
       await this.o.journal.markDone(batch, 'sent', res.updatedRange).then(
         () => this.doneFailures.succeeded(),
-        (err) => this.doneFailures.failed(err, range),
+        // Fenced meanwhile: the done record is the lock holder's journal's no more (lock-fence.ts says why).
+        (err) => (this.fenced ? undefined : this.doneFailures.failed(err, range)),
       );
       return rows.length;
     } catch (err) {

@@ -13,6 +13,7 @@ import { IdempotencyKeys, validateClaim, type IdempotencyClaim } from './idempot
 import type { JournalEntries } from './journal-entries.js';
 import type { JournalFile } from './journal-file.js';
 import type { JournalEntry } from './journal-replay.js';
+import { KeeperLockTakenError } from './lock-fence.js';
 import { appendInvalid, rangeKeyOf, sheetKey, validateHeader, validateRows } from './journal-rows.js';
 import type { Receipt } from './journal-types.js';
 import type { RowIndex } from './row-index.js';
@@ -34,8 +35,10 @@ export interface AppendParts {
  * The append was not acknowledged because the journal could not be written: the disk's fault, not
  * Google's, and said so (its own code, with the path and the errno).
  */
-export function writeFailed(path: string, err: unknown): DataDirWriteError {
+export function writeFailed(path: string, err: unknown): DataDirWriteError | KeeperLockTakenError {
   if (err instanceof DataDirWriteError) return err;
+  // Not the disk's: the journal is another keeper's now (lock-fence.ts), and the keeper unavailable.
+  if (err instanceof KeeperLockTakenError) return err;
   return new DataDirWriteError('the journal', path, err);
 }
 
@@ -121,6 +124,9 @@ export class JournalAppender {
     // answer, and its client's retries piled up behind it too. Those already queued wait for it.
     const stuck = this.file.writes.refusal(this.file.path);
     if (stuck) throw stuck;
+    // Nothing is registered for a journal this keeper no longer writes (lock-fence.ts).
+    const fenced = this.file.writesRefusedBy();
+    if (fenced) throw fenced;
     const entry: JournalEntry = {
       id: randomUUID(),
       range,

@@ -121,6 +121,9 @@ export class JournalFile {
   private readonly syncDir: (dir: string) => Promise<void>;
   private readonly wrapHandle: (fh: FileHandle, path: string) => FileHandle;
   private recovery: ReplacementRecovery | undefined;
+  /** Asked before each write of the file (lock-fence.ts); what it threw refuses every write after it. */
+  private guard: (() => Promise<void>) | undefined;
+  private refusedBy: Error | undefined;
   private slowSync: ((ms: number, bytes: number) => void) | undefined;
   private readonly times: RecordTimes;
   /**
@@ -181,6 +184,30 @@ export class JournalFile {
     this.recovery = recovery;
   }
 
+  /**
+   * Asks `guard` before each write of the file (a group, a check, a compaction, a putting back):
+   * it throws when the file is no longer this process's to write (another keeper holds the data
+   * dir's lock, lock-fence.ts), and that refusal then fails every write after it, unasked.
+   */
+  guardWritesWith(guard: () => Promise<void>): void {
+    this.guard = guard;
+  }
+
+  /** The guard's refusal once it refused: the file is not written any more. */
+  writesRefusedBy(): Error | undefined {
+    return this.refusedBy;
+  }
+
+  private async guarded(): Promise<void> {
+    if (this.refusedBy) throw this.refusedBy;
+    try {
+      await this.guard?.();
+    } catch (err) {
+      this.refusedBy = err as Error;
+      throw err;
+    }
+  }
+
   /** Tells `said` of each group whose write and fsync took SLOW_SYNC_MS or longer: its appends waited as long. */
   onSlowSync(said: (ms: number, bytes: number) => void): void {
     this.slowSync = said;
@@ -232,6 +259,7 @@ export class JournalFile {
         this.queue.shift();
         try {
           const snapshot = head.rewrite;
+          await this.guarded();
           await this.watched('rewrite', this.size, () => this.doRewrite(snapshot()));
           head.resolve();
         } catch (err) {
@@ -250,6 +278,8 @@ export class JournalFile {
       const text = records.map((rec, i) => encodeRecord(inGroup(onWallClock(rec), records.length - i, records.length))).join('');
       const buf = Buffer.from(text, 'utf8');
       try {
+        // Before anything touches the file: a torn tail's cut and a putting back write it too.
+        await this.guarded();
         await this.watched(records.length > 0 ? 'append' : 'check', buf.length, () => this.writeAll(buf));
         for (const op of group) op.afterSync?.();
         for (const op of group) op.resolve();

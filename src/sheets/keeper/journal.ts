@@ -329,6 +329,14 @@ export class Journal {
     return this.file.verify();
   }
 
+  /**
+   * Asks `guard` before each write of the file (journal-file.ts): once it throws (another keeper
+   * holds the data dir's lock, lock-fence.ts) nothing more is written or acknowledged.
+   */
+  guardWritesWith(guard: () => Promise<void>): void {
+    this.file.guardWritesWith(guard);
+  }
+
   async close(): Promise<void> {
     await this.compaction.settled();
     // A step of the system clock (or a suspend) since records were written left their wall-clock

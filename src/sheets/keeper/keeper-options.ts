@@ -9,6 +9,7 @@ import type { Logger } from '../../log/logger.js';
 import type { SheetsBackend } from '../backend.js';
 import type { Clock } from './clock.js';
 import type { JournalOptions } from './journal-types.js';
+import type { KeeperLockTakenError } from './lock-fence.js';
 import type { AfterAttempt, BeforeAttempt } from './pacing.js';
 
 export type KeeperSettings = Pick<
@@ -53,4 +54,9 @@ export interface KeeperOptions {
   readonly onJournalProgress?: (readBytes: number, totalBytes: number) => void;
   /** What tests replace of the journal file's I/O (JournalOptions.file): a disk that hangs, and the clock that watches its writes. */
   readonly journalFile?: JournalOptions['file'];
+  /**
+   * Told once when another keeper is found holding the data dir's lock (lock-fence.ts): from then
+   * on this keeper sends no row and acknowledges no append; the process leaves (Keeper.leave).
+   */
+  readonly onLockTaken?: (taken: KeeperLockTakenError) => void;
 }

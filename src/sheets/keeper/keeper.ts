@@ -30,6 +30,7 @@ import { openKeeperJournal, reportJournalOpened } from './journal-start.js';
 import { keeperFigures } from './keeper-figures.js';
 import type { KeeperOptions } from './keeper-options.js';
 import { acquireKeeperLock, type KeeperLock } from './lock.js';
+import { LockFence } from './lock-fence.js';
 import { reportOtherSheetHolder } from './lock-holder.js';
 import { fetchRangeFor, mergePending } from './merge.js';
 import { pacer } from './pacing.js';
@@ -63,6 +64,8 @@ export class Keeper {
   private flusher!: Flusher;
   private journal!: Journal;
   private lock: KeeperLock | undefined;
+  /** The flusher fenced: settles once its call in flight, if any, finished. */
+  private fencedFlush: Promise<void> | undefined;
   private ledger: QuotaLedger | undefined;
   /** The quota, ranges and failed logins shared with the sheet's other hosts (REDIS_URL, Google only). */
   private sharing: SheetSharing | undefined;
@@ -185,6 +188,15 @@ export class Keeper {
         ...(o.clock ? { clock: o.clock } : {}),
         ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}),
       });
+      // Every write from here on asks the lock first: once it is another keeper's, this one writes
+      // and sends nothing more (lock-fence.ts). The open's own writes were under the lock just taken.
+      const fence = new LockFence(k.lock, o.logger);
+      // Told synchronously inside the check that found the lock taken: no pass starts after it.
+      fence.onTaken((taken) => {
+        k.fencedFlush = k.flusher.fence();
+        o.onLockTaken?.(taken);
+      });
+      journal.guardWritesWith(() => fence.check());
       if (o.socketPath) {
         if (socketOutsideDataDir(o.socketPath, dataDir)) checkSocketDir(o.socketPath, { create: true });
         k.server = new KeeperServer(
@@ -208,7 +220,7 @@ export class Keeper {
         k.handed = undefined;
       }
       k.flusher.start();
-      k.stopFileWatch = watchKeeperFiles({ journal, server: k.server, socketPath: o.socketPath, logger: o.logger, lock: k.lock });
+      k.stopFileWatch = watchKeeperFiles({ journal, server: k.server, socketPath: o.socketPath, logger: o.logger, lock: k.lock, fence });
       return k;
     } catch (err) {
       await k.close();
@@ -394,6 +406,17 @@ export class Keeper {
     d.deadline = deadline;
     clearTimeout(d.timer);
     d.timer = setTimeout(d.cut, Math.max(0, deadline - HANDOFF_RESERVE_MS - this.clock.now()));
+  }
+
+  /**
+   * Another keeper holds the lock (onLockTaken): waits for the append to Google in flight, if any
+   * (aborted, it may still land, and this keeper could no longer record it), then closes without a
+   * drain. The journal is not written again: its file is the lock holder's.
+   */
+  async leave(): Promise<void> {
+    this.server?.stopAccepting();
+    await this.fencedFlush;
+    await this.close();
   }
 
   /** Idempotent: aborts upstream calls in flight (appends in flight become unsure), closes files. */

@@ -67,6 +67,12 @@ export interface KeeperLock {
    * the lock and open the same journal). The data dir must exist (the journal puts it back first).
    */
   verify(): Promise<LockCheck>;
+  /**
+   * Whether the lock file holds another keeper's line now, read only: undefined while it is this
+   * keeper's, missing (verify writes it back), unreadable, or released. Cheap (one read of a
+   * line), so that each write of the journal can ask it first (lock-fence.ts).
+   */
+  heldByAnother(): Promise<{ readonly holderPid: number | undefined } | undefined>;
 }
 
 /** How often a holder refreshes its lock's mtime: what a keeper of another pid namespace judges it by. */
@@ -336,6 +342,13 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
           released = true;
           clearInterval(beat);
           if ((await readOwner(path)) === mine) await unlink(path).catch(() => undefined);
+        },
+        async heldByAnother() {
+          if (released) return undefined;
+          const found = await readOwner(path).catch(() => undefined);
+          if (released || found === undefined || found === mine) return undefined;
+          const pid = parseOwner(found).pid;
+          return { holderPid: Number.isInteger(pid) ? pid : undefined };
         },
         async verify() {
           // Released: the data dir is the next keeper's; a check still in flight writes nothing back.
