@@ -237,6 +237,19 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
     );
     return;
   }
+  if (c.role === 'keeper' && code === EXIT.KEEPER_LOCK_TAKEN && signal === null) {
+    // No crash: it found another keeper holding the data dir's lock, and that keeper's journal, and
+    // left (lock-fence.ts). Its restart waits for the lock, failing its boot each lock wait while
+    // the other keeper runs: the master's backoff spaces those, as for any keeper that cannot start.
+    const left: BootError = { code: 'CORRAL_ERR_KEEPER_FILES_REMOVED', message: "another keeper took the data dir's lock while this one ran (keeper.lock_taken): it left the journal to that keeper" };
+    const delay = a.keeperCrashes.exited(c.readyAt, left, now);
+    log.error(
+      { ...fields, code: left.code, boot_error: null, crash_loop: a.keeperCrashes.quickCrashes, respawn_in_ms: delay, reason: 'lock_taken' },
+      `keeper exited (code ${code}): another keeper took the data dir's lock while it ran (keeper.lock_taken), and it left the journal to that keeper; ` +
+        `restarting it in ${delay} ms, and it waits for the lock (keeper.lock_wait) until the other keeper is gone: stop the other corral, or give each its own CORRAL_DATA_DIR`,
+    );
+    return;
+  }
   if (c.role === 'keeper') {
     const delay = a.keeperCrashes.exited(c.readyAt, c.bootError ?? { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper exited with code ${code} signal ${signal}` }, now);
     // A limit its cgroup's counters name is certain; out of heap is a likelihood.

@@ -119,6 +119,19 @@ test('a worker drained for its uncaught exception exits saying what was thrown',
   }
 });
 
+test('a keeper that left its journal to the keeper that took its lock is said as such, and restarted', async () => {
+  const { log, accounts, keeperCrashes } = await setup();
+  try {
+    accountExit({ record: record({ id: 0, role: 'keeper' }), code: EXIT.KEEPER_LOCK_TAKEN, signal: null }, NOW, accounts);
+    assert.equal(keeperCrashes.failures, 1, 'restarted with the keeper backoff');
+    const line = log.lines().find((l) => l.event === 'keeper.exit');
+    assert.deepEqual([line?.level, line?.code, line?.exit_code, line?.reason], ['error', 'CORRAL_ERR_KEEPER_FILES_REMOVED', 8, 'lock_taken']);
+    assert.match(String(line?.msg), /^keeper exited \(code 8\): another keeper took the data dir's lock while it ran \(keeper\.lock_taken\).*restarting it in \d+ ms, and it waits for the lock/);
+  } finally {
+    log.close();
+  }
+});
+
 test("the keeper's crash goes to its own ledger", async () => {
   const { log, accounts, crashes, keeperCrashes } = await setup();
   try {
