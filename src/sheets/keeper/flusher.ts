@@ -314,7 +314,8 @@ export class Flusher {
    * Returns the rows left in the journal.
    */
   async drain(deadline: number): Promise<number> {
-    while (this.o.journal.backlogRows() > 0 && this.clock.now() < deadline && !this.abort.signal.aborted) {
+    // Fenced: what is left is the lock holder's to send.
+    while (this.o.journal.backlogRows() > 0 && this.clock.now() < deadline && !this.abort.signal.aborted && !this.fenced) {
       const r = await this.flushOnce({ wait: false });
       let next: number;
       if (r.quotaLimited) {
