@@ -42,6 +42,8 @@ describe('a keeper whose lock another keeper took', () => {
 
   async function start(backend: FakeBackend, onLockTaken?: (taken: KeeperLockTakenError) => void): Promise<Keeper> {
     const k = await Keeper.start({
+      // An unsure append is read back at the next pass (the daemon waits SHEETS_UNSURE_DELAY).
+      unsureDelayMs: 0,
       settings: testKeeperSettings(dir),
       logger: log.logger,
       socketPath: undefined,
@@ -109,7 +111,7 @@ describe('a keeper whose lock another keeper took', () => {
     while (sheet.a.count('append') === 0) await new Promise((r) => setImmediate(r));
     await a.append('Events', [row('ev-2')]);
     unlinkSync(join(dir, 'keeper.lock'));
-    await start(sheet.b);
+    const b = await start(sheet.b);
     // The next write of A's journal asks the lock: refused, and the flusher is fenced.
     await assert.rejects(a.append('Events', [row('ev-3')]), KeeperLockTakenError);
     const leaving = a.leave();
@@ -118,6 +120,18 @@ describe('a keeper whose lock another keeper took', () => {
     await leaving;
     assert.equal(sheet.a.count('append'), 1, 'the call in flight finished; ev-2 was not sent by A');
     assert.deepEqual(sheet.ids(), ['ev-1']);
+    // The holder opened the file after A's send record: it reads ev-1 back instead of sending it
+    // again, and sends ev-2, which A acknowledged and did not send.
+    await b.flush();
+    assert.deepEqual(sheet.ids(), ['ev-1', 'ev-2']);
+    assert.deepEqual(
+      sheet.b.calls.map((c) => [c.op, c.rows]),
+      [
+        ['get', undefined],
+        ['append', 1],
+      ],
+      'ev-1 read back, ev-2 alone sent',
+    );
   });
 
   it('a fence found is final and said once, whoever finds it', async () => {
