@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { JournalFile } from '../../src/sheets/keeper/journal-file.js';
 import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import { KeeperLockTakenError, LockFence } from '../../src/sheets/keeper/lock-fence.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
@@ -147,5 +148,37 @@ describe('a keeper whose lock another keeper took', () => {
     await assert.rejects(fence.check(), (err: KeeperLockTakenError) => err.holderPid === 77);
     assert.deepEqual(told, [77]);
     assert.equal(log.lines().filter((l) => l.event === 'keeper.lock_taken').length, 1);
+  });
+});
+
+describe("the journal file's guard", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-journal-guard-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('asks before and after each group: a group that became durable after the lock was taken is not acknowledged, and nothing is written after', async () => {
+    const { file } = await JournalFile.open(join(dir, 'sheets.journal'));
+    const answers = [true, true, true, false];
+    let asked = 0;
+    const refusal = new KeeperLockTakenError(join(dir, 'keeper.lock'), 4242);
+    file.guardWritesWith(async () => {
+      asked++;
+      if (answers.shift() === false) throw refusal;
+    });
+    await file.append([{ k: 'add', id: 'g1' }]);
+    assert.equal(asked, 2, 'before and after the write');
+    // The lock is taken while the second group is written: it is durable, but not acknowledged.
+    let synced = false;
+    await assert.rejects(file.append([{ k: 'add', id: 'g2' }], () => (synced = true)), (err) => err === refusal);
+    assert.equal(synced, false, 'not made durable in memory');
+    const bytes = file.bytes();
+    await assert.rejects(file.append([{ k: 'add', id: 'g3' }]), (err) => err === refusal);
+    await assert.rejects(file.rewrite(() => []), (err) => err === refusal);
+    assert.equal(asked, 4, 'refused unasked once refused');
+    assert.equal(file.writesRefusedBy(), refusal);
+    assert.equal(file.bytes(), bytes);
+    await file.close();
   });
 });

@@ -281,6 +281,11 @@ export class JournalFile {
         // Before anything touches the file: a torn tail's cut and a putting back write it too.
         await this.guarded();
         await this.watched(records.length > 0 ? 'append' : 'check', buf.length, () => this.writeAll(buf));
+        // And once the group is durable, before it is acknowledged: a write that took long (a slow
+        // disk) may land after another keeper took the lock and read the file. Still this keeper's
+        // now, the file any later holder opens holds the group; another's, the group is refused
+        // (its rows may or may not be in that holder's memory; a refused append is retried).
+        await this.guarded();
         for (const op of group) op.afterSync?.();
         for (const op of group) op.resolve();
       } catch (err) {

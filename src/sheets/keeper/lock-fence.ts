@@ -5,12 +5,13 @@
 // next write found the file grown or replaced by the other and wrote its own memory over it, so
 // each dropped what the other had acknowledged). The lock's holder owns the journal now.
 //
-// So every write of the journal asks the lock first (one read of a line beside an fsync): no
-// append is acknowledged, and no send record written, once the lock is another's. A send goes
-// only after its send record is written (flusher.ts), so no append to Google starts after the
-// check that found the lock taken; one in flight finishes. Every append this keeper acknowledged
-// was written while the lock was its own, before the holder took it and so before the holder
-// opened the file: the holder's journal has it. The 2 s file check (file-watch.ts) finds it too
+// So every write of the journal asks the lock first, and a group of appends asks again once it
+// is durable, before it is acknowledged (one read of a line beside an fsync): no append is
+// acknowledged, and no send record written, once the lock is another's. A send goes only after
+// its send record is written (flusher.ts), so no append to Google starts after the check that
+// found the lock taken; one in flight finishes. Every append this keeper acknowledged was durable
+// while the lock was still its own, before the holder took it and so before the holder opened
+// the file: the holder's journal has it. The 2 s file check (file-watch.ts) finds it too
 // for a keeper with nothing to write. Found once, it is final: the keeper refuses appends as
 // unavailable (the app answers 503), stops its flusher and exits (keeper-main.ts), and the master
 // restarts it, which waits for the lock as a second corral's keeper does.
