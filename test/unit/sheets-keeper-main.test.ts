@@ -10,7 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { identityEnv } from '../../src/config/identity.js';
 import { IPC_TAG } from '../../src/ipc/messages.js';
+import { readFile } from 'node:fs/promises';
+import { EXIT } from '../../src/errors.js';
 import { encodeRecord } from '../../src/sheets/keeper/journal-file.js';
+import { acquireKeeperLock } from '../../src/sheets/keeper/lock.js';
 
 const KEEPER_ENTRY = fileURLToPath(new URL('../../src/sheets/keeper-entry.js', import.meta.url));
 
@@ -236,5 +239,36 @@ describe('keeper process on a journal a newer build wrote (a rollback)', () => {
     assert.equal(line?.code, 'CORRAL_ERR_JOURNAL_FORMAT');
     assert.match(String(line?.msg), /^keeper cannot start: the write journal .* declares format 2/);
     assert.equal(lines.some((l) => l.event === 'journal.damaged' || l.event === 'journal.torn_tail' || l.event === 'journal.replayed'), false);
+  });
+});
+
+describe('keeper process whose lock another keeper takes', () => {
+  it('leaves the journal to it: exits with KEEPER_LOCK_TAKEN, not as a crash', { timeout: 20_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-keeper-main-lock-'));
+    const data = join(dir, 'data');
+    const child = fork(KEEPER_ENTRY, [], {
+      cwd: dir,
+      env: { CORRAL_DATA_DIR: data, CORRAL_LOG_LEVEL: 'warn', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let other: Awaited<ReturnType<typeof acquireKeeperLock>> | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.on('message', (m) => (m as Msg).type === 'ready' && resolve());
+        void exited.then((code) => reject(new Error(`keeper exited ${code} before ready`)));
+      });
+      // The lock removed under it, and taken by another process (this one) as a second corral's keeper would.
+      rmSync(join(data, 'keeper.lock'));
+      other = await acquireKeeperLock(data, 1000);
+      // Found by its file check (every 2 s).
+      assert.equal(await exited, EXIT.KEEPER_LOCK_TAKEN);
+      assert.equal((await readFile(join(data, 'keeper.lock'), 'utf8')).split(' ')[0], String(process.pid), 'the holder keeps its lock');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+      await other?.release();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
