@@ -38,10 +38,15 @@ async function statusesAfterHold(held: () => ServerResponse | undefined, client:
   while (!held()) await new Promise((r) => setTimeout(r, 10));
   await new Promise((r) => setTimeout(r, 2500));
   held()?.end('held');
+  return statusesOnceAnswered(client, out, count);
+}
+
+/** The statuses answered on `client` once `count` came, the connection ended, or 10 s passed. */
+async function statusesOnceAnswered(client: Socket, out: () => string, count: number): Promise<string[]> {
+  const statuses = (): string[] => out().match(/HTTP\/1\.1 \d+/g) ?? [];
   const deadline = Date.now() + 10_000;
-  const answers = (): number => out().match(/HTTP\/1\.1 \d+/g)?.length ?? 0;
-  while (answers() < count && !client.readableEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  return out().match(/HTTP\/1\.1 \d+/g) ?? [];
+  while (statuses().length < count && !client.readableEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return statuses();
 }
 
 describe('requests pipelined behind one still being answered', () => {
@@ -171,9 +176,7 @@ describe('requests pipelined behind one still being answered', () => {
       // waits its turn; left unread, its head was still "being received" and answered 408.
       await new Promise((r) => setTimeout(r, 2500));
       held.end('held');
-      const deadline = Date.now() + 10_000;
-      while ((out().match(/HTTP\/1\.1 /g)?.length ?? 0) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(out().match(/HTTP\/1\.1 \d+/g), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200'], out());
+      assert.deepEqual(await statusesOnceAnswered(client, out, 3), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200'], out());
       assert.match(out(), /ok \/c$/);
     } finally {
       client.destroy();
@@ -263,11 +266,6 @@ describe('requests pipelined behind one still being answered', () => {
       { CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' },
     );
     const { client, out } = recordingClient(port);
-    const answers = (): string[] => out().match(/HTTP\/1\.1 \d+/g) ?? [];
-    const until = async (n: number): Promise<void> => {
-      const deadline = Date.now() + 10_000;
-      while (answers().length < n && !client.readableEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    };
     try {
       await once(client, 'connect');
       // node:http stops reading once a request's body fills what it buffers for its reader (16 KiB):
@@ -276,11 +274,10 @@ describe('requests pipelined behind one still being answered', () => {
       while (!held) await new Promise((r) => setTimeout(r, 10));
       await new Promise((r) => setTimeout(r, 2500));
       held.end('held');
-      await until(3);
+      await statusesOnceAnswered(client, out, 3);
       // One more on the connection: a 408 queued behind the answers came here instead, and closed it.
       client.write('GET /last HTTP/1.1\r\nHost: x\r\n\r\n');
-      await until(4);
-      assert.deepEqual(answers(), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200'], out());
+      assert.deepEqual(await statusesOnceAnswered(client, out, 4), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200'], out());
       assert.match(out(), /\/big 200000[^]*\/after 0[^]*\/last 0$/);
     } finally {
       client.destroy();
@@ -296,8 +293,7 @@ describe('requests pipelined behind one still being answered', () => {
     try {
       await once(client, 'connect');
       client.write(Buffer.concat([Buffer.from('POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n'), Buffer.alloc(200_000, 98)]));
-      const deadline = Date.now() + 10_000;
-      while (!/HTTP\/1\.1 \d+/.test(out()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await statusesOnceAnswered(client, out, 1);
       assert.equal(handled, 1);
       assert.match(out(), /^HTTP\/1\.1 408 [^]*"error":"request_timeout"/);
     } finally {
