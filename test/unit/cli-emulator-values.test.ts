@@ -5,12 +5,13 @@
 // cannot hold (Node cuts it to 1 ms) and a fractional quota.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import dotenv from 'dotenv';
 import { startEmulator } from '../../src/sheets/emulator/index.js';
 
 // dist/test/unit -> repo root
@@ -118,4 +119,31 @@ test('the use: line quotes a key path with a space, so it pastes whole into a sh
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a value holding a single quote gets .env lines of its own: dotenv does not undo the shell's '\\'' escape", async () => {
+  const apiKey = `it's "a" key`;
+  const r = await emulator(['--api-key', apiKey, '--public']);
+  assert.equal(r.status, 0, r.stderr);
+  const use = /^ {2}use: (.*?) {3}\(in a shell\)$/m.exec(r.stdout);
+  assert.ok(use, r.stdout);
+  // The `use:` line as a shell reads it, before a command.
+  const shell = spawnSync('sh', ['-c', `${use[1]} sh -c 'printf %s "$SHEETS_API_KEY"'`], { encoding: 'utf8' });
+  assert.equal(shell.stdout, apiKey);
+  // The lines under `in .env:` as corral's settings file reads them.
+  const block = /^ {2}in \.env:\n((?: {4}.*\n)+)/m.exec(r.stdout);
+  assert.ok(block, r.stdout);
+  const parsed = dotenv.parse(block[1] ?? '');
+  assert.equal(parsed.SHEETS_API_KEY, apiKey);
+  assert.match(parsed.SHEETS_API_URL ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(parsed.SHEET_ID ?? '', /^\S+$/);
+  // The shell's spelling, as a .env would have read it: the value with the escape left in.
+  assert.notEqual(dotenv.parse(`SHEETS_API_KEY=${/SHEETS_API_KEY=('.*')$/.exec(use[1] ?? '')?.[1]}\n`).SHEETS_API_KEY, apiKey);
+});
+
+test('values a .env line takes as the shell spells them get the one use: line', async () => {
+  const r = await emulator(['--api-key', 'key with blanks', '--public']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^ {2}use: SHEET_ID=\S+ SHEETS_API_URL=\S+ SHEETS_API_KEY='key with blanks'$/m);
+  assert.doesNotMatch(r.stdout, /in \.env:/);
 });

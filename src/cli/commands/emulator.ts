@@ -10,6 +10,7 @@ import { describeHolder, portHolders } from '../../port-holder.js';
 import { defaultSeed, loadSeedFile, SPREADSHEET_ID_CHARS, startEmulator, type Faults, type ShareRole, type SheetSeed } from '../../sheets/emulator/index.js';
 import { parseFlags, type Command } from '../command.js';
 import { decimalFlag, integerFlag } from '../number-flag.js';
+import { envFileWord } from '../env-file-word.js';
 import { shellWord } from '../shell-word.js';
 
 const FLAGS = {
@@ -39,6 +40,22 @@ const FLAGS = {
   'random-seed': { type: 'string' },
   'token-lifetime': { type: 'string' },
 } as const;
+
+/**
+ * The `use:` line: the settings as a shell takes them (before `corral start`), each of which a .env
+ * line takes too, unless a value holds what dotenv reads otherwise (a single quote, which the
+ * shell's spelling escapes as '\''): then lines for a .env follow, one setting each, or the line
+ * says which value no .env can hold.
+ */
+function useLines(env: readonly (readonly [string, string])[]): string[] {
+  const shell = env.map(([name, value]) => [name, shellWord(value)] as const);
+  const use = `  use: ${shell.map(([name, word]) => `${name}=${word}`).join(' ')}`;
+  const dotenv = env.map(([name, value], i) => [name, envFileWord(value, shell[i]?.[1])] as const);
+  if (dotenv.every(([, word], i) => word === shell[i]?.[1])) return [use];
+  const unwritable = dotenv.filter(([, word]) => word === undefined).map(([name]) => name);
+  if (unwritable.length > 0) return [`${use}   (in a shell; no .env can hold the value of ${unwritable.join(' and ')}: set it in the environment)`];
+  return [`${use}   (in a shell)`, '  in .env:', ...dotenv.map(([name, word]) => `    ${name}=${word}`)];
+}
 
 /** The 5xx statuses the emulator answers as Google's front end does. */
 const ERROR_STATUSES: readonly Faults['errorStatus'][] = [500, 502, 503, 504];
@@ -193,7 +210,8 @@ exists is refused: it writes a new file, mode 0600).`,
     // "listening" line must not go on against an emulator about to exit 64 (the key's token_uri
     // needs the bound port, so the key is written after listening, before the announcement).
     const lines = [`corral emulator listening on ${emulator.url}`, `  spreadsheet ${emulator.spreadsheetId}: tabs ${[...seed.sheets.keys()].join(', ')}`];
-    const env = [`SHEET_ID=${emulator.spreadsheetId}`, `SHEETS_API_URL=${emulator.url}`];
+    // Name and value of each setting the `use:` line gives, spelt for a shell and for a .env below.
+    const env: [string, string][] = [['SHEET_ID', emulator.spreadsheetId], ['SHEETS_API_URL', emulator.url]];
     if (v['key-out']) {
       const file = resolve(v['key-out']);
       const key = emulator.registerServiceAccount({ ...(v['client-email'] ? { clientEmail: v['client-email'] } : {}), share: share as ShareRole | 'none' });
@@ -209,16 +227,16 @@ exists is refused: it writes a new file, mode 0600).`,
         throw new CorralError('CORRAL_ERR_USAGE', exists ? `--key-out ${file} exists: the emulator writes a new key; remove it or choose another name` : `cannot write --key-out ${file}: ${(err as Error).message}`, { cause: err });
       }
       lines.push(`  key ${file}: ${key.client_email} (shared as ${share})`);
-      env.push(`GOOGLE_APPLICATION_CREDENTIALS=${shellWord(file)}`);
+      env.push(['GOOGLE_APPLICATION_CREDENTIALS', file]);
     }
     if (v['api-key'] !== undefined) {
       emulator.registerApiKey(v['api-key']);
-      env.push(`SHEETS_API_KEY=${shellWord(v['api-key'])}`);
+      env.push(['SHEETS_API_KEY', v['api-key']]);
     }
     if (v.public) emulator.setPublic(emulator.spreadsheetId, true);
     if (v.xlsx) emulator.setXlsx(emulator.spreadsheetId, true);
     const f = emulator.faults();
-    lines.push(`  use: ${env.join(' ')}`);
+    lines.push(...useLines(env));
     // corral refuses SHEET_ID without a credential (exit 78), and reads nothing with an API key on
     // a sheet not public (403): a `use:` line pasted as printed must say so, not look complete.
     if (!v['key-out'] && v['api-key'] === undefined) {
