@@ -27,6 +27,12 @@ export interface Sessions {
   /** The claims of a valid, unexpired token, else undefined (never says why, to the client). */
   verify(token: string, nowMs?: number): SessionClaims | undefined;
   /**
+   * The claims of a token this secret signed for a code (with a fingerprint) at most
+   * `maxAgeSeconds` ago, expired or not, else undefined: a proof that its holder logged in then
+   * (login-proof.ts), never a session.
+   */
+  verifyIssued(token: string, maxAgeSeconds: number, nowMs?: number): (SessionClaims & { readonly cfp: string }) | undefined;
+  /**
    * Whether verified claims were issued for the code whose digest the roster holds now (undefined:
    * the player has no code). Claims with no fingerprint (issued before there was one) pass.
    */
@@ -79,6 +85,35 @@ export function createSessions(secret: Buffer | string, ttlSeconds: number): Ses
     }
     return fp;
   };
+  /** The claims of a token this secret signed, in the shape issue() writes them, whatever its times. */
+  const read = (token: string): SessionClaims | undefined => {
+    const parts = token.split('.');
+    if (parts.length !== 3 || parts[0] !== PREFIX) return undefined;
+    const data = `${parts[0]}.${parts[1]}`;
+    const signature = parts[2] ?? '';
+    const given = Buffer.from(signature, 'base64url');
+    // Node's base64url decoder skips characters outside the alphabet (`=`, `%`) and ignores the
+    // unused low bits of the last character, so `<token>=` and three other spellings of the
+    // signature decoded to the same bytes and were accepted: only the canonical one is a token.
+    if (given.toString('base64url') !== signature) return undefined;
+    const expected = sign(data);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    let claims: unknown;
+    try {
+      claims = JSON.parse(Buffer.from(parts[1] ?? '', 'base64url').toString('utf8'));
+    } catch {
+      return undefined;
+    }
+    // Claims that are not an object (`null`) or an expiry no Date can hold (`1e300`, which
+    // GET /api/me turned into a 500 writing expires_at) are no session: only whole seconds
+    // within Date's range, as issue() writes them, are.
+    if (typeof claims !== 'object' || claims === null) return undefined;
+    const c = claims as Partial<SessionClaims>;
+    if (typeof c.sub !== 'string' || !isEpochSeconds(c.exp) || !isEpochSeconds(c.iat)) return undefined;
+    if (c.cfp === undefined) return { sub: c.sub, iat: c.iat, exp: c.exp };
+    if (typeof c.cfp !== 'string' || c.cfp.length !== FINGERPRINT_CHARS) return undefined;
+    return { sub: c.sub, iat: c.iat, exp: c.exp, cfp: c.cfp };
+  };
   return {
     issue(player, nowMs = Date.now(), codeDigest) {
       const iat = Math.floor(nowMs / 1000);
@@ -89,37 +124,24 @@ export function createSessions(secret: Buffer | string, ttlSeconds: number): Ses
       return { token: `${data}.${signText(data)}`, claims };
     },
     verify(token, nowMs = Date.now()) {
-      const parts = token.split('.');
-      if (parts.length !== 3 || parts[0] !== PREFIX) return undefined;
-      const data = `${parts[0]}.${parts[1]}`;
-      const signature = parts[2] ?? '';
-      const given = Buffer.from(signature, 'base64url');
-      // Node's base64url decoder skips characters outside the alphabet (`=`, `%`) and ignores the
-      // unused low bits of the last character, so `<token>=` and three other spellings of the
-      // signature decoded to the same bytes and were accepted: only the canonical one is a token.
-      if (given.toString('base64url') !== signature) return undefined;
-      const expected = sign(data);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-      let claims: unknown;
-      try {
-        claims = JSON.parse(Buffer.from(parts[1] ?? '', 'base64url').toString('utf8'));
-      } catch {
-        return undefined;
-      }
-      // Claims that are not an object (`null`) or an expiry no Date can hold (`1e300`, which
-      // GET /api/me turned into a 500 writing expires_at) are no session: only whole seconds
-      // within Date's range, as issue() writes them, are.
-      if (typeof claims !== 'object' || claims === null) return undefined;
-      const c = claims as Partial<SessionClaims>;
-      if (typeof c.sub !== 'string' || !isEpochSeconds(c.exp) || !isEpochSeconds(c.iat)) return undefined;
+      const c = read(token);
+      if (!c) return undefined;
       const now = Math.floor(nowMs / 1000);
       if (now >= c.exp) return undefined;
       // Held to the TTL in force, not only to the expiry it was issued with: lowering
       // CORRAL_SESSION_TTL (a reload) left every token issued before valid for the old TTL. And
       // never from the future beyond a clock's slack between hosts.
       if (c.exp - c.iat > ttlSeconds || c.iat > now + ISSUED_AHEAD_SLACK_S) return undefined;
-      if (c.cfp === undefined) return { sub: c.sub, iat: c.iat, exp: c.exp };
-      if (typeof c.cfp !== 'string' || c.cfp.length !== FINGERPRINT_CHARS) return undefined;
+      return c;
+    },
+    verifyIssued(token, maxAgeSeconds, nowMs = Date.now()) {
+      const c = read(token);
+      // A token from before codes were fingerprinted cannot say whose code it was issued for.
+      if (!c || c.cfp === undefined) return undefined;
+      // Its expiry and the TTL it was issued with say how long it was a session, not when it was
+      // issued: only its age counts here.
+      const now = Math.floor(nowMs / 1000);
+      if (now - c.iat > maxAgeSeconds || c.iat > now + ISSUED_AHEAD_SLACK_S) return undefined;
       return { sub: c.sub, iat: c.iat, exp: c.exp, cfp: c.cfp };
     },
     holdsCode(claims, codeDigest) {

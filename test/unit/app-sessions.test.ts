@@ -423,3 +423,36 @@ describe('the code fingerprint in the claims', () => {
     for (const cfp of [null, 7, '', 'short', 'x'.repeat(17)]) assert.equal(sessions.verify(signed({ sub: 'Alice', iat: now, exp: now + 60, cfp })), undefined, String(cfp));
   });
 });
+
+describe('a token as the proof of an earlier login (verifyIssued)', () => {
+  const secret = 's'.repeat(40);
+  const sessions = createSessions(secret, 60);
+  const digest = createHash('sha256').update('P123').digest();
+  const DAY = 86_400;
+
+  it('takes a token this secret signed for a code, expired or not, within the age given; verify still refuses the expired one', () => {
+    const issuedAt = Date.UTC(2025, 0, 1);
+    const { token, claims } = sessions.issue('Alice', issuedAt, digest);
+    for (const later of [0, 61, 29 * DAY, 30 * DAY]) assert.deepEqual(sessions.verifyIssued(token, 30 * DAY, issuedAt + later * 1000), claims, `${later} s later`);
+    assert.equal(sessions.verify(token, issuedAt + 61_000), undefined, 'no session once expired');
+    assert.equal(sessions.verifyIssued(token, 30 * DAY, issuedAt + (30 * DAY + 1) * 1000), undefined, 'older than the age given');
+    assert.equal(sessions.verifyIssued(token, 30 * DAY, issuedAt - 3600_000), undefined, 'issued ahead of the clock beyond the slack');
+  });
+
+  it('refuses a token without a fingerprint, another secret\'s, a tampered one, and claims not in the shape issue() writes', () => {
+    const now = Date.now();
+    assert.equal(sessions.verifyIssued(sessions.issue('Alice', now).token, 30 * DAY, now), undefined, 'no fingerprint');
+    const { token } = sessions.issue('Alice', now, digest);
+    assert.equal(createSessions('t'.repeat(40), 60).verifyIssued(token, 30 * DAY, now), undefined);
+    assert.equal(sessions.verifyIssued(`${token}=`, 30 * DAY, now), undefined);
+    assert.equal(sessions.verifyIssued('garbage', 30 * DAY, now), undefined);
+    const signed = (claims: object) => {
+      const data = `v1.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+      return `${data}.${createHmac('sha256', secret).update(data).digest('base64url')}`;
+    };
+    const iat = Math.floor(now / 1000);
+    for (const claims of [{ sub: 7, iat, exp: iat + 60, cfp: 'x'.repeat(16) }, { sub: 'Alice', iat, exp: 1e300, cfp: 'x'.repeat(16) }, { sub: 'Alice', iat, exp: iat + 60, cfp: 'short' }]) {
+      assert.equal(sessions.verifyIssued(signed(claims), 30 * DAY, now), undefined, JSON.stringify(claims));
+    }
+  });
+});
