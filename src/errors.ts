@@ -159,7 +159,7 @@ export const HTTP_ERRORS = {
   unsupported_content_encoding: { status: 415, meaning: 'The body is compressed (Content-Encoding); send it uncompressed.' },
   host_not_allowed: { status: 421, meaning: 'A request to the loopback admin API named a Host other than a loopback one (DNS rebinding).' },
   idempotency_key_reused: { status: 422, meaning: 'This Idempotency-Key was used before for a different body.' },
-  login_locked: { status: 429, meaning: 'Too many failed logins for this name; `Retry-After` says when it opens again.' },
+  login_locked: { status: 429, meaning: 'Too many failed logins for this name (or, for a login sending the token of an earlier one, for that token); `Retry-After` says when it opens again.' },
   rate_limited: { status: 429, meaning: 'Over the per-address request limit; `Retry-After` says when to retry.' },
   headers_too_large: { status: 431, meaning: 'The request line and headers are over the limit.' },
   too_many_headers: { status: 431, meaning: 'More header fields than CORRAL_LIMIT_REQUEST_FIELDS.' },

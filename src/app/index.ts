@@ -4,7 +4,8 @@
 // /64) → route. A request with no handler (400 bad target, 404, 405) is counted by the same limit
 // without waiting for the count, and refused with 429 once this worker knows its client is over.
 // POST /api/login adds a host-wide limit on failed logins per name (login-limit.ts), counted by all
-// the sheet's hosts together with REDIS_URL.
+// the sheet's hosts together with REDIS_URL; a login sending the proof of an earlier login
+// (login-proof.ts) is counted against that proof instead.
 
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AppContext } from '../contract.js';

@@ -23,6 +23,13 @@
 //   before, and the larger of the two decides. The shared count is asked at each settle, in
 //   parallel with the host's, and waited for SHARED_WAIT_MS at most: a login never waits long on
 //   Redis or the keeper, and when they do not answer the host's count decides alone.
+// - A login that sends the proof of an earlier login for the player (login-proof.ts) is judged by
+//   the proof's own count instead (settleProof), under the same rules: the name's lock does not
+//   apply to it, and its failures count against the proof, not the name. The name's count alone
+//   let anyone lock a player out with wrong codes; a guesser cannot touch the count of a token it
+//   does not hold, and a thief holding one gets that token's tries, not the name's. Proofs are
+//   counted by hash too (login-proof.ts proofHash), on the host and, shared, in Redis, where a
+//   proof's hash and a name's are of different texts and so never meet.
 
 import type { Settings } from '../config/schema.js';
 import type { CounterHit, CounterOptions, HostCounters } from '../contract.js';
@@ -47,13 +54,41 @@ const WINDOW: CounterOptions = { windowSeconds: LOGIN_FAILURE_WINDOW_SECONDS };
  * here, as the shared count is.
  */
 const COUNTER_LIMIT = COUNTER_TABLE_MAX_LIMIT;
-/** This limit's keys on the host counters: no client address (the per-IP limit's keys) starts so. */
-const KEY_PREFIX = 'login-name:';
-/**
- * Keys that mark a name's window as said locked (login.locked), one per name and window: the
- * first failure at or past the limit to count one (limit 1: the only hit allowed) says it.
- */
-const LOCKED_PREFIX = 'login-locked:';
+/** What is counted: a name, or a proof of an earlier login; its keys, its lock's line and its 429. */
+interface CountOf {
+  /** Its counts' keys on the host counters: no client address (the per-IP limit's keys) starts so. */
+  readonly keyPrefix: string;
+  /**
+   * Keys that mark its window as said locked, one per count and window: the first failure at or
+   * past the limit to count one (limit 1: the only hit allowed) says it.
+   */
+  readonly lockedPrefix: string;
+  readonly event: 'login.locked' | 'login.proof_locked';
+  /** The field of the lock's line that carries the hash. */
+  readonly hashField: 'name_hash' | 'proof_hash';
+  /** Whose failed logins, in the lock's line. */
+  readonly whose: string;
+  /** Whose failed logins, in the 429's message. */
+  readonly forWhom: string;
+}
+
+const NAME: CountOf = {
+  keyPrefix: 'login-name:',
+  lockedPrefix: 'login-locked:',
+  event: 'login.locked',
+  hashField: 'name_hash',
+  whose: 'for one name',
+  forWhom: 'for this name',
+};
+
+const PROOF: CountOf = {
+  keyPrefix: 'login-proof:',
+  lockedPrefix: 'login-proof-locked:',
+  event: 'login.proof_locked',
+  hashField: 'proof_hash',
+  whose: "sent with one client's proof of an earlier login",
+  forWhom: 'with this proof of an earlier login',
+};
 /**
  * Longest wait for the count shared by the sheet's hosts before the host's count decides alone.
  * The keeper answers from Redis in about a millisecond; longer means it or Redis is stuck. A
@@ -70,6 +105,12 @@ export interface LoginLimit {
    * answer (the login then goes on as if unlimited, as the per-IP limit does).
    */
   settle(name: string, ok: boolean): Promise<void>;
+  /**
+   * Settles a login that sent the proof of an earlier login whose hash is `proofHash`
+   * (login-proof.ts), as settle() does a name, against the proof's own count: the name's is
+   * neither read nor counted.
+   */
+  settleProof(proofHash: string, ok: boolean): Promise<void>;
 }
 
 export interface LoginLimitOptions {
@@ -108,8 +149,8 @@ function hashOfNormalized(norm: string): string {
  */
 const NAME_HASHES_KEPT = 10_000;
 
-export function loginLocked(retryAfterSeconds: number): HttpError {
-  return new HttpError('login_locked', `too many failed logins for this name; retry in ${retryAfterSeconds} s`, {
+export function loginLocked(retryAfterSeconds: number, of: CountOf = NAME): HttpError {
+  return new HttpError('login_locked', `too many failed logins ${of.forWhom}; retry in ${retryAfterSeconds} s`, {
     headers: { 'Retry-After': String(retryAfterSeconds) },
   });
 }
@@ -171,9 +212,9 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
    * a few: then both say it, about once in a million windows). `reaching`: this failure's count is
    * the limit, which says it as before when the mark cannot be counted.
    */
-  const claimLockedLine = async (hash: string, hit: CounterHit, reaching: boolean): Promise<boolean> => {
+  const claimLockedLine = async (of: CountOf, hash: string, hit: CounterHit, reaching: boolean): Promise<boolean> => {
     const end = monotonicMs() + hit.msBeforeReset;
-    const key = `${LOCKED_PREFIX}${hash}:${Math.floor(end / windowMs)}`;
+    const key = `${of.lockedPrefix}${hash}:${Math.floor(end / windowMs)}`;
     try {
       return (await counters.hit(key, 1, WINDOW)).allowed;
     } catch {
@@ -182,73 +223,79 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
     }
   };
 
+  /**
+   * Settles a login against one count, a name's or a proof's, by its hash: the comments below say
+   * the name's, and a proof's is counted, judged and said alike.
+   */
+  const settleCount = async (of: CountOf, hash: string, ok: boolean): Promise<void> => {
+    const key = of.keyPrefix + hash;
+    // Asked first: the keeper's round trip runs while the host's count is taken.
+    const sharedCount = sheets ? askShared(hash, !ok) : undefined;
+    let hit: CounterHit | undefined;
+    try {
+      // Answered at once from the shared table. A name counted in the master (the table had no
+      // room for it): a peek and a hit asked in one turn go in one message and settle together,
+      // in order (worker/counter-client.ts), so a burst of guesses at a locked name gets all its
+      // 429s at once, the correct code's among them, not apart from the others.
+      hit = ok ? await counters.peek(key, COUNTER_LIMIT, WINDOW) : await counters.hit(key, COUNTER_LIMIT, WINDOW);
+    } catch (err) {
+      unavailable.failed((logins) =>
+        logger.warn(
+          { event: 'ratelimit.unavailable', counter: 'login_failures', err: (err as Error).message, logins },
+          'failed-login counter did not answer; letting logins through',
+        ),
+      );
+      // The shared count, when there is one, still decides.
+      if (!sharedCount) return;
+    }
+    if (hit) {
+      unavailable.ended((logins) =>
+        logger.info({ event: 'ratelimit.recovered', counter: 'login_failures', logins }, `failed-login counter answers again; ${logins} logins went through unchecked`),
+      );
+    }
+    // The name's failures on this host, this one's included.
+    const here = hit === undefined ? undefined : COUNTER_LIMIT - hit.remaining;
+    // Asked before the shared count is waited for: the window's end is read against the clock
+    // as soon as the count is had.
+    const saidHere = !ok && hit !== undefined && here !== undefined && here >= failures ? claimLockedLine(of, hash, hit, here === failures) : undefined;
+    const shared = sharedCount && (await sharedCount);
+    // Said by the failure that used up the name's budget (it still gets its 401; the next login
+    // gets 429), or by the first one refused past it: once per name and window on the whole host,
+    // and, counted all together, once per name and window on all the sheet's hosts (Redis counts
+    // each failure alone, so exactly one reaches the limit).
+    const reachedHere = saidHere !== undefined && (await saidHere);
+    const reachedShared = !ok && shared !== undefined && shared.failures === failures;
+    if (reachedHere || reachedShared) {
+      const ms = Math.max(reachedHere ? (hit?.msBeforeReset ?? 0) : 0, reachedShared ? (shared?.msLeft ?? 0) : 0);
+      logger.warn(
+        {
+          event: of.event,
+          [of.hashField]: hash,
+          failures,
+          window_s: LOGIN_FAILURE_WINDOW_SECONDS,
+          retry_after_s: retryAfterSeconds(ms),
+          ...(reachedShared ? { shared: true } : {}),
+        },
+        reachedShared
+          ? `too many failed logins ${of.whose} on all the sheet's hosts together: its logins answer 429 until its window ends`
+          : `too many failed logins ${of.whose}: its logins answer 429 until its window ends`,
+      );
+    }
+    // Locked: the name had its failures before this login, on this host or on all together (a
+    // failure is counted first, so all together it is then over the limit; a read is at it).
+    const lockedHere = here !== undefined && (ok ? here >= failures : here > failures);
+    const lockedShared = shared !== undefined && (ok ? shared.failures >= failures : shared.failures > failures);
+    if (lockedHere || lockedShared) {
+      // Until the later of the windows that lock it: the name stays locked that long.
+      const ms = Math.max(lockedHere ? (hit?.msBeforeReset ?? 0) : 0, lockedShared ? (shared?.msLeft ?? 0) : 0);
+      throw loginLocked(retryAfterSeconds(ms), of);
+    }
+  };
+
   return {
     failures,
-    async settle(name, ok) {
-      const hash = hashOf(name);
-      const key = KEY_PREFIX + hash;
-      // Asked first: the keeper's round trip runs while the host's count is taken.
-      const sharedCount = sheets ? askShared(hash, !ok) : undefined;
-      let hit: CounterHit | undefined;
-      try {
-        // Answered at once from the shared table. A name counted in the master (the table had no
-        // room for it): a peek and a hit asked in one turn go in one message and settle together,
-        // in order (worker/counter-client.ts), so a burst of guesses at a locked name gets all its
-        // 429s at once, the correct code's among them, not apart from the others.
-        hit = ok ? await counters.peek(key, COUNTER_LIMIT, WINDOW) : await counters.hit(key, COUNTER_LIMIT, WINDOW);
-      } catch (err) {
-        unavailable.failed((logins) =>
-          logger.warn(
-            { event: 'ratelimit.unavailable', counter: 'login_failures', err: (err as Error).message, logins },
-            'failed-login counter did not answer; letting logins through',
-          ),
-        );
-        // The shared count, when there is one, still decides.
-        if (!sharedCount) return;
-      }
-      if (hit) {
-        unavailable.ended((logins) =>
-          logger.info({ event: 'ratelimit.recovered', counter: 'login_failures', logins }, `failed-login counter answers again; ${logins} logins went through unchecked`),
-        );
-      }
-      // The name's failures on this host, this one's included.
-      const here = hit === undefined ? undefined : COUNTER_LIMIT - hit.remaining;
-      // Asked before the shared count is waited for: the window's end is read against the clock
-      // as soon as the count is had.
-      const saidHere = !ok && hit !== undefined && here !== undefined && here >= failures ? claimLockedLine(hash, hit, here === failures) : undefined;
-      const shared = sharedCount && (await sharedCount);
-      // Said by the failure that used up the name's budget (it still gets its 401; the next login
-      // gets 429), or by the first one refused past it: once per name and window on the whole host,
-      // and, counted all together, once per name and window on all the sheet's hosts (Redis counts
-      // each failure alone, so exactly one reaches the limit).
-      const reachedHere = saidHere !== undefined && (await saidHere);
-      const reachedShared = !ok && shared !== undefined && shared.failures === failures;
-      if (reachedHere || reachedShared) {
-        const ms = Math.max(reachedHere ? (hit?.msBeforeReset ?? 0) : 0, reachedShared ? (shared?.msLeft ?? 0) : 0);
-        logger.warn(
-          {
-            event: 'login.locked',
-            name_hash: hash,
-            failures,
-            window_s: LOGIN_FAILURE_WINDOW_SECONDS,
-            retry_after_s: retryAfterSeconds(ms),
-            ...(reachedShared ? { shared: true } : {}),
-          },
-          reachedShared
-            ? "too many failed logins for one name on all the sheet's hosts together: its logins answer 429 until its window ends"
-            : 'too many failed logins for one name: its logins answer 429 until its window ends',
-        );
-      }
-      // Locked: the name had its failures before this login, on this host or on all together (a
-      // failure is counted first, so all together it is then over the limit; a read is at it).
-      const lockedHere = here !== undefined && (ok ? here >= failures : here > failures);
-      const lockedShared = shared !== undefined && (ok ? shared.failures >= failures : shared.failures > failures);
-      if (lockedHere || lockedShared) {
-        // Until the later of the windows that lock it: the name stays locked that long.
-        const ms = Math.max(lockedHere ? (hit?.msBeforeReset ?? 0) : 0, lockedShared ? (shared?.msLeft ?? 0) : 0);
-        throw loginLocked(retryAfterSeconds(ms));
-      }
-    },
+    settle: (name, ok) => settleCount(NAME, hashOf(name), ok),
+    settleProof: (proofHash, ok) => settleCount(PROOF, proofHash, ok),
   };
 }
 

@@ -103,7 +103,7 @@ export interface SheetsClient {
   /**
    * Counts one failed login of a name (`failed`), or only reads its count, in the count the sheet's
    * hosts share through Redis (REDIS_URL with a Google sheet); `nameHash` stands for the name
-   * (32 hex digits), `windowMs` is the window a first failure starts. Rejects when that count
+   * (32 hex digits), or for a proof of an earlier login (app/login-proof.ts), `windowMs` is the window a first failure starts. Rejects when that count
    * cannot be had within `timeoutMs` (no Redis, Redis away, the keeper down or slow). Absent from
    * clients that have no such count.
    */

@@ -141,6 +141,52 @@ describe('failed logins per name: only roster names reach the counters', () => {
   });
 });
 
+describe('failed logins sent with a proof of an earlier login', () => {
+  it("are counted under the proof's own key, the name's never read nor counted; the proof is locked at the limit, the correct code included", async () => {
+    const { keys, counters } = keyRecordingCounters();
+    const log = capturingLogger();
+    const limit = await createLoginLimit({ failures: 2, logger: log.logger, hostCounters: counters });
+    assert.ok(limit);
+    const proof = 'ab'.repeat(16);
+    await limit.settleProof(proof, false);
+    await limit.settleProof(proof, true);
+    await limit.settleProof(proof, false);
+    await assert.rejects(limit.settleProof(proof, true), { status: 429, error: 'login_locked' });
+    await assert.rejects(limit.settleProof(proof, false), { status: 429 });
+    // Another proof, and the name, are not locked.
+    await limit.settleProof('cd'.repeat(16), true);
+    await limit.settle('Alice', true);
+    const counts = keys.filter((k) => !k.includes('-locked:'));
+    assert.deepEqual(counts, [...Array(5).fill(`login-proof:${proof}`), `login-proof:${'cd'.repeat(16)}`, `login-name:${nameHash('alice')}`], 'the name read by the last settle() alone');
+    assert.ok(keys.filter((k) => k.includes('-locked:')).every((k) => k.startsWith(`login-proof-locked:${proof}:`)), JSON.stringify(keys));
+    const said = log.lines.filter((l) => String(l.event).startsWith('login.'));
+    assert.deepEqual(said.map((l) => [l.event, l.proof_hash, l.name_hash]), [['login.proof_locked', proof, undefined]]);
+  });
+});
+
+describe('failed logins sent with a proof of an earlier login, counted by all the hosts of the sheet (REDIS_URL)', () => {
+  it("asks the shared count under the proof's hash, and is locked by it, the name's count untouched", async () => {
+    const log = capturingLogger();
+    let shared = 0;
+    const { sheets, calls } = withSharedCount(async (failed) => ({ failures: failed ? ++shared : shared, msLeft: 600_000 }));
+    const limit = await createLoginLimit({ failures: 3, logger: log.logger, hostCounters: createWindowCounters(), shared: () => sheets });
+    assert.ok(limit);
+    const proof = 'ef'.repeat(16);
+    shared = 2; // two failures with this proof on other hosts
+    await limit.settleProof(proof, false);
+    await assert.rejects(limit.settleProof(proof, true), { status: 429, error: 'login_locked' });
+    assert.deepEqual(
+      calls.map((c) => [c.nameHash, c.failed]),
+      [
+        [proof, true],
+        [proof, false],
+      ],
+    );
+    const said = log.lines.filter((l) => String(l.event).startsWith('login.'));
+    assert.deepEqual(said.map((l) => [l.event, l.proof_hash, l.shared]), [['login.proof_locked', proof, true]]);
+  });
+});
+
 describe('failed logins per name: off, and counters that fail', () => {
   it('CORRAL_LOGIN_FAILURES_PER_NAME=0 turns it off', async () => {
     const app = await startApp({ CORRAL_RATE_LIMIT: '0', CORRAL_LOGIN_FAILURES_PER_NAME: '0' }, createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS }));

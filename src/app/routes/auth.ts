@@ -4,9 +4,16 @@ import { readJsonObject } from '../body.js';
 import { CHALLENGE, type AppDeps } from '../deps.js';
 import { HttpError, sendJson, sendJsonText } from '../http.js';
 import type { LoginLimit } from '../login-limit.js';
+import { loginProof } from '../login-proof.js';
 import { checkLogin, codeDigestOf, playerName, publicFields, publicFieldsJson, rosterProblem, type RosterProblem } from '../players.js';
 import type { Handler } from '../router.js';
-import { onlyFields, requireText } from '../validate.js';
+import { onlyFields, optionalText, requireText } from '../validate.js';
+
+/**
+ * Longest `token` POST /api/login takes: a token issue() writes for a name of 100 characters, each
+ * up to 4 bytes in UTF-8 (or spelled longer in the sheet, decomposed), is under 1000.
+ */
+const TOKEN_MAX = 2000;
 
 /** What the operator is told of a roster that keeps players from logging in, and how to fix it. */
 /** `limited`: the failed-login limit per name is on. */
@@ -54,9 +61,12 @@ export function loginRoute(deps: AppDeps, limit?: LoginLimit): Handler {
   let expiresText = '';
   return async ({ req, res }) => {
     const body = await readJsonObject(req);
-    onlyFields(body, ['name', 'code']);
+    onlyFields(body, ['name', 'code', 'token']);
     const name = requireText(body, 'name', { min: 1, max: 100 });
     const code = requireText(body, 'code', { min: 1, max: 200 });
+    // The token of an earlier login for this player, proof that this client logged in before
+    // (login-proof.ts). Read only when sent: a login without one costs what it did.
+    const proofToken = body.token === undefined ? '' : optionalText(body, 'token', { min: 0, max: TOKEN_MAX });
     // A held copy of the roster is used as it is: no promise to wait for.
     const sheet = deps.cachedRecords(range) ?? (await deps.records(range));
     const problem = rosterProblem(sheet);
@@ -67,7 +77,17 @@ export function loginRoute(deps: AppDeps, limit?: LoginLimit): Handler {
     // away). A name not in the roster is never counted and always answers 401: the roster's names
     // are public (GET /api/players needs no token), so that says nothing new, and the master keeps
     // at most one counter per roster name, not one per name a client makes up.
-    if (limit && known) await limit.settle(name, record !== undefined);
+    //
+    // A login that sends the proof of an earlier login for this player is counted against the
+    // proof instead, and the name's lock does not apply to it: a guesser sending wrong codes for
+    // the name locks out the clients without a proof, not the player's own. A token that is no
+    // proof (forged, too old, another player's, issued for a code the sheet has since changed)
+    // is as none: judged by the name, and the answer does not say why.
+    if (limit && known) {
+      const proof = proofToken === '' ? undefined : loginProof(deps.sessions, proofToken, sheet, name);
+      if (proof === undefined) await limit.settle(name, record !== undefined);
+      else await limit.settleProof(proof, record !== undefined);
+    }
     // One answer for an unknown name and a wrong code: the caller learns nothing about which.
     if (!record) throw new HttpError('invalid_credentials', 'name or code is incorrect', { headers: CHALLENGE });
     // The sheet's spelling, not the one typed (the lookup ignores case and Unicode form): the

@@ -5,7 +5,9 @@
 // The keeper alone holds the Redis link, so the workers ask it (POST /login on its socket). Like
 // the other shared parts this is best-effort: Redis away, paused after a failed command, or slow
 // is "unavailable", and the worker then decides by its host's count alone. Keys carry the name's
-// hash as the worker sent it (32 hex digits), never a name.
+// hash as the worker sent it (32 hex digits), never a name; a login sending the proof of an
+// earlier login is counted under the proof's hash instead (app/login-proof.ts), a hash of other
+// text, so never a name's.
 
 import type { RedisLink } from '../../redis/link.js';
 
