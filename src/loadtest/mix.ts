@@ -44,13 +44,15 @@ export function checkMix(shares: Partial<Record<string, unknown>>, source: 'flag
 
 /** Parses "read=0.6,write=0.3,export=0.1". */
 export function parseMix(text: string): Mix {
-  const shares: Record<string, unknown> = {};
+  // No prototype: on a plain object "constructor" or "toString" was found by `in` and refused as
+  // given twice, and "__proto__" set the prototype; each must reach checkMix as an unknown kind.
+  const shares: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const part of text.split(',')) {
     const [key, raw, extra] = part.split('=').map((s) => s.trim());
     if (!key || raw === undefined || raw === '' || extra !== undefined) {
       throw inputError(`--mix: ${JSON.stringify(part)} is not kind=share (e.g. read=0.6,write=0.3,export=0.1)`);
     }
-    if (key in shares) throw inputError(`--mix: ${key} is given twice`);
+    if (Object.hasOwn(shares, key)) throw inputError(`--mix: ${key} is given twice`);
     // Read as every decimal option is (config/number-text.ts): 0x1 or 1e-1 stays text, refused below.
     const value = parseDecimal(raw, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY);
     shares[key] = value.ok ? value.value : raw;

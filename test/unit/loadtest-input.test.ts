@@ -89,6 +89,15 @@ describe('mix', () => {
     refused(() => parseMix('read=0.5,read=0.5'), /given twice/);
   });
 
+  it('says a kind named like an object property (constructor, __proto__) is unknown, not given twice', () => {
+    // Checked with `in`, "constructor" and "toString" were found on every object's prototype and
+    // "__proto__" set the prototype: each given once was refused as "given twice".
+    for (const key of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      refused(() => parseMix(`${key}=1`), new RegExp(`^--mix: unknown kind "${key}" \\(allowed: read, write, export\\)$`));
+      refused(() => parseMix(`read=0.5,${key}=0.5`), new RegExp(`^--mix: unknown kind "${key}"`));
+    }
+  });
+
   it('says a mix written in percent (60/30/10) is written in fractions of 1', () => {
     refused(() => parseMix('read=60,write=30,export=10'), /^--mix read: 60 must be a share between 0 and 1 \(shares are fractions of 1: 60 % is 0\.6\)$/);
     refused(() => parseProfile({ users: { distribution: { plateau: { duration: '1m', users: 5 } } }, distribution: { read: 60, write: 30, export: 10 } }), /^profile field distribution\.read: 60 must be a share between 0 and 1 \(shares are fractions of 1: 60 % is 0\.6\)$/);
