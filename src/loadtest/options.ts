@@ -171,7 +171,12 @@ function absolutePath(cwd: string | (() => string), path: string, unreachable: s
 
 /** `cwd`: the working directory, or a function that reads it when a relative path needs it. */
 export function parseLoadtestArgs(argv: readonly string[], cwd: string | (() => string), now = new Date(), env: LoadtestEnv = readLoadtestEnv()): ParsedArgs {
-  const fromCwd = (flag: string, path: string): string => absolutePath(cwd, path, `${flag} ${path} cannot be found from it; pass absolute paths`);
+  const fromCwd = (flag: string, path: string): string => {
+    // Resolved, '' is the working directory itself: `--out "$DIR"` with DIR unset wrote the result
+    // files straight into it, and an empty --profile was refused as "cannot read /home/op: EISDIR".
+    if (path === '') throw inputError(`${flag} is empty: give a path${flag === '--out' ? ', or leave out --out for ./loadtest-<timestamp>/' : ''}`);
+    return absolutePath(cwd, path, `${flag} ${path} cannot be found from it; pass absolute paths`);
+  };
   let parsed;
   try {
     parsed = parseFlags(argv, FLAGS);

@@ -228,6 +228,15 @@ describe('arguments', () => {
     refused(() => parseLoadtestArgs(['--target', 'http://127.0.0.1:1', 'extra'], '/tmp'), /Unexpected argument/);
   });
 
+  it('refuses an empty --out, --profile or --users-file rather than taking the working directory', () => {
+    // `--out "$DIR"` with DIR unset: resolved against the working directory, '' was that directory,
+    // and result.json and report.html went straight into it (replacing any there); an empty
+    // --profile or --users-file was refused as "cannot read /tmp: EISDIR", naming a directory never given.
+    for (const flag of ['--out', '--profile', '--users-file']) {
+      refused(() => options(flag, ''), new RegExp(`^${flag} is empty: give a path${flag === '--out' ? ', or leave out --out for \\./loadtest-<timestamp>/' : ''}$`));
+    }
+  });
+
   it('refuses a flag given twice rather than silently keeping the last one', () => {
     refused(() => options('--steps', '5,10,25', '--steps', '50'), /^Option --steps is given 2 times \("5,10,25", "50"\): give it once$/);
     refused(() => parseLoadtestArgs(['--target', 'http://127.0.0.1:1', '--target=http://127.0.0.1:2'], '/tmp'), /^Option --target is given 2 times \("http:\/\/127\.0\.0\.1:1", "http:\/\/127\.0\.0\.1:2"\)/);
