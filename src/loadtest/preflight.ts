@@ -67,6 +67,12 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
     if (readMs > opts.timeoutMs) notes.push(`the target took ${Math.round(readMs)} ms to answer GET /api/players before the load, more than --timeout ${formatExactDuration(opts.timeoutMs)}: as slow during the run, requests time out`);
     if (s.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for GET ${playersPath}: it does not look like corral's bundled app${prefixHint(opts.target)}`);
     refuseIfRedirected(opts.target, `GET ${playersPath}`, players);
+    // The roster answers anyone without a token: a 401 or 403 here is something in front of the
+    // app asking for credentials the run never sends. Let through, the login's 401 that followed
+    // was said as players' codes not matching the sheet, sending the operator to --users-file.
+    if (s.status === 401 || s.status === 403) {
+      throw targetRefused(`target ${opts.target.href} answered GET ${playersPath} with HTTP ${s.status}, a route corral's app answers to anyone without a token: something in front of it asks for credentials (an authenticating proxy), or it is not corral's app; give --target the URL the app answers at`);
+    }
     checkUnavailable(opts.target, 'GET /api/players', players, notes);
     const loginPath = apiPath(opts.target, '/api/login');
     const login = await client.send({ kind: 'login', method: 'POST', path: loginPath, json: credential, parseJson: true });

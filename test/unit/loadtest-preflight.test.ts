@@ -82,6 +82,27 @@ describe('preflight', () => {
     );
   });
 
+  it('refuses a target answering the public roster 401 or 403 (an authenticating proxy in front), not laying it on --users-file', async () => {
+    // GET /api/players answers anyone without a token: refused there, the next refusal, the
+    // login's 401, sent the operator to fix the players' codes of a target that asked for none.
+    for (const status of [401, 403]) {
+      const asked: string[] = [];
+      await withServer(
+        (req, res) => {
+          asked.push(`${req.method} ${req.url}`);
+          res.writeHead(status, { 'www-authenticate': 'Basic realm="x"', 'content-type': 'text/plain' }).end('denied');
+        },
+        async (url) => {
+          await assert.rejects(
+            preflight(options(url), DEFAULT_MIX, { name: 'Alice Martin', code: 'P001' }, 'players.csv', [], undefined),
+            loadtestRefusal(new RegExp(`answered GET /api/players with HTTP ${status}, a route corral's app answers to anyone without a token: something in front of it asks for credentials \\(an authenticating proxy\\), or it is not corral's app; give --target the URL the app answers at$`), 'CORRAL_ERR_LOADTEST_TARGET'),
+          );
+        },
+      );
+      assert.deepEqual(asked, ['GET /api/players']);
+    }
+  });
+
   it('lets a target that answers the login with a token through', async () => {
     await withServer(
       (req, res) => {

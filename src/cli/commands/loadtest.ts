@@ -111,7 +111,8 @@ Exit codes:
        master (it measures every 5 s)
   64   bad arguments, profile or users file, a --time-scale too small for a verdict,
        an --out that cannot be written, a target that is not corral's app (404 for
-       its routes, a redirect, which is not followed, a login answered without a token),
+       its routes, a redirect, which is not followed, 401 or 403 for its public roster:
+       a proxy asking for credentials, a login answered without a token),
        a remote target or --admin without --allow-remote,
        an admin token the target or the admin API refuses, an --admin that is not the
        admin API (404s, not JSON: the app's port, a path in the URL), or an open-file limit of this
