@@ -3,6 +3,7 @@
 // would fail every request for a reason known now is not started.
 
 import type { PinnedAddresses } from '../loopback.js';
+import { ADMIN_TOKEN_UNSET, isAdminTokenUnset, SET_ADMIN_TOKEN } from './admin-token-unset.js';
 import { checkUnavailable, shownText } from './before-load.js';
 import { TargetClient, type Reply, type Sample } from './client.js';
 import type { Credential } from './credentials.js';
@@ -108,6 +109,9 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
       if (exportStatus === 404 && isRouteMissing(exp)) throw targetRefused(`target ${opts.target.href} answered 404 for GET ${exportPath}: it has no export route (a proxy in front that passes /api/players and /api/login alone?), so every export of the run would fail; leave exports out with --mix`);
       refuseIfRedirected(opts.target, `GET ${exportPath}`, exp);
       checkUnavailable(opts.target, 'GET /api/export', exp, notes);
+      if ((exportStatus === 401 || exportStatus === 403) && isAdminTokenUnset(exp.json)) {
+        throw inputError(`the target has no admin token set (GET /api/export answered HTTP ${exportStatus} ${ADMIN_TOKEN_UNSET}), so it answers no export: ${SET_ADMIN_TOKEN}; or leave exports out with --mix`);
+      }
       if (exportStatus === 401 || exportStatus === 403) {
         throw inputError(`the target refused the admin token for GET /api/export (HTTP ${exportStatus}), so every export of the run would fail: check --admin-token (or CORRAL_ADMIN_TOKEN) against the target's CORRAL_ADMIN_TOKEN, or leave exports out with --mix`);
       }

@@ -5,6 +5,7 @@
 
 import { Agent, request } from 'undici';
 import { pinnedLookup, type PinnedAddresses } from '../loopback.js';
+import { ADMIN_TOKEN_UNSET, isAdminTokenUnset, SET_ADMIN_TOKEN } from './admin-token-unset.js';
 
 export interface ServerSample {
   /** Milliseconds since the run started. */
@@ -232,6 +233,11 @@ export class AdminSampler {
       const [cap, stats] = await Promise.all([this.#get('/api/admin/capacity'), this.#get('/api/admin/stats')]);
       for (const r of [cap, stats]) {
         if (r.status === 401 || r.status === 403) {
+          // A master with no token of its own answers every one so (403 admin_token_unset): no
+          // token passed here can help, only one set there.
+          if (isAdminTokenUnset(r.body)) {
+            return { ok: false, problem: `the target's master has no admin token set (HTTP ${r.status} ${ADMIN_TOKEN_UNSET}), so its admin API answers no one: ${SET_ADMIN_TOKEN}`, tokenRefused: true };
+          }
           // With no token at all, "refused the token" would send the operator hunting for a typo.
           const problem = this.#token === undefined
             ? `the admin API needs a token (HTTP ${r.status}); pass --admin-token or set CORRAL_ADMIN_TOKEN`

@@ -103,6 +103,22 @@ describe('preflight', () => {
     }
   });
 
+  it('says a target with no admin token set (403 admin_token_unset on the export) needs one set there, not a token checked', async () => {
+    await withServer(
+      (req, res) => {
+        if (req.url === '/api/players') return res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+        if (req.url === '/api/login') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"t"}');
+        res.writeHead(403, { 'content-type': 'application/json' }).end('{"error":"admin_token_unset","message":"set CORRAL_ADMIN_TOKEN to use admin routes"}');
+      },
+      async (url) => {
+        await assert.rejects(
+          preflight(options(url, ['--admin-token', 'admin-token-0123456789']), DEFAULT_MIX, { name: 'Alice Martin', code: 'P001' }, 'players.csv', [], undefined),
+          loadtestRefusal(/^the target has no admin token set \(GET \/api\/export answered HTTP 403 admin_token_unset\), so it answers no export: set CORRAL_ADMIN_TOKEN in its settings and reload it \(corral reload\), then pass the same token with --admin-token; or leave exports out with --mix$/),
+        );
+      },
+    );
+  });
+
   it('lets a target that answers the login with a token through', async () => {
     await withServer(
       (req, res) => {

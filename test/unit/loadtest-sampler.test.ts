@@ -202,6 +202,30 @@ describe('sampling a live admin API', () => {
     assert.equal(probe.problem, 'the admin API needs a token (HTTP 401); pass --admin-token or set CORRAL_ADMIN_TOKEN');
   });
 
+  it('says an admin API whose master has no token set (403 admin_token_unset) needs one set there, whatever token was passed', async () => {
+    // The master answers so until CORRAL_ADMIN_TOKEN is set on it: "refused the token; check
+    // --admin-token" sent the operator to a token nothing could match, and without one "pass
+    // --admin-token" to that same message.
+    const server = createServer((_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/json' }).end('{"success":false,"error":"admin_token_unset","message":"set CORRAL_ADMIN_TOKEN to use the admin API"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      for (const token of ['a-token-0123456789', undefined]) {
+        const s = new AdminSampler(url, token);
+        const probe = await s.probe(0);
+        await s.close();
+        assert.equal(probe.ok, false);
+        assert.equal(probe.problem, "the target's master has no admin token set (HTTP 403 admin_token_unset), so its admin API answers no one: set CORRAL_ADMIN_TOKEN in its settings and reload it (corral reload), then pass the same token with --admin-token");
+        assert.equal(probe.tokenRefused, true, 'a setting to fix, not an outage');
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('reports an admin API that accepts connections but never answers as not answering', async () => {
     const sockets = new Set<import('node:net').Socket>();
     const server = createNetServer((c) => sockets.add(c));
