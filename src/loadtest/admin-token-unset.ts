@@ -3,8 +3,10 @@
 // --admin-token"), it sent the operator to check a token nothing could match; the fix is a setting
 // on the target. The admin dashboard (static/token.js) and `corral status` say it so too.
 
+import type { HttpErrorCode } from '../errors.js';
+
 /** The error code the app and the admin API answer with while no admin token is set. */
-export const ADMIN_TOKEN_UNSET = 'admin_token_unset';
+export const ADMIN_TOKEN_UNSET: HttpErrorCode = 'admin_token_unset';
 
 /** The answer's JSON names that code. */
 export function isAdminTokenUnset(body: unknown): boolean {
