@@ -8,6 +8,7 @@ import { startAdminServer, type AdminServer } from '../../src/master/admin/serve
 import { startMonitoring, type Monitoring } from '../../src/master/admin/monitoring.js';
 import { createLogger } from '../../src/log/logger.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
+import { exchange } from '../helpers/raw-exchange.js';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 const logger = createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'silent' }, { role: 'master' }).logger;
@@ -62,6 +63,19 @@ describe('admin listener on loopback: Host check against DNS rebinding', () => {
     }
     // Node's own clients (fetch, as `corral status` and `recommend` use) send the URL's host.
     assert.equal((await fetch(`http://127.0.0.1:${port}/api/admin/stats`, { headers: auth })).status, 200);
+  });
+
+  it('judges a request in absolute form by the host its target names, not by Host (RFC 9112 §3.2.2)', async () => {
+    const raw = (target: string, host: string) => exchange(port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`);
+    for (const target of ['http://attacker.example/api/admin/stats', `http://attacker.example:${port}/api/admin/health`, 'http://127.0.0.1.nip.io/metrics']) {
+      const answer = await raw(target, `127.0.0.1:${port}`);
+      assert.match(answer, /^HTTP\/1\.1 421 /, target);
+      assert.ok(answer.includes('"error":"host_not_allowed"'), answer);
+      assert.ok(answer.includes(JSON.stringify(new URL(target).host).replace(/"/g, '\\"')), answer);
+    }
+    for (const target of [`http://127.0.0.1:${port}/api/admin/stats`, `http://localhost:${port}/api/admin/health`, `http://[::1]:${port}/metrics`]) {
+      assert.match(await raw(target, 'attacker.example'), /^HTTP\/1\.1 200 /, target);
+    }
   });
 
   it('answers an HTTP/1.0 request without Host (no browser sends one)', async () => {

@@ -25,7 +25,22 @@ export function hostNameOf(header: string): string | undefined {
 }
 
 /**
- * A request's Host, judged for a listener bound to `bindHost`. A request without Host (HTTP/1.0)
+ * The authority of a request target in absolute form (`GET http://name:port/path`), '' when it
+ * names none, undefined for any other form. RFC 9112 §3.2.2: a server given one ignores Host and
+ * takes the target's, so a check of Host alone answered `GET http://attacker.example/api/admin/stats`
+ * sent with `Host: 127.0.0.1`, a request addressed to another name.
+ */
+function targetAuthority(target: string | undefined): string | undefined {
+  if (target === undefined || !/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return undefined;
+  try {
+    return new URL(target).host;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A request's Host (or, in absolute form, its target's authority), judged for a listener bound to `bindHost`. A request without Host (HTTP/1.0)
  * passes: browsers always send it.
  */
 export function checkAdminHost(req: IncomingMessage, bindHost: string): HostCheck {
@@ -41,12 +56,15 @@ export function checkAdminHost(req: IncomingMessage, bindHost: string): HostChec
     return { ok: false, error: 'invalid_host', message: 'a request needs exactly one Host header' };
   }
   if (!isLoopbackHost(bindHost)) return { ok: true };
-  if (header === undefined) return { ok: true };
-  const name = hostNameOf(header);
+  const authority = targetAuthority(req.url);
+  const addressed = authority ?? header;
+  if (addressed === undefined) return { ok: true };
+  const name = hostNameOf(addressed);
   if (name !== undefined && isLoopbackHost(name)) return { ok: true };
+  const named = authority !== undefined ? `its target's host ${JSON.stringify(authority)}` : `Host: ${JSON.stringify(header)}`;
   return {
     ok: false,
     error: 'host_not_allowed',
-    message: `the admin API listens on loopback and answers only requests addressed to localhost or a loopback address (127.0.0.1, [::1]), any port; this one was for Host: ${JSON.stringify(header)}. Use http://127.0.0.1:PORT or http://localhost:PORT (also through an SSH tunnel)`,
+    message: `the admin API listens on loopback and answers only requests addressed to localhost or a loopback address (127.0.0.1, [::1]), any port; this one was for ${named}. Use http://127.0.0.1:PORT or http://localhost:PORT (also through an SSH tunnel)`,
   };
 }
