@@ -25,17 +25,34 @@ function tokenProblem(t) {
   return '';
 }
 
+// A token put in the query (/admin?token=…) is not taken: unlike the fragment, the query goes to
+// the server with the request line, and a proxy in front writes it to its access log (nginx's
+// default format does). The page showed a blank form and left the secret in the address bar and
+// the history; it leaves them now, and the form says where the token goes.
+const QUERY_TOKEN = /(?:^\?|&)token=/;
+const MISPLACED_TOKEN = 'the token goes after # in the address (/admin#token=…), not after ?: a query is sent to the server, and a proxy in front may log it; it was removed from the address: type CORRAL_ADMIN_TOKEN here';
+const withoutQueryToken = (search) => {
+  const kept = search.replace(/^\?/, '').split('&').filter((p) => p !== '' && !p.startsWith('token='));
+  return kept.length ? `?${kept.join('&')}` : '';
+};
+
 /** Takes the token from #token=…; returns why it was refused, or '' (none there, or taken). */
 function takeTokenFromHash() {
+  const misplaced = QUERY_TOKEN.test(location.search);
+  const search = misplaced ? withoutQueryToken(location.search) : location.search;
   // The rest of the fragment: CORRAL_ADMIN_TOKEN may hold a & (its settings allow it), and one
   // pasted as typed was cut there, read as a wrong token.
   const m = /(?:^#|&)token=(.+)$/.exec(location.hash);
-  if (!m) return '';
+  if (!m) {
+    if (!misplaced) return '';
+    history.replaceState(null, '', location.pathname + search + location.hash);
+    return MISPLACED_TOKEN;
+  }
   let value = m[1];
   // A token with a stray % is not an escape: take it as typed rather than stop the page.
   try { value = decodeURIComponent(value); } catch { /* kept as is */ }
   // Do not leave the secret in the address bar or the history.
-  history.replaceState(null, '', location.pathname + location.search);
+  history.replaceState(null, '', location.pathname + search);
   const problem = tokenProblem(value);
   // Not kept: a token stored before must not be used as if this one had been.
   if (problem) sessionStorage.removeItem(TOKEN_KEY);
