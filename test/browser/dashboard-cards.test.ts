@@ -219,6 +219,38 @@ describe('/admin dashboard in Chromium: the cards and the Workers table', { skip
     }
   });
 
+  it('a keeper not beating (its loop blocked, the process stopped) has the Sheets card\'s figures greyed, said to be of its last beat and how old, until it beats again', async () => {
+    const silent = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [
+      child(1, 4651, 'ready', {}),
+      { ...child(0, 4650, 'ready', { extra: { readTokensLeft: 57, writeTokensLeft: 35, journalBacklogRows: 3, maxStaleSeconds: 0 } }, 'keeper'), lastBeatAt: Date.now() - 8000 },
+    ]);
+    const silentServer = await startAdminServer(silent, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`http://127.0.0.1:${silentServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 1);
+      assert.match(((await page.textContent('#keeper-state')) ?? '').trim(), /^ready, not beating for \d+(\.\d)? s$/);
+      assert.equal(((await page.textContent('#sheets-quota')) ?? '').trim(), '57 / 35', 'the last figures stay, marked');
+      assert.equal(await page.getAttribute('#sheets-card', 'data-stale'), 'true');
+      assert.equal(await page.isHidden('#sheets-beat-note'), false);
+      assert.match(((await page.textContent('#sheets-beat-note')) ?? '').trim(), /^the keeper has not beaten for (8|9|1\d)\.\d s: its figures here are those of its last beat$/);
+      // The card's own rows stay: the max staleness among them.
+      assert.equal(((await page.textContent('#sheets-stale')) ?? '').trim(), '0s');
+      assert.equal(await page.isHidden('#sheets-stale'), false);
+      assert.equal(await page.$eval('#sheets-quota', (el) => getComputedStyle(el).color), 'rgb(92, 99, 112)', 'greyed');
+      // It beats again: the marks go.
+      silent.kids[1] = child(0, 4650, 'ready', { extra: { readTokensLeft: 60, writeTokensLeft: 60, journalBacklogRows: 0, maxStaleSeconds: 0 } }, 'keeper');
+      await page.waitForFunction(() => document.getElementById('sheets-card')?.dataset.stale === undefined, undefined, { timeout: 12_000 });
+      assert.equal(await page.isHidden('#sheets-beat-note'), true);
+      assert.equal(await page.isHidden('#sheets-stale'), false);
+      assert.equal(((await page.textContent('#sheets-quota')) ?? '').trim(), '60 / 60');
+      assert.notEqual(await page.$eval('#sheets-quota', (el) => getComputedStyle(el).color), 'rgb(92, 99, 112)');
+    } finally {
+      await page.close();
+      await silentServer.close();
+    }
+  });
+
   it('with REDIS_URL the Sheets card says whether the quota and cache are shared, in red while Redis is unreachable or refuses the keeper (saying which); without it, nothing', async () => {
     const hosts = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [
       child(1, 4601, 'ready', {}),

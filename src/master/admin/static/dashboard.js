@@ -201,6 +201,15 @@ function renderStats(s) {
   const keeperExits = keeperUnasked.length ? `; exited unasked since the master started: ${saidExits(keeperUnasked)}` : '';
   set('keeper-state', (!k ? (kr ? `not running, restarting in ${fmt.num(kr.in_ms / 1000, 0)} s (crash loop ${kr.crash_loop})` : 'not running') : k.heartbeat_late ? `${k.state}, not beating for ${k.last_beat_s_ago} s` : k.state) + keeperExits);
   $('keeper-state').dataset.late = String(!k || k.heartbeat_late || keeperUnasked.length > 0);
+  // A keeper not beating (its loop blocked, the process stopped) sent its quota, journal and cache
+  // figures with its last beat: the card went on showing them as the Sheets layer's state now.
+  // Greyed with their age, as the CPU and RAM cards' figures are when they cannot be measured.
+  const keeperSilent = Boolean(k && k.heartbeat_late);
+  const sheetsCard = $('sheets-card');
+  if (keeperSilent) sheetsCard.dataset.stale = 'true'; else delete sheetsCard.dataset.stale;
+  const beatNote = $('sheets-beat-note');
+  beatNote.hidden = !keeperSilent;
+  beatNote.textContent = keeperSilent ? `the keeper has not beaten for ${fmt.num(k.last_beat_s_ago, 1)} s: its figures here are those of its last beat` : '';
 
   const body = $('workers-body');
   const rows = s.workers.map((w) => {
