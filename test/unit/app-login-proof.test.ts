@@ -166,8 +166,8 @@ describe('a proof of an earlier login (POST /api/login token)', () => {
     assert.equal((await login(app, 'Alice', 'a-new-secret', valid)).status, 200);
   });
 
-  it('refuses a token that is not a string or is too long (400), and takes an empty one as none', async () => {
-    for (const token of [123, true, {}, ['x'], 'x'.repeat(2001)]) {
+  it('refuses a token that is not a string, is too long or is not one line of text (400), and takes an empty one as none', async () => {
+    for (const token of [123, true, {}, ['x'], 'x'.repeat(2001), 'v1.a\nb.c', 'v1.a\u0000b.c', 'v1.\ud800.c']) {
       const res = await login(app, 'Alice', 'a-secret-1', token);
       assert.equal(res.status, 400, JSON.stringify(token).slice(0, 20));
       assert.equal(res.body.error, 'invalid_field');
