@@ -154,7 +154,7 @@ export const HTTP_ERRORS = {
   expectation_failed: { status: 417, meaning: 'An Expect header other than `100-continue`.' },
   body_too_large: { status: 413, meaning: 'The body is over the route\'s limit.' },
   uri_too_long: { status: 414, meaning: 'The request line (its URL) is over the header limit.' },
-  unsupported_media_type: { status: 415, meaning: 'The body was not sent as `Content-Type: application/json`.' },
+  unsupported_media_type: { status: 415, meaning: 'The body was not sent as JSON: `Content-Type: application/json`, or a type ending in `+json` (`application/merge-patch+json`).' },
   unsupported_charset: { status: 415, meaning: 'The body\'s declared charset is not UTF-8.' },
   unsupported_content_encoding: { status: 415, meaning: 'The body is compressed (Content-Encoding); send it uncompressed.' },
   host_not_allowed: { status: 421, meaning: 'A request to the loopback admin API named a Host other than a loopback one (DNS rebinding).' },

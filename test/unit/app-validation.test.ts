@@ -98,6 +98,9 @@ describe('input validation', () => {
     const r1 = await fetch(`${app.url}/api/login`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'name=a' });
     assert.equal(r1.status, 415);
     assert.equal(((await r1.json()) as ErrorBody).error, 'unsupported_media_type');
+    // A structured-syntax +json type (RFC 6839) is JSON too, as the error table says.
+    const r0 = await fetch(`${app.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ name: 'a', code: 'b' }) });
+    assert.equal(((await r0.json()) as ErrorBody).error, 'invalid_credentials');
     const r2 = await postJson(`${app.url}/api/login`, { name: 'a', code: 'x'.repeat(20_000) });
     assert.equal(r2.status, 413);
     const over = (await r2.json()) as ErrorBody & { message: string };
