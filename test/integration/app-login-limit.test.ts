@@ -4,38 +4,17 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
-import { http, type Reply } from '../helpers/http.js';
-import { prepareWorkDir, sampleCodes } from '../fixtures/offline-sheet.js';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { waitFor } from '../helpers/corral.js';
+import { withLoginLimitCorral } from '../helpers/login-limit-corral.js';
+import { sampleCodes } from '../fixtures/offline-sheet.js';
 
 const FAILURES = 4;
 
 describe('failed logins per name across workers on the real master', () => {
-  let c: CorralProcess;
-  let dir: string;
-  let client = 0;
-  before(async () => {
-    dir = prepareWorkDir();
-    // Round-robin: the logins reach both workers, as the test checks (the count is the host's).
-    c = await startCorral({ cwd: dir, workers: 2, env: { CORRAL_ACCEPT: 'round-robin', CORRAL_LOGIN_FAILURES_PER_NAME: String(FAILURES), CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
-  });
-  after(async () => {
-    await c?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  let logins = 0;
-  /** A login from a client address never used before, on a new connection (the next worker in turn). */
-  const login = (name: string, code: string): Promise<Reply> => {
-    logins++;
-    return http(`${c.url}/api/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', connection: 'close', 'x-forwarded-for': `203.0.113.${++client}` },
-      body: JSON.stringify({ name, code }),
-    });
-  };
+  const host = withLoginLimitCorral(FAILURES);
+  const login = (name: string, code: string) => host.login(name, code);
 
   it('N wrong codes from N addresses lock the name on every worker, the correct code included; another name is unaffected', async () => {
     const codes = sampleCodes();
@@ -68,6 +47,7 @@ describe('failed logins per name across workers on the real master', () => {
     assert.equal(bruno.status, 200, bruno.text);
     assert.equal(bruno.json<{ player: { name: string } }>().player.name, 'Bruno Leroy');
 
+    const c = host.corral;
     // The failures and the refusals really were spread over both workers (the master deals each
     // new connection to the next; access lines arrive within a second).
     const workersAnswering = (status: number) => new Set(c.events('access').filter((l) => l.path === '/api/login' && l.status === status).map((l) => l.worker));
@@ -77,7 +57,7 @@ describe('failed logins per name across workers on the real master', () => {
     // line: a worker logs login.locked before it answers, and writes it at once (access lines wait
     // up to a second in their batch), so by then every line that could say it is in the file, a
     // second one included.
-    await waitFor(() => c.events('access').filter((l) => l.path === '/api/login').length >= logins, 10_000, `access lines of all ${logins} logins`);
+    await waitFor(() => c.events('access').filter((l) => l.path === '/api/login').length >= host.logins, 10_000, `access lines of all ${host.logins} logins`);
     const hash = createHash('sha256').update('alice martin').digest('hex').slice(0, 32);
     const locked = c.events('login.locked');
     assert.equal(locked.length, 1, JSON.stringify(locked));

@@ -3,37 +3,17 @@
 // in; wrong codes sent with that token lock that token alone, said once by login.proof_locked.
 
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
-import { http, type Reply } from '../helpers/http.js';
-import { prepareWorkDir, sampleCodes } from '../fixtures/offline-sheet.js';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { waitFor } from '../helpers/corral.js';
+import { withLoginLimitCorral } from '../helpers/login-limit-corral.js';
+import { sampleCodes } from '../fixtures/offline-sheet.js';
 
 const FAILURES = 3;
 
 describe('the proof of an earlier login on the real master', () => {
-  let c: CorralProcess;
-  let dir: string;
-  let client = 0;
-  before(async () => {
-    dir = prepareWorkDir();
-    c = await startCorral({ cwd: dir, workers: 2, env: { CORRAL_ACCEPT: 'round-robin', CORRAL_LOGIN_FAILURES_PER_NAME: String(FAILURES), CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
-  });
-  after(async () => {
-    await c?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  let logins = 0;
-  /** A login from a client address never used before, on a new connection (the next worker in turn). */
-  const login = (name: string, code: string, token?: string): Promise<Reply> => {
-    logins++;
-    return http(`${c.url}/api/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', connection: 'close', 'x-forwarded-for': `203.0.113.${++client}` },
-      body: JSON.stringify(token === undefined ? { name, code } : { name, code, token }),
-    });
-  };
+  const host = withLoginLimitCorral(FAILURES);
+  const login = (name: string, code: string, token?: string) => host.login(name, code, token);
 
   it("a name locked by a guesser's wrong codes answers 429 without a token and 200 to the player's client sending its earlier token; wrong codes with the token lock the token alone", async () => {
     const alice = 'Alice Martin';
@@ -62,7 +42,8 @@ describe('the proof of an earlier login on the real master', () => {
     assert.deepEqual(thief, [...Array(FAILURES).fill(401), 429]);
     assert.equal((await login(alice, code, token)).status, 429);
 
-    await waitFor(() => c.events('access').filter((l) => l.path === '/api/login').length >= logins, 10_000, `access lines of all ${logins} logins`);
+    const c = host.corral;
+    await waitFor(() => c.events('access').filter((l) => l.path === '/api/login').length >= host.logins, 10_000, `access lines of all ${host.logins} logins`);
     assert.equal(c.events('login.locked').length, 1, 'the name, locked once');
     const proofLocked = c.events('login.proof_locked');
     assert.equal(proofLocked.length, 1, JSON.stringify(proofLocked));
