@@ -3,13 +3,15 @@
 // data dir. Every acknowledged row must reach the emulator exactly once.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Agent, Client, request } from 'undici';
 import { startEmulator } from '../../src/sheets/emulator/index.js';
 import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
+import { JOURNAL_FILE } from '../../src/sheets/keeper/journal-open.js';
+import { scanRecords } from '../../src/sheets/keeper/journal-scan.js';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { isAlive } from '../../src/master/pidfile.js';
 
@@ -31,6 +33,11 @@ async function keeperFigures(dataDir: string): Promise<KeeperFigures> {
   } finally {
     await client.close();
   }
+}
+
+/** The done records the journal file holds whole, as a replay after kill -9 would read them. */
+function doneRecordsOnDisk(dataDir: string): number {
+  return scanRecords(readFileSync(join(dataDir, JOURNAL_FILE))).records.filter((r) => r.k === 'done').length;
 }
 
 async function keeperBacklog(dataDir: string): Promise<number> {
@@ -237,13 +244,14 @@ describe('write journal across crashes', () => {
       await append(0);
       await waitFor(() => appends() === 1, 10_000, 'the first append to reach the emulator');
       await append(1);
-      // The first append's answer taken in too (its row no longer in the backlog): the emulator
-      // counts the call before the keeper reads its answer, and a kill between the two left that
-      // row unsure in the journal, two rows waiting after the restart instead of one.
+      // The first append's answer taken in too, and its done record in the file: the emulator
+      // counts the call before the keeper reads its answer, and the keeper drops the row from its
+      // backlog figure before it writes the record (journal.ts markDone). A kill before the record
+      // left that row unsure in the journal, two rows waiting after the restart instead of one.
       await waitFor(
         async () => {
           const f = await keeperFigures(c.dataDir);
-          return f.writeTokensLeft === 0 && f.journalBacklogRows === 1 && appends() === 1;
+          return f.writeTokensLeft === 0 && f.journalBacklogRows === 1 && appends() === 1 && doneRecordsOnDisk(c.dataDir) === 1;
         },
         10_000,
         'the second row to wait for quota, alone',
