@@ -120,6 +120,8 @@ describe('admin server with a token', () => {
     const res = await fetch(`${base}/metrics`, { headers: auth });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+    // As every other answer here: a browser shown the scrape does not guess another type for it.
+    assert.deepEqual(['cache-control', 'x-content-type-options'].map((h) => res.headers.get(h)), ['no-store', 'nosniff']);
     const text = await res.text();
     assert.match(text, /^corral_requests_total 150$/m);
     assert.match(text, /^corral_connections_active 9$/m);

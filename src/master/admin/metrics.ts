@@ -11,6 +11,7 @@ import { capacityFromView } from './figures.js';
 import { heartbeatAgeMs, keeperStatus, workersReadiness } from './health.js';
 import { growingCounter, growingLabelledCounter } from './growing-counter.js';
 import { registerSheetsMetrics } from './sheets-metrics.js';
+import { ratioOfPercent, secondsOfMs } from './metric-value.js';
 import { EXIT_REASONS, USUAL_DEATH_SIGNALS } from '../exit-reasons.js';
 import type { AdminView, ChildSnapshot } from './view.js';
 
@@ -84,7 +85,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   new Gauge({ name: 'corral_connections_idle', help: 'Of the open connections, idle ones (keep-alive between requests, or silent for 1 s), which give their slot to a new client at the cap.', registers, collect() { this.set(capacityFromView(view).idle_connections); } });
   new Gauge({ name: 'corral_connections_max', help: 'Host-wide connection cap.', registers, collect() { this.set(capacityFromView(view).max_connections); } });
   new Gauge({ name: 'corral_connections_busy_peak', help: 'The most busy connections (open, not idle) at once over the workers\' last heartbeat interval, summed over workers: what the capacity status counts.', registers, collect() { this.set(capacityFromView(view).peak_busy_connections); } });
-  new Gauge({ name: 'corral_capacity_used_ratio', help: 'Busy connections at their peak over the last heartbeat interval, over the cap (1 or more = FULL: every slot busy, or a connection refused in that interval; over 1 when a reload lowered the cap below the connections held).', registers, collect() { this.set(capacityFromView(view).percent_used / 100); } });
+  new Gauge({ name: 'corral_capacity_used_ratio', help: 'Busy connections at their peak over the last heartbeat interval, over the cap (1 or more = FULL: every slot busy, or a connection refused in that interval; over 1 when a reload lowered the cap below the connections held).', registers, collect() { this.set(ratioOfPercent(capacityFromView(view).percent_used)); } });
   new Gauge({
     name: 'corral_capacity_status',
     help: 'Capacity status (1 for the current one): UNAVAILABLE (no worker ready and beating, or stopping: nothing accepts a new connection), else by busy connections over the cap LOW < 50 %, HEALTHY < 80 %, WARNING < 100 %, FULL; at least WARNING when idle connections were closed to admit new ones over the last heartbeat interval, FULL when one was refused.',
@@ -129,7 +130,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   total('corral_idle_connections_closed_total', 'Idle keep-alive connections closed at the connection cap to admit new ones, all workers, those that have exited included.', (w) => w.figures?.idleConnectionsClosed ?? 0, () => view.servedByExited().idleClosed);
   perWorker('corral_process_resident_memory_bytes', 'RSS of each child process.', (c) => c.figures?.rssBytes);
   perWorker('corral_process_heap_used_bytes', 'V8 heap used by each child process.', (c) => c.figures?.heapUsedBytes);
-  perWorker('corral_event_loop_lag_seconds', 'Mean event-loop delay over the last heartbeat interval.', (c) => (c.figures ? c.figures.eventLoopLagMs / 1000 : undefined));
+  perWorker('corral_event_loop_lag_seconds', 'Mean event-loop delay over the last heartbeat interval.', (c) => (c.figures ? secondsOfMs(c.figures.eventLoopLagMs) : undefined));
   perWorker('corral_worker_connections_active', 'Open connections per worker.', (c) => (c.role === 'worker' ? c.figures?.activeConnections : undefined));
   // A counter, per slot: the worker that takes a slot over starts from 0 again, which rate() and
   // increase() read as a counter reset. As a gauge, rate() on it drew PromQL's warning that it is
@@ -150,19 +151,19 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   // Over the last minute, from the bucket counts of every beat (request-latency.ts): a scrape up to
   // a minute after the last sees every request. It was the p99 of the last beat alone, so a scrape
   // every 15 s saw one second in fifteen, and slow requests in the others never showed.
-  perWorker('corral_worker_latency_p99_seconds', 'Request latency p99 of the worker in this slot over the last 60 s.', (c) => (c.role === 'worker' && c.figures ? view.latency().p99Ms(view.now(), c.pid) / 1000 : undefined));
+  perWorker('corral_worker_latency_p99_seconds', 'Request latency p99 of the worker in this slot over the last 60 s.', (c) => (c.role === 'worker' && c.figures ? secondsOfMs(view.latency().p99Ms(view.now(), c.pid)) : undefined));
   new Gauge({
     name: 'corral_request_latency_p99_seconds',
     help: "Request latency p99 over the last 60 s, every request of every worker (those that exited since included), from the handler's call to the answer's end (not the wait before a busy worker reads it); 0 with none answered.",
     registers,
     collect() {
-      this.set(view.latency().p99Ms(view.now()) / 1000);
+      this.set(secondsOfMs(view.latency().p99Ms(view.now())));
     },
   });
   // The per-child figures above are those of its last heartbeat: a child whose loop is blocked
   // keeps showing them until the master kills it (CORRAL_TIMEOUT). This says how old they are.
-  perWorker('corral_process_heartbeat_age_seconds', 'Seconds since each child last sent a heartbeat (since its fork before the first); over a few seconds its loop is blocked and its other figures are stale.', (c) => heartbeatAgeMs(c, view.now()) / 1000);
-  perWorker('corral_process_uptime_seconds', 'Seconds since each child was forked.', (c) => (view.now() - c.startedAt) / 1000);
+  perWorker('corral_process_heartbeat_age_seconds', 'Seconds since each child last sent a heartbeat (since its fork before the first); over a few seconds its loop is blocked and its other figures are stale.', (c) => secondsOfMs(heartbeatAgeMs(c, view.now())));
+  perWorker('corral_process_uptime_seconds', 'Seconds since each child was forked.', (c) => secondsOfMs(view.now() - c.startedAt));
   new Gauge({ name: 'corral_master_resident_memory_bytes', help: 'RSS of the master.', registers, collect() { this.set(process.memoryUsage().rss); } });
   // No sample line until the host monitor's first sample: prom-client starts an unlabelled gauge
   // at 0, which a dashboard or an alert would read as an idle host. An absent series is "unknown".
@@ -181,8 +182,8 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
         else this.remove();
       },
     });
-  hostGauge('corral_host_cpu_ratio', 'Host CPU busy share over the last sample (0..1), of the CPU quota under one (cpu_from in the stats); absent until the first sample, and while the last one is stale.', (h) => (h.cpuPercent === null ? undefined : h.cpuPercent / 100));
-  hostGauge('corral_host_memory_ratio', 'Host memory in use (0..1), page cache excluded; absent until the first sample, and while the last one is stale.', (h) => h.ramPercent / 100);
+  hostGauge('corral_host_cpu_ratio', 'Host CPU busy share over the last sample (0..1), of the CPU quota under one (cpu_from in the stats); absent until the first sample, and while the last one is stale.', (h) => (h.cpuPercent === null ? undefined : ratioOfPercent(h.cpuPercent)));
+  hostGauge('corral_host_memory_ratio', 'Host memory in use (0..1), page cache excluded; absent until the first sample, and while the last one is stale.', (h) => ratioOfPercent(h.ramPercent));
   registerSheetsMetrics(view, registers);
 
   return {

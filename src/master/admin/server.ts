@@ -226,7 +226,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         // The first scrape waited for the module: an intent may have arrived meanwhile.
         view.settle();
         const text = await loaded.render();
-        res.writeHead(200, { 'Content-Type': loaded.contentType, 'Cache-Control': 'no-store' });
+        res.writeHead(200, { 'Content-Type': loaded.contentType, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
         res.end(text);
         return;
       }
