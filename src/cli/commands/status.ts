@@ -2,6 +2,7 @@ import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
 import { loadLookupSettings, STATUS_SETTINGS, type MasterLookup } from '../lookup-settings.js';
 import { getAdminJson, masterAdminUrl } from '../master-admin-api.js';
+import { isAdminTokenUnset } from '../../loadtest/admin-token-unset.js';
 import { findMasterOrSay } from '../master-process.js';
 import { sheetsStatusLine, type SheetsStatus } from './status-sheets.js';
 import { readReloadStanding, type ReloadStanding } from '../reload-wait.js';
@@ -127,7 +128,7 @@ function duration(s: number): string {
  */
 export function figuresRefusedHint(stats: { readonly status: number; readonly body: unknown } | undefined): string {
   if (!stats) return 'set CORRAL_ADMIN_TOKEN for per-worker figures';
-  if (stats.status === 403 && (stats.body as { error?: unknown } | undefined)?.error === 'admin_token_unset') {
+  if (stats.status === 403 && isAdminTokenUnset(stats.body)) {
     return 'the master runs without CORRAL_ADMIN_TOKEN (its settings at its start or last reload had none), so it refuses every token: `corral reload` applies the one set now';
   }
   if (stats.status === 401 || stats.status === 403) {
