@@ -277,9 +277,11 @@ test('during a graceful stop, status says corral is stopping (not an outage) and
   const adminPort = await freePort();
   const token = 'cli-test-token-0123456789';
   writeFileSync(join(dir, '.env'), [`CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, `CORRAL_ADMIN_TOKEN=${token}`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`].join('\n'));
-  const c = await startCorral({ cwd: dir, workers: null, env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${adminPort}` } });
+  // The stop waits for the held request up to the graceful timeout: the helper's 10 s were over
+  // before the three commands below had run on a heavily loaded machine, and the stop cut the request.
+  const c = await startCorral({ cwd: dir, workers: null, env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${adminPort}`, CORRAL_GRACEFUL_TIMEOUT: '120' } });
   try {
-    // A request the stop waits for (the graceful timeout is 30 s), held until the commands ran.
+    // A request the stop waits for, held until the commands ran.
     const release = join(dir, 'release');
     const slow = http(`${c.url}/hold?release=${encodeURIComponent(release)}`, { timeoutMs: 60_000 });
     await c.waitForLog((l) => l.event === 'fixture.holding', 10000, 'the held request in the worker');

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { RedisLink } from '../../src/redis/link.js';
+import type { Clock } from '../../src/sheets/keeper/clock.js';
 import { ReadTier } from '../../src/sheets/keeper/read-tier.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import { SharedRanges } from '../../src/sheets/keeper/shared-ranges.js';
@@ -13,15 +14,23 @@ import { waitFor } from '../helpers/corral.js';
 import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
 
 const BIG = [['name', 'code'], ...Array.from({ length: 20_000 }, (_, i) => [`Player ${i} ${'x'.repeat(60)}`, `P${i}`])];
-// Long enough for B to adopt A's copy while it is fresh on a busy machine (300 ms: a 1.7 MB copy
-// parsed beside a CPU hog was already stale), short enough to wait out.
-const TTL = 1500;
+// Time on both hosts' clock, which the test moves past the TTL instead of sleeping it out: a TTL of
+// wall time (1.5 s) was over before B adopted A's 1.7 MB copy on a machine under heavy load, and B
+// served it stale where the test needs it fresh.
+const TTL = 60_000;
+let clockAhead = 0;
+const clock: Clock = {
+  now: () => Date.now() + clockAhead,
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 describe('a host waiting for another host to refresh a range', { skip: redisMissing }, () => {
   const server = redisPerSuite();
   let log: CapturedLogger;
   const made: { link: RedisLink; tier: ReadTier }[] = [];
   beforeEach(async () => {
+    clockAhead = 0;
     log = await captureLogger();
   });
   afterEach(async () => {
@@ -38,7 +47,7 @@ describe('a host waiting for another host to refresh a range', { skip: redisMiss
     backend.source = source;
     const link = new RedisLink({ url: server().url, logger: log.logger });
     const shared = new SharedRanges({ link, prefix: sharedPrefix(source), keepMs: TTL + 60_000, claimMs: 10_000, ownerId: name, logger: log.logger });
-    const tier = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: 60_000, maxBytes: 64 << 20, shared, sharedWaitMs: 10_000 });
+    const tier = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: 60_000, maxBytes: 64 << 20, shared, sharedWaitMs: 10_000, clock });
     made.push({ link, tier });
     return { backend, link, tier };
   };
@@ -53,7 +62,7 @@ describe('a host waiting for another host to refresh a range', { skip: redisMiss
     assert.equal(b.backend.count('get', 'Players'), 0);
     assert.equal(adopted.via, 'fresh');
     const bytes = Number(server().cli('STRLEN', key).trim());
-    await new Promise((r) => setTimeout(r, TTL + 50));
+    clockAhead += TTL + 50;
     // A's refresh is at Google (slow: a large range, or waiting for its quota slot).
     a.backend.hold();
     await a.tier.get('Players'); // stale, refresh started
