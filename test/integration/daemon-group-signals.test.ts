@@ -17,7 +17,9 @@ test('SIGHUP to the whole process group is one zero-downtime reload: the request
   // the group signal reaches corral's processes and not the test runner.
   const dir = mkdtempSync(join(tmpdir(), 'corral-group-hup-'));
   const release = join(dir, 'release');
-  const c = await startCorral({ app: 'basic.mjs', workers: 2, wrap: ['setsid'] });
+  // The old worker's drain lasts up to the graceful timeout: one no loaded machine runs out of
+  // before the release (the helper's is 10 s).
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, wrap: ['setsid'], env: { CORRAL_GRACEFUL_TIMEOUT: '120' } });
   try {
     // In flight into the reload: released once its worker drains for it (the reload is done once
     // the old generation has left, so only after the answer).

@@ -10,7 +10,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`${signal} with a slow request in flight: it completes, then the master exits 0 and removes its pidfile`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'corral-stop-'));
     const release = join(dir, 'release');
-    const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+    // A graceful timeout no loaded machine runs out of before the release (the helper's is 10 s).
+    const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_GRACEFUL_TIMEOUT: '120' } });
     try {
       assert.ok(existsSync(c.pidFile));
       // Held until the worker has begun its drain: the stop has to wait for it.
@@ -66,10 +67,11 @@ test('SIGTERM during a reload whose new generation is still loading: the new wor
 test('a HUP, TTIN or second TERM during a graceful stop is ignored, and the log says so', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-stop-ignored-'));
   const release = join(dir, 'release');
-  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_GRACEFUL_TIMEOUT: '120' } });
   try {
     // The three signals land while the stop waits for this request, which is held until they have
-    // all been said to be ignored (the default graceful timeout, 30 s, is far).
+    // all been said to be ignored (a graceful timeout of 120 s: the helper's 10 s could run out
+    // on a loaded machine while they are said).
     const held = http(`${c.url}/hold?release=${encodeURIComponent(release)}`, { timeoutMs: 60_000 });
     await c.waitForLog((l) => l.event === 'fixture.holding', 10000, 'the held request in the worker');
     c.kill('SIGTERM');
