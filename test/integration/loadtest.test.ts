@@ -1043,7 +1043,8 @@ describe('corral loadtest against a real corral', () => {
       const admin = `http://127.0.0.1:${(silentAdmin.address() as AddressInfo).port}`;
       const out = join(dir, 'before-load');
       const run = startLoadtest(['--target', c.url, '--steps', '2', '--step-duration', '30s', '--think-time', '50ms', '--admin', admin, '--admin-token', ADMIN_TOKEN, '--out', out], dir);
-      await waitFor(() => asked.length > 0, 15_000, 'the admin API check');
+      // Node's start and the target's checks come first: over 15 s on a heavily loaded machine.
+      await waitFor(() => asked.length > 0, 60_000, 'the admin API check');
       run.child.kill('SIGTERM');
       const { code, stdout, stderr } = await run.done;
       assert.equal(code, 143, `exit ${code}, stderr:\n${stderr}`);
