@@ -192,6 +192,7 @@ function tablessRangeWarnings(name: 'SHEET_PLAYERS_RANGE' | 'SHEET_EVENTS_RANGE'
     return [];
   }
   if (parsed.sheet !== undefined) return [];
-  const asTab = /^[A-Za-z]+\d+$/.test(range) ? `; to name a tab called ${range}, quote it: ${name}='${range.replaceAll("'", "''")}'` : '';
+  // A tab's name that reads as a cell: an A1 one (P01, Wk1), or an R1C1 one (RC, R, C, R[1]C[1]).
+  const asTab = /^([A-Za-z]+\d+|R(\d+|\[\d+\])?C(\d+|\[\d+\])?|R(\[\d+\])?|C)$/i.test(range) ? `; to name a tab called ${range}, quote it: ${name}='${range.replaceAll("'", "''")}'` : '';
   return [`${name}=${range} names no tab: Google reads it as cells of the sheet's first tab (whatever that tab is)${asTab}, or name the tab before the cells (Players!A:E)`];
 }

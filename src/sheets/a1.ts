@@ -116,23 +116,48 @@ export function parseArea(text: string): GridArea | undefined {
   return undefined;
 }
 
+/** One part of an R1C1 cell: none (offset 0), `5` (absolute) or `[4]` (an offset from A1); no sign. */
+const R1C1_PART = String.raw`(\d{1,8}|\[\d{1,8}\])?`;
+const R1C1_CELL = new RegExp(`^R${R1C1_PART}C${R1C1_PART}$`, 'i');
+
+/** The 1-based row or column an R1C1 part names (0 for an absolute 0, which is none). */
+function r1c1Index(part: string | undefined): number {
+  if (part === undefined) return 1;
+  return part.startsWith('[') ? Number(part.slice(1, -1)) + 1 : Number(part);
+}
+
+function r1c1Cell(text: string): { row: number; col: number } | undefined {
+  const m = R1C1_CELL.exec(text) ?? (/^[RC]$/i.test(text) ? [] : undefined);
+  if (!m) return undefined;
+  const row = r1c1Index(m[1]);
+  const col = r1c1Index(m[2]);
+  return row >= 1 && row <= MAX_ROW && col >= 1 && col <= MAX_COLUMN ? { row, col } : undefined;
+}
+
 /**
- * Absolute R1C1 cells (`R1C1`, `R2C1:R9C5`), which the values methods take beside A1 ("The A1
- * notation or R1C1 notation of the range"), read as the area they name. Without it `R1C1` alone
- * was taken for a tab's title, while Google reads the first tab's cell A1 (quoteSheetName quotes
- * such a title for that reason): a range setting of `R1C1` was read by Google as one cell and by
- * corral (its header read, its journal's tab) as the tab of that name.
+ * R1C1 cells (`R1C1`, `R2C1:R9C5`), which the values methods take beside A1 ("The A1 notation or
+ * R1C1 notation of the range"), read as the area they name, after A1 (`RC1` is the A1 cell of
+ * column RC, `R1` that of column R). Google reads a part with no number as offset 0 and a bracketed
+ * one as an offset from A1, as measured in brekkylab/backlot#174: `RC`, `R1C`, `R` and `C` alone
+ * are A1, `R[1]C[1]` is B2, `R[1]` alone is the whole row 2; a signed offset or a 0 is no cell.
+ * Without it such a text was taken for a tab's title, while Google reads the first tab's cells
+ * (quoteSheetName quotes such a title for that reason): a range setting of `R1C1` or `RC` was
+ * read by Google as one cell of the first tab and by corral (its header read, its journal's tab)
+ * as the tab of that name.
  */
 function parseR1C1Area(text: string): GridArea | undefined {
-  const m = /^R(\d{1,8})C(\d{1,5})(?::R(\d{1,8})C(\d{1,5}))?$/i.exec(text);
-  if (!m) return undefined;
-  const r1 = Number(m[1]);
-  const c1 = Number(m[2]);
-  const r2 = m[3] === undefined ? r1 : Number(m[3]);
-  const c2 = m[4] === undefined ? c1 : Number(m[4]);
-  if (![r1, r2].every((r) => r >= 1 && r <= MAX_ROW) || ![c1, c2].every((c) => c >= 1 && c <= MAX_COLUMN)) return undefined;
-  const [startRow, endRow] = order(r1, r2);
-  const [startCol, endCol] = order(c1, c2);
+  const row = /^R\[(\d{1,8})\]$/i.exec(text);
+  if (row) {
+    const r = Number(row[1]) + 1;
+    return r <= MAX_ROW ? { startRow: r, endRow: r } : undefined;
+  }
+  const parts = text.split(':');
+  if (parts.length > 2) return undefined;
+  const a = r1c1Cell(parts[0] ?? '');
+  const b = parts.length === 2 ? r1c1Cell(parts[1] ?? '') : a;
+  if (!a || !b) return undefined;
+  const [startRow, endRow] = order(a.row, b.row);
+  const [startCol, endCol] = order(a.col, b.col);
   return { startRow, endRow, startCol, endCol };
 }
 

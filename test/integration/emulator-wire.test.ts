@@ -192,8 +192,17 @@ describe('emulator values endpoints', () => {
     const appended = await call(`${base}/values/${encodeRangeForPath('Notation!R1C2:R10C3')}:append?valueInputOption=RAW`, { method: 'POST', headers, body: JSON.stringify({ values: [['z']] }) });
     assert.equal(appended.body.updates.updatedRange, 'Notation!B3');
     assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Notation'), [[], ['', 'x', 'y'], ['', 'z']]);
+    // A bracketed offset counts from A1, and a letter with no number is offset 0 (measured against
+    // Google, brekkylab/backlot#174): R[1]C[1] is B2, and a bare RC the first tab's A1, whatever
+    // tab is named RC.
     const relative = await call(`${base}/values/${encodeRangeForPath('Sparse!R[1]C[1]')}`, { headers: auth() });
-    assert.equal(relative.body.error.message, 'Unable to parse range: Sparse!R[1]C[1]', 'a relative reference has no current cell to count from');
+    assert.deepEqual(relative.body, { range: 'Sparse!B2', majorDimension: 'ROWS', values: [['b2']] });
+    emu.setSheet(emu.spreadsheetId, 'RC', [['a tab named RC']]);
+    const bare = await call(`${base}/values:batchGet?ranges=RC&ranges=R&ranges=${encodeURIComponent("'RC'")}`, { headers: auth() });
+    assert.deepEqual(
+      bare.body.valueRanges.map((v: { range: string; values?: string[][] }) => [v.range, v.values?.[0]?.[0]]),
+      [['Players!A1', 'name'], ['Players!A1', 'name'], ["'RC'!A1:Z1000", 'a tab named RC']],
+    );
   });
 
   it('seeds, reads and overwrites a tab of more rows than a function takes arguments', async () => {

@@ -221,6 +221,11 @@ describe('a sheet range naming no tab', () => {
     assert.match(events ?? '', /^SHEET_EVENTS_RANGE=A:E names no tab: .*first tab/);
     assert.doesNotMatch(events ?? '', /quote it/, 'no tab is called A:E');
   });
+  it('warns of a tab named like an R1C1 reference (RC, R, C), which Google reads as the first tab\'s A1, and says to quote it', () => {
+    const [players, events] = warned({ SHEET_PLAYERS_RANGE: 'RC', SHEET_EVENTS_RANGE: 'C' });
+    assert.match(players ?? '', /^SHEET_PLAYERS_RANGE=RC names no tab: .*; to name a tab called RC, quote it: SHEET_PLAYERS_RANGE='RC'/);
+    assert.match(events ?? '', /^SHEET_EVENTS_RANGE=C names no tab: .*; to name a tab called C, quote it: SHEET_EVENTS_RANGE='C'/);
+  });
   it('says nothing of a tab, quoted or not, with or without cells, nor of the defaults', () => {
     assert.deepEqual(warned({ SHEET_PLAYERS_RANGE: "'P01'", SHEET_EVENTS_RANGE: 'Events!A:E' }), []);
     assert.deepEqual(warned({ SHEET_PLAYERS_RANGE: 'Joueurs', SHEET_EVENTS_RANGE: "'Jon''s Data'" }), []);

@@ -56,7 +56,29 @@ describe('parseA1', () => {
     assert.deepEqual(parseA1('Players!R2C1:R9C5'), { sheet: 'Players', area: { startRow: 2, endRow: 9, startCol: 1, endCol: 5 } });
     assert.equal(firstRowOf('R1C1'), 'A1');
     assert.deepEqual(parseA1("'R1C1'"), { sheet: 'R1C1', area: undefined });
-    assert.deepEqual(parseA1('RC'), { sheet: 'RC', area: undefined });
+  });
+
+  it('reads the R1C1 forms Google reads as cells of the first tab (R, C, RC, R1C, R[1]C[1], R[1]), not as tab titles', () => {
+    // Measured against Google (brekkylab/backlot#174): "A letter with no number is offset 0: R1C,
+    // RC, R, C are all Sheet1!A1"; a bracketed offset counts from A1 (R[1]C[1] is B2, R1C1:R[2]C[2]
+    // is A1:C3, Data!R[3]C[1] is Data!B4); "R[1] alone is Sheet1!A2:Z2". Read as tab titles here,
+    // SHEET_EVENTS_RANGE=RC was the tab RC to corral (its header read, its journal's tab, no
+    // warning) while Google read and appended on the first tab; quoteSheetName already quoted
+    // such titles for that reason.
+    const a1 = { startRow: 1, endRow: 1, startCol: 1, endCol: 1 };
+    for (const text of ['RC', 'rc', 'R', 'C', 'R1C', 'RC[0]', 'R[0]C[0]', 'R01C']) assert.deepEqual(parseA1(text), { sheet: undefined, area: a1 }, text);
+    assert.deepEqual(parseA1('R[1]C[1]').area, { startRow: 2, endRow: 2, startCol: 2, endCol: 2 });
+    assert.deepEqual(parseA1('R1C1:R[2]C[2]').area, { startRow: 1, endRow: 3, startCol: 1, endCol: 3 });
+    assert.deepEqual(parseA1('Data!R[3]C[1]'), { sheet: 'Data', area: { startRow: 4, endRow: 4, startCol: 2, endCol: 2 } });
+    assert.deepEqual(parseA1('R[1]'), { sheet: undefined, area: { startRow: 2, endRow: 2 } });
+    // A1 first: RC1 is the A1 cell of column RC, R1 the cell of column R.
+    assert.deepEqual(parseA1('RC1').area, { startRow: 1, endRow: 1, startCol: 471, endCol: 471 });
+    assert.deepEqual(parseA1('R1').area, { startRow: 1, endRow: 1, startCol: 18, endCol: 18 });
+    // Still no cells: a signed offset, an absolute 0, and a quoted title.
+    for (const text of ['R[-1]C1', 'R[+1]C1', 'R0C1']) assert.equal(parseA1(text).sheet, text, text);
+    assert.throws(() => parseA1('Data!R[-1]C1'), A1ParseError);
+    assert.deepEqual(parseA1("'RC'"), { sheet: 'RC', area: undefined });
+    assert.equal(firstRowOf('RC'), 'A1');
   });
 
   it('reads a row written with leading zeros as Google does: d09037 alone is the first tab\'s cell D9037, not a tab', () => {

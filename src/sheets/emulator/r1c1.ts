@@ -1,8 +1,8 @@
 // R1C1 notation, which the values methods take beside A1 ("The A1 notation or R1C1 notation of the
 // range", spreadsheets.values.get/batchGet/update/append): `Sheet1!R1C1:R2C2` is the first two
 // cells of the top two rows of Sheet1, `R1C1:R2C2` those of the first sheet (the Sheets API's
-// overview, "R1C1 notation"). Only absolute cells and rectangles are read: a relative reference
-// (`R[3]C[1]`) is relative to a current cell that a values call does not have. Answers name the
+// overview, "R1C1 notation"). Absolute cells and rectangles are read here, before A1; the forms
+// Google reads after A1 (`RC`, `R`, `R[3]C[1]`, offsets from A1) are parseA1's. Answers name the
 // range in A1 notation, as ValueRange.range is.
 
 import { MAX_COLUMN, MAX_ROW, parseA1, type A1Range } from '../a1.js';
