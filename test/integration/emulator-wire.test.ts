@@ -642,6 +642,33 @@ describe('emulator: what Google refuses before it reads a request', () => {
     assert.equal(emu.getSheet(emu.spreadsheetId, 'Strict')?.length, 1, 'nothing refused was written');
   });
 
+  it('takes the $ spellings of the system parameters and honours them as the plain ones ($prettyPrint, $fields, $key, $ct)', async () => {
+    // cloud.google.com/apis/docs/system-parameters: "if you have a system parameter $foo, it's sent
+    // as ?$foo=xxx in the URL, or ?%24foo=xxx if URL-encoded", and its table gives `$alt, alt`,
+    // `$fields, fields`, `$key, key`, `$prettyPrint, prettyPrint`, `$callback, callback`, and `$ct`
+    // (a Content-Type override), `$outputDefaults`, `$unique` with the `$` alone.
+    const url = `${base}/values/${encodeRangeForPath('Strict!A1:B1')}?%24prettyPrint=false&%24fields=values&%24alt=json&%24unique=1&%24outputDefaults=false`;
+    const res = await fetch(url, { headers: headers() });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), '{"values":[["a","b"]]}');
+    const key = emu.registerApiKey();
+    emu.setPublic(emu.spreadsheetId, true);
+    try {
+      const read = await call(`${base}/values/Strict?%24key=${key}`);
+      assert.equal(read.status, 200, JSON.stringify(read.body));
+    } finally {
+      emu.setPublic(emu.spreadsheetId, false);
+    }
+    emu.setSheet(emu.spreadsheetId, 'Dollar', []);
+    const ct = await call(`${base}/values/${encodeRangeForPath('Dollar!A1')}?valueInputOption=RAW&%24ct=${encodeURIComponent('application/json')}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+      body: JSON.stringify({ values: [['c']] }),
+    });
+    assert.equal(ct.status, 200, JSON.stringify(ct.body));
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Dollar'), [['c']]);
+  });
+
   it('refuses a body field its message does not have, at the top and in a batch entry, and a body not sent as JSON', async () => {
     const field = await put('', { values: [['x']], valuse: [['y']] });
     assert.equal(field.status, 400);

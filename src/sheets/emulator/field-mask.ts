@@ -12,6 +12,7 @@
 // within a; `*` is every field of its message. Lists are masked element by element.
 
 import { ApiError } from './api-error.js';
+import { systemParameter } from './system-parameters.js';
 import type { ValuesMethod } from './values-api.js';
 
 /** A response message's fields: a nested message, or null for a scalar or a list of scalars. */
@@ -117,7 +118,7 @@ class Parser {
 
 /** The mask of a values call (`fields`, else X-Goog-FieldMask), checked against its response; undefined for none. */
 export function fieldMaskOf(method: ValuesMethod, query: URLSearchParams, header: string | string[] | undefined): FieldMask | undefined {
-  const text = query.get('fields') ?? (typeof header === 'string' ? header : undefined);
+  const text = systemParameter(query, 'fields') ?? (typeof header === 'string' ? header : undefined);
   if (text === undefined || text.trim() === '') return undefined;
   const parser = new Parser(text);
   const mask = parser.selection(RESPONSES[method], []);

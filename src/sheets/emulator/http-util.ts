@@ -2,6 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import { systemParameter } from './system-parameters.js';
 
 /** Google's limit on a request body; over it the API answers 400 INVALID_ARGUMENT. */
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
@@ -30,7 +31,7 @@ export function readBody(req: IncomingMessage): Promise<Buffer> {
  * every Google API); the emulator does the same, so the bytes a client receives are the real ones.
  */
 export function wantsPrettyPrint(query: URLSearchParams): boolean {
-  return query.get('prettyPrint') !== 'false';
+  return systemParameter(query, 'prettyPrint') !== 'false';
 }
 
 export function jsonBody(value: unknown, pretty = true): Buffer {

@@ -3,6 +3,7 @@
 // (authenticate); apart from server.ts because they are pure functions of the request.
 
 import type { IncomingMessage } from 'node:http';
+import { systemParameter } from './system-parameters.js';
 
 /**
  * The request's OAuth credential as an Authorization header. Google's system parameters carry one
@@ -15,8 +16,8 @@ export function credentialHeader(req: IncomingMessage, query: URLSearchParams): 
   return token ? `Bearer ${token}` : undefined;
 }
 
-/** An API key: the `key` system parameter, or its header, `X-Goog-Api-Key` (cloud.google.com/apis/docs/system-parameters). */
+/** An API key: the `key` system parameter (or `$key`), or its header, `X-Goog-Api-Key` (cloud.google.com/apis/docs/system-parameters). */
 export function apiKeyOf(req: IncomingMessage, query: URLSearchParams): string | null {
   const header = req.headers['x-goog-api-key'];
-  return query.get('key') ?? (typeof header === 'string' ? header : null);
+  return systemParameter(query, 'key') ?? (typeof header === 'string' ? header : null);
 }

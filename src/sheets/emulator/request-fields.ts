@@ -6,10 +6,8 @@
 // "Invalid JSON payload received. Unknown name \"requests\": Cannot find field.").
 
 import { ApiError } from './api-error.js';
+import { SYSTEM_PARAMETERS } from './system-parameters.js';
 import type { ValuesMethod } from './values-api.js';
-
-/** Google's system parameters, taken by every method (https://cloud.google.com/apis/docs/system-parameters). */
-const SYSTEM_PARAMETERS = ['key', 'prettyPrint', 'alt', 'fields', '$.xgafv', 'access_token', 'oauth_token', 'quotaUser', 'callback', 'uploadType', 'upload_protocol'];
 
 const READ = ['majorDimension', 'valueRenderOption', 'dateTimeRenderOption'];
 const WRITE_RESPONSE = ['includeValuesInResponse', 'responseValueRenderOption', 'responseDateTimeRenderOption'];

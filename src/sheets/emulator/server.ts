@@ -261,7 +261,9 @@ class EmulatorServer implements Emulator {
       // A mask Google cannot expand is refused before the call runs: nothing is written.
       const mask = fieldMaskOf(route.method, query, req.headers['x-goog-fieldmask']);
       const writer = principal.kind === 'token' ? principal.token.email : undefined;
-      result = runValues(this.#store, sheet, route, query, body, req.headers['content-type'], f.workbookCellLimit, writer);
+      // `$ct` overrides the Content-Type header (a system parameter, for clients that cannot set it).
+      const contentType = query.get('$ct') ?? req.headers['content-type'];
+      result = runValues(this.#store, sheet, route, query, body, contentType, f.workbookCellLimit, writer);
       if (mask) result = { ...result, body: applyFieldMask(result.body, mask) };
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
