@@ -4,7 +4,7 @@
 // client.ts makes every call the same way (the credential, the quota hooks, Google's backoff, the
 // HTTP request, the retry line) and needs none of their particulars.
 
-import { encodeRangeForPath } from '../a1.js';
+import { encodeRangeForPath, parseA1 } from '../a1.js';
 import type { SheetsError } from '../errors.js';
 import type { SheetsOperation } from './error-map.js';
 import { BadBody, toUpdate, toValueRange, type StringValueRange } from './values-answers.js';
@@ -34,12 +34,33 @@ export interface CallSpec<T> {
   readonly onRetry?: ((err: SheetsError) => void) | undefined;
 }
 
+/**
+ * A range as sent to Google: a whole tab written bare (`Players`) quoted (`'Players'`), anything
+ * else as written. Google reads a bare name as the named range of that name when the spreadsheet
+ * has one, before the tab ("if there is a named range titled 'Sheet1', then Sheet1 refers to the
+ * named range and 'Sheet1' refers to the sheet", the Sheets API's A1 notation): a named range
+ * `Players` over the roster's first rows answered those rows alone for the whole tab. Quoted, the
+ * name is the tab's. Errors still name the range as configured (CallSpec.ranges).
+ */
+export function wireRange(range: string): string {
+  if (range.startsWith("'")) return range;
+  let sheet: string | undefined;
+  try {
+    const parsed = parseA1(range);
+    if (parsed.area !== undefined) return range;
+    sheet = parsed.sheet;
+  } catch {
+    return range; // Google refuses it, naming it as written
+  }
+  return sheet === undefined ? range : `'${sheet.replaceAll("'", "''")}'`;
+}
+
 /** spreadsheets.values.get (SheetsApiClient.getValues). */
 export function getValuesCall(range: string, majorDimension: MajorDimension, onRetry: ((err: SheetsError) => void) | undefined): CallSpec<StringValueRange> {
   return {
     operation: 'values.get',
     method: 'GET',
-    suffix: `/values/${encodeRangeForPath(range)}`,
+    suffix: `/values/${encodeRangeForPath(wireRange(range))}`,
     query: [['majorDimension', majorDimension]],
     ranges: [range],
     write: false,
@@ -55,7 +76,7 @@ export function batchGetValuesCall(ranges: readonly string[], majorDimension: Ma
     operation: 'values.batchGet',
     method: 'GET',
     suffix: '/values:batchGet',
-    query: [...ranges.map((r): [string, string] => ['ranges', r]), ['majorDimension', majorDimension]],
+    query: [...ranges.map((r): [string, string] => ['ranges', wireRange(r)]), ['majorDimension', majorDimension]],
     ranges,
     write: false,
     idempotent: true,
@@ -79,13 +100,13 @@ export function appendValuesCall(
   return {
     operation: 'values.append',
     method: 'POST',
-    suffix: `/values/${encodeRangeForPath(range)}:append`,
+    suffix: `/values/${encodeRangeForPath(wireRange(range))}:append`,
     query: [
       ['valueInputOption', options.valueInputOption ?? 'RAW'],
       ['insertDataOption', options.insertDataOption ?? 'INSERT_ROWS'],
       ['includeValuesInResponse', 'false'],
     ],
-    body: { range, majorDimension: 'ROWS', values: rows },
+    body: { range: wireRange(range), majorDimension: 'ROWS', values: rows },
     ranges: [range],
     write: true,
     idempotent: false,
@@ -103,9 +124,9 @@ export function updateValuesCall(range: string, rows: readonly (readonly string[
   return {
     operation: 'values.update',
     method: 'PUT',
-    suffix: `/values/${encodeRangeForPath(range)}`,
+    suffix: `/values/${encodeRangeForPath(wireRange(range))}`,
     query: [['valueInputOption', options.valueInputOption ?? 'RAW']],
-    body: { range, majorDimension: 'ROWS', values: rows },
+    body: { range: wireRange(range), majorDimension: 'ROWS', values: rows },
     ranges: [range],
     write: true,
     idempotent: true,
@@ -126,7 +147,7 @@ export function batchUpdateValuesCall(
     body: {
       valueInputOption: options.valueInputOption ?? 'RAW',
       includeValuesInResponse: false,
-      data: data.map((d) => ({ range: d.range, majorDimension: 'ROWS', values: d.values })),
+      data: data.map((d) => ({ range: wireRange(d.range), majorDimension: 'ROWS', values: d.values })),
     },
     ranges: data.map((d) => d.range),
     write: true,
