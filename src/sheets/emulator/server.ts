@@ -21,6 +21,7 @@ import { Counters, DEFAULT_FAULTS, parseFaults, seededRandom, type EmulatorCount
 import { BodyTooLarge, jsonBody, readBody, sendHtml, sendJson, wantsGzip, wantsPrettyPrint } from './http-util.js';
 import { applyFieldMask, fieldMaskOf } from './field-mask.js';
 import { generateServiceAccountKey } from './keys.js';
+import { effectiveRequest } from './method-override.js';
 import { Quotas } from './quotas.js';
 import { ReadLog, type ReadCall } from './read-log.js';
 import { apiKeyOf, credentialHeader } from './request-credentials.js';
@@ -197,9 +198,10 @@ class EmulatorServer implements Emulator {
       answerToken(endpoint, req, res, body);
       return;
     }
+    const effective = effectiveRequest(req, url.searchParams, body);
     let route: ValuesRoute | undefined;
     try {
-      route = matchValuesRoute(req.method ?? 'GET', url.pathname);
+      route = matchValuesRoute(effective.method, url.pathname);
     } catch (err) {
       if (err instanceof ApiError) {
         this.#answerError(res, err, url.searchParams);
@@ -212,7 +214,7 @@ class EmulatorServer implements Emulator {
       sendHtml(res, 404, frontEndErrorPage(404, url.pathname));
       return;
     }
-    await this.#values(req, res, route, url.searchParams, body);
+    await this.#values(req, res, route, effective.query, effective.body);
   }
 
   #answerError(res: ServerResponse, err: ApiError, query: URLSearchParams): void {
