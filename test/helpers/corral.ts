@@ -15,6 +15,13 @@ export const FIXTURE_APPS = join(REPO_ROOT, 'test', 'fixtures', 'apps');
 
 export type LogLine = Record<string, unknown> & { event?: string; level?: string; msg?: string; role?: string };
 
+/**
+ * How long a test waits for a master to be ready by default: a master with a few workers is
+ * ready in about a second on an idle machine, and took over 30 s on one with a load of 20 on two
+ * cores. Only a master that never becomes ready waits it out.
+ */
+export const READY_TIMEOUT_MS = 90_000;
+
 export interface StartOptions {
   /** Extra environment (CORRAL_* settings). */
   env?: Record<string, string>;
@@ -26,6 +33,7 @@ export interface StartOptions {
   workers?: number | null;
   /** Wait for master.ready (default true). */
   waitReady?: boolean;
+  /** How long to wait for master.ready (default READY_TIMEOUT_MS). */
   readyTimeoutMs?: number;
   /** Working directory (default: a fresh temp dir). */
   cwd?: string;
@@ -219,7 +227,7 @@ export async function startCorral(o: StartOptions = {}): Promise<CorralProcess> 
   };
   if (o.waitReady !== false) {
     try {
-      const ready = await c.waitForLog((l) => l.event === 'master.ready', o.readyTimeoutMs ?? 30000, 'master.ready');
+      const ready = await c.waitForLog((l) => l.event === 'master.ready', o.readyTimeoutMs ?? READY_TIMEOUT_MS, 'master.ready');
       c.url = `http://127.0.0.1:${String(ready.port)}`;
       if (ready.admin_port) c.adminUrl = `http://127.0.0.1:${String(ready.admin_port)}`;
     } catch (err) {
