@@ -104,6 +104,12 @@ function unquotedListHint(argv: readonly string[]): string {
   return '';
 }
 
+/** The command's own word on the argument parseArgs found unexpected, if it has one. */
+function unexpectedArgumentHint(err: Error, hint: ((arg: string) => string) | undefined): string {
+  const arg = /^Unexpected argument '([\s\S]*)'\. This command/.exec(err.message)?.[1];
+  return hint === undefined || arg === undefined ? '' : hint(arg);
+}
+
 /**
  * An option whose value was left out: last on the line, or followed by another option (`--profile
  * --out X`), which parseArgs says over three lines ("argument is ambiguous. Did you forget ...").
@@ -131,6 +137,8 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
     readonly flagHints?: Readonly<Record<string, string>>;
     /** What to say of a flag that names one of these settings, in place of "set it in the settings file". */
     readonly settingFlagHints?: SettingFlagHints;
+    /** What to say of an argument the command does not take, by its text (start's: an app to serve), after the list hint. */
+    readonly argumentHint?: (arg: string) => string;
   } = {},
 ) {
   let parsed;
@@ -142,7 +150,7 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
       unknown !== undefined
         ? unknownOptionHint(unknown, argv, [...Object.keys(options), 'help'], o.readsSettings === true, o.flagHints, o.settingFlagHints)
         : (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
-          ? unquotedListHint(argv)
+          ? unquotedListHint(argv) || unexpectedArgumentHint(err as Error, o.argumentHint)
           : '';
     throw new CorralError('CORRAL_ERR_USAGE', `${missingValueMessage(err as Error, argv) ?? (err as Error).message}${hint}`, { cause: err });
   }

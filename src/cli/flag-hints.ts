@@ -182,6 +182,22 @@ export function unknownOptionHint(
   return `: corral takes its settings from the environment or its settings file (.env, or CORRAL_ENV_FILE), not from options: set ${assignment} there (\`corral config\` lists every setting)`;
 }
 
+/**
+ * An argument given to `corral start`, which takes none: most likely the app to serve, as gunicorn
+ * takes it (`gunicorn app:app`) and `node app.mjs` does. "does not take positional arguments" alone
+ * did not say that the app is a setting. A path is offered as CORRAL_APP reads one: a file named
+ * alone (`server.js`) with `./`, since a bare name is a package's; gunicorn's `module:variable`
+ * is Python's, and no value is offered for it.
+ */
+export function appArgumentHint(arg: string): string {
+  const lead = ': the app corral serves is the setting CORRAL_APP, in the environment or the settings file (.env, or CORRAL_ENV_FILE)';
+  const isPath = /^\.{0,2}\//.test(arg);
+  if (isPath || /^[\w.@-]+\.(?:[cm]?js|[cm]?ts)$/.test(arg)) {
+    return `${lead}: set CORRAL_APP=${shellWord(isPath ? arg : `./${arg}`)} there (unset: the bundled app)`;
+  }
+  return `${lead}: set CORRAL_APP there to the app's module (a file as ./app.mjs, exporting createApp or a default request listener; unset: the bundled app)`;
+}
+
 /** Options of corral's own commands whose values are secrets (loadtest's and recommend's token, the emulator's key). */
 const SECRET_OPTIONS: ReadonlySet<string> = new Set(['admin-token', 'api-key']);
 

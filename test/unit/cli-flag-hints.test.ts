@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseFlags } from '../../src/cli/command.js';
+import { startCommand } from '../../src/cli/commands/start.js';
 import { settingForFlag } from '../../src/cli/flag-hints.js';
 import { usageError } from '../helpers/usage-error.js';
 
@@ -92,6 +93,19 @@ describe('unknown options', () => {
     // reload does apply the file's: there the plain hint is true.
     const { reloadCommand } = await import('../../src/cli/commands/reload.js');
     await assert.rejects(() => reloadCommand.run(['--graceful-timeout', '60']), usageError(/: corral takes its settings from the environment or its settings file .*: set CORRAL_GRACEFUL_TIMEOUT=60 there/));
+  });
+
+  it("say of an app given to start as an argument (gunicorn's `gunicorn app:app`) that the app is CORRAL_APP", async () => {
+    // "does not take positional arguments" alone left an operator with an app file to serve
+    // guessing how corral is told of it.
+    await assert.rejects(startCommand.run(['./app.mjs']), usageError(/^Unexpected argument '\.\/app\.mjs'.*: the app corral serves is the setting CORRAL_APP, in the environment or the settings file \(\.env, or CORRAL_ENV_FILE\): set CORRAL_APP=\.\/app\.mjs there \(unset: the bundled app\)$/));
+    // A file named alone is written with ./, as CORRAL_APP reads a bare name as a package.
+    await assert.rejects(startCommand.run(['server.js']), usageError(/set CORRAL_APP=\.\/server\.js there/));
+    await assert.rejects(startCommand.run(['/srv/app/index.mjs']), usageError(/set CORRAL_APP=\/srv\/app\/index\.mjs there/));
+    // gunicorn's module:variable is Python's: no value to offer, only the setting.
+    await assert.rejects(startCommand.run(['app:app']), usageError(/: the app corral serves is the setting CORRAL_APP, .*: set CORRAL_APP there to the app's module \(a file as \.\/app\.mjs, exporting createApp or a default request listener; unset: the bundled app\)$/));
+    // Other commands' arguments are not apps.
+    assert.throws(() => parseFlags(['extra'], {}, { readsSettings: true }), usageError(/^Unexpected argument 'extra'\. This command does not take positional arguments$/));
   });
 
   it('say how to quote a list typed with spaces, and name an option left without its value', () => {

@@ -4,6 +4,7 @@ import { takeSystemdEnv } from '../../config/systemd-env.js';
 import { runMaster } from '../../master/run.js';
 import { createNotifier } from '../../master/sd-notify.js';
 import { parseFlags, type Command } from '../command.js';
+import { appArgumentHint } from '../flag-hints.js';
 
 /** The CLI is the one place that knows every entry point. */
 export const ENTRY_POINTS = {
@@ -46,7 +47,7 @@ restart gets past until the files or settings change (a module that is not there
 error, no listener exported, a port below 1024 without the capability), which systemd's
 RestartPreventExitStatus=78 does not restart.`,
   async run(argv) {
-    parseFlags(argv, {}, { readsSettings: true });
+    parseFlags(argv, {}, { readsSettings: true, argumentHint: appArgumentHint });
     const loaded = loadSettings({ judgePidfile: true });
     await runMaster(loaded, ENTRY_POINTS, { notifier: (logger) => createNotifier(takeSystemdEnv(), logger) });
     // The master exits through its own lifecycle; keep the CLI promise pending.
