@@ -32,8 +32,22 @@ const UNEXPANDED_CHECKED: readonly SettingName[] = [...PATH_SETTINGS, 'CORRAL_AP
 function unexpandedPath(name: SettingName, parsed: ParseResult<unknown>, env: NodeJS.ProcessEnv): ParseResult<unknown> {
   if (!parsed.ok || !UNEXPANDED_CHECKED.includes(name) || typeof parsed.value !== 'string') return parsed;
   const literally = name === 'CORRAL_APP' ? 'so it would be read as the name of a package, "~"' : 'so it would be a directory named "~" under the working directory';
-  const why = tildeProblem(parsed.value, env.HOME, literally) ?? pathVariableProblem(parsed.value, env);
+  const why = blankEndsProblem(parsed.value) ?? tildeProblem(parsed.value, env.HOME, literally) ?? pathVariableProblem(parsed.value, env);
   return why ? { ok: false, allowed: why } : parsed;
+}
+
+/**
+ * Why a path may not begin or end with blank space, or undefined. dotenv trims an unquoted value,
+ * but keeps the space inside quotes (`CORRAL_DATA_DIR="/var/lib/corral "`), and so does the
+ * environment (a unit's Environment=, a container's env file with Windows line ends: `\r`): the
+ * space was part of the name, and the journal went to a directory beside the one meant, where it
+ * stayed when the value was corrected; the log to a file logrotate does not name.
+ */
+function blankEndsProblem(path: string): string | undefined {
+  const trimmed = path.trim();
+  if (trimmed === path || trimmed === '') return undefined;
+  const [blank, end] = path.startsWith(trimmed) ? [path.slice(trimmed.length), 'end'] : [path.slice(0, path.indexOf(trimmed)), 'start'];
+  return `a path without blank space at either end: the ${JSON.stringify(blank)} at its ${end} would be part of the name (${JSON.stringify(path)} is not ${JSON.stringify(trimmed)}); remove it`;
 }
 
 /**

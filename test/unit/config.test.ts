@@ -259,6 +259,25 @@ test('a path setting beginning with ~ is refused (nothing expands it in .env), s
   assert.match(err.message, /CORRAL_LOG_FILE="~ops\/corral\.log" .*write the absolute path \(e\.g\. \/home\/<user>\/\.\.\.\)/);
 });
 
+test('a path setting with blank space at either end is refused: the space would be part of the name, a file or directory beside the one meant', () => {
+  withDir((dir) => {
+    // Quoted in the file, as dotenv keeps the space (it trims an unquoted value), and in the
+    // environment (a unit's Environment=, a container's env file with Windows line ends).
+    writeFileSync(join(dir, '.env'), 'CORRAL_DATA_DIR="/var/lib/corral "\nCORRAL_PIDFILE=run/corral.pid\n');
+    const err = refusal(() => loadSettings({ cwd: dir, env: { CORRAL_LOG_FILE: ' /var/log/corral/corral.log', CORRAL_APP: './app.mjs\r' } }));
+    assert.deepEqual(err.problems.map((p) => p.name).sort(), ['CORRAL_APP', 'CORRAL_DATA_DIR', 'CORRAL_LOG_FILE']);
+    assert.match(err.message, /CORRAL_DATA_DIR="\/var\/lib\/corral " \(from \S+\.env line 1\): a path without blank space at either end: the " " at its end would be part of the name \("\/var\/lib\/corral " is not "\/var\/lib\/corral"\); remove it/);
+    assert.match(err.message, /CORRAL_LOG_FILE=" \/var\/log\/corral\/corral\.log" \(from environment\): a path without blank space at either end: the " " at its start would be part of the name/);
+    assert.match(err.message, /CORRAL_APP="\.\/app\.mjs\\r" \(from environment\): a path without blank space at either end: the "\\r" at its end/);
+    // Nothing was made for it, and the setting's name within is still fine.
+    assert.equal(existsSync('/var/lib/corral '), false);
+  });
+  withDir((dir) => {
+    writeFileSync(join(dir, '.env'), 'CORRAL_DATA_DIR="my data"\n');
+    assert.equal(loadSettings({ cwd: dir, env: {} }).settings.CORRAL_DATA_DIR, join(dir, 'my data'));
+  });
+});
+
 test('a path setting naming a variable ($HOME, ${X}) is refused (nothing expands it in .env), offering the expansion meant', () => {
   withDir((dir) => {
     // From the file, as an operator writes it: dotenv keeps `$HOME` as it is.
