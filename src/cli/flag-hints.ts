@@ -6,23 +6,11 @@
 
 import { isIPv6 } from 'node:net';
 import { editDistance } from '../edit-distance.js';
-import { META_SETTINGS, schema, settingNames } from '../config/schema.js';
+import { settingForFlag } from '../config/flag-settings.js';
+import { schema } from '../config/schema.js';
 import { shellWord } from './shell-word.js';
 
-/** gunicorn's flags that no setting's name spells, by the setting they set. */
-const GUNICORN_FLAGS: Readonly<Record<string, string>> = {
-  w: 'CORRAL_WORKERS',
-  b: 'CORRAL_BIND',
-  t: 'CORRAL_TIMEOUT',
-  pid: 'CORRAL_PIDFILE',
-  p: 'CORRAL_PIDFILE',
-  'access-logfile': 'CORRAL_ACCESS_LOG',
-  'error-logfile': 'CORRAL_LOG_FILE',
-  'log-file': 'CORRAL_LOG_FILE',
-  'env-file': 'CORRAL_ENV_FILE',
-  c: 'CORRAL_ENV_FILE',
-  config: 'CORRAL_ENV_FILE',
-};
+export { settingForFlag };
 
 const UNDER_SYSTEMD = 'corral runs in the foreground: run it as a service under systemd (`corral systemd-unit` writes the unit)';
 const ASYNC_WORKERS = "corral's workers are asynchronous, each serving many connections at once: there is no worker class or thread count to choose; CORRAL_WORKERS sets the processes, CORRAL_WORKER_CONNECTIONS the connections each takes";
@@ -74,23 +62,6 @@ function hostWithPort(value: string): string {
   if (isIPv6(value)) return `[${value}]:PORT`;
   if (/^\[[^\]]*\]$/.test(value) || !value.includes(':')) return `${value}:PORT`;
   return value;
-}
-
-const squash = (s: string): string => s.toUpperCase().replace(/[^A-Z0-9]/g, '');
-
-/** The setting a flag's name spells (`--workers`, `--max-requests`, `--keep-alive`, `--sheet-id`, `-w`). */
-export function settingForFlag(flag: string): string | undefined {
-  // Own keys only: `--constructor` read Object's constructor, a function, as a setting's name.
-  if (Object.hasOwn(GUNICORN_FLAGS, flag)) return GUNICORN_FLAGS[flag];
-  const want = squash(flag);
-  if (want.length < 2) return undefined;
-  const names: string[] = [...settingNames, ...Object.keys(META_SETTINGS)];
-  for (const name of names) {
-    const aliases = (schema as Record<string, { aliases?: readonly string[] }>)[name]?.aliases ?? [];
-    const spellings = [name, name.replace(/^CORRAL_/, ''), ...aliases, ...aliases.map((a) => a.replace(/^GUNICORN_/, ''))];
-    if (spellings.some((s) => squash(s) === want)) return name;
-  }
-  return undefined;
 }
 
 /** The value given with the unknown flag, if any: `--workers=8`, `--workers 8`, or `-w8`. */

@@ -10,6 +10,7 @@ import { diskProblems } from './disk-checks.js';
 import { readEnvFile, secretsOpenToOthers } from './env-file.js';
 import { lintWarnings, type UnclosedQuote } from './env-lint.js';
 import { envOverridesOf, type EnvOverride } from './env-overrides.js';
+import { gunicornVariableWarnings } from './gunicorn-variables.js';
 import { proxyWarnings } from './proxy-url.js';
 import { redisChecks } from './redis-checks.js';
 import { IGNORED_WITH_NOTE, schema, settingNames, type SettingName, type Settings } from './schema.js';
@@ -168,6 +169,8 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   for (const w of lintWarnings(lint, { fileName: file ?? '.env', env, said: unclosedSaid })) warnAt(w.line, w.text);
   for (const [name, { note }] of Object.entries(IGNORED_WITH_NOTE)) if (merged[name] !== undefined) warnings.push(note);
   for (const w of unknownNameWarnings({ merged, fileValues, env, lint, fileName: file ?? '.env' })) warnAt(w.line, w.text);
+  const workers = { value: out.CORRAL_WORKERS as number | undefined, set: sources.CORRAL_WORKERS !== undefined && sources.CORRAL_WORKERS !== 'default' };
+  for (const w of gunicornVariableWarnings({ merged, env, lint, fileName: file ?? '.env', workers })) warnAt(w.line, w.text);
 
   const judged = (name: SettingName) => !options.judgeOnly || options.judgeOnly.includes(name);
   const whereOf = (name: string) => where(sources[name as SettingName] ?? 'environment', name);

@@ -5,6 +5,7 @@
 
 import { editDistance } from '../edit-distance.js';
 import type { EnvLint, LineWarning } from './env-lint.js';
+import { GUNICORN_VARIABLES } from './gunicorn-variables.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName } from './schema.js';
 import type { SettingSpec } from './spec.js';
 
@@ -51,7 +52,7 @@ export function unknownNameWarnings({ merged, fileValues, env, lint, fileName }:
   const warnAt = (line: number | undefined, text: string): void => {
     said.push({ line, text });
   };
-  const known = (key: string) => key in schema || aliasOf.has(key) || key in IGNORED_WITH_NOTE || key in META_SETTINGS;
+  const known = (key: string) => key in schema || aliasOf.has(key) || key in IGNORED_WITH_NOTE || key in META_SETTINGS || GUNICORN_VARIABLES.has(key);
   // The file's line a name was read from (none when the environment sets it).
   const fileLine = (key: string): number | undefined => (env[key] !== undefined ? undefined : lint.lineOf.get(key));
   // Where an unknown name was set, to fix it there: the file's line, or the environment.

@@ -536,6 +536,24 @@ test("gunicorn's max_requests_jitter and limit_request_fields are read beside ma
   );
 });
 
+test("gunicorn's own variables, GUNICORN_CMD_ARGS and WEB_CONCURRENCY, are said to be ignored with the settings that stand in for them", () => {
+  // "unknown setting GUNICORN_CMD_ARGS: ignored" left the operator to translate every flag, and
+  // WEB_CONCURRENCY (gunicorn's default worker count) was not mentioned at all: CPU x 4 workers.
+  withDir((dir) => {
+    writeFileSync(join(dir, '.env'), `GUNICORN_CMD_ARGS="--workers 8 --bind=0.0.0.0:8000 -t 60 --preload --keep-alive 2"\nWEB_CONCURRENCY=4\n`);
+    const a = loadSettings({ cwd: dir, env: {} });
+    assert.equal(a.warnings.filter((w) => /unknown setting/.test(w)).length, 0, a.warnings.join('\n'));
+    const cmd = a.warnings.find((w) => w.startsWith('GUNICORN_CMD_ARGS'));
+    assert.match(cmd ?? '', /^GUNICORN_CMD_ARGS \(\S+\.env line 1\) is ignored: corral takes no command-line flags, its settings are variables: set CORRAL_WORKERS=8, CORRAL_BIND=0\.0\.0\.0:8000, CORRAL_TIMEOUT=60 and CORRAL_KEEPALIVE=2 in the environment or the settings file instead; --preload has no setting of corral's$/, a.warnings.join('\n'));
+    assert.ok(a.warnings.some((w) => /^WEB_CONCURRENCY \(\S+\.env line 2\) is ignored: gunicorn's default worker count is no setting of corral's: set CORRAL_WORKERS=4 instead \(unset, corral runs CPU count x 4, at most 512: \d+ here\)$/.test(w)), a.warnings.join('\n'));
+  });
+  // A secret's value is not repeated; WEB_CONCURRENCY beside CORRAL_WORKERS is said to be ignored for it.
+  const b = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_CMD_ARGS: "--session-secret 'abc def' -w4", WEB_CONCURRENCY: '4', CORRAL_WORKERS: '2' } });
+  assert.ok(b.warnings.some((w) => /^GUNICORN_CMD_ARGS \(set in the environment\) is ignored: .*set CORRAL_SESSION_SECRET \(its value, not shown: a secret\) and CORRAL_WORKERS=4 in /.test(w)), b.warnings.join('\n'));
+  assert.ok(!b.warnings.some((w) => w.includes('abc def')), b.warnings.join('\n'));
+  assert.ok(b.warnings.some((w) => /^WEB_CONCURRENCY \(set in the environment\) is ignored: .*CORRAL_WORKERS=2 is the count in force$/.test(w)), b.warnings.join('\n'));
+});
+
 test('the README names every gunicorn alias, in the list of old names and in its setting\'s row', () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
   const list = /The old deployment's ([\s\S]*?) are\saccepted with one warning each/.exec(readme)?.[1] ?? '';
