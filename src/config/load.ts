@@ -90,6 +90,14 @@ export interface LoadOptions {
   envFileAtStart?: string | undefined;
 }
 
+/** The names corral reads a setting from: its own, its aliases, its lower-case form. */
+const readNames: ReadonlySet<string> = new Set(
+  settingNames.flatMap((name) => {
+    const spec = schema[name] as SettingSpec<unknown>;
+    return [name, ...(spec.aliases ?? []), ...(spec.lowercase ? [name.toLowerCase()] : [])];
+  }),
+);
+
 export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
@@ -141,7 +149,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const readFrom = source === '.env' ? name : source.startsWith('alias ') && fromFile(source.slice(6)) ? source.slice(6) : undefined;
     const unclosed = readFrom !== undefined ? unclosedAt(readFrom) : undefined;
     if (unclosed) unclosedSaid.add(unclosed);
-    const parsed = judgeValue(name, spec, raw, { unclosed, fromEnvironment: readFrom === undefined, env });
+    const parsed = judgeValue(name, spec, raw, { unclosed, fromEnvironment: readFrom === undefined, env, fileName: file });
     if (!parsed.ok && options.judgeOnly && !options.judgeOnly.includes(name)) {
       warnings.push(`${name}=${spec.secret && !spec.show ? '<redacted>' : JSON.stringify(shownRaw(spec, raw))} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
       out[name] = defaultOf(spec);
@@ -169,6 +177,13 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   for (const w of lintWarnings(lint, { fileName: file ?? '.env', env, said: unclosedSaid })) warnAt(w.line, w.text);
   for (const [name, { note }] of Object.entries(IGNORED_WITH_NOTE)) if (merged[name] !== undefined) warnings.push(note);
   for (const w of unknownNameWarnings({ merged, fileValues, env, lint, fileName: file ?? '.env' })) warnAt(w.line, w.text);
+  // The file's other names reach the app as dotenv read them: a value of bytes that are not UTF-8
+  // as U+FFFD, said once here (a setting's is refused with the others, judgeValue).
+  for (const [key, value] of Object.entries(fileValues)) {
+    if (env[key] !== undefined || readNames.has(key) || !value.includes('\uFFFD')) continue;
+    const line = lint.lineOf.get(key);
+    warnAt(line, `${line ? `line ${line} of ` : ''}${file ?? '.env'}: the value of ${key} holds bytes that are not UTF-8 (the file saved as Latin-1 or Windows-1252?), which reach the app as U+FFFD: save the file as UTF-8`);
+  }
   const workers = { value: out.CORRAL_WORKERS as number | undefined, set: sources.CORRAL_WORKERS !== undefined && sources.CORRAL_WORKERS !== 'default' };
   for (const w of gunicornVariableWarnings({ merged, env, lint, fileName: file ?? '.env', workers })) warnAt(w.line, w.text);
 

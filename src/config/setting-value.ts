@@ -72,6 +72,20 @@ function unclosedQuoteProblem({ quote }: UnclosedQuote): string {
 }
 
 /**
+ * Why a value holding U+FFFD is refused: what UTF-8 decoding, the file's and node's of the
+ * environment, makes of bytes that are not UTF-8. A settings file saved as Latin-1 or
+ * Windows-1252 (Notepad's "ANSI") had `SHEET_PLAYERS_RANGE=Jöueurs` read as "J\uFFFDueurs", a tab
+ * Google does not have, without a word. `fileName`: where the value was read; undefined: the
+ * environment.
+ */
+export function notUtf8Problem(raw: string, fileName: string | undefined): string | undefined {
+  if (!raw.includes('\uFFFD')) return undefined;
+  return fileName === undefined
+    ? 'UTF-8 text, and this value holds bytes that are not UTF-8 (Latin-1 or Windows-1252?): set it as UTF-8 text where the environment sets it (the unit\'s Environment=, the shell)'
+    : `UTF-8 text, and this value holds bytes that are not UTF-8 (the file saved as Latin-1 or Windows-1252?): save the file as UTF-8 (e.g. iconv -f WINDOWS-1252 -t UTF-8 ${fileName} > ${fileName}.utf8, then move that into place)`;
+}
+
+/**
  * Words written for the default by operators used to other tools (gunicorn's `workers = auto`,
  * `CORRAL_TIMEOUT=default`). `CORRAL_WORKERS=auto` was told "an integer from 1 to 512" alone, not
  * that leaving it out gives CPU count x 4.
@@ -141,13 +155,21 @@ export function givenValue(
  * What a setting's text makes: its value, or why it is refused. `unclosed`: the opening quote
  * dotenv kept in it; `fromEnvironment`: not read from the file (no line to delete).
  */
-export function judgeValue(name: SettingName, spec: SettingSpec<unknown>, raw: string, { unclosed, fromEnvironment, env }: { unclosed: UnclosedQuote | undefined; fromEnvironment: boolean; env: NodeJS.ProcessEnv }): ParseResult<unknown> {
+export function judgeValue(
+  name: SettingName,
+  spec: SettingSpec<unknown>,
+  raw: string,
+  { unclosed, fromEnvironment, env, fileName = '.env' }: { unclosed: UnclosedQuote | undefined; fromEnvironment: boolean; env: NodeJS.ProcessEnv; fileName?: string },
+): ParseResult<unknown> {
   // A reference to a variable is judged before the value's own parser, which accepted it as
   // text (SHEET_ID, a secret) or refused it for something else ("an integer from 1 to 512").
   const reference = UNEXPANDED_CHECKED.includes(name) ? undefined : variableReferenceProblem(raw, spec.secret === true);
+  const notUtf8 = notUtf8Problem(raw, fromEnvironment ? undefined : fileName);
   return unclosed
     ? { ok: false, allowed: unclosedQuoteProblem(unclosed) }
-    : reference
+    : notUtf8
+      ? { ok: false, allowed: notUtf8 }
+      : reference
       ? { ok: false, allowed: reference }
       : unexpandedPath(name, withDefaultNote(spec, raw, spec.parse(raw), fromEnvironment), env);
 }

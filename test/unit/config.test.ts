@@ -135,6 +135,24 @@ test('a UTF-16 env file (or one with NUL bytes) is refused: save it as UTF-8', (
   });
 });
 
+test('a value that is not UTF-8 (a file saved as Latin-1 or Windows-1252) is refused for a setting and warned of for another name; elsewhere in the file it is no matter', () => {
+  withDir((dir) => {
+    // As Notepad saved it ("ANSI"): the ö of the tab's name is the one byte 0xF6, which UTF-8
+    // reads as U+FFFD; the keeper then asked Google for a tab "J\uFFFDueurs", and every login failed.
+    const latin1 = (text: string) => Buffer.from(text, 'latin1');
+    writeFileSync(join(dir, '.env'), latin1('# réglages de production\nCORRAL_WORKERS=3\nSHEET_PLAYERS_RANGE=Jöueurs\nAPP_TITLE=Café\n'));
+    const err = refusal(() => loadSettings({ env: {}, cwd: dir }));
+    assert.deepEqual(err.problems.map((p) => p.name), ['SHEET_PLAYERS_RANGE']);
+    assert.match(err.message, /SHEET_PLAYERS_RANGE="J\uFFFDueurs" \(from \S+\.env line 3\): UTF-8 text, and this value holds bytes that are not UTF-8 \(the file saved as Latin-1 or Windows-1252\?\): save the file as UTF-8 \(e\.g\. iconv -f WINDOWS-1252 -t UTF-8 \S+\.env > \S+\.env\.utf8, then move that into place\)/);
+    assert.ok(err.warnings.some((w) => /^line 4 of \S+\.env: the value of APP_TITLE holds bytes that are not UTF-8 \(the file saved as Latin-1 or Windows-1252\?\), which reach the app as U\+FFFD: save the file as UTF-8$/.test(w)), err.warnings.join('\n'));
+    // In a comment alone, or once saved as UTF-8, it is read.
+    writeFileSync(join(dir, '.env'), latin1('# réglages de production\nCORRAL_WORKERS=3\n'));
+    assert.equal(loadSettings({ env: {}, cwd: dir }).settings.CORRAL_WORKERS, 3);
+    writeFileSync(join(dir, '.env'), 'SHEET_PLAYERS_RANGE=Jöueurs\n');
+    assert.equal(loadSettings({ env: {}, cwd: dir }).settings.SHEET_PLAYERS_RANGE, 'Jöueurs');
+  });
+});
+
 test('a settings file that is a pipe (a shell\'s <(...), a FIFO) is refused, not read: once read it is empty, and a reload took every default', () => {
   withDir((dir) => {
     // A named FIFO with no writer: reading it waited forever (`corral status` hung).
