@@ -6,10 +6,11 @@
 // nothing else.
 
 import { lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import dotenv from 'dotenv';
 import { CorralError } from '../errors.js';
 import { lintEnvText, type EnvLint } from './env-lint.js';
+import { pathVariables } from './path-variables.js';
 import { schema, settingNames } from './schema.js';
 import type { SettingSpec } from './spec.js';
 
@@ -33,6 +34,20 @@ function notUtf8Text(bytes: Buffer): string | undefined {
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) return 'it begins with a UTF-16 byte-order mark';
   if (bytes.includes(0)) return 'it holds NUL bytes (UTF-16 or UTF-32 text, or not text at all)';
   return undefined;
+}
+
+/**
+ * A CORRAL_ENV_FILE not found that a shell would have expanded (`~/corral.env`, `$HOME/corral.env`):
+ * what to do, or undefined. A unit's Environment= and a compose file expand neither, and "point
+ * CORRAL_ENV_FILE at an existing file" left the operator looking at a file that exists.
+ */
+function unexpandedEnvFile(named: string, env: NodeJS.ProcessEnv): string | undefined {
+  const home = env.HOME !== undefined && isAbsolute(env.HOME) ? env.HOME : undefined;
+  const tilde = named.startsWith('~') ? { shown: '~', expanded: named.startsWith('~/') && home ? resolve(home, named.slice(2)) : undefined } : undefined;
+  const found = tilde ?? pathVariables(named, env);
+  if (found === undefined) return undefined;
+  const meant = found.expanded !== undefined && isAbsolute(found.expanded) ? `: ${found.expanded}` : '';
+  return `nothing expanded the ${found.shown} of CORRAL_ENV_FILE=${named} (a unit's Environment= or a compose file does not): write the absolute path${meant}`;
 }
 
 /** The settings file a process reads, by its CORRAL_ENV_FILE and working directory: undefined for `none`. */
@@ -88,7 +103,9 @@ export function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: st
             ? 'CORRAL_ENV_FILE must name a file, not a directory'
             : // Not named: the default ./.env is what is a directory, which no CORRAL_ENV_FILE set.
               'the settings are read from ./.env unless CORRAL_ENV_FILE names another file: move that directory away, or set CORRAL_ENV_FILE to the settings file (none: read no file)'
-          : 'point CORRAL_ENV_FILE at an existing file, or set CORRAL_ENV_FILE=none to read no file';
+          : code === 'ENOENT' && named
+            ? (unexpandedEnvFile(named, env) ?? 'point CORRAL_ENV_FILE at an existing file, or set CORRAL_ENV_FILE=none to read no file')
+            : 'point CORRAL_ENV_FILE at an existing file, or set CORRAL_ENV_FILE=none to read no file';
     throw new CorralError('CORRAL_ERR_ENV_FILE', `cannot read env file ${file}: ${(err as Error).message}; ${fix}`, { cause: err });
   }
   // `CORRAL_ENV_FILE=<(sops -d corral.env)`: /dev/fd/N, a pipe, read whole at start; a reload

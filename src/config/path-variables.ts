@@ -36,6 +36,19 @@ function expandOne(env: NodeJS.ProcessEnv, name: string, op: string | undefined,
  * expansion the operator meant is offered.
  */
 export function pathVariableProblem(path: string, env: NodeJS.ProcessEnv): string | undefined {
+  const found = pathVariables(path, env);
+  if (found === undefined) return undefined;
+  const { shown, expanded } = found;
+  const example = expanded !== undefined && expanded.startsWith('/') ? `: ${expanded}` : '';
+  return `a path without ${shown}: nothing expands variables in the settings (not dotenv, not the shell, which never reads the file), so ${shown} would be taken literally, as a part of the path; write the absolute path${example}`;
+}
+
+/**
+ * The variables `path` names (`$HOME, $X`), and what a shell would make of it where it would
+ * expand every one (undefined: not known here); undefined when it names none. Also for
+ * CORRAL_ENV_FILE not found (env-file.ts).
+ */
+export function pathVariables(path: string, env: NodeJS.ProcessEnv): { shown: string; expanded: string | undefined } | undefined {
   const refs = [...path.matchAll(VARIABLE)].map((m) => ({ name: m[1] ?? m[4] ?? '', op: m[2], word: m[3] ?? '' }));
   if (refs.length === 0) return undefined;
   const shown = [...new Set(refs.map((r) => `$${r.name}`))].join(', ');
@@ -45,6 +58,5 @@ export function pathVariableProblem(path: string, env: NodeJS.ProcessEnv): strin
   const expanded = known
     ? path.replace(VARIABLE, (_m, braced: string | undefined, op: string | undefined, word: string | undefined, bare: string | undefined) => expandOne(env, braced ?? bare ?? '', op, word ?? '') ?? '')
     : undefined;
-  const example = expanded !== undefined && expanded.startsWith('/') ? `: ${expanded}` : '';
-  return `a path without ${shown}: nothing expands variables in the settings (not dotenv, not the shell, which never reads the file), so ${shown} would be taken literally, as a part of the path; write the absolute path${example}`;
+  return { shown, expanded };
 }

@@ -122,6 +122,20 @@ test('a .env symlink whose target is missing is refused naming the link and its 
   });
 });
 
+test('a CORRAL_ENV_FILE not found that begins with ~ or names a variable says that nothing expanded it', () => {
+  withDir((dir) => {
+    // A unit's Environment= and a compose file expand neither: "point CORRAL_ENV_FILE at an
+    // existing file" alone left the operator looking at a file that exists.
+    for (const [named, said] of [
+      ['~/corral.env', /cannot read env file \S+\/~\/corral\.env: ENOENT.*; nothing expanded the ~ of CORRAL_ENV_FILE=~\/corral\.env \(a unit's Environment= or a compose file does not\): write the absolute path: \/home\/ops\/corral\.env$/],
+      ['$HOME/corral.env', /; nothing expanded the \$HOME of CORRAL_ENV_FILE=\$HOME\/corral\.env \(a unit's Environment= or a compose file does not\): write the absolute path: \/home\/ops\/corral\.env$/],
+    ] as const) {
+      assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: named, HOME: '/home/ops' }, cwd: dir }), (err: CorralError) => err.code === 'CORRAL_ERR_ENV_FILE' && said.test(err.message), named);
+    }
+    assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'missing.env' }, cwd: dir }), (err: CorralError) => /point CORRAL_ENV_FILE at an existing file, or set CORRAL_ENV_FILE=none to read no file$/.test(err.message));
+  });
+});
+
 test('a UTF-16 env file (or one with NUL bytes) is refused: save it as UTF-8', () => {
   withDir((dir) => {
     const text = 'CORRAL_WORKERS=3\n';
