@@ -184,7 +184,9 @@ export function shownArgs(argv: readonly string[]): string[] {
     const setting = settingForFlag(name);
     const spec = setting === undefined ? undefined : (schema as Record<string, { secret?: boolean; show?: (text: string) => string }>)[setting];
     if (SECRET_OPTIONS.has(name) || (spec?.secret === true && !spec.show)) return '<secret, not shown>';
-    return spec?.secret === true && spec.show ? spec.show(value) : value;
+    // A setting shown with its secret part masked, whether or not it counts as a secret whole:
+    // a proxy URL's password (HTTPS_PROXY is not `secret`) was repeated as given.
+    return spec?.show ? spec.show(value) : value;
   };
   return argv.map((arg, i) => {
     const attached = /^(--?[A-Za-z][\w-]*)=([\s\S]*)$/.exec(arg);

@@ -46,6 +46,18 @@ describe('an option with no command', () => {
       assert.match(stderr, /^corral: unknown command "/, args.join(' '));
       assert.ok(!stderr.includes('s3cr3t'), `${args.join(' ')} repeated the secret: ${stderr.split('\n')[0]}`);
     }
+    // A proxy URL's password, whose setting is shown with it masked (HTTPS_PROXY is no secret whole):
+    // it was repeated in "unknown command" and in "as in corral start --https-proxy ...".
+    for (const args of [
+      ['--https-proxy=http://me:s3cr3t@proxy:3128'],
+      ['--https-proxy', 'http://me:s3cr3t@proxy:3128', 'start'],
+      ['--http-proxy=http://me:s3cr3t@proxy:3128', 'status'],
+    ]) {
+      const { stderr, code } = await refusal(...args);
+      assert.equal(code, 64, args.join(' '));
+      assert.ok(!stderr.includes('s3cr3t'), `${args.join(' ')} repeated the proxy's password: ${stderr.split('\n')[0]}`);
+      assert.match(stderr, /me:\*\*\*@proxy:3128/, args.join(' '));
+    }
     // The command meant is still said, the value shown where it is no secret.
     assert.match((await refusal('--admin-token=x', 'loadtest')).stderr, /options follow the command, as in corral loadtest --admin-token=<secret, not shown>\n/);
     assert.match((await refusal('--json', 'status')).stderr, /as in corral status --json\n/);
