@@ -125,7 +125,7 @@ export function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: st
 
 /**
  * A settings file every user of the host may read, that holds a secret (the admin token, the
- * session secret, a service-account key, a Redis password): said, with the fix. `echo ... >> .env`
+ * session secret, a service-account key, a Redis or proxy password): said, with the fix. `echo ... >> .env`
  * under the usual umask 022 makes it 0644; the data dir's files corral writes itself are 0600.
  */
 export function secretsOpenToOthers(file: string, values: Record<string, string>): string | undefined {
@@ -138,10 +138,14 @@ export function secretsOpenToOthers(file: string, values: Record<string, string>
   if ((mode & 0o004) === 0) return undefined;
   const held = settingNames.filter((name) => {
     const spec = schema[name] as SettingSpec<unknown>;
-    // A setting only part of which is secret (REDIS_URL's password) holds one only with that part.
-    return spec.secret === true && [name, ...(spec.aliases ?? [])].some((n) => {
+    // A setting only part of which is secret (REDIS_URL's password) holds one only with that part;
+    // so does one whose shown value masks a part (a proxy URL's password): only with that part.
+    if (spec.secret !== true && spec.show === undefined) return false;
+    const masks = (raw: string): boolean => !raw.includes('***') && spec.show?.(raw).includes('***') === true;
+    const holds = (raw: string): boolean => spec.holdsSecret?.(raw) ?? (spec.secret === true || masks(raw));
+    return [name, ...(spec.aliases ?? []), ...(spec.lowercase ? [name.toLowerCase()] : [])].some((n) => {
       const raw = values[n] ?? '';
-      return raw !== '' && (spec.holdsSecret?.(raw) ?? true);
+      return raw !== '' && holds(raw);
     });
   });
   if (held.length === 0) return undefined;

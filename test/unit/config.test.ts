@@ -982,6 +982,12 @@ test('a settings file every user may read that holds a secret is a warning with 
     }
     writeFileSync(file, 'REDIS_URL=redis://:s3cret@127.0.0.1:6380/2\n');
     assert.deepEqual(loadSettings({ env: {}, cwd: dir }).warnings.filter((w) => w.includes('readable by every user')), [`${file} is readable by every user of this host (mode 0644) and holds REDIS_URL: chmod 600 ${file} (or 640, owned by root and the service's group, as the Deploy steps install it)`]);
+    // A proxy's password, masked wherever corral shows the URL, under either spelling of its name;
+    // a proxy URL without one holds none.
+    writeFileSync(file, 'https_proxy=http://me:s3cret@proxy:3128\nHTTP_PROXY=http://proxy:3128\n');
+    assert.deepEqual(loadSettings({ env: {}, cwd: dir }).warnings.filter((w) => w.includes('readable by every user')), [`${file} is readable by every user of this host (mode 0644) and holds HTTPS_PROXY: chmod 600 ${file} (or 640, owned by root and the service's group, as the Deploy steps install it)`]);
+    writeFileSync(file, 'HTTPS_PROXY=http://proxy:3128\n');
+    assert.deepEqual(loadSettings({ env: {}, cwd: dir }).warnings.filter((w) => w.includes('readable by every user')), [], 'a proxy without a password');
   });
 });
 
