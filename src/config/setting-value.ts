@@ -45,7 +45,8 @@ function unexpandedPath(name: SettingName, parsed: ParseResult<unknown>, env: No
  */
 function blankEndsProblem(path: string): string | undefined {
   const trimmed = path.trim();
-  if (trimmed === path || trimmed === '') return undefined;
+  if (trimmed === path) return undefined;
+  if (trimmed === '') return 'a path, and this one is blank space alone: leave it empty for the default, or unset it';
   const [blank, end] = path.startsWith(trimmed) ? [path.slice(trimmed.length), 'end'] : [path.slice(0, path.indexOf(trimmed)), 'start'];
   return `a path without blank space at either end: the ${JSON.stringify(blank)} at its ${end} would be part of the name (${JSON.stringify(path)} is not ${JSON.stringify(trimmed)}); remove it`;
 }

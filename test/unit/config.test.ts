@@ -301,6 +301,10 @@ test('a path setting with blank space at either end is refused: the space would 
     assert.match(err.message, /CORRAL_DATA_DIR="\/var\/lib\/corral " \(from \S+\.env line 1\): a path without blank space at either end: the " " at its end would be part of the name \("\/var\/lib\/corral " is not "\/var\/lib\/corral"\); remove it/);
     assert.match(err.message, /CORRAL_LOG_FILE=" \/var\/log\/corral\/corral\.log" \(from environment\): a path without blank space at either end: the " " at its start would be part of the name/);
     assert.match(err.message, /CORRAL_APP="\.\/app\.mjs\\r" \(from environment\): a path without blank space at either end: the "\\r" at its end/);
+    // Blank space alone is no path either: it was a file named " " in the working directory.
+    const blank = refusal(() => loadSettings({ cwd: dir, env: { CORRAL_LOG_FILE: ' ', CORRAL_PIDFILE: '\t' } }));
+    assert.match(blank.message, /CORRAL_LOG_FILE=" " \(from environment\): a path, and this one is blank space alone: leave it empty for the default, or unset it/);
+    assert.match(blank.message, /CORRAL_PIDFILE="\\t" \(from environment\): a path, and this one is blank space alone/);
     // Nothing was made for it, and the setting's name within is still fine.
     assert.equal(existsSync('/var/lib/corral '), false);
   });
