@@ -5,6 +5,7 @@
 // disk-checks, redis-checks, whole-checks); here, their order and what each is told.
 
 import { isAbsolute, resolve } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { diskProblems } from './disk-checks.js';
 import { readEnvFile, secretsOpenToOthers } from './env-file.js';
@@ -19,7 +20,7 @@ import { sheetCredentialChecks } from './sheet-credentials.js';
 import { displayValue, shownRaw } from './shown-value.js';
 import type { SettingSpec } from './spec.js';
 import { unknownNameWarnings } from './unknown-names.js';
-import { wholeProblems, wholeWarnings } from './whole-checks.js';
+import { keeperHeap, wholeProblems, wholeWarnings } from './whole-checks.js';
 
 export interface LoadedSettings {
   readonly settings: Settings;
@@ -229,7 +230,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     warnings.push(`CORRAL_ADMIN_BIND=${adminRaw} (${whereOf('CORRAL_ADMIN_BIND')}) is a port alone: the admin API listens on ${host}:${port}, loopback only; write 0.0.0.0:${port} for it to be reached from other hosts`);
   }
   // Judged on valid values, before a refusal of others: the warnings come with the refusal.
-  warnings.push(...wholeWarnings(valid, (name) => sources[name] !== undefined && sources[name] !== 'default'));
+  warnings.push(...wholeWarnings(valid, (name) => sources[name] !== undefined && sources[name] !== 'default', keeperHeap(merged.NODE_OPTIONS, getHeapStatistics().heap_size_limit)));
   // The warnings of the file's lines in the order of the lines (each kind was said in turn: line
   // 4's cut value before line 3's unknown name); the others keep their places.
   const slots = [...lineOfWarning.keys()].sort((a, b) => a - b);

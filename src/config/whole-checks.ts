@@ -112,6 +112,28 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
 const KEY_HEAP_BYTES = 420;
 const KEY_JOURNAL_BYTES = 300;
 
+/**
+ * A journal's backlog held in the keeper's heap, bytes of heap per journal byte, as measured
+ * (README, the journal's backlog cap; sheets/keeper/journal-size-check.ts).
+ */
+const JOURNAL_HEAP_PER_BYTE = 6;
+
+/** The keeper's V8 heap limit: `--max-old-space-size` in the NODE_OPTIONS it is given, else node's default. */
+export interface KeeperHeap {
+  readonly mib: number;
+  /** Where the limit comes from, as a warning says it. */
+  readonly from: string;
+}
+
+/** The keeper's heap limit, by the NODE_OPTIONS of its environment (the last flag wins, as in node) or this process's default. */
+export function keeperHeap(nodeOptions: string | undefined, defaultBytes: number): KeeperHeap {
+  const set = [...(nodeOptions ?? '').matchAll(/--max[-_]old[-_]space[-_]size[=\s]+(\d+)/g)].at(-1)?.[1];
+  return set !== undefined ? { mib: Number(set), from: `--max-old-space-size=${set} in NODE_OPTIONS` } : { mib: Math.floor(defaultBytes / 1048576), from: "node's default here" };
+}
+
+/** A size in MiB as GiB, to a tenth. */
+const gib = (mib: number): string => `${Math.round(mib / 102.4) / 10} GiB`;
+
 /** The levels at which pino writes an info line (access lines are info: worker/request-stats.ts). */
 const LOGS_INFO: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
 
@@ -120,7 +142,7 @@ const LOGS_INFO: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
  * refused combinations are wholeProblems'). Of valid values only; `set`: whether the operator
  * set a setting (a default is no request of theirs).
  */
-export function wholeWarnings(valid: Partial<Settings>, set: (name: keyof Settings) => boolean): string[] {
+export function wholeWarnings(valid: Partial<Settings>, set: (name: keyof Settings) => boolean, heap?: KeeperHeap): string[] {
   const out: string[] = [];
   if (valid.CORRAL_HEADERS_TIMEOUT !== undefined && valid.CORRAL_REQUEST_TIMEOUT !== undefined && valid.CORRAL_HEADERS_TIMEOUT > valid.CORRAL_REQUEST_TIMEOUT) {
     out.push('CORRAL_HEADERS_TIMEOUT is longer than CORRAL_REQUEST_TIMEOUT; the request timeout applies to headers too');
@@ -169,6 +191,16 @@ export function wholeWarnings(valid: Partial<Settings>, set: (name: keyof Settin
     out.push(
       `CORRAL_IDEMPOTENCY_KEYS=${keys} holds up to about ${Math.round((keys * KEY_HEAP_BYTES) / 1024 ** 3)} GiB of the keeper's heap and ${Math.round((keys * KEY_JOURNAL_BYTES) / 1024 ** 3)} GiB of journal (about ${KEY_HEAP_BYTES} and ${KEY_JOURNAL_BYTES} bytes a key): ` +
         'raise the keeper\'s heap with it (NODE_OPTIONS=--max-old-space-size in the unit\'s environment), or lower it',
+    );
+  }
+  // The cap keeps a long outage of Google from running the keeper out of heap (V8 aborts it, the
+  // rows held replayed at the next start): set past the heap, it kept nothing from that, and
+  // nothing said so. Said when the operator set it: the default on a small host is the README's.
+  const journalMib = valid.SHEETS_JOURNAL_MAX_MB;
+  if (heap !== undefined && journalMib !== undefined && set('SHEETS_JOURNAL_MAX_MB') && journalMib * JOURNAL_HEAP_PER_BYTE > heap.mib) {
+    out.push(
+      `SHEETS_JOURNAL_MAX_MB=${journalMib} lets the keeper hold a backlog that takes about ${gib(journalMib * JOURNAL_HEAP_PER_BYTE)} of its heap (about ${JOURNAL_HEAP_PER_BYTE} bytes a journal byte), past its heap of ${gib(heap.mib)} (${heap.from}): ` +
+        `a long outage of Google would run it out of memory before the cap refuses appends; lower SHEETS_JOURNAL_MAX_MB to ${Math.floor(heap.mib / JOURNAL_HEAP_PER_BYTE)} or less, or raise the heap (NODE_OPTIONS=--max-old-space-size=<MiB> in the environment corral starts with)`,
     );
   }
   for (const name of ['SHEET_PLAYERS_RANGE', 'SHEET_EVENTS_RANGE'] as const) {

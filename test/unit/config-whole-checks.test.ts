@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { getHeapStatistics } from 'node:v8';
 import { loadSettings } from '../../src/config/load.js';
 import { adminBindProblem, bindOverlapProblem } from '../../src/config/whole-checks.js';
 import { refusal, withDir } from '../fixtures/settings-dir.js';
@@ -239,5 +240,23 @@ describe('CORRAL_IDEMPOTENCY_KEYS against the keeper heap', () => {
     assert.match(warned({ CORRAL_IDEMPOTENCY_KEYS: '10000000' })[0] ?? '', /^CORRAL_IDEMPOTENCY_KEYS=10000000 holds up to about 4 GiB of the keeper's heap and 3 GiB of journal .*NODE_OPTIONS=--max-old-space-size/);
     assert.deepEqual(warned({ CORRAL_IDEMPOTENCY_KEYS: '1000000' }), []);
     assert.deepEqual(warned({}), []);
+  });
+});
+
+describe('SHEETS_JOURNAL_MAX_MB against the keeper heap', () => {
+  const warned = (env: Record<string, string>) => loadSettings({ env: { CORRAL_ENV_FILE: 'none', ...env } }).warnings.filter((w) => w.startsWith('SHEETS_JOURNAL_MAX_MB='));
+  // The cap is there so that a long outage of Google does not run the keeper out of heap (V8 aborts
+  // it) with every row it holds; set past the heap it kept nothing from that, without a word.
+  it("warns when the backlog it lets the keeper hold (about 6 bytes of heap a journal byte) is past the keeper's heap, saying both and what to change", () => {
+    assert.match(
+      warned({ SHEETS_JOURNAL_MAX_MB: '1024', NODE_OPTIONS: '--max-old-space-size=2048' })[0] ?? '',
+      /^SHEETS_JOURNAL_MAX_MB=1024 lets the keeper hold a backlog that takes about 6 GiB of its heap \(about 6 bytes a journal byte\), past its heap of 2 GiB \(--max-old-space-size=2048 in NODE_OPTIONS\): a long outage of Google would run it out of memory before the cap refuses appends; lower SHEETS_JOURNAL_MAX_MB to 341 or less, or raise the heap \(NODE_OPTIONS=--max-old-space-size=<MiB> in the environment corral starts with\)$/,
+    );
+    // Node's own limit when NODE_OPTIONS sets none: the one this process runs with.
+    const own = Math.floor(getHeapStatistics().heap_size_limit / 1048576);
+    assert.match(warned({ SHEETS_JOURNAL_MAX_MB: String(Math.ceil(own / 6) + 1) })[0] ?? '', /past its heap of .* \(node's default here\)/);
+    assert.deepEqual(warned({ SHEETS_JOURNAL_MAX_MB: '256', NODE_OPTIONS: '--max-old-space-size=2048' }), []);
+    // The default is no request of the operator's: said in the README for small hosts, not here.
+    assert.deepEqual(warned({ NODE_OPTIONS: '--max-old-space-size=512' }), []);
   });
 });
