@@ -86,6 +86,23 @@ export function notUtf8Problem(raw: string, fileName: string | undefined): strin
     : `UTF-8 text, and this value holds bytes that are not UTF-8 (the file saved as Latin-1 or Windows-1252?): save the file as UTF-8 (e.g. iconv -f WINDOWS-1252 -t UTF-8 ${fileName} > ${fileName}.utf8, then move that into place)`;
 }
 
+/** Quotes of typesetting, which word processors, wikis and chats put in place of " and '. */
+const TYPOGRAPHIC_QUOTES = '“”„‟‘’‚‛«»‹›';
+
+/**
+ * Why a value between typographic quotes is refused, or undefined. A line pasted from a document or
+ * a chat (`CORRAL_LOG_FILE=“/var/log/corral/corral.log”`) keeps them: dotenv strips ' " and `
+ * only, so the log was a relative path beginning with “, a file made in the working directory, and
+ * `SHEET_PLAYERS_RANGE=‘Players’` a tab Google does not have. Within a value they are its own.
+ */
+function typographicQuotesProblem(raw: string): string | undefined {
+  const t = raw.trim();
+  const first = t[0];
+  const last = t.at(-1);
+  if (t.length < 2 || first === undefined || last === undefined || !TYPOGRAPHIC_QUOTES.includes(first) || !TYPOGRAPHIC_QUOTES.includes(last)) return undefined;
+  return `a value without typographic quotes: ${first} and ${last} are no quotes to dotenv, so they would be part of the value; write straight quotes ("...") or none`;
+}
+
 /**
  * Words written for the default by operators used to other tools (gunicorn's `workers = auto`,
  * `CORRAL_TIMEOUT=default`). `CORRAL_WORKERS=auto` was told "an integer from 1 to 512" alone, not
@@ -166,11 +183,14 @@ export function judgeValue(
   // text (SHEET_ID, a secret) or refused it for something else ("an integer from 1 to 512").
   const reference = UNEXPANDED_CHECKED.includes(name) ? undefined : variableReferenceProblem(raw, spec.secret === true);
   const notUtf8 = notUtf8Problem(raw, fromEnvironment ? undefined : fileName);
+  const typographic = typographicQuotesProblem(raw);
   return unclosed
     ? { ok: false, allowed: unclosedQuoteProblem(unclosed) }
     : notUtf8
       ? { ok: false, allowed: notUtf8 }
-      : reference
+      : typographic
+        ? { ok: false, allowed: typographic }
+        : reference
       ? { ok: false, allowed: reference }
       : unexpandedPath(name, withDefaultNote(spec, raw, spec.parse(raw), fromEnvironment), env);
 }

@@ -314,6 +314,23 @@ test('a path setting with blank space at either end is refused: the space would 
   });
 });
 
+test('a value in typographic quotes (pasted from a document or a chat) is refused, saying to write straight quotes or none', () => {
+  withDir((dir) => {
+    // dotenv strips only ' " and `: “/var/log/corral.log” was a relative path beginning with “, a
+    // file made in the working directory, and “Players” a tab Google does not have.
+    writeFileSync(join(dir, '.env'), 'CORRAL_LOG_FILE=“/var/log/corral/corral.log”\nSHEET_PLAYERS_RANGE=‘Players’\nCORRAL_WORKERS=„4“\nCORRAL_ADMIN_TOKEN=«abcdefghijklmnopqrstuvwx»\n');
+    const err = refusal(() => loadSettings({ cwd: dir, env: {} }));
+    assert.deepEqual(err.problems.map((p) => p.name).sort(), ['CORRAL_ADMIN_TOKEN', 'CORRAL_LOG_FILE', 'CORRAL_WORKERS', 'SHEET_PLAYERS_RANGE']);
+    assert.match(err.message, /CORRAL_LOG_FILE="“\/var\/log\/corral\/corral\.log”" \(from \S+\.env line 1\): a value without typographic quotes: “ and ” are no quotes to dotenv, so they would be part of the value; write straight quotes \("\.\.\."\) or none$/m);
+    assert.match(err.message, /SHEET_PLAYERS_RANGE="‘Players’" .*: a value without typographic quotes: ‘ and ’ are no quotes/);
+    assert.match(err.message, /CORRAL_WORKERS="„4“" .*: a value without typographic quotes/);
+    assert.match(err.message, /CORRAL_ADMIN_TOKEN="<redacted>" .*: a value without typographic quotes: « and » are no quotes/);
+    assert.ok(!err.message.includes('abcdefghijklmnopqrstuvwx'), 'never the secret');
+  });
+  // Within a value they are its own: a tab's name with a quote in it.
+  assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_PLAYERS_RANGE: 'Joueurs “A”' } }).settings.SHEET_PLAYERS_RANGE, 'Joueurs “A”');
+});
+
 test('a path setting naming a variable ($HOME, ${X}) is refused (nothing expands it in .env), offering the expansion meant', () => {
   withDir((dir) => {
     // From the file, as an operator writes it: dotenv keeps `$HOME` as it is.
