@@ -203,6 +203,15 @@ export function wholeWarnings(valid: Partial<Settings>, set: (name: keyof Settin
         `a long outage of Google would run it out of memory before the cap refuses appends; lower SHEETS_JOURNAL_MAX_MB to ${Math.floor(heap.mib / JOURNAL_HEAP_PER_BYTE)} or less, or raise the heap (NODE_OPTIONS=--max-old-space-size=<MiB> in the environment corral starts with)`,
     );
   }
+  // X-Forwarded-For is read from the right up to the first address not trusted (worker's client
+  // address): with every address trusted that is the leftmost, which the client writes itself.
+  const everyone = valid.CORRAL_TRUSTED_PROXIES?.find((entry) => /^0+$/.test(entry.split('/')[1] ?? ''));
+  if (everyone !== undefined) {
+    out.push(
+      `CORRAL_TRUSTED_PROXIES holds ${everyone}, which trusts every address: any client can write X-Forwarded-For and choose the address the per-IP rate limit counts (a new one for each request); ` +
+        "list your proxies' addresses alone (e.g. 127.0.0.1 for a local nginx, or their subnet)",
+    );
+  }
   for (const name of ['SHEET_PLAYERS_RANGE', 'SHEET_EVENTS_RANGE'] as const) {
     const range = valid[name];
     if (range !== undefined && set(name)) out.push(...tablessRangeWarnings(name, range));

@@ -260,3 +260,21 @@ describe('SHEETS_JOURNAL_MAX_MB against the keeper heap', () => {
     assert.deepEqual(warned({ NODE_OPTIONS: '--max-old-space-size=512' }), []);
   });
 });
+
+describe('CORRAL_TRUSTED_PROXIES that trusts every address', () => {
+  const warned = (env: Record<string, string>) => loadSettings({ env: { CORRAL_ENV_FILE: 'none', ...env } }).warnings.filter((w) => w.startsWith('CORRAL_TRUSTED_PROXIES'));
+  // X-Forwarded-For is read from the right up to the first address not trusted: with every address
+  // trusted that is the leftmost, which the client writes itself, and every client chose the
+  // address the per-IP rate limit counted (a new one per request), without a word.
+  it('warns of a /0 (IPv4 or IPv6), naming it and what it lets a client do', () => {
+    for (const list of ['0.0.0.0/0', '10.0.0.1,::/0', '::ffff:0.0.0.0/0']) {
+      assert.match(
+        warned({ CORRAL_TRUSTED_PROXIES: list })[0] ?? '',
+        /^CORRAL_TRUSTED_PROXIES holds \S+\/0, which trusts every address: any client can write X-Forwarded-For and choose the address the per-IP rate limit counts \(a new one for each request\); list your proxies' addresses alone \(e\.g\. 127\.0\.0\.1 for a local nginx, or their subnet\)$/,
+        list,
+      );
+    }
+    assert.deepEqual(warned({ CORRAL_TRUSTED_PROXIES: '127.0.0.1,10.0.0.0/8,fd00::/8' }), []);
+    assert.deepEqual(warned({}), []);
+  });
+});
