@@ -16,6 +16,15 @@ import type { SettingSpec } from './spec.js';
 
 const NO_LINT: EnvLint = { lineOf: new Map(), duplicates: [], ignored: [], cutAtHash: [], unclosedQuotes: [], swallowed: [] };
 
+/** /dev/null's device number (Linux: major 1, minor 3), read once; undefined where there is none. */
+const NULL_DEVICE = (() => {
+  try {
+    return statSync('/dev/null').rdev;
+  } catch {
+    return undefined;
+  }
+})();
+
 /** Where the symlink at `file` points, when there is one (read after ENOENT: its target is missing). */
 function danglingLinkTarget(file: string): string | undefined {
   try {
@@ -74,11 +83,15 @@ export function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: st
   if (file === undefined) return { file: undefined, values: {}, lint: NO_LINT };
   let bytes: Buffer;
   let pipe = false;
+  let device: 'block' | 'character' | undefined;
   try {
     // Judged before it is opened: opening a FIFO waits for a writer (a command beside corral hung).
     const st = statSync(file);
     pipe = st.isFIFO() || st.isSocket();
-    bytes = pipe ? Buffer.alloc(0) : readFileSync(file);
+    // A device reads on for ever (/dev/zero, /dev/urandom) or waits for a terminal (/dev/tty):
+    // no file of settings; /dev/null, read as empty, is one way of saying there are none.
+    device = (st.isCharacterDevice() || st.isBlockDevice()) && st.rdev !== NULL_DEVICE ? (st.isBlockDevice() ? 'block' : 'character') : undefined;
+    bytes = pipe || device !== undefined ? Buffer.alloc(0) : readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // A link whose target is gone is a file the operator meant to be read, not "no file".
@@ -111,6 +124,9 @@ export function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: st
   // `CORRAL_ENV_FILE=<(sops -d corral.env)`: /dev/fd/N, a pipe, read whole at start; a reload
   // re-reads the file it named, found it empty, and went back to every default without a word
   // (the admin token, the sheet, the rate limit...). A file is what a reload can read again.
+  if (device !== undefined) {
+    throw new CorralError('CORRAL_ERR_ENV_FILE', `cannot read env file ${file}: it is a ${device} device, not a file of settings; point CORRAL_ENV_FILE at a regular file, or set CORRAL_ENV_FILE=none to read no file`);
+  }
   if (pipe) {
     throw new CorralError(
       'CORRAL_ERR_ENV_FILE',

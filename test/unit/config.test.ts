@@ -136,6 +136,14 @@ test('a CORRAL_ENV_FILE not found that begins with ~ or names a variable says th
   });
 });
 
+test('a settings file that is a device is refused without reading it (/dev/zero read on for ever), but /dev/null reads as empty', () => {
+  assert.throws(
+    () => loadSettings({ env: { CORRAL_ENV_FILE: '/dev/zero' } }),
+    (err: CorralError) => err.code === 'CORRAL_ERR_ENV_FILE' && /cannot read env file \/dev\/zero: it is a character device, not a file of settings; point CORRAL_ENV_FILE at a regular file, or set CORRAL_ENV_FILE=none to read no file$/.test(err.message),
+  );
+  assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: '/dev/null' } }).envFile, '/dev/null');
+});
+
 test('a UTF-16 env file (or one with NUL bytes) is refused: save it as UTF-8', () => {
   withDir((dir) => {
     const text = 'CORRAL_WORKERS=3\n';
