@@ -86,13 +86,15 @@ export function pct(sorted: number[], p: number): number {
 
 export async function startWithEmulator(emu: Emulator, workers: number, env: Record<string, string>, o: { bundledApp?: boolean; unset?: readonly string[] } = {}): Promise<CorralProcess> {
   const key = emu.registerServiceAccount();
+  // A corral that never became ready closes the emulator too (its close is idempotent): the tests
+  // start it before their try, so their finally never ran, and its open server kept the test file
+  // running until the runner's 15-minute file timeout.
   return startCorral({
     // Settings a CORRAL_ENV_FILE is to set (the environment would win over the file).
     ...(o.unset ? { unset: o.unset } : {}),
     // The fixture app by default; the bundled app for what its routes answer (503 sheets_unavailable).
     ...(o.bundledApp ? {} : { app: 'sheets-app.mjs' }),
     workers,
-    readyTimeoutMs: 60_000,
     env: {
       SHEET_ID: emu.spreadsheetId,
       SHEETS_API_URL: emu.url,
@@ -100,6 +102,9 @@ export async function startWithEmulator(emu: Emulator, workers: number, env: Rec
       CORRAL_ACCESS_LOG: 'false',
       ...env,
     },
+  }).catch(async (err: unknown) => {
+    await emu.close();
+    throw err;
   });
 }
 
@@ -112,7 +117,6 @@ export function startSheetHost(emu: Emulator, key: ServiceAccountKey, redisUrl: 
   return startCorral({
     ...(o.app ? { app: o.app } : {}),
     workers: 2,
-    readyTimeoutMs: 60_000,
     env: {
       SHEET_ID: emu.spreadsheetId,
       SHEETS_API_URL: emu.url,

@@ -31,7 +31,6 @@ async function eventsRig(header: string[], ttlSeconds: number): Promise<EventsRi
   const c = await startCorral({
     cwd: dir,
     workers: 1,
-    readyTimeoutMs: 60_000,
     env: {
       SHEET_ID: emu.spreadsheetId,
       SHEETS_API_URL: emu.url,

@@ -49,7 +49,7 @@ describe('POST /api/events with Idempotency-Key, on the real master', () => {
       // kernel may give them all to one, and the cross-worker replay would go untested).
       CORRAL_ACCEPT: 'round-robin',
     };
-    c = await startCorral({ cwd: dir, workers: 2, env, readyTimeoutMs: 60_000 });
+    c = await startCorral({ cwd: dir, workers: 2, env });
   });
   after(async () => {
     await c?.stop();
@@ -148,7 +148,7 @@ describe('POST /api/events with Idempotency-Key, on the real master', () => {
     // A whole restart of corral on the same data dir (its journal is compacted at open).
     await c.stop();
     renameSync(c.logFile, `${c.logFile}.first-run`);
-    c = await startCorral({ cwd: dir, workers: 2, env, readyTimeoutMs: 60_000 });
+    c = await startCorral({ cwd: dir, workers: 2, env });
     assertReplay(await post(alice, body, key), first);
     assert.equal((await post(alice, { kind: 'goal' }, key)).status, 422, 'the fingerprint is remembered too');
 

@@ -15,7 +15,7 @@ describe('rate limit across workers on the real master', () => {
   let dir: string;
   before(async () => {
     dir = prepareWorkDir();
-    c = await startCorral({ cwd: dir, workers: 8, readyTimeoutMs: 60_000, env: { CORRAL_RATE_LIMIT: '100', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
+    c = await startCorral({ cwd: dir, workers: 8, env: { CORRAL_RATE_LIMIT: '100', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
   });
   after(async () => {
     await c?.stop();

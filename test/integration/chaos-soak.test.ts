@@ -196,7 +196,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
   // would keep this process alive.
   let soaking = true;
   try {
-    c = await startCorral({ cwd: dir, workers: 2, env, readyTimeoutMs: 60_000 });
+    c = await startCorral({ cwd: dir, workers: 2, env });
     const corral = c;
     const port = Number(new URL(corral.url).port);
     const t0 = Date.now();

@@ -45,7 +45,6 @@ test(
     const c = await startCorral({
       app: 'slow-boot.mjs',
       workers: 1,
-      readyTimeoutMs: 30_000,
       env: { ...hook, FIXTURE_TIMINGS: timings, NOTIFY_SOCKET: receiver.address, CORRAL_TIMEOUT: String(FLOOR_MS / 1000), CORRAL_GRACEFUL_TIMEOUT: String(GRACEFUL_S), CORRAL_RELOAD_SETTLE: String(SETTLE_S), CORRAL_BOOT_ATTEMPTS: String(ATTEMPTS) },
     });
     const readings: Reading[] = [];

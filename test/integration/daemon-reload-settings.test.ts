@@ -193,7 +193,7 @@ test('a reload after the service-account key file went away is refused with the 
   const dir = mkdtempSync(join(tmpdir(), 'corral-reload-key-'));
   const keyFile = join(dir, 'key.json');
   writeFileSync(keyFile, JSON.stringify(emu.registerServiceAccount()));
-  const c = await startCorral({ app: 'basic.mjs', workers: 1, readyTimeoutMs: 60_000, env: { SHEET_ID: emu.spreadsheetId, SHEETS_API_URL: emu.url, GOOGLE_APPLICATION_CREDENTIALS: keyFile } });
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { SHEET_ID: emu.spreadsheetId, SHEETS_API_URL: emu.url, GOOGLE_APPLICATION_CREDENTIALS: keyFile } });
   try {
     await c.waitForLog((l) => l.event === 'keeper.ready', 30_000, 'keeper.ready');
     rmSync(keyFile);

@@ -97,7 +97,6 @@ test("a worker whose own modules load for longer than CORRAL_TIMEOUT (a starved 
   const c = await startCorral({
     app: 'basic.mjs',
     workers: 1,
-    readyTimeoutMs: 60_000,
     env: {
       CORRAL_TIMEOUT: '2',
       NODE_OPTIONS: `--import=${join(REPO_ROOT, 'test', 'fixtures', 'slow-child-load.mjs')}`,

@@ -35,7 +35,7 @@ describe('host counter table on the real master', { skip: process.arch !== 'x64'
   let dir: string;
   before(async () => {
     dir = prepareWorkDir();
-    c = await startCorral({ cwd: dir, workers: 2, readyTimeoutMs: 60_000, env: { CORRAL_RATE_LIMIT: '20', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
+    c = await startCorral({ cwd: dir, workers: 2, env: { CORRAL_RATE_LIMIT: '20', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
   });
   after(async () => {
     await c?.stop();

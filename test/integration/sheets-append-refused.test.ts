@@ -16,7 +16,6 @@ describe('appends while Google refuses them', () => {
     const c = await startCorral({
       app: 'sheets-app.mjs',
       workers: 1,
-      readyTimeoutMs: 60_000,
       env: { SHEET_ID: emu.spreadsheetId, SHEETS_API_URL: emu.url, GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(key), SHEETS_FLUSH_INTERVAL_MS: '100', CORRAL_ACCESS_LOG: 'false' },
     });
     try {

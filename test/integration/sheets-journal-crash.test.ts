@@ -63,7 +63,7 @@ describe('write journal across crashes', () => {
     const acked = new Set<string>();
     let c: CorralProcess | undefined;
     try {
-      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 2, env, readyTimeoutMs: 60_000 });
+      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 2, env });
       const first = c;
       const oldKeeper = await first.waitForLog((l) => l.event === 'keeper.ready' && l.role === 'keeper', 30_000, 'keeper.ready');
       const agent = new Agent({ connections: 4 });
@@ -101,7 +101,7 @@ describe('write journal across crashes', () => {
       // Same dir (same data dir and journal); the old log moves aside so the helper finds the new
       // master's ready line, not the dead one's.
       renameSync(first.logFile, `${first.logFile}.before-kill`);
-      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 2, env, readyTimeoutMs: 60_000 });
+      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 2, env });
       const second = c;
       // Clients retry what was not acknowledged (same ids, same content), then send the rest.
       for (let i = 0; i < TOTAL; i++) {
@@ -144,7 +144,6 @@ describe('write journal across crashes', () => {
     const c = await startCorral({
       app: 'sheets-app.mjs',
       workers: 2,
-      readyTimeoutMs: 60_000,
       env: { SHEET_ID: emu.spreadsheetId, SHEETS_API_URL: emu.url, GOOGLE_SERVICE_ACCOUNT_JSON: key, SHEETS_FLUSH_INTERVAL_MS: '100', SHEETS_UNSURE_DELAY: '3', CORRAL_ACCESS_LOG: 'false' },
     });
     const agent = new Agent({ connections: 8 });
@@ -221,7 +220,6 @@ describe('write journal across crashes', () => {
     const c = await startCorral({
       app: 'sheets-app.mjs',
       workers: 1,
-      readyTimeoutMs: 60_000,
       env: {
         SHEET_ID: emu.spreadsheetId,
         SHEETS_API_URL: emu.url,

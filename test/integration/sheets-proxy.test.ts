@@ -56,7 +56,7 @@ describe('Google calls through HTTPS_PROXY / HTTP_PROXY', { skip: opensslMissing
     CORRAL_ACCESS_LOG: 'false',
     ...extra,
   });
-  const start = (extra: Record<string, string>): Promise<CorralProcess> => startCorral({ workers: 1, readyTimeoutMs: 60_000, env: settings(extra) });
+  const start = (extra: Record<string, string>): Promise<CorralProcess> => startCorral({ workers: 1, env: settings(extra) });
   /** `corral check` with these settings, as an operator runs it. */
   const corralCheck = (extra: Record<string, string>) =>
     new Promise<{ code: number; stdout: string }>((resolve) => {

@@ -27,7 +27,6 @@ describe('sheets.ranges_failing after Google recovers, against the emulator', ()
     c = await startCorral({
       cwd: dir,
       workers: 1,
-      readyTimeoutMs: 60_000,
       env: {
         SHEET_ID: emu.spreadsheetId,
         SHEETS_API_URL: emu.url,
