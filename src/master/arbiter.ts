@@ -440,7 +440,7 @@ export class Arbiter {
 
     if (this.reloads.outgoingLostWhileFailing()) return;
 
-    for (const oldest of scaleDownExcess(this.workers(), this.gens.current, this.target.expected)) this.markRetire(oldest, 'scale-down');
+    for (const excess of scaleDownExcess(this.workers(), this.gens.current, this.target.expected)) this.markRetire(excess, 'scale-down');
     const recycled = nextRecycle(this.workers());
     if (recycled) {
       this.markRetire(recycled, recycled.pendingRetire as RetireReason);

@@ -36,10 +36,19 @@ export function previousServes(workers: readonly Pick<ChildRecord, 'generation' 
   return workers.some((c) => c.generation === previousGeneration && c.state === 'ready');
 }
 
-/** Scale down: the oldest of the current generation beyond `expected`, to retire. */
+/**
+ * Scale down: the workers of the current generation beyond `expected`, to retire. Those still
+ * booting go first, the last forked first (they serve nothing yet, and are stopped at once), then
+ * the oldest ready ones. Oldest first alone, a TTOU that followed a TTIN before its worker was
+ * ready retired a worker that served, warm, and kept the one still booting: an autoscaler's +1
+ * then -1 (POST /api/admin/workers) replaced a warm worker with a cold one, and during a reload
+ * each such pair stopped the new worker closest to ready, for one forked a moment before.
+ */
 export function scaleDownExcess<W extends Worker>(workers: readonly W[], generation: number, expected: number): W[] {
   const current = workers.filter((c) => c.generation === generation && c.retire === undefined && c.state !== 'draining' && c.state !== 'killing');
-  return current.slice(0, Math.max(0, current.length - expected));
+  const booting = current.filter((c) => c.state === 'booting').reverse();
+  const ready = current.filter((c) => c.state !== 'booting');
+  return [...booting, ...ready].slice(0, Math.max(0, current.length - expected));
 }
 
 /** Recycling replaces one worker at a time: only one retiree may be waiting for its replacement. */

@@ -2103,6 +2103,29 @@ test('a worker still booting when a TTOU retires it exits as a scale-down, the r
   }
 });
 
+test('a TTOU while the worker a TTIN forked still boots stops that one, and the workers that serve keep serving', async () => {
+  const t = await setup({ CORRAL_WORKERS: '2' });
+  try {
+    t.bootAll();
+    const serving = t.children.slice();
+    t.arbiter.record('ttin');
+    t.arbiter.tick();
+    const added = t.children.find((c) => !serving.includes(c));
+    assert.ok(added, 'the TTIN forked a worker');
+    t.arbiter.record('ttou');
+    t.arbiter.tick();
+    const recycled = t.log.lines().filter((l) => l.event === 'worker.recycle');
+    assert.deepEqual(recycled.map((l) => [l.worker_pid, l.reason]), [[added.pid, 'scale-down']], 'the booting worker is the one retired');
+    assert.deepEqual(added.kills, ['SIGTERM'], 'stopped at once: it serves nothing yet');
+    for (const c of serving) {
+      assert.deepEqual(c.kills, [], `worker pid ${c.pid} is not stopped`);
+      assert.equal(c.sent.some((m) => m.type === 'drain'), false, `worker pid ${c.pid} is not told to drain`);
+    }
+  } finally {
+    t.log.close();
+  }
+});
+
 test('TTOU at one worker changes nothing and says so, instead of logging a scale-down', async () => {
   const t = await setup({ CORRAL_WORKERS: '2' });
   try {

@@ -28,9 +28,17 @@ test('a worker killed as a failed boot counts until its exit is reaped: its slot
 });
 
 test('scaling down retires the oldest of the current generation beyond the count', () => {
-  const workers = [w(1, 1, 'ready'), w(2, 2, 'ready'), w(3, 2, 'draining'), w(4, 2, 'ready'), w(5, 2, 'booting'), w(6, 2, 'ready', { retire: 'memory' })];
+  const workers = [w(1, 1, 'ready'), w(2, 2, 'ready'), w(3, 2, 'draining'), w(4, 2, 'ready'), w(5, 2, 'ready'), w(6, 2, 'ready', { retire: 'memory' })];
   assert.deepEqual(ids(scaleDownExcess(workers, 2, 1)), [2, 4]);
   assert.deepEqual(ids(scaleDownExcess(workers, 2, 3)), []);
+});
+
+test('scaling down retires a worker still booting before a ready one, the last forked first: a TTOU after a TTIN takes back the worker the TTIN forked, not one that serves', () => {
+  // A TTIN forked 4, then 5; a TTOU came before they were ready.
+  const workers = [w(2, 2, 'ready'), w(3, 2, 'ready'), w(4, 2, 'booting'), w(5, 2, 'booting')];
+  assert.deepEqual(ids(scaleDownExcess(workers, 2, 3)), [5]);
+  assert.deepEqual(ids(scaleDownExcess(workers, 2, 2)), [5, 4]);
+  assert.deepEqual(ids(scaleDownExcess(workers, 2, 1)), [5, 4, 2], 'then the oldest ready');
 });
 
 test('one recycle at a time: the next ready worker asking waits while another retiree is replaced', () => {
