@@ -129,7 +129,10 @@ export class ChildKiller {
             `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten once in ${seconds} s since it was forked, still starting: it cannot stop (${reason}) by itself yet; killing it now (it serves nothing yet)`
           : `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten for ${seconds} s while booting: it cannot stop (${reason}); killing it now rather than at CORRAL_TIMEOUT (it serves nothing yet)`,
     );
-    this.killWithStack(c);
+    // Never beat: still starting (node and corral's own modules loading, slowly on a busy host),
+    // not stuck. Said as stuck, an error with CORRAL_ERR_WORKER_TIMEOUT, a TTOU or a stop during
+    // a boot alerted whoever watches that code for workers that had missed no CORRAL_TIMEOUT.
+    this.killWithStack(c, c.beaten ? undefined : reason);
   }
 
   private killStuck(c: ChildRecord, silentMs: number): void {
@@ -189,8 +192,12 @@ export class ChildKiller {
     return outgoing === undefined ? 'killing and replacing it' : `killing it, ${notReplacedWords(outgoing)}`;
   }
 
-  /** SIGKILL, after logging the child's JavaScript stack when CORRAL_STUCK_STACKS asks for it. */
-  private killWithStack(c: ChildRecord): void {
+  /**
+   * SIGKILL, after logging the child's JavaScript stack when CORRAL_STUCK_STACKS asks for it.
+   * `startingStop`: the child had not beaten once and was told to stop for this reason: its stack
+   * is where it was starting, not where it is stuck.
+   */
+  private killWithStack(c: ChildRecord, startingStop?: string): void {
     const probe = this.probes.get(c.id);
     const kill = () => c.handle.kill('SIGKILL');
     // Every child forked has a probe (a failed fork has none); CORRAL_STUCK_STACKS says whether to ask it.
@@ -200,7 +207,9 @@ export class ChildKiller {
     }
     void captureStuckStack(probe, STACK_CAPTURE_MS).then(
       (frames) => {
-        if (frames && frames.length > 0) {
+        if (frames && frames.length > 0 && startingStop !== undefined) {
+          this.o.log.warn({ event: `${c.role}.stack`, worker_id: c.id, worker_pid: c.handle.pid, never_beat: true, drain_reason: startingStop, frames }, `stack of ${c.role} ${c.id}, still starting when told to stop (${startingStop}):\n${formatStack(frames)}`);
+        } else if (frames && frames.length > 0) {
           this.o.log.error({ event: `${c.role}.stack`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, frames }, `stack of stuck ${c.role} ${c.id}:\n${formatStack(frames)}`);
         } else {
           this.o.log.warn({ event: `${c.role}.stack`, worker_id: c.id, worker_pid: c.handle.pid, frames: null }, `could not capture the stack of ${c.role} ${c.id}`);

@@ -2,7 +2,7 @@
 // only when one does: with CORRAL_STUCK_STACKS=false the master kills at once and logs no stack.
 
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
+import { Duplex, PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { ChildKiller, NEVER_BEAT_GUESS } from '../../src/master/child-killer.js';
 import { BOOT_TIMEOUT_FLOOR_MS } from '../../src/master/stuck-judgement.js';
@@ -105,6 +105,47 @@ test("a booting child told to stop before its first beat is said to be still sta
     const second = log.lines().filter((l) => l.event === 'worker.kill').at(-1);
     assert.equal(second?.never_beat, undefined);
     assert.match(String(second?.msg), /has not beaten for 3\.5 s while booting: it cannot stop \(shutdown\); killing it now rather than at CORRAL_TIMEOUT/);
+  } finally {
+    log.close();
+  }
+});
+
+/** A stack probe that answers every request with `frames`, as a child whose loop still turns does. */
+function answeringProbe(frames: readonly object[]): Duplex {
+  return new Duplex({
+    read() {},
+    write(_chunk, _encoding, done) {
+      this.push(`${JSON.stringify(frames)}\n`);
+      done();
+    },
+  });
+}
+
+test('the stack of a child stopped before its first beat is not said to be stuck: its line is a warning without the timeout code, saying it was still starting', async () => {
+  const log = await captureLogger('worker');
+  try {
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW + 4000, stuckStacks: () => true, taskRefusals: () => () => false, reloadingTo: () => undefined });
+    const killed: string[] = [];
+    const c = newChildRecord({ id: 7, slot: 0, role: 'worker', generation: 2, handle: { pid: 4747, send: () => true, kill: (s?: NodeJS.Signals | number) => void killed.push(String(s)) }, startedAt: NOW, forkBatch: 1, beatIntervalMs: 1000 });
+    killer.track(c.id, answeringProbe([{ fn: 'startHeartbeat', url: 'file:///opt/corral/dist/src/worker/heartbeat.js', line: 10, column: 17 }]));
+    killer.killNotBeating(c, 'scale-down');
+    await waitFor(() => killed.length > 0 || undefined, 15_000, 'the kill after the stack');
+    const stack = log.lines().find((l) => l.event === 'worker.stack');
+    assert.ok(stack, 'its stack is logged');
+    assert.equal(stack.level, 'warn');
+    assert.equal(stack.code, undefined, 'no CORRAL_ERR_WORKER_TIMEOUT: it missed no CORRAL_TIMEOUT');
+    assert.equal(stack.never_beat, true);
+    assert.doesNotMatch(String(stack.msg), /stuck/);
+    assert.match(String(stack.msg), /^stack of worker 7, still starting when told to stop \(scale-down\):\n {4}at startHeartbeat \(file:\/\/\/opt\/corral\/dist\/src\/worker\/heartbeat\.js:10:17\)$/);
+    // One whose loop is blocked after it beat is stuck, and said so as before.
+    const blocked = stuckWorker();
+    killer.track(blocked.id, answeringProbe([{ fn: 'spin', url: 'file:///srv/app.mjs', line: 3, column: 1 }]));
+    killer.killNotBeating(blocked, 'shutdown');
+    await waitFor(() => blocked.killed.length > 0 || undefined, 15_000, 'the kill of the blocked one');
+    const second = log.lines().filter((l) => l.event === 'worker.stack').at(-1);
+    assert.equal(second?.level, 'error');
+    assert.equal(second?.code, 'CORRAL_ERR_WORKER_TIMEOUT');
+    assert.match(String(second?.msg), /^stack of stuck worker 3:/);
   } finally {
     log.close();
   }
