@@ -295,10 +295,10 @@ export class Arbiter {
 
   private handleIntents(): void {
     for (let intent = this.intents.shift(); intent; intent = this.intents.shift()) {
-      if (this.phase === 'stopping' && intent !== 'quit' && intent !== 'reopen-logs' && intent !== 'log-file-changed') {
+      if (this.phase === 'stopping' && (intent !== 'quit' || this.shutdown.isFast) && intent !== 'reopen-logs' && intent !== 'log-file-changed') {
         // Said, not dropped without a word: an operator whose HUP (or TTIN, TTOU, second TERM)
         // came during a graceful stop otherwise found nothing in the log about it.
-        this.log.info({ event: 'shutdown.ignored', intent }, `${intent} ignored: the master is stopping`);
+        this.log.info({ event: 'shutdown.ignored', intent }, this.ignoredWhileStopping(intent));
         continue;
       }
       switch (intent) {
@@ -351,6 +351,20 @@ export class Arbiter {
         }
       }
     }
+  }
+
+  /**
+   * Why a signal during a stop changes nothing. A second TERM or INT (Ctrl-C twice) is told what
+   * does cut a graceful stop short: "stop ignored: the master is stopping" left the operator at a
+   * terminal pressing Ctrl-C again. A QUIT during a fast stop has nothing left to cut short: it was
+   * said as "QUIT during the graceful stop cuts it short" again, of a stop that was not graceful.
+   */
+  private ignoredWhileStopping(intent: Intent): string {
+    if (this.shutdown.isFast && (intent === 'stop' || intent === 'quit')) return `${intent} ignored: the master is already stopping fast`;
+    if (intent === 'stop') {
+      return `stop ignored: the master is already stopping gracefully (requests in flight finish, up to CORRAL_GRACEFUL_TIMEOUT=${this.settings.CORRAL_GRACEFUL_TIMEOUT} s); QUIT cuts it short (corral stop --fast, or Ctrl-\\ in a terminal)`;
+    }
+    return `${intent} ignored: the master is stopping`;
   }
 
   /** `giveUp`: the master stops itself (no worker could boot): see Shutdown.begin. */

@@ -35,6 +35,11 @@ export class Shutdown {
 
   constructor(private readonly d: ShutdownDeps) {}
 
+  /** The stop under way is a fast one (QUIT): a further QUIT has nothing left to cut short. */
+  get isFast(): boolean {
+    return this.fast;
+  }
+
   /**
    * A stop (graceful) or a quit (fast); `again`: a stop was already under way. `giveUp`: the
    * master stops itself, nobody asked (no worker could boot): why, said in shutdown.start, and

@@ -1102,6 +1102,30 @@ test('a reload that changes no keeper setting keeps the keeper (and its warm cac
   }
 });
 
+test('a second TERM during a graceful stop is said to be ignored with what cuts the stop short; a QUIT then hastens it once, and a QUIT during a fast stop is ignored, not said to cut a graceful stop short', async () => {
+  const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '30' });
+  try {
+    t.bootAll();
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    const ignoredStop = t.log.lines().filter((l) => l.event === 'shutdown.ignored');
+    assert.deepEqual(ignoredStop.map((l) => l.intent), ['stop']);
+    assert.match(String(ignoredStop[0]?.msg), /^stop ignored: the master is already stopping gracefully \(requests in flight finish, up to CORRAL_GRACEFUL_TIMEOUT=30 s\); QUIT cuts it short \(corral stop --fast, or Ctrl-\\ in a terminal\)$/);
+    t.arbiter.record('quit');
+    t.arbiter.tick();
+    t.arbiter.record('quit');
+    t.arbiter.tick();
+    assert.equal(t.log.lines().filter((l) => l.event === 'shutdown.hastened').length, 1, 'the first QUIT cuts the graceful stop short, said once');
+    const ignored = t.log.lines().filter((l) => l.event === 'shutdown.ignored');
+    assert.deepEqual(ignored.map((l) => l.intent), ['stop', 'quit']);
+    assert.equal(ignored[1]?.msg, 'quit ignored: the master is already stopping fast');
+  } finally {
+    t.log.close();
+  }
+});
+
 test('SIGQUIT after SIGTERM kills a draining worker that hangs within 2 s, and repeated SIGQUITs do not postpone it', async () => {
   const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '30' });
   try {
