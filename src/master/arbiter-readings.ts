@@ -31,6 +31,8 @@ export interface ReadingsSource {
   readonly gens: Generations;
   /** The phase is 'stopping'. */
   readonly stopping: () => boolean;
+  /** The phase is 'booting': the master has not been ready yet. */
+  readonly starting: () => boolean;
   /** The master is done (onExit called). */
   readonly finished: () => boolean;
   readonly crashes: CrashLedger;
@@ -169,6 +171,7 @@ export class ArbiterReadings {
       reloadState: () => ({ inProgress: s.gens.reload ? s.gens.current : undefined, boundMs: s.reloadBoundMs(), queued: s.gens.queued, last: s.gens.lastEnd, ended: s.gens.endedByOutcome }),
       // A stop recorded but not yet handled by the tick counts: the tick drops what comes after it.
       stopping: () => s.stopping() || asks.stopRecorded(),
+      starting: () => s.starting(),
       requestReload: asks.requestReload,
       requestWorkerDelta: asks.requestWorkerDelta,
     };

@@ -164,7 +164,7 @@ export class Arbiter {
     const requestTick = () => this.requestTick();
     const keeperRestart = new KeeperRestart({ log, now, keeperCrashes, keeper, drain, tellWorkers: (msg) => this.tellWorkers(msg), checkLoads: o.keeperLoadCheck, requestTick });
     this.keeperRestart = keeperRestart;
-    this.readings = new ArbiterReadings({ options: o, now, startedAt: this.startedAt, children, target, gens, crashes, keeperCrashes, latency, exitedServed: this.exitedServed, exitTally: this.exitTally, stopping: () => this.phase === 'stopping', finished: () => this.finished, reloadBoundMs: () => (gens.reload ? this.reloadBound.remainingMs() : undefined) });
+    this.readings = new ArbiterReadings({ options: o, now, startedAt: this.startedAt, children, target, gens, crashes, keeperCrashes, latency, exitedServed: this.exitedServed, exitTally: this.exitTally, stopping: () => this.phase === 'stopping', starting: () => this.phase === 'booting', finished: () => this.finished, reloadBoundMs: () => (gens.reload ? this.reloadBound.remainingMs() : undefined) });
     const installMove = o.installMove ?? installMoveWatch();
     const bound = new ReloadBound(o.notifier, now);
     this.reloadBound = bound;

@@ -307,6 +307,36 @@ test('during a graceful stop, status says corral is stopping (not an outage) and
   }
 });
 
+test('while the first workers still load the app, status says corral is starting (not an outage), with the admin token and without', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  const adminPort = await freePort();
+  const token = 'cli-test-token-0123456789';
+  const timings = join(dir, 'timings.json');
+  // createApp takes 60 s: the test stops the master long before.
+  writeFileSync(timings, JSON.stringify({ bootMs: 60_000 }));
+  const settings = [`CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'slow-boot.mjs')}`];
+  writeFileSync(join(dir, '.env'), [...settings, `CORRAL_ADMIN_TOKEN=${token}`].join('\n'));
+  // The same master looked at without the token: the health summary alone.
+  writeFileSync(join(dir, 'no-token.env'), settings.join('\n'));
+  const c = await startCorral({ cwd: dir, workers: null, waitReady: false, env: { CORRAL_ENV_FILE: '.env', FIXTURE_TIMINGS: timings, CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${adminPort}` } });
+  try {
+    await c.waitForLog((l) => l.event === 'fixture.loading', 30_000, 'the worker loading the app');
+    const withToken = await corral(dir, 'status');
+    assert.equal(withToken.code, 0, withToken.stderr);
+    assert.match(withToken.stdout, new RegExp(`^corral is starting: master pid ${c.pid}, generation 1, up \\S+$`, 'm'));
+    const json = JSON.parse((await corral(dir, 'status', '--json')).stdout) as { running: boolean; master: { starting?: boolean } };
+    assert.deepEqual([json.running, json.master.starting], [true, true]);
+    const summary = await exec(dir, [], ['status'], { CORRAL_ENV_FILE: 'no-token.env' });
+    assert.equal(summary.code, 0, summary.stderr);
+    assert.match(summary.stdout, new RegExp(`^corral is starting: master pid ${c.pid}, 0/1 workers ready \\(unavailable\\)`, 'm'));
+    const health = JSON.parse((await exec(dir, [], ['status', '--json'], { CORRAL_ENV_FILE: 'no-token.env' })).stdout) as { running: boolean; health: { starting?: boolean } };
+    assert.deepEqual([health.running, health.health.starting], [true, true]);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('stop waits by the graceful timeout the master runs (reloaded to 20 s), not by a .env edited to 0 since: 12 s requests finish and stop exits 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const pidfile = join(dir, 'corral.pid');

@@ -411,6 +411,23 @@ describe('admin server with a token', () => {
     assert.equal(((await (await fetch(`${base}/api/admin/health`)).json()) as { stopping?: boolean }).stopping, undefined, 'absent while running');
   });
 
+  it('health and the stats say when the master is still starting (its first workers booting), which is no outage; not once it stops', async () => {
+    const health = async () => (await (await fetch(`${base}/api/admin/health`)).json()) as { starting?: boolean };
+    const stats = async () => ((await (await fetch(`${base}/api/admin/stats`, { headers: auth })).json()) as { master: { starting?: boolean } }).master;
+    assert.equal((await health()).starting, undefined, 'absent once it has started');
+    assert.equal((await stats()).starting, false);
+    view.booting = true;
+    try {
+      assert.equal((await health()).starting, true);
+      assert.equal((await stats()).starting, true);
+      view.shuttingDown = true;
+      assert.equal((await health()).starting, undefined, 'a stop during the start is a stop');
+    } finally {
+      view.booting = false;
+      view.shuttingDown = false;
+    }
+  });
+
   it('answers 404 and 405 as JSON', async () => {
     const nf = await fetch(`${base}/api/admin/nope`, { headers: auth });
     assert.equal(nf.status, 404);

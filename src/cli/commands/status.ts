@@ -24,7 +24,7 @@ interface WorkerRow {
 
 interface Stats {
   /** `stopping`: absent from a master older than this command. */
-  master: { pid: number; generation: number; uptime_s: number; stopping?: boolean };
+  master: { pid: number; generation: number; uptime_s: number; stopping?: boolean; starting?: boolean };
   /** idle_connections, and the interval's figures: absent from a corral older than them. */
   capacity: { status: string; current_connections: number; idle_connections?: number; peak_busy_connections?: number; refused_last_interval?: number; idle_closed_last_interval?: number; max_connections: number };
   workers_ready: number;
@@ -80,12 +80,18 @@ interface Health {
   keeper_respawn_in_ms?: number;
   /** A stop has begun (absent otherwise, and from a corral older than this command). */
   stopping?: true;
+  /** The master has not been ready yet: its first workers boot (absent otherwise, and from an older corral). */
+  starting?: true;
   /** The journal refuses events (sync_stuck, not_writable, full): absent while it takes them, and from an older corral. */
   journal?: string;
 }
 
-/** Running, or on its way out: a stopping master's workers drain, which is no outage. */
-const stateOf = (stopping: boolean | undefined): string => (stopping ? 'stopping' : 'running');
+/**
+ * Running, or on its way out: a stopping master's workers drain, which is no outage. Or on its
+ * way in: a master whose first workers boot read "running: 0/2 workers ready (unavailable)" as an
+ * outage, right after `corral start`.
+ */
+const stateOf = (stopping: boolean | undefined, starting?: boolean): string => (stopping ? 'stopping' : starting ? 'starting' : 'running');
 
 const JOURNAL_REFUSAL: Record<string, string> = {
   sync_stuck: 'journal write hangs (the data disk): events refused',
@@ -161,7 +167,7 @@ or with its code and message when the settings are refused (78) or the command l
 Of the settings, only CORRAL_PIDFILE and CORRAL_ADMIN_BIND must be valid: a bad
 edit elsewhere in .env (CORRAL_ADMIN_TOKEN included) is reported as a warning.
 A master whose stop has begun is still running (exit 0): it is shown as stopping, its workers
-finishing their requests.
+finishing their requests; one whose first workers still boot, as starting (exit 0).
 
 Exit codes (LSB's): 0 running, 3 not running (no pidfile, or a stale one), 4 unknown: the
 pidfile names a live process without a start stamp that may or may not be corral (the message
@@ -239,7 +245,7 @@ CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
         if (reload && reload.master_pid !== pid) return otherMaster(reload.master_pid);
         if (values.json) json({ running: true, pid, health: h, ...(reload ? { reload: { in_progress_generation: reload.in_progress_generation, queued: reload.queued, last: reload.last } } : {}), note: hint });
         else {
-          const lines = [`corral is ${stateOf(h.stopping)}: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}${whyDegraded(h)})${respawnText(h.respawn_in_ms)}; ${hint}`, ...reloadLines(reload)];
+          const lines = [`corral is ${stateOf(h.stopping, h.starting)}: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}${whyDegraded(h)})${respawnText(h.respawn_in_ms)}; ${hint}`, ...reloadLines(reload)];
           process.stdout.write(`${lines.join('\n')}\n`);
         }
         return 0;
@@ -257,7 +263,7 @@ CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
       const stateText = (w: WorkerRow) => (w.state === 'ready' && w.heartbeat_late ? 'not beating' : w.state === 'ready' && w.retiring ? `retiring (${w.retiring})` : w.state);
       const stateWidth = Math.max(11, ...s.workers.map((w) => stateText(w).length));
       const lines = [
-        `corral is ${stateOf(s.master.stopping)}: master pid ${s.master.pid}, ${reloading ? 'reloading to ' : ''}generation ${s.master.generation}, up ${duration(s.master.uptime_s)}${s.master.stopping ? ' (a stop has begun: its workers finish their requests, then it exits)' : ''}`,
+        `corral is ${stateOf(s.master.stopping, s.master.starting)}: master pid ${s.master.pid}, ${reloading ? 'reloading to ' : ''}generation ${s.master.generation}, up ${duration(s.master.uptime_s)}${s.master.stopping ? ' (a stop has begun: its workers finish their requests, then it exits)' : ''}`,
         `workers ${s.workers_ready}/${s.workers_expected} ready${s.workers_not_beating ? ` (${s.workers_not_beating} not beating)` : ''}, capacity ${s.capacity.status} (${capacityText(s.capacity)})${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
         ...(h.status !== 'ok' ? [`health ${h.status}${whyDegraded(h)}`] : []),
         ...reloadLines(s.reload),

@@ -134,6 +134,7 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
       heap_used_bytes: mem.heapUsed,
       // A stop has begun: workers draining, a reload or a worker-count change is ignored.
       stopping: view.stopping(),
+      starting: view.starting() && !view.stopping(),
     },
     reload: reloadOf(view, true),
     // A sample's `at` is wall-clock time (Date.now()), not the arbiter's clock: its age is read on

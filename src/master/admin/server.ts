@@ -188,6 +188,8 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         ...(notBeating > 0 ? { workers_not_beating: notBeating } : {}),
         // Why none may be ready: a stop has begun, not an outage (corral status says so).
         ...(view.stopping() ? { stopping: true } : {}),
+        // Why none may be ready yet: the first workers boot (corral status says "starting").
+        ...(view.starting() && !view.stopping() ? { starting: true } : {}),
         ...(keeperDown ? { keeper } : {}),
         ...(journal ? { journal } : {}),
         ...(keeperWait ? { keeper_respawn_in_ms: keeperWait.inMs } : {}),

@@ -151,6 +151,11 @@ export interface AdminView {
   reloadState(): ReloadStateView;
   /** True once a shutdown has begun: the arbiter then drops reload and worker-count intents. */
   stopping(): boolean;
+  /**
+   * True until the master has been ready once (every worker of its first generation ready, or it
+   * started degraded): its health is unavailable meanwhile, which is no outage.
+   */
+  starting(): boolean;
   /** Records a reload intent, exactly as SIGHUP does. */
   requestReload(): void;
   /** Records a worker-count change, exactly as SIGTTIN (+1) / SIGTTOU (-1) do. */
