@@ -9,7 +9,7 @@ import type { ChildRecord } from './registry.js';
 import { keeperNotReady, keeperSilentBooting } from './keeper-boot-words.js';
 import { notReplacedWords, outgoingFor } from './reload-successor.js';
 import { captureStuckStack, formatStack } from './stack-capture.js';
-import { judgeChild } from './stuck-judgement.js';
+import { cannotDrain, judgeChild } from './stuck-judgement.js';
 
 /**
  * Why a worker may be silent while booting, when nothing more is known; its exit replaces it with
@@ -84,9 +84,7 @@ export class ChildKiller {
           c.handle.kill('SIGKILL');
           break;
         case 'drain-deadline':
-          this.o.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'drain deadline passed' }, `${c.role} ${c.id} did not finish draining; killing`);
-          c.state = 'killing';
-          c.handle.kill('SIGKILL');
+          this.killAtDrainDeadline(c, now);
           break;
         case 'boot-timeout':
           c.bootError =
@@ -98,6 +96,27 @@ export class ChildKiller {
           break;
       }
     }
+  }
+
+  /**
+   * Past its drain deadline. One whose beats stopped meanwhile (a close hook that blocks its loop,
+   * short of CORRAL_TIMEOUT) could not close what was left itself: said so, with its stack, since
+   * "did not finish draining" alone sent the operator looking for slow requests that were not there.
+   */
+  private killAtDrainDeadline(c: ChildRecord, now: number): void {
+    c.state = 'killing';
+    if (!cannotDrain({ ...c, state: 'draining' }, now)) {
+      this.o.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'drain deadline passed' }, `${c.role} ${c.id} did not finish draining; killing`);
+      c.handle.kill('SIGKILL');
+      return;
+    }
+    const seconds = Math.round((now - c.lastBeatAt) / 100) / 10;
+    const where = !this.o.stuckStacks() ? 'no stack is logged, CORRAL_STUCK_STACKS=false' : this.probes.get(c.id) !== undefined ? `${c.role}.stack shows where` : 'no stack can be read from it';
+    this.o.log.warn(
+      { event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'drain deadline passed', seconds_silent: seconds },
+      `${c.role} ${c.id} did not finish draining: it has not beaten for ${seconds} s, its event loop blocked (a close hook or other synchronous code: ${where}); killing`,
+    );
+    this.killWithStack(c);
   }
 
   /** A stop's deadline passed: every child not already being killed is. */

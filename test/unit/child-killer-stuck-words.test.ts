@@ -150,3 +150,32 @@ test('the stack of a child stopped before its first beat is not said to be stuck
     log.close();
   }
 });
+
+test('a draining worker killed at its drain deadline with its beats stopped is said to be blocked, not slow, and its stack is logged first; one still beating is killed as before', async () => {
+  const log = await captureLogger('worker');
+  try {
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => true, taskRefusals: () => () => false, reloadingTo: () => undefined });
+    // Told to drain 5.2 s ago with a graceful timeout of 3 s; its last beat 4 s ago (a close hook
+    // that blocks its loop), short of CORRAL_TIMEOUT (30 s).
+    const blocked = Object.assign(stuckWorker(), { state: 'draining' as const, drainDeadline: NOW - 200, lastBeatAt: NOW - 4000 });
+    killer.track(blocked.id, answeringProbe([{ fn: 'closeHook', url: 'file:///srv/app.mjs', line: 21, column: 5 }]));
+    killer.murder([blocked], TIMEOUT_MS);
+    const kill = log.lines().find((l) => l.event === 'worker.kill');
+    assert.equal(kill?.reason, 'drain deadline passed');
+    assert.equal(kill?.seconds_silent, 4);
+    assert.equal(kill?.msg, 'worker 3 did not finish draining: it has not beaten for 4 s, its event loop blocked (a close hook or other synchronous code: worker.stack shows where); killing');
+    await waitFor(() => blocked.killed.length > 0 || undefined, 15_000, 'the kill after the stack');
+    assert.deepEqual(blocked.killed, ['SIGKILL']);
+    const stack = log.lines().find((l) => l.event === 'worker.stack');
+    assert.match(String(stack?.msg), /^stack of stuck worker 3:\n {4}at closeHook \(file:\/\/\/srv\/app\.mjs:21:5\)$/);
+    // Beating: requests in flight held it; killed at once, no stack.
+    const slow = Object.assign(stuckWorker(), { id: 8, state: 'draining' as const, drainDeadline: NOW - 200, lastBeatAt: NOW - 500 });
+    killer.murder([slow], TIMEOUT_MS);
+    assert.deepEqual(slow.killed, ['SIGKILL']);
+    const second = log.lines().filter((l) => l.event === 'worker.kill').at(-1);
+    assert.equal(second?.msg, 'worker 8 did not finish draining; killing');
+    assert.equal(second?.seconds_silent, undefined);
+  } finally {
+    log.close();
+  }
+});
