@@ -180,7 +180,7 @@ export class Arbiter {
       this.port = port;
     };
     this.messages = new ChildMessageHandler({ log, now, gens, crashes, keeperCrashes, keeperRestart, latency, requestTick, settings: () => this.settings, listening, workers, markRetire });
-    this.shutdown = new Shutdown({ log, notifier: o.notifier, now, settings: () => this.settings, children, workers, keeper, killer: this.killer, drain, finish: (code) => this.finish(this.gaveUp ? this.gaveUpExit : code, this.gaveUp) });
+    this.shutdown = new Shutdown({ log, notifier: o.notifier, now, settings: () => this.settings, children, workers, keeper, killer: this.killer, drain, finish: (code) => this.finish(this.gaveUp ? this.gaveUpExit : code, this.gaveUp), reloading: () => (gens.reload ? { generation: gens.current, queued: gens.queued } : undefined) });
   }
 
   get settings(): Settings {

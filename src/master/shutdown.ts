@@ -25,6 +25,8 @@ export interface ShutdownDeps {
   readonly drain: (c: ChildRecord, reason: string, gracefulMs: number) => void;
   /** The master is done: the arbiter's finish. */
   readonly finish: (code: number) => void;
+  /** The generation a reload in progress boots, and whether another is queued behind it; undefined without one. */
+  readonly reloading: () => { readonly generation: number; readonly queued: boolean } | undefined;
 }
 
 export class Shutdown {
@@ -50,7 +52,14 @@ export class Shutdown {
     const { d } = this;
     const gracefulMs = fast ? 0 : d.settings().CORRAL_GRACEFUL_TIMEOUT * 1000;
     if (!again) {
-      d.log.info({ event: 'shutdown.start', fast, graceful_s: gracefulMs / 1000, ...(why ? { reason: why } : {}) }, `${fast ? 'fast' : 'graceful'} shutdown${why ? `: ${why}` : ''}`);
+      // A reload the stop cuts short ends with no reload.done or reload.failed: said here, where
+      // an operator pairing reload.start with its end finds it.
+      const reload = d.reloading();
+      const abandoned = reload && `; the reload to generation ${reload.generation} in progress is abandoned${reload.queued ? ', and the one queued behind it' : ''} (its new workers stop with the others)`;
+      d.log.info(
+        { event: 'shutdown.start', fast, graceful_s: gracefulMs / 1000, ...(why ? { reason: why } : {}), ...(reload ? { reload_abandoned: reload.generation } : {}) },
+        `${fast ? 'fast' : 'graceful'} shutdown${why ? `: ${why}` : ''}${abandoned ?? ''}`,
+      );
       // systemctl status shows why, when the master stops itself.
       d.notifier.stopping(why ? `stopping: ${why}` : 'stopping', timeoutStopSec(gracefulMs / 1000) * 1000);
     } else if (fast) {

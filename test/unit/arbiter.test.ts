@@ -1102,6 +1102,35 @@ test('a reload that changes no keeper setting keeps the keeper (and its warm cac
   }
 });
 
+test('a stop during a reload says that reload is abandoned, in shutdown.start (a reload.start left without its reload.done or reload.failed); a stop without one does not', async () => {
+  const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '30' });
+  try {
+    t.bootAll();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    const start = t.log.lines().find((l) => l.event === 'shutdown.start');
+    assert.equal(start?.reload_abandoned, 2);
+    assert.equal(start?.msg, 'graceful shutdown; the reload to generation 2 in progress is abandoned, and the one queued behind it (its new workers stop with the others)');
+  } finally {
+    t.log.close();
+  }
+  const plain = await setup();
+  try {
+    plain.bootAll();
+    plain.arbiter.record('stop');
+    plain.arbiter.tick();
+    const start = plain.log.lines().find((l) => l.event === 'shutdown.start');
+    assert.equal(start?.reload_abandoned, undefined);
+    assert.equal(start?.msg, 'graceful shutdown');
+  } finally {
+    plain.log.close();
+  }
+});
+
 test('a second TERM during a graceful stop is said to be ignored with what cuts the stop short; a QUIT then hastens it once, and a QUIT during a fast stop is ignored, not said to cut a graceful stop short', async () => {
   const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '30' });
   try {
