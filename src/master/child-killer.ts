@@ -114,7 +114,7 @@ export class ChildKiller {
     const where = !this.o.stuckStacks() ? 'no stack is logged, CORRAL_STUCK_STACKS=false' : this.probes.get(c.id) !== undefined ? `${c.role}.stack shows where` : 'no stack can be read from it';
     this.o.log.warn(
       { event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'drain deadline passed', seconds_silent: seconds },
-      `${c.role} ${c.id} did not finish draining: it has not beaten for ${seconds} s, its event loop blocked (a close hook or other synchronous code: ${where}); killing`,
+      `${c.role} ${c.id} did not finish draining: it has not beaten for ${seconds} s, its event loop blocked (${c.role === 'worker' ? 'a close hook or other synchronous code' : 'synchronous code'}: ${where}); killing`,
     );
     this.killWithStack(c);
   }
