@@ -175,6 +175,11 @@ test('a draining worker killed at its drain deadline with its beats stopped is s
     const second = log.lines().filter((l) => l.event === 'worker.kill').at(-1);
     assert.equal(second?.msg, 'worker 8 did not finish draining; killing');
     assert.equal(second?.seconds_silent, undefined);
+    // The keeper runs no app's close hook.
+    const keeper = Object.assign(newChildRecord({ id: 0, slot: 0, role: 'keeper', generation: 1, handle: { pid: 4000, send: () => true, kill: () => {} }, startedAt: NOW - 60_000, forkBatch: 1, beatIntervalMs: 1000 }), { state: 'draining' as const, readyAt: NOW - 50_000, beaten: true, drainDeadline: NOW - 200, lastBeatAt: NOW - 4000 });
+    killer.murder([keeper], TIMEOUT_MS);
+    const third = log.lines().filter((l) => l.event === 'keeper.kill').at(-1);
+    assert.equal(third?.msg, 'keeper 0 did not finish draining: it has not beaten for 4 s, its event loop blocked (synchronous code: no stack can be read from it); killing');
   } finally {
     log.close();
   }
