@@ -494,10 +494,10 @@ describe('keeper cache tier (L2)', () => {
     // Room for three states without a value: the fourth range asked for evicts the first, whose
     // fetch is still held upstream (as one queued for a read token while other ranges fill up).
     const small = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 3 * STATE_BYTES + 100, clock });
-    for (const t of ['A', 'B', 'C', 'D']) backend.tabs.set(t, PLAYERS);
+    for (const t of ['A', 'B', 'G', 'D']) backend.tabs.set(t, PLAYERS);
     backend.hold();
     const first = small.get('A');
-    const others = ['B', 'C', 'D'].map((t) => small.get(t));
+    const others = ['B', 'G', 'D'].map((t) => small.get(t));
     await settle();
     const again = small.get('A');
     await settle();
@@ -666,10 +666,10 @@ describe('keeper cache tier (L2)', () => {
     const pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, meter)), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock });
     backend.tabs.set('A', [['x']]);
     backend.tabs.set('B', [['x']]);
-    backend.tabs.set('C', [['x']]);
+    backend.tabs.set('G', [['x']]);
     backend.tabs.set('D', [['x']]);
     backend.tabs.set('E', [['x']]);
-    await Promise.all(['A', 'B', 'C'].map((r) => pacedTier.get(r)));
+    await Promise.all(['A', 'B', 'G'].map((r) => pacedTier.get(r)));
     const d = pacedTier.get('D');
     await assert.rejects(pacedTier.get('E'), (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_QUEUE_FULL');
     await settle();
@@ -706,21 +706,21 @@ describe('keeper cache tier (L2)', () => {
         await pacedTier.get(r);
         await clock.advance(1000);
       }
-      backend.tabs.set('C', [['C']]);
+      backend.tabs.set('G', [['G']]);
       // Every range stale; reading them answers the stale copy and queues a refresh for a token.
       await clock.advance(TTL);
       for (const r of ['A', 'B', 'D']) assert.equal((await pacedTier.get(r)).via, 'stale');
       const from = backend.calls.length;
-      const c = pacedTier.get('C');
+      const c = pacedTier.get('G');
       await settle();
       assert.equal(quota.queued(), 4);
       // The first token back goes to the read a client waits for, then the refreshes, in turn.
       await clock.advance(start + QUOTA_WINDOW_MS - clock.now());
       assert.equal(await outcome(c), 'answered');
-      assert.deepEqual(readsSince(from), ['C']);
-      assert.deepEqual((await c).value.values, [['C']]);
+      assert.deepEqual(readsSince(from), ['G']);
+      assert.deepEqual((await c).value.values, [['G']]);
       await clock.advance(62_000);
-      assert.deepEqual(readsSince(from), ['C', 'A', 'B', 'D'], 'the background refreshes went after it, none dropped');
+      assert.deepEqual(readsSince(from), ['G', 'A', 'B', 'D'], 'the background refreshes went after it, none dropped');
       assert.equal(quota.stats().ahead, 1);
       assert.equal(quota.queued(), 0);
     });
@@ -768,12 +768,12 @@ describe('keeper cache tier (L2)', () => {
       const writes = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 10, clock });
       // As the keeper asks (keeper.ts): the turn of a read a client waits for.
       pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: (joining) => (joining ? quota.msUntilFree() : quota.msUntilTurn(true)) });
-      for (const r of ['A', 'B', 'C', 'D', 'E', 'F']) backend.tabs.set(r, [[r.toLowerCase()]]);
+      for (const r of ['A', 'B', 'G', 'D', 'E', 'F']) backend.tabs.set(r, [[r.toLowerCase()]]);
       await pacedTier.get('A');
       await pacedTier.get('B');
       // The minute spent: three more ranges are answered at once, their reads queued (as a client
       // each: they go first).
-      for (const r of ['C', 'D', 'E']) await assert.rejects(pacedTier.get(r), (e: { code?: string }) => e.code === 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
+      for (const r of ['G', 'D', 'E']) await assert.rejects(pacedTier.get(r), (e: { code?: string }) => e.code === 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
       await settle();
       assert.equal(quota.queued(), 3);
       // 0.3 s before the first token comes back, another range: its turn is behind the three.
@@ -789,7 +789,7 @@ describe('keeper cache tier (L2)', () => {
       // The queued reads go in turn as the tokens come back; F's copy comes with its own.
       await clock.advance(3 * QUOTA_WINDOW_MS);
       await settle();
-      assert.deepEqual(['C', 'D', 'E', 'F'].map((r) => backend.count('get', r)), [1, 1, 1, 1]);
+      assert.deepEqual(['G', 'D', 'E', 'F'].map((r) => backend.count('get', r)), [1, 1, 1, 1]);
       assert.deepEqual((await pacedTier.get('F')).value.values, [['f']]);
     });
 
@@ -797,24 +797,24 @@ describe('keeper cache tier (L2)', () => {
       quota = new QuotaBucket({ name: 'reads', perMinute: 2, maxQueue: 10, clock });
       const writes = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 10, clock });
       pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: (joining) => (joining ? quota.msUntilFree() : quota.msUntilTurn(true)) });
-      for (const r of ['A', 'B', 'C']) backend.tabs.set(r, [[r.toLowerCase()]]);
+      for (const r of ['A', 'B', 'G']) backend.tabs.set(r, [[r.toLowerCase()]]);
       const start = clock.now();
       await pacedTier.get('A');
       await clock.advance(30_000);
       await pacedTier.get('B');
-      // 0.5 s before A's token comes back: C's read goes on, its fetch queued for that token.
+      // 0.5 s before A's token comes back: G's read goes on, its fetch queued for that token.
       await clock.advance(start + QUOTA_WINDOW_MS - 500 - clock.now());
-      const first = pacedTier.get('C');
+      const first = pacedTier.get('G');
       await settle();
       assert.equal(quota.queued(), 1);
       await clock.advance(100);
       // A second reader joins that fetch: its token is 0.4 s away, not a new read's 30 s.
-      const second = pacedTier.get('C');
+      const second = pacedTier.get('G');
       await settle();
       await clock.advance(400);
-      assert.deepEqual((await first).value.values, [['c']]);
-      assert.deepEqual((await second).value.values, [['c']]);
-      assert.equal(backend.count('get', 'C'), 1);
+      assert.deepEqual((await first).value.values, [['g']]);
+      assert.deepEqual((await second).value.values, [['g']]);
+      assert.equal(backend.count('get', 'G'), 1);
     });
 
     it("a read with no copy whose fetch the hosts' shared window tells to wait is answered at once; one joining when the slot is under a second away waits for it", async () => {
