@@ -36,6 +36,8 @@ import { ANSWERED_GRACE_MS } from '../../src/worker/idle-connections.js';
  */
 const SOAK_MS = 30_000;
 const MIN_ROUNDS = 2;
+/** How long a step waits for the flusher's next append: three tries at the backoff's cap (33 s). */
+const UPSTREAM_TRIES_MS = 120_000;
 /** The clients' own timeout: a request unanswered by then is given up. */
 const REQUEST_TIMEOUT_MS = 20_000;
 /** After the soak, posters keep retrying what was not acknowledged for at most this long. */
@@ -156,7 +158,7 @@ interface HeldRetry {
   readonly release: () => void;
 }
 
-it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a connection burst under upstream faults lose no acknowledged event', { timeout: 300_000 }, async () => {
+it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a connection burst under upstream faults lose no acknowledged event', { timeout: 600_000 }, async () => {
   const emu = await startEmulator({ faults: UPSTREAM_FAULTS, randomSeed: SEED });
   const dir = mkdtempSync(join(tmpdir(), 'corral-chaos-'));
   const keyFile = join(dir, 'service-account.json');
@@ -453,14 +455,16 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
      * out, and the flusher writes its send record before the append leaves: one counted here is in
      * the journal as sent, and not yet answered. Returns how long the append took to come: up to
      * the backoff's cap (32 s and 1 s of jitter) when failures in a row hold the range, as these
-     * faults often do (7 s, 20 s and 28 s in runs beside another soak).
+     * faults often do (7 s, 20 s and 28 s in runs beside another soak), and again after each try
+     * that fails at the cap (a read-back of unsure rows first, then the append): 120 s is three
+     * tries at the cap. 60 s ran out in a run whose applied-then-500 had just come after 33 s.
      */
     const appendOnTheWire = async () => {
       const from = Date.now();
       const appendsBefore = emu.counters().calls['values.append'];
       emu.setFaults({ latencyMs: SLOW_UPSTREAM_MS, latencyJitterMs: 0 });
       try {
-        await waitFor(() => emu.counters().calls['values.append'] > appendsBefore, 60_000, 'an append to reach the emulator');
+        await waitFor(() => emu.counters().calls['values.append'] > appendsBefore, UPSTREAM_TRIES_MS, 'an append to reach the emulator');
       } catch (err) {
         restoreLatency();
         throw err;
@@ -479,7 +483,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
       const before = emu.counters().appliedErrors;
       emu.setFaults({ appliedErrorRate: 1 });
       try {
-        await waitFor(() => emu.counters().appliedErrors > before, 60_000, 'an append applied, then answered 500');
+        await waitFor(() => emu.counters().appliedErrors > before, UPSTREAM_TRIES_MS, 'an append applied, then answered 500');
       } finally {
         emu.setFaults({ appliedErrorRate: UPSTREAM_FAULTS.appliedErrorRate });
       }
