@@ -80,7 +80,7 @@ export class ChildKiller {
           break;
         case 'no-exit-after-sigterm':
           c.sigkillAt = undefined;
-          this.o.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'no exit after SIGTERM' }, `${c.role} ${c.id} did not exit after SIGTERM; killing`);
+          this.o.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, reason: 'no exit after SIGTERM' }, `${c.role} ${c.id} did not exit after SIGTERM; killing`);
           c.handle.kill('SIGKILL');
           break;
         case 'drain-deadline':
@@ -106,14 +106,14 @@ export class ChildKiller {
   private killAtDrainDeadline(c: ChildRecord, now: number): void {
     c.state = 'killing';
     if (!cannotDrain({ ...c, state: 'draining' }, now)) {
-      this.o.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'drain deadline passed' }, `${c.role} ${c.id} did not finish draining; killing`);
+      this.o.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, reason: 'drain deadline passed' }, `${c.role} ${c.id} did not finish draining; killing`);
       c.handle.kill('SIGKILL');
       return;
     }
     const seconds = Math.round((now - c.lastBeatAt) / 100) / 10;
     const where = !this.o.stuckStacks() ? 'no stack is logged, CORRAL_STUCK_STACKS=false' : this.probes.get(c.id) !== undefined ? `${c.role}.stack shows where` : 'no stack can be read from it';
     this.o.log.warn(
-      { event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'drain deadline passed', seconds_silent: seconds },
+      { event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, reason: 'drain deadline passed', seconds_silent: seconds },
       `${c.role} ${c.id} did not finish draining: it has not beaten for ${seconds} s, its event loop blocked (${c.role === 'worker' ? 'a close hook or other synchronous code' : 'synchronous code'}: ${where}); killing`,
     );
     this.killWithStack(c);
@@ -123,7 +123,7 @@ export class ChildKiller {
   killAtGracefulTimeout(children: Iterable<ChildRecord>): void {
     for (const c of children) {
       if (c.state !== 'killing') {
-        this.o.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'graceful timeout' }, `killing ${c.role} ${c.id} after the graceful timeout`);
+        this.o.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, reason: 'graceful timeout' }, `killing ${c.role} ${c.id} after the graceful timeout`);
         c.state = 'killing';
         c.stopReason ??= 'shutdown';
         c.handle.kill('SIGKILL');
@@ -227,11 +227,11 @@ export class ChildKiller {
     void captureStuckStack(probe, STACK_CAPTURE_MS).then(
       (frames) => {
         if (frames && frames.length > 0 && startingStop !== undefined) {
-          this.o.log.warn({ event: `${c.role}.stack`, worker_id: c.id, worker_pid: c.handle.pid, never_beat: true, drain_reason: startingStop, frames }, `stack of ${c.role} ${c.id}, still starting when told to stop (${startingStop}):\n${formatStack(frames)}`);
+          this.o.log.warn({ event: `${c.role}.stack`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, never_beat: true, drain_reason: startingStop, frames }, `stack of ${c.role} ${c.id}, still starting when told to stop (${startingStop}):\n${formatStack(frames)}`);
         } else if (frames && frames.length > 0) {
-          this.o.log.error({ event: `${c.role}.stack`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, frames }, `stack of stuck ${c.role} ${c.id}:\n${formatStack(frames)}`);
+          this.o.log.error({ event: `${c.role}.stack`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, frames }, `stack of stuck ${c.role} ${c.id}:\n${formatStack(frames)}`);
         } else {
-          this.o.log.warn({ event: `${c.role}.stack`, worker_id: c.id, worker_pid: c.handle.pid, frames: null }, `could not capture the stack of ${c.role} ${c.id}`);
+          this.o.log.warn({ event: `${c.role}.stack`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, frames: null }, `could not capture the stack of ${c.role} ${c.id}`);
         }
         kill();
       },
