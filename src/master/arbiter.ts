@@ -633,7 +633,7 @@ export class Arbiter {
     // holds the stack, but this is the line an operator greps the master's decisions by.
     const error = reason === 'uncaught' ? c.uncaught : undefined;
     this.log.info(
-      { event: 'worker.recycle', worker_id: c.id, worker_pid: c.handle.pid, reason, ...extra, ...(crashCounted === undefined ? {} : { crash_counted: crashCounted }), ...(error === undefined ? {} : { error }) },
+      { event: 'worker.recycle', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, reason, ...extra, ...(crashCounted === undefined ? {} : { crash_counted: crashCounted }), ...(error === undefined ? {} : { error }) },
       `recycling worker ${c.id} (${reason}${error === undefined ? '' : `: ${error}`})`,
     );
   }

@@ -53,7 +53,7 @@ export class ChildMessageHandler {
     if (!churn) return;
     const s = Math.round(churn.afterReadyMs / 1000);
     this.d.log.error(
-      { event: 'worker.memory_limit_churn', code: 'CORRAL_ERR_CONFIG_INVALID', worker_id: c.id, worker_pid: c.handle.pid, rss_mb: Math.round(rssMb), limit_mb: limitMb, after_ready_ms: Math.round(churn.afterReadyMs), in_a_row: churn.inARow },
+      { event: 'worker.memory_limit_churn', code: 'CORRAL_ERR_CONFIG_INVALID', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, rss_mb: Math.round(rssMb), limit_mb: limitMb, after_ready_ms: Math.round(churn.afterReadyMs), in_a_row: churn.inARow },
       `CORRAL_MAX_WORKER_MEMORY_MB=${limitMb} is below what a worker weighs once it serves: ${churn.inARow} workers in a row went over it within a minute of their ready (worker ${c.id}: ${Math.round(rssMb)} MiB RSS ${s} s after it), so workers are recycled one after another, each starting cold; set it well above that (e.g. ${churn.suggestedMb}) and reload`,
     );
   }
@@ -69,7 +69,7 @@ export class ChildMessageHandler {
       case 'none':
         return;
       case 'over-memory':
-        d.log.warn({ event: 'worker.memory_limit', worker_id: c.id, worker_pid: c.handle.pid, rss_mb: Math.round(effect.rssMb), limit_mb: limitMb }, `worker ${c.id} RSS ${Math.round(effect.rssMb)} MiB over the limit`);
+        d.log.warn({ event: 'worker.memory_limit', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, rss_mb: Math.round(effect.rssMb), limit_mb: limitMb }, `worker ${c.id} RSS ${Math.round(effect.rssMb)} MiB over the limit`);
         this.sayChurn(c, limitMb, effect.rssMb, now);
         return;
       case 'over-memory-from-start':
@@ -77,7 +77,7 @@ export class ChildMessageHandler {
         if (this.saidStartOverLimitMb === limitMb) return;
         this.saidStartOverLimitMb = limitMb;
         d.log.error(
-          { event: 'worker.memory_limit_below_start', code: 'CORRAL_ERR_CONFIG_INVALID', worker_id: c.id, worker_pid: c.handle.pid, rss_mb: Math.round(effect.rssMb), limit_mb: limitMb },
+          { event: 'worker.memory_limit_below_start', code: 'CORRAL_ERR_CONFIG_INVALID', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, rss_mb: Math.round(effect.rssMb), limit_mb: limitMb },
           `CORRAL_MAX_WORKER_MEMORY_MB=${limitMb} is below what a worker weighs once ready, before any request (worker ${c.id}: ${Math.round(effect.rssMb)} MiB RSS): a replacement would start as big, so workers are not recycled for memory until it is raised; set it well above ${Math.round(effect.rssMb)} (e.g. ${suggestedLimitMb(effect.rssMb)}) and reload`,
         );
         return;

@@ -28,6 +28,8 @@ test('workers going over CORRAL_MAX_WORKER_MEMORY_MB one after another within a 
     t.arbiter.tick();
     const events = (name: string) => t.log.lines().filter((l) => l.event === name);
     assert.equal(events('worker.memory_limit').length, 3);
+    // Named by generation too, as the master's other lines about a child are (README, Logs).
+    for (const l of [...events('worker.memory_limit'), ...events('worker.memory_limit_churn')]) assert.equal(l.generation, 1, `${String(l.event)} without generation`);
     const churn = events('worker.memory_limit_churn');
     assert.equal(churn.length, 1);
     assert.deepEqual([churn[0]?.level, churn[0]?.code, churn[0]?.limit_mb, churn[0]?.rss_mb, churn[0]?.in_a_row], ['error', 'CORRAL_ERR_CONFIG_INVALID', 256, 300, 3]);
@@ -2106,6 +2108,7 @@ test('recycling after max requests is not a crash: the replacement starts at onc
     const line = t.log.lines().find((l) => l.event === 'worker.recycle');
     assert.equal(line?.reason, 'max-requests');
     assert.equal(line?.crash_loop, undefined);
+    assert.equal(line?.generation, 1, 'worker.recycle names the generation, as worker.exit does');
   } finally {
     t.log.close();
   }
