@@ -3,9 +3,14 @@
 // as an uncaught exception, which would end the keeper (ioredis #961/#962, left open upstream; a
 // CI run of the TLS test caught it). Every socket the client opens gets a listener of its own for
 // the errors after the first, which ioredis reports and which is all there is to say.
+//
+// And it keeps the error a Redis greets a connection with before closing it, unasked: protected
+// mode (DENIED: no password set, and this host not on Redis's loopback) and maxclients. ioredis
+// takes it as the answer to the CLIENT SETINFO it sends first, whose errors it ignores, and then
+// sees only the connection closed; the link says Redis's words instead (closingReply).
 
 import { createRequire } from 'node:module';
-import type { RedisOptions } from 'ioredis';
+import { ReplyError, type RedisOptions } from 'ioredis';
 
 type Stream = NodeJS.EventEmitter;
 interface Connector {
@@ -17,10 +22,26 @@ const { default: StandaloneConnector } = createRequire(import.meta.url)('ioredis
   default: new (options: unknown) => Connector;
 };
 
+/** The errors Redis greets a connection with and then closes it: a connection of its own refused. */
+const CLOSING_REPLY = /^-(DENIED |ERR max number of clients reached)[^\r\n]*/;
+
+/** Per socket, the error Redis closed it with (CLOSING_REPLY), once its first bytes said one. */
+const closingReplies = new WeakMap<object, Error>();
+
+/** The error Redis greeted `stream` with before closing it, as an answer of Redis's (a ReplyError), or undefined. */
+export function closingReply(stream: unknown): Error | undefined {
+  return typeof stream === 'object' && stream !== null ? closingReplies.get(stream) : undefined;
+}
+
 class GuardedConnector extends StandaloneConnector {
   override async connect(emit: (type: string, err: Error) => void): Promise<Stream> {
     const stream = await super.connect(emit);
     stream.on('error', () => undefined);
+    // Only the first bytes: Redis says it first, unasked; later ones are answers to commands.
+    stream.once('data', (chunk: Buffer) => {
+      const said = CLOSING_REPLY.exec(chunk.toString('latin1', 0, 1024))?.[0];
+      if (said) closingReplies.set(stream, new (ReplyError as new (message: string) => Error)(said.slice(1)));
+    });
     return stream;
   }
 }

@@ -24,6 +24,7 @@
 
 import { Redis } from 'ioredis';
 import { routeClientWarnings } from './client-warnings.js';
+import { closingReply } from './guarded-connector.js';
 import { LinkLog } from './link-log.js';
 import { clientSettings, REDIS_COMMAND_TIMEOUT_MS, REDIS_PAUSE_AFTER_FAILURE_MS, REDIS_PROBE_MS, REDIS_RECOVERED_AFTER_MS, SYSTEM_LINK_CLOCK, type LinkClock, type RedisLinkOptions } from './link-options.js';
 import { LinkProbe } from './link-probe.js';
@@ -110,7 +111,11 @@ export class RedisLink {
         this.reconnectAsked = false;
         return;
       }
-      if (!this.connectionRefused) this.onDown(new Error('connection closed'));
+      if (this.connectionRefused) return;
+      // Closed by Redis with its reason (protected mode, maxclients): said in its words.
+      const said = closingReply((this.client as unknown as { stream?: unknown }).stream);
+      if (said) this.onConnectionError(said);
+      else this.onDown(new Error('connection closed'));
     });
   }
 
@@ -219,6 +224,10 @@ export class RedisLink {
 
   private onConnectionError(err: Error): void {
     const refusal = refusalOf(err);
+    // Redis closed this connection with its reason, said already: ioredis's ready check failing
+    // on the closed socket after it says nothing more.
+    const said = closingReply((this.client as unknown as { stream?: unknown }).stream);
+    if (said && err !== said && !refusal) return;
     if (refusal?.kind === 'login') {
       // WRONGPASS for the AUTH, then NOAUTH for the SELECT of REDIS_URL's database (and for the
       // ready check): one refused login per connection. Said as a database refused, a wrong

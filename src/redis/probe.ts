@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { routeClientWarnings } from './client-warnings.js';
-import { guardedConnector } from './guarded-connector.js';
+import { closingReply, guardedConnector } from './guarded-connector.js';
 import { databaseRefusal, isSelectRefusal, refusalOf } from './refusal.js';
 import { readRedisCa, schemeHint, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
@@ -108,7 +108,9 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
   } catch (err) {
     // What a command or script refused midway may have left (best effort: the keys expire in 10 s anyway).
     if (scriptKeys !== undefined) await client.del(...scriptKeys).catch(() => undefined);
-    const why = step === 'connect' && connectionError ? connectionError : (err as Error);
+    // Closed by Redis with its reason (protected mode, maxclients): ioredis says only "Connection is closed".
+    const closedWith = step === 'connect' ? closingReply((client as unknown as { stream?: unknown }).stream) : undefined;
+    const why = closedWith ?? (step === 'connect' && connectionError ? connectionError : (err as Error));
     const refusal = refusalOf(why);
     const hint = tlsHint(why) ?? refusal?.fix ?? (step === 'connect' ? schemeHint(why, options.tls !== undefined) : undefined);
     return { ok: false, shown, message: `${step} failed: ${why.message}${hint ? `: ${hint}` : ''}`, refused: refusal !== undefined };

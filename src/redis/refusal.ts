@@ -96,6 +96,12 @@ export function refusalOf(err: unknown): Refusal | undefined {
   if (code === 'WRONGPASS' || code === 'NOAUTH') {
     return { kind: 'login', reason, fix: 'the user and password of REDIS_URL are not accepted: check them (special characters percent-encoded) against the server\'s ACL or requirepass' };
   }
+  // Protected mode: a Redis with no password takes connections from its loopback only.
+  if (code === 'DENIED') {
+    return { kind: 'login', reason, fix: "Redis takes connections without a password from its own host only (protected mode): give it a password (requirepass, or an ACL user) and put it in REDIS_URL (redis://:password@host:6379), or, on a Redis only the sheet's hosts can reach, set protected-mode no" };
+  }
+  // Too many clients: passes once some leave, an outage.
+  if (/^ERR max number of clients reached/.test(reason)) return undefined;
   if (code === 'WRONGTYPE') {
     return { kind: 'keys', reason, fix: 'a corral:* key holds a value of another type: something else writes under corral:*; give corral its own database (REDIS_URL …/N) or delete those keys' };
   }

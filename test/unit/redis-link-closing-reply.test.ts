@@ -1,0 +1,79 @@
+// A Redis that answers a new connection with an error and closes it before any command: protected
+// mode (no password set, and the host not on its loopback: the first thing an operator meets
+// when a second host shares the Redis of the first) and maxclients. ioredis takes that error as
+// the answer to the CLIENT SETINFO it sends first, whose errors it ignores, and then sees the
+// connection closed: the keeper said "unreachable (connection closed)" and nothing of Redis's own
+// words, which say what is wrong and how to fix it.
+
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { RedisLink } from '../../src/redis/link.js';
+import { probeRedis } from '../../src/redis/probe.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { waitFor } from '../helpers/corral.js';
+
+const DENIED = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface.\r\n";
+const MAX_CLIENTS = '-ERR max number of clients reached\r\n';
+
+/** A server that writes `reply` to each connection and closes it, as Redis does. */
+async function closingServer(reply: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.end(reply, () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `redis://127.0.0.1:${(server.address() as { port: number }).port}` };
+}
+
+describe('the Redis link, a connection Redis closes with an error of its own', () => {
+  let log: CapturedLogger;
+  let link: RedisLink | undefined;
+  let server: Server | undefined;
+  const redisEvents = () => log.lines().filter((l) => typeof l.event === 'string' && l.event.startsWith('redis.'));
+
+  beforeEach(async () => {
+    log = await captureLogger();
+  });
+  afterEach(async () => {
+    await link?.close();
+    server?.close();
+    log.close();
+  });
+
+  it("protected mode: one redis.misconfigured (login) with Redis's DENIED and the fix, no unavailable line, however often the link reconnects", async () => {
+    const s = await closingServer(DENIED);
+    server = s.server;
+    link = new RedisLink({ url: s.url, logger: log.logger });
+    assert.equal(await link.whenReady(1500), false);
+    await waitFor(() => redisEvents().length > 0 || undefined, 5000, 'a redis line');
+    const said = redisEvents();
+    assert.deepEqual(said.map((l) => l.event), ['redis.misconfigured'], JSON.stringify(said));
+    assert.equal(said[0]?.refused, 'login');
+    assert.match(String(said[0]?.msg), /DENIED Redis is running in protected mode/);
+    assert.match(String(said[0]?.fix), /protected mode/);
+    assert.match(String(said[0]?.fix), /password/);
+    assert.equal(link.refusedKind, 'login');
+    assert.equal(link.sharing, false);
+  });
+
+  it("maxclients: redis.unavailable naming Redis's words, not a bare connection closed", async () => {
+    const s = await closingServer(MAX_CLIENTS);
+    server = s.server;
+    link = new RedisLink({ url: s.url, logger: log.logger });
+    await waitFor(() => redisEvents().length > 0 || undefined, 5000, 'a redis line');
+    const said = redisEvents();
+    assert.deepEqual(said.map((l) => l.event), ['redis.unavailable'], JSON.stringify(said));
+    assert.match(String(said[0]?.msg), /max number of clients reached/);
+    assert.equal(link.refusedKind, undefined);
+  });
+
+  it("corral check's probe: says Redis's DENIED with the fix, as refused, not \"Connection is closed\"", async () => {
+    const s = await closingServer(DENIED);
+    server = s.server;
+    const probe = await probeRedis(s.url, 'corral:check-test');
+    assert.equal(probe.ok, false);
+    assert.ok(!probe.ok && probe.refused, 'refused: a setting to change, not an outage');
+    assert.match(probe.ok ? '' : probe.message, /^connect failed: DENIED Redis is running in protected mode.*: Redis takes connections without a password from its own host only/);
+  });
+});
