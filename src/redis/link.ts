@@ -327,8 +327,18 @@ export class RedisLink {
     if (this.closed) return;
     this.failingSinceAt ??= this.clock.now();
     // The scheme only while no connection ever worked: a reset later is Redis going away.
-    const hint = tlsHint(err) ?? (this.everReady ? undefined : schemeHint(err, this.client.options.tls !== undefined));
+    const hint = tlsHint(err) ?? (this.everReady ? undefined : schemeHint(err, this.client.options.tls !== undefined)) ?? this.slowHint(err);
     this.log.unavailable(err, hint);
+  }
+
+  /**
+   * A command that timed out on an open connection: Redis is reachable (redis-cli PING may well
+   * answer) but too slow, which "unreachable (Command timed out)" alone did not say.
+   */
+  private slowHint(err: Error): string | undefined {
+    if (err.message !== 'Command timed out') return undefined;
+    const seconds = (this.o.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS) / 1000;
+    return `no answer within ${seconds} s on an open connection: Redis busy (a slow command: SLOWLOG GET; a save or rewrite forking a large dataset), swapping, frozen, or the network losing packets`;
   }
 
   /** Closes the connection; idempotent. */

@@ -449,6 +449,9 @@ describe('the Redis link, hanging', { skip: redisMissing }, () => {
       said.map((l) => l.event),
       ['redis.connected', 'redis.unavailable', 'redis.recovered'],
     );
+    // Connected all along: the line says Redis was too slow, and where to look, not only ioredis's
+    // "Command timed out" after "unreachable", which sent the operator to a network that worked.
+    assert.match(String(said[1]?.msg), /Command timed out: no answer within 1 s on an open connection: Redis busy .*SLOWLOG/);
   });
   it("stalling again and again (frozen for a moment, answering for less than the settle time, several times): one unavailable line, no recovered line while it goes on, and one once it has answered for a while", async () => {
     // How long it answers between stalls, and since the last, is the link's clock's, which the
