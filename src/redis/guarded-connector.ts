@@ -7,10 +7,12 @@
 // And it keeps the error a Redis greets a connection with before closing it, unasked: protected
 // mode (DENIED: no password set, and this host not on Redis's loopback) and maxclients. ioredis
 // takes it as the answer to the CLIENT SETINFO it sends first, whose errors it ignores, and then
-// sees only the connection closed; the link says Redis's words instead (closingReply).
+// sees only the connection closed; the link says Redis's words instead (closingReply). When the
+// connection is reset before they are read, greeting.ts asks again.
 
 import { createRequire } from 'node:module';
-import { ReplyError, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { closingReplyIn } from './greeting.js';
 
 type Stream = NodeJS.EventEmitter;
 interface Connector {
@@ -21,9 +23,6 @@ interface Connector {
 const { default: StandaloneConnector } = createRequire(import.meta.url)('ioredis/built/connectors/StandaloneConnector.js') as {
   default: new (options: unknown) => Connector;
 };
-
-/** The errors Redis greets a connection with and then closes it: a connection of its own refused. */
-const CLOSING_REPLY = /^-(DENIED |ERR max number of clients reached)[^\r\n]*/;
 
 /** Per socket, the error Redis closed it with (CLOSING_REPLY), once its first bytes said one. */
 const closingReplies = new WeakMap<object, Error>();
@@ -39,8 +38,8 @@ class GuardedConnector extends StandaloneConnector {
     stream.on('error', () => undefined);
     // Only the first bytes: Redis says it first, unasked; later ones are answers to commands.
     stream.once('data', (chunk: Buffer) => {
-      const said = CLOSING_REPLY.exec(chunk.toString('latin1', 0, 1024))?.[0];
-      if (said) closingReplies.set(stream, new (ReplyError as new (message: string) => Error)(said.slice(1)));
+      const said = closingReplyIn(chunk);
+      if (said) closingReplies.set(stream, said);
     });
     return stream;
   }

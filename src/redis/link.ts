@@ -24,6 +24,7 @@
 
 import { Redis } from 'ioredis';
 import { routeClientWarnings } from './client-warnings.js';
+import { closingGreeting } from './greeting.js';
 import { closingReply } from './guarded-connector.js';
 import { LinkLog } from './link-log.js';
 import { clientSettings, REDIS_COMMAND_TIMEOUT_MS, REDIS_PAUSE_AFTER_FAILURE_MS, REDIS_PROBE_MS, REDIS_RECOVERED_AFTER_MS, SYSTEM_LINK_CLOCK, type LinkClock, type RedisLinkOptions } from './link-options.js';
@@ -69,6 +70,11 @@ export class RedisLink {
   /** The `by` of the probe's script (probeWith). */
   private probeBy: string | undefined;
   private everReady = false;
+  /** This connection reached Redis, and was not ready yet: a reset then may have hidden Redis's reason (greeting.ts). */
+  private connectedHere = false;
+  private readyHere = false;
+  /** The reset of a connection not ready yet: its close asks Redis for its reason (greeting.ts). */
+  private heldReset: Error | undefined;
   private closed = false;
   private lastFailureAt = -Infinity;
   /** When the link last dropped its connection for a READONLY answer (reconnectOnReadonly). */
@@ -98,10 +104,16 @@ export class RedisLink {
     this.client.on('connect', () => {
       this.dbRefused = undefined;
       this.loginRefusedHere = false;
+      this.connectedHere = true;
+      this.readyHere = false;
+      this.heldReset = undefined;
       // A drop asked while ioredis was reconnecting already made no close to skip.
       this.reconnectAsked = false;
     });
-    this.client.on('ready', () => this.onReady());
+    this.client.on('ready', () => {
+      this.readyHere = true;
+      this.onReady();
+    });
     // ioredis emits 'error' for every failed (re)connection: without a listener it would be thrown.
     // It emits a refused SELECT the same way, and then goes on in database 0; a refused login
     // (AUTH, or the ready check without one), and then closes the connection to try again.
@@ -111,11 +123,30 @@ export class RedisLink {
         this.reconnectAsked = false;
         return;
       }
+      // What this connection was: the next one is none of it, until it says so.
+      const wasReady = this.readyHere;
+      const wasConnected = this.connectedHere;
+      const reset = this.heldReset;
+      this.readyHere = false;
+      this.connectedHere = false;
+      this.heldReset = undefined;
       if (this.connectionRefused) return;
       // Closed by Redis with its reason (protected mode, maxclients): said in its words.
       const said = closingReply((this.client as unknown as { stream?: unknown }).stream);
-      if (said) this.onConnectionError(said);
-      else this.onDown(new Error('connection closed'));
+      if (said) {
+        this.onConnectionError(said);
+        return;
+      }
+      if (!wasReady && (wasConnected || reset)) {
+        // Reset before it was ready: Redis may have refused it with words the reset lost.
+        void closingGreeting(this.client.options).then((greeting) => {
+          if (this.closed) return;
+          if (greeting) this.onConnectionError(greeting);
+          else this.onDown(new Error('connection closed'));
+        });
+        return;
+      }
+      this.onDown(new Error('connection closed'));
     });
   }
 
@@ -228,6 +259,9 @@ export class RedisLink {
     // on the closed socket after it says nothing more.
     const said = closingReply((this.client as unknown as { stream?: unknown }).stream);
     if (said && err !== said && !refusal) return;
+    const code = (err as { code?: unknown }).code;
+    // Reset before it was ready: its close asks Redis for a reason the reset may have lost.
+    if (!this.readyHere && (code === 'EPIPE' || code === 'ECONNRESET')) this.heldReset = err;
     if (refusal?.kind === 'login') {
       // WRONGPASS for the AUTH, then NOAUTH for the SELECT of REDIS_URL's database (and for the
       // ready check): one refused login per connection. Said as a database refused, a wrong

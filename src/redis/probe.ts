@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { routeClientWarnings } from './client-warnings.js';
+import { closingGreeting } from './greeting.js';
 import { closingReply, guardedConnector } from './guarded-connector.js';
 import { databaseRefusal, isSelectRefusal, refusalOf } from './refusal.js';
 import { readRedisCa, schemeHint, tlsHint } from './tls-ca.js';
@@ -109,7 +110,11 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
     // What a command or script refused midway may have left (best effort: the keys expire in 10 s anyway).
     if (scriptKeys !== undefined) await client.del(...scriptKeys).catch(() => undefined);
     // Closed by Redis with its reason (protected mode, maxclients): ioredis says only "Connection is closed".
-    const closedWith = step === 'connect' ? closingReply((client as unknown as { stream?: unknown }).stream) : undefined;
+    const resetCode = (connectionError as { code?: unknown } | undefined)?.code;
+    const closedWith = step !== 'connect'
+      ? undefined
+      : closingReply((client as unknown as { stream?: unknown }).stream) ??
+        (resetCode === 'EPIPE' || resetCode === 'ECONNRESET' || (connectionError === undefined && /Connection is closed/.test((err as Error).message)) ? await closingGreeting(options) : undefined);
     const why = closedWith ?? (step === 'connect' && connectionError ? connectionError : (err as Error));
     const refusal = refusalOf(why);
     const hint = tlsHint(why) ?? refusal?.fix ?? (step === 'connect' ? schemeHint(why, options.tls !== undefined) : undefined);
