@@ -28,19 +28,30 @@ async function eventsRig(header: string[], ttlSeconds: number): Promise<EventsRi
   const emu = await startEmulator({});
   emu.setSheet(emu.spreadsheetId, 'Events', [header]);
   const dir = mkdtempSync(join(tmpdir(), 'corral-events-header-'));
-  const c = await startCorral({
-    cwd: dir,
-    workers: 1,
-    env: {
-      SHEET_ID: emu.spreadsheetId,
-      SHEETS_API_URL: emu.url,
-      GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(emu.registerServiceAccount()),
-      SHEETS_FLUSH_INTERVAL_MS: '100',
-      SHEET_CACHE_TTL: String(ttlSeconds),
-      CORRAL_RATE_LIMIT: '0',
-    },
-  });
-  const auth = { authorization: `Bearer ${await sampleSession(c.url, 'Alice Martin')}`, 'content-type': 'application/json' };
+  let c: CorralProcess | undefined;
+  let auth: Record<string, string>;
+  try {
+    c = await startCorral({
+      cwd: dir,
+      workers: 1,
+      env: {
+        SHEET_ID: emu.spreadsheetId,
+        SHEETS_API_URL: emu.url,
+        GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(emu.registerServiceAccount()),
+        SHEETS_FLUSH_INTERVAL_MS: '100',
+        SHEET_CACHE_TTL: String(ttlSeconds),
+        CORRAL_RATE_LIMIT: '0',
+      },
+    });
+    auth = { authorization: `Bearer ${await sampleSession(c.url, 'Alice Martin')}`, 'content-type': 'application/json' };
+  } catch (err) {
+    // No rig to close for the suite's `after`: a master left running (its login failed) outlived
+    // the test run, and the emulator's open server held the file until the runner's timeout.
+    await c?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    await emu.close();
+    throw err;
+  }
   return {
     emu,
     c,
