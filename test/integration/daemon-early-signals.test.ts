@@ -9,15 +9,22 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { REPO_ROOT, startCorral } from '../helpers/corral.js';
 
 const PROBE = pathToFileURL(join(REPO_ROOT, 'test', 'fixtures', 'signal-at-pidfile.mjs')).href;
 
+// The directory is the test's own (the probe must know the pidfile's path before the start), so the
+// test removes it: startCorral removes only the directories it made.
 async function startSignalledAtPidfile(signal: NodeJS.Signals) {
   const dir = mkdtempSync(join(tmpdir(), 'corral-early-signal-'));
-  return startCorral({ cwd: dir, app: 'basic.mjs', workers: 1, env: { NODE_OPTIONS: `--import=${PROBE}`, PROBE_PIDFILE: join(dir, 'corral.pid'), PROBE_SIGNAL: signal } });
+  try {
+    return await startCorral({ cwd: dir, app: 'basic.mjs', workers: 1, env: { NODE_OPTIONS: `--import=${PROBE}`, PROBE_PIDFILE: join(dir, 'corral.pid'), PROBE_SIGNAL: signal } });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 test('SIGHUP the moment the pidfile is written is a reload asked for, not the death of the master', async () => {
@@ -26,6 +33,7 @@ test('SIGHUP the moment the pidfile is written is a reload asked for, not the de
     await c.waitForLog((l) => l.event === 'reload.done' || l.event === 'reload.queued' || l.event === 'reload.start', 30_000, 'the early SIGHUP acted on');
   } finally {
     const exit = await c.stop();
+    rmSync(c.dir, { recursive: true, force: true });
     assert.deepEqual(exit, { code: 0, signal: null }, `the master stopped cleanly; stderr:\n${c.stderr()}`);
   }
 });
@@ -37,6 +45,7 @@ test('SIGUSR1 the moment the pidfile is written reopens the log; it opens no ins
     assert.doesNotMatch(c.stderr(), /Debugger listening/, 'no V8 inspector opened in the master');
   } finally {
     const exit = await c.stop();
+    rmSync(c.dir, { recursive: true, force: true });
     assert.deepEqual(exit, { code: 0, signal: null }, `the master stopped cleanly; stderr:\n${c.stderr()}`);
   }
 });
