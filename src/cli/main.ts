@@ -251,6 +251,6 @@ export function commandFailure(command: Pick<Command, 'name' | 'help' | 'jsonRef
     const stack = err instanceof Error && err.stack !== undefined ? err.stack : message;
     return { stdout, stderr: `corral ${command.name}: [CORRAL_ERR_INTERNAL] an error corral did not foresee (a bug: please report it with this stack): ${stack}\n`, exitCode: internalErrorExit };
   }
-  if (err.code === 'CORRAL_ERR_USAGE') return { stdout, stderr: usageRefusal(command, err.message), exitCode: exitCodeFor(err) };
+  if (err.code === 'CORRAL_ERR_USAGE') return { stdout, stderr: usageRefusal(command, `[${err.code}] ${err.message}`), exitCode: exitCodeFor(err) };
   return { stdout, stderr: `corral ${command.name}: [${err.code}] ${err.message}\n`, exitCode: exitCodeFor(err) };
 }

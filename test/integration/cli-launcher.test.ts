@@ -25,7 +25,7 @@ function launch(bin: string, args: string[]) {
 test('Node options after the command reach corral: --env-file names CORRAL_ENV_FILE, exit 64, not Node\'s exit 9', () => {
   const r = launch(CORRAL_BIN, ['config', '--env-file=/nowhere/corral.env']);
   assert.equal(r.status, 64, `${r.stdout}${r.stderr}`);
-  assert.match(r.stderr, /corral config: Unknown option '--env-file': the settings file is named by the environment: CORRAL_ENV_FILE=\/nowhere\/corral.env/);
+  assert.match(r.stderr, /corral config: \[CORRAL_ERR_USAGE\] Unknown option '--env-file': the settings file is named by the environment: CORRAL_ENV_FILE=\/nowhere\/corral.env/);
   assert.doesNotMatch(r.stderr, /^node:/m);
 
   const inspect = launch(CORRAL_BIN, ['config', '--inspect=127.0.0.1:0']);

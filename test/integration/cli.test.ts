@@ -991,7 +991,7 @@ test('every command answers --help, and an unknown command or flag is a usage er
     assert.equal(badPort.code, 64);
     assert.match(badPort.stderr, /--port must be an integer from 0 to 65535, got "abc"/);
     // The error stays in sight: the usage line and where the rest is, not 45 lines of options.
-    assert.match(badPort.stderr, /^corral emulator: --port .*\nUsage: corral emulator \[--port 8085\] \[options\]\nRun `corral emulator --help` for the options and exit codes\.\n$/);
+    assert.match(badPort.stderr, /^corral emulator: \[CORRAL_ERR_USAGE\] --port .*\nUsage: corral emulator \[--port 8085\] \[options\]\nRun `corral emulator --help` for the options and exit codes\.\n$/);
     const badKey = await corral(dir, 'emulator', '--port', '0', '--key-out', join(dir, 'missing', 'key.json'));
     assert.equal(badKey.code, 64, badKey.stderr);
     assert.match(badKey.stderr, /cannot write --key-out .*ENOENT/);
@@ -1236,7 +1236,7 @@ test('recommend --admin-url that is not an http(s) URL is a usage error, not "no
     // A remote admin URL would be sent CORRAL_ADMIN_TOKEN in the clear: refused as loadtest --admin is.
     const remote = await exec(dir, [], ['recommend', '--admin-url', 'http://192.0.2.2:19555'], { CORRAL_ENV_FILE: 'none', CORRAL_ADMIN_TOKEN: 'a-token-of-24-characters' });
     assert.equal(remote.code, 64, `${remote.stdout}${remote.stderr}`);
-    assert.match(remote.stderr, /^corral recommend: --admin-url 192\.0\.2\.2:19555 is not a loopback address; pass --allow-remote if you own that server and mean to send it the admin token\n/);
+    assert.match(remote.stderr, /^corral recommend: \[CORRAL_ERR_USAGE\] --admin-url 192\.0\.2\.2:19555 is not a loopback address; pass --allow-remote if you own that server and mean to send it the admin token\n/);
     assert.equal(remote.stdout, '');
     // With --allow-remote it is asked (192.0.2.0/24 is TEST-NET-1: nothing answers, within its 2 s).
     const allowed = await exec(dir, [], ['recommend', '--admin-url', 'http://192.0.2.2:19555', '--allow-remote'], { CORRAL_ENV_FILE: 'none' });

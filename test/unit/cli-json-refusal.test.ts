@@ -149,3 +149,15 @@ test('out of file descriptors while a command runs is CORRAL_ERR_FD_LIMIT with t
   assert.ok(json.error.message.endsWith(FD_LIMIT_FIX));
   assert.equal(said.stderr, `corral status: [CORRAL_ERR_FD_LIMIT] ${json.error.message}\n`);
 });
+
+// A usage refusal said what was wrong without its code, while every other refusal carries one:
+// `grep CORRAL_ERR_` over a script's log missed a command line that was never run, and a refused
+// loadtest (which prints its own) read unlike a refused start.
+test('a refused command line carries [CORRAL_ERR_USAGE], with its usage line and the pointer to --help, exit 64', async () => {
+  const { commandFailure } = await import('../../src/cli/main.js');
+  const { CorralError } = await import('../../src/errors.js');
+  const { startCommand } = await import('../../src/cli/commands/start.js');
+  const said = commandFailure(startCommand, ['--bogus'], new CorralError('CORRAL_ERR_USAGE', "Unknown option '--bogus'"));
+  assert.equal(said.exitCode, 64);
+  assert.match(said.stderr, /^corral start: \[CORRAL_ERR_USAGE\] Unknown option '--bogus'\nUsage: corral start.*\nRun `corral start --help` for the options and exit codes\.\n$/);
+});

@@ -196,7 +196,7 @@ test('bad options are refused with a usage error', async () => {
   for (const [flag, value] of [['--user', ''], ['--group', 'Web Team']] as const) {
     const bad = spawnSync(process.execPath, [corral, 'systemd-unit', flag, value], { cwd: dir, encoding: 'utf8' });
     assert.equal(bad.status, 64);
-    assert.match(bad.stderr, new RegExp(`^corral systemd-unit: ${flag} must be a valid user/group name \\(lower-case letters, digits, _ and -, starting with a letter or _, at most 32 characters\\), got "${value}"`));
+    assert.match(bad.stderr, new RegExp(`^corral systemd-unit: \\[CORRAL_ERR_USAGE\\] ${flag} must be a valid user/group name \\(lower-case letters, digits, _ and -, starting with a letter or _, at most 32 characters\\), got "${value}"`));
   }
   const r = spawnSync(process.execPath, [corral, 'systemd-unit', '--workers', 'many'], { cwd: dir, encoding: 'utf8' });
   assert.equal(r.status, 64);
@@ -399,11 +399,11 @@ test('CORRAL_PIDFILE, CORRAL_LOG_FILE and CORRAL_DATA_DIR under /tmp or /var/tmp
 test('a --settings-file that is a directory is refused (exit 64), not taken for a file "not readable yet"; an --install-dir or --node missing here is warned about', () => {
   const r = spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', dir], { cwd: dir, encoding: 'utf8' });
   assert.equal(r.status, 64, r.stderr);
-  assert.match(r.stderr, new RegExp(`^corral systemd-unit: --settings-file ${dir} is a directory: name the settings file itself \\(e\\.g\\. ${dir}/corral\\.env\\)`));
+  assert.match(r.stderr, new RegExp(`^corral systemd-unit: \\[CORRAL_ERR_USAGE\\] --settings-file ${dir} is a directory: name the settings file itself \\(e\\.g\\. ${dir}/corral\\.env\\)`));
   assert.equal(r.stdout, '');
   const nodeEnv = spawnSync(process.execPath, [corral, 'systemd-unit', '--node-env-file', dir], { cwd: dir, encoding: 'utf8' });
   assert.equal(nodeEnv.status, 64, nodeEnv.stderr);
-  assert.match(nodeEnv.stderr, new RegExp(`^corral systemd-unit: --node-env-file ${dir} is a directory: name the file itself`));
+  assert.match(nodeEnv.stderr, new RegExp(`^corral systemd-unit: \\[CORRAL_ERR_USAGE\\] --node-env-file ${dir} is a directory: name the file itself`));
   assert.equal(nodeEnv.stdout, '');
   const missing = spawnSync(process.execPath, [corral, 'systemd-unit', '--install-dir', join(dir, 'no-install'), '--node', join(dir, 'no-node')], { cwd: dir, encoding: 'utf8' });
   assert.equal(missing.status, 0, missing.stderr);
@@ -419,7 +419,7 @@ test('an empty or relative path option is refused (exit 64) naming it, as is a -
   for (const flag of ['--node', '--install-dir', '--settings-file', '--node-env-file', '--data-dir', '--log-dir']) {
     const r = unit(flag, '');
     assert.equal(r.status, 64, `${flag} '': ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^corral systemd-unit: ${flag} is empty: give an absolute path\n`));
+    assert.match(r.stderr, new RegExp(`^corral systemd-unit: \\[CORRAL_ERR_USAGE\\] ${flag} is empty: give an absolute path\n`));
     assert.equal(r.stdout, '', flag);
   }
   for (const [flag, directives] of [
@@ -432,17 +432,17 @@ test('an empty or relative path option is refused (exit 64) naming it, as is a -
   ] as const) {
     const r = unit(flag, 'relative/path');
     assert.equal(r.status, 64, `${flag} relative/path: ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^corral systemd-unit: ${flag} must be an absolute path, got "relative/path": it is written into ${directives}`));
+    assert.match(r.stderr, new RegExp(`^corral systemd-unit: \\[CORRAL_ERR_USAGE\\] ${flag} must be an absolute path, got "relative/path": it is written into ${directives}`));
     assert.equal(r.stdout, '', flag);
   }
   const directory = unit('--node', dirname(process.execPath));
   assert.equal(directory.status, 64, directory.stderr);
-  assert.match(directory.stderr, new RegExp(`^corral systemd-unit: --node ${dirname(process.execPath)} is not a file \\(a directory\\?\\): give the node binary itself`));
+  assert.match(directory.stderr, new RegExp(`^corral systemd-unit: \\[CORRAL_ERR_USAGE\\] --node ${dirname(process.execPath)} is not a file \\(a directory\\?\\): give the node binary itself`));
   const plain = join(dir, 'not-executable');
   writeFileSync(plain, '', { mode: 0o644 });
   const notExecutable = unit('--node', plain);
   assert.equal(notExecutable.status, 64, notExecutable.stderr);
-  assert.match(notExecutable.stderr, new RegExp(`^corral systemd-unit: --node ${plain} is not executable`));
+  assert.match(notExecutable.stderr, new RegExp(`^corral systemd-unit: \\[CORRAL_ERR_USAGE\\] --node ${plain} is not executable`));
   // An executable file (a symlink to one, as /usr/bin/node often is) is taken.
   const linked = join(dir, 'bin-dir');
   mkdirSync(linked, { recursive: true });
