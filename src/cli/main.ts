@@ -156,7 +156,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (!entry) {
     const hint = unknownCommandHint(name, rest) || (await optionWithNoCommandHint(name, rest));
     // The value of a secret option given with no command (`corral --admin-token=…`) is not repeated.
-    process.stderr.write(`corral: unknown command "${shownArgs([name])[0] ?? name}"${hint}\n\n${usage()}\n`);
+    process.stderr.write(`corral: [CORRAL_ERR_USAGE] unknown command "${shownArgs([name])[0] ?? name}"${hint}\n\n${usage()}\n`);
     process.exitCode = EXIT.USAGE;
     return;
   }

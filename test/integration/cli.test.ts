@@ -954,7 +954,7 @@ test('every command answers --help, and an unknown command or flag is a usage er
     assert.match((await corral(dir, 'status', '--help')).stdout, /Exit codes \(LSB's\): 0 running, 3 not running .*, 4 unknown: the\npidfile names a live process without a start stamp that may or may not be corral/s);
     const unknown = await corral(dir, 'frobnicate');
     assert.equal(unknown.code, 64);
-    assert.match(unknown.stderr, /unknown command "frobnicate"\n/);
+    assert.match(unknown.stderr, /^corral: \[CORRAL_ERR_USAGE\] unknown command "frobnicate"\n/);
     // A typo gets the command it is nearest (a swap of two letters is one edit); a command corral
     // spells another way gets that way.
     for (const [typed, says] of [

@@ -43,7 +43,7 @@ describe('an option with no command', () => {
     ]) {
       const { stderr, code } = await refusal(...args);
       assert.equal(code, 64, args.join(' '));
-      assert.match(stderr, /^corral: unknown command "/, args.join(' '));
+      assert.match(stderr, /^corral: \[CORRAL_ERR_USAGE\] unknown command "/, args.join(' '));
       assert.ok(!stderr.includes('s3cr3t'), `${args.join(' ')} repeated the secret: ${stderr.split('\n')[0]}`);
     }
     // A proxy URL's password, whose setting is shown with it masked (HTTPS_PROXY is no secret whole):
@@ -68,7 +68,7 @@ describe('an option with no command', () => {
     // --allow-remote, stop's --no-wait, the emulator's --token-error-rate and --latency-ms.
     for (const flag of ['--allow=1', '--no', '--token=x', '--latency=5']) {
       const { stderr } = await refusal(flag);
-      assert.match(stderr, new RegExp(`^corral: unknown command "${flag.replace(/=.*/, '')}[^"]*"\\n`), `${flag}: ${stderr.split('\n')[0]}`);
+      assert.match(stderr, new RegExp(`^corral: \\[CORRAL_ERR_USAGE\\] unknown command "${flag.replace(/=.*/, '')}[^"]*"\\n`), `${flag}: ${stderr.split('\n')[0]}`);
     }
     assert.match((await refusal('--allow-remote')).stderr, /loadtest and recommend take --allow-remote/);
     assert.match((await refusal('--no-wait')).stderr, /stop takes --no-wait/);
