@@ -1,4 +1,5 @@
 import { bindHostProblems, bindPortProblems } from '../../config/bind-check.js';
+import { privilegedPortWarnings } from '../../config/port-privilege.js';
 import { renderEnvExample } from '../../config/env-example.js';
 import { loadSettings } from '../../config/load.js';
 import { displayValue } from '../../config/shown-value.js';
@@ -143,7 +144,7 @@ async function addressProblems(settings: Partial<Pick<Settings, 'CORRAL_BIND' | 
 async function bindAddressWarnings(settings: Settings, where: (name: SettingName) => string, warnings: readonly string[]): Promise<string[]> {
   const { found, refused } = await addressProblems(settings, where);
   if (refused.length > 0) throw new ConfigError(refused, warnings);
-  return found.map((p) => `${p.name}=${p.value}: ${p.check.why}; corral start needs it to resolve to an address of this host`);
+  return [...found.map((p) => `${p.name}=${p.value}: ${p.check.why}; corral start needs it to resolve to an address of this host`), ...privilegedPortWarnings(settings)];
 }
 
 /**
