@@ -14,7 +14,7 @@ import { CorralError, ERROR_CODES, NotSentError, RetryLaterError, type ErrorCode
 import { DESTINATION_HEADER } from './destination.js';
 import { KEEPER_LINK_POOLS } from '../keeper-link-pools.js';
 import { OtherSheetError } from './keeper/other-sheet.js';
-import { IDLE_CLOSE_MS } from './keeper-client/connection.js';
+import { IDLE_CLOSE_MS, NotConnectedError } from './keeper-client/connection.js';
 import { ConnectionPool } from './keeper-client/connection-pool.js';
 import type { ParsedResponse } from './keeper-client/response-parser.js';
 import type { WireError } from './keeper/protocol.js';
@@ -170,7 +170,10 @@ export class KeeperLink {
         // keeper is retried.
         const unavailable = err instanceof CorralError && err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE';
         if ((err instanceof CorralError && !unavailable) || signal?.aborted) throw err;
-        if (!unavailable) mayHaveArrived = true;
+        // A connect that failed sent nothing (the socket gone, nothing listening): said "may have
+        // arrived", a keeper down outside a restart had the app tell a client its event may have
+        // been saved, and that a retry without a key may save it twice.
+        if (!unavailable && !(err instanceof NotConnectedError)) mayHaveArrived = true;
         const waitMs = this.restartWindow.remainingMs();
         if (waitMs > 0) {
           // A planned restart: the new keeper comes within the window. After it, the ordinary
@@ -182,7 +185,10 @@ export class KeeperLink {
         }
         if (attempt >= 2) {
           this.failures++;
-          if (!mayHaveArrived) throw new NotSentError('CORRAL_ERR_KEEPER_UNAVAILABLE', (err as Error).message, { cause: err });
+          if (!mayHaveArrived) {
+            const message = err instanceof NotConnectedError ? `keeper unreachable: ${err.message}: no connection was made, not sent` : (err as Error).message;
+            throw new NotSentError('CORRAL_ERR_KEEPER_UNAVAILABLE', message, { cause: err });
+          }
           if (unavailable) throw err;
           throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `keeper unreachable: ${(err as Error).message}`, { cause: err });
         }

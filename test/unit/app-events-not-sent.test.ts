@@ -90,4 +90,29 @@ describe('POST /api/events when its append was never sent to the keeper', () => 
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
+
+  it('answers 503 not_saved when no keeper listens on its socket (gone, or the keeper down outside a restart)', async () => {
+    // Both tries' connects failed (ENOENT, as when the socket was removed under the keeper or the
+    // keeper is down with no restart announced): nothing was sent.
+    const link = new KeeperLink({ socketPath: join(dir, 'gone.sock'), retryDelayMs: 10 });
+    try {
+      const err = (await link.write('/append', '{"range":"Events","rows":[["never-sent"]]}').then(
+        () => assert.fail('no keeper listens'),
+        (e: unknown) => e,
+      )) as CorralError;
+      sheets.appendError = err;
+      for (const headers of [auth, { ...auth, 'idempotency-key': 'k-no-keeper' }]) {
+        const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, headers);
+        assert.equal(res.status, 503);
+        assert.equal(res.headers.get('retry-after'), '5');
+        const body = (await res.json()) as { error: string; message: string };
+        assert.doesNotMatch(body.message, /may or may not have been saved/, 'nothing was sent: it was certainly not saved');
+        assert.equal(body.error, 'not_saved');
+        assert.match(body.message, /nothing was recorded/);
+      }
+    } finally {
+      sheets.appendError = undefined;
+      await link.close();
+    }
+  });
 });

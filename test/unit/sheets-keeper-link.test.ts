@@ -4,7 +4,7 @@
 // CORRAL_ERR_KEEPER_UNAVAILABLE; during a restart the master announced, until the new keeper answers).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ResponseParser } from '../../src/sheets/keeper-client/response-parser.js';
 import { ConnectionPool } from '../../src/sheets/keeper-client/connection-pool.js';
+import { NotSentError } from '../../src/errors.js';
 import { KeeperLink } from '../../src/sheets/keeper-link.js';
 import { KeeperRestartWindow } from '../../src/sheets/keeper-restart-window.js';
 
@@ -326,6 +327,44 @@ describe('keeper link', () => {
     assert.equal(link.retries, 1);
     assert.equal(link.failures, 1);
     await link.close();
+  });
+
+  it('an append that reached no keeper (its socket gone, or not listening) fails as not sent; one cut after it connected may have arrived', async () => {
+    // No connection made, at either try: nothing left the worker, so the event cannot have been
+    // saved. Said "unreachable" alone, the app told the client it may have been saved, and that a
+    // retry without a key may save it twice (a keeper down outside a restart, its socket removed).
+    const missing = new KeeperLink({ socketPath: join(dir, 'missing.sock'), retryDelayMs: 10 });
+    writeFileSync(socketPath, '');
+    const refusing = new KeeperLink({ socketPath, retryDelayMs: 10 });
+    try {
+      for (const [link, errno] of [[missing, 'ENOENT'], [refusing, 'ECONNREFUSED']] as const) {
+        await assert.rejects(link.write('/append', '{"range":"Events","rows":[["E1"]]}'), (err: Error & { code?: string }) => {
+          assert.ok(err instanceof NotSentError, `${errno}: ${err.name}: ${err.message}`);
+          assert.equal(err.code, 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+          assert.match(err.message, new RegExp(`keeper unreachable: connect ${errno} .*not sent`));
+          return true;
+        });
+        assert.equal(link.retries, 1, `${errno}: tried twice`);
+        assert.equal(link.failures, 1);
+      }
+    } finally {
+      await missing.close();
+      await refusing.close();
+      rmSync(socketPath, { force: true });
+    }
+    // A keeper that took the connection and closed it unanswered may have journaled the rows.
+    await listen(createNetServer((socket) => socket.once('data', () => socket.destroy())));
+    const cut = new KeeperLink({ socketPath, retryDelayMs: 10 });
+    try {
+      await assert.rejects(cut.write('/append', '{"range":"Events","rows":[["E1"]]}'), (err: Error & { code?: string }) => {
+        assert.ok(!(err instanceof NotSentError), err.message);
+        assert.equal(err.code, 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+        assert.match(err.message, /keeper unreachable: the keeper closed the connection before answering/);
+        return true;
+      });
+    } finally {
+      await cut.close();
+    }
   });
 
   /** A keeper that drains: it refuses appends, before journaling them, as keeper/server.ts does. */

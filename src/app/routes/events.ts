@@ -76,11 +76,12 @@ function notSaved(err: unknown): HttpError | undefined {
   if (code === 'CORRAL_ERR_JOURNAL_FULL') {
     return new HttpError('not_saved', 'the server could not save the event (too many events are waiting to reach the sheet); nothing was recorded: retry later', { headers });
   }
-  // Never passed to the keeper (every connection to it busy for the whole wait, or it was
-  // draining): not "may or may not have been saved", which tells a client without a key not to
-  // retry an event the server never had. A busy keeper, not one an operator must fix: its own wait.
+  // Never passed to the keeper (every connection to it busy for the whole wait, it was draining,
+  // or no connection could be made: its socket gone, nothing listening): not "may or may not have
+  // been saved", which tells a client without a key not to retry an event the server never had.
+  // A busy or restarting keeper, not one an operator must fix: its own wait.
   if (err instanceof NotSentError) {
-    return new HttpError('not_saved', 'the server could not pass the event to its storage in time; nothing was recorded: retry later', { headers: { 'Retry-After': String(retryAfterSeconds(err)) } });
+    return new HttpError('not_saved', 'the server could not pass the event to its storage; nothing was recorded: retry later', { headers: { 'Retry-After': String(retryAfterSeconds(err)) } });
   }
   return undefined;
 }

@@ -3,7 +3,7 @@
 
 import { NotSentError } from '../../errors.js';
 import { checkSocketDir } from '../keeper/socket-path.js';
-import { KeeperConnection } from './connection.js';
+import { KeeperConnection, NotConnectedError } from './connection.js';
 
 /** Keep-alive connections to one socket, at most `max` at a time; callers beyond wait their turn. */
 export class ConnectionPool {
@@ -68,7 +68,7 @@ export class ConnectionPool {
         // reached whoever made the directory between the check and the connect (another local
         // user, in a shared temp dir), unchecked, and kept that connection for later calls.
         if (!this.dirChecked) {
-          return Promise.reject(Object.assign(new Error(`connect ENOENT ${this.socketPath} (its directory is not there yet: the keeper has not started)`), { code: 'ENOENT' }));
+          return Promise.reject(new NotConnectedError(Object.assign(new Error(`connect ENOENT ${this.socketPath} (its directory is not there yet: the keeper has not started)`), { code: 'ENOENT' })));
         }
       }
       const c = new KeeperConnection(this.socketPath, this.idleCloseMs, this.headers);

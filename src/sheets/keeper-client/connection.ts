@@ -20,6 +20,21 @@ import { ResponseParser, type ParsedResponse } from './response-parser.js';
  */
 export const IDLE_CLOSE_MS = 30_000;
 
+/**
+ * A request that never left the worker: its connection failed before it was made (the socket
+ * missing, or nothing listening on it: ENOENT, ECONNREFUSED, EAGAIN). The request is written only
+ * once connected, so the keeper cannot have acted on it (keeper-link.ts: an append so failed was
+ * not saved). A failure after the connect may have reached the keeper, and is a plain Error.
+ */
+export class NotConnectedError extends Error {
+  readonly code: string | undefined;
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'NotConnectedError';
+    this.code = (cause as NodeJS.ErrnoException).code;
+  }
+}
+
 /** Reused for every read of every connection: `onread` copies into it, the parser copies out. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
@@ -133,7 +148,7 @@ export class KeeperConnection {
 
   private fail(err: Error): void {
     this.retire();
-    this.pending?.reject(err);
+    this.pending?.reject(this.connected ? err : new NotConnectedError(err));
   }
 
   private retire(): void {
