@@ -173,7 +173,8 @@ export class KeeperLink {
         // A connect that failed sent nothing (the socket gone, nothing listening): said "may have
         // arrived", a keeper down outside a restart had the app tell a client its event may have
         // been saved, and that a retry without a key may save it twice.
-        if (!unavailable && !(err instanceof NotConnectedError)) mayHaveArrived = true;
+        // And a keeper's "unavailable" took nothing, but for an append it wrote before refusing.
+        if ((!unavailable && !(err instanceof NotConnectedError)) || err instanceof WrittenRefusalError) mayHaveArrived = true;
         const waitMs = this.restartWindow.remainingMs();
         if (waitMs > 0) {
           // A planned restart: the new keeper comes within the window. After it, the ordinary
@@ -244,6 +245,9 @@ export class KeeperLink {
   }
 }
 
+/** A keeper's "unavailable" for an append it wrote to its journal before refusing it (WireError.written). */
+class WrittenRefusalError extends CorralError {}
+
 /** The JSON of a 2xx answer, or the keeper's error (a CorralError with its code). */
 function decode<T>(answer: ParsedResponse): T {
   const text = answer.body.toString('utf8');
@@ -264,6 +268,8 @@ function decode<T>(answer: ParsedResponse): T {
   if (code === 'CORRAL_ERR_KEEPER_OTHER_SHEET') {
     throw new OtherSheetError(wire.message, typeof wire.destination === 'string' ? wire.destination : 'unknown', typeof wire.master_pid === 'number' ? wire.master_pid : undefined);
   }
+  // Refused after its rows were written (the keeper's lock found another's): may have been saved.
+  if (wire.written === true) throw new WrittenRefusalError(code, wire.message);
   const retryAfterMs = wire.retry_after_ms;
   if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) throw new RetryLaterError(code, wire.message, retryAfterMs);
   throw new CorralError(code, wire.message);

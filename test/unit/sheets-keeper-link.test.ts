@@ -367,6 +367,33 @@ describe('keeper link', () => {
     }
   });
 
+  it('an append the keeper refused once it was written (its lock found taken after the write) may have been saved: not failed as not sent', async () => {
+    // The first try's rows reached the journal before the keeper found its lock another's (that
+    // keeper may have read them, and sends them); the retry is refused before anything is written.
+    let calls = 0;
+    await listen(
+      createHttpServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          calls++;
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: "another keeper holds the data dir's lock", ...(calls === 1 ? { written: true } : {}) }));
+        });
+      }),
+    );
+    const link = new KeeperLink({ socketPath, retryDelayMs: 10 });
+    try {
+      await assert.rejects(link.write('/append', '{"range":"Events","rows":[["E1"]]}'), (err: Error & { code?: string }) => {
+        assert.ok(!(err instanceof NotSentError), 'the first try may have been saved');
+        assert.equal(err.code, 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+        return true;
+      });
+      assert.equal(calls, 2);
+    } finally {
+      await link.close();
+    }
+  });
+
   /** A keeper that drains: it refuses appends, before journaling them, as keeper/server.ts does. */
   const drainingKeeper = (seen: string[]) =>
     createHttpServer((req, res) => {

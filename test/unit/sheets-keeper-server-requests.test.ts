@@ -9,7 +9,10 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { NotSentError } from '../../src/errors.js';
+import { KeeperLockTakenError } from '../../src/sheets/keeper/lock-fence.js';
 import { KeeperServer } from '../../src/sheets/keeper/server.js';
+import { KeeperLink } from '../../src/sheets/keeper-link.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 
 describe('the keeper socket server', () => {
@@ -17,11 +20,14 @@ describe('the keeper socket server', () => {
   let log: CapturedLogger;
   let server: KeeperServer | undefined;
   let appended = 0;
+  /** Thrown by the append handler, in turn, while any are left. */
+  let appendErrors: Error[] = [];
 
   beforeEach(async () => {
     root = mkdtempSync(join(tmpdir(), 'corral-keeper-requests-'));
     log = await captureLogger();
     appended = 0;
+    appendErrors = [];
   });
   afterEach(async () => {
     await server?.close();
@@ -36,6 +42,8 @@ describe('the keeper socket server', () => {
       {
         read: async () => undefined,
         append: async () => {
+          const refusal = appendErrors.shift();
+          if (refusal) throw refusal;
           appended++;
           return { id: 'x', rows: 1, duplicates: 0 };
         },
@@ -75,6 +83,27 @@ describe('the keeper socket server', () => {
     assert.deepEqual(await raw(post('/append', 'null')), [400, 'CORRAL_ERR_APPEND_INVALID']);
     assert.deepEqual(await raw(post('/append', '"Events"')), [400, 'CORRAL_ERR_APPEND_INVALID']);
     assert.equal(appended, 0);
+  });
+
+  it("says of an append refused once written (its lock found another's after the write) that it was written: the worker's link does not call it not sent", async () => {
+    await make().listen();
+    const lock = join(root, 'keeper.lock');
+    // The first try's group was written before the lock was asked again; the retry is refused before any write.
+    appendErrors = [new KeeperLockTakenError(lock, 4242, true), new KeeperLockTakenError(lock, 4242)];
+    const link = new KeeperLink({ socketPath: join(root, 'keeper.sock'), retryDelayMs: 10 });
+    try {
+      await assert.rejects(link.write('/append', '{"range":"Events","rows":[["E1"]]}'), (err: Error & { code?: string }) => {
+        assert.ok(!(err instanceof NotSentError), `may have been saved: ${err.message}`);
+        assert.equal(err.code, 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+        return true;
+      });
+      // Both refused before any write: nothing was saved.
+      appendErrors = [new KeeperLockTakenError(lock, 4242), new KeeperLockTakenError(lock, 4242)];
+      await assert.rejects(link.write('/append', '{"range":"Events","rows":[["E2"]]}'), (err: Error) => err instanceof NotSentError);
+      assert.equal(appended, 0);
+    } finally {
+      await link.close();
+    }
   });
 
   it('answers a request target it cannot parse 400 with a code, counted as an error, and logs no handler failure', async () => {

@@ -34,6 +34,7 @@ import { writeFully, writeRewrittenFile } from './journal-file-rewrite.js';
 import { type DamagedPiece, type JournalRecord, encodeRecord, inGroup } from './journal-scan.js';
 import { type JournalWriteKind, type SyncStuckListener, SyncWatch } from './journal-sync-watch.js';
 import { RecordTimes } from './journal-wall-time.js';
+import { KeeperLockTakenError } from './lock-fence.js';
 
 /**
  * A group's write and fsync this slow is said (journal.slow_sync): an acknowledgement waits for
@@ -284,8 +285,11 @@ export class JournalFile {
         // And once the group is durable, before it is acknowledged: a write that took long (a slow
         // disk) may land after another keeper took the lock and read the file. Still this keeper's
         // now, the file any later holder opens holds the group; another's, the group is refused
-        // (its rows may or may not be in that holder's memory; a refused append is retried).
-        await this.guarded();
+        // (its rows may or may not be in that holder's memory; a refused append is retried), and
+        // said to be written: its client must not be told nothing was saved.
+        await this.guarded().catch((err: unknown) => {
+          throw err instanceof KeeperLockTakenError ? err.afterWrite() : err;
+        });
         for (const op of group) op.afterSync?.();
         for (const op of group) op.resolve();
       } catch (err) {

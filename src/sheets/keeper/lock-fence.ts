@@ -25,12 +25,24 @@ export class KeeperLockTakenError extends CorralError {
   constructor(
     readonly lockPath: string,
     readonly holderPid: number | undefined,
+    /**
+     * The refused group was written and synced before the lock was found taken: the holder may
+     * have read it, and then sends its rows. Its appends are not "nothing saved" (protocol.ts
+     * WireError.written), unlike those refused before any write.
+     */
+    readonly written = false,
   ) {
     super(
       'CORRAL_ERR_KEEPER_UNAVAILABLE',
-      `another keeper (pid ${holderPid ?? 'unknown'}) holds the data dir's lock ${lockPath}: this keeper writes no journal and sends no row any more; it leaves the journal to that keeper`,
+      `another keeper (pid ${holderPid ?? 'unknown'}) holds the data dir's lock ${lockPath}: this keeper writes no journal and sends no row any more; it leaves the journal to that keeper` +
+        (written ? ' (this append was written to the journal just before: that keeper may have it)' : ''),
     );
     this.name = 'KeeperLockTakenError';
+  }
+
+  /** The same refusal of a group found written when the lock was asked again. */
+  afterWrite(): KeeperLockTakenError {
+    return new KeeperLockTakenError(this.lockPath, this.holderPid, true);
   }
 }
 

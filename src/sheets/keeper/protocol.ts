@@ -102,6 +102,12 @@ export interface WireError {
   readonly destination?: string;
   /** CORRAL_ERR_KEEPER_OTHER_SHEET: the pid of the keeper's master, to tell a reload's overlap from another corral. */
   readonly master_pid?: number;
+  /**
+   * CORRAL_ERR_KEEPER_UNAVAILABLE of an append whose rows were written to the journal before the
+   * keeper found its lock another's (lock-fence.ts): that keeper may have read them and sends
+   * them, so the append may have been saved. Without it, an unavailable keeper took nothing.
+   */
+  readonly written?: true;
 }
 
 /** Long polls are answered empty after this long, so dead peers are noticed. */

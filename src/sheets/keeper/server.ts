@@ -11,6 +11,7 @@ import { CorralError, describeError, RetryLaterError, codeOf } from '../../error
 import type { Logger } from '../../log/logger.js';
 import type { WatchAnswer } from './change-feed.js';
 import { DESTINATION_HEADER } from '../destination.js';
+import { KeeperLockTakenError } from './lock-fence.js';
 import { OtherSheetError, otherSheetRefusal, OtherSheetRefusals } from './other-sheet.js';
 import { MAX_WORKERS } from '../../config/schema-daemon.js';
 import { KEEPER_LINK_MAX_CONNECTIONS } from '../../keeper-link-pools.js';
@@ -103,6 +104,7 @@ function sendError(res: ServerResponse, err: unknown): void {
     message: d.message,
     ...(err instanceof RetryLaterError ? { retry_after_ms: Math.round(err.retryAfterMs) } : {}),
     ...(err instanceof OtherSheetError ? { destination: err.keeperDestination, ...(err.keeperMasterPid !== undefined ? { master_pid: err.keeperMasterPid } : {}) } : {}),
+    ...(err instanceof KeeperLockTakenError && err.written ? { written: true as const } : {}),
   };
   send(res, STATUS[code] ?? 502, JSON.stringify(body));
 }
