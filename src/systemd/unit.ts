@@ -32,6 +32,12 @@ export interface UnitOptions {
   /** Port of CORRAL_BIND: below 1024 the unit grants CAP_NET_BIND_SERVICE and nothing else. */
   readonly bindPort: number;
   /**
+   * Port of CORRAL_ADMIN_BIND (0: any free one), granted the same: refused it, the master runs
+   * without its admin API (admin.failed), and `corral reload --wait`, the unit's ExecReload=,
+   * cannot follow a reload, so every `systemctl reload` fails.
+   */
+  readonly adminPort: number;
+  /**
    * Whether ExecReload= is `corral reload --wait`, which fails `systemctl reload` when the reload
    * did: it finds the master through CORRAL_PIDFILE and follows the reload through the admin API
    * the master recorded beside it (its port too, when CORRAL_ADMIN_BIND's is 0), so the settings
@@ -57,6 +63,7 @@ export const REFERENCE_UNIT_OPTIONS: UnitOptions = {
   timeout: 30,
   reloadSettle: 2,
   bindPort: 8080,
+  adminPort: 9090,
   reloadWait: true,
 };
 
@@ -104,7 +111,7 @@ export function validateUnitOptions(o: UnitOptions): void {
   for (const key of ['user', 'group'] as const) {
     if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o[key])) throw new TypeError(`${key} must be a valid user/group name (lower-case letters, digits, _ and -, starting with a letter or _, at most 32 characters), got ${JSON.stringify(o[key])}`);
   }
-  for (const key of ['workers', 'workerConnections', 'gracefulTimeout', 'timeout', 'reloadSettle', 'bindPort'] as const) {
+  for (const key of ['workers', 'workerConnections', 'gracefulTimeout', 'timeout', 'reloadSettle', 'bindPort', 'adminPort'] as const) {
     if (!Number.isInteger(o[key]) || o[key] < 0) throw new TypeError(`${key} must be a non-negative integer, got ${o[key]}`);
   }
 }
@@ -114,7 +121,8 @@ export function renderUnit(o: UnitOptions): string {
   const stateName = managedName(o.dataDir, SYSTEMD_MANAGED_PARENTS.state);
   const logsName = managedName(o.logDir, SYSTEMD_MANAGED_PARENTS.logs);
   const nofile = limitNoFile(o.workers, o.workerConnections);
-  const privilegedPort = o.bindPort > 0 && o.bindPort < 1024;
+  const privileged = (port: number) => port > 0 && port < 1024;
+  const privilegedBinds = [privileged(o.bindPort) ? 'CORRAL_BIND' : undefined, privileged(o.adminPort) ? 'CORRAL_ADMIN_BIND' : undefined].filter((n) => n !== undefined);
   const corral = posix.join(o.installDir, 'bin', 'corral');
 
   const lines = [
@@ -224,8 +232,8 @@ export function renderUnit(o: UnitOptions): string {
     '# executable pages, node would abort), ProcSubset=pid (hides /proc/stat and /proc/meminfo,',
     '# which the master reads for CPU and RAM), PrivateNetwork= (corral serves HTTP).',
     'NoNewPrivileges=yes',
-    ...(privilegedPort
-      ? ['# CORRAL_BIND uses a port below 1024: the only capability granted.', 'AmbientCapabilities=CAP_NET_BIND_SERVICE', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE']
+    ...(privilegedBinds.length > 0
+      ? [`# ${privilegedBinds.join(' and ')} ${privilegedBinds.length > 1 ? 'use ports' : 'uses a port'} below 1024: the only capability granted.`, 'AmbientCapabilities=CAP_NET_BIND_SERVICE', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE']
       : ['CapabilityBoundingSet=']),
     'ProtectSystem=strict',
     'ProtectHome=yes',

@@ -116,6 +116,19 @@ test('paths outside /var/lib and /var/log become ReadWritePaths; ports below 102
   assert.equal(value(u, 'WorkingDirectory'), '/srv/corral/data');
 });
 
+test("an admin API on a port below 1024 gets CAP_NET_BIND_SERVICE too: without it the master started without its admin API and every systemctl reload failed", async () => {
+  const u = renderUnit({ ...REFERENCE_UNIT_OPTIONS, bindPort: 8080, adminPort: 90 });
+  assert.equal(value(u, 'AmbientCapabilities'), 'CAP_NET_BIND_SERVICE');
+  assert.equal(value(u, 'CapabilityBoundingSet'), 'CAP_NET_BIND_SERVICE');
+  assert.match(u, /CORRAL_ADMIN_BIND uses a port below 1024/);
+  // Port 0 (any free port) is no privileged port.
+  assert.equal(value(renderUnit({ ...REFERENCE_UNIT_OPTIONS, adminPort: 0 }), 'CapabilityBoundingSet'), '');
+  const file = join(dir, 'admin-low.env');
+  writeFileSync(file, 'CORRAL_BIND=127.0.0.1:8080\nCORRAL_ADMIN_BIND=127.0.0.1:90\n');
+  const { stdout } = await run(process.execPath, [corral, 'systemd-unit', '--settings-file', file], { cwd: dir, env: { ...process.env, CORRAL_ENV_FILE: 'none' } });
+  assert.equal(value(stdout, 'AmbientCapabilities'), 'CAP_NET_BIND_SERVICE');
+});
+
 test('paths are written so that systemd reads them back: % escaped as %%, quoted where words split, $ kept literal in ExecStart', () => {
   const u = renderUnit({
     ...REFERENCE_UNIT_OPTIONS,

@@ -123,9 +123,9 @@ export const systemdUnitCommand: Command = {
 
 Prints a Type=notify unit with hardening, for the install this command runs from. Workers,
 connections per worker, timeouts (CORRAL_TIMEOUT, CORRAL_GRACEFUL_TIMEOUT, CORRAL_RELOAD_SETTLE)
-and the port are read from the settings file (--settings-file) the way the service will read it,
-to size LimitNOFILE, TimeoutStartSec, TimeoutStopSec, WatchdogSec and the capability for ports
-below 1024. Regenerate after changing those settings.
+and the ports (CORRAL_BIND's, CORRAL_ADMIN_BIND's) are read from the settings file (--settings-file)
+the way the service will read it, to size LimitNOFILE, TimeoutStartSec, TimeoutStopSec,
+WatchdogSec and the capability for ports below 1024. Regenerate after changing those settings.
 
 Options:
   --install-dir DIR         package root holding bin/corral (default: this install, ${packageRoot()})
@@ -202,6 +202,7 @@ file holds invalid settings.`,
       timeout: settingFlag('timeout', values.timeout, 'CORRAL_TIMEOUT') ?? s.CORRAL_TIMEOUT,
       reloadSettle: s.CORRAL_RELOAD_SETTLE,
       bindPort: integerFlag('port', values.port, 1, 65535) ?? s.CORRAL_BIND.port,
+      adminPort: s.CORRAL_ADMIN_BIND.port,
       reloadWait: Boolean(s.CORRAL_PIDFILE),
     };
     let text: string;
