@@ -15,6 +15,7 @@ import type { MasterLookup } from './lookup-settings.js';
 import { corralAtAdminApi } from './master-admin-api.js';
 import { mastersOfSettingsFile } from './master-by-settings-file.js';
 import { assertPidfileTrusted } from './pidfile-trust.js';
+import { masterOfRelativePidfile } from './relative-pidfile.js';
 
 /**
  * The master's pid, through the pidfile. Throws CORRAL_ERR_NOT_RUNNING when it is certainly not
@@ -70,6 +71,22 @@ export async function findMasterHere(lookup: MasterLookup): Promise<number> {
     return findMaster(settings);
   } catch (err) {
     if (!(err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING')) throw err;
+    const names = (pidfile: string, pid: number) => {
+      try {
+        return findMaster({ CORRAL_PIDFILE: pidfile }) === pid;
+      } catch {
+        return false;
+      }
+    };
+    const there = masterOfRelativePidfile(lookup, names);
+    if (there !== undefined) {
+      throw new CorralError(
+        'CORRAL_ERR_MASTER_ELSEWHERE',
+        `no pidfile names a master at ${settings.CORRAL_PIDFILE} (CORRAL_PIDFILE, a relative path: taken from this command's directory, ${process.cwd()}), but corral master pid ${there.pid}, started with the settings file this command read, runs in ${there.cwd}, where its pidfile is (${there.pidfile}). Nothing was signalled. ` +
+          `Run this from there (cd ${there.cwd}), or give it an absolute CORRAL_PIDFILE (e.g. /run/corral/corral.pid, the unit's RuntimeDirectory=) and restart corral (a reload does not move the pidfile), or use systemctl`,
+        { cause: err },
+      );
+    }
     if (!adminApi) {
       throw new CorralError('CORRAL_ERR_NOT_RUNNING', `${err.message}; the admin API was not asked whether a corral answers elsewhere: CORRAL_ADMIN_BIND is invalid${noSettingsFileHint(lookup)}`, { cause: err });
     }

@@ -399,6 +399,41 @@ test('stop that outwaits a master which does not end (stopped here) exits 1 with
   }
 });
 
+test('a relative CORRAL_PIDFILE (the default, corral.pid) run from another directory than the master\'s: status, reload and stop name the master\'s directory and its pidfile there, not an edit of the setting', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  // As the unit runs it: the master in its WorkingDirectory=, the operator's shell elsewhere.
+  const masterDir = join(dir, 'state');
+  const shellDir = join(dir, 'install');
+  mkdirSync(masterDir);
+  mkdirSync(shellDir);
+  const adminPort = await freePort();
+  const envFile = join(dir, 'corral.env');
+  writeFileSync(envFile, [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`].join('\n'));
+  const c = await startCorral({ cwd: masterDir, workers: null, unset: ['CORRAL_PIDFILE', 'CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: envFile } });
+  try {
+    assert.ok(existsSync(join(masterDir, 'corral.pid')));
+    for (const [cmd, code] of [['stop', 1], ['reload', 1], ['status', 4]] as const) {
+      const r = await exec(shellDir, [], [cmd], { CORRAL_ENV_FILE: envFile });
+      assert.equal(r.code, code, `${cmd}: ${r.stdout}${r.stderr}`);
+      assert.match(
+        r.stderr,
+        new RegExp(`^corral ${cmd}: \\[CORRAL_ERR_MASTER_ELSEWHERE\\] no pidfile names a master at ${join(shellDir, 'corral.pid')} \\(CORRAL_PIDFILE, a relative path: taken from this command's directory, ${shellDir}\\), but corral master pid ${c.pid}, started with the settings file this command read, runs in ${masterDir}, where its pidfile is \\(${join(masterDir, 'corral.pid')}\\)`),
+      );
+      assert.match(r.stderr, new RegExp(`cd ${masterDir}`));
+      assert.match(r.stderr, /absolute CORRAL_PIDFILE/);
+      assert.doesNotMatch(r.stderr, /edited since it started/);
+    }
+    assert.ok(isAlive(c.pid), 'nothing was signalled');
+    assert.equal(c.events('reload.start').length, 0, 'no reload was asked for');
+    // From the master's directory, as from the unit's ExecReload=, it is found as ever.
+    const status = await exec(masterDir, [], ['status'], { CORRAL_ENV_FILE: envFile });
+    assert.equal(status.code, 0, status.stderr);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('CORRAL_PIDFILE edited in .env since the master started: stop and reload signal nothing and exit 1, status exits 4, none says "not running" while the admin API answers; with the old path they work', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const adminPort = await freePort();
