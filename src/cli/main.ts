@@ -7,6 +7,7 @@ import { listenForSignalIntents } from '../master/signal-intents.js';
 import { commandModule, commands } from './commands/index.js';
 import { asksForJson, usageRefusal, type Command, type CommandEntry } from './command.js';
 import { shownArgs, unknownOptionHint } from './flag-hints.js';
+import { sayRefusal } from './say-refusal.js';
 
 function usage(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
@@ -94,7 +95,7 @@ export function outOfDescriptors(err: unknown, when: string): CorralError | unde
 }
 
 function sayFdLimit(command: string, what: string): void {
-  process.stderr.write(`corral ${command}: [CORRAL_ERR_FD_LIMIT] ${what}; ${FD_LIMIT_FIX}\n`);
+  sayRefusal(`corral ${command}: [CORRAL_ERR_FD_LIMIT] ${what}; ${FD_LIMIT_FIX}\n`);
   process.exitCode = EXIT.CONFIG;
 }
 
@@ -178,7 +179,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     // Loading the command's modules is where a tiny open-files limit shows first.
     const fdLimit = outOfDescriptors(err, 'before corral could start');
     if (fdLimit) {
-      process.stderr.write(`corral ${name}: [${fdLimit.code}] ${fdLimit.message}\n`);
+      sayRefusal(`corral ${name}: [${fdLimit.code}] ${fdLimit.message}\n`);
       process.exitCode = exitCodeFor(fdLimit);
       return;
     }
@@ -193,7 +194,7 @@ export async function main(argv: readonly string[]): Promise<void> {
           )
         : undefined;
     const said = commandLoadFailure(entry, err, located?.place);
-    process.stderr.write(said.stderr);
+    sayRefusal(said.stderr);
     process.exitCode = said.exitCode;
     return;
   }
@@ -210,7 +211,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const refusal = err instanceof CorralError ? err : (outOfDescriptors(err, 'while the command ran') ?? err);
     const said = commandFailure(command, rest, refusal, entry.internalErrorExit);
     if (said.stdout !== undefined) process.stdout.write(said.stdout);
-    process.stderr.write(said.stderr);
+    sayRefusal(said.stderr);
     process.exitCode = said.exitCode;
   }
   // The write error may be emitted before the command's code is set (a tick later): it wins.

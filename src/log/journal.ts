@@ -63,3 +63,20 @@ export function isJournalFd(fd: number, stream: JournalStreamId | undefined = re
     return false;
   }
 }
+
+/** A command's refusal or failure on its stderr: what `journalctl -p err` shows. */
+export const REFUSAL_PRIORITY = '<3>';
+/** A command's warning on its stderr. */
+export const WARNING_PRIORITY = '<4>';
+
+/**
+ * `text` with `priority` before each of its lines when stderr is the journal (a command run by
+ * the unit: `corral start`, the `corral reload --wait` of ExecReload=), else as it is. A line
+ * without a prefix counts as info: `corral start` refusing its settings (exit 78, not restarted)
+ * or ExecReload= refusing an edit said why at info only, and `journalctl -u corral -p err` showed
+ * systemd's "Failed to start" without it. A refusal spans lines (one per invalid setting), each
+ * read by journald on its own, so each carries the prefix.
+ */
+export function onStderr(text: string, priority: string, journal: boolean = isJournalFd(2)): string {
+  return journal ? text.replace(/^(?=[^\n])/gm, priority) : text;
+}

@@ -123,6 +123,9 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', SUITE_OPT
         return /CORRAL_ERR_CONFIG_INVALID[\s\S]*CORRAL_WORKERS="zero"/.test(text) ? text : undefined;
       });
       assert.match(said, /CORRAL_WORKERS/);
+      // Each line of the refusal at err: `journalctl -p err` says why, not systemd's "Reload failed" alone.
+      const errors = await c.sh(`journalctl -u corral --since @${since} -p err --no-pager -o cat || true`);
+      assert.match(errors, /CORRAL_ERR_CONFIG_INVALID[\s\S]*CORRAL_WORKERS="zero"/, errors);
       assert.deepEqual((await journalLines(c, since)).filter((l) => l.event === 'reload.start' || l.event === 'reload.failed'), [], 'the master was not signalled');
 
       // Sent HUP another way (kill), the master makes the same check: it refuses, and says why.

@@ -1,6 +1,7 @@
 import { loadSettings } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
 import { CorralError, EXIT } from '../../errors.js';
+import { onStderr, WARNING_PRIORITY } from '../../log/journal.js';
 import { timeoutStartSec } from '../../systemd/timeouts.js';
 import { parseFlags, type Command } from '../command.js';
 import { readMasterRecord, type MasterRecord } from '../../master/pidfile.js';
@@ -11,6 +12,7 @@ import { findMasterOrSay } from '../master-process.js';
 import { assertMaySignal, signalMaster } from '../master-signal.js';
 import { readReloadStanding, waitForReloadEnd, type ReloadStanding } from '../reload-wait.js';
 import { reloadGist, restartNeededText, unfinishedText } from '../reload-words.js';
+import { sayRefusal } from '../say-refusal.js';
 
 /** A bound on --wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
 const WAIT_BOUND = 'reload takes no timeout: --wait waits as long as the reload makes progress within its bound, as systemd does: at first the unit\'s TimeoutStartSec (twice the larger of 60 s and CORRAL_TIMEOUT with CORRAL_RELOAD_SETTLE, plus CORRAL_GRACEFUL_TIMEOUT: 154 s with the defaults), renewed by the master at each step (a boot attempt, a new worker on probation, the old workers\' drain); for a shorter bound, run it under timeout(1): `timeout 60 corral reload --wait` (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
@@ -86,7 +88,7 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
     // answered "reload requested". Asked of its health when the admin API answers; otherwise sent.
     if (await stopping(lookup.adminApi ? (masterAdminUrl(lookup.settings, pid) ?? undefined) : undefined)) {
       // With its code, as every failure a command prints (README: Errors and exit codes): it had none.
-      process.stderr.write(`corral reload: [CORRAL_ERR_MASTER_STOPPING] corral is stopping (master pid ${pid}): a reload would be ignored; start it again once it has exited\n`);
+      sayRefusal(`corral reload: [CORRAL_ERR_MASTER_STOPPING] corral is stopping (master pid ${pid}): a reload would be ignored; start it again once it has exited\n`);
       return EXIT.FAILURE;
     }
     // The master's own check of the settings it will read: refused here, no signal is sent (a
@@ -109,7 +111,7 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
     });
     // Said as `corral status` and `config --check` say them: a misspelt name (CORAL_WORKERS) the
     // reload will ignore was otherwise said only in the master's log (config.warning).
-    for (const w of judged.warnings) process.stderr.write(`corral reload: warning: ${w}\n`);
+    for (const w of judged.warnings) process.stderr.write(onStderr(`corral reload: warning: ${w}\n`, WARNING_PRIORITY));
     if (!values.wait) {
       signalMaster(pid, 'SIGHUP');
       process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); watch the log for reload.done or reload.failed (or reload --wait)\n`);
@@ -130,7 +132,7 @@ async function reloadAndWait(pid: number, settings: Settings, record: MasterReco
   // Where the master recorded its admin API (when that is this host), else where these settings put it.
   const base = recordedAdminUrl(settings, record?.adminUrl);
   if (base === null) {
-    process.stderr.write(`corral reload: [CORRAL_ERR_ADMIN_UNREACHABLE] the master (pid ${pid}) has no admin API (admin.failed in its log: the port was taken?), so the reload could not be followed; nothing was signalled. Reload without --wait and watch the log for reload.done or reload.failed\n`);
+    sayRefusal(`corral reload: [CORRAL_ERR_ADMIN_UNREACHABLE] the master (pid ${pid}) has no admin API (admin.failed in its log: the port was taken?), so the reload could not be followed; nothing was signalled. Reload without --wait and watch the log for reload.done or reload.failed\n`);
     return EXIT.FAILURE;
   }
   if (base === undefined) {
@@ -143,13 +145,13 @@ async function reloadAndWait(pid: number, settings: Settings, record: MasterReco
   try {
     before = await readReloadStanding(base);
   } catch (err) {
-    process.stderr.write(`corral reload: [CORRAL_ERR_ADMIN_UNREACHABLE] the admin API at ${base} (CORRAL_ADMIN_BIND) did not say where reloads stand (${(err as Error).message}), so the reload could not be followed; nothing was signalled\n`);
+    sayRefusal(`corral reload: [CORRAL_ERR_ADMIN_UNREACHABLE] the admin API at ${base} (CORRAL_ADMIN_BIND) did not say where reloads stand (${(err as Error).message}), so the reload could not be followed; nothing was signalled\n`);
     return EXIT.FAILURE;
   }
   // The admin port was taken when this master started (admin.failed in its log): another corral
   // answers there, whose reloads are not this one's.
   if (before.master_pid !== pid) {
-    process.stderr.write(
+    sayRefusal(
       `corral reload: [CORRAL_ERR_ADMIN_OTHER_MASTER] the admin API at ${base} answers for another master (pid ${before.master_pid}) than the pidfile's (pid ${pid}): CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log), so its reload cannot be followed; nothing was signalled. Give each corral its own CORRAL_ADMIN_BIND and restart it, or reload without --wait\n`,
     );
     return EXIT.FAILURE;
@@ -177,13 +179,13 @@ async function reloadAndWait(pid: number, settings: Settings, record: MasterReco
       }
       // The master's own line (systemd's STATUS=) when the token lets it be read, else its gist.
       const line = (await failureMessage(base, settings.CORRAL_ADMIN_TOKEN, end.last.seq)) ?? reloadGist({ ...end.last, outcome });
-      process.stderr.write(`corral reload: ${line}\n`);
+      sayRefusal(`corral reload: ${line}\n`);
       return EXIT.FAILURE;
     }
     case 'stopping':
     case 'master-gone':
     case 'timeout':
-      process.stderr.write(`corral reload: ${unfinishedText(end, pid)}\n`);
+      sayRefusal(`corral reload: ${unfinishedText(end, pid)}\n`);
       return EXIT.FAILURE;
   }
 }
