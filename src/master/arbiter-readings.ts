@@ -109,6 +109,7 @@ export class ArbiterReadings {
       reloadFailure: gens.lastFailure,
       reloading: reload ? { from: reload.previousGeneration, serving: servingWorkers(workers.filter((c) => c.generation !== gens.current), now) } : undefined,
       stopping: this.s.stopping() ? { workers: workers.length } : undefined,
+      starting: this.s.starting(),
     });
   }
 

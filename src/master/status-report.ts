@@ -49,6 +49,8 @@ export interface StatusLineInput {
   readonly reloading?: { readonly from: number; readonly serving: number } | undefined;
   /** A stop has begun: the workers left (`workers`) finish their requests. */
   readonly stopping?: { readonly workers: number } | undefined;
+  /** The master has not been ready yet: its first workers boot. */
+  readonly starting?: boolean | undefined;
 }
 
 /** How much of a reload failure's reason the status line carries: the log has all of it. */
@@ -71,12 +73,17 @@ export function statusLineOf(s: StatusLineInput): string {
     return `stopping: ${n} worker${n === 1 ? '' : 's'} finishing ${n === 1 ? 'its' : 'their'} requests (${busy} connection${busy === 1 ? '' : 's'} busy)`;
   }
   const why = wait && (wait.bootFailures > 0 ? `${wait.bootFailures} failed boot${wait.bootFailures === 1 ? '' : 's'} in a row` : `crash loop ${wait.crashLoop}`);
+  const waiting = wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : '';
+  // Before the first READY=1 (`systemctl status`: activating) no worker has served yet: "capacity
+  // UNAVAILABLE" read as an outage through a slow app's boot, as `corral status` said "running:
+  // 0/2 workers ready (unavailable)" before it said "starting".
+  if (s.starting) return `starting: ${s.ready}/${s.expected} workers ready, generation ${s.generation}${waiting}`;
   // While a reload boots its generation, the one before serves: "2/2 workers ready, generation 3"
   // said of a generation none of whose workers had booted.
   const workers = s.reloading
     ? `reloading to generation ${s.generation} (${s.ready}/${s.expected} workers ready), generation ${s.reloading.from} serving (${s.reloading.serving} ready)`
     : `${s.ready}/${s.expected} workers ready, generation ${s.generation}`;
-  return `${workers}, capacity ${cap.status} (${busyConnections(cap)}/${cap.max_connections} busy, ${cap.idle_connections} idle${cap.refused_last_interval > 0 ? `, ${cap.refused_last_interval} refused` : ''}${cap.idle_closed_last_interval > 0 ? `, ${cap.idle_closed_last_interval} idle closed` : ''})${wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : ''}${s.reloadFailure ? `; ${shortReason(s.reloadFailure)}` : ''}`;
+  return `${workers}, capacity ${cap.status} (${busyConnections(cap)}/${cap.max_connections} busy, ${cap.idle_connections} idle${cap.refused_last_interval > 0 ? `, ${cap.refused_last_interval} refused` : ''}${cap.idle_closed_last_interval > 0 ? `, ${cap.idle_closed_last_interval} idle closed` : ''})${waiting}${s.reloadFailure ? `; ${shortReason(s.reloadFailure)}` : ''}`;
 }
 
 export interface ReportInput {

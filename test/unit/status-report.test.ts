@@ -39,6 +39,18 @@ test('while stopping, the status line says the drain, not "0/2 workers ready, ca
   assert.equal(statusLineOf({ ready: 0, expected: 2, generation: 3, capacity: cap, wait: undefined, stopping: { workers: 1 } }), 'stopping: 1 worker finishing its requests (1 connection busy)');
 });
 
+test('while the first workers boot, the status line says corral is starting, not "0/2 workers ready, capacity UNAVAILABLE"', () => {
+  const cap = capacity([0, 0], [0, 0]);
+  assert.equal(statusLineOf({ ready: 0, expected: 2, generation: 1, capacity: cap, wait: undefined, starting: true }), 'starting: 0/2 workers ready, generation 1');
+  // A failed boot's backoff is said as ever.
+  assert.equal(
+    statusLineOf({ ready: 1, expected: 2, generation: 1, capacity: cap, wait: { inMs: 900, crashLoop: 0, bootFailures: 1 }, starting: true }),
+    'starting: 1/2 workers ready, generation 1; respawning in 1 s (1 failed boot in a row)',
+  );
+  // A stop during the start is a stop.
+  assert.match(statusLineOf({ ready: 0, expected: 2, generation: 1, capacity: cap, wait: undefined, starting: true, stopping: { workers: 2 } }), /^stopping: /);
+});
+
 test('the status line carries the failure of the last reload on one line, cut short (the log has the rest)', () => {
   const cap = capacity([0, 0], [0, 0]);
   const refused = 'last reload refused (CORRAL_ERR_CONFIG_INVALID), generation 3 serves: invalid settings:\n  CORRAL_WORKERS="zero": an integer\n  CORRAL_TIMEOUT="x": a number';
