@@ -296,6 +296,42 @@ describe('judging segments', () => {
     assert.equal(gone.segments[0]?.serverLost, true);
   });
 
+  it('fails a step on a CPU or RAM figure over its limit though the admin API failed during it: a master stalled by the overloaded host is not a "yes" for the step after', () => {
+    // Steps of 12 s; the master measures every 5 s. Its loop stalled from 14 s to 24 s (the host
+    // overloaded): every fetch of step 2 after the first went unanswered, and its next measurement,
+    // fetched in step 3, is the busy share of the 13.4 s since its last: 95 %, mostly step 2's.
+    const schedule = stepsSchedule([1, 2, 3], 12_000);
+    const r = new Recorder(schedule);
+    r.users(1, 0);
+    recordJudgeable(r, ok(100, 110));
+    r.users(2, 12_000);
+    recordJudgeable(r, ok(12_100, 12_110));
+    r.users(3, 24_000);
+    recordJudgeable(r, ok(24_100, 24_110));
+    r.finish(36_000);
+    const host = (t: number, hostT: number, cpu: number, ram = 10): ServerSample => ({ t, cpu, ram, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
+    const samples = [host(1500, 1000, 20), host(6500, 6000, 20), host(11_500, 11_000, 20), host(12_500, 11_000, 20), host(13_500, 11_000, 20), host(24_500, 24_400, 95), host(29_500, 29_400, 30), host(34_500, 34_400, 30)];
+    const failures = [15_000, 17_000, 19_000, 21_000, 23_000].map((t) => ({ t, problem: 'no answer within 2 s' }));
+    const stalled = judgeSegments(schedule, r, 36_000, false, samples, undefined, failures);
+    assert.deepEqual(stalled.segments.map((s) => s.pass), [true, false, true], stalled.segments.map((s) => s.checks.find((c) => c.name === 'cpu')?.detail).join(' | '));
+    const cpu = stalled.segments[1]?.checks.find((c) => c.name === 'cpu');
+    assert.equal(cpu?.pass, false);
+    assert.match(cpu?.detail ?? '', /^CPU 95 % on average \(max 95 %\) ≥ 80 %/);
+    assert.equal(stalled.segments[1]?.checks.find((c) => c.name === 'ram')?.pass, null, 'no RAM reading dated in the step: still unjudged');
+    const v = overallVerdict(stalled.judged, false);
+    assert.equal(v.pass, false, 'not "supports 3 concurrent users: yes"');
+    assert.equal(v.firstFailure?.label, 'step 2/3');
+    // RAM is the step's highest reading: one over the limit before the API failed fails it, as the
+    // readings missed could only have been higher. One under the limit still judges nothing.
+    const swapping = judgeSegments(schedule, r, 36_000, false, [host(1500, 1000, 20), host(6500, 6000, 20), host(11_500, 11_000, 20), host(13_500, 13_000, 20, 70), host(29_500, 29_400, 30), host(34_500, 34_400, 30)], undefined, [15_000, 17_000, 19_000, 21_000, 23_000, 25_000, 27_000].map((t) => ({ t, problem: 'no answer within 2 s' })));
+    const ram = swapping.segments[1]?.checks.find((c) => c.name === 'ram');
+    assert.equal(ram?.pass, false, ram?.detail);
+    assert.match(ram?.detail ?? '', /^RAM 70 % at most ≥ 50 %/);
+    assert.equal(overallVerdict(swapping.judged, false).pass, false);
+    const under = judgeSegments(schedule, r, 36_000, false, samples.map((s) => (s.cpu === 95 ? { ...s, cpu: 40 } : s)), undefined, failures);
+    assert.deepEqual(under.segments.map((s) => [s.pass, s.criteriaUnjudged]), [[true, false], [true, true], [true, false]], 'a figure under the limit proves nothing of a step the API failed during');
+  });
+
   it('claims no capacity from a step no measurement of the master covered, with --admin given: the verdict names a step judged on CPU and RAM, or shows nothing', () => {
     // Steps of 2 s; the master measured the host at 1.5 s (its figure averaging the 2.5 s before),
     // then not again before the run ended: step 2 had neither CPU nor RAM.

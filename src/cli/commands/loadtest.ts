@@ -65,7 +65,8 @@ Options:
                         it refuses (or none) is exit 64; one that cannot be reached (or
                         answers 5xx) is exit 69, as a judgement without the CPU and RAM asked
                         for would still say yes. A step it fails during (a master stopped
-                        mid-run) has CPU and RAM not judged and proves no capacity
+                        mid-run) has CPU and RAM not judged and proves no capacity; a CPU
+                        or RAM figure fetched for it at or over its limit still fails it
   --admin-token T       CORRAL_ADMIN_TOKEN: for the admin API and for exports (without it
                         exports are skipped and the mix renormalised). Default: the
                         CORRAL_ADMIN_TOKEN environment variable, which ps does not show.
