@@ -187,10 +187,12 @@ function stretchNote(r: LoadtestResult): string {
 }
 
 /** "2.5s of 2.5s planned (cut from 3s by --duration)": the summary's Ran row. */
-export function ranSummary(run: Pick<LoadtestResult['run'], 'stoppedAtMs' | 'interrupted'>, schedule: Pick<LoadtestResult['schedule'], 'totalMs' | 'plannedMs' | 'truncated'>): string {
+export function ranSummary(run: Pick<LoadtestResult['run'], 'stoppedAtMs' | 'interrupted' | 'targetGoneAtMs'>, schedule: Pick<LoadtestResult['schedule'], 'totalMs' | 'plannedMs' | 'truncated'>): string {
   // To the millisecond, as the plan is: rounded to the second, 2.5 s of 2.5 s read "3s of 2.5s".
   const elapsed = formatExactDuration(Math.round(run.stoppedAtMs));
-  return `${elapsed} of ${formatExactDuration(schedule.totalMs)} planned${schedule.truncated ? ` (cut from ${formatExactDuration(schedule.plannedMs)} by --duration)` : ''}${run.interrupted ? ' — interrupted' : ''}`;
+  // A run the target's going away ended is no interruption: "interrupted" read as a Ctrl-C.
+  const stopped = run.targetGoneAtMs !== null ? ` — stopped: the target stopped answering at ${formatExactDuration(Math.round(run.targetGoneAtMs))}` : run.interrupted ? ' — interrupted' : '';
+  return `${elapsed} of ${formatExactDuration(schedule.totalMs)} planned${schedule.truncated ? ` (cut from ${formatExactDuration(schedule.plannedMs)} by --duration)` : ''}${stopped}`;
 }
 
 /**

@@ -80,7 +80,14 @@ export interface LoadtestResult {
     readonly maxUsers: number;
     readonly segments: readonly { label: string; kind: SegmentKind; startMs: number; endMs: number; usersFrom: number; usersTo: number }[];
   };
-  readonly run: RunOutcome & { readonly elapsedS: number };
+  readonly run: RunOutcome & {
+    readonly elapsedS: number;
+    /**
+     * When the target stopped answering, ms since the start, for a run that ended by itself on it
+     * (interrupted is true then too: it stopped before its schedule's end); null otherwise.
+     */
+    readonly targetGoneAtMs: number | null;
+  };
   readonly totals: TallyResult & { readonly rps: number };
   readonly segments: readonly SegmentResult[];
   readonly byKind: Record<string, TallyResult>;

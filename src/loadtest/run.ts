@@ -274,7 +274,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     },
     criteria: CRITERIA,
     schedule: scheduleResult(schedule),
-    run: { ...outcome, elapsedS: Math.round(outcome.stoppedAtMs) / 1000 },
+    run: { ...outcome, elapsedS: Math.round(outcome.stoppedAtMs) / 1000, targetGoneAtMs: gone ? gone.sinceMs : null },
     totals: { ...totals, rps: throughput(recorder.overall.counts, outcome.stoppedAtMs / 1000) },
     segments,
     byKind: mapResult(recorder.kinds),

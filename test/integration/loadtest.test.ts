@@ -235,8 +235,11 @@ describe('corral loadtest against the fixture app', () => {
     });
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /^stopping: the target refused every connection for 5 s \(ECONNREFUSED ×\d+, none answered\): nothing listens there any more; the steps left are not run$/m);
-    const { result } = readResult(out);
+    const { result, html } = readResult(out);
     assert.equal(result.run.interrupted, true, 'stopped before its schedule ended');
+    assert.ok(result.run.targetGoneAtMs !== null && result.run.targetGoneAtMs < result.run.stoppedAtMs, `targetGoneAtMs ${result.run.targetGoneAtMs}`);
+    assert.match(html, /planned — stopped: the target stopped answering at [\d.]+s/, 'the report says why it stopped');
+    assert.doesNotMatch(html, /— interrupted/, 'no signal interrupted it');
     assert.ok(result.run.stoppedAtMs < result.schedule.totalMs - 2000, `${result.run.stoppedAtMs} of ${result.schedule.totalMs} ms`);
     assert.deepEqual(result.segments.map((s) => [s.label, s.ran, s.pass]), [['step 1/3', true, true], ['step 2/3', true, false], ['step 3/3', false, null]]);
     assert.match(result.segments[2]?.checks.find((c) => c.name === 'cpu')?.detail ?? '', /this step did not run \(the target stopped answering before it began\)/);

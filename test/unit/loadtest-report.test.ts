@@ -10,13 +10,15 @@ import { charts, mixSummary, ranSummary, renderReport, usersSummary } from '../.
 import { serverFigures } from '../../src/loadtest/server-figures.js';
 import { fakeResult, secondPoint } from '../fixtures/loadtest-result.js';
 
-const run = (stoppedAtMs: number, interrupted = false) => ({ stoppedAtMs, interrupted });
+const run = (stoppedAtMs: number, interrupted = false, targetGoneAtMs: number | null = null) => ({ stoppedAtMs, interrupted, targetGoneAtMs });
 const schedule = (totalMs: number, plannedMs = totalMs) => ({ totalMs, plannedMs, truncated: plannedMs !== totalMs });
 
 describe('report summary', () => {
   it('says how long the run ran as exactly as the plan ("2.5s of 2.5s", not "3s of 2.5s")', () => {
     assert.equal(ranSummary(run(2500.28), schedule(2500)), '2.5s of 2.5s planned');
     assert.equal(ranSummary(run(1437.6, true), schedule(2500)), '1.438s of 2.5s planned — interrupted');
+    // Stopped by itself, the target gone: no signal interrupted it (its exit code is 2, not 130).
+    assert.equal(ranSummary(run(18_808.3, true, 13_766.4), schedule(30_000)), '18.808s of 30s planned — stopped: the target stopped answering at 13.766s');
     assert.equal(ranSummary(run(2000.4), schedule(2000, 3000)), '2s of 2s planned (cut from 3s by --duration)');
     assert.equal(ranSummary(run(90_000.2), schedule(90_000)), '1m30s of 1m30s planned');
   });
