@@ -1,8 +1,9 @@
 // Prints bench tables and keeps the figures as JSON under bench/results/.
 
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { makeDirsSync } from '../../src/make-dirs.js';
 import { REPO_ROOT } from '../../test/helpers/corral.js';
 
 export function machine(): string {
@@ -40,7 +41,8 @@ export function resultsDir(): string {
 export function resultsDirProblem(dir: string = resultsDir()): string | undefined {
   const probe = join(dir, `.bench-write-check-${process.pid}`);
   try {
-    mkdirSync(dir, { recursive: true });
+    // Not a recursive mkdir: it loops for ever under a parent that answers ENOENT (/proc).
+    makeDirsSync(dir);
     writeFileSync(probe, '');
     rmSync(probe, { force: true });
     return undefined;
@@ -51,7 +53,7 @@ export function resultsDirProblem(dir: string = resultsDir()): string | undefine
 
 export function save(section: string, data: unknown): string {
   const dir = resultsDir();
-  mkdirSync(dir, { recursive: true });
+  makeDirsSync(dir);
   const file = join(dir, `${section}.json`);
   // Written aside, then renamed over the figures the README quotes: a run stopped or a disk filled
   // mid-write leaves the previous file whole, not truncated.
