@@ -3,6 +3,7 @@
 
 import { defaultOf } from '../src/config/setting-value.js';
 import { schema } from '../src/config/schema.js';
+import { MAX_WORKERS } from '../src/config/schema-daemon.js';
 import { benchAccept } from './accept.js';
 import { benchCompare } from './compare.js';
 import { FULL_MATRIX, loadName, parseCompareLoads } from './lib/compare-loads.js';
@@ -37,11 +38,23 @@ function envInt(name: string, min: number): number | undefined {
   return Number(raw);
 }
 
+/**
+ * A worker count: at most what corral runs. Over it, the bare node:cluster server, which has no
+ * such cap, forked them all (100000 processes) before corral refused its own start.
+ */
+const WORKERS_CAP = `at most ${MAX_WORKERS} (CORRAL_WORKERS' most)`;
+
+function envWorkers(name: string): number | undefined {
+  const n = envInt(name, 1);
+  if (n !== undefined && n > MAX_WORKERS) refuse(`${name}=${n}: a worker count must be ${WORKERS_CAP}`);
+  return n;
+}
+
 function envIntList(name: string, fallback: readonly number[]): number[] {
   const raw = process.env[name]?.trim();
   if (raw === undefined || raw === '') return [...fallback];
   const parts = raw.split(',').map((p) => p.trim());
-  if (!parts.every((p) => wholeAtLeast(p, 1))) refuse(`${name}=${raw}: must be worker counts ≥ 1 separated by commas, e.g. ${fallback.join(',')}`);
+  if (!parts.every((p) => wholeAtLeast(p, 1) && Number(p) <= MAX_WORKERS)) refuse(`${name}=${raw}: must be worker counts from 1, ${WORKERS_CAP}, separated by commas, e.g. ${fallback.join(',')}`);
   return parts.map(Number);
 }
 
@@ -54,13 +67,13 @@ const rounds = (fallback: number) => ROUNDS ?? fallback;
 const warmupSeconds = (fallback: number) => WARMUP_SECONDS ?? fallback;
 // One worker count for every section (the lists of daemon and compare become this one count),
 // unless a section's own setting names its count.
-const WORKERS = envInt('BENCH_WORKERS', 1);
+const WORKERS = envWorkers('BENCH_WORKERS');
 const workers = (fallback: number) => WORKERS ?? fallback;
 const workerCounts = (fallback: readonly number[]) => (WORKERS !== undefined ? [WORKERS] : [...fallback]);
 const compareWorkers = envIntList('BENCH_COMPARE_WORKERS', workerCounts([8, 2]));
 const EXPORT_ROWS = envInt('BENCH_EXPORT_ROWS', 1);
-const EXPORT_WORKERS = envInt('BENCH_EXPORT_WORKERS', 1);
-const spreadWorkers = envInt('BENCH_SPREAD_WORKERS', 1) ?? workers(8);
+const EXPORT_WORKERS = envWorkers('BENCH_EXPORT_WORKERS');
+const spreadWorkers = envWorkers('BENCH_SPREAD_WORKERS') ?? workers(8);
 const compareLoads = (() => {
   const raw = process.env.BENCH_COMPARE_LOADS?.trim();
   if (raw === undefined || raw === '') return FULL_MATRIX;

@@ -154,6 +154,14 @@ describe('npm run bench', () => {
     assert.equal(badLoads.status, 64);
     assert.match(badLoads.stderr, /^bench: BENCH_COMPARE_LOADS=100,fast: "fast" is not a load: a number of connections ≥ 1, with -close for a connection per request \(e\.g\. 10,100,300,1000,100-close\)/);
     assert.equal(badLoads.stdout, '', 'no section ran');
+    // More workers than corral runs (CORRAL_WORKERS' most): refused before the bare server, which
+    // has no such cap, forks them all, not when corral refuses its own start minutes in.
+    for (const [setting, value] of [['BENCH_WORKERS', '100000'], ['BENCH_COMPARE_WORKERS', '8,513'], ['BENCH_SPREAD_WORKERS', '600'], ['BENCH_EXPORT_WORKERS', '1000']] as const) {
+      const many = spawnSync(process.execPath, [RUN, 'idempotency-memory'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, BENCH_RESULTS_DIR: join(scratch, 'many-workers'), [setting]: value } });
+      assert.equal(many.status, 64, `${setting}=${value}: ${many.stderr}`);
+      assert.match(many.stderr, new RegExp(`^bench: ${setting}=${value}: .*at most 512 \\(CORRAL_WORKERS' most\\)`));
+      assert.equal(many.stdout, '', 'no section ran');
+    }
     // A results directory that cannot be made (a file stands there): refused before the section
     // runs, not at its save, once its load had run and its figures were lost.
     const notADir = join(scratch, 'results-is-a-file');
