@@ -5,6 +5,8 @@ import { createHostMonitor } from '../../src/master/host-monitor.js';
 import { LatencyBuckets } from '../../src/latency-buckets.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
 import { noneServed } from '../../src/master/child-exits.js';
+import { startMonitoring } from '../../src/master/admin/monitoring.js';
+import { createLogger } from '../../src/log/logger.js';
 
 /** A beat's request durations: `n` requests of `ms` each, per group. */
 function durations(...groups: [n: number, ms: number][]): number[] {
@@ -113,6 +115,45 @@ describe('history across worker replacements', () => {
     view.exited = { requests: 200 + 30, errors: 0, refused: 0, idleClosed: 0, sheets: noneServed().sheets };
     view.kids = [child(2, 12, 'ready', { requestsServed: 50 })];
     assert.equal(h.record(view, undefined, 2_000).rps, 180);
+  });
+});
+
+describe('history across a step of the wall clock', () => {
+  // NTP or `date -s` steps the master's wall clock; the master's own clock for durations does not
+  // move (src/clock.ts). Every 5 s of the monotonic clock here, 500 requests: 100 req/s throughout.
+  it('rates over the time that passed, and samples in time order ending at the wall clock now', (t) => {
+    const logger = createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'silent' }, { role: 'master' }).logger;
+    let wall = Date.now();
+    let elapsed = performance.now();
+    t.mock.method(Date, 'now', () => wall);
+    t.mock.method(performance, 'now', () => elapsed);
+    const view = createFakeView(testSettings({ CORRAL_WORKERS: '1' }), [child(1, 11, 'ready', { requestsServed: 0 })]);
+    const monitoring = startMonitoring(view, logger, { historyIntervalMs: 3_600_000, alertIntervalMs: 3_600_000, ratesIntervalMs: 3_600_000, hostIntervalMs: 3_600_000, historySamples: 10 });
+    const fiveSecondsLater = (wallStep: number, served: number) => {
+      // The monotonic clock has fractions of a millisecond, Date.now() none.
+      elapsed += 5_000.4;
+      wall += 5_000 + wallStep;
+      view.kids = [child(1, 11, 'ready', { requestsServed: served })];
+      monitoring.recordHistory();
+      return monitoring.history.latest();
+    };
+    try {
+      assert.equal(fiveSecondsLater(0, 500)?.rps, 100);
+      // Stepped back an hour: the 5 s between the samples read as -3595 s, and the rate was unknown.
+      assert.equal(fiveSecondsLater(-3_600_000, 1_000)?.rps, 100, 'after a step back');
+      // Stepped forward an hour: 500 requests over 3605 s read as 0.1 req/s.
+      assert.equal(fiveSecondsLater(3_600_000, 1_500)?.rps, 100, 'after a step forward');
+      assert.equal(fiveSecondsLater(-3_600_000, 2_000)?.rps, 100, 'after a step back again');
+      // The chart's x axis: in time order, 5 s apart, the last one now by the wall clock (the
+      // steps left samples an hour before or after their neighbours, drawn as a line back and forth).
+      const ts = monitoring.history.samples().map((s) => s.t);
+      assert.equal(ts.at(-1), wall);
+      assert.ok(ts.every(Number.isInteger), `whole milliseconds, as Date.now(): ${ts.join(', ')}`);
+      const spacing = ts.slice(1).map((x, i) => x - (ts[i] ?? 0));
+      assert.ok(spacing.length === 4 && spacing.every((d) => Math.abs(d - 5_000) <= 1), `${spacing.join(', ')} ms apart`);
+    } finally {
+      monitoring.close();
+    }
   });
 });
 

@@ -1,14 +1,21 @@
 // The dashboard's memory: a ring buffer of samples (default one per 5 s for 10 minutes) of
 // requests/s, 5xx answers/s, connections refused/s (the cap's 503s), p99, CPU, RAM, connections and upstream calls per minute. Rates come
 // from cumulative counters per process, so a recycled worker does not make the rate jump backwards.
+//
+// Samples are timed on the monotonic clock (src/clock.ts) and shown on the wall clock as it reads
+// at the latest sample: a step of the wall clock (NTP, `date -s`) between two samples made the
+// rates of the one after it unknown (a step back) or near 0 (a step forward), and left the samples
+// before it an hour after (or before) the ones that followed, which the charts drew as a line
+// running back across the hour.
 
+import { monotonicNow } from '../../clock.js';
 import type { HostSample } from '../host-monitor.js';
 import { sheetsFiguresOf } from './sheets-figures.js';
 import { perSecond, servedTotalsOf } from './rates.js';
 import type { AdminView } from './view.js';
 
 export interface HistorySample {
-  /** Epoch ms. */
+  /** Epoch ms, on the wall clock as it read at the latest sample (its age is on the monotonic clock). */
   readonly t: number;
   readonly rps: number | null;
   /** Requests answered with a 5xx per second (Google failing, the keeper down, a handler throwing). */
@@ -51,20 +58,31 @@ export class CounterAcrossProcesses {
 }
 
 export interface History {
-  record(view: AdminView, host: HostSample | undefined, now?: number): HistorySample;
+  /**
+   * `now`: the wall clock (epoch ms), Date.now() unless given; `steady`: the monotonic clock the
+   * rates and the samples' ages are taken on, monotonicNow() when `now` is not given, else `now`
+   * (a caller that gives one time gives the same to both).
+   */
+  record(view: AdminView, host: HostSample | undefined, now?: number, steady?: number): HistorySample;
   samples(): HistorySample[];
   latest(): HistorySample | undefined;
 }
 
 export function createHistory(options: { capacity?: number } = {}): History {
   const capacity = options.capacity ?? 120;
+  // Each sample's `t` is on the monotonic clock here; `wallOffset` turns it into the wall clock's,
+  // in whole milliseconds as Date.now() gives them (the monotonic clock has fractions).
   const ring: HistorySample[] = [];
+  let wallOffset = 0;
+  const onWallClock = (s: HistorySample): HistorySample => ({ ...s, t: Math.round(s.t + wallOffset) });
   const upstream = new CounterAcrossProcesses();
   let prev: { t: number; requests: number; errors: number; refused: number; upstream: number } | undefined;
   /** The last beat whose request durations a sample counted (request-latency.ts). */
   let beatCursor = 0;
   return {
-    record(view, host, now = Date.now()) {
+    record(view, host, wall, steady) {
+      const now = steady ?? wall ?? monotonicNow();
+      wallOffset = (wall ?? Date.now()) - now;
       const children = view.children();
       const workers = children.filter((c) => c.role === 'worker' && c.figures);
       const keeper = children.find((c) => c.role === 'keeper');
@@ -93,9 +111,12 @@ export function createHistory(options: { capacity?: number } = {}): History {
       };
       ring.push(sample);
       if (ring.length > capacity) ring.splice(0, ring.length - capacity);
-      return sample;
+      return onWallClock(sample);
     },
-    samples: () => [...ring],
-    latest: () => ring.at(-1),
+    samples: () => ring.map(onWallClock),
+    latest: () => {
+      const last = ring.at(-1);
+      return last && onWallClock(last);
+    },
   };
 }

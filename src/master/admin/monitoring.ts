@@ -119,14 +119,16 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
         const latest = host.latest();
         alerts.observe(capacityFromView(view), latest && !hostSampleStale(latest, host.intervalMs, now) ? latest : undefined);
       }),
-    recordHistory: (now = Date.now()) =>
+    // Given a time (tests), the history takes it on both its clocks; else the wall clock's and the
+    // monotonic one's (history.ts).
+    recordHistory: (now?: number) =>
       safe('history', () => {
         historyAt = monotonicNow();
         view.settle();
         // A stale sample is no figure of the host's at `now`: recorded as unknown, the charts show
         // a gap while sampling fails rather than a line that carries the last figures across it.
         const latest = host.latest();
-        history.record(view, latest && !hostSampleStale(latest, host.intervalMs, now) ? latest : undefined, now);
+        history.record(view, latest && !hostSampleStale(latest, host.intervalMs, now ?? Date.now()) ? latest : undefined, now);
       }),
     // Rates on the monotonic clock: a step of the wall clock (NTP) between two records read as
     // seconds that never passed (a rate near 0 for a read after a step forward; none after a step
