@@ -176,6 +176,36 @@ describe('/admin dashboard in Chromium: the cards and the Workers table', { skip
     }
   });
 
+  it('CPU and RAM under a cgroup CPU quota and memory limit say so, not the machine\'s cores and RAM', async () => {
+    const limited = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [child(1, 4751, 'ready', {})]);
+    const own = startMonitoring(limited, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
+    own.host.close();
+    // A container with --cpus=2 -m 512m on a larger machine: the log says "CPU at 97.5% of the
+    // cgroup's CPU quota" and "RAM at 88.9% of the cgroup's memory limit"; the cards said
+    // "97.5% · 2 cores" and "88.9% · 455.0 MiB of 512.0 MiB", read as the machine's.
+    const mib = 1048576;
+    let sample: HostSample = { at: Date.now(), cpuPercent: 97.5, cpuFrom: 'cgroup', ramPercent: 88.9, ramUsedBytes: 455 * mib, ramTotalBytes: 512 * mib, ramFrom: 'cgroup', cpuCount: 2 };
+    const host: HostMonitor = { intervalMs: 5000, latest: () => sample, sample: async () => sample, close: () => {} };
+    const limitedServer = await startAdminServer(limited, logger, { host: '127.0.0.1', port: 0, monitoring: { ...own, host } });
+    const page = await browser.newPage();
+    const line = async (id: string) => ((await page.$eval(`#${id}-card .small`, (el) => el.textContent)) ?? '').replace(/\s+/g, ' ').trim();
+    try {
+      await page.goto(`http://127.0.0.1:${limitedServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 1);
+      assert.equal(await line('cpu'), "of the cgroup's CPU quota: 2 CPUs");
+      assert.equal(await line('ram'), "455.0 MiB of the cgroup's memory limit, 512.0 MiB");
+      // The same host without them: the CPUs corral may run on, the machine's RAM.
+      sample = { ...sample, at: Date.now(), cpuFrom: 'host', ramFrom: 'host', cpuCount: 1, ramUsedBytes: 4 * 1024 * mib, ramTotalBytes: 16 * 1024 * mib };
+      await page.waitForFunction(() => !(document.querySelector('#cpu-card .small')?.textContent ?? '').includes('cgroup'), undefined, { timeout: 12_000 });
+      assert.equal(await line('cpu'), '1 CPU');
+      assert.equal(await line('ram'), '4.0 GiB of 16.0 GiB');
+    } finally {
+      await page.close();
+      await limitedServer.close();
+      own.close();
+    }
+  });
+
   it('a journal that cannot be written (disk full) is said in red in the Sheets card, with the events refused', async () => {
     const full = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [
       child(1, 4501, 'ready', {}),

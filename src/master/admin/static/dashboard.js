@@ -144,10 +144,15 @@ function renderStats(s) {
   set('refused-total', fmt.int(s.totals.connections_refused));
   $('refused').dataset.bad = String(s.totals.connections_refused_per_second > 0);
   set('cpu', s.host ? fmt.num(s.host.cpu_percent) : '–');
-  set('cpus', s.host ? String(s.host.cpus) : '–');
   set('ram', s.host ? fmt.num(s.host.ram_percent) : '–');
-  set('ram-used', s.host ? fmt.bytes(s.host.ram_used_bytes) : '–');
-  set('ram-total', s.host ? fmt.bytes(s.host.ram_total_bytes) : '–');
+  // What the shares are of: under a cgroup CPU quota or memory limit (a container's --cpus and -m,
+  // CPUQuota= and MemoryMax= of the unit) the quota's and the limit's, as the log's host.cpu_high
+  // and host.ram_high say. "97.5% · 2 cores" sent an operator to `top`, which showed the machine's
+  // 32 CPUs mostly idle.
+  const cpus = s.host ? `${s.host.cpus} CPU${s.host.cpus === 1 ? '' : 's'}` : '–';
+  set('cpu-of', s.host && s.host.cpu_from === 'cgroup' ? `of the cgroup's CPU quota: ${cpus}` : cpus);
+  const [used, total] = s.host ? [fmt.bytes(s.host.ram_used_bytes), fmt.bytes(s.host.ram_total_bytes)] : ['–', '–'];
+  set('ram-of', s.host && s.host.ram_from === 'cgroup' ? `${used} of the cgroup's memory limit, ${total}` : `${used} of ${total}`);
   // Host CPU/RAM that can no longer be measured keep their last figures in the stats: greyed here,
   // with their age, rather than shown as the host's state (the log says why: host.sample_failed).
   const hostStale = Boolean(s.host && s.host.stale);
