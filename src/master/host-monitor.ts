@@ -16,6 +16,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus } from 'node:os';
 import type { Systeminformation } from 'systeminformation';
+import { monotonicNow } from '../clock.js';
 import { cpusUnderQuota, type CpuQuotaSources } from '../cpu-quota.js';
 import { readCgroupCpu, type CgroupCpu } from './cgroup-cpu.js';
 import { monitoredMemory, readCgroupMemory } from './cgroup-memory.js';
@@ -27,8 +28,13 @@ import { readAllowedCpuTimes, type CpuTimes } from './cpu-times.js';
 const { mem: readMem } = createRequire(import.meta.url)('systeminformation/lib/memory.js') as { mem: () => Promise<Systeminformation.MemData> };
 
 export interface HostSample {
-  /** Epoch ms of the sample. */
+  /**
+   * Epoch ms of the sample on the monotonic clock (src/clock.ts): its age (hostSampleStale, the
+   * stats' sampled_s_ago) is the time that passed, whatever steps the wall clock took since.
+   */
   readonly at: number;
+  /** Epoch ms of the sample on the wall clock, as it read then: its time of day (the stats' sampled_at). Absent: `at`. */
+  readonly wallAt?: number;
   /**
    * Busy share of the CPUs this process may run on (cpuCount of them) since the previous sample,
    * 0..100, or under a CPU quota (cpuFrom 'cgroup') the share of the quota its cgroup used; null in
@@ -142,7 +148,8 @@ export function createHostMonitor(options: HostMonitorOptions = {}): HostMonitor
     prevCgroup = quota;
     const used = Math.max(0, mem.total - mem.available);
     last = {
-      at: Date.now(),
+      at: monotonicNow(),
+      wallAt: Date.now(),
       cpuPercent,
       ramPercent: mem.total > 0 ? round1((used / mem.total) * 100) : 0,
       ramUsedBytes: used,
@@ -194,7 +201,7 @@ export function createHostMonitor(options: HostMonitorOptions = {}): HostMonitor
  * its figures are no longer the host's. Three, not one, so a measurement that is merely late (a
  * busy master) is not called stale.
  */
-export function hostSampleStale(sample: HostSample, intervalMs: number, now = Date.now()): boolean {
+export function hostSampleStale(sample: HostSample, intervalMs: number, now = monotonicNow()): boolean {
   return now - sample.at > 3 * intervalMs;
 }
 

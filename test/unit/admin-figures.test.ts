@@ -5,6 +5,7 @@ import { sheetsFiguresOf } from '../../src/master/admin/sheets-figures.js';
 import { createAdminMetrics } from '../../src/master/admin/metrics.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
 import { noneServed } from '../../src/master/child-exits.js';
+import { createHostMonitor } from '../../src/master/host-monitor.js';
 
 describe('Sheets figures', () => {
   it("count the workers' L1 hits in the hit ratio and take upstream calls from the keeper's meter", () => {
@@ -176,5 +177,41 @@ describe('capacity of a worker not beating', () => {
     // Beating again, its interval's figures count as before.
     Object.defineProperty(stuck, 'lastBeatAt', { get: () => Date.now() - 500 });
     assert.equal(capacityFromView(view).status, 'FULL');
+  });
+});
+
+describe('host figures across a step of the wall clock', () => {
+  // A host CPU/RAM sample, then some time passes (on the monotonic clock) and NTP steps the wall clock.
+  const HOUR_MS = 3_600_000;
+  const hostAfterStep = async (t: import('node:test').TestContext, stepMs: number, sinceSampleMs: number) => {
+    let elapsed = performance.now();
+    t.mock.method(performance, 'now', () => elapsed);
+    const monitor = createHostMonitor({ intervalMs: 5000, readMemory: async () => ({ total: 8 * 2 ** 30, available: 6 * 2 ** 30 }) });
+    try {
+      const read = await monitor.sample();
+      const sampledWall = Date.now();
+      assert.equal(read?.ramPercent, 25);
+      elapsed += sinceSampleMs;
+      const wall = Date.now;
+      t.mock.method(Date, 'now', () => wall() + stepMs);
+      const view = createFakeView(testSettings(), [child(1, 101, 'ready', {})]);
+      return { host: statsOf(view, { host: monitor.latest(), hostIntervalMs: monitor.intervalMs, upstreamPerMinute: null }).host, sampledWall };
+    } finally {
+      monitor.close();
+    }
+  };
+
+  it('an hour forward: the sample is 3.2 s old, not stale; sampled_at is the wall clock\'s reading when it was taken', async (t) => {
+    // It read "stale" with sampled_s_ago 3603.2: the dashboard greyed CPU and RAM, "not measured for 3603 s".
+    const { host, sampledWall } = await hostAfterStep(t, HOUR_MS, 3_200);
+    assert.equal(host?.stale, false);
+    assert.equal(host?.sampled_s_ago, 3.2);
+    assert.ok(Math.abs(sampledWall - Date.parse(host?.sampled_at ?? '')) < 50, `sampled_at ${host?.sampled_at}, sampled at ${new Date(sampledWall).toISOString()}`);
+  });
+
+  it('an hour back, then no sample for 16 s (the measurement hangs): stale, not held fresh for an hour', async (t) => {
+    const { host } = await hostAfterStep(t, -HOUR_MS, 16_000);
+    assert.equal(host?.stale, true);
+    assert.equal(host?.sampled_s_ago, 16);
   });
 });

@@ -4,6 +4,7 @@
 // heartbeat lateness) is judged in health.ts, and the Sheets figures of the heartbeats' `extra` are
 // read in sheets-figures.ts: the stats show both, and other readers take them without the stats.
 
+import { monotonicNow } from '../../clock.js';
 import { lateAfterMs } from '../../heartbeat-interval.js';
 import { computeCapacity, connectionInputs, type Capacity } from '../capacity.js';
 import { hostSampleStale, type HostSample } from '../host-monitor.js';
@@ -137,8 +138,10 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
       starting: view.starting() && !view.stopping(),
     },
     reload: reloadOf(view, true),
-    // A sample's `at` is wall-clock time (Date.now()), not the arbiter's clock: its age is read on
-    // the same clock. `stale`: measurements keep failing, so these are the last figures read.
+    // A sample's `at` is on the monotonic clock (host-monitor.ts): its age is read on the same
+    // clock; its time of day is the wall clock's reading then, the same in every answer (corral
+    // loadtest counts a measurement once by it). `stale`: measurements keep failing, so these are
+    // the last figures read.
     host: h
       ? {
           cpu_percent: h.cpuPercent,
@@ -151,8 +154,8 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
           // CPUQuota=), and cpus the quota's, not the busy share of the machine's CPUs.
           cpu_from: h.cpuFrom ?? 'host',
           cpus: h.cpuCount,
-          sampled_at: new Date(h.at).toISOString(),
-          sampled_s_ago: Math.max(0, Math.round((Date.now() - h.at) / 100) / 10),
+          sampled_at: new Date(h.wallAt ?? h.at).toISOString(),
+          sampled_s_ago: Math.max(0, Math.round((monotonicNow() - h.at) / 100) / 10),
           stale: extras.hostIntervalMs === undefined ? false : hostSampleStale(h, extras.hostIntervalMs),
         }
       : null,

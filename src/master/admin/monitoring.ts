@@ -24,7 +24,7 @@ export interface Monitoring {
   readonly history: History;
   /** The served totals of the last seconds, which the stats' rates are taken from. */
   readonly rates: RateWindow;
-  /** Runs the alert check now (the timers call it; tests and the arbiter may too). */
+  /** Runs the alert check now (the timers call it; tests and the arbiter may too); `now` on the monotonic clock, as host samples are timed. */
   checkAlerts(now?: number): void;
   /** Records one history sample now. */
   recordHistory(now?: number): void;
@@ -111,7 +111,7 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
     history,
     rates,
     // Settled first, as the admin API reads: the connections and the worker count of one state.
-    checkAlerts: (now = Date.now()) =>
+    checkAlerts: (now = monotonicNow()) =>
       safe('alerts', () => {
         view.settle();
         // A stale sample neither fires nor clears a host alert: its figures are no longer the
@@ -128,7 +128,7 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
         // A stale sample is no figure of the host's at `now`: recorded as unknown, the charts show
         // a gap while sampling fails rather than a line that carries the last figures across it.
         const latest = host.latest();
-        history.record(view, latest && !hostSampleStale(latest, host.intervalMs, now ?? Date.now()) ? latest : undefined, now);
+        history.record(view, latest && !hostSampleStale(latest, host.intervalMs, now ?? monotonicNow()) ? latest : undefined, now);
       }),
     // Rates on the monotonic clock: a step of the wall clock (NTP) between two records read as
     // seconds that never passed (a rate near 0 for a read after a step forward; none after a step
