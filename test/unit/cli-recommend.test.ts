@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { adminUrlAllowed, fdLimitSource, masterCpus, measuredFromAdmin, recommend, recommendCommand, warningAt, type SizingInput } from '../../src/cli/commands/recommend.js';
 import { computeCapacity, maxConnectionsOf } from '../../src/master/capacity.js';
@@ -12,6 +15,7 @@ import { CorralError } from '../../src/errors.js';
 import type { OpenFilesLimit } from '../../src/fd-limit.js';
 import { usageError } from '../helpers/usage-error.js';
 import { isLoopbackAddress } from '../../src/loopback.js';
+import { removePidfile, writePidfile } from '../../src/master/pidfile.js';
 
 const MiB = 1048576;
 const base: SizingInput = {
@@ -120,6 +124,56 @@ describe('corral recommend asking the admin API', () => {
     });
     const absent = await measuredFromAdmin(gone, undefined);
     assert.ok('why' in absent && absent.why.startsWith(`no running corral answered at ${gone}`), JSON.stringify(absent));
+  });
+});
+
+describe("corral recommend asks the running master's admin API where it listens", () => {
+  it('asks the address the master recorded beside its pidfile, not the settings\' CORRAL_ADMIN_BIND (given to npm start alone)', async () => {
+    // The master's admin API, on an address only its own environment named (CORRAL_ADMIN_BIND=...
+    // npm start); the settings this command reads name another, where nothing listens.
+    const admin = createServer((req, res) => {
+      res.writeHead(req.headers.authorization === 'Bearer recommend-test-token-0001' ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ master: { rss_bytes: 70 * MiB }, keeper: { rss_bytes: 60 * MiB }, workers: [{ state: 'ready', rss_bytes: 123 * MiB }] }));
+    });
+    admin.listen(0, '127.0.0.1');
+    await once(admin, 'listening');
+    const recorded = `http://127.0.0.1:${(admin.address() as AddressInfo).port}`;
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const settingsPort = (closed.address() as AddressInfo).port;
+    closed.close();
+    const dir = mkdtempSync(join(tmpdir(), 'corral-recommend-'));
+    const pidfile = join(dir, 'corral.pid');
+    // This process stands for the master: its pidfile and start stamp, with the admin address.
+    writePidfile(pidfile, undefined, { gracefulTimeoutS: 30, adminUrl: recorded });
+    const env = { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: pidfile, CORRAL_ADMIN_BIND: `127.0.0.1:${settingsPort}`, CORRAL_ADMIN_TOKEN: 'recommend-test-token-0001' };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    let out = '';
+    const write = process.stdout.write;
+    // The command writes its answer as a string; the test runner's own reports (bytes) go on.
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      if (typeof chunk !== 'string') return write.call(process.stdout, chunk, ...rest);
+      out += chunk;
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      assert.equal(await recommendCommand.run(['--json']), 0);
+    } finally {
+      process.stdout.write = write;
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      removePidfile(pidfile);
+      rmSync(dir, { recursive: true, force: true });
+      admin.close();
+    }
+    const json = JSON.parse(out) as { machine: { measured: boolean; fd_limit_from: string }; reasons: string[] };
+    assert.match(json.machine.fd_limit_from, new RegExp(`^the running corral master \\(pid ${process.pid},`));
+    assert.equal(json.machine.measured, true, json.reasons.join('\n'));
+    assert.ok(json.reasons.some((r) => r.includes(`measured on the running corral at ${recorded}`)), json.reasons.join('\n'));
   });
 });
 

@@ -22,6 +22,7 @@ import { effectiveMemory, readCgroupMemory, type CgroupMemory } from '../../mast
 import { allowedCpusOf } from '../../master/cpu-times.js';
 import { checkLoopbackUrl, pinnedLookup, type PinnedAddresses } from '../../loopback.js';
 import { parseFlags, type Command } from '../command.js';
+import { adminBaseUrl, masterAdminUrl } from '../master-admin-api.js';
 import { findMaster } from '../master-process.js';
 import { decimalFlag } from '../number-flag.js';
 
@@ -262,6 +263,18 @@ async function askAdmin(url: string, token: string | undefined, agent: Agent | u
   }
 }
 
+/**
+ * The admin API asked without --admin-url: the running master's, where it recorded it beside its
+ * pidfile, as `corral status` asks it (an address given to `npm start` alone, edited in .env since
+ * the start, or a port 0 chosen at start), else the one CORRAL_ADMIN_BIND names. Asking the
+ * settings' address alone, a master found through the pidfile was said not to run ("start corral
+ * and run this again") and sized on the reference machine's figures. null: the master's admin API
+ * did not start; undefined: CORRAL_ADMIN_BIND's port is 0 and no master recorded the one it chose.
+ */
+export function defaultAdminUrl(settings: Settings, masterPid: number | undefined): string | null | undefined {
+  return masterPid === undefined ? adminBaseUrl(settings) : masterAdminUrl(settings, masterPid);
+}
+
 /** --admin-url: an http(s) URL, or a usage error (a typo must not read as "no corral running"). */
 function adminUrlFlag(raw: string): string {
   let url: URL;
@@ -291,13 +304,15 @@ export const recommendCommand: Command = {
   help: `Usage: corral recommend [--admin-url URL [--allow-remote]] [--ram-budget PERCENT] [--json]
 
 Reads this machine's CPU count and RAM (systeminformation) and the per-process memory measured by
-a running corral (GET /api/admin/stats on CORRAL_ADMIN_BIND, with CORRAL_ADMIN_TOKEN). With no
+a running corral (GET /api/admin/stats, with CORRAL_ADMIN_TOKEN, where the master found through
+CORRAL_PIDFILE recorded its admin API, else on CORRAL_ADMIN_BIND). With no
 corral running it uses figures measured on the reference machine and says so. The open-files
 limit is the running master's (found through CORRAL_PIDFILE; its workers inherit it), else this
 shell's; the output says which. Prints recommended settings and the reasoning behind each.
 
 Options:
-  --admin-url URL        admin API to ask (default http://CORRAL_ADMIN_BIND); it is sent
+  --admin-url URL        admin API to ask (default: the running master's, else
+                         http://CORRAL_ADMIN_BIND); it is sent
                          CORRAL_ADMIN_TOKEN, so it must be this machine (loopback) unless
                          --allow-remote
   --allow-remote         allow an --admin-url that is not this machine
@@ -324,10 +339,8 @@ command reads them to find the admin API).`,
     const pinned = givenUrl === undefined ? undefined : await adminUrlAllowed(givenUrl, values['allow-remote'] === true);
     // Sizing and the admin API only: the files the keeper reads (its key, the Redis CA) are not its business.
     const { settings } = loadSettings({ readFiles: false });
-    const bind = settings.CORRAL_ADMIN_BIND;
-    const host = bind.host === '0.0.0.0' ? '127.0.0.1' : bind.host === '::' ? '::1' : bind.host;
-    const adminUrl = givenUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${bind.port}`;
     const fdSource = fdLimitSource(settings);
+    const adminUrl = givenUrl ?? defaultAdminUrl(settings, fdSource.masterPid);
     const fds = fdSource.limit;
     // The RAM the master runs under: its cgroup's memory limit where one below the machine's RAM
     // holds (a container, MemoryMax=), read from the running master's cgroup, else this shell's.
@@ -335,9 +348,11 @@ command reads them to find the admin API).`,
       si.cpu(),
       si.mem(),
       readCgroupMemory({ root: '/sys/fs/cgroup', selfCgroup: fdSource.masterPid === undefined ? '/proc/self/cgroup' : `/proc/${fdSource.masterPid}/cgroup` }),
-      bind.port === 0 && givenUrl === undefined
+      adminUrl === undefined
         ? Promise.resolve<AdminAnswer>({ why: 'CORRAL_ADMIN_BIND has port 0 (a port chosen at start), so give --admin-url' })
-        : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN, pinned),
+        : adminUrl === null
+          ? Promise.resolve<AdminAnswer>({ why: `the running corral master (pid ${fdSource.masterPid}) serves without its admin API (admin.failed in its log)` })
+          : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN, pinned),
     ]);
     const mem = sizingMemory({ total: hostMem.total, available: hostMem.available }, cgroup);
     // The cgroup's CPU quota counted (cpu-quota.ts), as the default CORRAL_WORKERS and the master's
