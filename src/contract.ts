@@ -93,3 +93,11 @@ export type CreateApp = (ctx: AppContext) => RequestListener | Promise<RequestLi
  * built against another copy of corral sets the same one; at most 64 characters are logged.
  */
 export const APP_CUT: unique symbol = Symbol.for('corral.cut') as never;
+
+/**
+ * Why the worker cut an answer the app was still sending: `'drain'` when the graceful timeout of
+ * a stop or reload ran out, or a fast stop gave none (its access line's `cut: "drain"`). Set on the response before its
+ * 'close' reaches the app's listeners, so an app that logs how an answer ended (the bundled
+ * app's export) does not say the client closed it. Unset when the client did.
+ */
+export const HOST_CUT: unique symbol = Symbol.for('corral.hostCut') as never;

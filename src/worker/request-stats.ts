@@ -2,7 +2,7 @@
 
 import { performance } from 'node:perf_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { APP_CUT } from '../contract.js';
+import { APP_CUT, HOST_CUT } from '../contract.js';
 import { normalizeIp, type ClientIpResolver } from '../http/client-ip.js';
 import { targetForAccessLog } from '../http/logged-target.js';
 import { LatencyBuckets } from '../latency-buckets.js';
@@ -133,6 +133,9 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
   // connection ends first), and a response is never reused: nothing to remove afterwards.
   function onClose(this: TrackedResponse): void {
     const now = performance.now();
+    // Tracked before the app's handler ran, so this listener runs before the app's own: an
+    // export it was streaming reads why it ended (contract.ts HOST_CUT).
+    if (forced && !this.writableFinished) (this as TrackedResponse & { [HOST_CUT]?: string })[HOST_CUT] = 'drain';
     try {
       closed?.(this, now);
       record(this, now);

@@ -586,6 +586,45 @@ describe('an export under the worker server', () => {
   });
 });
 
+describe('an export cut by the worker at the end of a drain', () => {
+  it("ends as the worker's drain cut it, not as the client closing, when the graceful time runs out before its end", { timeout: 20_000 }, async (t) => {
+    const { loadSettings } = await import('../../src/config/load.js');
+    const { createLogger } = await import('../../src/log/logger.js');
+    const { createWorkerServer } = await import('../../src/worker/server.js');
+    const { createCsvPool } = await import('../../src/app/export/pool.js');
+    const { streamCsv } = await import('../../src/app/export/stream.js');
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    const pool = createCsvPool(1);
+    // About 12 MB of CSV: far more than the loopback socket buffers hold for a client reading nothing.
+    const values = Array.from({ length: 60_000 }, (_, i) => [`row-${i}`, 'x'.repeat(200)]);
+    let ended!: (end: string) => void;
+    const end = new Promise<string>((resolve) => (ended = resolve));
+    let started!: () => void;
+    const streaming = new Promise<void>((resolve) => (started = resolve));
+    const worker = createWorkerServer(
+      (req, res) => {
+        started();
+        void streamCsv(req, res, pool, values, 'big').then(ended);
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+    );
+    const { port } = await worker.listen();
+    const socket = connect(port, '127.0.0.1');
+    t.after(async () => {
+      socket.destroy();
+      await pool.close();
+    });
+    await once(socket, 'connect');
+    socket.on('error', () => undefined);
+    socket.pause(); // reads nothing: the export is under way when the graceful time runs out
+    socket.write('GET /export HTTP/1.1\r\nHost: x\r\n\r\n');
+    await streaming;
+    await worker.drain(300);
+    assert.equal(await end, 'drain');
+  });
+});
+
 describe('an export whose threads cannot start', () => {
   it('fails before any byte is sent, so the route can answer 503 rather than a 200 cut short', async (t) => {
     const { createServer } = await import('node:http');

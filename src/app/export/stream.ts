@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { CsvPool } from './pool.js';
-import { APP_CUT } from '../../contract.js';
+import { APP_CUT, HOST_CUT } from '../../contract.js';
 
 export const CHUNK_ROWS = 2000;
 const AHEAD = 2;
@@ -26,8 +26,16 @@ export const SEND_STALL_MS = 60_000;
  */
 export const SLICE_BYTES = 64 * 1024;
 
-/** How an export ended: sent whole, the client closed first, or the client stopped reading. */
-export type ExportEnd = 'complete' | 'client_closed' | 'stalled';
+/**
+ * How an export ended: sent whole, the client closed first, the client stopped reading, or the
+ * worker closed the connection when the graceful timeout of its stop or reload ran out.
+ */
+export type ExportEnd = 'complete' | 'client_closed' | 'stalled' | 'drain';
+
+/** A connection closed before the end: by the worker's drain (contract.ts HOST_CUT), else by the client. */
+function closedBy(res: ServerResponse): ExportEnd {
+  return (res as ServerResponse & { [HOST_CUT]?: unknown })[HOST_CUT] === 'drain' ? 'drain' : 'client_closed';
+}
 
 export interface StreamCsvOptions {
   readonly sendStallMs?: number;
@@ -86,7 +94,8 @@ export class ExportPrepareError extends Error {
 }
 
 /**
- * Resolves once the whole CSV went out, the client closed the connection, or it stopped reading.
+ * Resolves once the whole CSV went out, the client closed the connection, it stopped reading, or
+ * the worker's drain closed the connection.
  * Rejects with ExportPrepareError, before any byte is sent, when the first rows cannot be formatted.
  */
 export async function streamCsv(
@@ -100,7 +109,7 @@ export async function streamCsv(
   const stallMs = options.sendStallMs ?? SEND_STALL_MS;
   // The client left while the sheet was read: its 'close' has come and gone, so nothing below
   // would ever see it, and a write to the closed response never drains.
-  if (res.destroyed) return 'client_closed';
+  if (res.destroyed) return closedBy(res);
   const gzip = acceptsGzip(req);
   let aborted = false;
   let stalled = false;
@@ -146,7 +155,7 @@ export async function streamCsv(
     }
     if (aborted || res.destroyed) {
       await Promise.allSettled(pending);
-      return 'client_closed';
+      return closedBy(res);
     }
   }
   res.writeHead(200, {
@@ -206,7 +215,7 @@ export async function streamCsv(
   }
   if (aborted) {
     zip?.destroy();
-    return stalled ? 'stalled' : 'client_closed';
+    return stalled ? 'stalled' : closedBy(res);
   }
   out.end();
   // 'close' too: a client that leaves after the last chunk, while gzip still holds the tail, ends
@@ -215,5 +224,5 @@ export async function streamCsv(
   await progressOr(once(res, 'finish').catch(() => undefined));
   if (res.writableFinished) return 'complete';
   zip?.destroy();
-  return stalled ? 'stalled' : 'client_closed';
+  return stalled ? 'stalled' : closedBy(res);
 }

@@ -104,6 +104,8 @@ export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
     const fields = { sheet, rows: values.length, ms: Date.now() - started };
     if (end === 'complete') deps.ctx.logger.info({ event: 'app.export', ...fields }, 'sheet exported');
     else if (end === 'client_closed') deps.ctx.logger.info({ event: 'app.export_aborted', reason: end, ...fields }, 'the client closed the connection before the end of the export');
+    // The worker's doing, not the client's: the access line says cut: drain.
+    else if (end === 'drain') deps.ctx.logger.warn({ event: 'app.export_aborted', reason: end, ...fields }, 'the worker closed the connection before the end of the export: the graceful timeout of a stop or reload (CORRAL_GRACEFUL_TIMEOUT) ran out, or a fast stop (QUIT) gave none');
     else deps.ctx.logger.warn({ event: 'app.export_aborted', reason: end, ...fields }, `the client took no data for ${SEND_STALL_MS / 1000} s; the export was cut off`);
   };
 }
