@@ -87,9 +87,19 @@ describe('CSV encoding', () => {
     // As the Sheets API formats numbers (Number, Currency, Percent): numbers in Excel, not text with a `'`.
     for (const n of ['-1,234.50', '-1,234,567', '-$5.00', '-€1,234.50', '-5%', '-5.00%', '+£3']) assert.equal(csvField(n), n.includes(',') ? `"${n}"` : n);
     // Anything more is still defused.
-    for (const n of ['-1,234+cmd', '-$A$1', '-5%+1', '-1,23', '-$', '-%']) assert.equal(csvField(n), n.includes(',') ? `"'${n}"` : `'${n}`);
+    for (const n of ['-1,234+cmd', '-$A$1', '-5%+1', '-1,2,3', '-$', '-%']) assert.equal(csvField(n), n.includes(',') ? `"'${n}"` : `'${n}`);
     assert.equal(csvField('a=b'), 'a=b');
     assert.equal(csvRows([['id', 'note'], ['1', '=1+1']], 2), "id,note\r\n1,'=1+1\r\n");
+  });
+
+  it('leaves a number as a sheet in a decimal-comma locale formats it (French, German): a number in Excel, not text with a `\'`', () => {
+    // The Sheets API formats values in the spreadsheet's locale: fr_FR groups with a narrow
+    // no-break space and writes the sign after a no-break space, de_DE groups with a dot.
+    for (const n of ['-1,23', '-0,5', '-1\u202f234,50', '-1\u00a0234,50', '-1 234,50', '-1.234,50', '-1\u202f234,50\u00a0€', '-5,00\u00a0%', '-5,00 %', '-5,00%', '-1,50E+05', '+3,25'])
+      assert.equal(csvField(n), n.includes(',') ? `"${n}"` : n, JSON.stringify(n));
+    // Anything more is still defused: letters, a reference, a second sign, a group that is not three digits.
+    for (const n of ['-1,23+cmd', '-1 234,5 A1', '-1 23,50', '-1.23,50', '-5,00 %+1', '-,', '- 5', '-5 €x'])
+      assert.equal(csvField(n), n.includes(',') || / $|^ /.test(n) ? `"'${n}"` : `'${n}`, JSON.stringify(n));
   });
 
   it('quotes a first field starting with ID at the start of the file: Excel takes a file whose first bytes are ID for SYLK and refuses it', () => {

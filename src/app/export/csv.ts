@@ -21,6 +21,14 @@ const FORMULA_START = /^[=+\-@]/;
  * a currency sign and `%` make no function, reference or DDE call (`cmd|`).
  */
 const PLAIN_NUMBER = /^[+-]?[$€£¥]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?$/;
+/**
+ * The same in a locale that writes a decimal comma, as the Sheets API formats values in the
+ * spreadsheet's locale: French (`-1 234,50`, grouped with a narrow no-break space, `-5,00 %`,
+ * `-1 234,50 €`, the sign after a no-break space) and German (`-1.234,50`). A French sheet's every
+ * negative decimal (`-1,23`) was written `'-1,23`, text with a visible `'`. Spaces add nothing a
+ * formula could do harm with: between two numbers, Excel's intersection operator is an error.
+ */
+const DECIMAL_COMMA_NUMBER = /^[+-]?(?:\d{1,3}([ \u00a0\u202f.])\d{3}(?:\1\d{3})*|\d+)(?:,\d*)?(?:[eE][+-]?\d+)?(?:[ \u00a0\u202f]?[%$€£¥])?$/;
 
 /**
  * Where a cell may be cut into cells of its own: Excel splits a .csv on the locale's list
@@ -34,7 +42,7 @@ const PLAIN_NUMBER = /^[+-]?[$€£¥]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\
 const CELL_CUT = /[;\t\r\n]/;
 
 function defuseCell(value: string, numberStays = true): string {
-  return FORMULA_START.test(value) && !(numberStays && PLAIN_NUMBER.test(value)) ? `'${value}` : value;
+  return FORMULA_START.test(value) && !(numberStays && (PLAIN_NUMBER.test(value) || DECIMAL_COMMA_NUMBER.test(value))) ? `'${value}` : value;
 }
 
 /**
