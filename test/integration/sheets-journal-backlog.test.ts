@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Client, request } from 'undici';
@@ -13,11 +14,8 @@ import { encodeRecord } from '../../src/sheets/keeper/journal-scan.js';
 import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
 import { CORRAL_BIN, startCorral, waitFor, type CorralProcess, type LogLine } from '../helpers/corral.js';
 
-// Ports and data dirs this suite's host set aside for it.
-const ROOT = '/tmp/backlog-fix';
 function workDir(name: string): string {
-  mkdirSync(ROOT, { recursive: true });
-  return mkdtempSync(join(ROOT, `${name}-`));
+  return mkdtempSync(join(tmpdir(), `corral-backlog-${name}-`));
 }
 
 async function keeperFigures(dataDir: string): Promise<Record<string, unknown>> {
