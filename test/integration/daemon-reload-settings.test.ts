@@ -136,17 +136,16 @@ test('a reload from 127.0.0.1:P to 0.0.0.0:P (the same port, overlapping, while 
   const { dir, envFile, port, c } = await startWithBindInFile('corral-reload-bind-overlap-');
   try {
     writeFileSync(envFile, `CORRAL_BIND=0.0.0.0:${port}\nCORRAL_WORKERS=2\n`);
-    const hupAt = Date.now();
     const r = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     assert.equal(r.status, 202, r.text);
     const body = r.json<ReloadBody>();
     assert.deepEqual(body.restart_needed, [{ setting: 'CORRAL_BIND', running: `127.0.0.1:${port}`, configured: `0.0.0.0:${port}` }]);
     assert.match(body.message, /CORRAL_BIND stays 127\.0\.0\.1:\d+ \(configured: 0\.0\.0\.0:\d+\)/);
-    // Before, each boot attempt of the new generation failed with EADDRINUSE until the reload was rolled back.
-    const end = await c.waitForLog((l) => (l.event === 'reload.done' || l.event === 'reload.failed') && l.generation === body.generation, 20000, 'the reload\'s end');
+    // Before, each boot attempt of the new generation failed with EADDRINUSE until the reload was
+    // rolled back: no boot failed is what "at once" means here, not a time (a busy host boots slowly).
+    const end = await c.waitForLog((l) => (l.event === 'reload.done' || l.event === 'reload.failed') && l.generation === body.generation, 60_000, 'the reload\'s end');
     assert.equal(end.event, 'reload.done', JSON.stringify(end));
     assert.equal(end.port, port);
-    assert.ok(Date.now() - hupAt < 10000, `reload done ${Date.now() - hupAt} ms after it was asked for`);
     assert.deepEqual(c.events('worker.boot_failed'), []);
     assert.deepEqual(c.events('config.bind_moved'), []);
     const line = c.events('config.restart_needed').find((l) => l.setting === 'CORRAL_BIND');
