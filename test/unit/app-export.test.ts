@@ -555,39 +555,57 @@ describe('an export to a client that reads slowly but steadily', () => {
   });
 });
 
+type CsvPool = import('../../src/app/export/pool.js').CsvPool;
+type RequestListener = import('node:http').RequestListener;
+
+/**
+ * A real worker server of one 60,000-row export (about 12 MB of CSV: far more than the loopback
+ * socket buffers hold) asked for by a client that reads nothing. `handler` streams it with `pool`.
+ * The client and the pool are closed after the test; the worker is drained there too unless
+ * `drainedByTest`.
+ */
+async function exportToPausedClient(
+  t: { after(fn: () => Promise<void>): void },
+  o: { env: Record<string, string>; accessLogger?: Logger; drainedByTest?: boolean; handler: (pool: CsvPool, values: string[][]) => RequestListener },
+) {
+  const { loadSettings } = await import('../../src/config/load.js');
+  const { createLogger } = await import('../../src/log/logger.js');
+  const { createWorkerServer } = await import('../../src/worker/server.js');
+  const { createCsvPool } = await import('../../src/app/export/pool.js');
+  const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', ...o.env } });
+  const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+  const pool = createCsvPool(1);
+  const values = Array.from({ length: 60_000 }, (_, i) => [`row-${i}`, 'x'.repeat(200)]);
+  const worker = createWorkerServer(o.handler(pool, values), { settings, logger, accessLogger: o.accessLogger, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
+  const { port } = await worker.listen();
+  const socket = connect(port, '127.0.0.1');
+  t.after(async () => {
+    socket.destroy();
+    if (!o.drainedByTest) await worker.drain(100);
+    await pool.close();
+  });
+  await once(socket, 'connect');
+  socket.on('error', () => undefined);
+  socket.pause(); // reads nothing
+  socket.write('GET /export HTTP/1.1\r\nHost: x\r\n\r\n');
+  return worker;
+}
+
 describe('an export under the worker server', () => {
   it("stalls by its own send-stall time, not the worker's CORRAL_SEND_TIMEOUT, so its log says why, and its access line that it cut the client (cut: send_stall), not the client", { timeout: 20_000 }, async (t) => {
-    const { loadSettings } = await import('../../src/config/load.js');
-    const { createLogger } = await import('../../src/log/logger.js');
-    const { createWorkerServer } = await import('../../src/worker/server.js');
-    const { createCsvPool } = await import('../../src/app/export/pool.js');
     const { streamCsv } = await import('../../src/app/export/stream.js');
-    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_SEND_TIMEOUT: '1' } });
-    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
     const lines: Record<string, unknown>[] = [];
     const accessLogger = { info: (l: Record<string, unknown>) => void lines.push(l) } as unknown as Logger;
-    const pool = createCsvPool(1);
-    const values = Array.from({ length: 60_000 }, (_, i) => [`row-${i}`, 'x'.repeat(200)]);
     let ended!: (end: string) => void;
     const end = new Promise<string>((resolve) => (ended = resolve));
-    const worker = createWorkerServer(
-      (req, res) => {
+    await exportToPausedClient(t, {
+      env: { CORRAL_SEND_TIMEOUT: '1' },
+      accessLogger,
+      handler: (pool, values) => (req, res) => {
         const started = Date.now();
         void streamCsv(req, res, pool, values, 'big', { sendStallMs: 2500 }).then((how) => ended(`${how} after ${Date.now() - started >= 2500 ? 'the stall time' : 'less'}`));
       },
-      { settings, logger, accessLogger, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
-    );
-    const { port } = await worker.listen();
-    const socket = connect(port, '127.0.0.1');
-    t.after(async () => {
-      socket.destroy();
-      await worker.drain(100);
-      await pool.close();
     });
-    await once(socket, 'connect');
-    socket.on('error', () => undefined);
-    socket.pause(); // reads nothing
-    socket.write('GET /export HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.equal(await end, 'stalled after the stall time');
     // Its access line: a 499 the export caused, said apart from a client that left.
     const deadline = Date.now() + 2000;
@@ -598,37 +616,20 @@ describe('an export under the worker server', () => {
 
 describe('an export cut by the worker at the end of a drain', () => {
   it("ends as the worker's drain cut it, not as the client closing, when the graceful time runs out before its end", { timeout: 20_000 }, async (t) => {
-    const { loadSettings } = await import('../../src/config/load.js');
-    const { createLogger } = await import('../../src/log/logger.js');
-    const { createWorkerServer } = await import('../../src/worker/server.js');
-    const { createCsvPool } = await import('../../src/app/export/pool.js');
     const { streamCsv } = await import('../../src/app/export/stream.js');
-    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
-    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
-    const pool = createCsvPool(1);
-    // About 12 MB of CSV: far more than the loopback socket buffers hold for a client reading nothing.
-    const values = Array.from({ length: 60_000 }, (_, i) => [`row-${i}`, 'x'.repeat(200)]);
     let ended!: (end: string) => void;
     const end = new Promise<string>((resolve) => (ended = resolve));
     let started!: () => void;
     const streaming = new Promise<void>((resolve) => (started = resolve));
-    const worker = createWorkerServer(
-      (req, res) => {
+    const worker = await exportToPausedClient(t, {
+      env: {},
+      drainedByTest: true,
+      handler: (pool, values) => (req, res) => {
         started();
         void streamCsv(req, res, pool, values, 'big').then(ended);
       },
-      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
-    );
-    const { port } = await worker.listen();
-    const socket = connect(port, '127.0.0.1');
-    t.after(async () => {
-      socket.destroy();
-      await pool.close();
     });
-    await once(socket, 'connect');
-    socket.on('error', () => undefined);
-    socket.pause(); // reads nothing: the export is under way when the graceful time runs out
-    socket.write('GET /export HTTP/1.1\r\nHost: x\r\n\r\n');
+    // The export is under way when the graceful time runs out.
     await streaming;
     await worker.drain(300);
     assert.equal(await end, 'drain');
