@@ -89,18 +89,21 @@ function shownValue(setting: string, value: string | undefined): string {
 }
 
 /**
- * `-port 8000`, `-workers=8`: a long flag given one dash, as Go's flags take them. getopt reads
- * `-p` with the value `ort`, and the hint said "set CORRAL_PIDFILE=ort". A word after one dash
- * that names a setting (or `port`, `host`, a gunicorn flag) is read as that word after two.
+ * `-port 8000`, `-workers=8`, `-fast`: a long flag given one dash, as Go's flags take them. getopt
+ * reads `-p` with the value `ort`, and the hint said "set CORRAL_PIDFILE=ort"; `-fast` was
+ * "Unknown option '-f'" alone. A word after one dash that is one of the command's own options, or,
+ * for a command that reads the settings, names a setting (or `port`, `host`, a gunicorn flag), is
+ * read as that word after two.
  */
-function longFlagWithOneDash(unknown: string, argv: readonly string[]): { unknown: string; argv: readonly string[] } | undefined {
+function longFlagWithOneDash(unknown: string, argv: readonly string[], options: readonly string[], readsSettings: boolean): { unknown: string; argv: readonly string[] } | undefined {
   if (!/^-[^-]$/.test(unknown)) return undefined;
   const index = argv.findIndex((a) => a.startsWith(unknown) && a.length > 2);
   const m = index === -1 ? null : /^-([A-Za-z][\w-]+)(=.*)?$/.exec(argv[index] ?? '');
   const word = m?.[1]?.toLowerCase();
   if (!m || word === undefined) return undefined;
-  const named = word === 'port' || word === 'host' || Object.hasOwn(GUNICORN_ONLY, word) || settingForFlag(word) !== undefined;
-  if (!named) return undefined;
+  const own = word.length > 1 && options.includes(word);
+  const named = readsSettings && (word === 'port' || word === 'host' || Object.hasOwn(GUNICORN_ONLY, word) || settingForFlag(word) !== undefined);
+  if (!own && !named) return undefined;
   return { unknown: `--${m[1]}`, argv: argv.map((a, i) => (i === index ? `-${a}` : a)) };
 }
 
@@ -125,7 +128,7 @@ export function unknownOptionHint(
   own: Readonly<Record<string, string>> = {},
   ownBySetting: SettingFlagHints = {},
 ): string {
-  const oneDash = readsSettings ? longFlagWithOneDash(unknown, argv) : undefined;
+  const oneDash = longFlagWithOneDash(unknown, argv, options, readsSettings);
   if (oneDash) return unknownOptionHint(oneDash.unknown, oneDash.argv, options, readsSettings, own, ownBySetting);
   const typed = unknown.replace(/^-+/, '').replace(/=.*$/, '');
   // A long flag's case is no part of its name (`--Port`, `--WORKERS`); a short one's is (`-D`, `-d`).

@@ -15,6 +15,15 @@ describe('unknown options', () => {
     assert.throws(() => parseFlags(['--nowait'], flags), usageError(/^Unknown option '--nowait': did you mean --no-wait\?$/));
     assert.throws(() => parseFlags(['--js'], flags), usageError(/^Unknown option '--js': did you mean --json\? \(options are spelled out in full\)$/));
     assert.throws(() => parseFlags(['--sideways'], flags), usageError(/^Unknown option '--sideways'$/));
+    // The command's own option given one dash: getopt reads `-f` (then `a`, `s`, `t`), and "Unknown
+    // option '-f'" alone did not say that `--fast` was meant. Whether the command reads the settings or not.
+    for (const reads of [{}, { readsSettings: true }]) {
+      assert.throws(() => parseFlags(['-fast'], flags, reads), usageError(/^Unknown option '-f': did you mean --fast\?$/));
+      assert.throws(() => parseFlags(['-no-wait'], flags, reads), usageError(/^Unknown option '-n': did you mean --no-wait\?$/));
+      assert.throws(() => parseFlags(['-JSON'], flags, reads), usageError(/^Unknown option '-J': did you mean --json\?$/));
+    }
+    // A short flag that is no word of the command's stays as it was.
+    assert.throws(() => parseFlags(['-x'], flags), usageError(/^Unknown option '-x'$/));
   });
 
   it("name the setting a flag spells, with the value given, where the command reads the settings (gunicorn's flags too)", () => {
