@@ -7,6 +7,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { HostCounters } from '../contract.js';
+import { monotonicNow } from '../clock.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import { HttpError } from './http.js';
@@ -58,7 +59,9 @@ export async function createRateLimit(options: RateLimitOptions): Promise<RateLi
   const counters = options.hostCounters ?? (await import('../window-counters.js')).createWindowCounters();
   // Failing open is said at the first failure, then at most once a minute with the count.
   const unavailable = new RepeatedFailure();
-  // Keys a count said were over the limit, with when their window ends (ms since the epoch).
+  // Keys a count said were over the limit, with when their window ends, on the monotonic clock as
+  // the counters' windows are: on the wall clock, a step of the system clock an hour back (NTP, a
+  // `date -s`) refused a client's 404s for an hour past its window, with Retry-After: 3630.
   const over = new Map<string, number>();
 
   const ask = async (key: string): Promise<RateDecision> => {
@@ -67,7 +70,7 @@ export async function createRateLimit(options: RateLimitOptions): Promise<RateLi
       const decision = { allowed: hit.allowed, limit: perMinute, remaining: hit.remaining, resetSeconds: Math.max(1, Math.ceil(hit.msBeforeReset / 1000)) };
       if (!hit.allowed) {
         if (over.size >= REMEMBERED_REFUSALS) over.clear();
-        over.set(key, Date.now() + hit.msBeforeReset);
+        over.set(key, monotonicNow() + hit.msBeforeReset);
       }
       unavailable.ended((requests) =>
         logger.info({ event: 'ratelimit.recovered', counter: 'requests', requests }, `rate limiter answers again; ${requests} requests went through uncounted`),
@@ -103,7 +106,7 @@ export async function createRateLimit(options: RateLimitOptions): Promise<RateLi
     count(key) {
       const until = over.get(key);
       if (until !== undefined) {
-        const ms = until - Date.now();
+        const ms = until - monotonicNow();
         // Over until its window ends: refused without asking (more hits would change nothing).
         if (ms > 0) return { allowed: false, limit: perMinute, remaining: 0, resetSeconds: Math.max(1, Math.ceil(ms / 1000)) };
         over.delete(key);

@@ -258,3 +258,24 @@ describe('rate limit without its counters', () => {
     );
   });
 });
+
+describe('rate limit: a client known to be over, across a step of the system clock', () => {
+  it("refuses its unrouted requests until its window's end, not an hour longer when the clock steps back an hour", async (t) => {
+    const { createRateLimit } = await import('../../src/app/rate-limit.js');
+    const logger = { warn: () => {}, info: () => {} } as unknown as Parameters<typeof createRateLimit>[0]['logger'];
+    // The host counters end windows on the monotonic clock: 30 s left, whatever the wall clock says.
+    const over: HostCounters = {
+      hit: () => Promise.resolve({ allowed: false, remaining: 0, msBeforeReset: 30_000 }),
+      peek: () => Promise.resolve({ allowed: false, remaining: 0, msBeforeReset: 30_000 }),
+    };
+    const limit = await createRateLimit({ perMinute: 5, logger, hostCounters: over });
+    assert.ok(limit);
+    assert.equal((await limit.consume('198.51.100.7')).allowed, false);
+    const wall = Date.now;
+    t.mock.method(Date, 'now', () => wall() - 3_600_000);
+    const refused = limit.count('198.51.100.7');
+    assert.ok(refused, 'still over: its window has not ended');
+    assert.equal(refused.allowed, false);
+    assert.ok(refused.resetSeconds <= 30, `Retry-After ${refused.resetSeconds} s, past the window's 30`);
+  });
+});
