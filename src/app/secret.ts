@@ -113,7 +113,7 @@ async function readSecret(file: string): Promise<SecretFile | undefined> {
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    throw unreadableSecret(file, err);
   }
   if (text.length < SECRET_MIN_LENGTH) throw weakSecret(file, text.length);
   return { secret: Buffer.from(text, 'utf8'), mtimeMs };
@@ -140,6 +140,22 @@ function joiningSecret(file: string, existing: SecretFile | undefined, readyAt: 
     );
   }
   return existing.secret;
+}
+
+/**
+ * A file that is there and cannot be read: one written by hand as root (`install -m 600`) for a
+ * service running as its own user (EACCES), a directory in its place (EISDIR, whose message names
+ * no file). Every worker failed its boot on the bare errno, the start exiting 3 with
+ * 'EISDIR: illegal operation on a directory, read'. Left as it is: the operator's, maybe the
+ * secret every host shares.
+ */
+function unreadableSecret(file: string, err: unknown): CorralError {
+  return new CorralError(
+    'CORRAL_ERR_SESSION_SECRET_UNREADABLE',
+    `cannot read the session secret file ${file}: ${(err as Error)?.message ?? String(err)}. ` +
+      'Make it a file readable by the user corral runs as (chown that user, chmod 600), or delete it to have a new one made (at the next start or reload; every session then ends)',
+    { cause: err },
+  );
 }
 
 function weakSecret(file: string, length: number): CorralError {

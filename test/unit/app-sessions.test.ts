@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -135,6 +135,26 @@ describe('session secret file', () => {
       } finally {
         await rm(weak, { recursive: true, force: true });
       }
+    }
+  });
+
+  it('refuses a file it cannot read (a directory in its place; owned by another user), naming the file and the fix, not a bare errno', async () => {
+    const odd = await mkdtemp(join(tmpdir(), 'corral-secret-unreadable-'));
+    try {
+      const file = join(odd, SECRET_FILE);
+      await mkdir(file);
+      await assert.rejects(loadSessionSecret(undefined, odd), (err: Error & { code?: string; cause?: { code?: string } }) => {
+        assert.equal(err.code, 'CORRAL_ERR_SESSION_SECRET_UNREADABLE');
+        assert.equal(err.cause?.code, 'EISDIR');
+        assert.ok(err.message.includes(file), err.message);
+        assert.match(err.message, /EISDIR/);
+        assert.match(err.message, /readable by the user corral runs as.*or delete it/);
+        return true;
+      });
+      // Left for the operator: it is not theirs to lose.
+      assert.ok((await stat(file)).isDirectory());
+    } finally {
+      await rm(odd, { recursive: true, force: true });
     }
   });
 
