@@ -6,6 +6,7 @@
 // let anyone fill the log; the token sent is never written, only whether there was one.
 
 import type { IncomingMessage } from 'node:http';
+import { monotonicNow } from '../clock.js';
 import { pathOfTarget } from '../http/logged-target.js';
 import type { Logger } from '../log/logger.js';
 import { laterLines, RepeatedFailure } from '../log/repeated-failure.js';
@@ -14,7 +15,7 @@ import type { ClientIpResolver } from '../http/client-ip.js';
 /** Counts one refused request and logs `app.admin_unauthorized` when a line is due. */
 export type AdminRefusalLog = (req: IncomingMessage) => void;
 
-export function createAdminRefusalLog(logger: Logger, clientIp: ClientIpResolver, now: () => number = Date.now): AdminRefusalLog {
+export function createAdminRefusalLog(logger: Logger, clientIp: ClientIpResolver, now: () => number = monotonicNow): AdminRefusalLog {
   const refused = new RepeatedFailure(now);
   // The last refused request: a line said on the timer (a burst that stopped) names it.
   let last: { remote: string; path: string; token: 'missing' | 'wrong' } | undefined;

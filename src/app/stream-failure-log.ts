@@ -5,6 +5,7 @@
 // with its error, then at most once a minute with the count since; `app.stream_recovered` once an
 // answer on that path is sent whole again.
 
+import { monotonicNow } from '../clock.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { pathOfTarget } from '../http/logged-target.js';
@@ -22,7 +23,7 @@ export class StreamFailureLog {
 
   constructor(
     private readonly logger: Logger,
-    now: () => number = Date.now,
+    now: () => number = monotonicNow,
   ) {
     this.failures = new RepeatedFailures(now);
   }

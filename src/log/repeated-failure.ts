@@ -17,6 +17,8 @@
 // after a "recovered" that the log then never contradicted. Flapping faster than `settleMs` is
 // one failure, so this is at most two lines per outage that lasted and ended.
 
+import { monotonicNow } from '../clock.js';
+
 /** While a failure lasts, it is said again at most this often. */
 export const FAILURE_REPEAT_MS = 60_000;
 
@@ -31,7 +33,7 @@ export class RepeatedFailure {
   private ending: { readonly at: number; readonly total: number; readonly said: boolean; readonly say: (total: number) => void } | undefined;
 
   constructor(
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = monotonicNow,
     private readonly repeatMs: number = FAILURE_REPEAT_MS,
     private readonly settleMs = 0,
   ) {}
@@ -132,7 +134,7 @@ export class RepeatedFailures {
   private readonly byKey = new Map<string, RepeatedFailure>();
 
   constructor(
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = monotonicNow,
     private readonly maxKeys = 100,
   ) {}
 

@@ -12,6 +12,7 @@
 // says how many (at the first so held, and once the minute is over: at the next failure, or by a
 // timer if none comes, so a storm's last minute is counted too).
 
+import { monotonicNow } from '../clock.js';
 import { RepeatedFailures } from './repeated-failure.js';
 
 /** Distinct failures said one by one within a minute; the rest are counted in a line of their own. */
@@ -50,7 +51,7 @@ export class RequestErrorLog {
 
   constructor(
     private readonly sayHeld: (h: HeldFailures) => void,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = monotonicNow,
     private readonly schedule: (fn: () => void, ms: number) => void = (fn, ms) => void setTimeout(fn, ms).unref(),
   ) {
     this.failures = new RepeatedFailures(now);

@@ -11,6 +11,7 @@
 // itself when the file can be written again (space freed, or logrotate + USR1), and the first
 // line after says how many were lost.
 
+import { monotonicNow } from '../clock.js';
 import { describeError } from '../errors.js';
 
 /**
@@ -116,7 +117,7 @@ function startsOnNewLine(d: WatchedDestination): void {
  * chunk goes out again on a line of its own (startsOnNewLine); stdout has this process alone
  * writing to it, where that would only add an empty line (an empty journal entry).
  */
-export function watchWriteFailures(report: WriteFailureReport, now: () => number = Date.now, ownMark?: string, sharesFile = true): WriteFailureWatch {
+export function watchWriteFailures(report: WriteFailureReport, now: () => number = monotonicNow, ownMark?: string, sharesFile = true): WriteFailureWatch {
   let failingSince: number | undefined;
   let dropped = 0;
   let oversized = 0;

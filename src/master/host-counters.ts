@@ -8,6 +8,7 @@
 import { counterArgsProblem } from '../counter-args.js';
 import { CorralError } from '../errors.js';
 import type { ChildMessage, CountResult, MasterMessage } from '../ipc/messages.js';
+import { monotonicNow } from '../clock.js';
 import type { Logger } from '../log/logger.js';
 import { FAILURE_REPEAT_MS, RepeatedFailure } from '../log/repeated-failure.js';
 import { createWindowCounters, MAX_KEYS_PER_COUNTER, type CounterRoomObserver } from '../window-counters.js';
@@ -48,7 +49,7 @@ function problemOf(req: CountRequest): string | undefined {
 }
 
 export function createHostCounters(options: HostCounterOptions = {}): HostCounterService {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? monotonicNow;
   const maxKeys = options.maxKeysPerCounter ?? MAX_KEYS_PER_COUNTER;
   // Per counter (limit and window): the per-IP limit's filling does not hide a login counter's.
   const full = new Map<string, RepeatedFailure>();

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
+import { createAdminRefusalLog } from '../../src/app/admin-refusals.js';
 import { FAILURE_REPEAT_MS, RepeatedFailure, RepeatedFailures } from '../../src/log/repeated-failure.js';
+import type { Logger } from '../../src/log/logger.js';
 
 describe('a repeated failure, as log lines', () => {
   it('says the first occurrence at once, then at most once per interval with the count since, then its end once', () => {
@@ -116,5 +118,36 @@ describe('a repeated failure, as log lines', () => {
     assert.deepEqual(lines, ['a failed 1', 'b failed 1', 'a ended 30']);
     failures.ended('b', (total) => lines.push(`b ended ${total}`));
     assert.deepEqual(lines.at(-1), 'b ended 30');
+  });
+  it('by default, on the monotonic clock: a step of the system clock neither repeats a line within the interval nor silences one for as long as the step', (t: TestContext) => {
+    let wall = Date.now();
+    t.mock.method(Date, 'now', () => wall);
+    const failure = new RepeatedFailure();
+    const failures = new RepeatedFailures();
+    const said: string[] = [];
+    failure.failed((n) => said.push(`one ${n}`));
+    failures.failed('k', (n) => said.push(`k ${n}`));
+    // An hour forward (NTP after a suspend, `date -s`): on the wall clock the interval looked over,
+    // and every failure after a step said its line again.
+    wall += 3_600_000;
+    failure.failed((n) => said.push(`one ${n}`));
+    failures.failed('k', (n) => said.push(`k ${n}`));
+    assert.deepEqual(said, ['one 1', 'k 1']);
+    // An hour back: on the wall clock the next line was an hour and a minute away.
+    wall -= 7_200_000;
+    assert.ok((failure.unsaidDueInMs() ?? 0) <= FAILURE_REPEAT_MS, `due in ${failure.unsaidDueInMs()} ms, past the interval`);
+  });
+
+  it("the app's admin refusals too: a clock step does not say a refusal line again within the minute", (t: TestContext) => {
+    let wall = Date.now();
+    t.mock.method(Date, 'now', () => wall);
+    const lines: unknown[] = [];
+    const logger = { warn: (fields: unknown) => lines.push(fields) } as unknown as Logger;
+    const refuse = createAdminRefusalLog(logger, () => '127.0.0.1');
+    const req = { url: '/api/export', headers: {} } as Parameters<typeof refuse>[0];
+    refuse(req);
+    wall += 3_600_000;
+    refuse(req);
+    assert.equal(lines.length, 1);
   });
 });

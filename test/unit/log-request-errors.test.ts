@@ -3,7 +3,7 @@
 // with its stack per request. Distinct failures past FIRST_LINES_PER_MINUTE in a minute are counted.
 
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { describeError } from '../../src/errors.js';
 import { FIRST_LINES_PER_MINUTE, RequestErrorLog, thrownAt, type HeldFailures } from '../../src/log/request-errors.js';
 
@@ -98,5 +98,18 @@ describe('request error log: the held count of a storm that stops', () => {
     // A failure after it starts a new minute without saying the count again.
     log.failed({ method: 'GET', message: 'no item x' }, () => undefined);
     assert.equal(held.length, 2);
+  });
+  it('by default on the monotonic clock: a step of the system clock an hour forward neither says a failure again nor starts a new minute of first lines', (t: TestContext) => {
+    let wall = Date.now();
+    t.mock.method(Date, 'now', () => wall);
+    const held: HeldFailures[] = [];
+    const log = new RequestErrorLog((h) => held.push(h), undefined, () => {});
+    const said: string[] = [];
+    for (let i = 0; i < FIRST_LINES_PER_MINUTE; i++) log.failed({ method: 'GET', message: `no item ${i}` }, () => said.push(`item ${i}`));
+    wall += 3_600_000;
+    log.failed({ method: 'GET', message: 'no item 0' }, () => said.push('item 0 again'));
+    log.failed({ method: 'GET', message: 'no item 99' }, () => said.push('item 99'));
+    assert.equal(said.length, FIRST_LINES_PER_MINUTE, `said: ${said.slice(FIRST_LINES_PER_MINUTE).join(', ')}`);
+    assert.deepEqual(held, [{ held: 1, first: true }]);
   });
 });

@@ -13,6 +13,7 @@ import type { RequestAuth } from './auth.js';
 import { make, mapApiError, mapBadBody, mapTransportError, type ErrorContext, type SheetsOperation } from './error-map.js';
 import { httpCall, TransportError, type HttpResponse } from './http.js';
 import { retryDelay, sleep as defaultSleep, type RetryPolicy } from './retry.js';
+import { monotonicNow } from '../../clock.js';
 import { BadBody, type StringValueRange } from './values-answers.js';
 import { appendValuesCall, batchGetValuesCall, batchUpdateValuesCall, getValuesCall, updateValuesCall, type CallSpec } from './values-calls.js';
 import type {
@@ -266,7 +267,7 @@ export class SheetsApiClient {
   #retryLine(operation: SheetsOperation): RepeatedFailure {
     let line = this.#retryLines.get(operation);
     if (!line) {
-      line = new RepeatedFailure(this.#o.now ?? Date.now);
+      line = new RepeatedFailure(this.#o.now ?? monotonicNow);
       this.#retryLines.set(operation, line);
     }
     return line;
