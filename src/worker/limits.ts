@@ -44,10 +44,16 @@ function unfinishedResponse(socket: Duplex): ServerResponse | undefined {
  * connection). An error in that rest (it comes too slowly for the request timeout, or its chunks
  * do not parse) is that request's, and it was answered: a 408 or 400 written now was an answer
  * to no request, which a client reusing the connection read as the answer to its next one.
+ * So is one the app ended but node:http has not yet seen leave (its 'finish' comes a turn later,
+ * or once a client that is not reading takes it): the parser failed in the same read as the
+ * request's head (a chunk size that does not parse), or the request timeout passed while a large
+ * answer waited for its client; the 400 or 408 was written after that answer.
  */
 function alreadyAnswered(socket: Duplex): boolean {
   const incoming = (socket as Duplex & { parser?: { incoming?: IncomingMessage | null } | null }).parser?.incoming;
-  return incoming != null && !incoming.complete && currentResponse(socket) === undefined;
+  if (incoming == null || incoming.complete) return false;
+  const res = currentResponse(socket);
+  return res === undefined || (res.req === incoming && res.writableEnded);
 }
 
 /**

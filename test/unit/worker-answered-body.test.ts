@@ -57,6 +57,19 @@ describe('a request answered before its body arrived, whose body then fails', ()
     assert.ok(socket.destroyed || socket.readableEnded, 'the connection was closed');
   });
 
+  it('a chunked body malformed in the same read as the head, after a synchronous answer: no 400 after the answer', async () => {
+    // The app ends its answer while node:http parses the head; the parser reads on into the body
+    // in the same read, before the answer's 'finish', and fails there: the answer is whole, not
+    // one the 400 may replace.
+    const socket = connect(port, '127.0.0.1');
+    sockets.push(socket);
+    const read = readToClose(socket, 4000);
+    socket.write('POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n');
+    const text = await read;
+    assert.deepEqual(answers(text), ['HTTP/1.1 401'], text);
+    assert.ok(socket.destroyed || socket.readableEnded, 'the connection was closed');
+  });
+
   it('a chunked body malformed after the answer: the connection closes, with no 400 after the answer', async () => {
     const socket = connect(port, '127.0.0.1');
     sockets.push(socket);
@@ -67,5 +80,43 @@ describe('a request answered before its body arrived, whose body then fails', ()
     const text = await read;
     assert.deepEqual(answers(text), ['HTTP/1.1 401'], text);
     assert.ok(socket.destroyed || socket.readableEnded, 'the connection was closed');
+  });
+});
+
+describe('a request answered whole but not yet taken by its client, whose body then does not arrive', () => {
+  let worker: WorkerServer;
+  let port: number;
+  const sockets: Socket[] = [];
+  before(async () => {
+    const { settings } = loadSettings({
+      env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1', CORRAL_REQUEST_TIMEOUT: '1' },
+    });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    // An answer larger than the socket buffers, ended at once: node:http has it all, the client
+    // has not read it yet, and the response stays the connection's current one until it has.
+    const big = Buffer.alloc(16 * 1024 * 1024, 'a');
+    const app = (_req: unknown, res: import('node:http').ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(big.length) });
+      res.end(big);
+    };
+    worker = createWorkerServer(app, { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
+    port = (await worker.listen()).port;
+  });
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await worker.drain(100);
+  });
+
+  it('the request timeout passes while the answer waits for the client: no 408 after the answer', async () => {
+    const socket = connect(port, '127.0.0.1');
+    sockets.push(socket);
+    socket.pause();
+    socket.write('POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
+    // Past the request timeout and node:http's check of it (every second), without reading.
+    await new Promise((r) => setTimeout(r, 3000));
+    const read = readToClose(socket, 8000);
+    socket.resume();
+    const text = await read;
+    assert.deepEqual(answers(text), ['HTTP/1.1 200'], `${text.slice(0, 200)}…${text.slice(-400)}`);
   });
 });
