@@ -195,7 +195,10 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
     } else {
       const method = unknownMethodOf(err);
       if (method !== undefined) rawReply(socket, 'method_not_implemented', unknownMethodMessage(method), { method, target: targetAfterMethod(err, method) }, onAnswer);
-      else rawReply(socket, 'bad_request', malformedRequestMessage(err), failedRequestLineOf(err, socket), onAnswer);
+      else {
+        const line = failedRequestLineOf(err, socket);
+        rawReply(socket, 'bad_request', malformedRequestMessage(err), line, onAnswer, '', line.method === 'HEAD');
+      }
     }
   });
 }

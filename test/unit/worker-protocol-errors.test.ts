@@ -248,6 +248,13 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.ok(behind.endsWith('\r\n\r\n'), behind.slice(-200));
   });
 
+  it('answers a HEAD with a header that does not parse with the 400 head alone, as the 414 and the 431 to a HEAD', async () => {
+    const answer = await exchange(port, 'HEAD / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /connection: close/i);
+    assert.ok(answer.endsWith('\r\n\r\n'), `no body after the head: ${JSON.stringify(answer.slice(answer.indexOf('\r\n\r\n')))}`);
+  });
+
   it('answers 431 for a long header that reaches the worker in a read of its own, without the request line', async () => {
     const answer = new Promise<string>((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => {
