@@ -11,7 +11,7 @@ import { statusOf, type HttpErrorCode } from '../errors.js';
 import { lingerOnClose } from '../http/lingering-close.js';
 import { malformedRequestMessage } from '../http/malformed-request.js';
 import { unknownMethodMessage, unknownMethodOf } from '../http/unknown-method.js';
-import { answeredOnSocket } from './request-stats.js';
+import { answeredOnSocket, refusedByWorker } from './request-stats.js';
 import { timeoutWhileUnread } from './unread-timeout.js';
 import { fieldCount } from '../http/field-count.js';
 import { unsupportedVersion } from '../http/version.js';
@@ -108,8 +108,16 @@ function endAndClose(socket: Duplex, text: string): void {
  * the status (answeredOnSocket); none is reported when no answer is written (the client went).
  * `headers`: more header lines, each ending in CRLF (a 405's Allow). `head`: the request is known
  * to be a HEAD, whose answer has no body (RFC 9110 §9.3.2), as node:http drops it from its own.
+ * `parserCode`: the parser's code (HPE_…) of a request that does not parse, for the access line.
  */
-function rawReply(socket: Duplex, error: HttpErrorCode, message: string, line: RequestLine, onAnswer: ((a: ParserAnswer) => void) | undefined, headers = '', head = false): void {
+function rawReply(
+  socket: Duplex,
+  error: HttpErrorCode,
+  message: string,
+  line: RequestLine,
+  onAnswer: ((a: ParserAnswer) => void) | undefined,
+  { headers = '', head = false, parserCode }: { headers?: string; head?: boolean; parserCode?: string } = {},
+): void {
   const status = statusOf(error);
   const reason = STATUS_CODES[status] ?? '';
   const body = JSON.stringify({ error, message });
@@ -118,7 +126,7 @@ function rawReply(socket: Duplex, error: HttpErrorCode, message: string, line: R
   const started = currentResponse(socket);
   // Read now: net caches the peer address on first use, and a closed socket has none to give.
   const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
-  const written = (): void => onAnswer?.({ method: line.method, target: line.target, status, remote });
+  const written = (): void => onAnswer?.({ method: line.method, target: line.target, status, error, parserCode, remote });
   if (started?.req.complete) {
     // The error is in a request pipelined behind a whole one the app is still answering (a POST
     // whose handler awaits the keeper): that one gets its own answer, and its side effects are
@@ -132,13 +140,13 @@ function rawReply(socket: Duplex, error: HttpErrorCode, message: string, line: R
   if (!socket.writable || midAnswer) {
     // A raw answer now would land inside the body the app is already sending (node:http's own
     // socketOnError skips writing then too): cut the connection. The access line says why.
-    if (midAnswer) answeredOnSocket(started, status);
+    if (midAnswer) answeredOnSocket(started, status, error, parserCode);
     socket.destroy();
     return;
   }
   // The error came in that request's body: its own response will never go out, and its access
   // line must say what the client got, not 499.
-  if (started && !started.headersSent) answeredOnSocket(started, status);
+  if (started && !started.headersSent) answeredOnSocket(started, status, error, parserCode);
   endAndClose(socket, text);
   if (!started) written();
 }
@@ -149,6 +157,9 @@ export interface ParserAnswer {
   /** The start of the request target, at most TARGET_LOGGED_CHARS; '' when the parser did not read it. */
   readonly target: string;
   readonly status: number;
+  /** Why, as the answer's body says it; and the parser's code (HPE_…) of a request that does not parse. */
+  readonly error: HttpErrorCode;
+  readonly parserCode?: string | undefined;
   readonly remote: string | undefined;
 }
 
@@ -181,11 +192,11 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
     if (code === 'HPE_HEADER_OVERFLOW') {
       if (overflowedInRequestLine(err, socket)) {
         const line = requestLineOf(err);
-        rawReply(socket, 'uri_too_long', 'the request line (its URL) is too long', line, onAnswer, '', line.method === 'HEAD');
+        rawReply(socket, 'uri_too_long', 'the request line (its URL) is too long', line, onAnswer, { head: line.method === 'HEAD' });
       }
       else {
         const line = failedRequestLineOf(err, socket);
-        rawReply(socket, 'headers_too_large', 'request headers are too large', line, onAnswer, '', line.method === 'HEAD');
+        rawReply(socket, 'headers_too_large', 'request headers are too large', line, onAnswer, { head: line.method === 'HEAD' });
       }
     }
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
@@ -197,7 +208,7 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
       if (method !== undefined) rawReply(socket, 'method_not_implemented', unknownMethodMessage(method), { method, target: targetAfterMethod(err, method) }, onAnswer);
       else {
         const line = failedRequestLineOf(err, socket);
-        rawReply(socket, 'bad_request', malformedRequestMessage(err), line, onAnswer, '', line.method === 'HEAD');
+        rawReply(socket, 'bad_request', malformedRequestMessage(err), line, onAnswer, { head: line.method === 'HEAD', parserCode: code });
       }
     }
   });
@@ -224,10 +235,11 @@ export const CONNECT_ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
  */
 export function refuseConnect(req: IncomingMessage, socket: Duplex, onAnswer?: (a: ParserAnswer) => void): void {
   const line = { method: req.method ?? 'CONNECT', target: (req.url ?? '').slice(0, TARGET_LOGGED_CHARS) };
-  rawReply(socket, 'method_not_allowed', 'CONNECT is not supported: this server is not a proxy', line, onAnswer, `allow: ${CONNECT_ALLOW}\r\n`);
+  rawReply(socket, 'method_not_allowed', 'CONNECT is not supported: this server is not a proxy', line, onAnswer, { headers: `allow: ${CONNECT_ALLOW}\r\n` });
 }
 
 function reply(res: ServerResponse, error: HttpErrorCode, message: string): void {
+  refusedByWorker(res, error);
   const body = JSON.stringify({ error, message });
   res.writeHead(statusOf(error), jsonHeaders(Buffer.byteLength(body), { Connection: 'close' }));
   res.end(body);

@@ -42,10 +42,21 @@ export interface RequestStats {
 const STARTED = Symbol('corral.started');
 const BYTES_BEFORE = Symbol('corral.bytesBefore');
 const RAW_STATUS = Symbol('corral.rawStatus');
+/** Why the worker refused the request itself (its answer's `error`), and the parser's code of one that does not parse. */
+const REFUSED = Symbol('corral.refused');
+const PARSER_CODE = Symbol('corral.parserCode');
 
 /** Bytes of the answer still queued on the socket when the send timeout cut it. */
 const UNSENT = Symbol('corral.unsent');
-type TrackedResponse = ServerResponse & { [STARTED]: number; [BYTES_BEFORE]: number; [BYTES_AFTER]?: number; [RAW_STATUS]?: number; [UNSENT]?: number };
+type TrackedResponse = ServerResponse & {
+  [STARTED]: number;
+  [BYTES_BEFORE]: number;
+  [BYTES_AFTER]?: number;
+  [RAW_STATUS]?: number;
+  [UNSENT]?: number;
+  [REFUSED]?: string;
+  [PARSER_CODE]?: string | undefined;
+};
 
 /** BYTES_BEFORE of a response queued behind another on its connection, until it gets the connection. */
 const NOT_ON_SOCKET = -1;
@@ -69,10 +80,21 @@ function onSocket(this: TrackedResponse, socket: TrackedSocket): void {
 
 /**
  * The request of `res` was answered on its socket, not through `res` (a parser error or a request
- * timeout in the middle of its body): its access line shows that status, not 499.
+ * timeout in the middle of its body): its access line shows that status, not 499, and why.
  */
-export function answeredOnSocket(res: ServerResponse, status: number): void {
+export function answeredOnSocket(res: ServerResponse, status: number, error: string, parserCode?: string): void {
   (res as TrackedResponse)[RAW_STATUS] = status;
+  refusedByWorker(res, error, parserCode);
+}
+
+/**
+ * The worker answered the request of `res` itself, refusing it (a limit, a bad Host, a parser
+ * error): its access line says why (`error`, the answer's, and `parser_code`), so that an operator
+ * can tell a wave of 400s or 413s apart, and from the app's own, in the access log.
+ */
+export function refusedByWorker(res: ServerResponse, error: string, parserCode?: string): void {
+  (res as TrackedResponse)[REFUSED] = error;
+  (res as TrackedResponse)[PARSER_CODE] = parserCode;
 }
 
 /**
@@ -172,6 +194,8 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
         status,
         // Left out of the line when undefined (pino skips undefined fields): no spread per request.
         cut,
+        error: res[REFUSED],
+        parser_code: res[PARSER_CODE],
         ms: Math.round(ms * 100) / 100,
         // A response that never got the connection (its client left first) sent nothing.
         bytes: res[BYTES_BEFORE] === NOT_ON_SOCKET ? 0 : Math.max(0, (res[BYTES_AFTER] ?? socket.bytesWritten) - res[BYTES_BEFORE] - (res[UNSENT] ?? 0)),
@@ -215,7 +239,7 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
       served++;
       if (a.status >= 500) errors++;
       // The fields as the parser read them: method and path '' when it had not (a 408).
-      accessLogger?.info({ event: 'access', method: a.method, path: targetForAccessLog(a.target), status: a.status, ms: 0, bytes: 0, remote: a.remote });
+      accessLogger?.info({ event: 'access', method: a.method, path: targetForAccessLog(a.target), status: a.status, error: a.error, parser_code: a.parserCode, ms: 0, bytes: 0, remote: a.remote });
       onServed(served);
     },
     allClosed: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => void whenAllClosed.push(resolve))),

@@ -103,6 +103,35 @@ describe('worker server: an access line and a count for every raw answer', () =>
     assert.deepEqual(got.map((l) => [l.status, l.method, l.path]), [[200, 'GET', '/ok'], [501, 'BREW', '/pot']]);
   });
 
+  it('says in the access line of each answer the worker refuses itself why: its error, and the parser\'s code for a request that does not parse', async () => {
+    // A flood of 400s must be told apart (a proxy smuggling CL and TE, a scanner's garbage, a bad
+    // header) from the access log, at info, without the body the client read.
+    const refusals: [string, number, string, string | undefined][] = [
+      ['GET /bad HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n', 400, 'bad_request', 'HPE_INVALID_HEADER_TOKEN'],
+      ['POST /s HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'bad_request', 'HPE_INVALID_TRANSFER_ENCODING'],
+      ['GET /slow HTTP/1.1\r\nHost: x\r\nX-A: ', 408, 'request_timeout', undefined],
+      [`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4000)}\r\n\r\n`, 431, 'headers_too_large', undefined],
+      [`GET /${'u'.repeat(3000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414, 'uri_too_long', undefined],
+      ['BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n', 501, 'method_not_implemented', undefined],
+      ['CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n', 405, 'method_not_allowed', undefined],
+      // Refused before the app, with a request object of node:http's.
+      ['GET / HTTP/1.1\r\n\r\n', 400, 'missing_host', undefined],
+      ['GET / HTTP/1.1\r\nHost: a/b\r\n\r\n', 400, 'invalid_host', undefined],
+      [`GET / HTTP/1.1\r\nHost: x\r\n${'X-F: v\r\n'.repeat(120)}\r\n`, 431, 'too_many_headers', undefined],
+      ['POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n', 413, 'body_too_large', undefined],
+      ['POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n', 501, 'unsupported_transfer_encoding', undefined],
+      ['GET / HTTP/2.0\r\nHost: x\r\n\r\n', 505, 'http_version_not_supported', undefined],
+      ['POST / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 0\r\n\r\n', 417, 'expectation_failed', undefined],
+    ];
+    for (const [payload, status, error, parserCode] of refusals) {
+      const { line } = await oneLine(payload, status);
+      assert.deepEqual([line.status, line.error, line.parser_code], [status, error, parserCode], `${JSON.stringify(payload.slice(0, 60))}: ${JSON.stringify(line)}`);
+    }
+    // The app's own answers are the app's to explain: no error of the worker's on them.
+    const { line } = await oneLine('GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 200);
+    assert.deepEqual([line.error, line.parser_code], [undefined, undefined]);
+  });
+
   it('writes no line for a connection closed without an answer: silent, or gone in the middle of its headers', async () => {
     const served = worker.stats.served();
     await new Promise<void>((resolve) => {
