@@ -4,6 +4,7 @@
 // and for a HEAD's answer, which has no body.
 
 import type { Duplex } from 'node:stream';
+import { REDACTED } from '../http/logged-target.js';
 
 type ParserError = Error & { rawPacket?: unknown; bytesParsed?: unknown };
 
@@ -55,13 +56,27 @@ export function overflowedInRequestLine(err: ParserError, socket: Duplex): boole
 /** How much of a request target too long to parse its access line keeps. */
 export const TARGET_LOGGED_CHARS = 1024;
 
+/** An absolute-form target whose authority (`user:password@host:port`) runs on to its end. */
+const AUTHORITY_TO_END = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*$/i;
+
+/**
+ * The start of a target cut short (at TARGET_LOGGED_CHARS, or where the read the parser stopped
+ * in ends): an absolute-form one cut inside its authority has lost the `@` that tells its user and
+ * password from a host, and the access log's redaction (logged-target.ts) would write them as
+ * sent. No host name is that long: the authority is replaced, as a user and password are.
+ */
+export function cutTarget(start: string): string {
+  return start.replace(AUTHORITY_TO_END, `$1${REDACTED}`);
+}
+
 /** Method and target start of the request line the parser stopped in (`overflowedInRequestLine`). */
 export function requestLineOf(err: ParserError): RequestLine {
   const packet = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : Buffer.alloc(0);
   const seen = packet.subarray(0, parsedLength(err, packet));
   const line = seen.subarray(seen.lastIndexOf(LF) + 1, seen.lastIndexOf(LF) + 1 + 64 + TARGET_LOGGED_CHARS).toString('latin1');
   const space = line.indexOf(' ');
-  return space < 0 ? { method: '', target: '' } : { method: line.slice(0, space), target: line.slice(space + 1, space + 1 + TARGET_LOGGED_CHARS) };
+  // The parser overflowed in this line: its target is cut, whatever its length here.
+  return space < 0 ? { method: '', target: '' } : { method: line.slice(0, space), target: cutTarget(line.slice(space + 1, space + 1 + TARGET_LOGGED_CHARS)) };
 }
 
 /** A whole request line: method, target, version. */
@@ -87,7 +102,9 @@ export function failedRequestLineOf(err: ParserError, socket: Duplex): RequestLi
     while (start < parsed && (packet[start] === CR || packet[start] === LF)) start++;
   } else return UNPARSED;
   const found = WHOLE_REQUEST_LINE.exec(packet.subarray(start, start + 64 + TARGET_LOGGED_CHARS + 16).toString('latin1'));
-  return found ? { method: found[1]!, target: found[2]!.slice(0, TARGET_LOGGED_CHARS) } : UNPARSED;
+  if (!found) return UNPARSED;
+  const target = found[2]!;
+  return { method: found[1]!, target: target.length > TARGET_LOGGED_CHARS ? cutTarget(target.slice(0, TARGET_LOGGED_CHARS)) : target };
 }
 
 /** The target after an unknown method (the parser stopped in the method): as much of it as this read holds. */
@@ -96,5 +113,7 @@ export function targetAfterMethod(err: ParserError, method: string): string {
   const parsed = parsedLength(err, packet);
   const from = packet.subarray(0, parsed).lastIndexOf(LF) + 1 + method.length + 1;
   const rest = packet.subarray(from, from + TARGET_LOGGED_CHARS).toString('latin1');
-  return /^[^\s]*/.exec(rest)![0];
+  const target = /^[^\s]*/.exec(rest)![0];
+  // Not ended by a space within what was read: cut at TARGET_LOGGED_CHARS or at the read's end.
+  return target.length === rest.length ? cutTarget(target) : target;
 }

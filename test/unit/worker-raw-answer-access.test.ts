@@ -96,6 +96,23 @@ describe('worker server: an access line and a count for every raw answer', () =>
     assert.deepEqual([r.served, r.errors], [1, 0]);
   });
 
+  it('writes no password of an absolute-form target cut before its @: the authority left of the cut is replaced', async () => {
+    // The access line keeps the first 1024 characters of a target too long to parse: a user and
+    // password longer than that lose the '@' that marks them, and were written as sent.
+    const password = 'p'.repeat(3000);
+    const uri = await oneLine(`GET http://alice:${password}@a.example/ HTTP/1.1\r\nHost: x\r\n\r\n`, 414);
+    assert.equal(uri.line.path, 'http://[REDACTED]');
+    // A 400 whose whole request line was read, its target cut all the same; an unknown method's 501.
+    const shorter = 'p'.repeat(1030);
+    const bad = await oneLine(`GET http://alice:${shorter}@a.example/ HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n`, 400);
+    assert.equal(bad.line.path, 'http://[REDACTED]');
+    const brew = await oneLine(`BREW http://alice:${password}@a.example/ HTTP/1.1\r\nHost: x\r\n\r\n`, 501);
+    assert.equal(brew.line.path, 'http://[REDACTED]');
+    // A long path after a whole authority is cut as before, its userinfo replaced as ever.
+    const path = await oneLine(`GET http://alice:pw@a.example/${'u'.repeat(3000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414);
+    assert.match(path.line.path as string, /^http:\/\/\[REDACTED\]@a\.example\/u+$/);
+  });
+
   it('logs a raw answer pipelined behind a request the app answered: one line each', async () => {
     const answer = await exchange(port, 'GET /ok HTTP/1.1\r\nHost: x\r\n\r\nBREW /pot HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.match(answer, /^HTTP\/1\.1 200 [^]*HTTP\/1\.1 501 /);
