@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { JSON_HEADER_LINES, jsonHeaders } from '../http/json.js';
 import { statusOf, type HttpErrorCode } from '../errors.js';
 import { lingerOnClose } from '../http/lingering-close.js';
+import { REDACTED } from '../http/logged-target.js';
 import { malformedRequestMessage } from '../http/malformed-request.js';
 import { unknownMethodMessage, unknownMethodOf } from '../http/unknown-method.js';
 import { answeredOnSocket, refusedByWorker } from './request-stats.js';
@@ -234,7 +235,10 @@ export const CONNECT_ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
  * with no listener, destroys it without a word, which a client reads as a reset.
  */
 export function refuseConnect(req: IncomingMessage, socket: Duplex, onAnswer?: (a: ParserAnswer) => void): void {
-  const line = { method: req.method ?? 'CONNECT', target: (req.url ?? '').slice(0, TARGET_LOGGED_CHARS) };
+  // Its target is an authority (host:port), where an '@' can only end a user and password: those
+  // are not logged, as an absolute-form target's are not (logged-target.ts).
+  const target = (req.url ?? '').replace(/^.*@/s, `${REDACTED}@`).slice(0, TARGET_LOGGED_CHARS);
+  const line = { method: req.method ?? 'CONNECT', target };
   rawReply(socket, 'method_not_allowed', 'CONNECT is not supported: this server is not a proxy', line, onAnswer, { headers: `allow: ${CONNECT_ALLOW}\r\n` });
 }
 

@@ -108,6 +108,9 @@ describe('worker server: an access line and a count for every raw answer', () =>
     assert.equal(bad.line.path, 'http://[REDACTED]');
     const brew = await oneLine(`BREW http://alice:${password}@a.example/ HTTP/1.1\r\nHost: x\r\n\r\n`, 501);
     assert.equal(brew.line.path, 'http://[REDACTED]');
+    // CONNECT's target is an authority alone (host:port), which holds no '@' but a user's.
+    const connect = await oneLine('CONNECT alice:s3cret@a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n', 405);
+    assert.equal(connect.line.path, '[REDACTED]@a.example:443');
     // A long path after a whole authority is cut as before, its userinfo replaced as ever.
     const path = await oneLine(`GET http://alice:pw@a.example/${'u'.repeat(3000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414);
     assert.match(path.line.path as string, /^http:\/\/\[REDACTED\]@a\.example\/u+$/);
