@@ -103,6 +103,19 @@ function endAndClose(socket: Duplex, text: string): void {
 
 
 /**
+ * Closes a connection whose request has had its answer (alreadyAnswered) once that answer has
+ * left node:http: the linger's bound runs from the close, and a large answer a client was still
+ * reading slowly was cut there, its access line saying it went out whole. A client that stops
+ * reading it is the send timeout's to cut.
+ */
+function closeOnceAnswered(socket: QueuingSocket): void {
+  socket[REPLY_QUEUED] = true;
+  const res = currentResponse(socket);
+  if (res === undefined || res.writableFinished) endAndClose(socket, '');
+  else res.once('finish', () => socket.writable && endAndClose(socket, ''));
+}
+
+/**
  * `line` and `onAnswer`: an answer written here to a request node:http made no request object of
  * (nothing else logs or counts it) is reported, once it is written, for its access line. One that
  * answers a request the app has (an error in its body) is that request's, whose access line says
@@ -187,7 +200,7 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
     }
     // Its answer went out: nothing more to say; closed as a raw answer's connection is.
     if (socket.writable && alreadyAnswered(socket)) {
-      endAndClose(socket, '');
+      closeOnceAnswered(socket);
       return;
     }
     if (code === 'HPE_HEADER_OVERFLOW') {

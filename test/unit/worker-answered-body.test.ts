@@ -119,4 +119,28 @@ describe('a request answered whole but not yet taken by its client, whose body t
     const text = await read;
     assert.deepEqual(answers(text), ['HTTP/1.1 200'], `${text.slice(0, 200)}…${text.slice(-400)}`);
   });
+
+  it('and a client that then reads that answer slowly gets all of it: the close waits for it to leave', async () => {
+    const socket = connect(port, '127.0.0.1');
+    sockets.push(socket);
+    socket.pause();
+    socket.write('POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
+    await new Promise((r) => setTimeout(r, 3000));
+    // About 2 MB a second: the 16 MB take longer than the 5 s a closed connection lingers.
+    let body = 0;
+    let head = '';
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.on('data', (d: Buffer) => {
+      if (head === '') head = d.subarray(0, 64).toString('latin1');
+      body += d.length;
+      socket.pause();
+      setTimeout(() => socket.resume(), 30).unref();
+    });
+    socket.resume();
+    await closed;
+    assert.match(head, /^HTTP\/1\.1 200 /);
+    const headBytes = 'HTTP/1.1 200 OK\r\n'.length;
+    assert.ok(body >= 16 * 1024 * 1024 + headBytes, `the answer's 16 MiB were cut at ${body} bytes`);
+  });
 });
