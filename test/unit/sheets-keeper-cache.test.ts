@@ -767,7 +767,7 @@ describe('keeper cache tier (L2)', () => {
       quota = new QuotaBucket({ name: 'reads', perMinute: 2, maxQueue: 10, clock });
       const writes = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 10, clock });
       // As the keeper asks (keeper.ts): the turn of a read a client waits for.
-      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: (joining) => (joining ? quota.msUntilFree() : quota.msUntilTurn(true)) });
+      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: (joined) => quota.msUntilTurn(true, joined) });
       for (const r of ['A', 'B', 'G', 'D', 'E', 'F']) backend.tabs.set(r, [[r.toLowerCase()]]);
       await pacedTier.get('A');
       await pacedTier.get('B');
@@ -796,7 +796,7 @@ describe('keeper cache tier (L2)', () => {
     it('a second reader of a range whose fetch waits for a token under a second away joins it and is served, not answered 503 with a new read\'s turn', async () => {
       quota = new QuotaBucket({ name: 'reads', perMinute: 2, maxQueue: 10, clock });
       const writes = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 10, clock });
-      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: (joining) => (joining ? quota.msUntilFree() : quota.msUntilTurn(true)) });
+      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: (joined) => quota.msUntilTurn(true, joined) });
       for (const r of ['A', 'B', 'G']) backend.tabs.set(r, [[r.toLowerCase()]]);
       const start = clock.now();
       await pacedTier.get('A');
@@ -815,6 +815,37 @@ describe('keeper cache tier (L2)', () => {
       assert.deepEqual((await first).value.values, [['g']]);
       assert.deepEqual((await second).value.values, [['g']]);
       assert.equal(backend.count('get', 'G'), 1);
+    });
+
+    it("a reader joining a fetch queued behind other client reads is answered at once when that fetch's own turn is over a second away, though the first token back is not", async () => {
+      quota = new QuotaBucket({ name: 'reads', perMinute: 2, maxQueue: 10, clock });
+      const writes = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 10, clock });
+      // As the keeper asks (keeper.ts): a new read's turn, or the turn of the fetch it joins.
+      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: (joined) => quota.msUntilTurn(true, joined) });
+      for (const r of ['A', 'B', 'G', 'D', 'E']) backend.tabs.set(r, [[r.toLowerCase()]]);
+      await pacedTier.get('A');
+      await pacedTier.get('B');
+      // The minute spent: three ranges answered at once, their reads queued in turn (G, D, E).
+      for (const r of ['G', 'D', 'E']) await assert.rejects(pacedTier.get(r), (e: { code?: string }) => e.code === 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
+      await settle();
+      assert.equal(quota.queued(), 3);
+      // 0.3 s before the two tokens come back: D's fetch has the second, E's waits a window more.
+      await clock.advance(QUOTA_WINDOW_MS - 300);
+      const d = pacedTier.get('D');
+      const e = pacedTier.get('E');
+      // Not held until its fetch's turn, a minute away (the worker's bound first: 503 after 15 s).
+      assert.equal(await outcome(e), 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
+      const err = await e.then(
+        () => undefined,
+        (x: Error & { retryAfterMs?: number }) => x,
+      );
+      assert.ok((err?.retryAfterMs ?? 0) >= QUOTA_WINDOW_MS - 300, String(err?.retryAfterMs));
+      await clock.advance(300);
+      assert.deepEqual((await d).value.values, [['d']]);
+      await clock.advance(QUOTA_WINDOW_MS);
+      await settle();
+      assert.deepEqual(['G', 'D', 'E'].map((r) => backend.count('get', r)), [1, 1, 1], 'one fetch each');
+      assert.deepEqual((await pacedTier.get('E')).value.values, [['e']]);
     });
 
     it("a read with no copy whose fetch the hosts' shared window tells to wait is answered at once; one joining when the slot is under a second away waits for it", async () => {

@@ -106,8 +106,8 @@ export class Keeper {
       budgetSetting: 'CORRAL_L1_CACHE_MB (the keeper holds 4 times it)',
       // The host's bucket, and the window the sheet's hosts share (a token of the first is no slot of the second).
       // A read with no copy, which a client waits for: a new fetch goes behind the client reads
-      // queued before it; one joining a fetch already queued waits at least for the head's token.
-      readQuotaWaitMs: (joining) => Math.max(joining ? this.readQuota.msUntilFree() : this.readQuota.msUntilTurn(true), this.sharing?.quota.msUntilSlot('read') ?? 0),
+      // queued before it; one joining a fetch already queued waits for that fetch's turn.
+      readQuotaWaitMs: (joined) => Math.max(this.readQuota.msUntilTurn(true, joined), this.sharing?.quota.msUntilSlot('read') ?? 0),
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       // The tab as the range writes it: the workers compare notices by tabKey (tab-key.ts).
       onChange: (range) => this.feed.publish(tabNameOf(range)),

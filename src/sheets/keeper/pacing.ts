@@ -57,7 +57,7 @@ export function pacer(
     const bucket = info.kind === 'write' ? writeQuota : readQuota;
     // A read's rank is asked when a token frees, not now: a client may join it while it waits.
     const cause = info.kind === 'read' ? currentReadCause() : undefined;
-    let grantedAt = await bucket.acquire(signal, cause && (() => cause.clientWaits));
+    let grantedAt = await bucket.acquire(signal, cause && (() => cause.clientWaits), cause);
     const sharedWait = shared?.(info.kind, signal, cause?.waitsForSlot);
     let sentShared: (() => void) | void = undefined;
     if (sharedWait) {

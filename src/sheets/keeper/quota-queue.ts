@@ -6,6 +6,8 @@
 export interface Waiter {
   /** Whether it goes before the waiters that do not (asked when a token frees); undefined: never. */
   goesFirst: (() => boolean) | undefined;
+  /** What it waits for (a read's cause), so that its turn can be asked (QuotaBucket.msUntilTurn); undefined: none. */
+  owner: object | undefined;
   /** With the grant's time. */
   resolve: (at: number) => void;
   reject: (err: Error) => void;
@@ -25,6 +27,18 @@ export class QuotaQueue {
   /** Waiters that go first now (each asked), for a turn's wait (QuotaBucket.msUntilTurn). */
   goingFirst(): number {
     return this.waiters.filter((w) => w.goesFirst?.() === true).length;
+  }
+
+  /**
+   * The waiters that go first now queued before the one of `owner` (it goes first too, or will
+   * once a client joins it: FIFO among those), or undefined when none of `owner` is queued.
+   */
+  goingFirstBefore(owner: object): number | undefined {
+    const i = this.waiters.findIndex((w) => w.owner === owner);
+    if (i < 0) return undefined;
+    let ahead = 0;
+    for (let j = 0; j < i; j++) if (this.waiters[j]?.goesFirst?.() === true) ahead++;
+    return ahead;
   }
 
   /** Queues `waiter` last; its signal, if any, takes it out of the queue and rejects it. */

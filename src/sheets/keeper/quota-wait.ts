@@ -11,6 +11,7 @@ import { RepeatedFailure } from '../../log/repeated-failure.js';
 import type { CachedValue } from './cached-value.js';
 import type { Clock } from './clock.js';
 import type { RangeState } from './range-state.js';
+import type { ReadCause } from './read-cause.js';
 
 /**
  * Longest a read with no copy to serve waits for a read token: past it, it is answered at once
@@ -28,7 +29,7 @@ export class QuotaWaits {
   constructor(
     private readonly logger: Logger,
     private readonly clock: Clock,
-    private readonly waitMs: ((joining: boolean) => number) | undefined,
+    private readonly waitMs: ((joined: ReadCause | undefined) => number) | undefined,
   ) {}
 
   /**
@@ -55,8 +56,8 @@ export class QuotaWaits {
     if (!this.waitMs || st.cause?.granted === true) return;
     // A fetch already queued is joined where it stands: its turn is not a new read's at the back
     // of the queue (a second reader of the range was answered 503 "30 s" with its fetch 0.4 s
-    // from its token).
-    const waitMs = this.waitMs(st.inflight !== undefined);
+    // from its token), nor the head's (one ten places back was told 0.3 s and held 15 s).
+    const waitMs = this.waitMs(st.inflight !== undefined ? st.cause : undefined);
     if (waitMs <= QUOTA_ANSWER_MS) return;
     fetch().catch(() => undefined);
     throw this.answer(range, waitMs);

@@ -208,11 +208,18 @@ export class QuotaBucket {
    * went on, and waited behind the ten for the next minute (held to the worker's 15 s bound). A
    * turn past the tokens the window's grants give back is a window away at least (the waiters'
    * own grants must leave it first): QUOTA_WINDOW_MS, a lower bound.
+   *
+   * `joined`: the owner (acquire()) of a waiter already queued that the caller joins, made to go
+   * first: its turn is behind the waiters going first queued before it, not the head's. With the
+   * minute spent and ten client reads queued, a second reader of the tenth range was told the
+   * head's 0.3 s, let through, and held behind the nine (the worker's bound, then 503 all the
+   * same). One not queued (its fetch not yet asking, or granted): a new read's turn.
    */
-  msUntilTurn(goesFirst: boolean): number {
+  msUntilTurn(goesFirst: boolean, joined?: object): number {
     const now = this.clock.now();
     this.prune(now);
-    const ahead = goesFirst ? this.waiters.goingFirst() : this.waiters.length;
+    const before = joined === undefined ? undefined : this.waiters.goingFirstBefore(joined);
+    const ahead = before ?? (goesFirst ? this.waiters.goingFirst() : this.waiters.length);
     const paused = Math.max(0, this.pausedUntil - now);
     const limit = this.limit();
     if (ahead < limit - this.inWindow()) return paused;
@@ -290,9 +297,10 @@ export class QuotaBucket {
   /**
    * Resolves when a token is granted; queues (bounded) while none is free. A waiter whose
    * `goesFirst` says true when a token frees takes it before those queued without, FIFO within
-   * each kind; it is asked then, not now, so it may turn true while the waiter waits.
+   * each kind; it is asked then, not now, so it may turn true while the waiter waits. `owner`
+   * names the waiter for msUntilTurn(joined).
    */
-  acquire(signal?: AbortSignal, goesFirst?: () => boolean): Promise<number> {
+  acquire(signal?: AbortSignal, goesFirst?: () => boolean, owner?: object): Promise<number> {
     if (this.closed) return Promise.reject(new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket is closed`));
     if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     // The time the grant was logged at, not a second reading of the clock: the keeper's clock has
@@ -307,7 +315,7 @@ export class QuotaBucket {
       return Promise.reject(new RetryLaterError('CORRAL_ERR_QUEUE_FULL', `${this.name} queue is full (${this.maxQueue} waiting for the ${this.perMinute}/min quota)`, this.msUntilFree()));
     }
     return new Promise<number>((resolve, reject) => {
-      this.waiters.add({ goesFirst, resolve, reject, signal, onAbort: undefined });
+      this.waiters.add({ goesFirst, owner, resolve, reject, signal, onAbort: undefined });
       this.schedule();
     });
   }

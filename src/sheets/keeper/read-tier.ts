@@ -38,6 +38,7 @@ import { QuotaWaits } from './quota-wait.js';
 import { RangeFailures } from './range-failures.js';
 import { RangeMemory } from './range-memory.js';
 import { newRangeState, type Adopted, type RangeState } from './range-state.js';
+import type { ReadCause } from './read-cause.js';
 import { SheetFailure } from './sheet-failure.js';
 import { sharedAbortController } from './shared-abort.js';
 import { SharedCopies, type SharedCopyOptions } from './shared-copy.js';
@@ -69,12 +70,12 @@ export interface ReadTierOptions extends SharedCopyOptions, CacheBudgetOptions {
   readonly sharedWaitMs?: number;
   /**
    * How long a read a client waits for would wait for its read token (the host's read quota, and
-   * the hosts' shared window); absent: never asked. `joining`: the read joins a fetch already
-   * queued for its token, whose place in the queue is its own (QuotaBucket.msUntilFree, the
-   * head's wait, is the bound asked then); else it queues a new fetch, behind the client reads
-   * queued before it (QuotaBucket.msUntilTurn).
+   * the hosts' shared window); absent: never asked. `joined`: the cause of the fetch in flight the
+   * read joins, whose place in the queue is its own (QuotaBucket.msUntilTurn(true, joined): behind
+   * the client reads queued before it, not the head's wait); undefined: it queues a new fetch,
+   * behind every client read queued (QuotaBucket.msUntilTurn(true)).
    */
-  readonly readQuotaWaitMs?: (joining: boolean) => number;
+  readonly readQuotaWaitMs?: (joined: ReadCause | undefined) => number;
 }
 
 export class ReadTier {
