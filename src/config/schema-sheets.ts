@@ -48,7 +48,7 @@ export const sheetsSchema = {
     unit: 'seconds',
   }),
   SHEET_CACHE_MAX_STALE: int({
-    description: 'Seconds a stale range may still be served while Google fails.',
+    description: 'Seconds past SHEET_CACHE_TTL a range may still be served: while its refresh runs, and while Google fails (0: no expired copy, so every read after an expiry waits for Google).',
     default: 3600,
     min: 0,
     max: 604800,

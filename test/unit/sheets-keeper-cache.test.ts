@@ -235,6 +235,23 @@ describe('keeper cache tier (L2)', () => {
     assert.equal(backend.count('get'), 2);
   });
 
+  it('with SHEET_CACHE_MAX_STALE 0 no expired copy is served: the readers after an expiry wait for the one refresh', async () => {
+    const strict = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: 0, maxBytes: 1 << 20, clock });
+    try {
+      await strict.get('Players');
+      await clock.advance(TTL + 1);
+      backend.hold();
+      (backend.tabs.get('Players') as string[][]).push(['Bob', 'P002']);
+      const readers = Array.from({ length: 5 }, () => strict.get('Players'));
+      assert.equal(await outcome(readers[0]!), 'waiting', 'held for Google, not answered the expired copy');
+      backend.release();
+      for (const a of await Promise.all(readers)) assert.deepEqual([a.via, a.stale, a.value.values.length], ['miss', false, 3]);
+      assert.equal(backend.count('get'), 2, 'one refresh for all of them');
+    } finally {
+      strict.close();
+    }
+  });
+
   it('the next refresh comes a full TTL after the previous fetch completed', async () => {
     backend.hold();
     const first = tier.get('Players');
