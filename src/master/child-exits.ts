@@ -39,6 +39,7 @@ export const EXITED_SHEETS_COUNTS = [
   'l1Hits',
   'l1Misses',
   'l1StaleFallbacks',
+  'l1StaleHits',
   'upstreamCallsTotal',
   'journalAppendsRefused',
   'sharedReads',

@@ -56,7 +56,7 @@ class WorkerSheetsClient implements SheetsClient {
   private readonly answerWaitMs: number;
   /** Refusals by a keeper of another sheet (two corrals sharing a data dir). */
   private readonly otherSheet: OtherSheetLog;
-  private counts = { hits: 0, misses: 0, staleFallbacks: 0, appends: 0, errors: 0, invalidations: 0, unchangedRefreshes: 0 };
+  private counts = { hits: 0, misses: 0, staleHits: 0, staleFallbacks: 0, appends: 0, errors: 0, invalidations: 0, unchangedRefreshes: 0 };
   private maxStaleSeen = 0;
 
   constructor(settings: WorkerSheetsSettings, logger: Logger, o: WorkerClientOptions) {
@@ -104,10 +104,16 @@ class WorkerSheetsClient implements SheetsClient {
     return e.served;
   }
 
-  /** The L1 answer while its entry is held (counted as a hit), else undefined. */
+  /**
+   * The L1 answer while its entry is held (counted as a hit), else undefined. A stale answer of
+   * the keeper's is held too (STALE_HOLD_MS), and every read it serves is a stale answer: counted
+   * only at the keeper, once a second per worker, the stats said 112 stale answers where clients
+   * had 421,362 in 20 s of a Google outage.
+   */
   private heldRead(entry: L1Entry | undefined, now: number): SheetRead | undefined {
     if (!entry || now >= entry.holdUntil) return undefined;
     this.counts.hits++;
+    if (now >= entry.read.expiresAt) this.counts.staleHits++;
     return this.toRead(entry, now);
   }
 
@@ -328,6 +334,8 @@ class WorkerSheetsClient implements SheetsClient {
       l1Entries: this.l1.size,
       l1Bytes: this.l1.bytes,
       l1StaleFallbacks: this.counts.staleFallbacks,
+      // L1 hits of a copy past its TTL (a stale answer of the keeper's, held a moment).
+      l1StaleHits: this.counts.staleHits,
       // Refreshes the keeper answered "unchanged": the copy's rows kept, only its times moved on.
       l1UnchangedRefreshes: this.counts.unchangedRefreshes,
       sheetsReadErrors: this.counts.errors,

@@ -32,7 +32,7 @@ describe('/metrics Sheets counters across exits', () => {
 
     // Between two scrapes: the worker answers 100 more reads from its L1 and the keeper makes 6
     // more upstream calls, and each reports it in a heartbeat; then both are killed and replaced.
-    const worker = child(1, 101, 'ready', { extra: { l1Hits: 110, l1StaleFallbacks: 3 } });
+    const worker = child(1, 101, 'ready', { extra: { l1Hits: 110, l1StaleFallbacks: 3, l1StaleHits: 7 } });
     const keeper = child(0, 100, 'ready', keeperCounts(5, 4, 9, 2), 'keeper');
     view.kids = [worker, keeper];
     exit(view, worker);
@@ -43,7 +43,8 @@ describe('/metrics Sheets counters across exits', () => {
     assert.equal(stats.cache_hits, 115);
     assert.equal(await scraped('corral_sheets_cache_hits_total'), stats.cache_hits, 'the same count as the stats');
     assert.equal(await scraped('corral_sheets_cache_misses_total'), stats.cache_misses);
-    assert.equal(await scraped('corral_sheets_stale_answers_total'), 3);
+    assert.equal(await scraped('corral_sheets_stale_answers_total'), 10);
+    assert.equal(stats.stale_answers, 10, 'the same count as the stats');
     assert.equal(await scraped('corral_sheets_upstream_calls_total'), 9);
     assert.equal(stats.upstream_calls_total, 9, "the stats' upstream_calls_total counts the keeper that exited too, as the counter of the same name does");
     assert.equal(await scraped('corral_sheets_journal_appends_refused_total'), 2);

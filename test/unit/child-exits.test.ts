@@ -238,9 +238,9 @@ test("an exited worker's served figures are kept in the totals; the keeper's are
   const totals = noneServed();
   totals.requests = 1;
   const figures = { rssBytes: 0, heapUsedBytes: 0, heapTotalBytes: 0, eventLoopLagMs: 0, activeConnections: 0, requestsServed: 10, errorsServed: 2, latencyP99Ms: 0, connectionsRefused: 3, idleConnectionsClosed: 4 };
-  addServed(totals, record({ figures: { ...figures, extra: { l1Hits: 900, l1Misses: 5, l1StaleFallbacks: 1 } } }));
+  addServed(totals, record({ figures: { ...figures, extra: { l1Hits: 900, l1Misses: 5, l1StaleFallbacks: 1, l1StaleHits: 6 } } }));
   addServed(totals, record({ role: 'keeper', figures: { ...figures, extra: { cacheHits: 4, cacheMisses: 1, cacheStaleHits: 2, upstreamCallsTotal: 7 } } }));
-  assert.deepEqual(totals, { requests: 11, errors: 2, refused: 3, idleClosed: 4, sheets: { cacheHits: 4, cacheMisses: 1, cacheStaleHits: 2, l1Hits: 900, l1Misses: 5, l1StaleFallbacks: 1, upstreamCallsTotal: 7, journalAppendsRefused: 0, sharedReads: 0, aloneQuotaGrants: 0 } });
+  assert.deepEqual(totals, { requests: 11, errors: 2, refused: 3, idleClosed: 4, sheets: { cacheHits: 4, cacheMisses: 1, cacheStaleHits: 2, l1Hits: 900, l1Misses: 5, l1StaleFallbacks: 1, l1StaleHits: 6, upstreamCallsTotal: 7, journalAppendsRefused: 0, sharedReads: 0, aloneQuotaGrants: 0 } });
 });
 
 test("a worker of the outgoing generation that dies during a reload is not said to be replaced: the reload's generation brings its successor", async () => {

@@ -317,6 +317,20 @@ describe('worker Sheets client', () => {
     assert.deepEqual((await next).values.at(-1), NEW_ROW);
   });
 
+  it("a stale answer of the keeper, held a moment, counts every read it serves as a stale answer (l1StaleHits), not as fresh hits", async () => {
+    const first = client.read('Events');
+    await until(() => keeper.reads.length === 1, 'the first /read');
+    // Google fails: the keeper answers its copy, 5 s past its TTL.
+    const now = Date.now();
+    keeper.reads[0]?.send({ range: 'Events', values: [HEADER, OLD_ROW], fetchedAt: now - 65_000, expiresAt: now - 5000, stale: true, staleSeconds: 5, pendingRows: 0, backend: 'google', now });
+    assert.equal((await first).stale, true);
+    const held = await Promise.all(Array.from({ length: 10 }, () => client.read('Events')));
+    assert.ok(held.every((r) => r.stale));
+    assert.equal(keeper.reads.length, 1, 'served from this worker\'s copy');
+    const figures = client.figures();
+    assert.deepEqual([figures.l1Hits, figures.l1StaleHits], [10, 10]);
+  });
+
   it("a copy is held for the TTL on this worker's clock, however far the keeper's clock is from it", async () => {
     for (const ahead of [2 * 3600_000, -2 * 3600_000]) {
       // The system clock stepped back (or forward) two hours after the keeper started.

@@ -81,7 +81,7 @@ function sumOver(extras: readonly (Extra | undefined)[], ...names: string[]): nu
  * upstreamCallsTotal (its upstream meter, the same count as the per-minute figure),
  * upstreamCallsPerMinute, readTokensLeft, readQueue, writeTokensLeft, journalBacklogRows, journalOldestRowSeconds,
  * maxStaleSeconds.
- * Workers report their L1's l1Hits, l1Misses and l1StaleFallbacks (src/sheets/worker-client.ts).
+ * Workers report their L1's l1Hits, l1Misses, l1StaleFallbacks and l1StaleHits (src/sheets/worker-client.ts).
  * A second spelling is accepted for some, so a rename does not blank the page.
  */
 export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (Extra | undefined)[] = [], exited?: Readonly<ExitedSheetsCounts>): SheetsFigures {
@@ -103,7 +103,13 @@ export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (
     cache_hit_ratio: hits !== undefined && misses !== undefined && hits + misses > 0 ? Math.round((hits / (hits + misses)) * 1000) / 1000 : null,
     l1_hits: l1Hits ?? null,
     l1_misses: withExited(sumOver(workerExtras, 'l1Misses'), 'l1Misses') ?? null,
-    stale_answers: sumDefined(withExited(num(extra, 'cacheStaleHits'), 'cacheStaleHits'), withExited(sumOver(workerExtras, 'l1StaleFallbacks'), 'l1StaleFallbacks')) ?? null,
+    // Each read answered stale once, as cache_hits counts each read once: the keeper's stale hits
+    // (L1 misses), the workers' fallbacks and their L1 hits of a stale copy.
+    stale_answers:
+      sumDefined(
+        withExited(num(extra, 'cacheStaleHits'), 'cacheStaleHits'),
+        sumDefined(withExited(sumOver(workerExtras, 'l1StaleFallbacks'), 'l1StaleFallbacks'), withExited(sumOver(workerExtras, 'l1StaleHits'), 'l1StaleHits')),
+      ) ?? null,
     // Keepers that exited included, as corral_sheets_upstream_calls_total counts them: since the
     // keeper started, it went back to 0 at a keeper restart while the counter of the same name did not.
     upstream_calls_total: withExited(num(extra, 'upstreamCallsTotal'), 'upstreamCallsTotal') ?? null,

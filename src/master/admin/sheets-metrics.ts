@@ -23,21 +23,23 @@ function count(extra: Extra | undefined, name: string): number | undefined {
 type Count = keyof ExitedSheetsCounts;
 
 export function registerSheetsMetrics(view: AdminView, registers: Registry[]): void {
-  /** The count the keeper and each worker report under these names (none: that role counts none). */
-  const counter = (name: string, help: string, keeper: Count | undefined, worker: Count | undefined) =>
+  /** The count the keeper and each worker report under these names, summed (none: that role counts none). */
+  const counter = (name: string, help: string, keeper: Count | undefined, worker: Count | readonly Count[] | undefined) =>
     growingCounter(name, help, registers, () => {
       const exited = view.servedByExited().sheets;
-      let now = (keeper ? exited[keeper] : 0) + (worker ? exited[worker] : 0);
+      const workers: readonly Count[] = worker === undefined ? [] : typeof worker === 'string' ? [worker] : worker;
+      let now = keeper ? exited[keeper] : 0;
+      for (const n of workers) now += exited[n];
       for (const c of view.children()) {
-        const n = c.role === 'keeper' ? keeper : worker;
-        now += (n === undefined ? undefined : count(c.figures?.extra, n)) ?? 0;
+        const names = c.role === 'keeper' ? (keeper ? [keeper] : []) : workers;
+        for (const n of names) now += count(c.figures?.extra, n) ?? 0;
       }
       return now;
     });
 
   counter('corral_sheets_cache_hits_total', "Reads answered from a cache tier: workers' L1 and the keeper's host tier (fresh or stale).", 'cacheHits', 'l1Hits');
   counter('corral_sheets_cache_misses_total', 'Reads that waited for a fetch from Google (misses of the keeper\'s host tier).', 'cacheMisses', undefined);
-  counter('corral_sheets_stale_answers_total', "Reads answered older than SHEET_CACHE_TTL: the keeper's stale hits and workers' stale fallbacks.", 'cacheStaleHits', 'l1StaleFallbacks');
+  counter('corral_sheets_stale_answers_total', "Reads answered older than SHEET_CACHE_TTL: the keeper's stale hits, and the workers' L1 hits of a stale copy and stale fallbacks.", 'cacheStaleHits', ['l1StaleHits', 'l1StaleFallbacks']);
   counter('corral_sheets_journal_appends_refused_total', 'Appends refused because the write journal could not be written (disk full, I/O error) or a write of it hung: the app answered them 503 not_saved.', 'journalAppendsRefused', undefined);
   counter('corral_sheets_upstream_calls_total', 'Calls that reached the Sheets API, retries and read-backs included.', 'upstreamCallsTotal', undefined);
   counter('corral_sheets_shared_reads_total', 'Ranges the keeper took from Redis (REDIS_URL), fetched by another host (or by this one before a restart), instead of reading Google.', 'sharedReads', undefined);
