@@ -87,6 +87,19 @@ export class RepeatedFailure {
   }
 
   /**
+   * Calls `say` now, whatever the interval, with the occurrences since the last line and since the
+   * start: for a turn of the failure an operator must hear of at once (a cached copy no longer
+   * served). The interval starts again from this line.
+   */
+  sayNow(say: (sinceLastLine: number, total: number) => void): void {
+    this.flush();
+    say(this.unsaid, this.total);
+    this.unsaid = 0;
+    this.saidAt = this.now();
+    this.said = this.said || this.total > 0;
+  }
+
+  /**
    * The failure is over: calls `say` with how many occurred, once, if its failure was said. The
    * interval runs on: a cause that comes and goes (a nearly full disk, a flaky upstream) is still a
    * line a minute, not two per flip; a failure that got no line is counted in the next one.

@@ -29,6 +29,23 @@ describe('a repeated failure, as log lines', () => {
     assert.deepEqual(said.at(-1), [1, 1]);
   });
 
+  it('sayNow says the occurrences since the last line at once, whatever the interval, and the interval starts again from it', () => {
+    let now = 0;
+    const failure = new RepeatedFailure(() => now);
+    const said: Array<[string, number, number]> = [];
+    for (; now < 20_000; now += 1000) failure.failed((since, total) => said.push(['failed', since, total]));
+    failure.sayNow((since, total) => said.push(['now', since, total]));
+    for (; now < 90_000; now += 1000) failure.failed((since, total) => said.push(['failed', since, total]));
+    assert.deepEqual(said, [
+      ['failed', 1, 1],
+      ['now', 19, 20],
+      ['failed', 61, 81],
+    ]);
+    const ends: number[] = [];
+    failure.ended((total) => ends.push(total));
+    assert.deepEqual(ends, [90]);
+  });
+
   it('a cause that comes and goes is still at most a line a minute, and an end only follows a failure that was said', () => {
     let now = 0;
     const failure = new RepeatedFailure(() => now);

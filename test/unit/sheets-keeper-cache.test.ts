@@ -367,6 +367,37 @@ describe('keeper cache tier (L2)', () => {
     await assert.rejects(tier.get('Players'), (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_SHEETS_UNAVAILABLE');
   });
 
+  it('a failing range whose copy passes SHEET_CACHE_MAX_STALE says at once that its reads fail, not up to a minute after its line that the copy is served', async () => {
+    const maxStale = 20_000;
+    const short = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: maxStale, maxBytes: 1 << 20, clock });
+    try {
+      await short.get('Players');
+      backend.failReads = true;
+      await clock.advance(TTL + 1);
+      assert.equal((await short.get('Players')).via, 'stale');
+      await settle();
+      const failed = () => log.lines().filter((l) => l.event === 'sheets.upstream_read_failed' && l.range === 'Players');
+      assert.equal(failed().length, 1);
+      assert.match(String(failed()[0]?.msg), /serving the last good value/);
+      // A read a second past max-stale is answered the error: said with it, 20 s after the first line.
+      await clock.advance(maxStale);
+      await assert.rejects(short.get('Players'), (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_SHEETS_UNAVAILABLE');
+      const lines = failed();
+      assert.equal(lines.length, 2, 'said at once');
+      assert.match(String(lines[1]?.msg), /reads of this range fail/);
+      assert.deepEqual([lines[1]?.level, lines[1]?.maxStaleSeconds, (lines[1]?.err as { code?: string }).code], ['warn', 20, 'CORRAL_ERR_SHEETS_UNAVAILABLE']);
+      assert.ok(Number(lines[1]?.staleSeconds) >= 20, String(lines[1]?.staleSeconds));
+      // Once: the reads after it, and the retries' failures within the minute, say nothing more.
+      for (let i = 0; i < 10; i++) {
+        await assert.rejects(short.get('Players'));
+        await clock.advance(1000);
+      }
+      assert.equal(failed().length, 2);
+    } finally {
+      short.close();
+    }
+  });
+
   describe('past SHEET_CACHE_MAX_STALE, a read never waits through the retries of a failing Google', () => {
     const ttl = 2000;
     const maxStale = 3000;

@@ -89,18 +89,35 @@ export class RangeFailures {
       st.failureLog = new RepeatedFailure(this.now);
       st.failureCause = cause;
     }
-    st.failureLog.failed((failures, total) => {
-      const v = st.value;
-      const stale = v ? Math.max(0, Math.round((now - v.expiresAt) / 1000)) : null;
-      const what =
-        v && now - v.expiresAt <= this.o.maxStaleMs
-          ? 'sheets: upstream read failed; serving the last good value until it recovers or passes SHEET_CACHE_MAX_STALE'
-          : 'sheets: upstream read failed and no usable cached value exists; reads of this range fail';
-      this.o.logger.warn(
-        { event: 'sheets.upstream_read_failed', range, err: describeError(err), staleSeconds: stale, maxStaleSeconds: this.o.maxStaleMs / 1000, failures, failures_total: total },
-        total === 1 ? what : `${what} (${failures} failed upstream reads of this range since the last such line)`,
-      );
-    });
+    st.failureLog.failed((failures, total) => this.sayFailed(range, st, err, now, failures, total));
+  }
+
+  /**
+   * A read found the range's copy past SHEET_CACHE_MAX_STALE while the range fails, and is
+   * answered its error: said at once, once per copy. The line before said the copy was served, and
+   * the next was up to a minute away, while every read of the range was answered 503.
+   */
+  pastMaxStale(range: string, st: RangeState, err: unknown): void {
+    const v = st.value;
+    if (!v || st.pastMaxStaleSaid === v) return;
+    st.pastMaxStaleSaid = v;
+    const now = this.now();
+    st.failureLog.sayNow((failures, total) => this.sayFailed(range, st, err, now, failures, total));
+  }
+
+  private sayFailed(range: string, st: RangeState, err: unknown, now: number, failures: number, total: number): void {
+    const v = st.value;
+    const stale = v ? Math.max(0, Math.round((now - v.expiresAt) / 1000)) : null;
+    const served = v !== undefined && now - v.expiresAt <= this.o.maxStaleMs;
+    // The copy may pass max-stale between two failed reads: the line after says so.
+    if (v && !served) st.pastMaxStaleSaid = v;
+    const what = served
+      ? 'sheets: upstream read failed; serving the last good value until it recovers or passes SHEET_CACHE_MAX_STALE'
+      : 'sheets: upstream read failed and no usable cached value exists; reads of this range fail';
+    this.o.logger.warn(
+      { event: 'sheets.upstream_read_failed', range, err: describeError(err), staleSeconds: stale, maxStaleSeconds: this.o.maxStaleMs / 1000, failures, failures_total: total },
+      total <= 1 ? what : `${what} (${failures} failed upstream reads of this range since the last such line)`,
+    );
   }
 
   /** A fetch of the range, whose value arrived at `done`, worked: its failure (if any) ended. */

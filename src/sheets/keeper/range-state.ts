@@ -54,6 +54,8 @@ export interface RangeState {
    * the error's code. Another such cause is said at once (range-failures.ts).
    */
   failureCause: string | undefined;
+  /** The copy whose passing SHEET_CACHE_MAX_STALE while the range fails was said (range-failures.ts pastMaxStale). */
+  pastMaxStaleSaid?: CachedValue | undefined;
   lastError: unknown;
   /** The background retry armed for `nextRetryAt` while failing (see UNASKED_RETRIES, range-failures.ts). */
   retryTimer: unknown;

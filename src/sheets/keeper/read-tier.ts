@@ -242,6 +242,7 @@ export class ReadTier {
     const failed = st.retrying ?? (st.failingSince !== undefined ? st.lastError : undefined);
     if (failed !== undefined) {
       if (!st.inflight && now >= st.nextRetryAt && this.sheet.holds(now) === undefined) this.refresh(range, st, false).catch(() => undefined);
+      this.failures.pastMaxStale(range, st, failed);
       throw failed;
     }
     if (!st.inflight) this.refuseIfSheetFails(now);
