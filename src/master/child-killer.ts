@@ -4,18 +4,19 @@
 // kill asks them (the stack of a stuck child).
 
 import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.js';
 import type { ChildRecord } from './registry.js';
 import { keeperNotReady, keeperSilentBooting } from './keeper-boot-words.js';
 import { notReplacedWords, outgoingFor } from './reload-successor.js';
-import { captureStuckStack, formatStack } from './stack-capture.js';
+import { captureStuckStack, formatStack, type StackFrame } from './stack-capture.js';
 import { cannotDrain, judgeChild } from './stuck-judgement.js';
 
 /**
  * Why a worker may be silent while booting, when nothing more is known; its exit replaces it with
  * the limit the cgroup's counters name, when they name one (child-exits.ts).
  */
-export const SILENT_BOOT_GUESS = ' (the app blocks the event loop at import or in createApp? or node could not start its threads under the process or thread limit, TasksMax= or pids.max: pthread_create on its stderr)';
+export const SILENT_BOOT_GUESS = ' (the app blocks the event loop at import or in createApp: make that work asynchronous, or raise CORRAL_TIMEOUT above how long it takes and reload or restart; or node could not start its threads under the process or thread limit, TasksMax= or pids.max: pthread_create on its stderr)';
 
 /**
  * Why a child may be silent since its fork, before its first beat (sent before the app is
@@ -28,6 +29,22 @@ export const NEVER_BEAT_GUESS = " (node or corral's own modules did not finish s
 
 /** Time allowed to read a stuck child's stack before the kill (its probe gives up at 800 ms). */
 const STACK_CAPTURE_MS = 1000;
+
+/** corral's own directory (dist/src), whose frames are its loader's, not the app's. */
+const OWN_CODE = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The first frame of a stuck child's stack in a file outside corral's own code and Node's
+ * internals: where a worker blocked while booting (the app's import or createApp), as a path.
+ */
+function appFrameOf(frames: readonly StackFrame[]): string | undefined {
+  for (const f of frames) {
+    if (!f.url.startsWith('file://')) continue;
+    const path = fileURLToPath(f.url);
+    if (!path.startsWith(OWN_CODE)) return `${path}:${f.line}:${f.column}`;
+  }
+  return undefined;
+}
 
 export interface ChildKillerOptions {
   readonly log: Logger;
@@ -73,7 +90,7 @@ export class ChildKiller {
           break;
         case 'stuck':
           if (verdict.neverBeat) this.killNeverBeat(c, verdict.silentMs, verdict.neverBeat);
-          else this.killStuck(c, verdict.silentMs);
+          else this.killStuck(c, verdict.silentMs, timeoutMs);
           break;
         case 'not-beating':
           this.killNotBeating(c, c.stopReason ?? 'stop');
@@ -154,7 +171,7 @@ export class ChildKiller {
     this.killWithStack(c, c.beaten ? undefined : reason);
   }
 
-  private killStuck(c: ChildRecord, silentMs: number): void {
+  private killStuck(c: ChildRecord, silentMs: number, timeoutMs: number): void {
     const seconds = Math.round(silentMs / 100) / 10;
     // A child told to stop (draining, or booting and sent SIGTERM) was on its way out: it is not
     // replaced (a reload's new generation, or none at a stop, takes its place).
@@ -162,10 +179,13 @@ export class ChildKiller {
     c.sigkillAt = undefined;
     if (c.state === 'booting') {
       // Silent before ready (an import that blocks the loop): a failed boot, so it counts towards
-      // the backoff and CORRAL_BOOT_ATTEMPTS instead of being respawned at once, forever.
+      // the backoff and CORRAL_BOOT_ATTEMPTS instead of being respawned at once, forever. It beat
+      // once before the app was imported, so CORRAL_TIMEOUT judged it, not the boot timeout: named
+      // with its value, as boot.exhausted and `corral start` repeat this message alone ("silent
+      // for 3.2 s while booting" left the operator to guess which limit that was, and the fix).
       c.bootError = {
         code: 'CORRAL_ERR_WORKER_TIMEOUT',
-        message: c.role === 'keeper' ? keeperSilentBooting(c, seconds) : `silent for ${seconds} s while booting${SILENT_BOOT_GUESS}`,
+        message: c.role === 'keeper' ? keeperSilentBooting(c, seconds) : `silent for ${seconds} s while booting, past CORRAL_TIMEOUT (${Math.round(timeoutMs / 100) / 10} s)${SILENT_BOOT_GUESS}`,
       };
     } else {
       c.stopReason = 'timeout';
@@ -206,6 +226,19 @@ export class ChildKiller {
     this.killWithStack(c);
   }
 
+  /**
+   * A worker killed silent while booting: its boot error names where in the app it blocked, as
+   * worker.stack shows it, since boot.exhausted and `corral start` say the boot error alone. The
+   * guess stays last (child-exits.ts replaces it with the cgroup's limit when that is the cause).
+   */
+  private placeSilentBoot(c: ChildRecord, frames: readonly StackFrame[]): void {
+    const e = c.bootError;
+    if (c.role !== 'worker' || e?.code !== 'CORRAL_ERR_WORKER_TIMEOUT' || !e.message.endsWith(SILENT_BOOT_GUESS)) return;
+    const at = appFrameOf(frames);
+    if (at === undefined) return;
+    c.bootError = { ...e, message: `${e.message.slice(0, -SILENT_BOOT_GUESS.length)}, at ${at}${SILENT_BOOT_GUESS}` };
+  }
+
   /** What follows the kill of a child not told to stop: its replacement, or, of a worker a reload replaces (`outgoing`), none. */
   private killedAnd(outgoing: number | undefined): string {
     return outgoing === undefined ? 'killing and replacing it' : `killing it, ${notReplacedWords(outgoing)}`;
@@ -229,6 +262,7 @@ export class ChildKiller {
         if (frames && frames.length > 0 && startingStop !== undefined) {
           this.o.log.warn({ event: `${c.role}.stack`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, never_beat: true, drain_reason: startingStop, frames }, `stack of ${c.role} ${c.id}, still starting when told to stop (${startingStop}):\n${formatStack(frames)}`);
         } else if (frames && frames.length > 0) {
+          this.placeSilentBoot(c, frames);
           this.o.log.error({ event: `${c.role}.stack`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, frames }, `stack of stuck ${c.role} ${c.id}:\n${formatStack(frames)}`);
         } else {
           this.o.log.warn({ event: `${c.role}.stack`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, frames: null }, `could not capture the stack of ${c.role} ${c.id}`);

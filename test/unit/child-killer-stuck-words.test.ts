@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { Duplex, PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { ChildKiller, NEVER_BEAT_GUESS } from '../../src/master/child-killer.js';
+import { ChildKiller, NEVER_BEAT_GUESS, SILENT_BOOT_GUESS } from '../../src/master/child-killer.js';
 import { BOOT_TIMEOUT_FLOOR_MS } from '../../src/master/stuck-judgement.js';
 import { newChildRecord, snapshotOf, type ChildRecord } from '../../src/master/registry.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
@@ -180,6 +180,38 @@ test('a draining worker killed at its drain deadline with its beats stopped is s
     killer.murder([keeper], TIMEOUT_MS);
     const third = log.lines().filter((l) => l.event === 'keeper.kill').at(-1);
     assert.equal(third?.msg, 'keeper 0 did not finish draining: it has not beaten for 4 s, its event loop blocked (synchronous code: no stack can be read from it); killing');
+  } finally {
+    log.close();
+  }
+});
+
+test("a worker whose app blocks its loop while booting fails its boot naming CORRAL_TIMEOUT, its value, the app's frame and the fix: boot.exhausted repeats that error", async () => {
+  const log = await captureLogger('worker');
+  try {
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => true, taskRefusals: () => () => false, reloadingTo: () => undefined });
+    const killed: string[] = [];
+    // Beat once (its first beat comes before the app is imported), then silent in createApp.
+    const c = newChildRecord({ id: 9, slot: 0, role: 'worker', generation: 1, handle: { pid: 4949, send: () => true, kill: (s?: NodeJS.Signals | number) => void killed.push(String(s)) }, startedAt: NOW - 5000, forkBatch: 1, beatIntervalMs: 750 });
+    Object.assign(c, { beaten: true, lastBeatAt: NOW - 3200 });
+    const own = new URL('../../src/worker/app-loader.js', import.meta.url).href;
+    killer.track(c.id, answeringProbe([
+      { fn: 'createApp', url: 'file:///srv/app/slow.mjs', line: 3, column: 3 },
+      { fn: 'loadApp', url: own, line: 94, column: 30 },
+      { fn: 'processTicksAndRejections', url: 'node:internal/process/task_queues', line: 95, column: 5 },
+    ]));
+    killer.murder([c], 3000);
+    await waitFor(() => killed.length > 0 || undefined, 15_000, 'the kill after the stack');
+    assert.equal(c.bootError?.code, 'CORRAL_ERR_WORKER_TIMEOUT');
+    const message = c.bootError?.message ?? '';
+    assert.match(message, /^silent for 3\.2 s while booting, past CORRAL_TIMEOUT \(3 s\), at \/srv\/app\/slow\.mjs:3:3 \(/);
+    assert.match(message, /raise CORRAL_TIMEOUT/);
+    assert.ok(message.endsWith(SILENT_BOOT_GUESS), 'the guess stays last, for the cgroup cause to replace it');
+    // Without a stack (CORRAL_STUCK_STACKS=false), the same words without the frame.
+    const quiet = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => false, taskRefusals: () => () => false, reloadingTo: () => undefined });
+    const d = newChildRecord({ id: 10, slot: 1, role: 'worker', generation: 1, handle: { pid: 5050, send: () => true, kill: () => {} }, startedAt: NOW - 5000, forkBatch: 1, beatIntervalMs: 750 });
+    Object.assign(d, { beaten: true, lastBeatAt: NOW - 3200 });
+    quiet.murder([d], 3000);
+    assert.equal(d.bootError?.message, `silent for 3.2 s while booting, past CORRAL_TIMEOUT (3 s)${SILENT_BOOT_GUESS}`);
   } finally {
     log.close();
   }
