@@ -23,6 +23,8 @@ export interface MemoryLimitChurn {
 
 export class MemoryLimitChurnWatch {
   private soonInARow = 0;
+  /** The limit the run was counted under: a reload that changes it starts the run over. */
+  private runLimitMb: number | undefined;
   /** The limit churn was last said for: once per value, as a reload may change it. */
   private saidForMb: number | undefined;
 
@@ -31,6 +33,13 @@ export class MemoryLimitChurnWatch {
    * to say, once per limit value, after IN_A_ROW such recycles each within SOON_AFTER_READY_MS.
    */
   overLimit(limitMb: number, rssMb: number, afterReadyMs: number): MemoryLimitChurn | undefined {
+    // Workers recycled under another value say nothing of this one: counted on, a reload that
+    // raised the limit as the churn line asked had the next worker over it said to be the third
+    // in a row "over it", of workers that had never reached it.
+    if (limitMb !== this.runLimitMb) {
+      this.runLimitMb = limitMb;
+      this.soonInARow = 0;
+    }
     if (afterReadyMs > SOON_AFTER_READY_MS) {
       // One that served a while first: growth over time (a leak, a large export), which the
       // recycle is for; the run of quick ones is over.
