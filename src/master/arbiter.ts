@@ -24,7 +24,7 @@ import type { AdminView } from './admin/view.js';
 import type { ArbiterOptions, Intent, SettingsApplied } from './arbiter-options.js';
 import { ArbiterReadings } from './arbiter-readings.js';
 import type { Capacity } from './capacity.js';
-import { accountExit, addServed, noneServed, servingWorkerLost, type ChildExit, type ServedTotals } from './child-exits.js';
+import { accountExit, addServed, countStuckCrash, noneServed, servingWorkerLost, workerKilledStuck, type ChildExit, type ServedTotals } from './child-exits.js';
 import { DeathCauses } from './death-causes.js';
 import { ExitTally } from './exit-reasons.js';
 import { tasksNeeded } from '../task-limit.js';
@@ -46,7 +46,7 @@ import { attemptBoundMs, drainBoundMs, probationBoundMs, ReloadBound, startBound
 import { ReloadLifecycle, type Target } from './reload-lifecycle.js';
 import { logEnvOverrides } from './reload-plan.js';
 import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess, stillBooting } from './rollout.js';
-import { settlesNow } from './settle.js';
+import { probationFailure, settlesNow } from './settle.js';
 import type { FatalReason } from './fatal-stderr.js';
 import { Shutdown } from './shutdown.js';
 import { ForkPace } from './fork-pace.js';
@@ -407,6 +407,17 @@ export class Arbiter {
 
   private murder(): void {
     this.killer.murder(this.children.values(), this.settings.CORRAL_TIMEOUT * 1000);
+    if (this.phase === 'stopping') return;
+    // A serving worker just killed as stuck is a crash of the loop's backoff, counted now rather
+    // than at its exit: its replacement, forked in this tick's manage step, then waits for it, as
+    // one of a worker that crashed does (a reload's new worker on probation is a failed boot).
+    const now = this.now();
+    const reloadingTo = this.gens.reload ? this.gens.current : undefined;
+    for (const c of this.workers()) {
+      if (c.state !== 'killing' || c.stuckCrash !== undefined || !workerKilledStuck(c)) continue;
+      if (probationFailure(c, { kind: 'stuck' }, c.lastBeatAt, reloadingTo)) continue;
+      countStuckCrash(c, this.crashes, now);
+    }
   }
 
   private manage(): void {

@@ -190,6 +190,37 @@ function keeperStuckExit(c: ChildRecord, now: number, a: ExitAccounts, fields: R
   );
 }
 
+/**
+ * A serving worker the master killed as stuck, not told to stop before (one drained by a reload,
+ * a recycle or a scale-down was on its way out; one killed silent while booting is a failed boot).
+ */
+export function workerKilledStuck(c: Pick<ChildRecord, 'role' | 'stopReason' | 'readyAt' | 'drainDeadline' | 'crashCounted'>): boolean {
+  return c.role === 'worker' && c.stopReason === 'timeout' && c.readyAt !== undefined && c.drainDeadline === undefined && !c.crashCounted;
+}
+
+/**
+ * Counts a serving worker killed as stuck as the crash it is, from its last beat (the time it hung
+ * is not a life that served). Said as an expected exit and counted nowhere, an app that blocked its
+ * loop soon after every ready had its workers forked again at every kill, one every CORRAL_TIMEOUT
+ * for good. The arbiter counts it at the kill, so that its replacement's fork waits for the backoff.
+ */
+export function countStuckCrash(c: ChildRecord, crashes: CrashLedger, now: number): NonNullable<ChildRecord['stuckCrash']> {
+  c.stuckCrash ??= { ...crashes.crashed(c, now, Math.max(c.lastBeatAt, c.readyAt ?? c.startedAt)), crashLoop: crashes.quickCrashes };
+  return c.stuckCrash;
+}
+
+/** The exit of a serving worker killed as stuck: its crash step, counted at the kill, and the wait it put on the next fork. */
+function workerStuckExit(c: ChildRecord, now: number, a: ExitAccounts, fields: Record<string, unknown>): void {
+  const silentFrom = Math.max(0, c.lastBeatAt - (c.readyAt ?? c.startedAt));
+  const { delay, sharedWith, crashLoop } = countStuckCrash(c, a.crashes, now);
+  const outgoing = outgoingFor(c, a.reloadingTo);
+  const wait = outgoing !== undefined ? `; ${notReplacedWords(outgoing)}` : delay > 0 ? `; its replacement is forked ${delay} ms after the kill (crash backoff)` : '';
+  a.log.info(
+    { ...fields, uptime_ms: silentFrom, crash_loop: crashLoop, respawn_in_ms: outgoing !== undefined ? null : delay, crash_counted: sharedWith === undefined },
+    `worker ${c.id} exited (timeout): it stopped beating ${secondsText(silentFrom)} after its ready (crash_loop ${crashLoop}${sharedWith === undefined ? '' : `, counted once with worker ${sharedWith}`})${wait}`,
+  );
+}
+
 export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   const { record: c, code, signal } = e;
   const { crashes, log, cause } = a;
@@ -211,6 +242,10 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   }
   if (a.stopping !== true && keeperKilledStuck(c)) {
     keeperStuckExit(c, now, a, fields);
+    return;
+  }
+  if (a.stopping !== true && workerKilledStuck(c)) {
+    workerStuckExit(c, now, a, fields);
     return;
   }
   if (c.stopReason !== undefined) {

@@ -138,8 +138,10 @@ export class CrashLedger {
    * counted is the retry: its crash is the next step, so a worker that keeps crashing on its own
    * still escalates (as boot failures count once per fork batch).
    */
-  crashed(c: Pick<ChildRecord, 'id' | 'readyAt' | 'startedAt' | 'forkBatch'>, now: number): CrashCount {
-    const uptime = now - (c.readyAt ?? c.startedAt);
+  crashed(c: Pick<ChildRecord, 'id' | 'readyAt' | 'startedAt' | 'forkBatch'>, now: number, failedAt: number = now): CrashCount {
+    // `failedAt`: when it stopped serving, for one killed as stuck its last beat, CORRAL_TIMEOUT
+    // before the kill: its life is what it served, not the time it hung.
+    const uptime = failedAt - (c.readyAt ?? c.startedAt);
     const step = this.crashStep;
     this.lastCrashAt = now;
     if (uptime < QUICK_CRASH_MS && step && c.forkBatch <= step.lastBatch && now - step.at < QUICK_CRASH_MS) {

@@ -4,6 +4,7 @@
 
 import type { ChildFigures, MasterMessage } from '../ipc/messages.js';
 import type { ChildSnapshot, ChildState } from './admin/view.js';
+import type { CrashCount } from './crash-ledger.js';
 import type { CauseFields } from './death-causes.js';
 
 export interface ChildHandle {
@@ -62,6 +63,11 @@ export interface ChildRecord {
   crashCounted: boolean;
   /** That exception's first line, as the worker reported it (its recycle and exit lines say it). */
   uncaught: string | undefined;
+  /**
+   * A serving worker killed as stuck: its crash, counted at the kill (its exit line says it), so
+   * that the fork of its replacement waits for the backoff as a crashed worker's does.
+   */
+  stuckCrash: (CrashCount & { readonly crashLoop: number }) | undefined;
   /** A worker's RSS in MiB when it became ready, before any request: what a fresh worker weighs. */
   readyRssMb: number | undefined;
   /**
@@ -96,6 +102,7 @@ export function newChildRecord(o: Pick<ChildRecord, 'id' | 'slot' | 'role' | 'ge
     stopReason: undefined,
     crashCounted: false,
     uncaught: undefined,
+    stuckCrash: undefined,
     drainedReported: false,
     readyRssMb: undefined,
     settled: false,

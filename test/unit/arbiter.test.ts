@@ -115,7 +115,8 @@ test('murder: a worker silent for CORRAL_TIMEOUT is killed with SIGKILL; its exi
     assert.deepEqual(t.children[0]!.kills, ['SIGKILL']);
     assert.deepEqual(t.children[1]!.kills, []);
     t.children[0]!.exit(null, 'SIGKILL');
-    t.arbiter.tick();
+    // Stuck within 10 s of its ready: replaced after the crash backoff's first step (at most 250 ms).
+    t.run(250, [t.children[1]!]);
     assert.equal(t.children.length, 3, 'a replacement was forked');
     const line = t.log.lines().find((l) => l.event === 'worker.timeout');
     assert.equal(line?.seconds_silent, 5.3);
@@ -2457,19 +2458,20 @@ test('exits are counted by role and reason, for the admin API and corral_child_e
     // The kill -9 nobody in corral sent is counted by its signal; the master's own SIGKILL of the
     // stuck one is not (its reason says it).
     assert.deepEqual(view.childSignalDeaths(), { worker: { SIGKILL: 1 }, keeper: {} });
-    // The replacements boot; a reload retires them.
+    // The replacements come after the crash backoff's first step (both within 10 s of their ready:
+    // one step for the two), boot, and a reload retires them.
+    t.run(250);
     t.children.filter((c) => !c.exited).forEach(ready);
     t.arbiter.tick();
     t.arbiter.record('reload');
     t.arbiter.tick();
     t.children.filter((c) => c.identity.generation === 2).forEach(ready);
     t.arbiter.tick();
-    // The stuck one's replacement came at once; the dead one's waits out the crash backoff.
     const retired = t.children.filter((c) => c.identity.generation === 1 && !c.exited);
-    assert.equal(retired.length, 1);
+    assert.equal(retired.length, 2);
     retired.forEach((c) => c.exit(0));
     t.arbiter.tick();
-    assert.deepEqual(view.childExits(), { worker: { timeout: 1, died: 1, reload: 1 }, keeper: {} });
+    assert.deepEqual(view.childExits(), { worker: { timeout: 1, died: 1, reload: 2 }, keeper: {} });
     assert.deepEqual(view.childSignalDeaths(), { worker: { SIGKILL: 1 }, keeper: {} });
   } finally {
     t.log.close();
