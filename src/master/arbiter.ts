@@ -26,7 +26,7 @@ import { ArbiterReadings } from './arbiter-readings.js';
 import type { Capacity } from './capacity.js';
 import { accountExit, addServed, countStuckCrash, noneServed, servingWorkerLost, workerKilledStuck, type ChildExit, type ServedTotals } from './child-exits.js';
 import { DeathCauses } from './death-causes.js';
-import { ExitTally } from './exit-reasons.js';
+import { diedDraining, ExitTally } from './exit-reasons.js';
 import { tasksNeeded } from '../task-limit.js';
 import { LoopBlocks } from './loop-blocks.js';
 import { ChildKiller } from './child-killer.js';
@@ -387,7 +387,8 @@ export class Arbiter {
       // Read at every exit (the baseline kept current), said only of a child that died unasked:
       // not stopped, drained or killed by the master (a stuck one, a boot past its timeout: those
       // are 'killing' with no stopReason).
-      const unasked = e.record.stopReason === undefined && e.record.state !== 'killing';
+      // So is one killed from outside while it drained (diedDraining: the OOM killer, a kill -9).
+      const unasked = (e.record.stopReason === undefined && e.record.state !== 'killing') || diedDraining(e.record, e.signal);
       // Killed silent before it was ready: a node that could not create a thread hangs so.
       const hungAtBoot = e.record.readyAt === undefined && e.record.bootError?.code === 'CORRAL_ERR_WORKER_TIMEOUT';
       const counted = this.deathCauses.exited(e.signal, e.code, unasked, tasksNeeded(Math.max(this.target.expected, this.settings.CORRAL_WORKERS), this.settings.CORRAL_EXPORT_THREADS), { id: e.record.id, hungAtBoot, neverBeat: !e.record.beaten });

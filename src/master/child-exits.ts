@@ -9,6 +9,7 @@ import { secondsText } from '../seconds-text.js';
 import type { BootError, CrashLedger } from './crash-ledger.js';
 import { NEVER_BEAT_GUESS, SILENT_BOOT_GUESS } from './child-killer.js';
 import { causeFields, causeWords, type DeathCause } from './death-causes.js';
+import { diedDraining } from './exit-reasons.js';
 import { forkFailure } from './fork-failure.js';
 import { keeperExitHint } from './keeper-boot-words.js';
 import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
@@ -246,6 +247,13 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   }
   if (a.stopping !== true && workerKilledStuck(c)) {
     workerStuckExit(c, now, a, fields);
+    return;
+  }
+  if (diedDraining(c, signal)) {
+    log.error(
+      { ...fields, code: 'CORRAL_ERR_WORKER_DIED' },
+      `worker ${c.id} (pid ${c.handle.pid}) died while draining (${c.stopReason}), signal ${signal}${senderOf(signal, null, cause)}: any request it still held was cut`,
+    );
     return;
   }
   if (c.stopReason !== undefined) {

@@ -37,6 +37,24 @@ export function exitReasonOf(c: Pick<ChildRecord, 'role' | 'stopReason' | 'ready
   }
 }
 
+/**
+ * Signals a child on its way out gets from corral or with its process group: SIGTERM (drain.ts,
+ * when its drain order cannot be sent; a stop sent to the group), SIGINT and SIGHUP (the group's
+ * Ctrl-C or hangup).
+ */
+const STOP_SIGNALS: ReadonlySet<string> = new Set(['SIGTERM', 'SIGINT', 'SIGHUP']);
+
+/**
+ * A worker told to drain that a signal nobody in corral sent ended before it reported drained: a
+ * kill -9, the OOM killer (a worker recycled for memory is its likeliest victim), a crash of Node.
+ * The requests it still held were cut; said and counted as its stop's reason ("exited (memory)",
+ * info, and an exit asked for), the death went unseen in the log, the stats and /metrics. The
+ * master's own SIGKILLs (the drain's deadline, a stuck worker, a stop's end) come in 'killing'.
+ */
+export function diedDraining(c: Pick<ChildRecord, 'role' | 'stopReason'> & Partial<Pick<ChildRecord, 'state' | 'drainedReported'>>, signal: NodeJS.Signals | null): boolean {
+  return c.role === 'worker' && c.stopReason !== undefined && c.state === 'draining' && c.drainedReported !== true && signal !== null && !STOP_SIGNALS.has(signal);
+}
+
 export type ExitCounts = Record<'worker' | 'keeper', Partial<Record<ExitReason, number>>>;
 
 /**
@@ -54,8 +72,8 @@ export class ExitTally {
   private readonly counts: ExitCounts = { worker: {}, keeper: {} };
   private readonly signals: SignalDeaths = { worker: {}, keeper: {} };
 
-  count(c: Pick<ChildRecord, 'role' | 'stopReason' | 'readyAt' | 'crashCounted'> & Partial<Pick<ChildRecord, 'state'>>, signal: NodeJS.Signals | null = null): void {
-    const reason = exitReasonOf(c);
+  count(c: Pick<ChildRecord, 'role' | 'stopReason' | 'readyAt' | 'crashCounted'> & Partial<Pick<ChildRecord, 'state' | 'drainedReported'>>, signal: NodeJS.Signals | null = null): void {
+    const reason = diedDraining(c, signal) ? 'died' : exitReasonOf(c);
     const byReason = this.counts[c.role];
     byReason[reason] = (byReason[reason] ?? 0) + 1;
     // A child the master itself sent SIGKILL without a stop reason (a boot past its timeout, one

@@ -6,6 +6,7 @@ import { EXIT } from '../../src/errors.js';
 import type { Backoff } from '../../src/master/backoff.js';
 import { accountExit, addServed, noneServed, bootErrorOfExit } from '../../src/master/child-exits.js';
 import { CrashLedger } from '../../src/master/crash-ledger.js';
+import { ExitTally } from '../../src/master/exit-reasons.js';
 import { KeeperCrashLedger } from '../../src/master/keeper-crash-ledger.js';
 import { newChildRecord, type ChildRecord } from '../../src/master/registry.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
@@ -270,6 +271,38 @@ test('a serving worker that exits 0 unasked without draining is said to have cal
     assert.match(String(term?.msg), /a SIGTERM sent to the worker itself/);
     assert.doesNotMatch(String(exited?.msg), /SIGTERM/);
     assert.match(String(exited?.msg), /process\.exit/);
+  } finally {
+    log.close();
+  }
+});
+
+test('a worker killed by a signal nobody in corral sent while it drained (kill -9, the OOM killer) is said as a death that cut its requests, and counted as died', async () => {
+  const { log, accounts, crashes } = await setup();
+  try {
+    // Recycled for memory, draining its requests, then SIGKILLed from outside: the likeliest OOM victim.
+    const killed = record({ state: 'draining', stopReason: 'memory', drainDeadline: NOW + 30_000 });
+    accountExit({ record: killed, code: null, signal: 'SIGKILL' }, NOW, accounts);
+    const line = log.lines().find((l) => l.event === 'worker.exit');
+    assert.equal(line?.level, 'error');
+    assert.equal(line?.code, 'CORRAL_ERR_WORKER_DIED');
+    assert.equal(line?.reason, 'memory');
+    assert.match(String(line?.msg), /^worker 4 \(pid 900\) died while draining \(memory\), signal SIGKILL \(SIGKILL is commonly sent by the kernel's OOM killer \(see dmesg\) or an operator \(kill -9\)\): any request it still held was cut$/);
+    assert.equal(crashes.quickCrashes, 0, 'on its way out: no crash of the loop');
+    const tally = new ExitTally();
+    tally.count(killed, 'SIGKILL');
+    assert.deepEqual(tally.snapshot(), { worker: { died: 1 }, keeper: {} });
+    assert.deepEqual(tally.signalDeaths(), { worker: { SIGKILL: 1 }, keeper: {} });
+    // Ended as a drain is (SIGTERM: the master's own when its drain order could not be sent), or
+    // after it reported drained (nothing left to cut): its stop's reason, as before.
+    for (const [over, signal] of [[{}, 'SIGTERM'], [{ drainedReported: true }, 'SIGKILL']] as const) {
+      const calm = record({ state: 'draining', stopReason: 'max-requests', drainDeadline: NOW + 30_000, ...over });
+      accountExit({ record: calm, code: null, signal }, NOW, accounts);
+      const said = log.lines().filter((l) => l.event === 'worker.exit').at(-1);
+      assert.deepEqual([said?.level, said?.msg], ['info', 'worker 4 exited (max-requests)']);
+      const t = new ExitTally();
+      t.count(calm, signal);
+      assert.deepEqual(t.snapshot(), { worker: { max_requests: 1 }, keeper: {} });
+    }
   } finally {
     log.close();
   }
