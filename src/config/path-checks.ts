@@ -10,6 +10,7 @@
 import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { pseudoFilesystem } from '../file-creatable.js';
+import { sharedTempOwnerProblem } from './shared-dir-owner.js';
 import { loadServiceAccount } from '../sheets/google/credentials.js';
 
 function kindOf(st: Stats): string {
@@ -58,12 +59,16 @@ function userOfProcess(): string {
 
 /**
  * Why `dir` (CORRAL_DATA_DIR, absolute) cannot be the data dir, or undefined: it exists and is not
- * a directory, or a parent is a file so it can never be created. Missing is fine. With `writable`
+ * a directory, or a parent is a file so it can never be created, or it is another user's in a
+ * shared temp dir (shared-dir-owner.ts). Missing is fine. With `writable`
  * (start, a reload, `corral config`: the user who runs them is the one the keeper runs as), also
  * a data dir this user cannot write in, or a missing one it could not create: the keeper's lock
  * and journal live there, and without them it fails at boot, over and over, with exit 7.
  */
 export function dataDirProblem(dir: string, options: { writable?: boolean } = {}): string | undefined {
+  // Before anything else: such a directory passes every other check, writable to root or by an ACL.
+  const owner = sharedTempOwnerProblem(dir);
+  if (owner !== undefined) return owner;
   let st: Stats;
   try {
     st = statSync(dir);
