@@ -10,7 +10,7 @@
 import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { pseudoFilesystem } from '../file-creatable.js';
-import { sharedTempOwnerProblem } from './shared-dir-owner.js';
+import { dataDirOwnerProblem } from './shared-dir-owner.js';
 import { loadServiceAccount } from '../sheets/google/credentials.js';
 
 function kindOf(st: Stats): string {
@@ -67,7 +67,7 @@ function userOfProcess(): string {
  */
 export function dataDirProblem(dir: string, options: { writable?: boolean } = {}): string | undefined {
   // Before anything else: such a directory passes every other check, writable to root or by an ACL.
-  const owner = sharedTempOwnerProblem(dir);
+  const owner = dataDirOwnerProblem(dir);
   if (owner !== undefined) return owner;
   let st: Stats;
   try {

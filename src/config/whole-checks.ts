@@ -11,6 +11,7 @@ import { isLoopbackHost } from '../loopback.js';
 import { parseA1 } from '../sheets/a1.js';
 import { bindsOverlap, v6WildcardTakesIPv4 } from './bind-overlap.js';
 import { stdioLogFileProblem } from './log-file-stdio.js';
+import { logFileOwnerProblem } from './shared-dir-owner.js';
 import type { Settings } from './schema.js';
 import type { HostPort } from './spec.js';
 
@@ -73,7 +74,11 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
   // Named by its path alone wherever the settings load; through a link only where files are read.
   const stdio = log !== undefined && judged('CORRAL_LOG_FILE') ? stdioLogFileProblem(log, o.logFile) : undefined;
   if (stdio) add('CORRAL_LOG_FILE', log as string, stdio);
-  else if (o.logFile && log !== undefined && judged('CORRAL_LOG_FILE')) {
+  else if (o.logFile && log !== undefined && judged('CORRAL_LOG_FILE') && logFileOwnerProblem(resolve(log)) !== undefined) {
+    // Before whether it can be opened: through another user's symlink in /tmp it can, anywhere.
+    const owner = logFileOwnerProblem(resolve(log)) as string;
+    add('CORRAL_LOG_FILE', log, owner, 'CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${log}: ${owner}`);
+  } else if (o.logFile && log !== undefined && judged('CORRAL_LOG_FILE')) {
     // Judged without creating it: run by root or another user, `corral config` would otherwise
     // leave a file or a directory behind that the master cannot write.
     const failure = fileWriteFailure(log, 'CORRAL_LOG_FILE', 'corral.log');

@@ -4,9 +4,10 @@
 // A file of its own: createLogger (logger.ts) waits on these for opened(), reopen() and
 // configure(); a write's errors are write-failure.ts's.
 
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { pino } from 'pino';
 import { makeDirsSync } from '../make-dirs.js';
+import { logFileOwnerProblem } from '../config/shared-dir-owner.js';
 import { LOG_DIR_MODE } from './log-file.js';
 
 export type Destination = ReturnType<typeof pino.destination>;
@@ -79,6 +80,15 @@ export function reopenDestination(d: Destination, path?: string): Promise<boolea
   // user alone: sonic-boom's own mkdir gives it the umask's mode (0777 under umask 000). Its
   // failure is left to sonic-boom's open, which reports it as the reopen's.
   const file = path ?? (d as unknown as { file?: unknown }).file;
+  // A name another user put at the path in a shared temp dir since the last open (the file rotated
+  // away, a symlink of theirs in its place) is not opened: said as a failed open, through the
+  // destination's own 'error' (log.reopen_failed), and the lines stay in the file open before.
+  const owner = typeof file === 'string' ? logFileOwnerProblem(resolve(file)) : undefined;
+  if (owner !== undefined) {
+    const settled = reopenSettled(d);
+    d.emit('error', Object.assign(new Error(owner), { code: 'EPERM', syscall: 'open', path: file }));
+    return settled;
+  }
   if (typeof file === 'string') {
     try {
       makeDirsSync(dirname(file), LOG_DIR_MODE);

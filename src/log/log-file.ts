@@ -3,10 +3,11 @@
 // reopen (destination-open.ts) makes a missing directory with the same mode.
 
 import { closeSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { CorralError } from '../errors.js';
 import { makeDirsSync } from '../make-dirs.js';
 import { stdioLogFileProblem } from '../config/log-file-stdio.js';
+import { logFileOwnerProblem } from '../config/shared-dir-owner.js';
 
 /**
  * The mode of a log file corral creates: the lines hold client addresses and event details, so
@@ -34,6 +35,8 @@ export function assertLogFileWritable(file: string | undefined): void {
   // child's open of it fails with a bare ENXIO (log-file-stdio.ts).
   const stdio = stdioLogFileProblem(file, true);
   if (stdio) throw new CorralError('CORRAL_ERR_LOG_FILE', `CORRAL_LOG_FILE=${file} must be ${stdio}`);
+  const owner = logFileOwnerProblem(resolve(file));
+  if (owner) throw new CorralError('CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${file}: ${owner}`);
   try {
     makeDirsSync(dirname(file), LOG_DIR_MODE);
     closeSync(openSync(file, 'a', LOG_FILE_MODE));
