@@ -88,8 +88,14 @@ export function getAdminJson(url: string, token: string | undefined, timeoutMs =
 
 /**
  * Whether a corral master answers the admin API at CORRAL_ADMIN_BIND (its base URL, and its pid
- * when CORRAL_ADMIN_TOKEN lets the figures be read), or undefined: nothing listens, something
- * else does, or the port is ephemeral. Loopback or the host's own address only, as the settings say.
+ * when it says it), or undefined: nothing listens, something else does, or the port is ephemeral.
+ * Loopback or the host's own address only, as the settings say.
+ *
+ * Without CORRAL_ADMIN_TOKEN: no pidfile names a master here, so nothing says who holds that port,
+ * and while corral is down any local user may listen there and answer as a master does. Asked for
+ * its stats with the token, to name its pid, `corral status`, `stop` and `reload` (root's, through
+ * sudo) gave that user the admin API, and the whole sheet through GET /api/export on the public
+ * port, players' codes included. The pid comes from the reload state, which needs no token.
  */
 export async function corralAtAdminApi(settings: Settings): Promise<{ url: string; pid: number | undefined } | undefined> {
   const url = adminBaseUrl(settings);
@@ -104,9 +110,9 @@ export async function corralAtAdminApi(settings: Settings): Promise<{ url: strin
   try {
     const health = (await get('/api/admin/health', undefined, [200, 503])) as { status?: unknown; workers_expected?: unknown } | undefined;
     if (typeof health?.status !== 'string' || typeof health.workers_expected !== 'number') return undefined;
-    const token = settings.CORRAL_ADMIN_TOKEN;
-    const stats = token ? ((await get('/api/admin/stats', token).catch(() => undefined)) as { master?: { pid?: unknown } } | undefined) : undefined;
-    return { url, pid: typeof stats?.master?.pid === 'number' ? stats.master.pid : undefined };
+    const reload = (await get('/api/admin/reload').catch(() => undefined)) as { master_pid?: unknown } | undefined;
+    const pid = reload?.master_pid;
+    return { url, pid: typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 0 ? pid : undefined };
   } catch {
     return undefined;
   }

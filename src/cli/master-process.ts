@@ -117,7 +117,7 @@ export async function findMasterHere(lookup: MasterLookup): Promise<number> {
         { cause: err },
       );
     }
-    const which = other.pid === undefined ? 'its pid: pgrep -f "corral start", or master.pid in GET /api/admin/stats with CORRAL_ADMIN_TOKEN' : `pid ${other.pid}`;
+    const which = other.pid === undefined ? 'its pid: pgrep -f "corral start", or master_pid in GET /api/admin/reload' : `pid ${other.pid}`;
     throw new CorralError(
       'CORRAL_ERR_MASTER_ELSEWHERE',
       `no pidfile names a master at ${settings.CORRAL_PIDFILE} (CORRAL_PIDFILE), but a corral master answers the admin API at ${other.url}${other.pid === undefined ? '' : ` (master pid ${other.pid})`}: ` +

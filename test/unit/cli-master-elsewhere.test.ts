@@ -21,10 +21,24 @@ import { testSettings } from '../fixtures/fake-admin-view.js';
 
 const TOKEN = 'elsewhere-token-0123456789';
 
-/** An admin API whose health says `health` with `status`, and whose stats name master pid 4242. */
+/** The Authorization headers the fake admin APIs were sent. */
+const authorizations: string[] = [];
+
+/**
+ * An admin API whose health says `health` with `status`, and whose reload state (no token, as a
+ * master's) and stats (with the token) name master pid 4242.
+ */
 async function fakeAdmin(status: number, health: Record<string, unknown>): Promise<Server> {
   const server = createServer((req, res) => {
-    const body = req.url === '/api/admin/health' ? health : req.url === '/api/admin/stats' && req.headers.authorization === `Bearer ${TOKEN}` ? { success: true, master: { pid: 4242 } } : { success: false, error: 'not_found' };
+    if (req.headers.authorization !== undefined) authorizations.push(req.headers.authorization);
+    const body =
+      req.url === '/api/admin/health'
+        ? health
+        : req.url === '/api/admin/reload'
+          ? { success: true, master_pid: 4242, stopping: false }
+          : req.url === '/api/admin/stats' && req.headers.authorization === `Bearer ${TOKEN}`
+            ? { success: true, master: { pid: 4242 } }
+            : { success: false, error: 'not_found' };
     res.writeHead(req.url === '/api/admin/health' ? status : body.success ? 200 : 404, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(body));
   });
@@ -65,6 +79,29 @@ describe('findMasterHere with no pidfile at CORRAL_PIDFILE', () => {
       const port = (server.address() as AddressInfo).port;
       const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
       await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env', envFileNone: false, pidfileSource: '.env', tokenInvalid: false }), (err: unknown) => err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING');
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('sends CORRAL_ADMIN_TOKEN to nothing it finds there: while corral is down, any local user may listen on its admin port and answer as a master', async () => {
+    // The token sent with `corral status`, `stop` or `reload` (root's, through sudo) to whatever
+    // held CORRAL_ADMIN_BIND's port was theirs: the admin API, and the whole sheet through
+    // GET /api/export on the public port, players' codes included.
+    const dir = mkdtempSync(join(tmpdir(), 'corral-elsewhere-'));
+    const server = await fakeAdmin(200, { status: 'ok', workers_ready: 1, workers_expected: 1 });
+    authorizations.length = 0;
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
+      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env', envFileNone: false, pidfileSource: '.env', tokenInvalid: false }), (err: unknown) => {
+        assert.ok(err instanceof CorralError);
+        assert.equal(err.code, 'CORRAL_ERR_MASTER_ELSEWHERE', err.message);
+        // Its pid all the same, from what a master says without a token.
+        assert.match(err.message, /master pid 4242/);
+        return true;
+      });
+      assert.deepEqual(authorizations, []);
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });
