@@ -177,6 +177,51 @@ describe("corral recommend asks the running master's admin API where it listens"
   });
 });
 
+describe('corral recommend with no master found through CORRAL_PIDFILE', () => {
+  it("sends CORRAL_ADMIN_TOKEN to nothing at CORRAL_ADMIN_BIND (any local user may listen there while corral is down), and says to give --admin-url", async () => {
+    // Whatever held that port got the token of whoever ran this (root, through sudo): the admin
+    // API, and the whole sheet, players' codes included, through GET /api/export.
+    const authorizations: string[] = [];
+    const squatter = createServer((req, res) => {
+      if (req.headers.authorization !== undefined) authorizations.push(req.headers.authorization);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ master: { rss_bytes: 70 * MiB }, keeper: { rss_bytes: 60 * MiB }, workers: [{ state: 'ready', rss_bytes: 123 * MiB }] }));
+    });
+    squatter.listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    const url = `http://127.0.0.1:${(squatter.address() as AddressInfo).port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'corral-recommend-'));
+    const env = { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: url.slice('http://'.length), CORRAL_ADMIN_TOKEN: 'recommend-test-token-0002' };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    let out = '';
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      if (typeof chunk !== 'string') return write.call(process.stdout, chunk, ...rest);
+      out += chunk;
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      assert.equal(await recommendCommand.run(['--json']), 0);
+    } finally {
+      process.stdout.write = write;
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      rmSync(dir, { recursive: true, force: true });
+      squatter.close();
+    }
+    assert.deepEqual(authorizations, []);
+    const json = JSON.parse(out) as { machine: { measured: boolean }; reasons: string[] };
+    assert.equal(json.machine.measured, false);
+    assert.ok(
+      json.reasons.some((r) => r.includes(`no corral master was found through CORRAL_PIDFILE, so CORRAL_ADMIN_TOKEN is not sent to ${url} (CORRAL_ADMIN_BIND), where any local user may listen while corral is down: give --admin-url ${url} to ask the corral there`)),
+      json.reasons.join('\n'),
+    );
+  });
+});
+
 describe('corral recommend --admin-url beyond this host (it is sent CORRAL_ADMIN_TOKEN)', () => {
   it('is refused (exit 64) without --allow-remote, as loadtest --admin is, before anything is sent', async () => {
     await assert.rejects(

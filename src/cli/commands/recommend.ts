@@ -275,6 +275,16 @@ export function defaultAdminUrl(settings: Settings, masterPid: number | undefine
   return masterPid === undefined ? adminBaseUrl(settings) : masterAdminUrl(settings, masterPid);
 }
 
+/**
+ * Why CORRAL_ADMIN_BIND's address is not asked when no master was found through the pidfile: the
+ * stats need CORRAL_ADMIN_TOKEN, and nothing says who holds that port; while corral is down any
+ * local user may listen there, and was sent the token of whoever ran this (root's, through sudo):
+ * the admin API, and the whole sheet through GET /api/export. An --admin-url is the operator's word.
+ */
+function unfoundMaster(url: string): string {
+  return `no corral master was found through CORRAL_PIDFILE, so CORRAL_ADMIN_TOKEN is not sent to ${url} (CORRAL_ADMIN_BIND), where any local user may listen while corral is down: give --admin-url ${url} to ask the corral there`;
+}
+
 /** --admin-url: an http(s) URL, or a usage error (a typo must not read as "no corral running"). */
 function adminUrlFlag(raw: string): string {
   let url: URL;
@@ -305,14 +315,15 @@ export const recommendCommand: Command = {
 
 Reads this machine's CPU count and RAM (systeminformation) and the per-process memory measured by
 a running corral (GET /api/admin/stats, with CORRAL_ADMIN_TOKEN, where the master found through
-CORRAL_PIDFILE recorded its admin API, else on CORRAL_ADMIN_BIND). With no
+CORRAL_PIDFILE recorded its admin API; a master found otherwise is asked with --admin-url alone,
+as the token is not sent to whatever listens on CORRAL_ADMIN_BIND's port). With no
 corral running it uses figures measured on the reference machine and says so. The open-files
 limit is the running master's (found through CORRAL_PIDFILE; its workers inherit it), else this
 shell's; the output says which. Prints recommended settings and the reasoning behind each.
 
 Options:
-  --admin-url URL        admin API to ask (default: the running master's, else
-                         http://CORRAL_ADMIN_BIND); it is sent
+  --admin-url URL        admin API to ask (default: the running master's, found
+                         through CORRAL_PIDFILE); it is sent
                          CORRAL_ADMIN_TOKEN, so it must be this machine (loopback) unless
                          --allow-remote
   --allow-remote         allow an --admin-url that is not this machine
@@ -350,7 +361,9 @@ command reads them to find the admin API).`,
       readCgroupMemory({ root: '/sys/fs/cgroup', selfCgroup: fdSource.masterPid === undefined ? '/proc/self/cgroup' : `/proc/${fdSource.masterPid}/cgroup` }),
       adminUrl === undefined
         ? Promise.resolve<AdminAnswer>({ why: 'CORRAL_ADMIN_BIND has port 0 (a port chosen at start), so give --admin-url' })
-        : adminUrl === null
+        : givenUrl === undefined && fdSource.masterPid === undefined && settings.CORRAL_ADMIN_TOKEN !== undefined && adminUrl !== null
+          ? Promise.resolve<AdminAnswer>({ why: unfoundMaster(adminUrl) })
+          : adminUrl === null
           ? Promise.resolve<AdminAnswer>({ why: `the running corral master (pid ${fdSource.masterPid}) serves without its admin API (admin.failed in its log)` })
           : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN, pinned),
     ]);
