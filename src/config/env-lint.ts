@@ -7,6 +7,8 @@
 // `CORRAL_PIDFILE="/run/corral.pid` is the relative path `"/run/corral.pid`: setting-value.ts
 // refuses that one for a setting it reads, and lintWarnings warns of it for any other name.
 
+import { IGNORED_WITH_NOTE, META_SETTINGS, settingNames } from './schema.js';
+
 /**
  * dotenv's own LINE pattern, copied from dotenv 18.0.10 (dist/index.cjs: the parser `parse(text)`
  * uses without `{ fast: true }`, as env-file.ts calls it), which does not export it. Value boundaries
@@ -26,7 +28,7 @@ export interface DuplicateKey {
 export interface IgnoredLine {
   /** 1-based. */
   readonly line: number;
-  /** The word the line begins with, when it looks like a name; the rest may be a secret, never shown. */
+  /** The word the line begins with, when it looks like a name (looksLikeName); the rest may be a secret, never shown. */
   readonly begins: string | undefined;
 }
 
@@ -77,6 +79,21 @@ export interface EnvLint {
 
 /** An inner line of a quoted value that reads as a setting: an upper-case name, `=`. */
 const SETTING_LINE = /^\s*(?:export\s+)?([A-Z][A-Z0-9_]{2,63})\s*=/;
+
+/** The first words of the settings' names: CORRAL, SHEET, SHEETS, GOOGLE, REDIS, HTTP, NO, GUNICORN... */
+const FIRST_WORDS: ReadonlySet<string> = new Set([...settingNames, ...Object.keys(META_SETTINGS), ...Object.keys(IGNORED_WITH_NOTE)].map((n) => n.split('_')[0] ?? n));
+
+/**
+ * Whether the first word of a line that is not NAME=value may be shown: a name, in the shape of an
+ * environment variable's (upper case, words joined by `_`) or a setting's first word (`CORRAL
+ * WORKERS=8`). A line that begins otherwise is most often the rest of a value broken across lines
+ * without quotes: the body of a private key's PEM (`MIIEvgIBADAN...`, some thirty of them), a token
+ * pasted on the line after its name; its first word was shown, up to 64 characters of it.
+ */
+function looksLikeName(word: string): boolean {
+  if (!/^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$/.test(word)) return false;
+  return word.includes('_') || FIRST_WORDS.has(word);
+}
 
 const QUOTED = /^\s*(['"`])[\s\S]*\1$/;
 
@@ -138,7 +155,7 @@ export function lintEnvText(raw: string): EnvLint {
     const trimmed = line.replace(/^\uFEFF/, '').trim();
     if (covered.has(i) || trimmed === '' || trimmed.startsWith('#')) return;
     const word = /^(?:export\s+)?([\w.-]{1,64})/.exec(trimmed)?.[1];
-    ignored.push({ line: i + 1, begins: word });
+    ignored.push({ line: i + 1, begins: word !== undefined && looksLikeName(word) ? word : undefined });
   });
   return {
     lineOf: new Map([...seen].map(([name, at]) => [name, at[at.length - 1] ?? 0])),

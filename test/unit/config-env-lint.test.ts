@@ -85,7 +85,43 @@ test('a value beginning with a quote that dotenv never closes is named with its 
   const parsed = dotenv.parse(text);
   for (const { name, quote } of lint.unclosedQuotes) assert.equal(parsed[name]?.[0], quote, name);
   assert.deepEqual([parsed.D, parsed.E, parsed.I, parsed.J], ['multi\nline', "'My Sheet'!A1:C", 'closed', 'plain"quote']);
-  assert.deepEqual(lint.ignored, [{ line: 12, begins: 'b' }]);
+  // The rest of K's value, not a name: nothing of it is shown.
+  assert.deepEqual(lint.ignored, [{ line: 12, begins: undefined }]);
+});
+
+test("an ignored line that begins with no setting's name shows nothing of it: a key or a token on lines of its own (a value broken across lines without quotes) is not echoed", () => {
+  // A service-account key pasted unquoted, its private_key's PEM with real line breaks: each line
+  // of the key's body was said with its first 64 characters up to a + or /, some thirty fragments
+  // of the private key on stderr and in the journal at every start and reload; and a hex token
+  // pasted on the line after its name whole.
+  const token = '3f9a0c1d2e4b5a6978c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6';
+  const text = [
+    'SHEET_ID=sheet-1', // 1
+    'GOOGLE_SERVICE_ACCOUNT_JSON={"type":"service_account","private_key":"-----BEGIN PRIVATE KEY-----', // 2
+    'MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCqRnZ8F1/YVnR7', // 3
+    'D+DsvyqNmS8tG8edcxtESAy3QLnkYIVSyo+2i/M9aQIhDquNSI3jYQaztUy/9mqj', // 4
+    'QLNKYIVSYO2IM9AQIHDQUNSI3JYQAZTUY9MQJ', // 5: upper case, but no setting's name
+    '-----END PRIVATE KEY-----"}', // 6
+    'CORRAL_ADMIN_TOKEN=', // 7
+    token, // 8
+    'CORRAL_WORKERS 8', // 9: a setting's name: said
+    'CORRAL WORKERS=8', // 10: its first word is a setting's: said
+    'MY_APP_FLAG on', // 11: a name in the shape of a variable's: said
+  ].join('\n');
+  const lint = lintEnvText(text);
+  assert.deepEqual(
+    lint.ignored.map((l) => [l.line, l.begins]),
+    [
+      [3, undefined],
+      [4, undefined],
+      [5, undefined],
+      [6, undefined],
+      [8, undefined],
+      [9, 'CORRAL_WORKERS'],
+      [10, 'CORRAL'],
+      [11, 'MY_APP_FLAG'],
+    ],
+  );
 });
 
 test('a quoted value spanning lines that holds lines reading as settings names them (dotenv takes them into the value); one holding none, a PEM key say, is not named', () => {
