@@ -65,7 +65,7 @@ function idempotencyFailure(err: unknown): HttpError | undefined {
  * is at SHEETS_JOURNAL_MAX_MB: the event was not saved, and saying "the sheet cannot be reached"
  * would send the operator to Google.
  */
-function notSaved(err: unknown): HttpError | undefined {
+function notSaved(err: unknown, keyed: boolean): HttpError | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   const headers = { 'Retry-After': String(NOT_SAVED_RETRY_AFTER_S) };
   if (code === 'CORRAL_ERR_JOURNAL_UNWRITABLE') {
@@ -80,8 +80,15 @@ function notSaved(err: unknown): HttpError | undefined {
   // or no connection could be made: its socket gone, nothing listening): not "may or may not have
   // been saved", which tells a client without a key not to retry an event the server never had.
   // A busy or restarting keeper, not one an operator must fix: its own wait.
+  // The refusals above come from the keeper after it looked the key up (a key it holds is replayed
+  // first), so they are true of a keyed request too. This one never reached the keeper: a retry
+  // whose first request the keeper saved before it became unreachable was told "nothing was
+  // recorded", and a client that gave up on it took a recorded event for a lost one.
   if (err instanceof NotSentError) {
-    return new HttpError('not_saved', 'the server could not pass the event to its storage; nothing was recorded: retry later', { headers: { 'Retry-After': String(retryAfterSeconds(err)) } });
+    const outcome = keyed
+      ? 'this request recorded nothing, but an earlier request with this Idempotency-Key may have been saved: retry with the same key and body later, which answers its 201 if it was'
+      : 'nothing was recorded: retry later';
+    return new HttpError('not_saved', `the server could not pass the event to its storage; ${outcome}`, { headers: { 'Retry-After': String(retryAfterSeconds(err)) } });
   }
   return undefined;
 }
@@ -249,7 +256,7 @@ export function eventsRoute(deps: AppDeps): Handler {
       const refused = idempotencyFailure(err);
       if (refused) throw refused;
       failed(err);
-      throw notSaved(err) ?? outcomeUnknown(err, key !== undefined) ?? sheetsFailure(err);
+      throw notSaved(err, key !== undefined) ?? outcomeUnknown(err, key !== undefined) ?? sheetsFailure(err);
     }
     saved(ticket);
     // The keeper's stored answer can be this request's own (its id is a new UUID): the worker link
