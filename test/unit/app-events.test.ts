@@ -365,6 +365,46 @@ describe('POST /api/events and the header copies it is given', () => {
   });
 });
 
+describe('POST /api/events after the header row was fixed, on a worker whose last copy showed it broken', () => {
+  it('reads the header again before refusing on a copy it no longer holds: no 503 and no "cannot take events" line long after the fix', async () => {
+    const log = memoryLogger();
+    const { app, sheets, auth } = await appWithBob(log);
+    try {
+      const good = [...SAMPLE_EVENTS[0]!];
+      const broken = ['event_id', 'player', 'kind', '', 'at'];
+      const copy = (header: string[]) => ({
+        header,
+        records: [],
+        read: { range: 'Events!1:1', values: [header], fetchedAt: Date.now(), stale: false, staleSeconds: 0, pendingRows: 0 },
+      });
+      // The worker holds no copy of the header (past SHEET_CACHE_TTL: the worker was idle since),
+      // so each event reads it from the keeper.
+      const cached = sheets.cachedRecords.bind(sheets);
+      sheets.cachedRecords = (range) => (range === 'Events!1:1' ? undefined : cached(range));
+      let header = broken;
+      let reads = 0;
+      const records = sheets.records.bind(sheets);
+      sheets.records = async (range) => (range === 'Events!1:1' ? (reads++, copy(header)) : records(range));
+      assert.equal((await postJson(`${app.url}/api/events`, { kind: 'a' }, auth)).status, 503, 'refused under the broken header');
+      const refusedLines = () => log.lines.filter((l) => l.event === 'app.events_header_invalid').length;
+      assert.equal(refusedLines(), 1);
+      // The operator fixes the tab; the keeper's copy shows it. This worker's last copy, from before
+      // the fix, is no reason to refuse the next event: it was read long ago, and a fresh read says
+      // otherwise. Refused, the client was told to wait 30 s and the log said the tab still could
+      // not take events, after the fix.
+      header = good;
+      const before = reads;
+      const res = await postJson(`${app.url}/api/events`, { kind: 'b' }, auth);
+      assert.equal(res.status, 201, 'taken under the fixed header');
+      assert.ok(reads > before, 'the header was read again');
+      assert.equal(refusedLines(), 1, 'no second "cannot take events" line after the fix');
+      assert.ok(log.lines.some((l) => l.event === 'app.events_header_fixed'));
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('POST /api/events, appends on their way when one fails', () => {
   it('an append begun before a failure and saved after it does not say appends are saved again; one begun after it does', async () => {
     const log = memoryLogger();

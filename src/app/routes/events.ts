@@ -131,10 +131,10 @@ export function eventsRoute(deps: AppDeps): Handler {
   // on every copy of its tab (read-your-writes), so after each event the next one's header read
   // went to the keeper: with the keeper restarting, a POST waited on it twice (header, append)
   // and outlasted a draining worker's graceful timeout (ECONNRESET in the chaos soak). Once read,
-  // the last header serves while a fresh read goes on beside the request; a fixed or broken
-  // header is seen one event later. Where each value lands is settled by the keeper when the row
-  // is sent, under the header the tab has then (the row travels with the header it was built
-  // under): this read only decides whether an event is refused.
+  // the last header serves while a fresh read goes on beside the request; a broken header is
+  // seen one event later (a fixed one at once: headerToJudge). Where each value lands is settled
+  // by the keeper when the row is sent, under the header the tab has then (the row travels with
+  // the header it was built under): this read only decides whether an event is refused.
   //
   // Only a copy fetched no earlier than the last one replaces it: the keeper serves a copy past its
   // TTL while it refreshes it, and a worker that had seen the header fixed (in a copy it held)
@@ -146,26 +146,39 @@ export function eventsRoute(deps: AppDeps): Handler {
     if (!last || copy.read.fetchedAt >= last.fetchedAt) last = { header: copy.header, fetchedAt: copy.read.fetchedAt };
     return last.header;
   };
-  let refreshing = false;
-  const refreshHeader = (): void => {
-    if (refreshing) return;
-    refreshing = true;
-    deps.records(headerRange).then(
-      (r) => {
-        take(r);
-        refreshing = false;
-      },
-      () => (refreshing = false),
-    );
+  // The read of the header going on beside the requests, one at a time; it never fails (a failed
+  // read leaves the last header in place).
+  let refreshing: Promise<void> | undefined;
+  const refreshHeader = (): Promise<void> => {
+    refreshing ??= deps
+      .records(headerRange)
+      .then(
+        (r) => void take(r),
+        () => undefined,
+      )
+      .finally(() => (refreshing = undefined));
+    return refreshing;
   };
-  const headerNow = async (): Promise<readonly string[]> => {
+  /** The header to build under, and the read begun beside it when it is the last one read rather than a copy held now. */
+  const headerNow = async (): Promise<{ header: readonly string[]; refresh?: Promise<void> }> => {
     const held = deps.cachedRecords(headerRange);
-    if (held) return take(held);
-    if (last) {
-      refreshHeader();
-      return last.header;
-    }
-    return take(await deps.records(headerRange));
+    if (held) return { header: take(held) };
+    if (last) return { header: last.header, refresh: refreshHeader() };
+    return { header: take(await deps.records(headerRange)) };
+  };
+  /**
+   * The header an event is judged by. An event the last header refuses waits for the read begun
+   * beside it when that header is no copy held now (past SHEET_CACHE_TTL, or its hold ended by an
+   * append): a worker idle since it saw the header broken refused its first event after the fix,
+   * however long after, told its client to wait 30 s and logged that the tab could not take
+   * events, with the header as it was before the fix. Only a refusal waits: an event the last
+   * header takes is built at once, as above, and the keeper writes it under the tab's header.
+   */
+  const headerToJudge = async (): Promise<readonly string[]> => {
+    const { header, refresh } = await headerNow();
+    if (refresh === undefined || eventLayout(header).ok) return header;
+    await refresh;
+    return last?.header ?? header;
   };
   /**
    * Builds the event's row in the order of the tab's header row as this worker last read it, and
@@ -174,7 +187,7 @@ export function eventsRoute(deps: AppDeps): Handler {
    * row waits in the journal, does not misplace it.
    */
   const rowFor = async (values: EventValues, keyed: boolean): Promise<{ row: string[]; header: readonly string[] }> => {
-    const header = await headerNow();
+    const header = await headerToJudge();
     const layout = eventLayout(header);
     if (layout.ok) {
       badHeader.failure.ended((total) =>
