@@ -109,6 +109,21 @@ export function workbookFull(limit: number): ApiError {
 }
 
 /**
+ * Google's most characters in a cell, counted as Java counts a string's length (UTF-16 code
+ * units, so a character outside the BMP is two), as the journal counts them (journal-rows.ts).
+ */
+export const MAX_CELL_CHARS = 50_000;
+
+/**
+ * A write with a cell longer than MAX_CELL_CHARS, word for word as Google refuses it (400
+ * INVALID_ARGUMENT, no details; freelabz/secator#96, moevm/github_repo_commitment_calc#67): the
+ * whole request, nothing written.
+ */
+export function cellTooLong(): ApiError {
+  return new ApiError(400, `Your input contains more than the maximum of ${MAX_CELL_CHARS} characters in a single cell.`);
+}
+
+/**
  * Any values call on a file Drive holds that is not a Google Sheet (an .xlsx uploaded without
  * conversion): googleworkspace/php-samples#65, tidyverse/googlesheets4#275.
  */

@@ -4,7 +4,7 @@
 
 import type { WireBatchGetResponse, WireBatchUpdateValuesResponse, WireUpdateValuesResponse } from '../google/wire.js';
 import { Accounts, type IssuedToken } from './accounts.js';
-import { ApiError, INVALID_CREDENTIALS, MISSING_API_KEY, NOT_FOUND, notASheet, PERMISSION_DENIED } from './api-error.js';
+import { ApiError, cellTooLong, INVALID_CREDENTIALS, MAX_CELL_CHARS, MISSING_API_KEY, NOT_FOUND, notASheet, PERMISSION_DENIED } from './api-error.js';
 import type { EmulatorMethod } from './faults.js';
 import { withoutDefaults } from './http-util.js';
 import { BATCH_UPDATE_FIELDS, checkBodyType, checkFields, checkQuery, VALUE_RANGE_FIELDS } from './request-fields.js';
@@ -160,6 +160,7 @@ function valuesOf(o: Record<string, unknown>, where: string): unknown[][] {
       if (cell !== null && typeof cell !== 'string' && typeof cell !== 'number' && typeof cell !== 'boolean') {
         throw new ApiError(400, `Invalid value at '${where}values': cells must be strings, numbers, booleans or null`);
       }
+      if (typeof cell === 'string' && cell.length > MAX_CELL_CHARS) throw cellTooLong();
     }
   }
   const dim = o.majorDimension ?? 'ROWS';

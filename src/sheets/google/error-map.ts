@@ -58,6 +58,8 @@ function clause(googleMessage: string): string {
 
 /** Google's answer to a write that would grow the spreadsheet past its cell limit, and that limit. */
 const WORKBOOK_LIMIT = /increase the number of cells in the workbook above the limit of (\d+) cells/i;
+/** Google's answer to a write with a cell longer than it takes (50,000 characters), and that limit. */
+const CELL_LIMIT = /more than the maximum of (\d+) characters in a single cell/i;
 
 function forbiddenMessage(ctx: ErrorContext, env: Envelope): string {
   const said = `(Google said: ${env.message})`;
@@ -116,6 +118,17 @@ export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
       return make(
         'CORRAL_ERR_SHEETS_WORKBOOK_FULL',
         `spreadsheet ${ctx.spreadsheetId} is full: ${what} would take it past Google's limit of ${Number(limit[1]).toLocaleString('en-US')} cells (every tab's rows × columns, empty cells included), so Google refuses every append until cells are freed. Delete (not only clear) unused rows and columns and empty tabs, or move old events to another spreadsheet and delete their rows here (Google said: ${env.message})`,
+        { ...base, applied: 'no', retryable: false },
+      );
+    }
+    const cellLimit = CELL_LIMIT.exec(env.message);
+    if (cellLimit) {
+      // One cell's text, not the range: Google refuses the whole request, nothing written. Kept
+      // CORRAL_ERR_SHEETS_BAD_RANGE, the code of a refusal that may be one row's (the flusher
+      // sends a refused batch in halves to find that row: append-refusal.ts).
+      return make(
+        'CORRAL_ERR_SHEETS_BAD_RANGE',
+        `Google refused ${ctx.operation} of ${rangesText(ctx)}: a cell of the rows is longer than Google's limit of ${Number(cellLimit[1]).toLocaleString('en-US')} characters in a cell, so nothing of the request was written; shorten that cell's text or split it over several cells (Google said: ${env.message})`,
         { ...base, applied: 'no', retryable: false },
       );
     }
