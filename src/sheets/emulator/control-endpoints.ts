@@ -68,7 +68,16 @@ export function answerControl(emulator: Controlled, req: IncomingMessage, res: S
   }
   const sheet = /^\/__emulator\/spreadsheets\/([^/]+)\/sheets\/([^/]+)$/.exec(path);
   if (sheet && method === 'GET') {
-    const rows = emulator.getSheet(decodeURIComponent(sheet[1] ?? ''), decodeURIComponent(sheet[2] ?? ''));
+    let id: string;
+    let tab: string;
+    try {
+      id = decodeURIComponent(sheet[1] ?? '');
+      tab = decodeURIComponent(sheet[2] ?? '');
+    } catch {
+      // A cut-off or malformed %-sequence: the caller's path, not the emulator, is wrong.
+      return sendJson(res, 400, { error: `the path ${path} has a percent-encoding that does not decode (UTF-8 written as %XX, as encodeURIComponent writes it)` });
+    }
+    const rows = emulator.getSheet(id, tab);
     return rows ? sendJson(res, 200, { values: rows }) : sendJson(res, 404, { error: 'no such spreadsheet or tab' });
   }
   sendJson(res, 404, { error: `unknown emulator control endpoint ${method} ${path}` });
