@@ -54,6 +54,11 @@ export interface Emulator {
    * anyone else get Google's 400 "You are trying to edit a protected cell or object. ...".
    */
   protectTab(spreadsheetId: string, title: string, editors: readonly string[] | false): void;
+  /**
+   * Names `range` (cells of one of its tabs, `Players!A1:E3`) `name` (Data > Named ranges): a
+   * range written as that name bare reads them, before a tab of that name.
+   */
+  defineNamedRange(spreadsheetId: string, name: string, range: string): void;
   setSheet(spreadsheetId: string, title: string, rows: readonly (readonly unknown[])[]): void;
   getSheet(spreadsheetId: string, title: string): string[][] | undefined;
   faults(): Faults;

@@ -22,6 +22,7 @@ import { BodyTooLarge, jsonBody, readBody, sendHtml, sendJson, wantsGzip, wantsP
 import { applyFieldMask, fieldMaskOf } from './field-mask.js';
 import { generateServiceAccountKey } from './keys.js';
 import { effectiveRequest } from './method-override.js';
+import { defineNamedRange } from './named-ranges.js';
 import { Quotas } from './quotas.js';
 import { ReadLog, type ReadCall } from './read-log.js';
 import { apiKeyOf, credentialHeader } from './request-credentials.js';
@@ -121,6 +122,10 @@ class EmulatorServer implements Emulator {
     if (!tab) throw new Error(`no tab ${JSON.stringify(title)} in spreadsheet ${spreadsheetId}`);
     if (editors === false) delete tab.protectedFor;
     else tab.protectedFor = new Set(editors);
+  }
+
+  defineNamedRange(spreadsheetId: string, name: string, range: string): void {
+    defineNamedRange(this.#store.spreadsheet(spreadsheetId), name, range);
   }
 
   setSheet(spreadsheetId: string, title: string, rows: readonly (readonly unknown[])[]): void {

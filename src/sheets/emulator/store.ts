@@ -11,6 +11,7 @@ import type { InsertDataOption, MajorDimension, WireAppendValuesResponse, WireUp
 import { tabKey } from '../tab-key.js';
 import { ApiError, badRange, NOT_FOUND, protectedCell, workbookFull } from './api-error.js';
 import { withoutDefaults } from './http-util.js';
+import { namedRangeOf } from './named-ranges.js';
 import { parseR1C1 } from './r1c1.js';
 import { lastTable } from './tables.js';
 
@@ -39,6 +40,8 @@ export interface Spreadsheet {
    * one, but every values call is refused (see values-api.ts authorize).
    */
   xlsx: boolean;
+  /** Named ranges: name → its range, written with its tab (named-ranges.ts). */
+  readonly namedRanges: Map<string, string>;
 }
 
 interface Resolved {
@@ -132,7 +135,7 @@ export class Store {
   ensureSpreadsheet(id: string): Spreadsheet {
     let s = this.spreadsheets.get(id);
     if (!s) {
-      s = { id, tabs: [], shares: new Map(), public: false, xlsx: false };
+      s = { id, tabs: [], shares: new Map(), public: false, xlsx: false, namedRanges: new Map() };
       this.spreadsheets.set(id, s);
     }
     return s;
@@ -162,6 +165,8 @@ export class Store {
   }
 
   resolve(s: Spreadsheet, range: string): Resolved {
+    const named = namedRangeOf(s, range);
+    if (named !== undefined) return this.resolve(s, named);
     // R1C1 first: `R1C1` alone would otherwise be taken for a tab's title, as a tab named so must
     // be quoted to be one.
     let parsed = parseR1C1(range);
