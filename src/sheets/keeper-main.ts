@@ -110,7 +110,7 @@ async function shutdown(reason: string, gracefulMs: number, leaving: boolean, da
     log?.logger.error({ event: 'keeper.drain_failed', code: codeOf(err, 'CORRAL_ERR_JOURNAL'), err: describeError(err) }, `keeper: drain failed; journaled rows not sent stay in ${journal}`);
     return -1;
   });
-  if (log) logDrained(log.logger, { reason, left, held: keeper.heldRows(), ms: Date.now() - started, journalPath: journal, dataDir, leaving });
+  if (log) logDrained(log.logger, { reason, left, held: keeper.heldRows(), unsure: keeper.unsureRows(), ms: Date.now() - started, journalPath: journal, dataDir, leaving });
   channel.send({ type: 'drained' });
   await log?.drained(EXIT_DRAIN_WAIT_MS);
   return exit(EXIT.OK);

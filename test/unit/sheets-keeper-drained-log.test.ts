@@ -53,3 +53,25 @@ test('rows held for another sheet at a stop: the wait it names is not journal_ba
     log.close();
   }
 });
+
+test('rows sent with no answer kept (awaiting their read-back) are not said to be absent from the sheet: counted apart, with what the next keeper does', async () => {
+  const log = await captureLogger();
+  try {
+    // A master killed mid-stop left 350 rows sent and unanswered; each stop of the keepers after
+    // it, within SHEETS_UNSURE_DELAY of their start, said "350 acknowledged rows not yet in the
+    // sheet" of rows that were all in it.
+    logDrained(log.logger, { ...base, left: 352, unsure: 350, leaving: true });
+    logDrained(log.logger, { ...base, left: 4, unsure: 4, leaving: false });
+    logDrained(log.logger, { ...base, left: 2, unsure: 0, leaving: true });
+    const [stop, restart, none] = log.lines();
+    assert.deepEqual([stop?.level, stop?.rowsLeftInJournal, stop?.rowsAwaitingReadBack], ['warn', 352, 350]);
+    assert.match(String(stop?.msg), /352 acknowledged rows not yet known to be in the sheet \(350 of them sent to Google, the answer lost: maybe in the sheet already; the next keeper reads the sheet back SHEETS_UNSURE_DELAY after its start and resends only those it does not find\): they stay in \/srv\/a\/sheets\.journal/);
+    assert.doesNotMatch(String(stop?.msg), /rows not yet in the sheet/);
+    assert.equal(restart?.rowsAwaitingReadBack, 4);
+    assert.match(String(restart?.msg), /4 acknowledged rows not yet known to be in the sheet \(all 4 sent to Google, the answer lost/);
+    assert.equal(none?.rowsAwaitingReadBack, undefined);
+    assert.match(String(none?.msg), /2 acknowledged rows not yet in the sheet: /);
+  } finally {
+    log.close();
+  }
+});

@@ -18,6 +18,11 @@ export interface DrainedInfo {
    * drain sends: left in the journal as surely as rows the sheet did not take. Absent: none.
    */
   readonly held?: number;
+  /**
+   * Of `left`, rows of appends sent whose answer was lost (a stop's cancel, a timeout, a crash
+   * mid-call): perhaps in the sheet already, read back before any resend. Absent: none.
+   */
+  readonly unsure?: number;
   readonly ms: number;
   readonly journalPath: string;
   readonly dataDir: string;
@@ -25,14 +30,26 @@ export interface DrainedInfo {
   readonly leaving: boolean;
 }
 
+/**
+ * Rows of appends whose answer was lost are not said to be absent: a master killed mid-stop left
+ * 350 such rows, all in the sheet, and every stop within SHEETS_UNSURE_DELAY of the next starts
+ * said "350 acknowledged rows not yet in the sheet" (the read-back waits that long from a start).
+ */
+function leftWords(left: number, unsure: number): string {
+  const rows = `${left} acknowledged row${left === 1 ? '' : 's'}`;
+  if (unsure <= 0) return `${rows} not yet in the sheet`;
+  const which = unsure === left ? `all ${unsure}` : `${unsure} of them`;
+  return `${rows} not yet known to be in the sheet (${which} sent to Google, the answer lost: maybe in the sheet already; the next keeper reads the sheet back SHEETS_UNSURE_DELAY after its start and resends only those it does not find)`;
+}
+
 export function logDrained(logger: Logger, d: DrainedInfo): void {
-  const fields = { event: 'keeper.drained', reason: d.reason, rowsLeftInJournal: d.left, ...(d.held ? { rowsHeldForOtherSheets: d.held } : {}), ms: d.ms, journal: d.journalPath, dataDir: d.dataDir, leaving: d.leaving };
+  const fields = { event: 'keeper.drained', reason: d.reason, rowsLeftInJournal: d.left, ...(d.unsure ? { rowsAwaitingReadBack: d.unsure } : {}), ...(d.held ? { rowsHeldForOtherSheets: d.held } : {}), ms: d.ms, journal: d.journalPath, dataDir: d.dataDir, leaving: d.leaving };
   const held = d.held ?? 0;
   if (d.left === 0 && held === 0) {
     logger.info(fields, 'keeper drained; journal flushed');
     return;
   }
-  const waiting = d.left < 0 ? 'the rows its journal holds (the drain failed before counting them)' : d.left > 0 ? `${d.left} acknowledged row${d.left === 1 ? '' : 's'} not yet in the sheet` : '';
+  const waiting = d.left < 0 ? 'the rows its journal holds (the drain failed before counting them)' : d.left > 0 ? leftWords(d.left, d.unsure ?? 0) : '';
   // Said as rows left, not "flushed": that line is what an operator reads before moving or
   // removing the data dir, and held rows were acknowledged all the same.
   const heldWords = held > 0 ? `${held} acknowledged row${held === 1 ? '' : 's'} held for another sheet (journal.held_for_other_sheet: sent only by a keeper of that sheet)` : '';

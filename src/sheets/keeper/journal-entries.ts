@@ -426,6 +426,16 @@ export class JournalEntries {
     return this.liveRows;
   }
 
+  /**
+   * Of backlogRows(), the rows of unsure entries: sent, the answer lost, awaiting their read-back.
+   * Counted when asked (a drain's last line), not kept: nothing per append pays for it.
+   */
+  unsureRows(): number {
+    let rows = 0;
+    for (const set of this.unsureByRange.values()) for (const e of set) if (e.state === 'unsure') rows += e.rows.length;
+    return rows;
+  }
+
   /** When the oldest row not yet confirmed in Google was journaled; undefined when there is none. */
   oldestBacklogAt(): number | undefined {
     if (!this.oldest.known) {

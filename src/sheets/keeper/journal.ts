@@ -257,6 +257,11 @@ export class Journal {
     return this.table.backlogRows();
   }
 
+  /** Of backlogRows(), rows sent whose answer was lost, awaiting their read-back. */
+  unsureRows(): number {
+    return this.table.unsureRows();
+  }
+
   /** About how many journal bytes the rows not yet in the sheet take (SHEETS_JOURNAL_MAX_MB's measure). */
   backlogBytes(): number {
     return this.table.backlogBytes();

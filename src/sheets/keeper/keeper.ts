@@ -395,6 +395,11 @@ export class Keeper {
     return this.journal?.heldRows() ?? 0;
   }
 
+  /** Of the rows left, those sent whose answer was lost: read back by the next keeper before any resend. */
+  unsureRows(): number {
+    return this.journal?.unsureRows() ?? 0;
+  }
+
   /**
    * A drain asked for again with an earlier `deadline` (a fast stop after a graceful one brings
    * the master's forward): the flush is cut short of it instead. Carried out with the first
