@@ -11,7 +11,8 @@ import { remapRows } from '../../src/sheets/keeper/header-mapping.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { mergePending } from '../../src/sheets/keeper/merge.js';
 import { ReadTier } from '../../src/sheets/keeper/read-tier.js';
-import type { Flusher } from '../../src/sheets/keeper/flusher.js';
+import type { Flusher, FlusherOptions } from '../../src/sheets/keeper/flusher.js';
+import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
@@ -175,9 +176,21 @@ describe('flusher: rows sent under the header the tab has when they go', () => {
   let journal: Journal;
   let flusher: Flusher;
   let headerReads: number;
+  /** Of headerReads, those that may read Google (wait true): a fetch when no fresh copy is held. */
+  let headerWaits: number;
   let headerFails: boolean;
   /** When the keeper's copy of the header was fetched: a new copy each time this changes. */
   let copyAt: number | undefined;
+
+  // Without wait, no copy unless one is held (copyAt set): read-tier.ts getFresh.
+  const headerOfHeld: NonNullable<FlusherOptions['headerOf']> = async (range, { wait: waitForCopy }) => {
+    headerReads++;
+    if (waitForCopy) headerWaits++;
+    assert.equal(range, 'Events');
+    if (headerFails) throw Object.assign(new Error('Google answered 503'), { code: 'CORRAL_ERR_SHEETS_UPSTREAM' });
+    if (copyAt === undefined && !waitForCopy) return undefined;
+    return { header: backend.tabs.get('Events')![0]!, fetchedAt: copyAt ?? clock.now() };
+  };
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'corral-header-flusher-'));
@@ -186,18 +199,10 @@ describe('flusher: rows sent under the header the tab has when they go', () => {
     log = await captureLogger();
     journal = (await Journal.open({ dir, destination: 'fake sheet', clock })).journal;
     headerReads = 0;
+    headerWaits = 0;
     headerFails = false;
     copyAt = undefined;
-    flusher = testFlusher(journal, backend, log.logger, clock, 500, {
-      // A drain's pass (wait false) gets no copy unless one is held (copyAt set).
-      headerOf: async (range, { wait: waitForCopy }) => {
-        headerReads++;
-        assert.equal(range, 'Events');
-        if (headerFails) throw Object.assign(new Error('Google answered 503'), { code: 'CORRAL_ERR_SHEETS_UPSTREAM' });
-        if (copyAt === undefined && !waitForCopy) return undefined;
-        return { header: backend.tabs.get('Events')![0]!, fetchedAt: copyAt ?? clock.now() };
-      },
-    });
+    flusher = testFlusher(journal, backend, log.logger, clock, 500, { headerOf: headerOfHeld });
   });
   afterEach(async () => {
     flusher.close();
@@ -390,16 +395,37 @@ describe('flusher: rows sent under the header the tab has when they go', () => {
     assert.deepEqual(log.lines().filter((l) => l.event === 'sheets.header_changed'), []);
   });
 
-  it('a drain sends rows with a header only under a copy held fresh, and says nothing of one it has not', async () => {
+  it('a drain with no fresh copy of the header reads it when a read token is free: the rows go before the stop', async () => {
+    // A keeper restarted by a reload and stopped before its first timed pass holds only the copy
+    // the keeper before handed over, which the flusher never writes under. Its drain took "no copy"
+    // for a spent quota and looked again every 10 ms until its deadline: the 6 rows acknowledged
+    // since its start were left in the journal, with the read and write buckets both free.
     await journal.add('Events', [built('e1')], undefined, OLD);
-    // No copy held (copyAt undefined): the non-waiting pass skips the row.
+    const pass = await flusher.flushOnce({ wait: false });
+    assert.deepEqual([pass.sent, pass.quotaLimited, headerWaits], [1, false, 1]);
+    assert.deepEqual(sheetRows(), [built('e1')]);
+    await journal.add('Events', [built('e2')], undefined, OLD);
+    // The fake clock does not move: a drain that looked again for a copy would never return.
+    assert.equal(await flusher.drain(clock.now() + 6000), 0);
+    assert.deepEqual(sheetRows(), [built('e1'), built('e2')]);
+    assert.deepEqual(log.lines().filter((l) => l.event === 'sheets.append_failed'), []);
+  });
+
+  it('a drain with no fresh copy of the header and no read token free skips the rows until one is, and says nothing of the copy it has not', async () => {
+    flusher.close();
+    const readQuota = new QuotaBucket({ name: 'reads', perMinute: 1, maxQueue: 10, clock });
+    assert.equal(readQuota.tryAcquire(), true);
+    flusher = testFlusher(journal, backend, log.logger, clock, 500, { headerOf: headerOfHeld, readQuota });
+    await journal.add('Events', [built('e1')], undefined, OLD);
     const skipped = await flusher.flushOnce({ wait: false });
     assert.equal(skipped.sent, 0);
     assert.equal(skipped.quotaLimited, true);
+    assert.equal(headerWaits, 0, 'no read of Google without a token');
     assert.equal(journal.backlogRows(), 1);
-    assert.deepEqual(log.lines().filter((l) => l.event === 'sheets.append_failed'), []);
-    copyAt = clock.now();
+    await clock.advance(61_000);
+    assert.equal(readQuota.tokensLeft(), 1);
     assert.equal((await flusher.flushOnce({ wait: false })).sent, 1);
+    assert.deepEqual(log.lines().filter((l) => l.event === 'sheets.append_failed'), []);
   });
 
   it('names rows whose append\'s answer was lost under a copy the next one contradicts', async () => {

@@ -252,7 +252,13 @@ export class Flusher {
     } catch {
       return 'quota';
     }
-    const prepared = await this.headers.prepare(range, all, wait);
+    // A drain reads a header it holds no fresh copy of when a read token is free, as it takes
+    // every write token free: a keeper started by a reload (holding only the copy handed over to
+    // it, never written under) and stopped before its first timed pass took "no copy" for a spent
+    // quota, looked again every 10 ms until its deadline, and left every row acknowledged since
+    // its start in the journal, both buckets free. The read is its first attempt only
+    // (read-tier.ts getFresh), and the drain's deadline cuts it as it cuts an append.
+    const prepared = await this.headers.prepare(range, all, this.canCall(this.o.readQuota, wait));
     if (prepared === 'failed' || prepared === 'quota') return prepared;
     const { entries: batch, rows } = prepared;
     // Fenced while it waited for the token or the header: the rows are the lock holder's to send.
