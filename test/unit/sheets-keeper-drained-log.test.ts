@@ -65,7 +65,7 @@ test('rows sent with no answer kept (awaiting their read-back) are not said to b
     logDrained(log.logger, { ...base, left: 2, unsure: 0, leaving: true });
     const [stop, restart, none] = log.lines();
     assert.deepEqual([stop?.level, stop?.rowsLeftInJournal, stop?.rowsAwaitingReadBack], ['warn', 352, 350]);
-    assert.match(String(stop?.msg), /352 acknowledged rows not yet known to be in the sheet \(350 of them sent to Google, the answer lost: maybe in the sheet already; the next keeper reads the sheet back SHEETS_UNSURE_DELAY after its start and resends only those it does not find\): they stay in \/srv\/a\/sheets\.journal/);
+    assert.match(String(stop?.msg), /352 acknowledged rows not yet known to be in the sheet \(350 of them sent to Google, the answer lost: maybe in the sheet already; the next keeper reads the sheet back SHEETS_UNSURE_DELAY after their send and resends only those it does not find\): they stay in \/srv\/a\/sheets\.journal/);
     assert.doesNotMatch(String(stop?.msg), /rows not yet in the sheet/);
     assert.equal(restart?.rowsAwaitingReadBack, 4);
     assert.match(String(restart?.msg), /4 acknowledged rows not yet known to be in the sheet \(all 4 sent to Google, the answer lost/);

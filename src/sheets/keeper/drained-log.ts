@@ -32,14 +32,14 @@ export interface DrainedInfo {
 
 /**
  * Rows of appends whose answer was lost are not said to be absent: a master killed mid-stop left
- * 350 such rows, all in the sheet, and every stop within SHEETS_UNSURE_DELAY of the next starts
- * said "350 acknowledged rows not yet in the sheet" (the read-back waits that long from a start).
+ * 350 such rows, all in the sheet, and every stop of the keepers after it said "350 acknowledged
+ * rows not yet in the sheet" until one of them had read them back.
  */
 function leftWords(left: number, unsure: number): string {
   const rows = `${left} acknowledged row${left === 1 ? '' : 's'}`;
   if (unsure <= 0) return `${rows} not yet in the sheet`;
   const which = unsure === left ? `all ${unsure}` : `${unsure} of them`;
-  return `${rows} not yet known to be in the sheet (${which} sent to Google, the answer lost: maybe in the sheet already; the next keeper reads the sheet back SHEETS_UNSURE_DELAY after its start and resends only those it does not find)`;
+  return `${rows} not yet known to be in the sheet (${which} sent to Google, the answer lost: maybe in the sheet already; the next keeper reads the sheet back SHEETS_UNSURE_DELAY after their send and resends only those it does not find)`;
 }
 
 export function logDrained(logger: Logger, d: DrainedInfo): void {

@@ -23,7 +23,8 @@ export function snapshotRecords(keys: IdempotencyKeys, entries: Iterable<Journal
     // a second restart forgot them and such a retry was appended to the sheet again.
     if (e.state === 'done') out.push({ k: 'done', ids: [e.id], at: e.doneAt ?? e.at, how: 'kept' });
     // 'sending' is written as sent: the append may be on its way, so a crash must read back.
-    else if (e.state === 'unsure' || e.state === 'sending') out.push({ k: 'send', ids: [e.id], at: e.at });
+    // With the send's own time: the read-back after a restart is due SHEETS_UNSURE_DELAY after it.
+    else if (e.state === 'unsure' || e.state === 'sending') out.push({ k: 'send', ids: [e.id], at: e.sentAt ?? e.at });
   }
   return out;
 }

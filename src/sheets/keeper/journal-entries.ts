@@ -136,7 +136,11 @@ export class JournalEntries {
   constructor(private readonly retention: Retention) {}
 
   /**
-   * Takes the entries replayed at open; unsure ones are read back no sooner than `verifyAt`. Those
+   * Takes the entries replayed at open; unsure ones are read back SHEETS_UNSURE_DELAY (`verifyAt`
+   * less `now`) after their send, and no later than `verifyAt` (a send that seems to come after
+   * the start, the wall clock stepped back since, waits no longer than from the start). Timed from
+   * each start, the read-back was pushed back at every restart: keepers that each ran less than the
+   * delay after a master killed mid-stop never read back its 350 rows, all in the sheet. Those
    * of another sheet than `destination` are held, or dropped when done (their retention serves
    * reads and retries of that sheet only).
    */
@@ -193,7 +197,8 @@ export class JournalEntries {
     // Done entries from before the restart stay a while (trimDone): a worker retrying an append
     // whose answer the crash swallowed is then recognised instead of journaled twice.
     this.trimDone(now);
-    for (const e of this.entries.values()) if (e.state === 'unsure') e.nextAttemptAt = verifyAt;
+    const delay = verifyAt - now;
+    for (const e of this.entries.values()) if (e.state === 'unsure') e.nextAttemptAt = e.sentAt === undefined ? verifyAt : Math.min(verifyAt, Math.max(now, e.sentAt + delay));
   }
 
   add(e: JournalEntry): void {

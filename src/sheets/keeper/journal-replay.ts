@@ -58,6 +58,11 @@ export interface JournalEntry {
   attempts: number;
   nextAttemptAt: number;
   doneAt: number | undefined;
+  /**
+   * When its last append was sent (its last send record's time); undefined before any. An entry
+   * left unsure by a previous process is read back SHEETS_UNSURE_DELAY after it (restore).
+   */
+  sentAt?: number;
 }
 
 const isRows = (v: unknown): boolean => Array.isArray(v) && v.every((row) => Array.isArray(row) && row.every((cell) => typeof cell === 'string'));
@@ -153,7 +158,12 @@ export async function replayRecords(records: readonly JournalRecord[], destinati
       case 'send':
         for (const id of ids) {
           const e = entries.get(id);
-          if (e && e.state !== 'done') e.state = 'unsure';
+          if (e && e.state !== 'done') {
+            e.state = 'unsure';
+            // A record without a time (damaged, hand-written) is read back as from the start.
+            const at = Number(rec.at);
+            e.sentAt = Number.isFinite(at) ? at : undefined;
+          }
         }
         break;
       case 'nack':

@@ -96,8 +96,8 @@ export class Journal {
     const clock = options.clock ?? systemClock;
     const { file, records, entries, truncatedBytes, skippedLines, skippedBytes, quarantined } = await openJournalRecords(options.dir, options.destination, clock, options.onOpenProgress, options.file);
     const journal = new Journal(file, options);
-    // An append the previous process sent may still be landing at Google: give it a moment before
-    // the read-back decides whether to resend.
+    // An append the previous process sent may still be landing at Google: give it a moment from
+    // its send before the read-back decides whether to resend (journal-entries.ts restore).
     await journal.table.restore(entries, journal.clock.now(), journal.clock.now() + journal.unsureDelayMs, options.destination);
     journal.keys.restore(records, journal.clock.now());
     const live = [...journal.table.values()];
@@ -151,11 +151,13 @@ export class Journal {
 
   /** Durably notes that these entries are about to be sent; only then may the append leave. */
   async markSending(entries: readonly JournalEntry[]): Promise<void> {
+    const now = this.clock.now();
     for (const e of entries) {
       e.state = 'sending';
       e.attempts++;
+      e.sentAt = now;
     }
-    await this.record([{ k: 'send', ids: entries.map((e) => e.id), at: this.clock.now() }]);
+    await this.record([{ k: 'send', ids: entries.map((e) => e.id), at: now }]);
   }
 
   /** Google has these rows (answered, or found by read-back). */
