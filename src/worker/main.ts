@@ -178,9 +178,14 @@ export async function runWorker(oom: OomPreference, masterGone: MasterGoneExit):
   // so a forgotten rejection gets the same policy as a throw (log, replace, drain, exit).
 
   let toldHostStopping = false;
+  // The master is gone mid-drain: no one will wait for the rest, nor kill this worker at the
+  // deadline; the drain's forced close cuts what is left now, each cut said in its access line.
+  const cutNow = async () => {
+    await server?.drain(0);
+  };
   channel.listen({
     drain: (m) => {
-      masterGone.stopAsked();
+      masterGone.stopAsked(cutNow);
       // Already draining (a TERM, then a QUIT): only the deadline may change, and only earlier.
       // A master that does not say (an older build) meant a stop as often as not: health says so.
       const hostStopping = m.hostStopping ?? true;
@@ -215,7 +220,7 @@ export async function runWorker(oom: OomPreference, masterGone: MasterGoneExit):
     },
   });
   process.on('SIGTERM', () => {
-    masterGone.stopAsked();
+    masterGone.stopAsked(cutNow);
     // Said as the master's drain is: without it, a TERM sent to the group (or to this worker
     // alone) left no line of this worker's about its drain, only the master's exit line after it.
     // Only once the master knows it serves: the master itself stops a worker still booting with

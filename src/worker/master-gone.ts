@@ -1,9 +1,11 @@
 // No master, no worker: an orphan must never keep serving. node:cluster registers its own
 // 'disconnect' listener before any of ours (lib/internal/cluster/child.js), and it exits with
 // code 0 whenever the disconnect was not asked for through node:cluster: an orphan said nothing
-// of its master being gone. Ahead of it, a channel lost while this worker was not asked to stop
-// exits EXIT.MASTER_GONE. Asked to stop (the master's 'drain', or SIGTERM), node:cluster's exit
-// 0 stands, as before: this worker was on its way out anyway.
+// of its master being gone. Ahead of it, a channel lost exits EXIT.MASTER_GONE. Asked to stop (the
+// master's 'drain', or SIGTERM) and draining, the worker first cuts what its drain still holds
+// through the drain's forced close (worker.drain_forced, the access lines 499 with cut "drain"):
+// node:cluster's exit 0 stood there, and a master killed mid-stop (kill -9, a stop timeout) had
+// its workers' requests in flight cut with no line at all, the log ending at shutdown.start.
 //
 // The exit waits (bounded) for the log file to open before it flushes (log/flush-and-exit.ts), as
 // the keeper's does: a worker whose master died while it booted exited with its file still
@@ -25,8 +27,11 @@ import { EXIT } from '../errors.js';
 import type { CorralLogger } from '../log/logger.js';
 
 export interface MasterGoneExit {
-  /** The worker was asked to stop: a disconnect from now on is node:cluster's to exit on. */
-  stopAsked(): void;
+  /**
+   * The worker was asked to stop and drains: a channel lost from now on runs `cut` (the drain's
+   * forced close, bounded by CUT_WAIT_MS) before the exit, and the line says it was draining.
+   */
+  stopAsked(cut?: () => Promise<unknown>): void;
   /**
    * From now on the exit says so in `log` (worker.master_gone), and waits for the line to reach it;
    * a master gone already is said and exited on now.
@@ -34,27 +39,35 @@ export interface MasterGoneExit {
   logTo(log: CorralLogger): void;
 }
 
+/** How long the exit of a draining worker whose master is gone waits for the drain's forced close (its access lines). */
+export const CUT_WAIT_MS = 2000;
+
 /** Exits EXIT.MASTER_GONE when the IPC channel to the master closes; call first thing in the worker, before its modules load. */
 export function exitWhenMasterGone(): MasterGoneExit {
   let stopAsked = false;
+  let cut: (() => Promise<unknown>) | undefined;
   let log: CorralLogger | undefined;
   let gone = false;
   let exiting = false;
   const exit = (l: CorralLogger) => {
     if (exiting) return;
     exiting = true;
-    l.logger.warn({ event: 'worker.master_gone' }, 'IPC channel to the master closed: exiting');
-    void import('../log/flush-and-exit.js').then(
-      ({ flushAndExit }) => flushAndExit(l, EXIT.MASTER_GONE),
-      () => process.exit(EXIT.MASTER_GONE),
-    );
+    if (stopAsked) l.logger.warn({ event: 'worker.master_gone', draining: true }, 'IPC channel to the master closed while this worker drained: what its drain still holds is cut now (worker.drain_forced says how many connections), then it exits');
+    else l.logger.warn({ event: 'worker.master_gone' }, 'IPC channel to the master closed: exiting');
+    const bound = new Promise<void>((resolve) => setTimeout(resolve, CUT_WAIT_MS));
+    const cutDone = stopAsked && cut ? Promise.race([cut().catch(() => undefined), bound]) : Promise.resolve();
+    void cutDone
+      .then(() => import('../log/flush-and-exit.js'))
+      .then(
+        ({ flushAndExit }) => flushAndExit(l, EXIT.MASTER_GONE),
+        () => process.exit(EXIT.MASTER_GONE),
+      );
   };
   const masterGone = () => {
     gone = true;
     if (log) exit(log);
   };
   process.prependOnceListener('disconnect', () => {
-    if (stopAsked) return;
     if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
     masterGone();
   });
@@ -62,7 +75,10 @@ export function exitWhenMasterGone(): MasterGoneExit {
   // master never does): the worker exits as it always has.
   process.on('disconnect', masterGone);
   return {
-    stopAsked: () => void (stopAsked = true),
+    stopAsked: (c) => {
+      stopAsked = true;
+      cut ??= c;
+    },
     logTo: (l) => {
       log = l;
       if (gone) exit(l);
