@@ -150,7 +150,9 @@ export async function runWorker(oom: OomPreference, masterGone: MasterGoneExit):
     uncaught.ended((total) => {
       if (total > 1) logger.error({ event: 'worker.uncaught_total', code: 'CORRAL_ERR_UNCAUGHT', uncaught_total: total }, `${total} uncaught exceptions in all before this worker exited`);
     });
-    await flushAndExit(log, crashed ? EXIT.UNCAUGHT : code);
+    // A drain its master's death cut short (masterGone's cut) exits as an orphan does: 0 would
+    // say a drain the master asked for ended as it should.
+    await flushAndExit(log, crashed ? EXIT.UNCAUGHT : masterGone.gone ? EXIT.MASTER_GONE : code);
   };
 
   let ready = false;

@@ -37,6 +37,11 @@ export interface MasterGoneExit {
    * a master gone already is said and exited on now.
    */
   logTo(log: CorralLogger): void;
+  /**
+   * Whether the channel to the master closed: a drain that ends after (cut by `stopAsked`'s cut)
+   * exits EXIT.MASTER_GONE as this exit does, not 0, whichever of the two gets to exit first.
+   */
+  readonly gone: boolean;
 }
 
 /** How long the exit of a draining worker whose master is gone waits for the drain's forced close (its access lines). */
@@ -82,6 +87,9 @@ export function exitWhenMasterGone(): MasterGoneExit {
     logTo: (l) => {
       log = l;
       if (gone) exit(l);
+    },
+    get gone() {
+      return gone;
     },
   };
 }
