@@ -127,6 +127,30 @@ describe('corral recommend asking the admin API', () => {
   });
 });
 
+/** `corral recommend --json` run in this process with `env` set (then restored): its answer, which it exits 0 with. */
+async function recommendJsonWith(env: Readonly<Record<string, string>>): Promise<string> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  let out = '';
+  const write = process.stdout.write;
+  // The command writes its answer as a string; the test runner's own reports (bytes) go on.
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    if (typeof chunk !== 'string') return write.call(process.stdout, chunk, ...rest);
+    out += chunk;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    assert.equal(await recommendCommand.run(['--json']), 0);
+  } finally {
+    process.stdout.write = write;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  return out;
+}
+
 describe("corral recommend asks the running master's admin API where it listens", () => {
   it('asks the address the master recorded beside its pidfile, not the settings\' CORRAL_ADMIN_BIND (given to npm start alone)', async () => {
     // The master's admin API, on an address only its own environment named (CORRAL_ADMIN_BIND=...
@@ -147,25 +171,10 @@ describe("corral recommend asks the running master's admin API where it listens"
     const pidfile = join(dir, 'corral.pid');
     // This process stands for the master: its pidfile and start stamp, with the admin address.
     writePidfile(pidfile, undefined, { gracefulTimeoutS: 30, adminUrl: recorded });
-    const env = { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: pidfile, CORRAL_ADMIN_BIND: `127.0.0.1:${settingsPort}`, CORRAL_ADMIN_TOKEN: 'recommend-test-token-0001' };
-    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-    Object.assign(process.env, env);
-    let out = '';
-    const write = process.stdout.write;
-    // The command writes its answer as a string; the test runner's own reports (bytes) go on.
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      if (typeof chunk !== 'string') return write.call(process.stdout, chunk, ...rest);
-      out += chunk;
-      return true;
-    }) as typeof process.stdout.write;
+    let out: string;
     try {
-      assert.equal(await recommendCommand.run(['--json']), 0);
+      out = await recommendJsonWith({ CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: pidfile, CORRAL_ADMIN_BIND: `127.0.0.1:${settingsPort}`, CORRAL_ADMIN_TOKEN: 'recommend-test-token-0001' });
     } finally {
-      process.stdout.write = write;
-      for (const [k, v] of Object.entries(saved)) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
       removePidfile(pidfile);
       rmSync(dir, { recursive: true, force: true });
       admin.close();
@@ -191,24 +200,10 @@ describe('corral recommend with no master found through CORRAL_PIDFILE', () => {
     await once(squatter, 'listening');
     const url = `http://127.0.0.1:${(squatter.address() as AddressInfo).port}`;
     const dir = mkdtempSync(join(tmpdir(), 'corral-recommend-'));
-    const env = { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: url.slice('http://'.length), CORRAL_ADMIN_TOKEN: 'recommend-test-token-0002' };
-    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-    Object.assign(process.env, env);
-    let out = '';
-    const write = process.stdout.write;
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      if (typeof chunk !== 'string') return write.call(process.stdout, chunk, ...rest);
-      out += chunk;
-      return true;
-    }) as typeof process.stdout.write;
+    let out: string;
     try {
-      assert.equal(await recommendCommand.run(['--json']), 0);
+      out = await recommendJsonWith({ CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: url.slice('http://'.length), CORRAL_ADMIN_TOKEN: 'recommend-test-token-0002' });
     } finally {
-      process.stdout.write = write;
-      for (const [k, v] of Object.entries(saved)) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
       rmSync(dir, { recursive: true, force: true });
       squatter.close();
     }
