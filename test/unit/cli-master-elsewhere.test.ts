@@ -47,65 +47,55 @@ async function fakeAdmin(status: number, health: Record<string, unknown>): Promi
   return server;
 }
 
+/**
+ * What findMasterHere refuses with when no pidfile is at CORRAL_PIDFILE and CORRAL_ADMIN_BIND is a
+ * fake admin API whose health says `health` with `status`.
+ */
+async function refusalBesideFakeAdmin(status: number, health: Record<string, unknown>): Promise<CorralError> {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-elsewhere-'));
+  const server = await fakeAdmin(status, health);
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
+    const found = await findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env', envFileNone: false, pidfileSource: '.env', tokenInvalid: false }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.ok(found instanceof CorralError, `findMasterHere did not refuse with a CorralError: ${String(found)}`);
+    return found;
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('findMasterHere with no pidfile at CORRAL_PIDFILE', () => {
   for (const [why, status, health] of [
     ['workers serving', 200, { status: 'ok', workers_ready: 1, workers_expected: 1 }],
     ['every worker stuck (health 503 unavailable)', 503, { status: 'unavailable', workers_ready: 0, workers_expected: 2, workers_not_beating: 2 }],
   ] as const) {
     it(`says a master answers the admin API elsewhere, not "not running", with ${why}`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'corral-elsewhere-'));
-      const server = await fakeAdmin(status, health);
-      try {
-        const port = (server.address() as AddressInfo).port;
-        const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
-        await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env', envFileNone: false, pidfileSource: '.env', tokenInvalid: false }), (err: unknown) => {
-          assert.ok(err instanceof CorralError);
-          assert.equal(err.code, 'CORRAL_ERR_MASTER_ELSEWHERE', err.message);
-          assert.match(err.message, /master pid 4242/);
-          // Which settings this command read: the master may have been started with another file.
-          assert.match(err.message, /another settings file: this command read \/srv\/app\/\.env\)/);
-          return true;
-        });
-      } finally {
-        server.close();
-        rmSync(dir, { recursive: true, force: true });
-      }
+      const err = await refusalBesideFakeAdmin(status, health);
+      assert.equal(err.code, 'CORRAL_ERR_MASTER_ELSEWHERE', err.message);
+      assert.match(err.message, /master pid 4242/);
+      // Which settings this command read: the master may have been started with another file.
+      assert.match(err.message, /another settings file: this command read \/srv\/app\/\.env\)/);
     });
   }
   it('says not running when what answers there is no corral (a 503 without health figures)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'corral-elsewhere-'));
-    const server = await fakeAdmin(503, { error: 'maintenance' });
-    try {
-      const port = (server.address() as AddressInfo).port;
-      const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
-      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env', envFileNone: false, pidfileSource: '.env', tokenInvalid: false }), (err: unknown) => err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING');
-    } finally {
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const err = await refusalBesideFakeAdmin(503, { error: 'maintenance' });
+    assert.equal(err.code, 'CORRAL_ERR_NOT_RUNNING', err.message);
   });
   it('sends CORRAL_ADMIN_TOKEN to nothing it finds there: while corral is down, any local user may listen on its admin port and answer as a master', async () => {
     // The token sent with `corral status`, `stop` or `reload` (root's, through sudo) to whatever
     // held CORRAL_ADMIN_BIND's port was theirs: the admin API, and the whole sheet through
     // GET /api/export on the public port, players' codes included.
-    const dir = mkdtempSync(join(tmpdir(), 'corral-elsewhere-'));
-    const server = await fakeAdmin(200, { status: 'ok', workers_ready: 1, workers_expected: 1 });
     authorizations.length = 0;
-    try {
-      const port = (server.address() as AddressInfo).port;
-      const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
-      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env', envFileNone: false, pidfileSource: '.env', tokenInvalid: false }), (err: unknown) => {
-        assert.ok(err instanceof CorralError);
-        assert.equal(err.code, 'CORRAL_ERR_MASTER_ELSEWHERE', err.message);
-        // Its pid all the same, from what a master says without a token.
-        assert.match(err.message, /master pid 4242/);
-        return true;
-      });
-      assert.deepEqual(authorizations, []);
-    } finally {
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const err = await refusalBesideFakeAdmin(200, { status: 'ok', workers_ready: 1, workers_expected: 1 });
+    assert.equal(err.code, 'CORRAL_ERR_MASTER_ELSEWHERE', err.message);
+    // Its pid all the same, from what a master says without a token.
+    assert.match(err.message, /master pid 4242/);
+    assert.deepEqual(authorizations, []);
   });
 });
 
