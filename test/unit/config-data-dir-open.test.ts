@@ -9,21 +9,12 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { loadSettings } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { dataDirRefusal as refusalOf } from '../helpers/data-dir-refusal.js';
 
 const root = mkdtempSync(join(tmpdir(), 'corral-open-datadir-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-function dataDirRefusal(dir: string, readFiles = true): string | undefined {
-  try {
-    loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_DATA_DIR: dir }, cwd: root, readFiles });
-    return undefined;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.problems.find((p) => p.name === 'CORRAL_DATA_DIR')?.allowed;
-  }
-}
+const dataDirRefusal = (dir: string, readFiles = true): string | undefined => refusalOf(dir, root, readFiles);
 
 test('a data dir every user may write in is refused, naming the chmod; a sticky one too; a group-writable one is not', () => {
   const open = join(root, 'open');

@@ -11,8 +11,7 @@ import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, rmSync, symli
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { loadSettings } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { dataDirRefusal as refusalOf } from '../helpers/data-dir-refusal.js';
 
 const root = mkdtempSync(join(tmpdir(), 'corral-owned-datadir-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -25,15 +24,7 @@ chmodSync(shared, 0o1777);
 const OTHER = 65534;
 const asRoot = { skip: process.getuid?.() !== 0 ? 'needs root, to give a directory to another user' : false };
 
-function dataDirRefusal(dir: string, readFiles = true): string | undefined {
-  try {
-    loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_DATA_DIR: dir }, cwd: root, readFiles });
-    return undefined;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.problems.find((p) => p.name === 'CORRAL_DATA_DIR')?.allowed;
-  }
-}
+const dataDirRefusal = (dir: string, readFiles = true): string | undefined => refusalOf(dir, root, readFiles);
 
 test("a data dir another user made in a shared temp dir is refused, naming its owner and the fix; this user's is not", asRoot, () => {
   const theirs = join(shared, 'theirs');
