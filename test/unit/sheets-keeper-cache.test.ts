@@ -736,11 +736,30 @@ describe('keeper cache tier (L2)', () => {
   describe('a read a client waits for takes the next read token before background refreshes', () => {
     let quota: QuotaBucket;
     let pacedTier: ReadTier;
-    /** A tier paced by a read bucket of `perMinute`, as the keeper's (pacer over the fake backend). */
-    const pacedBy = (perMinute: number, ttlMs: number, maxStaleMs: number) => {
+    /**
+     * A tier paced by a read bucket of `perMinute`, as the keeper's (pacer over the fake backend),
+     * told a client read's wait for its token by `clientWait` of that bucket, if given.
+     */
+    const pacedBy = (perMinute: number, ttlMs: number, maxStaleMs: number, clientWait?: (bucket: QuotaBucket, joined?: object) => number) => {
       quota = new QuotaBucket({ name: 'reads', perMinute, maxQueue: 10, clock });
       const writes = new QuotaBucket({ name: 'writes', perMinute, maxQueue: 10, clock });
-      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs, maxStaleMs, maxBytes: 1 << 20, clock });
+      const bucket = quota;
+      const readQuotaWaitMs = clientWait ? (joined?: object) => clientWait(bucket, joined) : undefined;
+      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs, maxStaleMs, maxBytes: 1 << 20, clock, ...(readQuotaWaitMs ? { readQuotaWaitMs } : {}) });
+    };
+    /**
+     * The minute's two read tokens spent on A and B, then G, D and E read with no copy: answered at
+     * once (QUOTA_WAIT), their reads queued in that order, as clients' reads (they go first).
+     */
+    const minuteSpentWithReadsQueued = async (tabs: readonly string[]) => {
+      // As the keeper asks (keeper.ts): a new read's turn, or the turn of the fetch it joins.
+      pacedBy(2, TTL, MAX_STALE, (bucket, joined) => bucket.msUntilTurn(true, joined));
+      for (const r of tabs) backend.tabs.set(r, [[r.toLowerCase()]]);
+      await pacedTier.get('A');
+      await pacedTier.get('B');
+      for (const r of ['G', 'D', 'E']) await assert.rejects(pacedTier.get(r), (e: { code?: string }) => e.code === 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
+      await settle();
+      assert.equal(quota.queued(), 3);
     };
     /** The ranges read upstream since call `from`, in order. */
     const readsSince = (from: number) => backend.calls.slice(from).map((c) => c.range);
@@ -774,9 +793,7 @@ describe('keeper cache tier (L2)', () => {
     });
 
     it('a read with no copy that would wait over a second for its token is answered at once (RetryLater with the wait), its read queued; one whose fetch holds its token waits for it', async () => {
-      quota = new QuotaBucket({ name: 'reads', perMinute: 1, maxQueue: 10, clock });
-      const writes = new QuotaBucket({ name: 'writes', perMinute: 1, maxQueue: 10, clock });
-      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: () => quota.msUntilFree() });
+      pacedBy(1, TTL, MAX_STALE, (bucket) => bucket.msUntilFree());
       backend.tabs.set('A', [['a']]);
       backend.tabs.set('B', [['b']]);
       // A token free: the first fill waits for Google as before; a read joining it while it is at
@@ -812,18 +829,7 @@ describe('keeper cache tier (L2)', () => {
     });
 
     it('a read with no copy behind client reads already queued is answered at once, even when the first token back is under a second away (it was held behind them)', async () => {
-      quota = new QuotaBucket({ name: 'reads', perMinute: 2, maxQueue: 10, clock });
-      const writes = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 10, clock });
-      // As the keeper asks (keeper.ts): the turn of a read a client waits for.
-      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: (joined) => quota.msUntilTurn(true, joined) });
-      for (const r of ['A', 'B', 'G', 'D', 'E', 'F']) backend.tabs.set(r, [[r.toLowerCase()]]);
-      await pacedTier.get('A');
-      await pacedTier.get('B');
-      // The minute spent: three more ranges are answered at once, their reads queued (as a client
-      // each: they go first).
-      for (const r of ['G', 'D', 'E']) await assert.rejects(pacedTier.get(r), (e: { code?: string }) => e.code === 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
-      await settle();
-      assert.equal(quota.queued(), 3);
+      await minuteSpentWithReadsQueued(['A', 'B', 'G', 'D', 'E', 'F']);
       // 0.3 s before the first token comes back, another range: its turn is behind the three.
       await clock.advance(QUOTA_WINDOW_MS - 300);
       const start = clock.now();
@@ -866,17 +872,7 @@ describe('keeper cache tier (L2)', () => {
     });
 
     it("a reader joining a fetch queued behind other client reads is answered at once when that fetch's own turn is over a second away, though the first token back is not", async () => {
-      quota = new QuotaBucket({ name: 'reads', perMinute: 2, maxQueue: 10, clock });
-      const writes = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 10, clock });
-      // As the keeper asks (keeper.ts): a new read's turn, or the turn of the fetch it joins.
-      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: (joined) => quota.msUntilTurn(true, joined) });
-      for (const r of ['A', 'B', 'G', 'D', 'E']) backend.tabs.set(r, [[r.toLowerCase()]]);
-      await pacedTier.get('A');
-      await pacedTier.get('B');
-      // The minute spent: three ranges answered at once, their reads queued in turn (G, D, E).
-      for (const r of ['G', 'D', 'E']) await assert.rejects(pacedTier.get(r), (e: { code?: string }) => e.code === 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
-      await settle();
-      assert.equal(quota.queued(), 3);
+      await minuteSpentWithReadsQueued(['A', 'B', 'G', 'D', 'E']);
       // 0.3 s before the two tokens come back: D's fetch has the second, E's waits a window more.
       await clock.advance(QUOTA_WINDOW_MS - 300);
       const d = pacedTier.get('D');
