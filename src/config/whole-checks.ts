@@ -73,12 +73,11 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
   const log = valid.CORRAL_LOG_FILE;
   // Named by its path alone wherever the settings load; through a link only where files are read.
   const stdio = log !== undefined && judged('CORRAL_LOG_FILE') ? stdioLogFileProblem(log, o.logFile) : undefined;
+  // Before whether it can be opened: through another user's symlink in /tmp it can, anywhere.
+  const owner = !stdio && o.logFile && log !== undefined && judged('CORRAL_LOG_FILE') ? logFileOwnerProblem(resolve(log)) : undefined;
   if (stdio) add('CORRAL_LOG_FILE', log as string, stdio);
-  else if (o.logFile && log !== undefined && judged('CORRAL_LOG_FILE') && logFileOwnerProblem(resolve(log)) !== undefined) {
-    // Before whether it can be opened: through another user's symlink in /tmp it can, anywhere.
-    const owner = logFileOwnerProblem(resolve(log)) as string;
-    add('CORRAL_LOG_FILE', log, owner, 'CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${log}: ${owner}`);
-  } else if (o.logFile && log !== undefined && judged('CORRAL_LOG_FILE')) {
+  else if (owner !== undefined) add('CORRAL_LOG_FILE', log as string, owner, 'CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${log}: ${owner}`);
+  else if (o.logFile && log !== undefined && judged('CORRAL_LOG_FILE')) {
     // Judged without creating it: run by root or another user, `corral config` would otherwise
     // leave a file or a directory behind that the master cannot write.
     const failure = fileWriteFailure(log, 'CORRAL_LOG_FILE', 'corral.log');

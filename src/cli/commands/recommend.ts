@@ -353,19 +353,19 @@ command reads them to find the admin API).`,
     const fdSource = fdLimitSource(settings);
     const adminUrl = givenUrl ?? defaultAdminUrl(settings, fdSource.masterPid);
     const fds = fdSource.limit;
+    const adminAnswer = (): Promise<AdminAnswer> => {
+      if (adminUrl === undefined) return Promise.resolve({ why: 'CORRAL_ADMIN_BIND has port 0 (a port chosen at start), so give --admin-url' });
+      if (adminUrl === null) return Promise.resolve({ why: `the running corral master (pid ${fdSource.masterPid}) serves without its admin API (admin.failed in its log)` });
+      if (givenUrl === undefined && fdSource.masterPid === undefined && settings.CORRAL_ADMIN_TOKEN !== undefined) return Promise.resolve({ why: unfoundMaster(adminUrl) });
+      return measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN, pinned);
+    };
     // The RAM the master runs under: its cgroup's memory limit where one below the machine's RAM
     // holds (a container, MemoryMax=), read from the running master's cgroup, else this shell's.
     const [cpu, hostMem, cgroup, answer] = await Promise.all([
       si.cpu(),
       si.mem(),
       readCgroupMemory({ root: '/sys/fs/cgroup', selfCgroup: fdSource.masterPid === undefined ? '/proc/self/cgroup' : `/proc/${fdSource.masterPid}/cgroup` }),
-      adminUrl === undefined
-        ? Promise.resolve<AdminAnswer>({ why: 'CORRAL_ADMIN_BIND has port 0 (a port chosen at start), so give --admin-url' })
-        : givenUrl === undefined && fdSource.masterPid === undefined && settings.CORRAL_ADMIN_TOKEN !== undefined && adminUrl !== null
-          ? Promise.resolve<AdminAnswer>({ why: unfoundMaster(adminUrl) })
-          : adminUrl === null
-          ? Promise.resolve<AdminAnswer>({ why: `the running corral master (pid ${fdSource.masterPid}) serves without its admin API (admin.failed in its log)` })
-          : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN, pinned),
+      adminAnswer(),
     ]);
     const mem = sizingMemory({ total: hostMem.total, available: hostMem.available }, cgroup);
     // The cgroup's CPU quota counted (cpu-quota.ts), as the default CORRAL_WORKERS and the master's
